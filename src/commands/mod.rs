@@ -1,0 +1,226 @@
+//! The command table: one `CommandSpec` per command, contributed by each family's file.
+//!
+//! Handlers of keyed commands are plain synchronous functions over a shard's store
+//! (`fn(&mut Ctx, &[Bytes]) -> Reply`, args[0] is the command name as sent). The connection
+//! layer looks a command up here, checks arity, finds its keys from the key spec, routes it to
+//! the owning shard and, for multi-key commands whose keys live on several shards, splits or
+//! coordinates it as `Kind` says.
+
+pub mod args;
+
+use crate::protocol::reply::Reply;
+use crate::store::Ctx;
+use bytes::Bytes;
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+pub type Handler = fn(&mut Ctx, &[Bytes]) -> Reply;
+
+/// How replies of the per-shard parts of a split command are merged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Merge {
+    /// Sum of integer replies (DEL, EXISTS, TOUCH, UNLINK).
+    SumInt,
+    /// Every part replies +OK (MSET).
+    AllOk,
+    /// Array replies, one element per key, put back in key order (MGET).
+    PerKey,
+}
+
+#[derive(Clone, Copy)]
+pub enum Kind {
+    /// Runs whole on the shard that owns its key(s).
+    Keyed(Handler),
+    /// Keys are independent of each other: when they span shards the command is split into one
+    /// command per shard (same handler, that shard's keys) and the replies merged.
+    Split(Handler, Merge),
+    /// Keys depend on each other (RENAME, MSETNX, LCS, BITOP …): runs as `Keyed` when all keys
+    /// are on one shard, else the coordinator's code for this command runs it across shards.
+    Coordinated(Handler),
+    /// Connection and server commands, run by the connection layer on the client's own shard.
+    Conn,
+}
+
+/// Where the keys are, as Redis's (first, last, step); last < 0 counts from the end.
+#[derive(Clone, Copy, Debug)]
+pub struct KeySpec {
+    pub first: i32,
+    pub last: i32,
+    pub step: i32,
+}
+
+pub struct CommandSpec {
+    /// Lower-case name.
+    pub name: &'static str,
+    /// Redis arity: N exact, -N at least N (the name counts).
+    pub arity: i32,
+    /// Space-separated Redis command flags ("write denyoom", "readonly fast").
+    pub flags: &'static str,
+    pub keys: KeySpec,
+    /// For commands whose keys can't be described by `keys` (numkeys forms): the key indexes.
+    pub key_fn: Option<fn(&[Bytes]) -> Vec<usize>>,
+    pub kind: Kind,
+    pub group: &'static str,
+    pub since: &'static str,
+    pub summary: &'static str,
+}
+
+impl CommandSpec {
+    pub const fn new(
+        name: &'static str,
+        arity: i32,
+        flags: &'static str,
+        keys: (i32, i32, i32),
+        kind: Kind,
+    ) -> CommandSpec {
+        CommandSpec {
+            name,
+            arity,
+            flags,
+            keys: KeySpec {
+                first: keys.0,
+                last: keys.1,
+                step: keys.2,
+            },
+            key_fn: None,
+            kind,
+            group: "generic",
+            since: "1.0.0",
+            summary: "",
+        }
+    }
+
+    /// Documentation shown by COMMAND DOCS.
+    pub const fn doc(
+        mut self,
+        group: &'static str,
+        since: &'static str,
+        summary: &'static str,
+    ) -> CommandSpec {
+        self.group = group;
+        self.since = since;
+        self.summary = summary;
+        self
+    }
+
+    pub const fn key_fn(mut self, f: fn(&[Bytes]) -> Vec<usize>) -> CommandSpec {
+        self.key_fn = Some(f);
+        self
+    }
+
+    pub fn has_flag(&self, flag: &str) -> bool {
+        self.flags.split_ascii_whitespace().any(|f| f == flag)
+    }
+
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        let a = self.arity;
+        if a >= 0 {
+            argc == a as usize
+        } else {
+            argc >= (-a) as usize
+        }
+    }
+
+    /// Indexes of the key arguments of this invocation.
+    pub fn key_indexes(&self, args: &[Bytes]) -> Vec<usize> {
+        if let Some(f) = self.key_fn {
+            return f(args);
+        }
+        let KeySpec { first, last, step } = self.keys;
+        if first <= 0 || step <= 0 {
+            return Vec::new();
+        }
+        let argc = args.len() as i32;
+        let last = if last < 0 { argc + last } else { last };
+        let mut out = Vec::new();
+        let mut i = first;
+        while i <= last && i < argc {
+            out.push(i as usize);
+            i += step;
+        }
+        out
+    }
+}
+
+/// Every family's commands.
+fn families() -> impl Iterator<Item = &'static CommandSpec> {
+    [
+        crate::commands::string::COMMANDS,
+        crate::commands::bitops::COMMANDS,
+        crate::commands::keyspace::COMMANDS,
+        crate::commands::server::COMMANDS,
+    ]
+    .into_iter()
+    .flatten()
+}
+
+pub mod bitops;
+pub mod keyspace;
+pub mod server;
+pub mod string;
+
+static TABLE: OnceLock<HashMap<&'static str, &'static CommandSpec>> = OnceLock::new();
+
+pub fn table() -> &'static HashMap<&'static str, &'static CommandSpec> {
+    TABLE.get_or_init(|| families().map(|c| (c.name, c)).collect())
+}
+
+/// Look a command up by the name a client sent, case-insensitively, without allocating for
+/// names of ordinary length.
+pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
+    let mut buf = [0u8; 32];
+    if name.len() > buf.len() {
+        return None;
+    }
+    let lower = &mut buf[..name.len()];
+    lower.copy_from_slice(name);
+    lower.make_ascii_lowercase();
+    let s = std::str::from_utf8(lower).ok()?;
+    table().get(s).copied()
+}
+
+/// All specs, sorted by name (COMMAND, COMMAND LIST).
+pub fn all() -> Vec<&'static CommandSpec> {
+    let mut v: Vec<_> = table().values().copied().collect();
+    v.sort_by_key(|c| c.name);
+    v
+}
+
+/// The unknown-command error exactly as Redis words it.
+pub fn unknown_command(args: &[Bytes]) -> Reply {
+    let name = args.first().map(|a| String::from_utf8_lossy(a)).unwrap_or_default();
+    let mut msg = format!("ERR unknown command '{}', with args beginning with: ", truncate(&name, 128));
+    for a in args.iter().skip(1) {
+        let s = String::from_utf8_lossy(a);
+        if msg.len() + s.len() > 128 * 2 {
+            break;
+        }
+        msg.push_str(&format!("'{}' ", truncate(&s, 128)));
+    }
+    Reply::Error(msg.into())
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_name_is_lowercase_and_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for c in families() {
+            assert_eq!(c.name, c.name.to_ascii_lowercase());
+            assert!(seen.insert(c.name), "duplicate {}", c.name);
+        }
+    }
+
+    #[test]
+    fn key_positions() {
+        let spec = CommandSpec::new("mset", -3, "write", (1, -1, 2), Kind::Conn);
+        let args: Vec<Bytes> = ["mset", "a", "1", "b", "2"].iter().map(|s| Bytes::from(*s)).collect();
+        assert_eq!(spec.key_indexes(&args), vec![1, 3]);
+    }
+}

@@ -1,0 +1,1189 @@
+//! Connection and server commands (Redis's server.c, networking.c, config.c, debug.c parts).
+//! They run on the client's own shard; the ones that need every shard fan out over the mesh.
+
+use super::args;
+use super::{CommandSpec, Kind};
+use crate::net::conn::{ClientState, Conn, ReplyMode};
+use crate::net::ConnRef;
+use crate::protocol::reply::Reply;
+use crate::shard::Shard;
+use bytes::Bytes;
+use std::rc::Rc;
+
+pub const REDIS_VERSION: &str = "7.0.15";
+
+const fn c(name: &'static str, arity: i32, flags: &'static str, group: &'static str, since: &'static str, summary: &'static str) -> CommandSpec {
+    CommandSpec::new(name, arity, flags, (0, 0, 0), Kind::Conn).doc(group, since, summary)
+}
+
+pub const COMMANDS: &[CommandSpec] = &[
+    c("ping", -1, "fast sentinel", "connection", "1.0.0", "Ping the server"),
+    c("echo", 2, "fast", "connection", "1.0.0", "Echo the given string"),
+    c("quit", -1, "allow_busy noscript loading stale fast no_auth allow_busy", "connection", "1.0.0", "Close the connection"),
+    c("reset", 1, "noscript loading stale fast no_auth allow_busy", "connection", "6.2.0", "Reset the connection"),
+    c("hello", -1, "noscript loading stale fast no_auth sentinel allow_busy", "connection", "6.0.0", "Handshake with Redis"),
+    c("auth", -2, "noscript loading stale fast no_auth sentinel allow_busy", "connection", "1.0.0", "Authenticate to the server"),
+    c("select", 2, "loading stale fast", "connection", "1.0.0", "Change the selected database for the current connection"),
+    c("client", -2, "", "connection", "2.4.0", "A container for client connection commands"),
+    c("time", 1, "loading stale fast", "server", "2.6.0", "Return the current server time"),
+    c("lastsave", 1, "loading stale fast", "server", "1.0.0", "Get the UNIX time stamp of the last successful save to disk"),
+    c("command", -1, "loading stale sentinel", "server", "2.8.13", "Get array of Redis command details"),
+    c("config", -2, "", "server", "2.0.0", "A container for server configuration commands"),
+    c("debug", -2, "admin noscript loading stale", "server", "1.0.0", "A container for debugging commands"),
+    c("memory", -2, "", "server", "4.0.0", "A container for memory diagnostics commands"),
+    c("info", -1, "loading stale sentinel", "server", "1.0.0", "Get information and statistics about the server"),
+    c("dbsize", 1, "readonly fast", "server", "1.0.0", "Return the number of keys in the selected database"),
+    c("keys", 2, "readonly", "generic", "1.0.0", "Find all keys matching the given pattern"),
+    c("scan", -2, "readonly", "generic", "2.8.0", "Incrementally iterate the keys space"),
+    c("randomkey", 1, "readonly", "generic", "1.0.0", "Return a random key from the keyspace"),
+    c("flushdb", -1, "write", "server", "1.0.0", "Remove all keys from the current database"),
+    c("flushall", -1, "write", "server", "1.0.0", "Remove all keys from all databases"),
+    c("swapdb", 3, "write fast", "server", "4.0.0", "Swaps two Redis databases"),
+    c("shutdown", -1, "admin noscript loading stale no_multi sentinel allow_busy", "server", "1.0.0", "Synchronously save the dataset to disk and then shut down the server"),
+];
+
+/// Commands a client may send before authenticating.
+fn allowed_unauthenticated(name: &str) -> bool {
+    matches!(name, "auth" | "hello" | "quit" | "reset")
+}
+
+/// The NOAUTH check, done before any command runs.
+pub fn auth_required(c: &ClientState, name: &str) -> bool {
+    !c.authenticated && !allowed_unauthenticated(name)
+}
+
+fn sub_err(cmd: &str, sub: &[u8]) -> Reply {
+    Reply::err(format!(
+        "ERR unknown subcommand '{}'. Try {} HELP.",
+        String::from_utf8_lossy(sub),
+        cmd.to_ascii_uppercase()
+    ))
+}
+
+fn sub_arity(cmd: &str, sub: &[u8]) -> Reply {
+    Reply::err(format!(
+        "ERR wrong number of arguments for '{}|{}' command",
+        cmd,
+        String::from_utf8_lossy(sub).to_ascii_lowercase()
+    ))
+}
+
+fn help(lines: &[&str]) -> Reply {
+    Reply::Array(lines.iter().map(|l| Reply::Simple(l.to_string().into())).collect())
+}
+
+fn lower(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).to_ascii_lowercase()
+}
+
+/// Run a server command without waiting, or None if it needs other shards (then `exec_async`).
+pub fn exec_sync(shard: &Rc<Shard>, c: &mut Conn, spec: &'static CommandSpec, a: &[Bytes]) -> Option<Reply> {
+    let start = std::time::Instant::now();
+    let r = sync_inner(shard, c, spec, a)?;
+    shard.stats.borrow_mut().record(spec.name, start.elapsed(), r.is_error());
+    Some(r)
+}
+
+fn sync_inner(shard: &Rc<Shard>, c: &mut Conn, spec: &'static CommandSpec, a: &[Bytes]) -> Option<Reply> {
+    let sub = a.get(1).map(|s| lower(s)).unwrap_or_default();
+    Some(match spec.name {
+        "ping" => match a.len() {
+            1 => Reply::simple("PONG"),
+            2 => Reply::Bulk(a[1].clone()),
+            _ => Reply::arity("ping"),
+        },
+        "echo" => Reply::Bulk(a[1].clone()),
+        "quit" => {
+            c.closing = true;
+            Reply::ok()
+        }
+        "reset" => {
+            let id = c.client.id;
+            let (addr, laddr) = (c.client.addr.clone(), c.client.laddr.clone());
+            let mut fresh = ClientState::new(id, addr, laddr);
+            fresh.created = c.client.created;
+            fresh.authenticated = shard.config.borrow().requirepass.is_empty();
+            c.client = fresh;
+            Reply::simple("RESET")
+        }
+        "hello" => hello(shard, c, a),
+        "auth" => auth(shard, &mut c.client, &a[1..]),
+        "select" => match args::int(&a[1]) {
+            Err(e) => e,
+            Ok(n) if n < 0 || n as usize >= shard.store.borrow().dbs.len() => {
+                Reply::err("ERR DB index is out of range")
+            }
+            Ok(n) => {
+                c.client.db = n as usize;
+                Reply::ok()
+            }
+        },
+        "time" => {
+            let us = crate::util::now_us();
+            Reply::Array(vec![
+                Reply::bulk_str(&(us / 1_000_000).to_string()),
+                Reply::bulk_str(&(us % 1_000_000).to_string()),
+            ])
+        }
+        "lastsave" => Reply::Int(shard.global.started_unix as i64),
+        "command" => command(a),
+        "client" => match sub.as_str() {
+            "list" | "kill" => return None,
+            _ => client_sync(shard, &mut c.client, a, &sub),
+        },
+        "config" => match sub.as_str() {
+            "get" => {
+                if a.len() < 3 {
+                    return Some(sub_arity("config", &a[1]));
+                }
+                let pats: Vec<&[u8]> = a[2..].iter().map(|p| p.as_ref()).collect();
+                let pairs = shard.config.borrow().get(&pats);
+                Reply::Map(
+                    pairs
+                        .into_iter()
+                        .map(|(k, v)| (Reply::bulk_str(&k), Reply::bulk_str(&v)))
+                        .collect(),
+                )
+            }
+            "help" => help(&[
+                "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "GET <pattern>",
+                "    Return parameters matching the glob-like <pattern> and their values.",
+                "SET <directive> <value>",
+                "    Set the configuration <directive> to <value>.",
+                "RESETSTAT",
+                "    Reset statistics reported by the INFO command.",
+                "REWRITE",
+                "    Rewrite the configuration file.",
+                "HELP",
+                "    Prints this help.",
+            ]),
+            "set" | "resetstat" | "rewrite" => return None,
+            _ => sub_err("config", &a[1]),
+        },
+        "memory" => match sub.as_str() {
+            "doctor" => Reply::Verbatim(Bytes::from_static(
+                b"Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.",
+            )),
+            "malloc-stats" => Reply::Verbatim(Bytes::from_static(b"Stats not supported for the current allocator")),
+            "purge" => Reply::ok(),
+            "help" => help(&[
+                "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "DOCTOR",
+                "    Return memory problems reports.",
+                "MALLOC-STATS",
+                "    Return internal statistics report from the memory allocator.",
+                "PURGE",
+                "    Attempt to purge dirty pages for reclamation by the allocator.",
+                "STATS",
+                "    Return information about the memory usage of the server.",
+                "USAGE <key> [SAMPLES <count>]",
+                "    Return memory in bytes used by <key> and its value. Nested values are",
+                "    sampled up to <count> times (default: 5, 0 means sample all).",
+                "HELP",
+                "    Prints this help.",
+            ]),
+            "usage" | "stats" => return None,
+            _ => sub_err("memory", &a[1]),
+        },
+        _ => return None,
+    })
+}
+
+fn hello(shard: &Rc<Shard>, c: &mut Conn, a: &[Bytes]) -> Reply {
+    let mut proto = if c.client.resp3 { 3 } else { 2 };
+    let mut i = 1;
+    if a.len() > 1 {
+        match crate::util::num::parse_i64(&a[1]) {
+            None => return Reply::err("ERR Protocol version is not an integer or out of range"),
+            Some(v) if v != 2 && v != 3 => return Reply::err("NOPROTO unsupported protocol version"),
+            Some(v) => proto = v,
+        }
+        i = 2;
+    }
+    let mut name = None;
+    while i < a.len() {
+        let left = a.len() - i - 1;
+        if args::is(&a[i], "auth") && left >= 2 {
+            let r = auth(shard, &mut c.client, &a[i + 1..i + 3]);
+            if r.is_error() {
+                return r;
+            }
+            i += 3;
+        } else if args::is(&a[i], "setname") && left >= 1 {
+            if let Err(e) = check_client_name(&a[i + 1]) {
+                return e;
+            }
+            name = Some(a[i + 1].clone());
+            i += 2;
+        } else {
+            return Reply::err(format!(
+                "ERR Syntax error in HELLO option '{}'",
+                String::from_utf8_lossy(&a[i])
+            ));
+        }
+    }
+    if !c.client.authenticated {
+        return Reply::err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+    }
+    if let Some(n) = name {
+        c.client.name = if n.is_empty() { None } else { Some(n) };
+    }
+    c.client.resp3 = proto == 3;
+    let s = |x: &str| Reply::bulk_str(x);
+    Reply::Map(vec![
+        (s("server"), s("redis")),
+        (s("version"), s(REDIS_VERSION)),
+        (s("proto"), Reply::Int(proto)),
+        (s("id"), Reply::Int(c.client.id as i64)),
+        (s("mode"), s("standalone")),
+        (s("role"), s("master")),
+        (s("modules"), Reply::Array(vec![])),
+    ])
+}
+
+/// AUTH [username] password against `requirepass` (the default user).
+fn auth(shard: &Rc<Shard>, client: &mut ClientState, a: &[Bytes]) -> Reply {
+    if a.len() > 2 {
+        return Reply::syntax();
+    }
+    let pass = shard.config.borrow().requirepass.clone();
+    let (user, given) = if a.len() == 2 { (Some(&a[0]), &a[1]) } else { (None, &a[0]) };
+    if pass.is_empty() {
+        if user.is_none() {
+            return Reply::err("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
+        }
+        if user.is_some_and(|u| u.as_ref() == b"default") {
+            client.authenticated = true;
+            return Reply::ok();
+        }
+        return Reply::err("WRONGPASS invalid username-password pair or user is disabled.");
+    }
+    let user_ok = user.map_or(true, |u| u.as_ref() == b"default");
+    if user_ok && constant_time_eq(given, pass.as_bytes()) {
+        client.authenticated = true;
+        Reply::ok()
+    } else {
+        Reply::err("WRONGPASS invalid username-password pair or user is disabled.")
+    }
+}
+
+/// Compare without an early exit, so timing does not reveal the matching prefix.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = (a.len() ^ b.len()) as u8;
+    for i in 0..a.len().max(b.len()) {
+        diff |= a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0);
+    }
+    diff == 0
+}
+
+fn check_client_name(n: &[u8]) -> Result<(), Reply> {
+    if n.iter().any(|&b| !(b'!'..=b'~').contains(&b)) {
+        return Err(Reply::err("ERR Client names cannot contain spaces, newlines or special characters."));
+    }
+    Ok(())
+}
+
+fn client_sync(shard: &Rc<Shard>, cl: &mut ClientState, a: &[Bytes], sub: &str) -> Reply {
+    let n = a.len();
+    match (sub, n) {
+        ("id", 2) => Reply::Int(cl.id as i64),
+        ("getname", 2) => cl.name.clone().map_or(Reply::Nil, Reply::Bulk),
+        ("setname", 3) => match check_client_name(&a[2]) {
+            Err(e) => e,
+            Ok(()) => {
+                cl.name = if a[2].is_empty() { None } else { Some(a[2].clone()) };
+                Reply::ok()
+            }
+        },
+        ("info", 2) => Reply::Verbatim(Bytes::from(client_line(shard, cl, None) + "\n")),
+        ("getredir", 2) => Reply::Int(-1),
+        ("no-evict", 3) => {
+            if args::is(&a[2], "on") {
+                cl.no_evict = true;
+            } else if args::is(&a[2], "off") {
+                cl.no_evict = false;
+            } else {
+                return Reply::syntax();
+            }
+            Reply::ok()
+        }
+        ("reply", 3) => {
+            if args::is(&a[2], "on") {
+                cl.reply_mode = ReplyMode::On;
+                cl.skip_next = false;
+                return Reply::ok();
+            } else if args::is(&a[2], "off") {
+                cl.reply_mode = ReplyMode::Off;
+            } else if args::is(&a[2], "skip") {
+                if cl.reply_mode != ReplyMode::Off {
+                    cl.reply_mode = ReplyMode::Skip;
+                    cl.skip_next = true;
+                }
+            } else {
+                return Reply::syntax();
+            }
+            // OFF and SKIP are not answered.
+            cl.skip_next = true;
+            if cl.reply_mode == ReplyMode::Skip {
+                cl.reply_mode = ReplyMode::On;
+            }
+            Reply::ok()
+        }
+        ("help", 2) => help(&[
+            "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "GETNAME",
+            "    Return the name of the current connection.",
+            "ID",
+            "    Return the ID of the current connection.",
+            "INFO",
+            "    Return information about the current client connection.",
+            "KILL <ip:port>",
+            "    Kill connection made from <ip:port>.",
+            "KILL <option> <value> [<option> <value> [...]]",
+            "    Kill connections. Options are:",
+            "    * ADDR (<ip:port>|<unixsocket>:0)",
+            "    * LADDR (<ip:port>|<unixsocket>:0)",
+            "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+            "    * USER <username>",
+            "    * ID <client-id>",
+            "    * SKIPME (YES|NO)",
+            "LIST [options ...]",
+            "    Return information about client connections. Options:",
+            "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+            "    * ID id [id ...]",
+            "NO-EVICT (ON|OFF)",
+            "    Protect current client connection from eviction.",
+            "REPLY (ON|OFF|SKIP)",
+            "    Control the replies sent to the current connection.",
+            "SETNAME <name>",
+            "    Assign the name <name> to the current connection.",
+            "HELP",
+            "    Prints this help.",
+        ]),
+        ("id" | "getname" | "setname" | "info" | "getredir" | "no-evict" | "reply", _) => sub_arity("client", &a[1]),
+        _ => sub_err("client", &a[1]),
+    }
+}
+
+/// One CLIENT LIST line, in Redis 7.0's field order.
+fn client_line(shard: &Shard, cl: &ClientState, conn: Option<&Conn>) -> String {
+    let (fd, qbuf, qfree, omem) = conn.map_or((-1, 0, 0, 0), |c| {
+        (c.fd, c.rbuf.len(), c.rbuf.capacity() - c.rbuf.len(), c.wbuf.len())
+    });
+    let name = cl.name.as_ref().map(|n| String::from_utf8_lossy(n).into_owned()).unwrap_or_default();
+    format!(
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} shard={}",
+        cl.id,
+        cl.addr,
+        cl.laddr,
+        fd,
+        name,
+        cl.created.elapsed().as_secs(),
+        cl.last_interaction.elapsed().as_secs(),
+        cl.db,
+        qbuf,
+        qfree,
+        qbuf + qfree,
+        omem,
+        qbuf + qfree + omem,
+        cl.last_cmd,
+        if cl.resp3 { 3 } else { 2 },
+        shard.id
+    )
+}
+
+fn command(a: &[Bytes]) -> Reply {
+    let sub = a.get(1).map(|s| lower(s)).unwrap_or_default();
+    let all = super::all();
+    match sub.as_str() {
+        "" => Reply::Array(all.iter().map(|s| command_info(s)).collect()),
+        "count" if a.len() == 2 => Reply::Int(all.len() as i64),
+        "list" => {
+            let filter = if a.len() == 2 {
+                None
+            } else if a.len() == 5 && args::is(&a[2], "filterby") {
+                Some((lower(&a[3]), a[4].clone()))
+            } else {
+                return Reply::syntax();
+            };
+            let keep = |s: &CommandSpec| match &filter {
+                None => true,
+                Some((kind, v)) => match kind.as_str() {
+                    "pattern" => crate::util::glob::glob_match(v, s.name.as_bytes(), true),
+                    "aclcat" => acl_categories(s).iter().any(|c| c[1..].eq_ignore_ascii_case(&String::from_utf8_lossy(v))),
+                    _ => false,
+                },
+            };
+            Reply::Array(all.iter().filter(|s| keep(s)).map(|s| Reply::bulk_str(s.name)).collect())
+        }
+        "info" => {
+            if a.len() == 2 {
+                return Reply::Array(all.iter().map(|s| command_info(s)).collect());
+            }
+            Reply::Array(
+                a[2..]
+                    .iter()
+                    .map(|n| super::lookup(n).map_or(Reply::NilArray, command_info))
+                    .collect(),
+            )
+        }
+        "docs" => {
+            let specs: Vec<&CommandSpec> = if a.len() == 2 {
+                all
+            } else {
+                a[2..].iter().filter_map(|n| super::lookup(n)).collect()
+            };
+            Reply::Map(specs.into_iter().map(|s| (Reply::bulk_str(s.name), command_docs(s))).collect())
+        }
+        "getkeys" if a.len() >= 3 => {
+            let Some(spec) = super::lookup(&a[2]) else {
+                return Reply::err("ERR Invalid command specified");
+            };
+            let cmd = &a[2..];
+            if !spec.arity_ok(cmd.len()) {
+                return Reply::err("ERR Invalid number of arguments specified for command");
+            }
+            let keys = spec.key_indexes(cmd);
+            if keys.is_empty() {
+                return Reply::err("ERR The command has no key arguments");
+            }
+            Reply::Array(keys.into_iter().map(|i| Reply::Bulk(cmd[i].clone())).collect())
+        }
+        "help" => help(&[
+            "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "(no subcommand)",
+            "    Return details about all Redis commands.",
+            "COUNT",
+            "    Return the total number of commands in this Redis server.",
+            "LIST",
+            "    Return a list of all commands in this Redis server.",
+            "INFO [<command-name> ...]",
+            "    Return details about multiple Redis commands.",
+            "DOCS [<command-name> ...]",
+            "    Return documentation details about multiple Redis commands.",
+            "GETKEYS <full-command>",
+            "    Return the keys from a full Redis command.",
+            "HELP",
+            "    Prints this help.",
+        ]),
+        "count" | "getkeys" => sub_arity("command", &a[1]),
+        _ => sub_err("command", &a[1]),
+    }
+}
+
+fn acl_categories(s: &CommandSpec) -> Vec<String> {
+    let mut v = Vec::new();
+    let fam = match s.group {
+        "string" => Some("@string"),
+        "bitmap" => Some("@bitmap"),
+        "generic" => Some("@keyspace"),
+        "connection" => Some("@connection"),
+        _ => None,
+    };
+    if s.has_flag("write") {
+        v.push("@write".to_string());
+    }
+    if s.has_flag("readonly") {
+        v.push("@read".to_string());
+    }
+    if let Some(f) = fam {
+        v.push(f.to_string());
+    }
+    if s.has_flag("admin") {
+        v.push("@admin".to_string());
+        v.push("@dangerous".to_string());
+    }
+    v.push(if s.has_flag("fast") { "@fast" } else { "@slow" }.to_string());
+    v
+}
+
+/// COMMAND INFO's entry: name, arity, flags, first, last, step, ACL categories, tips, key
+/// specs, subcommands.
+fn command_info(s: &CommandSpec) -> Reply {
+    let flags = s.flags.split_ascii_whitespace().map(|f| Reply::Simple(f.to_string().into())).collect();
+    let key_specs = if s.keys.first > 0 {
+        let ks = |x: &str| Reply::bulk_str(x);
+        vec![Reply::Map(vec![
+            (ks("flags"), Reply::Array(vec![])),
+            (
+                ks("begin_search"),
+                Reply::Map(vec![
+                    (ks("type"), ks("index")),
+                    (ks("spec"), Reply::Map(vec![(ks("index"), Reply::Int(s.keys.first as i64))])),
+                ]),
+            ),
+            (
+                ks("find_keys"),
+                Reply::Map(vec![
+                    (ks("type"), ks("range")),
+                    (
+                        ks("spec"),
+                        Reply::Map(vec![
+                            (ks("lastkey"), Reply::Int(if s.keys.last < 0 { s.keys.last as i64 } else { (s.keys.last - s.keys.first) as i64 })),
+                            (ks("keystep"), Reply::Int(s.keys.step as i64)),
+                            (ks("limit"), Reply::Int(0)),
+                        ]),
+                    ),
+                ]),
+            ),
+        ])]
+    } else {
+        vec![]
+    };
+    Reply::Array(vec![
+        Reply::bulk_str(s.name),
+        Reply::Int(s.arity as i64),
+        Reply::Set(flags),
+        Reply::Int(s.keys.first as i64),
+        Reply::Int(s.keys.last as i64),
+        Reply::Int(s.keys.step as i64),
+        Reply::Set(acl_categories(s).into_iter().map(|c| Reply::Simple(c.into())).collect()),
+        Reply::Set(vec![]),
+        Reply::Array(key_specs),
+        Reply::Array(vec![]),
+    ])
+}
+
+fn command_docs(s: &CommandSpec) -> Reply {
+    let k = |x: &str| Reply::bulk_str(x);
+    Reply::Map(vec![
+        (k("summary"), k(s.summary)),
+        (k("since"), k(s.since)),
+        (k("group"), k(s.group)),
+    ])
+}
+
+/// Server commands that wait on other shards (or on a timer).
+pub async fn exec_async(shard: &Rc<Shard>, conn: &ConnRef, spec: &'static CommandSpec, a: &[Bytes]) -> Reply {
+    let start = std::time::Instant::now();
+    let r = async_inner(shard, conn, spec, a).await;
+    shard.stats.borrow_mut().record(spec.name, start.elapsed(), r.is_error());
+    r
+}
+
+async fn async_inner(shard: &Rc<Shard>, conn: &ConnRef, spec: &'static CommandSpec, a: &[Bytes]) -> Reply {
+    let (db, resp3, my_id) = {
+        let c = conn.borrow();
+        (c.client.db, c.client.resp3, c.client.id)
+    };
+    let sub = a.get(1).map(|s| lower(s)).unwrap_or_default();
+    match spec.name {
+        "dbsize" => Reply::Int(sum(shard.broadcast(move |sh| sh.store.borrow().dbs[db].len() as i64).await)),
+        "flushdb" | "flushall" => {
+            if a.len() > 2 || (a.len() == 2 && !args::is(&a[1], "sync") && !args::is(&a[1], "async")) {
+                return Reply::syntax();
+            }
+            let all = spec.name == "flushall";
+            shard
+                .broadcast(move |sh| {
+                    let mut st = sh.store.borrow_mut();
+                    let n: usize = if all { st.dbs.iter().map(|d| d.len()).sum() } else { st.dbs[db].len() };
+                    if all {
+                        st.dbs.iter_mut().for_each(|d| d.clear());
+                    } else {
+                        st.dbs[db].clear();
+                    }
+                    st.dirty += n as u64;
+                })
+                .await;
+            Reply::ok()
+        }
+        "swapdb" => {
+            let ndb = shard.config.borrow().databases as i64;
+            let x = match crate::util::num::parse_i64(&a[1]) {
+                Some(x) => x,
+                None => return Reply::err("ERR invalid first DB index"),
+            };
+            let y = match crate::util::num::parse_i64(&a[2]) {
+                Some(y) => y,
+                None => return Reply::err("ERR invalid second DB index"),
+            };
+            if x < 0 || y < 0 || x >= ndb || y >= ndb {
+                return Reply::err("ERR DB index is out of range");
+            }
+            shard
+                .broadcast(move |sh| sh.store.borrow_mut().dbs.swap(x as usize, y as usize))
+                .await;
+            Reply::ok()
+        }
+        "keys" => {
+            let pat = a[1].clone();
+            let parts = shard
+                .broadcast(move |sh| crate::commands::keyspace::keys_local(&mut sh.store.borrow_mut().ctx(db), &pat))
+                .await;
+            Reply::Array(parts.into_iter().flatten().flatten().map(Reply::Bulk).collect())
+        }
+        "randomkey" => {
+            let parts = shard
+                .broadcast(move |sh| {
+                    let mut st = sh.store.borrow_mut();
+                    let len = st.dbs[db].len();
+                    (len, crate::commands::keyspace::random_key_local(&mut st.ctx(db)))
+                })
+                .await;
+            let total: usize = parts.iter().flatten().map(|p| p.0).sum();
+            if total == 0 {
+                return Reply::Nil;
+            }
+            // Pick a shard weighted by its size, so every key is equally likely.
+            let mut pick = fastrand::usize(..total);
+            let mut fallback = None;
+            for (len, key) in parts.into_iter().flatten() {
+                if key.is_some() && fallback.is_none() {
+                    fallback = key.clone();
+                }
+                if pick < len {
+                    if let Some(k) = key {
+                        return Reply::Bulk(k);
+                    }
+                }
+                pick = pick.saturating_sub(len);
+            }
+            fallback.map_or(Reply::Nil, Reply::Bulk)
+        }
+        "scan" => scan(shard, db, a).await,
+        "info" => info(shard, a).await,
+        "shutdown" => {
+            for w in a.iter().skip(1) {
+                let w = lower(w);
+                if !matches!(w.as_str(), "nosave" | "save" | "now" | "force" | "abort") {
+                    return Reply::syntax();
+                }
+                if w == "abort" {
+                    return Reply::err("ERR No shutdown in progress.");
+                }
+            }
+            crate::logging::warning("User requested shutdown...");
+            shard.global.shutdown.store(true, std::sync::atomic::Ordering::Release);
+            for w in &shard.global.wakers {
+                w.notify();
+            }
+            conn.borrow_mut().closed = true;
+            Reply::ok()
+        }
+        "client" => match sub.as_str() {
+            "list" => client_list(shard, a).await,
+            "kill" => client_kill(shard, my_id, a).await,
+            _ => sub_err("client", &a[1]),
+        },
+        "config" => match sub.as_str() {
+            "set" => config_set(shard, a).await,
+            "resetstat" if a.len() == 2 => {
+                shard
+                    .broadcast(|sh| {
+                        *sh.stats.borrow_mut() = Default::default();
+                        sh.store.borrow_mut().stats = Default::default();
+                    })
+                    .await;
+                Reply::ok()
+            }
+            "rewrite" if a.len() == 2 => match &shard.global.config_file {
+                None => Reply::err("ERR The server is running without a config file"),
+                Some(path) => {
+                    let text = shard.config.borrow().rewrite_text();
+                    match std::fs::write(path, text) {
+                        Ok(()) => Reply::ok(),
+                        Err(e) => Reply::err(format!("ERR Rewriting config file: {e}")),
+                    }
+                }
+            },
+            _ => sub_arity("config", &a[1]),
+        },
+        "memory" => match sub.as_str() {
+            "usage" => {
+                if a.len() != 3 && a.len() != 5 {
+                    return Reply::syntax();
+                }
+                let key = a[2].clone();
+                let owner = crate::routing::key_shard(&key, shard.n);
+                shard
+                    .call(owner, move |sh| {
+                        let mut st = sh.store.borrow_mut();
+                        let mut ctx = st.ctx(db);
+                        ctx.lookup(&key)
+                            .map_or(Reply::Nil, |e| Reply::Int((key.len() + e.value.mem_usage() + 40) as i64))
+                    })
+                    .await
+                    .unwrap_or(Reply::Nil)
+            }
+            "stats" => {
+                let rss = crate::metrics::rss_bytes() as i64;
+                let keys = sum(shard
+                    .broadcast(|sh| sh.store.borrow().dbs.iter().map(|d| d.len() as i64).sum::<i64>())
+                    .await);
+                let k = |x: &str| Reply::bulk_str(x);
+                Reply::Map(vec![
+                    (k("peak.allocated"), Reply::Int(rss)),
+                    (k("total.allocated"), Reply::Int(rss)),
+                    (k("keys.count"), Reply::Int(keys)),
+                    (k("dataset.bytes"), Reply::Int(rss)),
+                ])
+            }
+            _ => sub_err("memory", &a[1]),
+        },
+        "debug" => debug(shard, db, a, resp3).await,
+        _ => Reply::err("ERR internal dispatch error"),
+    }
+}
+
+fn sum(v: Vec<Option<i64>>) -> i64 {
+    v.into_iter().flatten().sum()
+}
+
+/// SCAN over all shards. The cursor packs (position in the shard's table) * shards + shard.
+async fn scan(shard: &Rc<Shard>, db: usize, a: &[Bytes]) -> Reply {
+    let Some(cursor) = std::str::from_utf8(&a[1]).ok().and_then(|s| s.parse::<u64>().ok()) else {
+        return Reply::err("ERR invalid cursor");
+    };
+    let sa = match crate::commands::keyspace::parse_scan_args(a, 2) {
+        Ok(s) => s,
+        Err(e) => return e,
+    };
+    let n = shard.n as u64;
+    let mut s = (cursor % n) as usize;
+    let mut pos = (cursor / n) as usize;
+    let mut keys = Vec::new();
+    let sa = std::sync::Arc::new(sa);
+    loop {
+        let args = sa.clone();
+        let res = shard
+            .call(s, move |sh| crate::commands::keyspace::scan_local(&mut sh.store.borrow_mut().ctx(db), pos, &args))
+            .await;
+        let Some((next, found)) = res else {
+            return Reply::err("ERR shard unavailable (shutting down)");
+        };
+        keys.extend(found);
+        if next == 0 {
+            s += 1;
+            pos = 0;
+            if s >= shard.n {
+                return scan_reply(0, keys);
+            }
+        } else {
+            pos = next;
+        }
+        if keys.len() >= sa.count {
+            return scan_reply(pos as u64 * n + s as u64, keys);
+        }
+    }
+}
+
+fn scan_reply(cursor: u64, keys: Vec<Bytes>) -> Reply {
+    Reply::Array(vec![
+        Reply::bulk_str(&cursor.to_string()),
+        Reply::Array(keys.into_iter().map(Reply::Bulk).collect()),
+    ])
+}
+
+async fn client_list(shard: &Rc<Shard>, a: &[Bytes]) -> Reply {
+    let mut ids: Option<Vec<u64>> = None;
+    let mut i = 2;
+    while i < a.len() {
+        if args::is(&a[i], "type") && i + 1 < a.len() {
+            let t = lower(&a[i + 1]);
+            if !matches!(t.as_str(), "normal" | "master" | "replica" | "slave" | "pubsub") {
+                return Reply::err(format!("ERR Unknown client type '{}'", String::from_utf8_lossy(&a[i + 1])));
+            }
+            if t != "normal" {
+                return Reply::Verbatim(Bytes::new());
+            }
+            i += 2;
+        } else if args::is(&a[i], "id") && i + 1 < a.len() {
+            let mut v = Vec::new();
+            for x in &a[i + 1..] {
+                match crate::util::num::parse_i64(x) {
+                    Some(n) if n > 0 => v.push(n as u64),
+                    _ => return Reply::err("ERR Invalid client ID"),
+                }
+            }
+            ids = Some(v);
+            i = a.len();
+        } else {
+            return Reply::syntax();
+        }
+    }
+    let lines = shard
+        .broadcast(move |sh| {
+            let reg = sh.net.borrow();
+            let mut out: Vec<(u64, String)> = reg
+                .conns
+                .iter()
+                .filter(|(id, _)| ids.as_ref().map_or(true, |v| v.contains(id)))
+                .filter_map(|(id, c)| c.try_borrow().ok().map(|c| (*id, client_line(sh, &c.client, Some(&c)))))
+                .collect();
+            out.sort();
+            out
+        })
+        .await;
+    let mut all: Vec<(u64, String)> = lines.into_iter().flatten().flatten().collect();
+    all.sort();
+    let mut text = String::new();
+    for (_, l) in all {
+        text.push_str(&l);
+        text.push('\n');
+    }
+    Reply::Verbatim(Bytes::from(text))
+}
+
+#[derive(Clone, Default)]
+struct KillFilter {
+    id: Option<u64>,
+    addr: Option<String>,
+    laddr: Option<String>,
+    skip: Option<u64>,
+    normal_only: bool,
+    none: bool,
+}
+
+async fn client_kill(shard: &Rc<Shard>, my_id: u64, a: &[Bytes]) -> Reply {
+    let old_form = a.len() == 3;
+    let mut f = KillFilter::default();
+    if old_form {
+        f.addr = Some(String::from_utf8_lossy(&a[2]).into_owned());
+    } else {
+        if a.len() % 2 != 0 {
+            return Reply::syntax();
+        }
+        f.skip = Some(my_id);
+        for pair in a[2..].chunks(2) {
+            let v = &pair[1];
+            match lower(&pair[0]).as_str() {
+                "id" => match crate::util::num::parse_i64(v) {
+                    Some(n) if n > 0 => f.id = Some(n as u64),
+                    _ => return Reply::err("ERR client-id should be greater than 0"),
+                },
+                "addr" => f.addr = Some(String::from_utf8_lossy(v).into_owned()),
+                "laddr" => f.laddr = Some(String::from_utf8_lossy(v).into_owned()),
+                "type" => match lower(v).as_str() {
+                    "normal" => f.normal_only = true,
+                    "master" | "replica" | "slave" | "pubsub" => f.none = true,
+                    _ => return Reply::err(format!("ERR Unknown client type '{}'", String::from_utf8_lossy(v))),
+                },
+                "user" => {
+                    if v.as_ref() != b"default" {
+                        return Reply::err(format!("ERR No such user '{}'", String::from_utf8_lossy(v)));
+                    }
+                }
+                "skipme" => match lower(v).as_str() {
+                    "yes" => f.skip = Some(my_id),
+                    "no" => f.skip = None,
+                    _ => return Reply::syntax(),
+                },
+                "maxage" => {
+                    if crate::util::num::parse_i64(v).is_none() {
+                        return Reply::not_int();
+                    }
+                }
+                _ => return Reply::syntax(),
+            }
+        }
+    }
+    let killed = sum(shard
+        .broadcast(move |sh| kill_local(sh, &f, my_id) as i64)
+        .await);
+    if old_form {
+        if killed == 0 {
+            Reply::err("ERR No such client")
+        } else {
+            Reply::ok()
+        }
+    } else {
+        Reply::Int(killed)
+    }
+}
+
+/// Close this shard's connections matching the filter. The caller's own connection is only
+/// marked (it is closed after its reply is written).
+fn kill_local(sh: &Rc<Shard>, f: &KillFilter, my_id: u64) -> usize {
+    if f.none {
+        return 0;
+    }
+    let matches: Vec<crate::net::ConnRef> = sh
+        .net
+        .borrow()
+        .conns
+        .iter()
+        .filter(|(id, _)| Some(**id) != f.skip && f.id.map_or(true, |x| x == **id))
+        .filter(|(_, c)| {
+            c.try_borrow().map_or(true, |c| {
+                f.addr.as_ref().map_or(true, |a| *a == c.client.addr)
+                    && f.laddr.as_ref().map_or(true, |a| *a == c.client.laddr)
+            })
+        })
+        .map(|(_, c)| c.clone())
+        .collect();
+    for c in &matches {
+        let (id, busy) = match c.try_borrow_mut() {
+            Ok(mut cm) => {
+                if cm.client.id == my_id || cm.busy {
+                    // Its task is running: mark it; the task closes it when done.
+                    cm.closing = true;
+                    if cm.client.id != my_id {
+                        cm.closed = true;
+                        crate::net::sys::shutdown(cm.fd);
+                    }
+                    (cm.client.id, true)
+                } else {
+                    (cm.client.id, false)
+                }
+            }
+            Err(_) => continue,
+        };
+        if !busy {
+            crate::net::close_conn(sh, id);
+        }
+    }
+    matches.len()
+}
+
+async fn config_set(shard: &Rc<Shard>, a: &[Bytes]) -> Reply {
+    if a.len() < 4 || a.len() % 2 != 0 {
+        return Reply::arity("config|set");
+    }
+    let pairs: Vec<(Vec<u8>, Vec<u8>)> = a[2..].chunks(2).map(|p| (p[0].to_vec(), p[1].to_vec())).collect();
+    // Validate on a copy first so a bad value changes no shard.
+    {
+        let mut probe = shard.config.borrow().clone();
+        let refs: Vec<(&[u8], &[u8])> = pairs.iter().map(|(k, v)| (k.as_slice(), v.as_slice())).collect();
+        if let Err(e) = probe.set(&refs) {
+            return Reply::err(e);
+        }
+    }
+    let pairs = std::sync::Arc::new(pairs);
+    shard
+        .broadcast(move |sh| {
+            let refs: Vec<(&[u8], &[u8])> = pairs.iter().map(|(k, v)| (k.as_slice(), v.as_slice())).collect();
+            let mut cfg = sh.config.borrow_mut();
+            if cfg.set(&refs).is_ok() {
+                crate::logging::set_level(&cfg.loglevel);
+                let limits = cfg.parse_limits();
+                sh.store.borrow_mut().limits.proto_max_bulk_len = cfg.proto_max_bulk_len;
+                for c in sh.net.borrow().conns.values() {
+                    if let Ok(mut c) = c.try_borrow_mut() {
+                        c.parser.set_limits(limits);
+                    }
+                }
+            }
+        })
+        .await;
+    Reply::ok()
+}
+
+async fn debug(shard: &Rc<Shard>, db: usize, a: &[Bytes], _resp3: bool) -> Reply {
+    let sub = lower(&a[1]);
+    match sub.as_str() {
+        "sleep" if a.len() == 3 => {
+            let secs = match args::float(&a[2]) {
+                Ok(s) if s >= 0.0 && s.is_finite() => s,
+                Ok(_) => 0.0,
+                Err(e) => return e,
+            };
+            glommio::timer::sleep(std::time::Duration::from_secs_f64(secs)).await;
+            Reply::ok()
+        }
+        "reload" => Reply::ok(),
+        "set-active-expire" if a.len() == 3 => {
+            let on = a[2].as_ref() != b"0";
+            shard.broadcast(move |sh| sh.active_expire.set(on)).await;
+            Reply::ok()
+        }
+        "object" if a.len() == 3 => {
+            let key = a[2].clone();
+            let owner = crate::routing::key_shard(&key, shard.n);
+            shard
+                .call(owner, move |sh| {
+                    let mut st = sh.store.borrow_mut();
+                    let mut ctx = st.ctx(db);
+                    match ctx.lookup(&key) {
+                        None => Reply::err("ERR no such key"),
+                        Some(e) => Reply::Simple(
+                            format!(
+                                "Value at:0x0 refcount:1 encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
+                                e.value.encoding(),
+                                e.value.mem_usage().saturating_sub(16),
+                                e.lru & 0xFF_FFFF,
+                                crate::store::value::lru_clock().saturating_sub(e.lru)
+                            )
+                            .into(),
+                        ),
+                    }
+                })
+                .await
+                .unwrap_or_else(|| Reply::err("ERR shard unavailable"))
+        }
+        "help" => help(&[
+            "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "OBJECT <key>",
+            "    Show low level info about the key and associated value.",
+            "RELOAD",
+            "    Kept for compatibility: shardis has no RDB; data stays as it is.",
+            "SET-ACTIVE-EXPIRE <0|1>",
+            "    Setting it to 0 disables expiring keys in background when they are not accessed.",
+            "SLEEP <seconds>",
+            "    Stop the connection for <seconds> (the server keeps serving others).",
+            "HELP",
+            "    Prints this help.",
+        ]),
+        _ => sub_err("debug", &a[1]),
+    }
+}
+
+/// Per-shard figures INFO merges.
+#[derive(Default)]
+struct ShardInfo {
+    stats: crate::metrics::ServerStats,
+    keys: crate::store::KeyStats,
+    dirty: u64,
+    dbs: Vec<(usize, usize)>,
+    clients: usize,
+}
+
+async fn info(shard: &Rc<Shard>, a: &[Bytes]) -> Reply {
+    let mut sections: Vec<String> = a[1..].iter().map(|s| lower(s)).collect();
+    if sections.is_empty() {
+        sections.push("default".into());
+    }
+    let has = |name: &str| {
+        sections.iter().any(|s| {
+            s == name
+                || s == "everything"
+                || (s == "all" && name != "modules")
+                || (s == "default" && !matches!(name, "commandstats" | "latencystats" | "modules"))
+        })
+    };
+    let parts = shard
+        .broadcast(|sh| ShardInfo {
+            stats: sh.stats.borrow().clone(),
+            keys: sh.store.borrow().stats.clone(),
+            dirty: sh.store.borrow().dirty,
+            dbs: sh.store.borrow().dbs.iter().map(|d| (d.len(), d.expires_len())).collect(),
+            clients: sh.net.borrow().conns.len(),
+        })
+        .await;
+    let mut total = ShardInfo::default();
+    for p in parts.into_iter().flatten() {
+        total.stats.merge(&p.stats);
+        total.keys.expired_keys += p.keys.expired_keys;
+        total.keys.keyspace_hits += p.keys.keyspace_hits;
+        total.keys.keyspace_misses += p.keys.keyspace_misses;
+        total.keys.expired_time_cap_reached_count += p.keys.expired_time_cap_reached_count;
+        total.dirty += p.dirty;
+        total.clients += p.clients;
+        if total.dbs.len() < p.dbs.len() {
+            total.dbs.resize(p.dbs.len(), (0, 0));
+        }
+        for (i, (k, e)) in p.dbs.into_iter().enumerate() {
+            total.dbs[i].0 += k;
+            total.dbs[i].1 += e;
+        }
+    }
+    let cfg = shard.config.borrow().clone();
+    let g = &shard.global;
+    let mut out = String::new();
+    let mut section = |name: &str, title: &str, body: String| {
+        if has(name) {
+            if !out.is_empty() {
+                out.push_str("\r\n");
+            }
+            out.push_str("# ");
+            out.push_str(title);
+            out.push_str("\r\n");
+            out.push_str(&body);
+        }
+    };
+    let uptime = g.started.elapsed().as_secs();
+    section("server", "Server", format!(
+        "redis_version:{REDIS_VERSION}\r\nshardis_version:{}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:standalone\r\nos:{}\r\narch_bits:64\r\nmonotonic_clock:POSIX clock_gettime\r\nmultiplexing_api:epoll\r\nprocess_id:{}\r\nprocess_supervised:no\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{}\r\nuptime_in_days:{}\r\nhz:{}\r\nconfigured_hz:{}\r\nlru_clock:{}\r\nexecutable:{}\r\nconfig_file:{}\r\nshards:{}\r\n",
+        env!("CARGO_PKG_VERSION"),
+        os_name(),
+        std::process::id(),
+        g.run_id,
+        g.port,
+        crate::util::now_us(),
+        uptime,
+        uptime / 86400,
+        cfg.hz,
+        cfg.hz,
+        crate::store::value::lru_clock() & 0xFF_FFFF,
+        g.executable,
+        g.config_file.clone().unwrap_or_default(),
+        shard.n,
+    ));
+    section("clients", "Clients", format!(
+        "connected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
+        total.clients, cfg.maxclients
+    ));
+    let rss = crate::metrics::rss_bytes();
+    section("memory", "Memory", format!(
+        "used_memory:{rss}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{rss}\r\nused_memory_peak_human:{}\r\nused_memory_dataset:{rss}\r\ntotal_system_memory:{}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:1.00\r\nmem_allocator:libc\r\nlazyfree_pending_objects:0\r\n",
+        human(rss), human(rss), human(rss), total_system_memory(), cfg.maxmemory, human(cfg.maxmemory), cfg.maxmemory_policy
+    ));
+    section("persistence", "Persistence", format!(
+        "loading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_last_write_status:ok\r\n",
+        total.dirty, g.started_unix
+    ));
+    let st = &total.stats;
+    section("stats", "Stats", format!(
+        "total_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nsync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\nexpired_keys:{}\r\nexpired_stale_perc:0.00\r\nexpired_time_cap_reached_count:{}\r\nevicted_keys:0\r\nevicted_clients:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\ntotal_active_defrag_time:0\r\ntotal_error_replies:{}\r\ndump_payload_sanitizations:0\r\n",
+        st.total_connections_received, st.total_commands_processed, st.net_input_bytes, st.net_output_bytes, st.rejected_connections,
+        total.keys.expired_keys, total.keys.expired_time_cap_reached_count, total.keys.keyspace_hits, total.keys.keyspace_misses, st.total_error_replies
+    ));
+    section("replication", "Replication", format!(
+        "role:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:0000000000000000000000000000000000000000\r\nmaster_repl_offset:0\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\nrepl_backlog_size:1048576\r\nrepl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n",
+        g.run_id
+    ));
+    let (u, s) = crate::metrics::cpu_times();
+    section("cpu", "CPU", format!(
+        "used_cpu_sys:{s:.6}\r\nused_cpu_user:{u:.6}\r\nused_cpu_sys_children:0.000000\r\nused_cpu_user_children:0.000000\r\n"
+    ));
+    let mut cs: Vec<_> = st.commands.iter().collect();
+    cs.sort_by_key(|(k, _)| **k);
+    let mut body = String::new();
+    for (name, c) in cs {
+        let per = if c.calls > 0 { c.usec as f64 / c.calls as f64 } else { 0.0 };
+        body.push_str(&format!(
+            "cmdstat_{name}:calls={},usec={},usec_per_call={per:.2},rejected_calls={},failed_calls={}\r\n",
+            c.calls, c.usec, c.rejected, c.failed
+        ));
+    }
+    section("commandstats", "Commandstats", body);
+    section("errorstats", "Errorstats", String::new());
+    section("cluster", "Cluster", "cluster_enabled:0\r\n".into());
+    let mut body = String::new();
+    for (i, (k, e)) in total.dbs.iter().enumerate() {
+        if *k > 0 {
+            body.push_str(&format!("db{i}:keys={k},expires={e},avg_ttl=0\r\n"));
+        }
+    }
+    section("keyspace", "Keyspace", body);
+    Reply::Verbatim(Bytes::from(out))
+}
+
+fn human(n: u64) -> String {
+    let f = n as f64;
+    if f < 1024.0 {
+        format!("{n}B")
+    } else if f < 1024.0 * 1024.0 {
+        format!("{:.2}K", f / 1024.0)
+    } else if f < 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.2}M", f / 1024.0 / 1024.0)
+    } else {
+        format!("{:.2}G", f / 1024.0 / 1024.0 / 1024.0)
+    }
+}
+
+fn os_name() -> String {
+    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    if unsafe { libc::uname(&mut u) } != 0 {
+        return "Linux".into();
+    }
+    let f = |s: &[libc::c_char]| unsafe { std::ffi::CStr::from_ptr(s.as_ptr()) }.to_string_lossy().into_owned();
+    format!("{} {} {}", f(&u.sysname), f(&u.release), f(&u.machine))
+}
+
+fn total_system_memory() -> u64 {
+    let pages = unsafe { libc::sysconf(libc::_SC_PHYS_PAGES) }.max(0) as u64;
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(0) as u64;
+    pages * size
+}

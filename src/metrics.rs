@@ -1,0 +1,78 @@
+//! Server counters kept per shard and merged by INFO.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+#[derive(Default, Clone, Debug)]
+pub struct CommandStat {
+    pub calls: u64,
+    pub usec: u64,
+    pub failed: u64,
+    pub rejected: u64,
+}
+
+#[derive(Default, Clone, Debug)]
+pub struct ServerStats {
+    pub total_connections_received: u64,
+    pub rejected_connections: u64,
+    pub total_commands_processed: u64,
+    pub net_input_bytes: u64,
+    pub net_output_bytes: u64,
+    pub total_error_replies: u64,
+    pub commands: HashMap<&'static str, CommandStat>,
+}
+
+impl ServerStats {
+    #[inline]
+    pub fn record(&mut self, name: &'static str, took: Duration, failed: bool) {
+        self.total_commands_processed += 1;
+        let s = self.commands.entry(name).or_default();
+        s.calls += 1;
+        s.usec += took.as_micros() as u64;
+        if failed {
+            s.failed += 1;
+            self.total_error_replies += 1;
+        }
+    }
+
+    /// A command refused before it ran (arity, unknown, protocol-level checks).
+    pub fn record_rejected(&mut self, name: Option<&'static str>) {
+        self.total_error_replies += 1;
+        if let Some(n) = name {
+            self.commands.entry(n).or_default().rejected += 1;
+        }
+    }
+
+    pub fn merge(&mut self, other: &ServerStats) {
+        self.total_connections_received += other.total_connections_received;
+        self.rejected_connections += other.rejected_connections;
+        self.total_commands_processed += other.total_commands_processed;
+        self.net_input_bytes += other.net_input_bytes;
+        self.net_output_bytes += other.net_output_bytes;
+        self.total_error_replies += other.total_error_replies;
+        for (k, v) in &other.commands {
+            let s = self.commands.entry(k).or_default();
+            s.calls += v.calls;
+            s.usec += v.usec;
+            s.failed += v.failed;
+            s.rejected += v.rejected;
+        }
+    }
+}
+
+/// Process CPU time (user, system) in seconds, from getrusage.
+pub fn cpu_times() -> (f64, f64) {
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+    (t(ru.ru_utime), t(ru.ru_stime))
+}
+
+/// Resident set size in bytes, from /proc/self/statm.
+pub fn rss_bytes() -> u64 {
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(1) as u64;
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
+        .map_or(0, |p| p * page)
+}

@@ -1,0 +1,206 @@
+//! One client connection: its buffers, protocol state and client settings, and the socket I/O.
+
+use super::sys;
+use crate::protocol::parse::{ParseLimits, RequestParser};
+use crate::protocol::reply::Reply;
+use bytes::{Bytes, BytesMut};
+use std::os::fd::RawFd;
+use std::time::Instant;
+
+/// Replies buffered past this make the connection stop reading until the client drains them,
+/// so a client that pipelines without reading cannot grow our memory (TCP pushes back on it).
+pub const OUTPUT_HIGH_WATER: usize = 4 * 1024 * 1024;
+/// Read size per recv.
+const READ_CHUNK: usize = 16 * 1024;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplyMode {
+    On,
+    Off,
+    Skip,
+}
+
+/// Per-client settings and facts (CLIENT LIST, HELLO, SELECT …).
+pub struct ClientState {
+    pub id: u64,
+    pub db: usize,
+    pub resp3: bool,
+    pub name: Option<Bytes>,
+    pub addr: String,
+    pub laddr: String,
+    pub created: Instant,
+    pub last_interaction: Instant,
+    pub reply_mode: ReplyMode,
+    /// CLIENT REPLY SKIP applies to the command after it.
+    pub skip_next: bool,
+    pub no_evict: bool,
+    pub last_cmd: &'static str,
+    /// False while `requirepass` is set and the client has not authenticated.
+    pub authenticated: bool,
+}
+
+impl ClientState {
+    pub fn new(id: u64, addr: String, laddr: String) -> ClientState {
+        let now = Instant::now();
+        ClientState {
+            id,
+            db: 0,
+            resp3: false,
+            name: None,
+            addr,
+            laddr,
+            created: now,
+            last_interaction: now,
+            reply_mode: ReplyMode::On,
+            skip_next: false,
+            no_evict: false,
+            last_cmd: "NULL",
+            authenticated: true,
+        }
+    }
+
+    /// Whether the reply to the command now starting is to be dropped (CLIENT REPLY).
+    pub fn take_suppress(&mut self) -> bool {
+        if self.skip_next {
+            self.skip_next = false;
+            return true;
+        }
+        self.reply_mode == ReplyMode::Off
+    }
+}
+
+pub struct Conn {
+    pub fd: RawFd,
+    pub rbuf: BytesMut,
+    pub wbuf: BytesMut,
+    pub parser: RequestParser,
+    pub client: ClientState,
+    /// An async task owns the command flow (cross-shard work in flight).
+    pub busy: bool,
+    /// Close once the output is flushed (QUIT, protocol error, kill).
+    pub closing: bool,
+    /// Socket gone or killed: clean up at the first chance.
+    pub closed: bool,
+    /// The epoll events currently registered.
+    pub interest: u32,
+    /// Bytes counted for INFO since the last stats update.
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+}
+
+pub enum ReadOutcome {
+    /// New bytes are in `rbuf`.
+    Data,
+    /// Nothing to read now.
+    Empty,
+    /// Peer closed or the socket failed.
+    Closed,
+}
+
+impl Conn {
+    pub fn new(fd: RawFd, client: ClientState, limits: ParseLimits) -> Conn {
+        Conn {
+            fd,
+            rbuf: BytesMut::with_capacity(READ_CHUNK),
+            wbuf: BytesMut::with_capacity(READ_CHUNK),
+            parser: RequestParser::new(limits),
+            client,
+            busy: false,
+            closing: false,
+            closed: false,
+            interest: 0,
+            bytes_in: 0,
+            bytes_out: 0,
+        }
+    }
+
+    /// Read what the socket has, up to a few chunks (fairness between clients).
+    pub fn read(&mut self) -> ReadOutcome {
+        let mut got = false;
+        for _ in 0..4 {
+            if self.rbuf.capacity() - self.rbuf.len() < READ_CHUNK / 4 {
+                self.rbuf.reserve(READ_CHUNK);
+            }
+            let spare = self.rbuf.spare_capacity_mut();
+            let want = spare.len();
+            match sys::recv(self.fd, spare) {
+                Ok(0) => return ReadOutcome::Closed,
+                Ok(n) => {
+                    // SAFETY: recv initialised the first n bytes of the spare capacity.
+                    unsafe { self.rbuf.set_len(self.rbuf.len() + n) };
+                    self.bytes_in += n as u64;
+                    got = true;
+                    if n < want {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => return ReadOutcome::Closed,
+            }
+        }
+        if got {
+            self.client.last_interaction = Instant::now();
+            ReadOutcome::Data
+        } else {
+            ReadOutcome::Empty
+        }
+    }
+
+    /// Append a reply for the client, honouring CLIENT REPLY.
+    #[inline]
+    pub fn emit(&mut self, reply: &Reply, suppress: bool) {
+        if !suppress {
+            reply.encode(&mut self.wbuf, self.client.resp3);
+        }
+    }
+
+    /// Send as much buffered output as the socket takes. Returns false if the socket failed.
+    pub fn flush(&mut self) -> bool {
+        while !self.wbuf.is_empty() {
+            match sys::send(self.fd, &self.wbuf) {
+                Ok(n) => {
+                    self.bytes_out += n as u64;
+                    let _ = self.wbuf.split_to(n);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => {
+                    self.closed = true;
+                    return false;
+                }
+            }
+        }
+        if self.wbuf.is_empty() && self.wbuf.capacity() > 4 * READ_CHUNK {
+            // Give back a buffer a big reply grew.
+            self.wbuf = BytesMut::with_capacity(READ_CHUNK);
+        }
+        true
+    }
+
+    /// The epoll events this connection should be registered for now.
+    pub fn wanted_interest(&self) -> u32 {
+        let mut ev = 0;
+        if !self.busy && !self.closing && self.wbuf.len() <= OUTPUT_HIGH_WATER {
+            ev |= sys::IN;
+        }
+        if !self.wbuf.is_empty() {
+            ev |= sys::OUT;
+        }
+        ev
+    }
+}
+
+impl crate::config::Config {
+    /// The parser limits for new connections.
+    pub fn parse_limits(&self) -> ParseLimits {
+        ParseLimits {
+            proto_max_bulk_len: self.proto_max_bulk_len as usize,
+        }
+    }
+
+    /// `client-output-buffer-limit normal <hard> …`: 0 means none.
+    pub fn client_output_buffer_limit_normal_hard(&self) -> u64 {
+        0
+    }
+}

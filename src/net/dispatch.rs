@@ -1,0 +1,311 @@
+//! From parsed requests to replies: routing, pipeline squashing and barriers.
+
+use super::{settle, ConnRef};
+use crate::commands::{self, CommandSpec, Handler, Kind};
+use crate::protocol::reply::Reply;
+use crate::routing;
+use crate::shard::{coordinator, Shard};
+use bytes::Bytes;
+use std::rc::Rc;
+
+/// A command to run on another shard, and where its reply goes.
+struct Remote {
+    slot: usize,
+    db: usize,
+    spec: &'static CommandSpec,
+    handler: Handler,
+    args: Vec<Bytes>,
+}
+
+/// Replies of one read's commands, in request order, while some are still out on other shards.
+#[derive(Default)]
+struct Batch {
+    replies: Vec<(Option<Reply>, bool)>,
+    remote: Vec<(usize, Vec<Remote>)>,
+}
+
+impl Batch {
+    fn push_reply(&mut self, r: Reply, suppress: bool) {
+        self.replies.push((Some(r), suppress));
+    }
+
+    fn push_remote(&mut self, shard: usize, mut r: Remote, suppress: bool) {
+        r.slot = self.replies.len();
+        self.replies.push((None, suppress));
+        match self.remote.iter_mut().find(|(s, _)| *s == shard) {
+            Some((_, v)) => v.push(r),
+            None => self.remote.push((shard, vec![r])),
+        }
+    }
+}
+
+/// Work left for the connection's async task.
+struct Work {
+    batch: Option<Batch>,
+    barrier: Option<(Vec<Bytes>, bool)>,
+}
+
+/// Where a keyed command runs.
+enum Route {
+    Here,
+    On(usize),
+    Spread,
+}
+
+fn route(shard: &Shard, spec: &CommandSpec, args: &[Bytes]) -> Route {
+    if shard.n == 1 {
+        return Route::Here;
+    }
+    let idx = spec.key_indexes(args);
+    let Some(&first) = idx.first() else {
+        return Route::Here;
+    };
+    let owner = routing::key_shard(&args[first], shard.n);
+    if idx[1..]
+        .iter()
+        .any(|&i| routing::key_shard(&args[i], shard.n) != owner)
+    {
+        return Route::Spread;
+    }
+    if owner == shard.id {
+        Route::Here
+    } else {
+        Route::On(owner)
+    }
+}
+
+/// Run what is in the connection's input, synchronously as far as possible.
+pub fn run_input(shard: &Rc<Shard>, conn: &ConnRef) {
+    let work = {
+        let mut c = conn.borrow_mut();
+        process(shard, &mut c)
+    };
+    match work {
+        None => settle(shard, conn),
+        Some(work) => {
+            conn.borrow_mut().busy = true;
+            // Stop reading while the task owns the flow.
+            settle(shard, conn);
+            let shard = shard.clone();
+            let conn = conn.clone();
+            glommio::spawn_local(finish(shard, conn, work)).detach();
+        }
+    }
+}
+
+/// Parse and run commands until the input is used up, output is backed up, or a command needs
+/// to wait for other shards. Returns the work left for an async task, if any.
+fn process(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
+    let mut batch: Option<Batch> = None;
+    loop {
+        if c.closing || c.closed {
+            break;
+        }
+        if batch.is_none() && c.wbuf.len() > super::conn::OUTPUT_HIGH_WATER {
+            break;
+        }
+        let args = match c.parser.parse(&mut c.rbuf) {
+            Ok(Some(a)) => a,
+            Ok(None) => break,
+            Err(e) => {
+                let r = Reply::Error(e.0.into());
+                match &mut batch {
+                    Some(b) => b.push_reply(r, false),
+                    None => c.emit(&r, false),
+                }
+                shard.stats.borrow_mut().record_rejected(None);
+                c.closing = true;
+                break;
+            }
+        };
+        let suppress = c.client.take_suppress();
+        let spec = match commands::lookup(&args[0]) {
+            Some(s) if s.arity_ok(args.len()) => s,
+            found => {
+                let r = match found {
+                    Some(s) => Reply::arity(s.name),
+                    None => commands::unknown_command(&args),
+                };
+                shard.stats.borrow_mut().record_rejected(found.map(|s| s.name));
+                match &mut batch {
+                    Some(b) => b.push_reply(r, suppress),
+                    None => c.emit(&r, suppress),
+                }
+                continue;
+            }
+        };
+        c.client.last_cmd = spec.name;
+        if crate::commands::server::auth_required(&c.client, spec.name) {
+            let r = Reply::err("NOAUTH Authentication required.");
+            shard.stats.borrow_mut().record_rejected(Some(spec.name));
+            match &mut batch {
+                Some(b) => b.push_reply(r, suppress),
+                None => c.emit(&r, suppress),
+            }
+            continue;
+        }
+        let handler = match spec.kind {
+            Kind::Conn => {
+                if batch.is_some() {
+                    return Some(Work {
+                        batch,
+                        barrier: Some((args, suppress)),
+                    });
+                }
+                match crate::commands::server::exec_sync(shard, c, spec, &args) {
+                    Some(r) => {
+                        c.emit(&r, suppress);
+                        continue;
+                    }
+                    None => {
+                        return Some(Work {
+                            batch: None,
+                            barrier: Some((args, suppress)),
+                        })
+                    }
+                }
+            }
+            Kind::Keyed(h) | Kind::Split(h, _) | Kind::Coordinated(h) => h,
+        };
+        match route(shard, spec, &args) {
+            Route::Here => {
+                let r = shard.exec(c.client.db, spec, handler, &args);
+                match &mut batch {
+                    Some(b) => b.push_reply(r, suppress),
+                    None => c.emit(&r, suppress),
+                }
+            }
+            Route::On(owner) => {
+                let remote = Remote {
+                    slot: 0,
+                    db: c.client.db,
+                    spec,
+                    handler,
+                    args,
+                };
+                batch
+                    .get_or_insert_with(Batch::default)
+                    .push_remote(owner, remote, suppress);
+            }
+            Route::Spread => {
+                return Some(Work {
+                    batch,
+                    barrier: Some((args, suppress)),
+                })
+            }
+        }
+    }
+    batch.map(|b| Work {
+        batch: Some(b),
+        barrier: None,
+    })
+}
+
+/// Send each shard its part of the batch, wait for all, and write the replies in order.
+async fn run_batch(shard: &Rc<Shard>, conn: &ConnRef, mut batch: Batch) {
+    let calls = std::mem::take(&mut batch.remote)
+        .into_iter()
+        .map(|(target, cmds)| {
+            shard.call(target, move |sh| {
+                cmds.into_iter()
+                    .map(|r| (r.slot, sh.exec(r.db, r.spec, r.handler, &r.args)))
+                    .collect::<Vec<_>>()
+            })
+        });
+    let results = futures::future::join_all(calls).await;
+    for res in results {
+        match res {
+            Some(list) => {
+                for (slot, r) in list {
+                    batch.replies[slot].0 = Some(r);
+                }
+            }
+            None => {
+                for slot in batch.replies.iter_mut().filter(|s| s.0.is_none()) {
+                    slot.0 = Some(Reply::err("ERR shard unavailable (shutting down)"));
+                }
+            }
+        }
+    }
+    let mut c = conn.borrow_mut();
+    for (r, suppress) in &batch.replies {
+        if let Some(r) = r {
+            c.emit(r, *suppress);
+        }
+    }
+}
+
+/// The async half of a connection's flow: finish batches and barriers, then carry on with the
+/// input until it is used up.
+async fn finish(shard: Rc<Shard>, conn: ConnRef, mut work: Work) {
+    loop {
+        if let Some(b) = work.batch.take() {
+            run_batch(&shard, &conn, b).await;
+        }
+        if let Some((args, suppress)) = work.barrier.take() {
+            let reply = run_barrier(&shard, &conn, &args).await;
+            conn.borrow_mut().emit(&reply, suppress);
+        }
+        // Write what is ready before going on: a long pipeline streams out.
+        conn.borrow_mut().flush();
+        let next = {
+            let mut c = conn.borrow_mut();
+            if c.closed {
+                None
+            } else {
+                process(&shard, &mut c)
+            }
+        };
+        match next {
+            Some(w) => work = w,
+            None => break,
+        }
+    }
+    conn.borrow_mut().busy = false;
+    let id = conn.borrow().client.id;
+    let registered = shard.net.borrow().conns.contains_key(&id);
+    if registered {
+        settle(&shard, &conn);
+    }
+}
+
+/// A command that waits on other shards: a spread keyed command or an async server command.
+async fn run_barrier(shard: &Rc<Shard>, conn: &ConnRef, args: &[Bytes]) -> Reply {
+    let Some(spec) = commands::lookup(&args[0]) else {
+        return commands::unknown_command(args);
+    };
+    let db = conn.borrow().client.db;
+    let start = std::time::Instant::now();
+    let reply = match spec.kind {
+        Kind::Conn => return crate::commands::server::exec_async(shard, conn, spec, args).await,
+        _ => match route(shard, spec, args) {
+            Route::Spread => coordinator::run(shard, db, spec, args).await,
+            Route::Here => match spec.kind {
+                Kind::Keyed(h) | Kind::Split(h, _) | Kind::Coordinated(h) => {
+                    return shard.exec(db, spec, h, args)
+                }
+                Kind::Conn => unreachable_conn(),
+            },
+            Route::On(owner) => {
+                let a = args.to_vec();
+                let h = match spec.kind {
+                    Kind::Keyed(h) | Kind::Split(h, _) | Kind::Coordinated(h) => h,
+                    Kind::Conn => return unreachable_conn(),
+                };
+                return shard
+                    .call(owner, move |sh| sh.exec(db, spec, h, &a))
+                    .await
+                    .unwrap_or_else(|| Reply::err("ERR shard unavailable (shutting down)"));
+            }
+        },
+    };
+    shard
+        .stats
+        .borrow_mut()
+        .record(spec.name, start.elapsed(), reply.is_error());
+    reply
+}
+
+fn unreachable_conn() -> Reply {
+    Reply::err("ERR internal routing error")
+}

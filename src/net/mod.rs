@@ -1,0 +1,259 @@
+//! The network path of a shard: an epoll loop over its listeners and client sockets, driven by
+//! a glommio task (see `parker.rs` for why epoll and not glommio's TcpStream).
+//!
+//! Per readable client: one read, parse every complete command, run the ones this shard owns
+//! inline, group the others by owning shard (one message per shard per read), and write all
+//! replies, in request order, with one send. A command that spans shards, or a server command
+//! that must ask every shard, is a barrier: the connection hands its flow to an async task that
+//! finishes the batch, runs the barrier, and goes on with the rest of the input.
+
+pub mod conn;
+pub mod dispatch;
+pub mod listener;
+pub mod parker;
+pub mod sys;
+
+use crate::logging;
+use crate::shard::Shard;
+use conn::{Conn, ReadOutcome};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::os::fd::AsRawFd;
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+
+const WAKE_TOKEN: u64 = 1 << 62;
+const LISTEN_TOKEN: u64 = 1 << 63;
+
+pub type ConnRef = Rc<RefCell<Conn>>;
+
+/// This shard's connections, by client id (= epoll token).
+#[derive(Default)]
+pub struct Registry {
+    pub conns: HashMap<u64, ConnRef>,
+    pub epoll: Option<Rc<sys::Epoll>>,
+}
+
+impl Registry {
+    /// Register the connection's wanted events with epoll if they changed.
+    pub fn update_interest(&self, c: &mut Conn) {
+        let want = c.wanted_interest();
+        if want != c.interest {
+            if let Some(ep) = &self.epoll {
+                if ep.modify(c.fd, want, c.client.id).is_err() {
+                    c.closed = true;
+                }
+            }
+            c.interest = want;
+        }
+    }
+}
+
+/// Close and forget a connection (it must not be busy, or the caller is its task).
+pub fn close_conn(shard: &Shard, id: u64) {
+    let Some(c) = shard.net.borrow_mut().conns.remove(&id) else {
+        return;
+    };
+    let mut c = c.borrow_mut();
+    if let Some(ep) = &shard.net.borrow().epoll {
+        let _ = ep.delete(c.fd);
+    }
+    sys::close(c.fd);
+    c.closed = true;
+    c.fd = -1;
+    account_io(shard, &mut c);
+    shard.global.connected.fetch_sub(1, Ordering::AcqRel);
+}
+
+/// Move a connection's byte counters into the shard's stats.
+pub fn account_io(shard: &Shard, c: &mut Conn) {
+    if c.bytes_in | c.bytes_out != 0 {
+        let mut st = shard.stats.borrow_mut();
+        st.net_input_bytes += c.bytes_in;
+        st.net_output_bytes += c.bytes_out;
+        c.bytes_in = 0;
+        c.bytes_out = 0;
+    }
+}
+
+/// After commands ran: flush, then close or re-register as the state says.
+pub fn settle(shard: &Shard, conn: &ConnRef) {
+    let id;
+    let close;
+    {
+        let mut c = conn.borrow_mut();
+        id = c.client.id;
+        if !c.closed {
+            c.flush();
+        }
+        let hard = shard.config.borrow().client_output_buffer_limit_normal_hard();
+        if hard > 0 && c.wbuf.len() as u64 > hard {
+            c.closed = true;
+        }
+        close = c.closed || (c.closing && c.wbuf.is_empty());
+        if !close {
+            shard.net.borrow().update_interest(&mut c);
+        }
+        account_io(shard, &mut c);
+    }
+    if close {
+        close_conn(shard, id);
+    }
+}
+
+/// Handle a readable (or writable) client socket.
+fn on_conn_event(shard: &Rc<Shard>, conn: &ConnRef, events: u32) {
+    {
+        let mut c = conn.borrow_mut();
+        if c.busy {
+            // Its task owns the flow; a hang-up is noted for the task to act on.
+            if events & (sys::HUP | sys::ERR) != 0 {
+                c.closed = true;
+                if let Some(ep) = &shard.net.borrow().epoll {
+                    let _ = ep.delete(c.fd);
+                }
+            }
+            return;
+        }
+        if events & sys::OUT != 0 && !c.flush() {
+            drop(c);
+            settle(shard, conn);
+            return;
+        }
+        if events & (sys::IN | sys::HUP | sys::ERR) != 0 && c.interest & sys::IN != 0 {
+            match c.read() {
+                ReadOutcome::Closed => c.closed = true,
+                ReadOutcome::Data | ReadOutcome::Empty => {}
+            }
+            let limit = shard.config.borrow().client_query_buffer_limit;
+            if c.rbuf.len() as u64 > limit && c.parser.in_progress() {
+                logging::warning(&format!(
+                    "Closing client that reached max query buffer length: id={} addr={}",
+                    c.client.id, c.client.addr
+                ));
+                c.closed = true;
+            }
+        }
+    }
+    if conn.borrow().closed {
+        settle(shard, conn);
+        return;
+    }
+    dispatch::run_input(shard, conn);
+}
+
+/// Accept every pending connection on a listener.
+fn accept_all(shard: &Rc<Shard>, lfd: i32, ep: &sys::Epoll) {
+    for _ in 0..256 {
+        let (fd, peer) = match sys::accept(lfd) {
+            Ok(x) => x,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                logging::warning(&format!("Accepting client connection: {e}"));
+                return;
+            }
+        };
+        let (maxclients, keepalive, limits) = {
+            let cfg = shard.config.borrow();
+            (cfg.maxclients, cfg.tcp_keepalive, cfg.parse_limits())
+        };
+        let g = &shard.global;
+        if g.connected.fetch_add(1, Ordering::AcqRel) as u64 >= maxclients {
+            g.connected.fetch_sub(1, Ordering::AcqRel);
+            let _ = sys::send(fd, b"-ERR max number of clients reached\r\n");
+            sys::close(fd);
+            shard.stats.borrow_mut().rejected_connections += 1;
+            continue;
+        }
+        sys::tune_client_socket(fd, keepalive);
+        let id = g.next_client_id.fetch_add(1, Ordering::AcqRel);
+        let addr = peer.map_or_else(|| "?:0".to_string(), |a| a.to_string());
+        let laddr = sys::local_addr(fd).map_or_else(|| "?:0".to_string(), |a| a.to_string());
+        let mut c = Conn::new(fd, conn::ClientState::new(id, addr, laddr), limits);
+        c.interest = sys::IN;
+        if ep.add(fd, sys::IN, id).is_err() {
+            sys::close(fd);
+            g.connected.fetch_sub(1, Ordering::AcqRel);
+            continue;
+        }
+        shard.stats.borrow_mut().total_connections_received += 1;
+        shard
+            .net
+            .borrow_mut()
+            .conns
+            .insert(id, Rc::new(RefCell::new(c)));
+    }
+}
+
+/// The shard's network loop. Returns at shutdown, after closing every connection.
+pub async fn serve(
+    shard: Rc<Shard>,
+    listeners: Vec<socket2::Socket>,
+    cpu: Option<core_affinity::CoreId>,
+) -> anyhow::Result<()> {
+    let ep = Rc::new(sys::Epoll::new()?);
+    for (i, l) in listeners.iter().enumerate() {
+        ep.add(l.as_raw_fd(), sys::IN, LISTEN_TOKEN | i as u64)?;
+    }
+    let wake = shard.global.wakers[shard.id].clone();
+    ep.add(wake.fd(), sys::IN, WAKE_TOKEN)?;
+    shard.net.borrow_mut().epoll = Some(ep.clone());
+    let parker = parker::Parker::new(ep.fd(), cpu, format!("shardis-park-{}", shard.id))?;
+    let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 512];
+    let spin = std::time::Duration::from_micros(shard.config.borrow().shard_spin_us);
+
+    'outer: loop {
+        let mut n = ep.wait(&mut events, 0)?;
+        if n == 0 {
+            if shard.global.shutdown.load(Ordering::Acquire) {
+                break;
+            }
+            // Optionally spin a little before parking (lower wake-up latency, more CPU).
+            let deadline = std::time::Instant::now() + spin;
+            while n == 0 && std::time::Instant::now() < deadline {
+                glommio::executor().yield_now().await;
+                n = ep.wait(&mut events, 0)?;
+            }
+            if n == 0 {
+                parker.park().await;
+                continue;
+            }
+        }
+        for ev in &events[..n] {
+            let (token, flags) = (ev.u64, ev.events);
+            if token == WAKE_TOKEN {
+                wake.drain();
+                if shard.global.shutdown.load(Ordering::Acquire) {
+                    break 'outer;
+                }
+            } else if token & LISTEN_TOKEN != 0 {
+                let idx = (token & !LISTEN_TOKEN) as usize;
+                if let Some(l) = listeners.get(idx) {
+                    accept_all(&shard, l.as_raw_fd(), &ep);
+                }
+            } else {
+                let conn = shard.net.borrow().conns.get(&token).cloned();
+                if let Some(conn) = conn {
+                    on_conn_event(&shard, &conn, flags);
+                }
+            }
+        }
+        glommio::executor().yield_now().await;
+    }
+
+    // Shutdown: stop accepting, flush what we can, close every client.
+    drop(listeners);
+    let ids: Vec<u64> = shard.net.borrow().conns.keys().copied().collect();
+    for id in ids {
+        let c = shard.net.borrow().conns.get(&id).cloned();
+        if let Some(c) = c {
+            c.borrow_mut().flush();
+        }
+        close_conn(&shard, id);
+    }
+    // The parker may be blocked in epoll_wait: make the set ready so its thread can exit.
+    wake.notify();
+    drop(parker);
+    Ok(())
+}

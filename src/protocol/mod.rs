@@ -1,0 +1,3 @@
+//! RESP: the request parser and the reply writer.
+pub mod parse;
+pub mod reply;

@@ -1,0 +1,216 @@
+//! Replies and their RESP2/RESP3 encoding.
+//!
+//! Handlers return a `Reply` value; the connection encodes it for the client's protocol
+//! version. Replies cross shard boundaries as values (all parts are `Send`), so a command run
+//! on another shard is encoded by the connection that asked for it.
+
+use bytes::{BufMut, Bytes, BytesMut};
+use std::borrow::Cow;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    /// `+text`
+    Simple(Cow<'static, str>),
+    /// `-text`: the full text, code included ("ERR syntax error", "WRONGTYPE ...").
+    Error(Cow<'static, str>),
+    Int(i64),
+    Bulk(Bytes),
+    /// Null bulk string (`$-1` / `_`).
+    Nil,
+    /// Null array (`*-1` / `_`).
+    NilArray,
+    Array(Vec<Reply>),
+    /// RESP3 map; a flat array in RESP2.
+    Map(Vec<(Reply, Reply)>),
+    /// RESP3 set; an array in RESP2.
+    Set(Vec<Reply>),
+    /// RESP3 double; a bulk string in RESP2.
+    Double(f64),
+    /// RESP3 boolean; integer 1/0 in RESP2.
+    Bool(bool),
+    /// RESP3 verbatim string ("txt"); a bulk string in RESP2.
+    Verbatim(Bytes),
+    /// RESP3 push (pub/sub); an array in RESP2.
+    Push(Vec<Reply>),
+    /// Already-encoded bytes, written as they are.
+    Raw(Bytes),
+}
+
+pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+
+impl Reply {
+    #[inline]
+    pub fn ok() -> Reply {
+        Reply::Simple(Cow::Borrowed("OK"))
+    }
+    #[inline]
+    pub fn simple(s: &'static str) -> Reply {
+        Reply::Simple(Cow::Borrowed(s))
+    }
+    #[inline]
+    pub fn err(s: impl Into<Cow<'static, str>>) -> Reply {
+        Reply::Error(s.into())
+    }
+    pub fn syntax() -> Reply {
+        Reply::err("ERR syntax error")
+    }
+    pub fn wrongtype() -> Reply {
+        Reply::err(WRONGTYPE)
+    }
+    pub fn not_int() -> Reply {
+        Reply::err("ERR value is not an integer or out of range")
+    }
+    pub fn not_float() -> Reply {
+        Reply::err("ERR value is not a valid float")
+    }
+    pub fn arity(name: &str) -> Reply {
+        Reply::Error(Cow::Owned(format!(
+            "ERR wrong number of arguments for '{}' command",
+            name.to_ascii_lowercase()
+        )))
+    }
+    pub fn bulk(b: impl Into<Bytes>) -> Reply {
+        Reply::Bulk(b.into())
+    }
+    pub fn bulk_str(s: &str) -> Reply {
+        Reply::Bulk(Bytes::copy_from_slice(s.as_bytes()))
+    }
+    pub fn is_error(&self) -> bool {
+        matches!(self, Reply::Error(_))
+    }
+    /// Bulk string or nil for an optional value.
+    pub fn opt_bulk(v: Option<Bytes>) -> Reply {
+        v.map_or(Reply::Nil, Reply::Bulk)
+    }
+
+    /// Encode for a client speaking RESP2 (`resp3 == false`) or RESP3.
+    pub fn encode(&self, out: &mut BytesMut, resp3: bool) {
+        match self {
+            Reply::Simple(s) => line(out, b'+', s.as_bytes()),
+            Reply::Error(s) => {
+                out.put_u8(b'-');
+                // An error must stay on one line whatever a message holds.
+                for &c in s.as_bytes() {
+                    out.put_u8(if c == b'\r' || c == b'\n' { b' ' } else { c });
+                }
+                out.put_slice(b"\r\n");
+            }
+            Reply::Int(i) => int_line(out, b':', *i),
+            Reply::Bulk(b) => bulk(out, b),
+            Reply::Nil => out.put_slice(if resp3 { b"_\r\n" } else { b"$-1\r\n" }),
+            Reply::NilArray => out.put_slice(if resp3 { b"_\r\n" } else { b"*-1\r\n" }),
+            Reply::Array(items) => {
+                int_line(out, b'*', items.len() as i64);
+                for r in items {
+                    r.encode(out, resp3);
+                }
+            }
+            Reply::Map(pairs) => {
+                if resp3 {
+                    int_line(out, b'%', pairs.len() as i64);
+                } else {
+                    int_line(out, b'*', 2 * pairs.len() as i64);
+                }
+                for (k, v) in pairs {
+                    k.encode(out, resp3);
+                    v.encode(out, resp3);
+                }
+            }
+            Reply::Set(items) => {
+                int_line(out, if resp3 { b'~' } else { b'*' }, items.len() as i64);
+                for r in items {
+                    r.encode(out, resp3);
+                }
+            }
+            Reply::Push(items) => {
+                int_line(out, if resp3 { b'>' } else { b'*' }, items.len() as i64);
+                for r in items {
+                    r.encode(out, resp3);
+                }
+            }
+            Reply::Double(d) => {
+                let s = crate::util::num::fmt_double(*d);
+                if resp3 {
+                    line(out, b',', s.as_bytes());
+                } else {
+                    bulk(out, s.as_bytes());
+                }
+            }
+            Reply::Bool(b) => {
+                if resp3 {
+                    out.put_slice(if *b { b"#t\r\n" } else { b"#f\r\n" });
+                } else {
+                    out.put_slice(if *b { b":1\r\n" } else { b":0\r\n" });
+                }
+            }
+            Reply::Verbatim(b) => {
+                if resp3 {
+                    int_line(out, b'=', b.len() as i64 + 4);
+                    out.put_slice(b"txt:");
+                    out.put_slice(b);
+                    out.put_slice(b"\r\n");
+                } else {
+                    bulk(out, b);
+                }
+            }
+            Reply::Raw(b) => out.put_slice(b),
+        }
+    }
+}
+
+impl From<i64> for Reply {
+    fn from(i: i64) -> Reply {
+        Reply::Int(i)
+    }
+}
+
+fn line(out: &mut BytesMut, prefix: u8, s: &[u8]) {
+    out.reserve(s.len() + 3);
+    out.put_u8(prefix);
+    out.put_slice(s);
+    out.put_slice(b"\r\n");
+}
+
+fn int_line(out: &mut BytesMut, prefix: u8, i: i64) {
+    let mut buf = itoa::Buffer::new();
+    line(out, prefix, buf.format(i).as_bytes());
+}
+
+fn bulk(out: &mut BytesMut, b: &[u8]) {
+    let mut buf = itoa::Buffer::new();
+    let len = buf.format(b.len());
+    out.reserve(b.len() + len.len() + 5);
+    out.put_u8(b'$');
+    out.put_slice(len.as_bytes());
+    out.put_slice(b"\r\n");
+    out.put_slice(b);
+    out.put_slice(b"\r\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn enc(r: &Reply, resp3: bool) -> Vec<u8> {
+        let mut b = BytesMut::new();
+        r.encode(&mut b, resp3);
+        b.to_vec()
+    }
+
+    #[test]
+    fn resp2_and_resp3_forms() {
+        assert_eq!(enc(&Reply::ok(), false), b"+OK\r\n");
+        assert_eq!(enc(&Reply::Int(-3), false), b":-3\r\n");
+        assert_eq!(enc(&Reply::bulk_str("ab"), false), b"$2\r\nab\r\n");
+        assert_eq!(enc(&Reply::Nil, false), b"$-1\r\n");
+        assert_eq!(enc(&Reply::Nil, true), b"_\r\n");
+        assert_eq!(enc(&Reply::NilArray, false), b"*-1\r\n");
+        let m = Reply::Map(vec![(Reply::bulk_str("a"), Reply::Int(1))]);
+        assert_eq!(enc(&m, false), b"*2\r\n$1\r\na\r\n:1\r\n");
+        assert_eq!(enc(&m, true), b"%1\r\n$1\r\na\r\n:1\r\n");
+        assert_eq!(enc(&Reply::Double(1.5), true), b",1.5\r\n");
+        assert_eq!(enc(&Reply::Double(1.5), false), b"$3\r\n1.5\r\n");
+        assert_eq!(enc(&Reply::Bool(true), true), b"#t\r\n");
+        assert_eq!(enc(&Reply::err("ERR a\r\nb"), false), b"-ERR a  b\r\n");
+    }
+}

@@ -1,0 +1,164 @@
+//! Start-up and shutdown: one pinned glommio executor per shard, the channel mesh between
+//! them, listeners, the signal thread.
+
+use crate::config::Config;
+use crate::logging;
+use crate::net::{self, listener, sys::EventFd};
+use crate::shard::{cron, Global, Msg, Shard};
+use anyhow::Context;
+use glommio::channels::channel_mesh::MeshBuilder;
+use glommio::{Latency, LocalExecutorBuilder, Placement, Shares};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Depth of each shard-to-shard channel.
+const MESH_CAPACITY: usize = 1024;
+
+pub fn run(mut config: Config, config_file: Option<String>) -> anyhow::Result<()> {
+    logging::init(&config.loglevel, &config.logfile)
+        .with_context(|| format!("Can't open the log file: {}", config.logfile))?;
+    let n = config.shards.max(1);
+    let mut addrs = listener::bind_addrs(&config.bind, config.port)?;
+    if config.port == 0 {
+        let port = listener::pick_port(&addrs)?;
+        config.port = port;
+        addrs = listener::bind_addrs(&config.bind, port)?;
+    }
+    let addrs = listener::check_free(&addrs)?;
+    let wakers = (0..n)
+        .map(|_| EventFd::new().map(Arc::new))
+        .collect::<std::io::Result<Vec<_>>>()?;
+    let global = Arc::new(Global {
+        shutdown: AtomicBool::new(false),
+        connected: AtomicUsize::new(0),
+        next_client_id: AtomicU64::new(1),
+        started: std::time::Instant::now(),
+        started_unix: crate::util::now_ms() / 1000,
+        run_id: run_id(),
+        config_file: config_file.clone(),
+        executable: std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+        port: config.port,
+        wakers,
+    });
+    spawn_signal_thread(global.clone())?;
+
+    logging::notice(&format!(
+        "shardis {} (Redis {} compatible) starting: pid={}, port={}, shards={}",
+        env!("CARGO_PKG_VERSION"),
+        crate::commands::server::REDIS_VERSION,
+        std::process::id(),
+        config.port,
+        n
+    ));
+    match &config_file {
+        Some(f) => logging::notice(&format!("Configuration loaded from {f}")),
+        None => logging::notice("No config file specified, using the embedded default config"),
+    }
+
+    let cores = core_affinity::get_core_ids().unwrap_or_default();
+    let mesh: MeshBuilder<Msg, _> = MeshBuilder::full(n, MESH_CAPACITY);
+    let mut handles = Vec::with_capacity(n);
+    for i in 0..n {
+        let cpu = if cores.is_empty() {
+            None
+        } else {
+            Some(cores[i % cores.len()])
+        };
+        let placement = cpu.map_or(Placement::Unbound, |c| Placement::Fixed(c.id));
+        let (mesh, config, global, addrs) = (mesh.clone(), config.clone(), global.clone(), addrs.clone());
+        let spin = Duration::from_micros(config.shard_spin_us);
+        let handle = LocalExecutorBuilder::new(placement)
+            .name(&format!("shard-{i}"))
+            // io_uring buffers are locked memory: keep them small (see tuning.md on memlock).
+            .io_memory(2 << 20)
+            // Timers and cross-shard messages are looked at when the preempt timer fires.
+            .preempt_timer(Duration::from_micros(500))
+            .spin_before_park(spin)
+            .spawn(move || async move {
+                let res = shard_main(mesh, n, config, global.clone(), addrs, cpu).await;
+                if let Err(e) = &res {
+                    logging::warning(&format!("Shard failed: {e:#}"));
+                    global.shutdown.store(true, Ordering::Release);
+                    global.wakers.iter().for_each(|w| w.notify());
+                }
+                res
+            })
+            .map_err(std::io::Error::from)
+            .with_context(|| format!("starting shard {i}"))?;
+        handles.push(handle);
+    }
+    let mut result = Ok(());
+    for h in handles {
+        match h.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => result = Err(e),
+            Err(e) => result = Err(anyhow::anyhow!("shard thread failed: {e}")),
+        }
+    }
+    if result.is_ok() {
+        logging::notice("shardis is now ready to exit, bye bye...");
+    }
+    result
+}
+
+async fn shard_main(
+    mesh: MeshBuilder<Msg, glommio::channels::channel_mesh::Full>,
+    n: usize,
+    config: Config,
+    global: Arc<Global>,
+    addrs: Vec<listener::BindAddr>,
+    cpu: Option<core_affinity::CoreId>,
+) -> anyhow::Result<()> {
+    let (senders, receivers) = mesh
+        .join()
+        .await
+        .map_err(|_| anyhow::anyhow!("joining the shard mesh failed"))?;
+    let id = senders.peer_id();
+    let backlog = config.tcp_backlog as i32;
+    let shard = Rc::new(Shard::new(id, n, config, global, senders));
+    shard.spawn_inbox(receivers);
+    let background = glommio::executor().create_task_queue(Shares::Static(100), Latency::NotImportant, "cron");
+    glommio::spawn_local_into(cron::run(shard.clone()), background)
+        .map_err(|e| anyhow::anyhow!("spawning the cron task: {e}"))?
+        .detach();
+    let listeners = listener::bind_shard(&addrs, backlog)?;
+    if id == 0 {
+        logging::notice("Server initialized");
+        for a in &addrs {
+            logging::notice(&format!("Ready to accept connections tcp {}", a.addr));
+        }
+    }
+    net::serve(shard, listeners, cpu).await
+}
+
+/// SIGINT/SIGTERM: ask every shard to stop; a second signal exits at once.
+fn spawn_signal_thread(global: Arc<Global>) -> anyhow::Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+    std::thread::Builder::new()
+        .name("shardis-signals".into())
+        .spawn(move || {
+            for sig in signals.forever() {
+                if global.shutdown.swap(true, Ordering::AcqRel) {
+                    logging::warning("You insist... exiting now.");
+                    std::process::exit(1);
+                }
+                let name = if sig == SIGINT { "SIGINT" } else { "SIGTERM" };
+                logging::warning(&format!("Received {name} scheduling shutdown..."));
+                for w in &global.wakers {
+                    w.notify();
+                }
+            }
+        })?;
+    Ok(())
+}
+
+fn run_id() -> String {
+    (0..40)
+        .map(|_| char::from_digit(fastrand::u32(..16), 16).unwrap_or('0'))
+        .collect()
+}

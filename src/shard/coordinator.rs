@@ -1,0 +1,291 @@
+//! Commands whose keys live on several shards.
+//!
+//! Today each part runs on its owning shard in turn; a client may observe the in-between state
+//! (MSET half applied, RENAME with the key briefly on neither side). The plan for atomicity is
+//! in README.md ("Multi-shard commands"): intent locks per key taken in ascending shard order,
+//! VLL-style, with these same per-shard parts run under the locks.
+
+use super::Shard;
+use crate::commands::{args, CommandSpec, Handler, Kind, Merge};
+use crate::protocol::reply::Reply;
+use crate::routing;
+use crate::store::{Entry, Value};
+use bytes::Bytes;
+use std::rc::Rc;
+
+const GONE: &str = "ERR shard unavailable (shutting down)";
+
+pub async fn run(shard: &Rc<Shard>, db: usize, spec: &'static CommandSpec, args: &[Bytes]) -> Reply {
+    match spec.kind {
+        Kind::Split(h, merge) => split(shard, db, spec, h, merge, args).await,
+        Kind::Coordinated(h) => match spec.name {
+            "rename" => rename(shard, db, args, false).await,
+            "renamenx" => rename(shard, db, args, true).await,
+            "copy" => copy(shard, db, args).await,
+            "msetnx" => msetnx(shard, db, spec, h, args).await,
+            "lcs" => lcs(shard, db, args).await,
+            "bitop" => bitop(shard, db, spec, args).await,
+            _ => Reply::err("CROSSSLOT Keys in request don't hash to the same slot"),
+        },
+        _ => Reply::err("ERR internal routing error"),
+    }
+}
+
+/// Run `h` on one shard's store, outside the stats (the whole command is counted once).
+async fn on_shard(shard: &Rc<Shard>, target: usize, db: usize, h: Handler, sub: Vec<Bytes>) -> Reply {
+    shard
+        .call(target, move |sh| {
+            let mut st = sh.store.borrow_mut();
+            let mut ctx = st.ctx(db);
+            h(&mut ctx, &sub)
+        })
+        .await
+        .unwrap_or_else(|| Reply::err(GONE))
+}
+
+/// Split a command of independent keys into one command per shard and merge the replies.
+async fn split(
+    shard: &Rc<Shard>,
+    db: usize,
+    spec: &'static CommandSpec,
+    h: Handler,
+    merge: Merge,
+    args: &[Bytes],
+) -> Reply {
+    let step = spec.keys.step.max(1) as usize;
+    // Per shard: the sub-command and the positions (in key order) of its keys.
+    let mut parts: Vec<(usize, Vec<Bytes>, Vec<usize>)> = Vec::new();
+    for (pos, i) in spec.key_indexes(args).into_iter().enumerate() {
+        let owner = routing::key_shard(&args[i], shard.n);
+        let part = match parts.iter_mut().position(|p| p.0 == owner) {
+            Some(p) => &mut parts[p],
+            None => {
+                parts.push((owner, vec![args[0].clone()], Vec::new()));
+                let last = parts.len() - 1;
+                &mut parts[last]
+            }
+        };
+        part.1.extend(args[i..(i + step).min(args.len())].iter().cloned());
+        part.2.push(pos);
+    }
+    let total: usize = parts.iter().map(|p| p.2.len()).sum();
+    let calls = parts
+        .into_iter()
+        .map(|(owner, sub, positions)| async move { (on_shard(shard, owner, db, h, sub).await, positions) });
+    let results = futures::future::join_all(calls).await;
+    match merge {
+        Merge::SumInt => {
+            let mut sum = 0;
+            for (r, _) in results {
+                match r {
+                    Reply::Int(n) => sum += n,
+                    other => return other,
+                }
+            }
+            Reply::Int(sum)
+        }
+        Merge::AllOk => results
+            .into_iter()
+            .map(|(r, _)| r)
+            .find(|r| r.is_error())
+            .unwrap_or_else(Reply::ok),
+        Merge::PerKey => {
+            let mut out = vec![Reply::Nil; total];
+            for (r, positions) in results {
+                match r {
+                    Reply::Array(items) => {
+                        for (item, pos) in items.into_iter().zip(positions) {
+                            out[pos] = item;
+                        }
+                    }
+                    other => return other,
+                }
+            }
+            Reply::Array(out)
+        }
+    }
+}
+
+/// Take (`remove`) or copy an entry from its owner, checking expiry first.
+async fn fetch_entry(shard: &Rc<Shard>, db: usize, key: Bytes, remove: bool) -> Option<Option<Entry>> {
+    let owner = routing::key_shard(&key, shard.n);
+    shard
+        .call(owner, move |sh| {
+            let mut st = sh.store.borrow_mut();
+            let mut ctx = st.ctx(db);
+            if remove {
+                ctx.expire_if_needed(&key);
+                let e = ctx.db().remove(&key);
+                if e.is_some() {
+                    ctx.store.dirty += 1;
+                }
+                e
+            } else {
+                ctx.lookup(&key).cloned()
+            }
+        })
+        .await
+}
+
+/// Store an entry at its owner. With `only_if_absent`, leaves an existing key alone and
+/// returns false.
+async fn put_entry(shard: &Rc<Shard>, db: usize, key: Bytes, entry: Entry, only_if_absent: bool) -> Option<bool> {
+    let owner = routing::key_shard(&key, shard.n);
+    shard
+        .call(owner, move |sh| {
+            let mut st = sh.store.borrow_mut();
+            let mut ctx = st.ctx(db);
+            if only_if_absent && ctx.exists(&key) {
+                return false;
+            }
+            ctx.db().insert(&key, entry);
+            ctx.store.dirty += 1;
+            true
+        })
+        .await
+}
+
+async fn key_exists(shard: &Rc<Shard>, db: usize, key: Bytes) -> Option<bool> {
+    let owner = routing::key_shard(&key, shard.n);
+    shard
+        .call(owner, move |sh| sh.store.borrow_mut().ctx(db).exists(&key))
+        .await
+}
+
+async fn rename(shard: &Rc<Shard>, db: usize, args: &[Bytes], nx: bool) -> Reply {
+    let (src, dst) = (args[1].clone(), args[2].clone());
+    if nx {
+        match key_exists(shard, db, dst.clone()).await {
+            None => return Reply::err(GONE),
+            Some(true) => {
+                // RENAMENX still reports a missing source first.
+                return match key_exists(shard, db, src).await {
+                    Some(true) => Reply::Int(0),
+                    Some(false) => Reply::err("ERR no such key"),
+                    None => Reply::err(GONE),
+                };
+            }
+            Some(false) => {}
+        }
+    }
+    let entry = match fetch_entry(shard, db, src, true).await {
+        None => return Reply::err(GONE),
+        Some(None) => return Reply::err("ERR no such key"),
+        Some(Some(e)) => e,
+    };
+    match put_entry(shard, db, dst, entry, false).await {
+        None => Reply::err(GONE),
+        Some(_) if nx => Reply::Int(1),
+        Some(_) => Reply::ok(),
+    }
+}
+
+async fn copy(shard: &Rc<Shard>, db: usize, a: &[Bytes]) -> Reply {
+    let mut dst_db = db;
+    let mut replace = false;
+    let mut i = 3;
+    while i < a.len() {
+        if args::is(&a[i], "replace") {
+            replace = true;
+        } else if args::is(&a[i], "db") && i + 1 < a.len() {
+            let n = match args::int(&a[i + 1]) {
+                Ok(n) => n,
+                Err(e) => return e,
+            };
+            let dbs = shard.config.borrow().databases as i64;
+            if n < 0 || n >= dbs {
+                return Reply::err("ERR DB index is out of range");
+            }
+            dst_db = n as usize;
+            i += 1;
+        } else {
+            return Reply::syntax();
+        }
+        i += 1;
+    }
+    let entry = match fetch_entry(shard, db, a[1].clone(), false).await {
+        None => return Reply::err(GONE),
+        Some(None) => return Reply::Int(0),
+        Some(Some(e)) => e,
+    };
+    match put_entry(shard, dst_db, a[2].clone(), entry, !replace).await {
+        None => Reply::err(GONE),
+        Some(done) => Reply::Int(done as i64),
+    }
+}
+
+async fn msetnx(shard: &Rc<Shard>, db: usize, spec: &'static CommandSpec, h: Handler, args: &[Bytes]) -> Reply {
+    if args.len() % 2 == 0 {
+        return Reply::arity(spec.name);
+    }
+    for i in (1..args.len()).step_by(2) {
+        match key_exists(shard, db, args[i].clone()).await {
+            None => return Reply::err(GONE),
+            Some(true) => return Reply::Int(0),
+            Some(false) => {}
+        }
+    }
+    // Apply the same MSETNX per shard; all keys were absent above.
+    let r = split(shard, db, spec, h, Merge::SumInt, args).await;
+    match r {
+        Reply::Int(_) => Reply::Int(1),
+        other => other,
+    }
+}
+
+/// A string value from its owner, or WRONGTYPE.
+async fn fetch_str(shard: &Rc<Shard>, db: usize, key: Bytes) -> Result<Option<Bytes>, Reply> {
+    let owner = routing::key_shard(&key, shard.n);
+    shard
+        .call(owner, move |sh| sh.store.borrow_mut().ctx(db).get_str(&key))
+        .await
+        .unwrap_or_else(|| Err(Reply::err(GONE)))
+}
+
+async fn lcs(shard: &Rc<Shard>, db: usize, args: &[Bytes]) -> Reply {
+    let a = match fetch_str(shard, db, args[1].clone()).await {
+        Ok(v) => v.unwrap_or_default(),
+        Err(e) => return e,
+    };
+    let b = match fetch_str(shard, db, args[2].clone()).await {
+        Ok(v) => v.unwrap_or_default(),
+        Err(e) => return e,
+    };
+    crate::commands::string::lcs_reply(&a, &b, args)
+}
+
+async fn bitop(shard: &Rc<Shard>, db: usize, spec: &'static CommandSpec, args: &[Bytes]) -> Reply {
+    let keys = spec.key_indexes(args);
+    let Some((&dst_idx, srcs)) = keys.split_first() else {
+        return Reply::arity(spec.name);
+    };
+    let mut values = Vec::with_capacity(srcs.len());
+    for &i in srcs {
+        match fetch_str(shard, db, args[i].clone()).await {
+            Ok(v) => values.push(v),
+            Err(e) => return e,
+        }
+    }
+    let result = match crate::commands::bitops::bitop_compute(&args[1], &values) {
+        Ok(r) => r,
+        Err(e) => return e,
+    };
+    let len = result.len() as i64;
+    let dst = args[dst_idx].clone();
+    let owner = routing::key_shard(&dst, shard.n);
+    let stored = shard
+        .call(owner, move |sh| {
+            let mut st = sh.store.borrow_mut();
+            let mut ctx = st.ctx(db);
+            if result.is_empty() {
+                ctx.delete(&dst);
+            } else {
+                ctx.set(&dst, Value::Str(Bytes::from(result)), 0);
+            }
+        })
+        .await;
+    match stored {
+        Some(()) => Reply::Int(len),
+        None => Reply::err(GONE),
+    }
+}

@@ -1,0 +1,133 @@
+//! A shard: one pinned executor's store, settings, stats and its channels to the other shards.
+//!
+//! Everything here is owned by one thread (`Rc`/`RefCell`). Other shards reach it only through
+//! messages: closures sent over glommio's channel mesh, run here between two network events,
+//! and answered through a oneshot that wakes the caller's task on its own executor.
+
+pub mod coordinator;
+pub mod cron;
+
+use crate::commands::CommandSpec;
+use crate::config::Config;
+use crate::metrics::ServerStats;
+use crate::protocol::reply::Reply;
+use crate::store::ShardStore;
+use bytes::Bytes;
+use glommio::channels::channel_mesh::Senders;
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
+use std::sync::Arc;
+
+/// A unit of work sent to another shard.
+pub type Msg = Box<dyn FnOnce(&Rc<Shard>) + Send>;
+
+/// What all shards share, set up before they start. Besides the channel mesh these are the only
+/// shared pieces: the shutdown flag and two admission counters touched once per connection
+/// (Redis's `maxclients` is global and client ids increase server-wide), never per request.
+pub struct Global {
+    pub shutdown: AtomicBool,
+    pub connected: AtomicUsize,
+    pub next_client_id: AtomicU64,
+    pub started: std::time::Instant,
+    pub started_unix: u64,
+    pub run_id: String,
+    pub config_file: Option<String>,
+    pub executable: String,
+    pub port: u16,
+    /// Each shard's wake-up eventfd, by shard id (shutdown, cross-shard client kills).
+    pub wakers: Vec<Arc<crate::net::sys::EventFd>>,
+}
+
+pub struct Shard {
+    pub id: usize,
+    pub n: usize,
+    pub store: RefCell<ShardStore>,
+    pub config: RefCell<Config>,
+    pub stats: RefCell<ServerStats>,
+    pub global: Arc<Global>,
+    pub net: RefCell<crate::net::Registry>,
+    /// DEBUG SET-ACTIVE-EXPIRE.
+    pub active_expire: std::cell::Cell<bool>,
+    senders: Senders<Msg>,
+}
+
+impl Shard {
+    pub fn new(
+        id: usize,
+        n: usize,
+        config: Config,
+        global: Arc<Global>,
+        senders: Senders<Msg>,
+    ) -> Shard {
+        let mut store = ShardStore::new(config.databases);
+        store.limits.proto_max_bulk_len = config.proto_max_bulk_len;
+        Shard {
+            id,
+            n,
+            store: RefCell::new(store),
+            config: RefCell::new(config),
+            stats: RefCell::new(ServerStats::default()),
+            global,
+            net: RefCell::new(crate::net::Registry::default()),
+            active_expire: std::cell::Cell::new(true),
+            senders,
+        }
+    }
+
+    /// Run `f` on shard `target` and return its result. None if that shard is gone (shutdown).
+    pub async fn call<R: Send + 'static>(
+        self: &Rc<Self>,
+        target: usize,
+        f: impl FnOnce(&Rc<Shard>) -> R + Send + 'static,
+    ) -> Option<R> {
+        if target == self.id {
+            return Some(f(self));
+        }
+        let (tx, rx) = futures::channel::oneshot::channel();
+        let msg: Msg = Box::new(move |sh| {
+            let _ = tx.send(f(sh));
+        });
+        self.senders.send_to(target, msg).await.ok()?;
+        rx.await.ok()
+    }
+
+    /// Run `f` on every shard (concurrently) and return the results in shard order.
+    pub async fn broadcast<R: Send + 'static>(
+        self: &Rc<Self>,
+        f: impl Fn(&Rc<Shard>) -> R + Send + Sync + Clone + 'static,
+    ) -> Vec<Option<R>> {
+        let calls = (0..self.n).map(|t| {
+            let f = f.clone();
+            self.call(t, f)
+        });
+        futures::future::join_all(calls).await
+    }
+
+    /// Run one keyed command on this shard's store, with command stats.
+    pub fn exec(&self, db: usize, spec: &'static CommandSpec, handler: crate::commands::Handler, args: &[Bytes]) -> Reply {
+        let start = std::time::Instant::now();
+        let reply = {
+            let mut store = self.store.borrow_mut();
+            let mut ctx = store.ctx(db);
+            handler(&mut ctx, args)
+        };
+        self.stats
+            .borrow_mut()
+            .record(spec.name, start.elapsed(), reply.is_error());
+        reply
+    }
+
+    /// Serve messages from the other shards until they hang up.
+    pub fn spawn_inbox(self: &Rc<Self>, mut receivers: glommio::channels::channel_mesh::Receivers<Msg>) {
+        for (_, rx) in receivers.streams() {
+            let shard = self.clone();
+            glommio::spawn_local(async move {
+                while let Some(msg) = rx.recv().await {
+                    msg(&shard);
+                }
+            })
+            .detach();
+        }
+    }
+}

@@ -1,0 +1,245 @@
+//! One database's slice of the keyspace on one shard.
+//!
+//! Keys live in an insertion-ordered hash map (`IndexMap`), which gives O(1) lookup, O(1)
+//! uniform random sampling (RANDOMKEY, active expiry, later eviction) and a cheap stateless
+//! SCAN cursor. Removal is `swap_remove`, which moves the last entry into the hole, so SCAN walks
+//! positions from the end towards 0: a moved entry always comes from the visited tail into an
+//! earlier slot (seen again at worst), and entries not yet visited never move, so every key that
+//! exists for the whole scan is returned, as Redis guarantees.
+
+use super::value::Entry;
+use bytes::Bytes;
+use indexmap::{IndexMap, IndexSet};
+
+type Map = IndexMap<Bytes, Entry, ahash::RandomState>;
+
+#[derive(Default)]
+pub struct Db {
+    map: Map,
+    /// Keys that carry a TTL, sampled by the active expiry cycle.
+    expires: IndexSet<Bytes, ahash::RandomState>,
+}
+
+impl Db {
+    pub fn new() -> Db {
+        Db::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    pub fn expires_len(&self) -> usize {
+        self.expires.len()
+    }
+
+    /// The entry, expired or not (callers check expiry through `Ctx`).
+    #[inline]
+    pub fn get_raw(&self, key: &[u8]) -> Option<&Entry> {
+        self.map.get(key)
+    }
+
+    #[inline]
+    pub fn get_raw_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        self.map.get_mut(key)
+    }
+
+    #[inline]
+    pub fn is_expired(&self, key: &[u8], now: u64) -> bool {
+        matches!(self.map.get(key), Some(e) if e.expire_at != 0 && e.expire_at <= now)
+    }
+
+    /// Insert or replace. The key bytes are copied so a stored key never pins a network buffer.
+    pub fn insert(&mut self, key: &[u8], entry: Entry) -> Option<Entry> {
+        let has_ttl = entry.expire_at != 0;
+        let (old, stored_key) = match self.map.get_full_mut(key) {
+            Some((_, k, slot)) => {
+                let k = k.clone();
+                (Some(std::mem::replace(slot, entry)), k)
+            }
+            None => {
+                let k = Bytes::copy_from_slice(key);
+                self.map.insert(k.clone(), entry);
+                (None, k)
+            }
+        };
+        let had_ttl = old.as_ref().is_some_and(|e| e.expire_at != 0);
+        if has_ttl && !had_ttl {
+            self.expires.insert(stored_key);
+        } else if !has_ttl && had_ttl {
+            self.expires.swap_remove(key);
+        }
+        old
+    }
+
+    pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        let e = self.map.swap_remove(key)?;
+        if e.expire_at != 0 {
+            self.expires.swap_remove(key);
+        }
+        Some(e)
+    }
+
+    /// Set or clear (0) the absolute expiry of an existing key. Returns false if absent.
+    pub fn set_expire(&mut self, key: &[u8], at: u64) -> bool {
+        let Some((_, k, e)) = self.map.get_full_mut(key) else {
+            return false;
+        };
+        let had = e.expire_at != 0;
+        e.expire_at = at;
+        if at != 0 && !had {
+            let k = k.clone();
+            self.expires.insert(k);
+        } else if at == 0 && had {
+            self.expires.swap_remove(key);
+        }
+        true
+    }
+
+    pub fn clear(&mut self) {
+        self.map = Map::default();
+        self.expires = IndexSet::default();
+    }
+
+    /// A uniformly random key (expired ones included; callers filter).
+    pub fn random_key(&self) -> Option<&Bytes> {
+        if self.map.is_empty() {
+            return None;
+        }
+        self.map
+            .get_index(fastrand::usize(..self.map.len()))
+            .map(|(k, _)| k)
+    }
+
+    /// A random key among those with a TTL.
+    pub fn random_volatile_key(&self) -> Option<&Bytes> {
+        if self.expires.is_empty() {
+            return None;
+        }
+        self.expires.get_index(fastrand::usize(..self.expires.len()))
+    }
+
+    /// One SCAN step: `pos` is 0 to start, else the position returned by the previous step.
+    /// Visits up to `count` entries and returns the next position (0 when done).
+    pub fn scan(&self, pos: usize, count: usize, mut f: impl FnMut(&Bytes, &Entry)) -> usize {
+        let len = self.map.len();
+        if len == 0 {
+            return 0;
+        }
+        // Positions are 1-based so that 0 can mean both "start" and "done".
+        let mut next = if pos == 0 { len } else { pos.min(len) };
+        let mut visited = 0;
+        while next > 0 && visited < count {
+            if let Some((k, e)) = self.map.get_index(next - 1) {
+                f(k, e);
+            }
+            next -= 1;
+            visited += 1;
+        }
+        next
+    }
+
+    /// Iterate over all entries (KEYS, DEBUG, fan-outs).
+    pub fn iter(&self) -> impl Iterator<Item = (&Bytes, &Entry)> {
+        self.map.iter()
+    }
+
+    /// Active expiry step: test up to `samples` random keys with a TTL, delete the expired ones
+    /// and hand each deleted key to `on_expired`. Returns (sampled, expired).
+    pub fn expire_sample(
+        &mut self,
+        now: u64,
+        samples: usize,
+        mut on_expired: impl FnMut(&Bytes),
+    ) -> (usize, usize) {
+        let mut sampled = 0;
+        let mut expired = 0;
+        for _ in 0..samples {
+            if self.expires.is_empty() {
+                break;
+            }
+            let idx = fastrand::usize(..self.expires.len());
+            let Some(key) = self.expires.get_index(idx).cloned() else {
+                break;
+            };
+            sampled += 1;
+            if self.is_expired(&key, now) {
+                self.remove(&key);
+                on_expired(&key);
+                expired += 1;
+            }
+        }
+        (sampled, expired)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::value::Value;
+
+    fn e(v: &str, exp: u64) -> Entry {
+        let mut e = Entry::new(Value::Str(Bytes::copy_from_slice(v.as_bytes())));
+        e.expire_at = exp;
+        e
+    }
+
+    #[test]
+    fn ttl_index_follows_inserts_and_removes() {
+        let mut db = Db::new();
+        db.insert(b"a", e("1", 10));
+        db.insert(b"b", e("1", 0));
+        assert_eq!(db.expires_len(), 1);
+        db.insert(b"a", e("2", 0));
+        assert_eq!(db.expires_len(), 0);
+        db.set_expire(b"b", 5);
+        assert_eq!(db.expires_len(), 1);
+        db.remove(b"b");
+        assert_eq!(db.expires_len(), 0);
+        assert_eq!(db.len(), 1);
+    }
+
+    #[test]
+    fn scan_sees_every_stable_key_despite_deletes() {
+        let mut db = Db::new();
+        for i in 0..1000 {
+            db.insert(format!("k{i}").as_bytes(), e("v", 0));
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut pos = 0;
+        let mut round = 0;
+        loop {
+            let mut batch = vec![];
+            pos = db.scan(pos, 10, |k, _| batch.push(k.clone()));
+            seen.extend(batch);
+            // Delete keys that are not part of the stable set (k0..k499 are stable).
+            round += 1;
+            let victim = format!("k{}", 500 + (round * 7) % 500);
+            db.remove(victim.as_bytes());
+            if pos == 0 {
+                break;
+            }
+        }
+        for i in 0..500 {
+            assert!(seen.contains(format!("k{i}").as_bytes()), "missed k{i}");
+        }
+    }
+
+    #[test]
+    fn active_expiry_removes_expired() {
+        let mut db = Db::new();
+        for i in 0..100 {
+            db.insert(format!("k{i}").as_bytes(), e("v", 5));
+        }
+        let mut n = 0;
+        while db.len() > 0 {
+            db.expire_sample(10, 20, |_| n += 1);
+        }
+        assert_eq!(n, 100);
+        assert_eq!(db.expires_len(), 0);
+    }
+}

@@ -1,0 +1,167 @@
+//! A shard's keyspace: its slice of every database, and the context handlers run in.
+
+pub mod db;
+pub mod value;
+
+use crate::protocol::reply::Reply;
+use bytes::Bytes;
+pub use db::Db;
+pub use value::{Entry, Value};
+
+/// Keyspace counters reported by INFO stats.
+#[derive(Default, Clone, Debug)]
+pub struct KeyStats {
+    pub expired_keys: u64,
+    pub keyspace_hits: u64,
+    pub keyspace_misses: u64,
+    pub expired_time_cap_reached_count: u64,
+}
+
+/// Settings a handler needs from the config, copied into each shard.
+#[derive(Clone, Debug)]
+pub struct StoreLimits {
+    pub proto_max_bulk_len: u64,
+}
+
+impl Default for StoreLimits {
+    fn default() -> Self {
+        StoreLimits {
+            proto_max_bulk_len: 512 * 1024 * 1024,
+        }
+    }
+}
+
+pub struct ShardStore {
+    pub dbs: Vec<Db>,
+    pub stats: KeyStats,
+    /// Writes since start (INFO rdb_changes_since_last_save; the AOF reads it too).
+    pub dirty: u64,
+    pub limits: StoreLimits,
+}
+
+impl ShardStore {
+    pub fn new(databases: usize) -> ShardStore {
+        ShardStore {
+            dbs: (0..databases.max(1)).map(|_| Db::new()).collect(),
+            stats: KeyStats::default(),
+            dirty: 0,
+            limits: StoreLimits::default(),
+        }
+    }
+
+    pub fn ctx(&mut self, db: usize) -> Ctx<'_> {
+        Ctx {
+            store: self,
+            db,
+            now: crate::util::now_ms(),
+        }
+    }
+}
+
+/// What a synchronous handler runs against: one shard's store, the client's database, and the
+/// command's clock (fixed for the whole command, as Redis caches `mstime` per command).
+pub struct Ctx<'a> {
+    pub store: &'a mut ShardStore,
+    pub db: usize,
+    pub now: u64,
+}
+
+impl Ctx<'_> {
+    #[inline]
+    pub fn db(&mut self) -> &mut Db {
+        &mut self.store.dbs[self.db]
+    }
+
+    /// Delete the key if its TTL has passed. Returns true if it was deleted.
+    #[inline]
+    pub fn expire_if_needed(&mut self, key: &[u8]) -> bool {
+        let now = self.now;
+        let db = &mut self.store.dbs[self.db];
+        if db.is_expired(key, now) {
+            db.remove(key);
+            self.store.stats.expired_keys += 1;
+            self.store.dirty += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Look a key up for writing (no hit/miss accounting).
+    #[inline]
+    pub fn lookup(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        self.expire_if_needed(key);
+        self.store.dbs[self.db].get_raw_mut(key)
+    }
+
+    /// Look a key up for reading: counts a hit or miss and touches the access clock.
+    #[inline]
+    pub fn lookup_read(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        self.expire_if_needed(key);
+        match self.store.dbs[self.db].get_raw_mut(key) {
+            Some(e) => {
+                self.store.stats.keyspace_hits += 1;
+                e.lru = value::lru_clock();
+                Some(e)
+            }
+            None => {
+                self.store.stats.keyspace_misses += 1;
+                None
+            }
+        }
+    }
+
+    pub fn exists(&mut self, key: &[u8]) -> bool {
+        self.lookup(key).is_some()
+    }
+
+    /// The string at `key` for reading: Ok(None) if absent, Err(WRONGTYPE) for another type.
+    #[inline]
+    pub fn get_str(&mut self, key: &[u8]) -> Result<Option<Bytes>, Reply> {
+        match self.lookup_read(key) {
+            None => Ok(None),
+            Some(e) => match &e.value {
+                Value::Str(b) => Ok(Some(b.clone())),
+                #[allow(unreachable_patterns)]
+                _ => Err(Reply::wrongtype()),
+            },
+        }
+    }
+
+    /// The string at `key` for a read-modify-write (no hit/miss accounting).
+    pub fn get_str_for_write(&mut self, key: &[u8]) -> Result<Option<Bytes>, Reply> {
+        match self.lookup(key) {
+            None => Ok(None),
+            Some(e) => match &e.value {
+                Value::Str(b) => Ok(Some(b.clone())),
+                #[allow(unreachable_patterns)]
+                _ => Err(Reply::wrongtype()),
+            },
+        }
+    }
+
+    /// Store `value` at `key` with an absolute expiry (0 = none), replacing what was there.
+    #[inline]
+    pub fn set(&mut self, key: &[u8], value: Value, expire_at: u64) {
+        let mut e = Entry::new(value);
+        e.expire_at = expire_at;
+        self.store.dbs[self.db].insert(key, e);
+        self.store.dirty += 1;
+    }
+
+    /// Replace the value of a key, keeping its TTL.
+    pub fn set_keep_ttl(&mut self, key: &[u8], value: Value) {
+        let ttl = self.lookup(key).map_or(0, |e| e.expire_at);
+        self.set(key, value, ttl);
+    }
+
+    /// Delete a key (if live). Returns true if it existed.
+    pub fn delete(&mut self, key: &[u8]) -> bool {
+        self.expire_if_needed(key);
+        let gone = self.store.dbs[self.db].remove(key).is_some();
+        if gone {
+            self.store.dirty += 1;
+        }
+        gone
+    }
+}

@@ -1,0 +1,173 @@
+//! Number parsing and formatting with Redis's exact rules (util.c: string2ll, string2ld, %.17g).
+
+/// Strict integer parse, as Redis's `string2ll`: optional '-', no '+', no spaces, no leading zeros.
+pub fn parse_i64(s: &[u8]) -> Option<i64> {
+    if s.is_empty() || s.len() > 20 {
+        return None;
+    }
+    if s == b"0" {
+        return Some(0);
+    }
+    let (neg, digits) = match s[0] {
+        b'-' => (true, &s[1..]),
+        _ => (false, s),
+    };
+    match digits.first() {
+        Some(b'1'..=b'9') => {}
+        _ => return None,
+    }
+    let mut v: u64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add((c - b'0') as u64)?;
+    }
+    if neg {
+        if v > i64::MAX as u64 + 1 {
+            None
+        } else {
+            Some((v as i64).wrapping_neg())
+        }
+    } else {
+        i64::try_from(v).ok()
+    }
+}
+
+/// Non-negative variant used for counts and offsets.
+pub fn parse_u64(s: &[u8]) -> Option<u64> {
+    parse_i64(s).and_then(|v| u64::try_from(v).ok())
+}
+
+/// Float parse as Redis's `string2ld`/`string2d`: the whole string must be a number, no leading
+/// space, NaN refused; "inf", "+inf", "-inf" accepted.
+pub fn parse_f64(s: &[u8]) -> Option<f64> {
+    if s.is_empty() || s.len() > 5000 || s[0].is_ascii_whitespace() {
+        return None;
+    }
+    let text = std::str::from_utf8(s).ok()?;
+    let lower = text.to_ascii_lowercase();
+    let v = match lower.as_str() {
+        "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
+        "-inf" | "-infinity" => f64::NEG_INFINITY,
+        _ => {
+            // Rust accepts forms strtod refuses ("1_0" is refused by both, but Rust also takes "nan" and "inf" spellings handled above).
+            if lower.contains("nan") || lower.contains("inf") {
+                return None;
+            }
+            text.parse::<f64>().ok()?
+        }
+    };
+    if v.is_nan() {
+        None
+    } else {
+        Some(v)
+    }
+}
+
+/// Format like C's `%.17g` (what Redis 7.0 uses for double replies).
+pub fn fmt_double(d: f64) -> String {
+    if d.is_nan() {
+        return "nan".into();
+    }
+    if d.is_infinite() {
+        return if d > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    if d == 0.0 {
+        return if d.is_sign_negative() { "-0".into() } else { "0".into() };
+    }
+    fmt_g(d, 17)
+}
+
+/// `%.{prec}g` for finite non-zero values.
+fn fmt_g(d: f64, prec: usize) -> String {
+    let e = format!("{:.*e}", prec - 1, d);
+    let (mant, exp) = match e.split_once('e') {
+        Some(p) => p,
+        None => return e,
+    };
+    let exp: i32 = exp.parse().unwrap_or(0);
+    if exp < -4 || exp >= prec as i32 {
+        let mant = trim_zeros(mant);
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{}e{}{:02}", mant, sign, exp.abs())
+    } else {
+        let decimals = (prec as i32 - 1 - exp).max(0) as usize;
+        trim_zeros(&format!("{:.*}", decimals, d)).to_string()
+    }
+}
+
+fn trim_zeros(s: &str) -> &str {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        s
+    }
+}
+
+/// Human form used by INCRBYFLOAT and HINCRBYFLOAT. Redis prints a long double with "%.17Lf" and
+/// trims zeros; with f64 the last two of those digits are noise, so this keeps 15 significant
+/// digits (0.1 + 0.2 prints "0.3", as Redis does), never an exponent.
+pub fn fmt_human(d: f64) -> String {
+    if d == 0.0 {
+        return "0".into();
+    }
+    if d.is_infinite() {
+        return if d > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    let mag = d.abs().log10().floor() as i32;
+    let decimals = (14 - mag).clamp(0, 17) as usize;
+    let s = format!("{:.*}", decimals, d);
+    let s = trim_zeros(&s);
+    if s == "-0" {
+        "0".into()
+    } else {
+        s.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strict_integers() {
+        assert_eq!(parse_i64(b"0"), Some(0));
+        assert_eq!(parse_i64(b"-12"), Some(-12));
+        assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
+        assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
+        for bad in [&b""[..], b"-0", b"01", b"+1", b" 1", b"1 ", b"9223372036854775808", b"1a", b"-"] {
+            assert_eq!(parse_i64(bad), None, "{:?}", bad);
+        }
+    }
+
+    #[test]
+    fn floats() {
+        assert_eq!(parse_f64(b"1.5"), Some(1.5));
+        assert_eq!(parse_f64(b"-inf"), Some(f64::NEG_INFINITY));
+        assert_eq!(parse_f64(b"nan"), None);
+        assert_eq!(parse_f64(b" 1"), None);
+        assert_eq!(parse_f64(b"1e3"), Some(1000.0));
+        assert_eq!(parse_f64(b"abc"), None);
+    }
+
+    #[test]
+    fn g17() {
+        assert_eq!(fmt_double(1.5), "1.5");
+        assert_eq!(fmt_double(0.1), "0.10000000000000001");
+        assert_eq!(fmt_double(100.0), "100");
+        assert_eq!(fmt_double(1e20), "1e+20");
+        assert_eq!(fmt_double(1.5e-7), "1.4999999999999999e-07");
+        assert_eq!(fmt_double(f64::INFINITY), "inf");
+    }
+
+    #[test]
+    fn human() {
+        assert_eq!(fmt_human(0.1 + 0.2), "0.3");
+        assert_eq!(fmt_human(10.5), "10.5");
+        assert_eq!(fmt_human(5000.0), "5000");
+        assert_eq!(fmt_human(17179869185.5), "17179869185.5");
+        assert_eq!(fmt_human(1.0 / 41.0 - 1.0 / 41.0), "0");
+        assert_eq!(fmt_human(-2.5), "-2.5");
+    }
+}
