@@ -53,6 +53,10 @@ async fn split(
     args: &[Bytes],
 ) -> Reply {
     let step = spec.keys.step.max(1) as usize;
+    // A key without its value (MSET a 1 b) must fail whole, before any shard is touched.
+    if step > 1 && (args.len() - spec.keys.first.max(1) as usize) % step != 0 {
+        return Reply::arity(spec.name);
+    }
     // Per shard: the sub-command and the positions (in key order) of its keys.
     let mut parts: Vec<(usize, Vec<Bytes>, Vec<usize>)> = Vec::new();
     for (pos, i) in spec.key_indexes(args).into_iter().enumerate() {
@@ -243,15 +247,17 @@ async fn fetch_str(shard: &Rc<Shard>, db: usize, key: Bytes) -> Result<Option<By
 }
 
 async fn lcs(shard: &Rc<Shard>, db: usize, args: &[Bytes]) -> Reply {
-    let a = match fetch_str(shard, db, args[1].clone()).await {
-        Ok(v) => v.unwrap_or_default(),
-        Err(e) => return e,
-    };
-    let b = match fetch_str(shard, db, args[2].clone()).await {
-        Ok(v) => v.unwrap_or_default(),
-        Err(e) => return e,
-    };
-    crate::commands::string::lcs_reply(&a, &b, args)
+    use crate::commands::string::{lcs_reply_limited, LCS_TYPE_ERR};
+    let mut vals = Vec::with_capacity(2);
+    for key in &args[1..3] {
+        match fetch_str(shard, db, key.clone()).await {
+            Ok(v) => vals.push(v.unwrap_or_default()),
+            Err(Reply::Error(e)) if e.starts_with("WRONGTYPE") => return Reply::err(LCS_TYPE_ERR),
+            Err(e) => return e,
+        }
+    }
+    let limit = shard.config.borrow().proto_max_bulk_len;
+    lcs_reply_limited(&vals[0], &vals[1], args, limit)
 }
 
 async fn bitop(shard: &Rc<Shard>, db: usize, spec: &'static CommandSpec, args: &[Bytes]) -> Reply {
