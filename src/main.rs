@@ -17,11 +17,20 @@ fn main() {
     let config = match config::Config::from_args(&args) {
         Ok(c) => c,
         Err(e) => {
+            if let Some(early) = e.downcast_ref::<config::EarlyExit>() {
+                println!("{early}");
+                std::process::exit(0);
+            }
             eprintln!("{e:#}");
             std::process::exit(1);
         }
     };
-    let file = args.first().filter(|a| !a.starts_with("--")).cloned();
+    // Like Redis, relative paths (logfile, AOF directory) are taken from `dir`.
+    if let Err(e) = std::env::set_current_dir(&config.dir) {
+        eprintln!("Can't chdir to '{}': {e}", config.dir.display());
+        std::process::exit(1);
+    }
+    let file = config.config_file.as_ref().map(|p| p.display().to_string());
     if let Err(e) = runtime::run(config, file) {
         eprintln!("{e:#}");
         std::process::exit(1);

@@ -4,20 +4,16 @@
 use crate::config::Config;
 use crate::logging;
 use crate::net::{self, listener, sys::EventFd};
-use crate::shard::{cron, Global, Msg, Shard};
+use crate::shard::{cron, mesh, Global, Shard};
 use anyhow::Context;
-use glommio::channels::channel_mesh::MeshBuilder;
 use glommio::{Latency, LocalExecutorBuilder, Placement, Shares};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Depth of each shard-to-shard channel.
-const MESH_CAPACITY: usize = 1024;
-
 pub fn run(mut config: Config, config_file: Option<String>) -> anyhow::Result<()> {
-    logging::init(&config.loglevel, &config.logfile)
+    logging::init(config.loglevel.name(), &config.logfile)
         .with_context(|| format!("Can't open the log file: {}", config.logfile))?;
     let n = config.shards.max(1);
     let mut addrs = listener::bind_addrs(&config.bind, config.port)?;
@@ -60,7 +56,7 @@ pub fn run(mut config: Config, config_file: Option<String>) -> anyhow::Result<()
     }
 
     let cores = core_affinity::get_core_ids().unwrap_or_default();
-    let mesh: MeshBuilder<Msg, _> = MeshBuilder::full(n, MESH_CAPACITY);
+    let mesh = mesh::new_mesh(n);
     let mut handles = Vec::with_capacity(n);
     for i in 0..n {
         let cpu = if cores.is_empty() {
@@ -79,7 +75,7 @@ pub fn run(mut config: Config, config_file: Option<String>) -> anyhow::Result<()
             .preempt_timer(Duration::from_micros(500))
             .spin_before_park(spin)
             .spawn(move || async move {
-                let res = shard_main(mesh, n, config, global.clone(), addrs, cpu).await;
+                let res = shard_main(i, mesh, n, config, global.clone(), addrs, cpu).await;
                 if let Err(e) = &res {
                     logging::warning(&format!("Shard failed: {e:#}"));
                     global.shutdown.store(true, Ordering::Release);
@@ -106,21 +102,17 @@ pub fn run(mut config: Config, config_file: Option<String>) -> anyhow::Result<()
 }
 
 async fn shard_main(
-    mesh: MeshBuilder<Msg, glommio::channels::channel_mesh::Full>,
+    id: usize,
+    mesh: mesh::Mesh,
     n: usize,
     config: Config,
     global: Arc<Global>,
     addrs: Vec<listener::BindAddr>,
     cpu: Option<core_affinity::CoreId>,
 ) -> anyhow::Result<()> {
-    let (senders, receivers) = mesh
-        .join()
-        .await
-        .map_err(|_| anyhow::anyhow!("joining the shard mesh failed"))?;
-    let id = senders.peer_id();
     let backlog = config.tcp_backlog as i32;
-    let shard = Rc::new(Shard::new(id, n, config, global, senders));
-    shard.spawn_inbox(receivers);
+    let shard = Rc::new(Shard::new(id, n, config, global, mesh));
+    shard.spawn_inbox();
     let background = glommio::executor().create_task_queue(Shares::Static(100), Latency::NotImportant, "cron");
     glommio::spawn_local_into(cron::run(shard.clone()), background)
         .map_err(|e| anyhow::anyhow!("spawning the cron task: {e}"))?
@@ -132,7 +124,9 @@ async fn shard_main(
             logging::notice(&format!("Ready to accept connections tcp {}", a.addr));
         }
     }
-    net::serve(shard, listeners, cpu).await
+    let res = net::serve(shard.clone(), listeners, cpu).await;
+    shard.close_inbox();
+    res
 }
 
 /// SIGINT/SIGTERM: ask every shard to stop; a second signal exits at once.

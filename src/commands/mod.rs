@@ -186,22 +186,21 @@ pub fn all() -> Vec<&'static CommandSpec> {
     v
 }
 
-/// The unknown-command error exactly as Redis words it.
+/// The unknown-command error exactly as Redis words it: the arguments are quoted one by one
+/// while the list is under 128 bytes, each cut to what is left of those 128.
 pub fn unknown_command(args: &[Bytes]) -> Reply {
     let name = args.first().map(|a| String::from_utf8_lossy(a)).unwrap_or_default();
-    let mut msg = format!("ERR unknown command '{}', with args beginning with: ", truncate(&name, 128));
+    let mut list = String::new();
     for a in args.iter().skip(1) {
-        let s = String::from_utf8_lossy(a);
-        if msg.len() + s.len() > 128 * 2 {
+        if list.len() >= 128 {
             break;
         }
-        msg.push_str(&format!("'{}' ", truncate(&s, 128)));
+        let room = 128 - list.len();
+        let s = String::from_utf8_lossy(&a[..a.len().min(room)]);
+        list.push_str(&format!("'{s}' "));
     }
-    Reply::Error(msg.into())
-}
-
-fn truncate(s: &str, n: usize) -> String {
-    s.chars().take(n).collect()
+    let name: String = name.chars().take(128).collect();
+    Reply::Error(format!("ERR unknown command '{name}', with args beginning with: {list}").into())
 }
 
 #[cfg(test)]

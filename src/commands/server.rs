@@ -3,7 +3,7 @@
 
 use super::args;
 use super::{CommandSpec, Kind};
-use crate::net::conn::{ClientState, Conn, ReplyMode};
+use crate::net::conn::{ClientState, Conn};
 use crate::net::ConnRef;
 use crate::protocol::reply::Reply;
 use crate::shard::Shard;
@@ -102,7 +102,7 @@ fn sync_inner(shard: &Rc<Shard>, c: &mut Conn, spec: &'static CommandSpec, a: &[
             let (addr, laddr) = (c.client.addr.clone(), c.client.laddr.clone());
             let mut fresh = ClientState::new(id, addr, laddr);
             fresh.created = c.client.created;
-            fresh.authenticated = shard.config.borrow().requirepass.is_empty();
+            fresh.authenticated = shard.config.borrow().requirepass.is_none();
             c.client = fresh;
             Reply::simple("RESET")
         }
@@ -247,24 +247,28 @@ fn auth(shard: &Rc<Shard>, client: &mut ClientState, a: &[Bytes]) -> Reply {
     if a.len() > 2 {
         return Reply::syntax();
     }
-    let pass = shard.config.borrow().requirepass.clone();
     let (user, given) = if a.len() == 2 { (Some(&a[0]), &a[1]) } else { (None, &a[0]) };
-    if pass.is_empty() {
-        if user.is_none() {
-            return Reply::err("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
-        }
-        if user.is_some_and(|u| u.as_ref() == b"default") {
-            client.authenticated = true;
-            return Reply::ok();
-        }
-        return Reply::err("WRONGPASS invalid username-password pair or user is disabled.");
-    }
+    let Some(pass) = shard.config.borrow().requirepass.clone() else {
+        return auth_without_password(client, user);
+    };
     let user_ok = user.map_or(true, |u| u.as_ref() == b"default");
-    if user_ok && constant_time_eq(given, pass.as_bytes()) {
+    if user_ok && constant_time_eq(given, &pass) {
         client.authenticated = true;
         Reply::ok()
     } else {
         Reply::err("WRONGPASS invalid username-password pair or user is disabled.")
+    }
+}
+
+/// The default user has no password: AUTH <pass> is an error, AUTH default <any> succeeds.
+fn auth_without_password(client: &mut ClientState, user: Option<&Bytes>) -> Reply {
+    match user {
+        None => Reply::err("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"),
+        Some(u) if u.as_ref() == b"default" => {
+            client.authenticated = true;
+            Reply::ok()
+        }
+        Some(_) => Reply::err("WRONGPASS invalid username-password pair or user is disabled."),
     }
 }
 
@@ -309,24 +313,17 @@ fn client_sync(shard: &Rc<Shard>, cl: &mut ClientState, a: &[Bytes], sub: &str) 
             Reply::ok()
         }
         ("reply", 3) => {
+            // OFF and SKIP are not answered themselves; ON is.
             if args::is(&a[2], "on") {
-                cl.reply_mode = ReplyMode::On;
-                cl.skip_next = false;
-                return Reply::ok();
+                cl.reply_off = false;
             } else if args::is(&a[2], "off") {
-                cl.reply_mode = ReplyMode::Off;
+                cl.reply_off = true;
+                cl.skip_current = true;
             } else if args::is(&a[2], "skip") {
-                if cl.reply_mode != ReplyMode::Off {
-                    cl.reply_mode = ReplyMode::Skip;
-                    cl.skip_next = true;
-                }
+                cl.skip_next = !cl.reply_off;
+                cl.skip_current = true;
             } else {
                 return Reply::syntax();
-            }
-            // OFF and SKIP are not answered.
-            cl.skip_next = true;
-            if cl.reply_mode == ReplyMode::Skip {
-                cl.reply_mode = ReplyMode::On;
             }
             Reply::ok()
         }
@@ -387,7 +384,10 @@ fn client_line(shard: &Shard, cl: &ClientState, conn: Option<&Conn>) -> String {
         qbuf + qfree,
         omem,
         qbuf + qfree + omem,
-        cl.last_cmd,
+        match &cl.last_sub {
+            Some(sub) => format!("{}|{}", cl.last_cmd, String::from_utf8_lossy(sub).to_ascii_lowercase()),
+            None => cl.last_cmd.to_string(),
+        },
         if cl.resp3 { 3 } else { 2 },
         shard.id
     )
@@ -722,7 +722,12 @@ async fn async_inner(shard: &Rc<Shard>, conn: &ConnRef, spec: &'static CommandSp
             }
             _ => sub_err("memory", &a[1]),
         },
-        "debug" => debug(shard, db, a, resp3).await,
+        "debug" => {
+            if !debug_allowed(shard, &conn.borrow().client) {
+                return Reply::err("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.");
+            }
+            debug(shard, db, a, resp3).await
+        }
         _ => Reply::err("ERR internal dispatch error"),
     }
 }
@@ -956,9 +961,9 @@ async fn config_set(shard: &Rc<Shard>, a: &[Bytes]) -> Reply {
             let refs: Vec<(&[u8], &[u8])> = pairs.iter().map(|(k, v)| (k.as_slice(), v.as_slice())).collect();
             let mut cfg = sh.config.borrow_mut();
             if cfg.set(&refs).is_ok() {
-                crate::logging::set_level(&cfg.loglevel);
+                crate::logging::set_level(cfg.loglevel.name());
                 let limits = cfg.parse_limits();
-                sh.store.borrow_mut().limits.proto_max_bulk_len = cfg.proto_max_bulk_len;
+                sh.store.borrow_mut().limits = crate::store::StoreLimits::from_config(&cfg);
                 for c in sh.net.borrow().conns.values() {
                     if let Ok(mut c) = c.try_borrow_mut() {
                         c.parser.set_limits(limits);
@@ -968,6 +973,19 @@ async fn config_set(shard: &Rc<Shard>, a: &[Bytes]) -> Reply {
         })
         .await;
     Reply::ok()
+}
+
+/// Whether DEBUG may run for this client (`enable-debug-command`, "local" = loopback only).
+fn debug_allowed(shard: &Shard, c: &ClientState) -> bool {
+    use crate::config::EnableDebug;
+    match shard.config.borrow().enable_debug_command {
+        EnableDebug::Yes => true,
+        EnableDebug::No => false,
+        EnableDebug::Local => c
+            .addr
+            .parse::<std::net::SocketAddr>()
+            .is_ok_and(|a| a.ip().is_loopback()),
+    }
 }
 
 async fn debug(shard: &Rc<Shard>, db: usize, a: &[Bytes], _resp3: bool) -> Reply {
@@ -1000,7 +1018,7 @@ async fn debug(shard: &Rc<Shard>, db: usize, a: &[Bytes], _resp3: bool) -> Reply
                         Some(e) => Reply::Simple(
                             format!(
                                 "Value at:0x0 refcount:1 encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
-                                e.value.encoding(),
+                                e.encoding(),
                                 e.value.mem_usage().saturating_sub(16),
                                 e.lru & 0xFF_FFFF,
                                 crate::store::value::lru_clock().saturating_sub(e.lru)

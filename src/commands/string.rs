@@ -345,6 +345,9 @@ enum Step {
     Keep(Reply),
     /// The value was changed (or, for an absent key, should be created).
     Write(Reply),
+    /// As `Write`, for edits Redis makes on an unshared sds, which OBJECT ENCODING reports as
+    /// "raw" whatever the length (APPEND to an existing key, SETRANGE).
+    WriteRaw(Reply),
 }
 
 /// Read-modify-write of the string at `key`, in place so the TTL is kept and the key is looked
@@ -364,6 +367,13 @@ fn update_str(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(&mut Bytes, bool) -> Ste
                 Step::Keep(r) => r,
                 Step::Write(r) => {
                     e.lru = lru;
+                    e.raw = false;
+                    ctx.store.dirty += 1;
+                    r
+                }
+                Step::WriteRaw(r) => {
+                    e.lru = lru;
+                    e.raw = true;
                     ctx.store.dirty += 1;
                     r
                 }
@@ -375,6 +385,13 @@ fn update_str(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(&mut Bytes, bool) -> Ste
                 Step::Keep(r) => r,
                 Step::Write(r) => {
                     ctx.set(key, Value::Str(b), 0);
+                    r
+                }
+                Step::WriteRaw(r) => {
+                    ctx.set(key, Value::Str(b), 0);
+                    if let Some(e) = ctx.db().get_raw_mut(key) {
+                        e.raw = true;
+                    }
                     r
                 }
             }
@@ -563,7 +580,7 @@ fn append(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         let mut m = into_mut(std::mem::take(b));
         m.extend_from_slice(add);
         *b = m.freeze();
-        Step::Write(Reply::Int(b.len() as i64))
+        Step::WriteRaw(Reply::Int(b.len() as i64))
     })
 }
 
@@ -634,7 +651,7 @@ fn setrange(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         }
         m[start..end].copy_from_slice(value);
         *b = m.freeze();
-        Step::Write(Reply::Int(b.len() as i64))
+        Step::WriteRaw(Reply::Int(b.len() as i64))
     })
 }
 

@@ -13,13 +13,6 @@ pub const OUTPUT_HIGH_WATER: usize = 4 * 1024 * 1024;
 /// Read size per recv.
 const READ_CHUNK: usize = 16 * 1024;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ReplyMode {
-    On,
-    Off,
-    Skip,
-}
-
 /// Per-client settings and facts (CLIENT LIST, HELLO, SELECT …).
 pub struct ClientState {
     pub id: u64,
@@ -30,9 +23,14 @@ pub struct ClientState {
     pub laddr: String,
     pub created: Instant,
     pub last_interaction: Instant,
-    pub reply_mode: ReplyMode,
-    /// CLIENT REPLY SKIP applies to the command after it.
+    /// CLIENT REPLY OFF.
+    pub reply_off: bool,
+    /// CLIENT REPLY SKIP: drop the reply of the next command.
     pub skip_next: bool,
+    /// Drop the reply of the command now running (CLIENT REPLY OFF/SKIP are not answered).
+    pub skip_current: bool,
+    /// The subcommand of a container command (CLIENT LIST shows "client|list").
+    pub last_sub: Option<Bytes>,
     pub no_evict: bool,
     pub last_cmd: &'static str,
     /// False while `requirepass` is set and the client has not authenticated.
@@ -51,21 +49,25 @@ impl ClientState {
             laddr,
             created: now,
             last_interaction: now,
-            reply_mode: ReplyMode::On,
+            reply_off: false,
             skip_next: false,
+            skip_current: false,
+            last_sub: None,
             no_evict: false,
             last_cmd: "NULL",
             authenticated: true,
         }
     }
 
-    /// Whether the reply to the command now starting is to be dropped (CLIENT REPLY).
-    pub fn take_suppress(&mut self) -> bool {
-        if self.skip_next {
-            self.skip_next = false;
-            return true;
-        }
-        self.reply_mode == ReplyMode::Off
+    /// Called as a command starts: whether an earlier CLIENT REPLY SKIP drops its reply.
+    pub fn take_skip(&mut self) -> bool {
+        std::mem::take(&mut self.skip_next)
+    }
+
+    /// Whether the reply of the command that just ran is dropped (CLIENT REPLY), given what
+    /// `take_skip` said when it started.
+    pub fn suppress(&mut self, skipped: bool) -> bool {
+        skipped | self.reply_off | std::mem::take(&mut self.skip_current)
     }
 }
 
@@ -201,6 +203,6 @@ impl crate::config::Config {
 
     /// `client-output-buffer-limit normal <hard> …`: 0 means none.
     pub fn client_output_buffer_limit_normal_hard(&self) -> u64 {
-        0
+        self.client_output_buffer_limit.normal.hard_limit_bytes
     }
 }

@@ -118,7 +118,7 @@ fn process(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
                 break;
             }
         };
-        let suppress = c.client.take_suppress();
+        let skipped = c.client.take_skip();
         let spec = match commands::lookup(&args[0]) {
             Some(s) if s.arity_ok(args.len()) => s,
             found => {
@@ -127,6 +127,7 @@ fn process(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
                     None => commands::unknown_command(&args),
                 };
                 shard.stats.borrow_mut().record_rejected(found.map(|s| s.name));
+                let suppress = c.client.suppress(skipped);
                 match &mut batch {
                     Some(b) => b.push_reply(r, suppress),
                     None => c.emit(&r, suppress),
@@ -135,7 +136,9 @@ fn process(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
             }
         };
         c.client.last_cmd = spec.name;
+        c.client.last_sub = None;
         if crate::commands::server::auth_required(&c.client, spec.name) {
+            let suppress = c.client.suppress(skipped);
             let r = Reply::err("NOAUTH Authentication required.");
             shard.stats.borrow_mut().record_rejected(Some(spec.name));
             match &mut batch {
@@ -146,27 +149,32 @@ fn process(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
         }
         let handler = match spec.kind {
             Kind::Conn => {
+                if matches!(spec.name, "client" | "config" | "memory" | "debug" | "command") {
+                    c.client.last_sub = args.get(1).cloned();
+                }
                 if batch.is_some() {
                     return Some(Work {
                         batch,
-                        barrier: Some((args, suppress)),
+                        barrier: Some((args, skipped)),
                     });
                 }
                 match crate::commands::server::exec_sync(shard, c, spec, &args) {
                     Some(r) => {
+                        let suppress = c.client.suppress(skipped);
                         c.emit(&r, suppress);
                         continue;
                     }
                     None => {
                         return Some(Work {
                             batch: None,
-                            barrier: Some((args, suppress)),
+                            barrier: Some((args, skipped)),
                         })
                     }
                 }
             }
             Kind::Keyed(h) | Kind::Split(h, _) | Kind::Coordinated(h) => h,
         };
+        let suppress = c.client.suppress(skipped);
         match route(shard, spec, &args) {
             Route::Here => {
                 let r = shard.exec(c.client.db, spec, handler, &args);
@@ -190,7 +198,7 @@ fn process(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
             Route::Spread => {
                 return Some(Work {
                     batch,
-                    barrier: Some((args, suppress)),
+                    barrier: Some((args, skipped)),
                 })
             }
         }
@@ -242,9 +250,11 @@ async fn finish(shard: Rc<Shard>, conn: ConnRef, mut work: Work) {
         if let Some(b) = work.batch.take() {
             run_batch(&shard, &conn, b).await;
         }
-        if let Some((args, suppress)) = work.barrier.take() {
+        if let Some((args, skipped)) = work.barrier.take() {
             let reply = run_barrier(&shard, &conn, &args).await;
-            conn.borrow_mut().emit(&reply, suppress);
+            let mut c = conn.borrow_mut();
+            let suppress = c.client.suppress(skipped);
+            c.emit(&reply, suppress);
         }
         // Write what is ready before going on: a long pipeline streams out.
         conn.borrow_mut().flush();
@@ -277,7 +287,16 @@ async fn run_barrier(shard: &Rc<Shard>, conn: &ConnRef, args: &[Bytes]) -> Reply
     let db = conn.borrow().client.db;
     let start = std::time::Instant::now();
     let reply = match spec.kind {
-        Kind::Conn => return crate::commands::server::exec_async(shard, conn, spec, args).await,
+        Kind::Conn => {
+            let done = {
+                let mut c = conn.borrow_mut();
+                crate::commands::server::exec_sync(shard, &mut c, spec, args)
+            };
+            return match done {
+                Some(r) => r,
+                None => crate::commands::server::exec_async(shard, conn, spec, args).await,
+            };
+        }
         _ => match route(shard, spec, args) {
             Route::Spread => coordinator::run(shard, db, spec, args).await,
             Route::Here => match spec.kind {

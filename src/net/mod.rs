@@ -154,9 +154,9 @@ fn accept_all(shard: &Rc<Shard>, lfd: i32, ep: &sys::Epoll) {
                 return;
             }
         };
-        let (maxclients, keepalive, limits) = {
+        let (maxclients, keepalive, limits, open) = {
             let cfg = shard.config.borrow();
-            (cfg.maxclients, cfg.tcp_keepalive, cfg.parse_limits())
+            (cfg.maxclients, cfg.tcp_keepalive, cfg.parse_limits(), cfg.requirepass.is_none())
         };
         let g = &shard.global;
         if g.connected.fetch_add(1, Ordering::AcqRel) as u64 >= maxclients {
@@ -172,6 +172,7 @@ fn accept_all(shard: &Rc<Shard>, lfd: i32, ep: &sys::Epoll) {
         let laddr = sys::local_addr(fd).map_or_else(|| "?:0".to_string(), |a| a.to_string());
         let mut c = Conn::new(fd, conn::ClientState::new(id, addr, laddr), limits);
         c.interest = sys::IN;
+        c.client.authenticated = open;
         if ep.add(fd, sys::IN, id).is_err() {
             sys::close(fd);
             g.connected.fetch_sub(1, Ordering::AcqRel);

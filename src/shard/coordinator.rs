@@ -35,9 +35,11 @@ pub async fn run(shard: &Rc<Shard>, db: usize, spec: &'static CommandSpec, args:
 async fn on_shard(shard: &Rc<Shard>, target: usize, db: usize, h: Handler, sub: Vec<Bytes>) -> Reply {
     shard
         .call(target, move |sh| {
-            let mut st = sh.store.borrow_mut();
-            let mut ctx = st.ctx(db);
-            h(&mut ctx, &sub)
+            super::run_guarded("multi-shard part", || {
+                let mut st = sh.store.borrow_mut();
+                let mut ctx = st.ctx(db);
+                h(&mut ctx, &sub)
+            })
         })
         .await
         .unwrap_or_else(|| Reply::err(GONE))

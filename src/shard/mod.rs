@@ -6,6 +6,7 @@
 
 pub mod coordinator;
 pub mod cron;
+pub mod mesh;
 
 use crate::commands::CommandSpec;
 use crate::config::Config;
@@ -13,11 +14,28 @@ use crate::metrics::ServerStats;
 use crate::protocol::reply::Reply;
 use crate::store::ShardStore;
 use bytes::Bytes;
-use glommio::channels::channel_mesh::Senders;
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 use std::sync::Arc;
+
+/// Run a handler so that a bug in it costs one error reply, not the shard: the panic is
+/// logged and the client told. Handlers hold no state across the call, so nothing is left
+/// half-borrowed (RefCell guards are released while unwinding).
+pub fn run_guarded(name: &str, f: impl FnOnce() -> Reply) -> Reply {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(e) => {
+            let what = e
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| e.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            crate::logging::warning(&format!("BUG: command '{name}' panicked: {what}"));
+            Reply::err(format!("ERR internal error while running '{name}'"))
+        }
+    }
+}
 
 /// A unit of work sent to another shard.
 pub type Msg = Box<dyn FnOnce(&Rc<Shard>) + Send>;
@@ -49,7 +67,7 @@ pub struct Shard {
     pub net: RefCell<crate::net::Registry>,
     /// DEBUG SET-ACTIVE-EXPIRE.
     pub active_expire: std::cell::Cell<bool>,
-    senders: Senders<Msg>,
+    mesh: mesh::Mesh,
 }
 
 impl Shard {
@@ -58,10 +76,10 @@ impl Shard {
         n: usize,
         config: Config,
         global: Arc<Global>,
-        senders: Senders<Msg>,
+        mesh: mesh::Mesh,
     ) -> Shard {
         let mut store = ShardStore::new(config.databases);
-        store.limits.proto_max_bulk_len = config.proto_max_bulk_len;
+        store.limits = crate::store::StoreLimits::from_config(&config);
         Shard {
             id,
             n,
@@ -71,7 +89,7 @@ impl Shard {
             global,
             net: RefCell::new(crate::net::Registry::default()),
             active_expire: std::cell::Cell::new(true),
-            senders,
+            mesh,
         }
     }
 
@@ -88,7 +106,7 @@ impl Shard {
         let msg: Msg = Box::new(move |sh| {
             let _ = tx.send(f(sh));
         });
-        self.senders.send_to(target, msg).await.ok()?;
+        self.mesh.get(target)?.send(msg).ok()?;
         rx.await.ok()
     }
 
@@ -107,27 +125,25 @@ impl Shard {
     /// Run one keyed command on this shard's store, with command stats.
     pub fn exec(&self, db: usize, spec: &'static CommandSpec, handler: crate::commands::Handler, args: &[Bytes]) -> Reply {
         let start = std::time::Instant::now();
-        let reply = {
+        let reply = run_guarded(spec.name, || {
             let mut store = self.store.borrow_mut();
             let mut ctx = store.ctx(db);
             handler(&mut ctx, args)
-        };
+        });
         self.stats
             .borrow_mut()
             .record(spec.name, start.elapsed(), reply.is_error());
         reply
     }
 
-    /// Serve messages from the other shards until they hang up.
-    pub fn spawn_inbox(self: &Rc<Self>, mut receivers: glommio::channels::channel_mesh::Receivers<Msg>) {
-        for (_, rx) in receivers.streams() {
-            let shard = self.clone();
-            glommio::spawn_local(async move {
-                while let Some(msg) = rx.recv().await {
-                    msg(&shard);
-                }
-            })
-            .detach();
-        }
+    /// Serve messages from the other shards until shutdown.
+    pub fn spawn_inbox(self: &Rc<Self>) {
+        let inbox = self.mesh[self.id].clone();
+        glommio::spawn_local(mesh::serve(self.clone(), inbox)).detach();
+    }
+
+    /// Stop taking messages (shutdown): senders get their message back.
+    pub fn close_inbox(&self) {
+        self.mesh[self.id].close();
     }
 }

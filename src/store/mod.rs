@@ -1,6 +1,7 @@
 //! A shard's keyspace: its slice of every database, and the context handlers run in.
 
 pub mod db;
+pub mod dump;
 pub mod value;
 
 use crate::protocol::reply::Reply;
@@ -21,12 +22,32 @@ pub struct KeyStats {
 #[derive(Clone, Debug)]
 pub struct StoreLimits {
     pub proto_max_bulk_len: u64,
+    /// An LFU maxmemory policy is set: the access field holds an LFU counter, not a clock.
+    pub lfu: bool,
+    pub lfu_log_factor: u64,
+    pub lfu_decay_time: u64,
 }
 
 impl Default for StoreLimits {
     fn default() -> Self {
         StoreLimits {
             proto_max_bulk_len: 512 * 1024 * 1024,
+            lfu: false,
+            lfu_log_factor: 10,
+            lfu_decay_time: 1,
+        }
+    }
+}
+
+impl StoreLimits {
+    /// The settings handlers need, from the config.
+    pub fn from_config(c: &crate::config::Config) -> StoreLimits {
+        use crate::config::MaxmemoryPolicy::{AllkeysLfu, VolatileLfu};
+        StoreLimits {
+            proto_max_bulk_len: c.proto_max_bulk_len,
+            lfu: matches!(c.maxmemory_policy, AllkeysLfu | VolatileLfu),
+            lfu_log_factor: c.lfu_log_factor,
+            lfu_decay_time: c.lfu_decay_time,
         }
     }
 }
@@ -87,21 +108,52 @@ impl Ctx<'_> {
         }
     }
 
-    /// Look a key up for writing (no hit/miss accounting).
+    /// Record an access on an entry: the LRU clock, or the LFU counter under an LFU policy.
+    #[inline]
+    fn touch(limits: &StoreLimits, now: u64, e: &mut Entry) {
+        e.lru = if limits.lfu {
+            value::lfu_access(e.lru, now, limits.lfu_log_factor, limits.lfu_decay_time)
+        } else {
+            (now / 1000) as u32
+        };
+    }
+
+    /// Look a key up for writing (Redis's lookupKeyWrite): expires it if due, touches it, no
+    /// hit/miss accounting.
     #[inline]
     pub fn lookup(&mut self, key: &[u8]) -> Option<&mut Entry> {
         self.expire_if_needed(key);
-        self.store.dbs[self.db].get_raw_mut(key)
+        let (limits, now) = (&self.store.limits, self.now);
+        let e = self.store.dbs[self.db].get_raw_mut(key)?;
+        Self::touch(limits, now, e);
+        Some(e)
     }
 
-    /// Look a key up for reading: counts a hit or miss and touches the access clock.
+    /// Look a key up for reading: counts a hit or miss and touches it.
     #[inline]
     pub fn lookup_read(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        self.expire_if_needed(key);
+        let (limits, now) = (&self.store.limits, self.now);
+        match self.store.dbs[self.db].get_raw_mut(key) {
+            Some(e) => {
+                self.store.stats.keyspace_hits += 1;
+                Self::touch(limits, now, e);
+                Some(e)
+            }
+            None => {
+                self.store.stats.keyspace_misses += 1;
+                None
+            }
+        }
+    }
+
+    /// A read that leaves the access clock alone (EXISTS, TYPE, TTL, OBJECT): expires the key
+    /// if due and counts a hit or miss.
+    pub fn lookup_notouch(&mut self, key: &[u8]) -> Option<&mut Entry> {
         self.expire_if_needed(key);
         match self.store.dbs[self.db].get_raw_mut(key) {
             Some(e) => {
                 self.store.stats.keyspace_hits += 1;
-                e.lru = value::lru_clock();
                 Some(e)
             }
             None => {
@@ -145,6 +197,9 @@ impl Ctx<'_> {
     pub fn set(&mut self, key: &[u8], value: Value, expire_at: u64) {
         let mut e = Entry::new(value);
         e.expire_at = expire_at;
+        if self.store.limits.lfu {
+            e.lru = value::lfu_new(self.now);
+        }
         self.store.dbs[self.db].insert(key, e);
         self.store.dirty += 1;
     }

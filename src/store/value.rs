@@ -46,6 +46,9 @@ pub struct Entry {
     pub expire_at: u64,
     /// Last access, in seconds of the shard's LRU clock (OBJECT IDLETIME).
     pub lru: u32,
+    /// The string was edited in place (APPEND, SETRANGE, SETBIT …): Redis reports such a
+    /// value as "raw" whatever its length.
+    pub raw: bool,
 }
 
 impl Entry {
@@ -54,6 +57,15 @@ impl Entry {
             value,
             expire_at: 0,
             lru: lru_clock(),
+            raw: false,
+        }
+    }
+
+    /// The name OBJECT ENCODING reports.
+    pub fn encoding(&self) -> &'static str {
+        match &self.value {
+            Value::Str(_) if self.raw => "raw",
+            v => v.encoding(),
         }
     }
 }
@@ -61,4 +73,41 @@ impl Entry {
 /// Seconds since the epoch, truncated: the access clock OBJECT IDLETIME reads.
 pub fn lru_clock() -> u32 {
     (crate::util::now_ms() / 1000) as u32
+}
+
+/// Initial LFU counter of a new key (Redis's LFU_INIT_VAL).
+pub const LFU_INIT_VAL: u8 = 5;
+
+/// Minutes clock, 16 bits, as Redis keeps it in the LFU half of the access field.
+fn lfu_minutes(now_ms: u64) -> u32 {
+    ((now_ms / 60_000) & 0xFFFF) as u32
+}
+
+/// The access field of a new key under an LFU policy: (minutes << 8) | counter.
+pub fn lfu_new(now_ms: u64) -> u32 {
+    (lfu_minutes(now_ms) << 8) | LFU_INIT_VAL as u32
+}
+
+/// The counter after decay: one less per `decay_time` minutes since the last access.
+pub fn lfu_counter(field: u32, now_ms: u64, decay_time: u64) -> u8 {
+    let last = (field >> 8) & 0xFFFF;
+    let counter = (field & 0xFF) as u8;
+    let now = lfu_minutes(now_ms);
+    // The minutes clock wraps at 16 bits.
+    let elapsed = now.wrapping_sub(last) & 0xFFFF;
+    let periods = if decay_time > 0 { elapsed as u64 / decay_time } else { 0 };
+    counter.saturating_sub(periods.min(255) as u8)
+}
+
+/// An access: decay, then a logarithmic increment (the more hits, the less likely the next
+/// one counts), as Redis's LFULogIncr with `lfu-log-factor`.
+pub fn lfu_access(field: u32, now_ms: u64, log_factor: u64, decay_time: u64) -> u32 {
+    let mut counter = lfu_counter(field, now_ms, decay_time);
+    if counter < 255 {
+        let base = (counter as f64 - LFU_INIT_VAL as f64).max(0.0);
+        if fastrand::f64() < 1.0 / (base * log_factor as f64 + 1.0) {
+            counter += 1;
+        }
+    }
+    (lfu_minutes(now_ms) << 8) | counter as u32
 }

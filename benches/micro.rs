@@ -1,0 +1,89 @@
+//! Micro-benchmarks of the self-contained hot-path modules: the RESP request parser and key
+//! routing. The crate has no lib target, so the source files are included with `#[path]`; only
+//! files that need nothing from `crate::` can be benchmarked this way.
+//!
+//! Run: `cargo bench --bench micro` (filter: `cargo bench --bench micro -- parse`).
+
+use bytes::BytesMut;
+use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+
+#[allow(dead_code, unused_imports)]
+#[path = "../src/protocol/parse.rs"]
+mod parse;
+
+#[allow(dead_code, unused_imports)]
+#[path = "../src/routing.rs"]
+mod routing;
+
+/// `n` pipelined `SET key:000123 <64-byte value>` requests, as redis-benchmark sends them.
+fn set_pipeline(n: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    for _ in 0..n {
+        out.extend_from_slice(b"*3\r\n$3\r\nSET\r\n$10\r\nkey:000123\r\n$64\r\n");
+        out.extend_from_slice(&[b'x'; 64]);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+/// Parses every request in `buf`; returns how many arguments were seen.
+fn parse_all(parser: &mut parse::RequestParser, buf: &mut BytesMut) -> usize {
+    let mut args = 0;
+    while let Some(cmd) = parser.parse(buf).expect("valid input") {
+        args += cmd.len();
+        black_box(cmd);
+    }
+    args
+}
+
+fn bench_parse(c: &mut Criterion) {
+    let mut g = c.benchmark_group("parse");
+
+    let pipeline = set_pipeline(16);
+    g.throughput(Throughput::Elements(16));
+    g.bench_function("pipeline_16x_set_64b", |b| {
+        let mut parser = parse::RequestParser::default();
+        b.iter_batched_ref(
+            || BytesMut::from(&pipeline[..]),
+            |buf| assert_eq!(parse_all(&mut parser, buf), 48),
+            BatchSize::SmallInput,
+        )
+    });
+
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("inline_ping", |b| {
+        let mut parser = parse::RequestParser::default();
+        b.iter_batched_ref(
+            || BytesMut::from(&b"PING\r\n"[..]),
+            |buf| assert_eq!(parse_all(&mut parser, buf), 1),
+            BatchSize::SmallInput,
+        )
+    });
+    g.finish();
+}
+
+fn bench_routing(c: &mut Criterion) {
+    // 1024 distinct 16-byte keys ("key:" + 12 digits, redis-benchmark's key format).
+    let keys: Vec<Vec<u8>> = (0..1024u64)
+        .map(|i| format!("key:{:012}", i * 7919).into_bytes())
+        .collect();
+    assert!(keys.iter().all(|k| k.len() == 16));
+
+    let mut g = c.benchmark_group("routing");
+    g.throughput(Throughput::Elements(keys.len() as u64));
+    for shards in [1usize, 64] {
+        g.bench_function(format!("key_shard_16b_{shards}_shards"), |b| {
+            b.iter(|| {
+                let mut acc = 0usize;
+                for k in &keys {
+                    acc = acc.wrapping_add(routing::key_shard(black_box(k), black_box(shards)));
+                }
+                acc
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench_parse, bench_routing);
+criterion_main!(benches);

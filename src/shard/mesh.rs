@@ -1,0 +1,82 @@
+//! Shard-to-shard channels: one inbox per shard, a lock-free queue that every other shard
+//! pushes closures into, plus a waker for the task that drains it.
+//!
+//! glommio's own channel mesh was tried first; its `join()` handshake hung now and then at
+//! start-up with more shards than cores (all executors parked, waiting for each other). This
+//! inbox needs no handshake: the queues exist before the executors start, and a push wakes the
+//! owner's inbox task through its `Waker` (glommio honours wakes from other threads).
+
+use super::{Msg, Shard};
+use crossbeam::queue::SegQueue;
+use futures::task::AtomicWaker;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::Poll;
+
+/// Messages run per wake-up before the inbox task yields to the network loop.
+const BATCH: usize = 64;
+
+#[derive(Default)]
+pub struct Inbox {
+    queue: SegQueue<Msg>,
+    waker: AtomicWaker,
+    closed: AtomicBool,
+}
+
+impl Inbox {
+    /// Queue a message for the owning shard. Gives it back if that shard has stopped.
+    pub fn send(&self, msg: Msg) -> Result<(), Msg> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(msg);
+        }
+        self.queue.push(msg);
+        self.waker.wake();
+        Ok(())
+    }
+
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.waker.wake();
+    }
+}
+
+/// Every shard's inbox, by shard id. Shared by all shards (the only shared structure besides
+/// the admission counters in `Global`).
+pub type Mesh = Arc<Vec<Arc<Inbox>>>;
+
+pub fn new_mesh(n: usize) -> Mesh {
+    Arc::new((0..n).map(|_| Arc::new(Inbox::default())).collect())
+}
+
+/// Drain this shard's inbox until it is closed.
+pub async fn serve(shard: Rc<Shard>, inbox: Arc<Inbox>) {
+    loop {
+        let ran = std::future::poll_fn(|cx| {
+            // Register first, then look: a push after the look wakes us again.
+            inbox.waker.register(cx.waker());
+            let mut n = 0;
+            while n < BATCH {
+                match inbox.queue.pop() {
+                    Some(msg) => {
+                        msg(&shard);
+                        n += 1;
+                    }
+                    None => break,
+                }
+            }
+            if n > 0 {
+                Poll::Ready(true)
+            } else if inbox.closed.load(Ordering::Acquire) {
+                Poll::Ready(false)
+            } else {
+                Poll::Pending
+            }
+        })
+        .await;
+        if !ran {
+            return;
+        }
+        glommio::executor().yield_now().await;
+    }
+}

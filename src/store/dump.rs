@@ -1,0 +1,817 @@
+//! DUMP/RESTORE payloads, byte-compatible with Redis 7.0 (cluster.c createDumpPayload and
+//! verifyDumpPayload, rdb.c string and length encodings, liblzf 3.6 as Redis builds it).
+//!
+//! A payload is `type byte | RDB-encoded value | RDB version (u16 LE) | CRC64 (LE)`, the CRC
+//! (Redis's crc64, the Jones polynomial) covering everything before it.
+
+use super::value::Value;
+use crate::util::num;
+use bytes::Bytes;
+
+/// RDB version written by Redis 7.0; payloads from newer versions are refused.
+pub const RDB_VERSION: u16 = 10;
+
+/// Error text (code included) for a payload whose footer does not verify.
+pub const ERR_PAYLOAD: &str = "ERR DUMP payload version or checksum are wrong";
+/// Error text (code included) for a payload whose body does not decode.
+pub const ERR_BAD_FORMAT: &str = "ERR Bad data format";
+
+const CRC64: crc::Crc<u64> = crc::Crc::<u64>::new(&crc::CRC_64_REDIS);
+
+// RDB object types (rdb.h). Only strings are stored so far; the others are listed so that
+// RESTORE can tell a type it does not support yet from a byte that is no type at all.
+const RDB_TYPE_STRING: u8 = 0;
+
+// Length and string encodings (rdb.h).
+const RDB_6BITLEN: u8 = 0;
+const RDB_14BITLEN: u8 = 1;
+const RDB_32BITLEN: u8 = 0x80;
+const RDB_64BITLEN: u8 = 0x81;
+const RDB_ENCVAL: u8 = 3;
+const RDB_ENC_INT8: u64 = 0;
+const RDB_ENC_INT16: u64 = 1;
+const RDB_ENC_INT32: u64 = 2;
+const RDB_ENC_LZF: u64 = 3;
+
+/// Serialize a value the way Redis's DUMP does.
+pub fn dump(value: &Value) -> Vec<u8> {
+    let mut out = Vec::new();
+    match value {
+        Value::Str(s) => {
+            out.push(RDB_TYPE_STRING);
+            save_string(&mut out, s);
+        }
+    }
+    out.extend_from_slice(&RDB_VERSION.to_le_bytes());
+    let crc = CRC64.checksum(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+/// Check a payload's footer as verifyDumpPayload does: at least 10 bytes, an RDB version no
+/// newer than ours, and a matching CRC (Redis has no "zero CRC" escape here, unlike RDB files).
+pub fn verify(payload: &[u8]) -> bool {
+    if payload.len() < 10 {
+        return false;
+    }
+    let footer = &payload[payload.len() - 10..];
+    let ver = u16::from_le_bytes([footer[0], footer[1]]);
+    if ver > RDB_VERSION {
+        return false;
+    }
+    let crc = CRC64.checksum(&payload[..payload.len() - 8]);
+    crc.to_le_bytes() == footer[2..]
+}
+
+/// Decode a DUMP payload. The error is the full reply text: `ERR_PAYLOAD` for a bad footer,
+/// `ERR_BAD_FORMAT` for a body that does not decode or holds a type not supported yet.
+pub fn restore(payload: &[u8]) -> Result<Value, &'static str> {
+    if !verify(payload) {
+        return Err(ERR_PAYLOAD);
+    }
+    // Redis reads the object from the whole buffer, footer included, and does not insist that
+    // it ends where the footer starts; reading the same way accepts exactly what Redis accepts.
+    let mut r = Reader {
+        buf: payload,
+        pos: 0,
+    };
+    let ty = r.byte().ok_or(ERR_BAD_FORMAT)?;
+    match ty {
+        RDB_TYPE_STRING => load_string(&mut r)
+            .map(|b| Value::Str(Bytes::from(b)))
+            .ok_or(ERR_BAD_FORMAT),
+        // Lists, sets, sorted sets, hashes, modules, streams (1..=7, 9..=19) are valid RDB
+        // types that this server cannot hold yet; anything else is not a type at all.
+        _ => Err(ERR_BAD_FORMAT),
+    }
+}
+
+/// rdbSaveLen.
+fn save_len(out: &mut Vec<u8>, len: u64) {
+    if len < 1 << 6 {
+        out.push((len as u8) | (RDB_6BITLEN << 6));
+    } else if len < 1 << 14 {
+        out.push(((len >> 8) as u8) | (RDB_14BITLEN << 6));
+        out.push(len as u8);
+    } else if len <= u32::MAX as u64 {
+        out.push(RDB_32BITLEN);
+        out.extend_from_slice(&(len as u32).to_be_bytes());
+    } else {
+        out.push(RDB_64BITLEN);
+        out.extend_from_slice(&len.to_be_bytes());
+    }
+}
+
+/// rdbEncodeInteger: the 8/16/32-bit special encodings, when the value fits one.
+fn encode_int(v: i64, out: &mut Vec<u8>) -> bool {
+    let enc = |e: u64| (RDB_ENCVAL << 6) | e as u8;
+    if let Ok(b) = i8::try_from(v) {
+        out.push(enc(RDB_ENC_INT8));
+        out.push(b as u8);
+    } else if let Ok(h) = i16::try_from(v) {
+        out.push(enc(RDB_ENC_INT16));
+        out.extend_from_slice(&h.to_le_bytes());
+    } else if let Ok(w) = i32::try_from(v) {
+        out.push(enc(RDB_ENC_INT32));
+        out.extend_from_slice(&w.to_le_bytes());
+    } else {
+        return false;
+    }
+    true
+}
+
+/// rdbSaveRawString: integer encoding for short canonical integers, LZF when it saves at least
+/// four bytes on strings over 20 bytes (rdbcompression yes), else length-prefixed bytes.
+fn save_string(out: &mut Vec<u8>, s: &[u8]) {
+    // parse_i64 only takes the canonical form, which is what Redis's strtoll + ll2string
+    // round-trip check in rdbTryIntegerEncoding amounts to.
+    if s.len() <= 11 {
+        if let Some(v) = num::parse_i64(s) {
+            if encode_int(v, out) {
+                return;
+            }
+        }
+    }
+    if s.len() > 20 {
+        if let Some(c) = lzf::compress(s, s.len() - 4) {
+            out.push((RDB_ENCVAL << 6) | RDB_ENC_LZF as u8);
+            save_len(out, c.len() as u64);
+            save_len(out, s.len() as u64);
+            out.extend_from_slice(&c);
+            return;
+        }
+    }
+    save_len(out, s.len() as u64);
+    out.extend_from_slice(s);
+}
+
+struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let end = self.pos.checked_add(n)?;
+        let s = self.buf.get(self.pos..end)?;
+        self.pos = end;
+        Some(s)
+    }
+
+    fn byte(&mut self) -> Option<u8> {
+        self.take(1).map(|s| s[0])
+    }
+
+    fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
+        self.take(N)?.try_into().ok()
+    }
+}
+
+/// rdbLoadLenByRef: (length or encoding number, whether it is an encoding).
+fn load_len(r: &mut Reader) -> Option<(u64, bool)> {
+    let b = r.byte()?;
+    let len = match b >> 6 {
+        RDB_ENCVAL => return Some(((b & 0x3f) as u64, true)),
+        RDB_6BITLEN => (b & 0x3f) as u64,
+        RDB_14BITLEN => (((b & 0x3f) as u64) << 8) | r.byte()? as u64,
+        _ if b == RDB_32BITLEN => u32::from_be_bytes(r.array()?) as u64,
+        _ if b == RDB_64BITLEN => u64::from_be_bytes(r.array()?),
+        _ => return None,
+    };
+    // RDB_LENERR is u64::MAX: a 64-bit length of all ones reads as an error in Redis too.
+    (len != u64::MAX).then_some((len, false))
+}
+
+/// rdbGenericLoadStringObject.
+fn load_string(r: &mut Reader) -> Option<Vec<u8>> {
+    let (len, encoded) = load_len(r)?;
+    if !encoded {
+        let n = usize::try_from(len).ok()?;
+        return r.take(n).map(<[u8]>::to_vec);
+    }
+    let v: i64 = match len {
+        RDB_ENC_INT8 => i8::from_le_bytes(r.array()?) as i64,
+        RDB_ENC_INT16 => i16::from_le_bytes(r.array()?) as i64,
+        RDB_ENC_INT32 => i32::from_le_bytes(r.array()?) as i64,
+        RDB_ENC_LZF => return load_lzf(r),
+        _ => return None,
+    };
+    Some(itoa::Buffer::new().format(v).as_bytes().to_vec())
+}
+
+/// rdbLoadLzfStringObject: compressed length, original length, compressed bytes.
+fn load_lzf(r: &mut Reader) -> Option<Vec<u8>> {
+    // Redis reads both lengths with rdbLoadLen(rdb, NULL): an "encoded" form is taken as its
+    // 6-bit number.
+    let (clen, _) = load_len(r)?;
+    let (len, _) = load_len(r)?;
+    let data = r.take(usize::try_from(clen).ok()?)?;
+    // LZF expands at most 88 times (3 bytes of back reference for 264 out), so a larger claim
+    // can never decode; refusing it early avoids reserving memory for it.
+    if len > clen.saturating_mul(88) {
+        // lzf_decompress fails, returning 0, which matches a claimed length of 0.
+        return (len == 0).then(Vec::new);
+    }
+    let len = usize::try_from(len).ok()?;
+    let mut out = Vec::new();
+    out.try_reserve_exact(len).ok()?;
+    // Redis compares lzf_decompress's result (0 on any error) with the claimed length.
+    (lzf::decompress(data, len, &mut out) == len).then_some(out)
+}
+
+/// liblzf 3.6 as configured by Redis (HLOG 16, VERY_FAST, offsets on 64-bit, CHECK_INPUT),
+/// ported so that DUMP output matches Redis's byte for byte.
+mod lzf {
+    use std::cell::RefCell;
+
+    const HLOG: u32 = 16;
+    const HSIZE: usize = 1 << HLOG;
+    const MAX_LIT: usize = 1 << 5;
+    const MAX_OFF: usize = 1 << 13;
+    const MAX_REF: usize = (1 << 8) + (1 << 3);
+
+    thread_local! {
+        // The hash table (input offsets; 0 never matches since liblzf wants `ref > in_data`).
+        // Kept all-zero between calls so that output depends only on the input, as with a
+        // fresh table, without zeroing 256 KiB for every short string.
+        static HTAB: RefCell<Vec<u32>> = const { RefCell::new(Vec::new()) };
+    }
+
+    #[inline]
+    fn frst(p: &[u8], i: usize) -> u32 {
+        ((p[i] as u32) << 8) | p[i + 1] as u32
+    }
+
+    #[inline]
+    fn next(v: u32, p: &[u8], i: usize) -> u32 {
+        (v << 8) | p[i + 2] as u32
+    }
+
+    #[inline]
+    fn idx(h: u32) -> usize {
+        ((h >> (3 * 8 - HLOG)).wrapping_sub(h.wrapping_mul(5)) & (HSIZE as u32 - 1)) as usize
+    }
+
+    /// lzf_compress into at most `out_len` bytes; None when it does not fit.
+    pub fn compress(input: &[u8], out_len: usize) -> Option<Vec<u8>> {
+        // liblzf takes unsigned int lengths; its first hash reads two bytes.
+        if input.len() < 3 || input.len() > u32::MAX as usize || out_len == 0 {
+            return None;
+        }
+        HTAB.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut htab) => {
+                if htab.len() != HSIZE {
+                    *htab = vec![0; HSIZE];
+                }
+                let mut touched = Vec::new();
+                let r = compress_with(&mut htab, &mut touched, input, out_len);
+                for i in touched {
+                    htab[i] = 0;
+                }
+                r
+            }
+            Err(_) => compress_with(&mut vec![0; HSIZE], &mut Vec::new(), input, out_len),
+        })
+    }
+
+    #[inline]
+    fn put(htab: &mut [u32], touched: &mut Vec<usize>, h: u32, at: usize) {
+        let i = idx(h);
+        htab[i] = at as u32;
+        touched.push(i);
+    }
+
+    fn compress_with(
+        htab: &mut [u32],
+        touched: &mut Vec<usize>,
+        input: &[u8],
+        out_len: usize,
+    ) -> Option<Vec<u8>> {
+        let in_end = input.len();
+        let out_end = out_len;
+        let mut out = vec![0u8; out_len];
+        let mut ip = 0usize;
+        let mut op = 1usize; // start run
+        let mut lit = 0usize;
+        let mut hval = frst(input, ip);
+        while ip + 2 < in_end {
+            hval = next(hval, input, ip);
+            let slot = idx(hval);
+            let r = htab[slot] as usize;
+            htab[slot] = ip as u32;
+            touched.push(slot);
+            // Wrapping like the C unsigned subtraction: a slot pointing at or after `ip` fails.
+            let off = ip.wrapping_sub(r).wrapping_sub(1);
+            if off < MAX_OFF
+                && r > 0
+                && input[r + 2] == input[ip + 2]
+                && input[r] == input[ip]
+                && input[r + 1] == input[ip + 1]
+            {
+                let mut len = 2usize;
+                let maxlen = (in_end - ip - len).min(MAX_REF);
+                if op + 3 + 1 >= out_end && op - usize::from(lit == 0) + 3 + 1 >= out_end {
+                    return None;
+                }
+                out[op - lit - 1] = (lit as u8).wrapping_sub(1); // stop run
+                op -= usize::from(lit == 0); // undo run if length is zero
+                                             // liblzf's unrolled first 16 steps skip the `len < maxlen` test; keep that,
+                                             // it decides the match length near the end of the input.
+                let mut done = false;
+                if maxlen > 16 {
+                    for _ in 0..16 {
+                        len += 1;
+                        if input[r + len] != input[ip + len] {
+                            done = true;
+                            break;
+                        }
+                    }
+                }
+                if !done {
+                    loop {
+                        len += 1;
+                        if !(len < maxlen && input[r + len] == input[ip + len]) {
+                            break;
+                        }
+                    }
+                }
+                len -= 2; // len is now #octets - 1
+                ip += 1;
+                if len < 7 {
+                    out[op] = ((off >> 8) + (len << 5)) as u8;
+                    op += 1;
+                } else {
+                    out[op] = ((off >> 8) + (7 << 5)) as u8;
+                    out[op + 1] = (len - 7) as u8;
+                    op += 2;
+                }
+                out[op] = off as u8;
+                op += 1;
+                lit = 0;
+                op += 1; // start run
+                ip += len + 1;
+                if ip + 2 >= in_end {
+                    break;
+                }
+                // VERY_FAST: hash only the last two positions of the match.
+                ip -= 2;
+                hval = frst(input, ip);
+                hval = next(hval, input, ip);
+                put(htab, touched, hval, ip);
+                ip += 1;
+                hval = next(hval, input, ip);
+                put(htab, touched, hval, ip);
+                ip += 1;
+            } else {
+                if op >= out_end {
+                    return None;
+                }
+                lit += 1;
+                out[op] = input[ip];
+                op += 1;
+                ip += 1;
+                if lit == MAX_LIT {
+                    out[op - lit - 1] = (lit - 1) as u8;
+                    lit = 0;
+                    op += 1;
+                }
+            }
+        }
+        if op + 3 > out_end {
+            return None;
+        }
+        while ip < in_end {
+            lit += 1;
+            out[op] = input[ip];
+            op += 1;
+            ip += 1;
+            if lit == MAX_LIT {
+                out[op - lit - 1] = (lit - 1) as u8;
+                lit = 0;
+                op += 1;
+            }
+        }
+        out[op - lit - 1] = (lit as u8).wrapping_sub(1); // end run
+        op -= usize::from(lit == 0);
+        out.truncate(op);
+        Some(out)
+    }
+
+    /// lzf_decompress with CHECK_INPUT: appends to `out` (empty, `out_len` reserved) and returns
+    /// the number of bytes produced, or 0 on any error, as the C function does.
+    pub fn decompress(input: &[u8], out_len: usize, out: &mut Vec<u8>) -> usize {
+        let in_end = input.len();
+        let mut ip = 0usize;
+        while ip < in_end {
+            let ctrl = input[ip] as usize;
+            ip += 1;
+            if ctrl < 1 << 5 {
+                // literal run
+                let n = ctrl + 1;
+                if out.len() + n > out_len || ip + n > in_end {
+                    return 0;
+                }
+                out.extend_from_slice(&input[ip..ip + n]);
+                ip += n;
+            } else {
+                // back reference
+                let mut len = ctrl >> 5;
+                let mut back = ((ctrl & 0x1f) << 8) + 1;
+                if ip >= in_end {
+                    return 0;
+                }
+                if len == 7 {
+                    len += input[ip] as usize;
+                    ip += 1;
+                    if ip >= in_end {
+                        return 0;
+                    }
+                }
+                back += input[ip] as usize;
+                ip += 1;
+                if out.len() + len + 2 > out_len || back > out.len() {
+                    return 0;
+                }
+                // Byte by byte: the source may overlap what is being written.
+                let start = out.len() - back;
+                for i in start..start + len + 2 {
+                    let b = out[i];
+                    out.push(b);
+                }
+            }
+        }
+        out.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    fn s(b: &[u8]) -> Value {
+        Value::Str(Bytes::copy_from_slice(b))
+    }
+
+    /// Wrap a body in a valid footer (version, CRC).
+    fn wrap(body: &[u8], ver: u16) -> Vec<u8> {
+        let mut p = body.to_vec();
+        p.extend_from_slice(&ver.to_le_bytes());
+        let crc = CRC64.checksum(&p);
+        p.extend_from_slice(&crc.to_le_bytes());
+        p
+    }
+
+    /// Deterministic pseudo-random bytes (the same LCG produced the Redis captures below).
+    fn lcg_bytes(n: usize, alphabet: u32) -> Vec<u8> {
+        let mut x: u32 = 12345;
+        (0..n)
+            .map(|_| {
+                x = x.wrapping_mul(1103515245).wrapping_add(12345);
+                ((x >> 16) % alphabet) as u8 + if alphabet < 256 { b'a' } else { 0 }
+            })
+            .collect()
+    }
+
+    // Payloads captured from redis-server 7.0.15 (`DUMP k`).
+    const REDIS: &[(&[u8], &str)] = &[
+        (b"12345", "00c139300a009d94ea2793fc08b9"),
+        (b"-5", "00c0fb0a0049c4c6f4d7263f68"),
+        (b"2147483647", "00c2ffffff7f0a002c74e59ee02eada1"),
+        (
+            b"2147483648",
+            "000a323134373438333634380a00e7b129a34c1d76ee",
+        ),
+        (b"hello", "000568656c6c6f0a006372df766534200a"),
+        (
+            b"a\x00\xff\r\nb\x80",
+            "00076100ff0d0a62800a00f0b16c89c868613f",
+        ),
+        (b"", "00000a005d9b5c400f7fa2da"),
+    ];
+
+    #[test]
+    fn crc_is_redis_crc64() {
+        assert_eq!(CRC64.checksum(b"123456789"), 0xe9c6d914c4b8d9ca);
+    }
+
+    #[test]
+    fn matches_redis_payloads() {
+        for (v, h) in REDIS {
+            assert_eq!(dump(&s(v)), hex(h), "dump {:?}", v);
+            assert_eq!(restore(&hex(h)), Ok(s(v)));
+        }
+    }
+
+    #[test]
+    fn compressed_200_bytes_matches_redis() {
+        let mut v = b"abc".repeat(66);
+        v.extend_from_slice(b"xy");
+        let h = "00c30b40c80361626361e0b9020178790a0057df920f9a286717";
+        assert_eq!(dump(&s(&v)), hex(h));
+        assert_eq!(restore(&hex(h)), Ok(s(&v)));
+    }
+
+    #[test]
+    fn lzf_output_matches_redis_on_varied_inputs() {
+        // (length, alphabet size, first 24 hex chars of Redis's payload, its CRC bytes hex).
+        for &(n, alpha, head, crc) in LZF_CASES {
+            let v = lcg_bytes(n, alpha);
+            let d = dump(&s(&v));
+            let got = d.iter().map(|b| format!("{b:02x}")).collect::<String>();
+            assert!(got.starts_with(head), "n={n} a={alpha}: {got}");
+            assert!(got.ends_with(crc), "n={n} a={alpha}: {got}");
+            assert_eq!(restore(&d), Ok(s(&v)));
+        }
+    }
+
+    // Filled from redis-server 7.0.15 on lcg_bytes(n, alphabet) values.
+    const LZF_CASES: &[(usize, u32, &str, &str)] = &[
+        (21, 2, "001561616261626262616162", "b7e1e7e172ef556e"),
+        (21, 3, "001563616161616261626263", "ff1b556bb4c6d8e7"),
+        (21, 4, "001561616263646262636362", "061d0e0d3baedd55"),
+        (21, 8, "001565656663686666636366", "14ef0318792e70a2"),
+        (21, 26, "0015616d7a6f6a64706f6d78", "64ebf1edbf552239"),
+        (21, 256, "0015dc0465aa1fad1d5adae5", "f99bd575919ffeda"),
+        (22, 2, "001661616261626262616162", "078bf69da75ec28d"),
+        (22, 3, "001663616161616261626263", "e7ea064987e519f9"),
+        (22, 4, "001661616263646262636362", "b492a6d14b3494e5"),
+        (22, 8, "001665656663686666636366", "35e2667b6087db6d"),
+        (22, 26, "0016616d7a6f6a64706f6d78", "8f38904ab8a4fc5b"),
+        (22, 256, "0016dc0465aa1fad1d5adae5", "ca6cc60dc5edc87d"),
+        (23, 2, "001761616261626262616162", "ffc3483c4b37c53b"),
+        (23, 3, "001763616161616261626263", "f83085153a0a647f"),
+        (23, 4, "001761616263646262636362", "09c47ca14ec8afc8"),
+        (23, 8, "001765656663686666636366", "112ef73fb830ecfa"),
+        (23, 26, "0017616d7a6f6a64706f6d78", "1c5ca1009329728b"),
+        (23, 256, "0017dc0465aa1fad1d5adae5", "eff8969c7be9de65"),
+        (24, 2, "001861616261626262616162", "3fe3c955109d8df1"),
+        (24, 3, "001863616161616261626263", "dfe1e82806cce47d"),
+        (24, 4, "001861616263646262636362", "1c2799e7d4bb3909"),
+        (24, 8, "001865656663686666636366", "023dadf1a3eb2bdf"),
+        (24, 26, "0018616d7a6f6a64706f6d78", "57c0ad3311582d13"),
+        (24, 256, "0018dc0465aa1fad1d5adae5", "3b6a9723dc28c978"),
+        (25, 2, "001961616261626262616162", "d80d78827650f844"),
+        (25, 3, "001963616161616261626263", "02175c53c48eb3f4"),
+        (25, 4, "001961616263646262636362", "9519e8077f8b7931"),
+        (25, 8, "001965656663686666636366", "434fc6b811a0a57f"),
+        (25, 26, "0019616d7a6f6a64706f6d78", "c023318ad6b77e5a"),
+        (25, 256, "0019dc0465aa1fad1d5adae5", "4b10039f1af58f98"),
+        (30, 2, "001e61616261626262616162", "53232b4ec440919c"),
+        (30, 3, "001e63616161616261626263", "39306b3a7c6a31a5"),
+        (30, 4, "001e61616263646262636362", "5632b96823390fe1"),
+        (30, 8, "001e65656663686666636366", "f3a8c4d1481968ff"),
+        (30, 26, "001e616d7a6f6a64706f6d78", "2ad1817628d1c0ed"),
+        (30, 256, "001edc0465aa1fad1d5adae5", "30cf9c823e5c9f5d"),
+        (33, 2, "00c31a210761616261626262", "390756899c800dac"),
+        (33, 3, "002163616161616261626263", "d55715ac197c77e3"),
+        (33, 4, "002161616263646262636362", "fd74cd2baa8dea5c"),
+        (33, 8, "002165656663686666636366", "07ac76081a13d98e"),
+        (33, 26, "0021616d7a6f6a64706f6d78", "f54229aa62229708"),
+        (33, 256, "0021dc0465aa1fad1d5adae5", "8f4f5d21bca3316a"),
+        (34, 2, "00c31a220761616261626262", "e420677fa10f8378"),
+        (34, 3, "002263616161616261626263", "d9a25072b7bd01f9"),
+        (34, 4, "002261616263646262636362", "61d65062fec94a32"),
+        (34, 8, "002265656663686666636366", "67d5eb959cbfcfa1"),
+        (34, 26, "0022616d7a6f6a64706f6d78", "b202a4255a07d317"),
+        (34, 256, "0022dc0465aa1fad1d5adae5", "6a3fbcde272658e5"),
+        (35, 2, "00c319230761616261626262", "9d2f39fc2cdf8177"),
+        (35, 3, "002363616161616261626263", "d598dd91c4ddde46"),
+        (35, 4, "002361616263646262636362", "f5fd4741616cf53c"),
+        (35, 8, "002365656663686666636366", "8be29adbf4edee09"),
+        (35, 26, "0023616d7a6f6a64706f6d78", "07c635d6ae2c0637"),
+        (35, 256, "0023dc0465aa1fad1d5adae5", "ca50594212605781"),
+        (40, 2, "00c31d280761616261626262", "5c18d72634549e5e"),
+        (40, 3, "00c322280163612000076261", "a52e29b1ccbfd2a6"),
+        (40, 4, "002861616263646262636362", "892f2914215e33b8"),
+        (40, 8, "002865656663686666636366", "a8bc436907147511"),
+        (40, 26, "0028616d7a6f6a64706f6d78", "1ea80795295f5ec2"),
+        (40, 256, "0028dc0465aa1fad1d5adae5", "68f6a1c0f9189f17"),
+        (50, 2, "00c31f320761616261626262", "ce508070fdc7933b"),
+        (50, 3, "00c327320163612000076261", "7312f9aac2f73e08"),
+        (50, 4, "003261616263646262636362", "4ddedc52bf100857"),
+        (50, 8, "003265656663686666636366", "6f628273f02aec79"),
+        (50, 26, "0032616d7a6f6a64706f6d78", "3d06d6306d28ea81"),
+        (50, 256, "0032dc0465aa1fad1d5adae5", "63c9aa53a5f1ca3b"),
+        (64, 2, "00c328404007616162616262", "17b8506698601507"),
+        (64, 3, "00c332404001636120000762", "eae5c050750d3be1"),
+        (64, 4, "00c339404010616162636462", "1fb017a395b4f083"),
+        (64, 8, "004040656566636866666363", "b55ed2d8c787e536"),
+        (64, 26, "004040616d7a6f6a64706f6d", "35224566f2f205b5"),
+        (64, 256, "004040dc0465aa1fad1d5ada", "467a2cf9de4bc74c"),
+        (65, 2, "00c328404107616162616262", "66599fe92f7ecc76"),
+        (65, 3, "00c331404101636120000762", "19f04eabfc785d5e"),
+        (65, 4, "00c33a404110616162636462", "859c5048226133c8"),
+        (65, 8, "004041656566636866666363", "4d007ef150ef6de9"),
+        (65, 26, "004041616d7a6f6a64706f6d", "845e8b680c9c427c"),
+        (65, 256, "004041dc0465aa1fad1d5ada", "59e5e56b19584caa"),
+        (100, 2, "00c33c406407616162616262", "2795bb1bc5f68e81"),
+        (100, 3, "00c340474064016361200007", "1ec634dcbdc57954"),
+        (100, 4, "00c340504064106161626364", "02c3fc2db9d2015d"),
+        (100, 8, "004064656566636866666363", "fc2e89927f6d18ec"),
+        (100, 26, "004064616d7a6f6a64706f6d", "0687271f75fea861"),
+        (100, 256, "004064dc0465aa1fad1d5ada", "fe5d7dcfa2f32aaf"),
+        (200, 2, "00c3406a40c8076161626162", "a7d7fea726a592ea"),
+        (200, 3, "00c3408340c8016361200007", "ea1e2fd97e14d197"),
+        (200, 4, "00c3409340c8106161626364", "9ed33138cef0b4c4"),
+        (200, 8, "0040c8656566636866666363", "33664c89327e0b76"),
+        (200, 26, "0040c8616d7a6f6a64706f6d", "359cb20dcaaf22d9"),
+        (200, 256, "0040c8dc0465aa1fad1d5ada", "dbe0f8d89ee18194"),
+        (300, 2, "00c340a0412c076161626162", "7420c80375b825dd"),
+        (300, 3, "00c340bc412c016361200007", "c4899ca241fe1885"),
+        (300, 4, "00c340d6412c106161626364", "40054648b14a9cf7"),
+        (300, 8, "00c3411b412c1a6565666368", "0eb2315da04d76bf"),
+        (300, 26, "00412c616d7a6f6a64706f6d", "a4f4575f6a134ef7"),
+        (300, 256, "00412cdc0465aa1fad1d5ada", "1d4dd1a77e52afb2"),
+        (1000, 2, "00c3420443e8076161626162", "2b3be7b5c5e1849e"),
+        (1000, 3, "00c3424143e8016361200007", "5897c7eedb10d45a"),
+        (1000, 4, "00c3427643e8106161626364", "562bf31c348b394c"),
+        (1000, 8, "00c3433443e81a6565666368", "baae35fb4f02b903"),
+        (1000, 26, "0043e8616d7a6f6a64706f6d", "e8df9c4cf9f2de87"),
+        (1000, 256, "0043e8dc0465aa1fad1d5ada", "908c89f0e1b32289"),
+        (5000, 2, "00c349e65388076161626162", "3d678f3761add7f1"),
+        (5000, 3, "00c34b2d5388016361200007", "4e168b37a24fdeba"),
+        (5000, 4, "00c34bbb5388106161626364", "d0d4ccf88d69b8f4"),
+        (5000, 8, "00c34d4153881a6565666368", "89d7718819b5e860"),
+        (5000, 26, "00c3533253881f616d7a6f6a", "8bd2b09998d1147d"),
+        (5000, 256, "005388dc0465aa1fad1d5ada", "f4a38e11549fabf8"),
+        (9000, 2, "00c351ac6328076161626162", "b07f974aee758c2b"),
+        (9000, 3, "00c3542d6328016361200007", "0799c57c39632c3f"),
+        (9000, 4, "00c3550f6328106161626364", "b9ee1637f69ba022"),
+        (9000, 8, "00c3573763281a6565666368", "a66da3cbbb8b9736"),
+        (9000, 26, "00c361c563281f616d7a6f6a", "70308386c5362621"),
+        (9000, 256, "006328dc0465aa1fad1d5ada", "4c5c1f62fec798e6"),
+        (20000, 2, "00c367388000004e20076161", "2863b1faa44fb732"),
+        (20000, 3, "00c36c9e8000004e20016361", "95ee060615d9675f"),
+        (20000, 4, "00c36eb28000004e20106161", "7b116a6be013da89"),
+        (20000, 8, "00c372888000004e201a6565", "dbc023b1dd302bb3"),
+        (20000, 26, "00c380000049328000004e20", "1a22290cbee68bd5"),
+        (20000, 256, "008000004e20dc0465aa1fad", "037b75d5a1d23ae3"),
+        (70000, 2, "00c380000089538000011170", "6128634263bc371b"),
+        (70000, 3, "00c38000009bcd8000011170", "eb36a632e6114cc0"),
+        (70000, 4, "00c3800000a3be8000011170", "0663b65818a442af"),
+        (70000, 8, "00c3800000aed58000011170", "f6f012f465742068"),
+        (70000, 26, "00c3800000fbe38000011170", "91fb12524ee9133a"),
+        (70000, 256, "008000011170dc0465aa1fad", "a14259ad1d9b32ed"),
+    ];
+
+    #[test]
+    fn round_trip() {
+        let mut cases: Vec<Vec<u8>> = vec![
+            b"0".to_vec(),
+            b"-0".to_vec(),
+            b"01".to_vec(),
+            b"+1".to_vec(),
+            b"127".to_vec(),
+            b"128".to_vec(),
+            b"-128".to_vec(),
+            b"-129".to_vec(),
+            b"32767".to_vec(),
+            b"-32768".to_vec(),
+            b"-2147483648".to_vec(),
+            b"-2147483649".to_vec(),
+            b"99999999999".to_vec(),
+            vec![b'a'; 21],
+            vec![b'a'; 63],
+            vec![b'a'; 64],
+            vec![0; 100_000],
+        ];
+        for n in [21, 22, 40, 100, 1000, 16383, 16384, 70_000] {
+            cases.push(lcg_bytes(n, 256));
+            cases.push(lcg_bytes(n, 4));
+            cases.push(lcg_bytes(n, 26));
+        }
+        for v in cases {
+            let d = dump(&s(&v));
+            assert_eq!(restore(&d), Ok(s(&v)), "len {}", v.len());
+        }
+    }
+
+    #[test]
+    fn integer_encodings() {
+        assert_eq!(&dump(&s(b"-128"))[..3], &[0, 0xc0, 0x80]);
+        assert_eq!(&dump(&s(b"128"))[..4], &[0, 0xc1, 0x80, 0]);
+        assert_eq!(&dump(&s(b"-2147483648"))[..6], &[0, 0xc2, 0, 0, 0, 0x80]);
+        // Non-canonical integers are kept as strings.
+        assert_eq!(&dump(&s(b"01"))[..4], &[0, 2, b'0', b'1']);
+        assert_eq!(&dump(&s(b"-0"))[..4], &[0, 2, b'-', b'0']);
+    }
+
+    #[test]
+    fn length_encodings() {
+        let mut o = Vec::new();
+        save_len(&mut o, 63);
+        save_len(&mut o, 64);
+        save_len(&mut o, 16383);
+        save_len(&mut o, 16384);
+        save_len(&mut o, 1 << 32);
+        assert_eq!(
+            o,
+            [
+                &[63u8][..],
+                &[0x40, 64],
+                &[0x7f, 0xff],
+                &[0x80, 0, 0, 0x40, 0],
+                &[0x81, 0, 0, 0, 1, 0, 0, 0, 0]
+            ]
+            .concat()
+        );
+        // Every length form decodes (a 5-byte string written each way).
+        for pre in [
+            &[5u8][..],
+            &[0x40, 5],
+            &[0x80, 0, 0, 0, 5],
+            &[0x81, 0, 0, 0, 0, 0, 0, 0, 5],
+        ] {
+            let mut body = vec![0u8];
+            body.extend_from_slice(pre);
+            body.extend_from_slice(b"hello");
+            assert_eq!(restore(&wrap(&body, 10)), Ok(s(b"hello")), "{pre:?}");
+        }
+    }
+
+    #[test]
+    fn footer_checks() {
+        let p = hex("000568656c6c6f0a006372df766534200a");
+        assert_eq!(restore(&p[..9]), Err(ERR_PAYLOAD));
+        let mut bad = p.clone();
+        *bad.last_mut().unwrap() ^= 1;
+        assert_eq!(restore(&bad), Err(ERR_PAYLOAD));
+        // No escape for an all-zero CRC.
+        let mut zero = p[..p.len() - 8].to_vec();
+        zero.extend_from_slice(&[0; 8]);
+        assert_eq!(restore(&zero), Err(ERR_PAYLOAD));
+        let body = hex("000568656c6c6f");
+        assert_eq!(restore(&wrap(&body, 0)), Ok(s(b"hello")));
+        assert_eq!(restore(&wrap(&body, 9)), Ok(s(b"hello")));
+        assert_eq!(restore(&wrap(&body, 11)), Err(ERR_PAYLOAD));
+        assert_eq!(restore(&wrap(&body, 266)), Err(ERR_PAYLOAD));
+    }
+
+    // Each expectation below was checked against redis-server 7.0.15's RESTORE.
+    #[test]
+    fn body_edge_cases_as_redis() {
+        let ok = |body: &str, want: &[u8]| {
+            assert_eq!(restore(&wrap(&hex(body), 10)), Ok(s(want)), "{body}");
+        };
+        let bad = |body: &str| {
+            assert_eq!(
+                restore(&wrap(&hex(body), 10)),
+                Err(ERR_BAD_FORMAT),
+                "{body}"
+            );
+        };
+        // Unknown type bytes, and types not supported yet (a list).
+        bad("080568656c6c6f");
+        bad("140568656c6c6f");
+        bad("01010568656c6c6f");
+        // Trailing bytes are ignored; a string may run into the footer (Redis reads there).
+        ok("000568656c6c6fffff", b"hello");
+        ok("000768656c6c6f", b"hello\n\x00");
+        bad("001068656c6c6f");
+        // Empty body, type only, bad length/encoding bytes.
+        bad("");
+        bad("00");
+        bad("0082");
+        bad("00bf");
+        bad("00c4");
+        // Integer encodings, including one that reads the version byte.
+        ok("00c0fb", b"-5");
+        ok("00c1ffff", b"-1");
+        ok("00c0", b"10");
+        ok("00c2ff", b"1795164927");
+        // LZF: literal run; claimed length 0 passes whatever the data; mismatches fail.
+        ok("00c3060504616263646566", b"abcde");
+        ok("00c30b000361626361e0b9020178", b"");
+        ok("00c30000", b"");
+        bad("00c30005");
+        bad("00c3060604616263646566");
+        bad("00c3060404616263646566");
+        bad("00c3030520ff00");
+        bad("00c30681000001000000000461626364");
+    }
+
+    #[test]
+    fn decompress_rejects_garbage_without_panicking() {
+        let mut x: u32 = 7;
+        for round in 0..2000 {
+            let n = round % 40;
+            let data: Vec<u8> = (0..n)
+                .map(|_| {
+                    x = x.wrapping_mul(1664525).wrapping_add(1013904223);
+                    (x >> 24) as u8
+                })
+                .collect();
+            let mut out = Vec::new();
+            let got = lzf::decompress(&data, 64, &mut out);
+            assert!(got <= 64);
+            let _ = restore(&wrap(&[&[0u8, 0xc3][..], &data].concat(), 10));
+        }
+    }
+}
