@@ -1,7 +1,5 @@
 //! Server counters kept per shard and merged by INFO.
 
-use std::collections::HashMap;
-use std::time::Duration;
 
 #[derive(Default, Clone, Debug)]
 pub struct CommandStat {
@@ -19,16 +17,16 @@ pub struct ServerStats {
     pub net_input_bytes: u64,
     pub net_output_bytes: u64,
     pub total_error_replies: u64,
-    pub commands: HashMap<&'static str, CommandStat>,
+    pub commands: ahash::AHashMap<&'static str, CommandStat>,
 }
 
 impl ServerStats {
     #[inline]
-    pub fn record(&mut self, name: &'static str, took: Duration, failed: bool) {
+    pub fn record(&mut self, name: &'static str, usec: u64, failed: bool) {
         self.total_commands_processed += 1;
         let s = self.commands.entry(name).or_default();
         s.calls += 1;
-        s.usec += took.as_micros() as u64;
+        s.usec += usec;
         if failed {
             s.failed += 1;
             self.total_error_replies += 1;

@@ -16,6 +16,7 @@ pub fn run(mut config: Config, config_file: Option<String>) -> anyhow::Result<()
     logging::init(config.loglevel.name(), &config.logfile)
         .with_context(|| format!("Can't open the log file: {}", config.logfile))?;
     let n = config.shards.max(1);
+    crate::util::clock::calibrate();
     let mut addrs = listener::bind_addrs(&config.bind, config.port)?;
     if config.port == 0 {
         let port = listener::pick_port(&addrs)?;

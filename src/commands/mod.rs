@@ -11,7 +11,6 @@ pub mod args;
 use crate::protocol::reply::Reply;
 use crate::store::Ctx;
 use bytes::Bytes;
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
 pub type Handler = fn(&mut Ctx, &[Bytes]) -> Reply;
@@ -155,13 +154,14 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
 }
 
 pub mod bitops;
+pub mod docs;
 pub mod keyspace;
 pub mod server;
 pub mod string;
 
-static TABLE: OnceLock<HashMap<&'static str, &'static CommandSpec>> = OnceLock::new();
+static TABLE: OnceLock<ahash::AHashMap<&'static str, &'static CommandSpec>> = OnceLock::new();
 
-pub fn table() -> &'static HashMap<&'static str, &'static CommandSpec> {
+pub fn table() -> &'static ahash::AHashMap<&'static str, &'static CommandSpec> {
     TABLE.get_or_init(|| families().map(|c| (c.name, c)).collect())
 }
 

@@ -78,9 +78,10 @@ fn lower(b: &[u8]) -> String {
 
 /// Run a server command without waiting, or None if it needs other shards (then `exec_async`).
 pub fn exec_sync(shard: &Rc<Shard>, c: &mut Conn, spec: &'static CommandSpec, a: &[Bytes]) -> Option<Reply> {
-    let start = std::time::Instant::now();
+    let start = crate::util::clock::ticks();
     let r = sync_inner(shard, c, spec, a)?;
-    shard.stats.borrow_mut().record(spec.name, start.elapsed(), r.is_error());
+    let us = crate::util::clock::elapsed_us(start, crate::util::clock::ticks());
+    shard.stats.borrow_mut().record(spec.name, us, r.is_error());
     Some(r)
 }
 
@@ -415,7 +416,26 @@ fn command(a: &[Bytes]) -> Reply {
                     _ => false,
                 },
             };
-            Reply::Array(all.iter().filter(|s| keep(s)).map(|s| Reply::bulk_str(s.name)).collect())
+            let pattern_ok = |name: &str| match &filter {
+                Some((kind, v)) if kind == "pattern" => crate::util::glob::glob_match(v, name.as_bytes(), true),
+                _ => true,
+            };
+            let mut names = Vec::new();
+            for s in all.iter() {
+                if keep(s) {
+                    names.push(Reply::bulk_str(s.name));
+                }
+                // Subcommands are listed (and filtered by pattern) on their own, as in Redis.
+                if filter.as_ref().map_or(true, |(k, _)| k == "pattern") {
+                    names.extend(
+                        super::docs::subcommand_names(s.name)
+                            .into_iter()
+                            .filter(|n| pattern_ok(n))
+                            .map(Reply::bulk_str),
+                    );
+                }
+            }
+            Reply::Array(names)
         }
         "info" => {
             if a.len() == 2 {
@@ -434,7 +454,12 @@ fn command(a: &[Bytes]) -> Reply {
             } else {
                 a[2..].iter().filter_map(|n| super::lookup(n)).collect()
             };
-            Reply::Map(specs.into_iter().map(|s| (Reply::bulk_str(s.name), command_docs(s))).collect())
+            Reply::Map(
+                specs
+                    .into_iter()
+                    .map(|s| (Reply::bulk_str(s.name), super::docs::docs_reply(s.name).unwrap_or_else(|| command_docs(s))))
+                    .collect(),
+            )
         }
         "getkeys" if a.len() >= 3 => {
             let Some(spec) = super::lookup(&a[2]) else {
@@ -541,7 +566,15 @@ fn command_info(s: &CommandSpec) -> Reply {
         Reply::Set(acl_categories(s).into_iter().map(|c| Reply::Simple(c.into())).collect()),
         Reply::Set(vec![]),
         Reply::Array(key_specs),
-        Reply::Array(vec![]),
+        {
+            // Redis sends an empty set when there are no subcommands, an array otherwise.
+            let subs = super::docs::subcommand_infos(s.name);
+            if subs.is_empty() {
+                Reply::Set(vec![])
+            } else {
+                Reply::Array(subs)
+            }
+        },
     ])
 }
 
@@ -556,9 +589,10 @@ fn command_docs(s: &CommandSpec) -> Reply {
 
 /// Server commands that wait on other shards (or on a timer).
 pub async fn exec_async(shard: &Rc<Shard>, conn: &ConnRef, spec: &'static CommandSpec, a: &[Bytes]) -> Reply {
-    let start = std::time::Instant::now();
+    let start = crate::util::clock::ticks();
     let r = async_inner(shard, conn, spec, a).await;
-    shard.stats.borrow_mut().record(spec.name, start.elapsed(), r.is_error());
+    let us = crate::util::clock::elapsed_us(start, crate::util::clock::ticks());
+    shard.stats.borrow_mut().record(spec.name, us, r.is_error());
     r
 }
 

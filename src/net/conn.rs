@@ -85,6 +85,8 @@ pub struct Conn {
     pub closed: bool,
     /// The epoll events currently registered.
     pub interest: u32,
+    /// Queued in the registry's `pending` list for the end of this round.
+    pub flush_queued: bool,
     /// Bytes counted for INFO since the last stats update.
     pub bytes_in: u64,
     pub bytes_out: u64,
@@ -111,6 +113,7 @@ impl Conn {
             closing: false,
             closed: false,
             interest: 0,
+            flush_queued: false,
             bytes_in: 0,
             bytes_out: 0,
         }

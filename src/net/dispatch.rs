@@ -1,6 +1,6 @@
 //! From parsed requests to replies: routing, pipeline squashing and barriers.
 
-use super::{settle, ConnRef};
+use super::{defer_settle, settle, ConnRef};
 use crate::commands::{self, CommandSpec, Handler, Kind};
 use crate::protocol::reply::Reply;
 use crate::routing;
@@ -81,7 +81,7 @@ pub fn run_input(shard: &Rc<Shard>, conn: &ConnRef) {
         process(shard, &mut c)
     };
     match work {
-        None => settle(shard, conn),
+        None => defer_settle(shard, conn),
         Some(work) => {
             conn.borrow_mut().busy = true;
             // Stop reading while the task owns the flow.
@@ -97,6 +97,8 @@ pub fn run_input(shard: &Rc<Shard>, conn: &ConnRef) {
 /// to wait for other shards. Returns the work left for an async task, if any.
 fn process(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
     let mut batch: Option<Batch> = None;
+    // One clock read for the whole batch: commands of one read run within microseconds.
+    let now = crate::util::now_ms();
     loop {
         if c.closing || c.closed {
             break;
@@ -177,7 +179,7 @@ fn process(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
         let suppress = c.client.suppress(skipped);
         match route(shard, spec, &args) {
             Route::Here => {
-                let r = shard.exec(c.client.db, spec, handler, &args);
+                let r = shard.exec(c.client.db, spec, handler, &args, now);
                 match &mut batch {
                     Some(b) => b.push_reply(r, suppress),
                     None => c.emit(&r, suppress),
@@ -211,12 +213,13 @@ fn process(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
 
 /// Send each shard its part of the batch, wait for all, and write the replies in order.
 async fn run_batch(shard: &Rc<Shard>, conn: &ConnRef, mut batch: Batch) {
+    let now = crate::util::now_ms();
     let calls = std::mem::take(&mut batch.remote)
         .into_iter()
         .map(|(target, cmds)| {
             shard.call(target, move |sh| {
                 cmds.into_iter()
-                    .map(|r| (r.slot, sh.exec(r.db, r.spec, r.handler, &r.args)))
+                    .map(|r| (r.slot, sh.exec(r.db, r.spec, r.handler, &r.args, now)))
                     .collect::<Vec<_>>()
             })
         });
@@ -285,7 +288,7 @@ async fn run_barrier(shard: &Rc<Shard>, conn: &ConnRef, args: &[Bytes]) -> Reply
         return commands::unknown_command(args);
     };
     let db = conn.borrow().client.db;
-    let start = std::time::Instant::now();
+    let start = crate::util::clock::ticks();
     let reply = match spec.kind {
         Kind::Conn => {
             let done = {
@@ -301,7 +304,7 @@ async fn run_barrier(shard: &Rc<Shard>, conn: &ConnRef, args: &[Bytes]) -> Reply
             Route::Spread => coordinator::run(shard, db, spec, args).await,
             Route::Here => match spec.kind {
                 Kind::Keyed(h) | Kind::Split(h, _) | Kind::Coordinated(h) => {
-                    return shard.exec(db, spec, h, args)
+                    return shard.exec(db, spec, h, args, crate::util::now_ms())
                 }
                 Kind::Conn => unreachable_conn(),
             },
@@ -312,16 +315,14 @@ async fn run_barrier(shard: &Rc<Shard>, conn: &ConnRef, args: &[Bytes]) -> Reply
                     Kind::Conn => return unreachable_conn(),
                 };
                 return shard
-                    .call(owner, move |sh| sh.exec(db, spec, h, &a))
+                    .call(owner, move |sh| sh.exec(db, spec, h, &a, crate::util::now_ms()))
                     .await
                     .unwrap_or_else(|| Reply::err("ERR shard unavailable (shutting down)"));
             }
         },
     };
-    shard
-        .stats
-        .borrow_mut()
-        .record(spec.name, start.elapsed(), reply.is_error());
+    let us = crate::util::clock::elapsed_us(start, crate::util::clock::ticks());
+    shard.stats.borrow_mut().record(spec.name, us, reply.is_error());
     reply
 }
 

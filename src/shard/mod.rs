@@ -122,17 +122,24 @@ impl Shard {
         futures::future::join_all(calls).await
     }
 
-    /// Run one keyed command on this shard's store, with command stats.
-    pub fn exec(&self, db: usize, spec: &'static CommandSpec, handler: crate::commands::Handler, args: &[Bytes]) -> Reply {
-        let start = std::time::Instant::now();
+    /// Run one keyed command on this shard's store, with command stats. `now` is the wall
+    /// clock in ms, read once per batch of commands.
+    pub fn exec(
+        &self,
+        db: usize,
+        spec: &'static CommandSpec,
+        handler: crate::commands::Handler,
+        args: &[Bytes],
+        now: u64,
+    ) -> Reply {
+        let start = crate::util::clock::ticks();
         let reply = run_guarded(spec.name, || {
             let mut store = self.store.borrow_mut();
-            let mut ctx = store.ctx(db);
+            let mut ctx = store.ctx_at(db, now);
             handler(&mut ctx, args)
         });
-        self.stats
-            .borrow_mut()
-            .record(spec.name, start.elapsed(), reply.is_error());
+        let us = crate::util::clock::elapsed_us(start, crate::util::clock::ticks());
+        self.stats.borrow_mut().record(spec.name, us, reply.is_error());
         reply
     }
 

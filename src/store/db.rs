@@ -48,6 +48,26 @@ impl Db {
         self.map.get_mut(key)
     }
 
+    /// Position of a key, for a lookup that then reads or removes without hashing again.
+    #[inline]
+    pub fn index_of(&self, key: &[u8]) -> Option<usize> {
+        self.map.get_index_of(key)
+    }
+
+    #[inline]
+    pub fn at_mut(&mut self, idx: usize) -> Option<&mut Entry> {
+        self.map.get_index_mut(idx).map(|(_, e)| e)
+    }
+
+    /// Remove the entry at a position from `index_of`.
+    pub fn remove_at(&mut self, idx: usize) -> Option<Entry> {
+        let (k, e) = self.map.swap_remove_index(idx)?;
+        if e.expire_at != 0 {
+            self.expires.swap_remove(&k);
+        }
+        Some(e)
+    }
+
     #[inline]
     pub fn is_expired(&self, key: &[u8], now: u64) -> bool {
         matches!(self.map.get(key), Some(e) if e.expire_at != 0 && e.expire_at <= now)

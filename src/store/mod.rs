@@ -71,12 +71,49 @@ impl ShardStore {
     }
 
     pub fn ctx(&mut self, db: usize) -> Ctx<'_> {
+        self.ctx_at(db, crate::util::now_ms())
+    }
+
+    /// A context whose clock the caller read (once for a whole batch of commands).
+    #[inline]
+    pub fn ctx_at(&mut self, db: usize, now: u64) -> Ctx<'_> {
         Ctx {
             store: self,
             db,
-            now: crate::util::now_ms(),
+            now,
         }
     }
+}
+
+/// The live entry at `key`, with one hash lookup: an expired one is deleted on the way (lazy
+/// expiry) and reads as absent.
+#[inline]
+fn live<'d>(
+    db: &'d mut Db,
+    stats: &mut KeyStats,
+    dirty: &mut u64,
+    key: &[u8],
+    now: u64,
+) -> Option<&'d mut Entry> {
+    let idx = db.index_of(key)?;
+    let expire_at = db.at_mut(idx)?.expire_at;
+    if expire_at != 0 && expire_at <= now {
+        db.remove_at(idx);
+        stats.expired_keys += 1;
+        *dirty += 1;
+        return None;
+    }
+    db.at_mut(idx)
+}
+
+/// Record an access on an entry: the LRU clock, or the LFU counter under an LFU policy.
+#[inline]
+fn touch(limits: &StoreLimits, now: u64, e: &mut Entry) {
+    e.lru = if limits.lfu {
+        value::lfu_access(e.lru, now, limits.lfu_log_factor, limits.lfu_decay_time)
+    } else {
+        (now / 1000) as u32
+    };
 }
 
 /// What a synchronous handler runs against: one shard's store, the client's database, and the
@@ -108,40 +145,28 @@ impl Ctx<'_> {
         }
     }
 
-    /// Record an access on an entry: the LRU clock, or the LFU counter under an LFU policy.
-    #[inline]
-    fn touch(limits: &StoreLimits, now: u64, e: &mut Entry) {
-        e.lru = if limits.lfu {
-            value::lfu_access(e.lru, now, limits.lfu_log_factor, limits.lfu_decay_time)
-        } else {
-            (now / 1000) as u32
-        };
-    }
-
     /// Look a key up for writing (Redis's lookupKeyWrite): expires it if due, touches it, no
     /// hit/miss accounting.
     #[inline]
     pub fn lookup(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        self.expire_if_needed(key);
-        let (limits, now) = (&self.store.limits, self.now);
-        let e = self.store.dbs[self.db].get_raw_mut(key)?;
-        Self::touch(limits, now, e);
+        let ShardStore { dbs, stats, dirty, limits } = &mut *self.store;
+        let e = live(&mut dbs[self.db], stats, dirty, key, self.now)?;
+        touch(limits, self.now, e);
         Some(e)
     }
 
     /// Look a key up for reading: counts a hit or miss and touches it.
     #[inline]
     pub fn lookup_read(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        self.expire_if_needed(key);
-        let (limits, now) = (&self.store.limits, self.now);
-        match self.store.dbs[self.db].get_raw_mut(key) {
+        let ShardStore { dbs, stats, dirty, limits } = &mut *self.store;
+        match live(&mut dbs[self.db], stats, dirty, key, self.now) {
             Some(e) => {
-                self.store.stats.keyspace_hits += 1;
-                Self::touch(limits, now, e);
+                stats.keyspace_hits += 1;
+                touch(limits, self.now, e);
                 Some(e)
             }
             None => {
-                self.store.stats.keyspace_misses += 1;
+                stats.keyspace_misses += 1;
                 None
             }
         }
@@ -150,14 +175,14 @@ impl Ctx<'_> {
     /// A read that leaves the access clock alone (EXISTS, TYPE, TTL, OBJECT): expires the key
     /// if due and counts a hit or miss.
     pub fn lookup_notouch(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        self.expire_if_needed(key);
-        match self.store.dbs[self.db].get_raw_mut(key) {
+        let ShardStore { dbs, stats, dirty, .. } = &mut *self.store;
+        match live(&mut dbs[self.db], stats, dirty, key, self.now) {
             Some(e) => {
-                self.store.stats.keyspace_hits += 1;
+                stats.keyspace_hits += 1;
                 Some(e)
             }
             None => {
-                self.store.stats.keyspace_misses += 1;
+                stats.keyspace_misses += 1;
                 None
             }
         }
@@ -195,7 +220,7 @@ impl Ctx<'_> {
     /// Store `value` at `key` with an absolute expiry (0 = none), replacing what was there.
     #[inline]
     pub fn set(&mut self, key: &[u8], value: Value, expire_at: u64) {
-        let mut e = Entry::new(value);
+        let mut e = Entry::new_at(value, self.now);
         e.expire_at = expire_at;
         if self.store.limits.lfu {
             e.lru = value::lfu_new(self.now);

@@ -1,4 +1,5 @@
 //! Small helpers shared by several modules.
+pub mod clock;
 pub mod glob;
 pub mod num;
 
