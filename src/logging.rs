@@ -45,7 +45,13 @@ pub fn log(level: u8, msg: &str) {
         return;
     }
     let mark = ['.', '-', '*', '#'][level.min(3) as usize];
-    let line = format!("{}:M {} {} {}\n", std::process::id(), timestamp(), mark, msg);
+    let line = format!(
+        "{}:M {} {} {}\n",
+        std::process::id(),
+        timestamp(),
+        mark,
+        msg
+    );
     if let Ok(mut g) = FILE.lock() {
         if let Some(f) = g.as_mut() {
             let _ = f.write_all(line.as_bytes());

@@ -1,6 +1,5 @@
 //! Server counters kept per shard and merged by INFO.
 
-
 #[derive(Default, Clone, Debug)]
 pub struct CommandStat {
     pub calls: u64,
@@ -71,6 +70,10 @@ pub fn rss_bytes() -> u64 {
     let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(1) as u64;
     std::fs::read_to_string("/proc/self/statm")
         .ok()
-        .and_then(|s| s.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|v| v.parse::<u64>().ok())
+        })
         .map_or(0, |p| p * page)
 }

@@ -66,7 +66,8 @@ pub fn run(mut config: Config, config_file: Option<String>) -> anyhow::Result<()
             Some(cores[i % cores.len()])
         };
         let placement = cpu.map_or(Placement::Unbound, |c| Placement::Fixed(c.id));
-        let (mesh, config, global, addrs) = (mesh.clone(), config.clone(), global.clone(), addrs.clone());
+        let (mesh, config, global, addrs) =
+            (mesh.clone(), config.clone(), global.clone(), addrs.clone());
         let spin = Duration::from_micros(config.shard_spin_us);
         let handle = LocalExecutorBuilder::new(placement)
             .name(&format!("shard-{i}"))
@@ -114,7 +115,8 @@ async fn shard_main(
     let backlog = config.tcp_backlog as i32;
     let shard = Rc::new(Shard::new(id, n, config, global, mesh));
     shard.spawn_inbox();
-    let background = glommio::executor().create_task_queue(Shares::Static(100), Latency::NotImportant, "cron");
+    let background =
+        glommio::executor().create_task_queue(Shares::Static(100), Latency::NotImportant, "cron");
     glommio::spawn_local_into(cron::run(shard.clone()), background)
         .map_err(|e| anyhow::anyhow!("spawning the cron task: {e}"))?
         .detach();

@@ -521,11 +521,7 @@ fn config_get_set() {
         let mut c = s.conn();
         let got: HashMap<String, String> = qt(&mut c, &["CONFIG", "GET", "maxmemory*"]);
         let keys: HashSet<&str> = got.keys().map(String::as_str).collect();
-        for k in [
-            "maxmemory",
-            "maxmemory-policy",
-            "maxmemory-samples",
-        ] {
+        for k in ["maxmemory", "maxmemory-policy", "maxmemory-samples"] {
             assert!(keys.contains(k), "CONFIG GET maxmemory* lacks {k}: {got:?}");
         }
         assert!(keys.iter().all(|k| k.starts_with("maxmemory")), "{got:?}");

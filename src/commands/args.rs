@@ -13,11 +13,6 @@ pub fn float(a: &[u8]) -> Result<f64, Reply> {
     num::parse_f64(a).ok_or_else(Reply::not_float)
 }
 
-/// A non-negative integer argument, or the given error text.
-pub fn uint_or(a: &[u8], err: &'static str) -> Result<u64, Reply> {
-    num::parse_u64(a).ok_or_else(|| Reply::err(err))
-}
-
 /// Case-insensitive keyword comparison.
 #[inline]
 pub fn is(a: &[u8], kw: &str) -> bool {

@@ -376,7 +376,11 @@ fn object(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         return Reply::Array(lines);
     }
     let now_s = lru_now(ctx);
-    let (lfu, decay, now) = (ctx.store.limits.lfu, ctx.store.limits.lfu_decay_time, ctx.now);
+    let (lfu, decay, now) = (
+        ctx.store.limits.lfu,
+        ctx.store.limits.lfu_decay_time,
+        ctx.now,
+    );
     let Some(e) = ctx.lookup_notouch(&args[2]) else {
         return Reply::Nil;
     };
@@ -700,7 +704,8 @@ pub fn scan_local(ctx: &mut Ctx, pos: usize, args: &ScanArgs) -> (usize, Vec<Byt
     // Deleting here is safe for the cursor: these keys sit at or after `next`, and removal
     // only moves entries that were already visited.
     found.retain(|k| match &args.type_filter {
-        Some(t) => ctx.lookup_notouch(k)
+        Some(t) => ctx
+            .lookup_notouch(k)
             .is_some_and(|e| t.eq_ignore_ascii_case(e.value.type_name().as_bytes())),
         None => !ctx.expire_if_needed(k),
     });

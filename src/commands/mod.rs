@@ -15,6 +15,9 @@ use std::sync::OnceLock;
 
 pub type Handler = fn(&mut Ctx, &[Bytes]) -> Reply;
 
+/// Finds the key indexes of commands whose key positions depend on their arguments.
+pub type KeyFn = fn(&[Bytes]) -> Vec<usize>;
+
 /// How replies of the per-shard parts of a split command are merged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Merge {
@@ -57,7 +60,7 @@ pub struct CommandSpec {
     pub flags: &'static str,
     pub keys: KeySpec,
     /// For commands whose keys can't be described by `keys` (numkeys forms): the key indexes.
-    pub key_fn: Option<fn(&[Bytes]) -> Vec<usize>>,
+    pub key_fn: Option<KeyFn>,
     pub kind: Kind,
     pub group: &'static str,
     pub since: &'static str,
@@ -102,7 +105,7 @@ impl CommandSpec {
         self
     }
 
-    pub const fn key_fn(mut self, f: fn(&[Bytes]) -> Vec<usize>) -> CommandSpec {
+    pub const fn key_fn(mut self, f: KeyFn) -> CommandSpec {
         self.key_fn = Some(f);
         self
     }
@@ -189,7 +192,10 @@ pub fn all() -> Vec<&'static CommandSpec> {
 /// The unknown-command error exactly as Redis words it: the arguments are quoted one by one
 /// while the list is under 128 bytes, each cut to what is left of those 128.
 pub fn unknown_command(args: &[Bytes]) -> Reply {
-    let name = args.first().map(|a| String::from_utf8_lossy(a)).unwrap_or_default();
+    let name = args
+        .first()
+        .map(|a| String::from_utf8_lossy(a))
+        .unwrap_or_default();
     let mut list = String::new();
     for a in args.iter().skip(1) {
         if list.len() >= 128 {
@@ -219,7 +225,10 @@ mod tests {
     #[test]
     fn key_positions() {
         let spec = CommandSpec::new("mset", -3, "write", (1, -1, 2), Kind::Conn);
-        let args: Vec<Bytes> = ["mset", "a", "1", "b", "2"].iter().map(|s| Bytes::from(*s)).collect();
+        let args: Vec<Bytes> = ["mset", "a", "1", "b", "2"]
+            .iter()
+            .map(|s| Bytes::from(*s))
+            .collect();
         assert_eq!(spec.key_indexes(&args), vec![1, 3]);
     }
 }

@@ -12,34 +12,202 @@ use std::rc::Rc;
 
 pub const REDIS_VERSION: &str = "7.0.15";
 
-const fn c(name: &'static str, arity: i32, flags: &'static str, group: &'static str, since: &'static str, summary: &'static str) -> CommandSpec {
+const fn c(
+    name: &'static str,
+    arity: i32,
+    flags: &'static str,
+    group: &'static str,
+    since: &'static str,
+    summary: &'static str,
+) -> CommandSpec {
     CommandSpec::new(name, arity, flags, (0, 0, 0), Kind::Conn).doc(group, since, summary)
 }
 
 pub const COMMANDS: &[CommandSpec] = &[
-    c("ping", -1, "fast sentinel", "connection", "1.0.0", "Ping the server"),
-    c("echo", 2, "fast", "connection", "1.0.0", "Echo the given string"),
-    c("quit", -1, "allow_busy noscript loading stale fast no_auth allow_busy", "connection", "1.0.0", "Close the connection"),
-    c("reset", 1, "noscript loading stale fast no_auth allow_busy", "connection", "6.2.0", "Reset the connection"),
-    c("hello", -1, "noscript loading stale fast no_auth sentinel allow_busy", "connection", "6.0.0", "Handshake with Redis"),
-    c("auth", -2, "noscript loading stale fast no_auth sentinel allow_busy", "connection", "1.0.0", "Authenticate to the server"),
-    c("select", 2, "loading stale fast", "connection", "1.0.0", "Change the selected database for the current connection"),
-    c("client", -2, "", "connection", "2.4.0", "A container for client connection commands"),
-    c("time", 1, "loading stale fast", "server", "2.6.0", "Return the current server time"),
-    c("lastsave", 1, "loading stale fast", "server", "1.0.0", "Get the UNIX time stamp of the last successful save to disk"),
-    c("command", -1, "loading stale sentinel", "server", "2.8.13", "Get array of Redis command details"),
-    c("config", -2, "", "server", "2.0.0", "A container for server configuration commands"),
-    c("debug", -2, "admin noscript loading stale", "server", "1.0.0", "A container for debugging commands"),
-    c("memory", -2, "", "server", "4.0.0", "A container for memory diagnostics commands"),
-    c("info", -1, "loading stale sentinel", "server", "1.0.0", "Get information and statistics about the server"),
-    c("dbsize", 1, "readonly fast", "server", "1.0.0", "Return the number of keys in the selected database"),
-    c("keys", 2, "readonly", "generic", "1.0.0", "Find all keys matching the given pattern"),
-    c("scan", -2, "readonly", "generic", "2.8.0", "Incrementally iterate the keys space"),
-    c("randomkey", 1, "readonly", "generic", "1.0.0", "Return a random key from the keyspace"),
-    c("flushdb", -1, "write", "server", "1.0.0", "Remove all keys from the current database"),
-    c("flushall", -1, "write", "server", "1.0.0", "Remove all keys from all databases"),
-    c("swapdb", 3, "write fast", "server", "4.0.0", "Swaps two Redis databases"),
-    c("shutdown", -1, "admin noscript loading stale no_multi sentinel allow_busy", "server", "1.0.0", "Synchronously save the dataset to disk and then shut down the server"),
+    c(
+        "ping",
+        -1,
+        "fast sentinel",
+        "connection",
+        "1.0.0",
+        "Ping the server",
+    ),
+    c(
+        "echo",
+        2,
+        "fast",
+        "connection",
+        "1.0.0",
+        "Echo the given string",
+    ),
+    c(
+        "quit",
+        -1,
+        "allow_busy noscript loading stale fast no_auth allow_busy",
+        "connection",
+        "1.0.0",
+        "Close the connection",
+    ),
+    c(
+        "reset",
+        1,
+        "noscript loading stale fast no_auth allow_busy",
+        "connection",
+        "6.2.0",
+        "Reset the connection",
+    ),
+    c(
+        "hello",
+        -1,
+        "noscript loading stale fast no_auth sentinel allow_busy",
+        "connection",
+        "6.0.0",
+        "Handshake with Redis",
+    ),
+    c(
+        "auth",
+        -2,
+        "noscript loading stale fast no_auth sentinel allow_busy",
+        "connection",
+        "1.0.0",
+        "Authenticate to the server",
+    ),
+    c(
+        "select",
+        2,
+        "loading stale fast",
+        "connection",
+        "1.0.0",
+        "Change the selected database for the current connection",
+    ),
+    c(
+        "client",
+        -2,
+        "",
+        "connection",
+        "2.4.0",
+        "A container for client connection commands",
+    ),
+    c(
+        "time",
+        1,
+        "loading stale fast",
+        "server",
+        "2.6.0",
+        "Return the current server time",
+    ),
+    c(
+        "lastsave",
+        1,
+        "loading stale fast",
+        "server",
+        "1.0.0",
+        "Get the UNIX time stamp of the last successful save to disk",
+    ),
+    c(
+        "command",
+        -1,
+        "loading stale sentinel",
+        "server",
+        "2.8.13",
+        "Get array of Redis command details",
+    ),
+    c(
+        "config",
+        -2,
+        "",
+        "server",
+        "2.0.0",
+        "A container for server configuration commands",
+    ),
+    c(
+        "debug",
+        -2,
+        "admin noscript loading stale",
+        "server",
+        "1.0.0",
+        "A container for debugging commands",
+    ),
+    c(
+        "memory",
+        -2,
+        "",
+        "server",
+        "4.0.0",
+        "A container for memory diagnostics commands",
+    ),
+    c(
+        "info",
+        -1,
+        "loading stale sentinel",
+        "server",
+        "1.0.0",
+        "Get information and statistics about the server",
+    ),
+    c(
+        "dbsize",
+        1,
+        "readonly fast",
+        "server",
+        "1.0.0",
+        "Return the number of keys in the selected database",
+    ),
+    c(
+        "keys",
+        2,
+        "readonly",
+        "generic",
+        "1.0.0",
+        "Find all keys matching the given pattern",
+    ),
+    c(
+        "scan",
+        -2,
+        "readonly",
+        "generic",
+        "2.8.0",
+        "Incrementally iterate the keys space",
+    ),
+    c(
+        "randomkey",
+        1,
+        "readonly",
+        "generic",
+        "1.0.0",
+        "Return a random key from the keyspace",
+    ),
+    c(
+        "flushdb",
+        -1,
+        "write",
+        "server",
+        "1.0.0",
+        "Remove all keys from the current database",
+    ),
+    c(
+        "flushall",
+        -1,
+        "write",
+        "server",
+        "1.0.0",
+        "Remove all keys from all databases",
+    ),
+    c(
+        "swapdb",
+        3,
+        "write fast",
+        "server",
+        "4.0.0",
+        "Swaps two Redis databases",
+    ),
+    c(
+        "shutdown",
+        -1,
+        "admin noscript loading stale no_multi sentinel allow_busy",
+        "server",
+        "1.0.0",
+        "Synchronously save the dataset to disk and then shut down the server",
+    ),
 ];
 
 /// Commands a client may send before authenticating.
@@ -69,7 +237,12 @@ fn sub_arity(cmd: &str, sub: &[u8]) -> Reply {
 }
 
 fn help(lines: &[&str]) -> Reply {
-    Reply::Array(lines.iter().map(|l| Reply::Simple(l.to_string().into())).collect())
+    Reply::Array(
+        lines
+            .iter()
+            .map(|l| Reply::Simple(l.to_string().into()))
+            .collect(),
+    )
 }
 
 fn lower(b: &[u8]) -> String {
@@ -77,7 +250,12 @@ fn lower(b: &[u8]) -> String {
 }
 
 /// Run a server command without waiting, or None if it needs other shards (then `exec_async`).
-pub fn exec_sync(shard: &Rc<Shard>, c: &mut Conn, spec: &'static CommandSpec, a: &[Bytes]) -> Option<Reply> {
+pub fn exec_sync(
+    shard: &Rc<Shard>,
+    c: &mut Conn,
+    spec: &'static CommandSpec,
+    a: &[Bytes],
+) -> Option<Reply> {
     let start = crate::util::clock::ticks();
     let r = sync_inner(shard, c, spec, a)?;
     let us = crate::util::clock::elapsed_us(start, crate::util::clock::ticks());
@@ -85,7 +263,12 @@ pub fn exec_sync(shard: &Rc<Shard>, c: &mut Conn, spec: &'static CommandSpec, a:
     Some(r)
 }
 
-fn sync_inner(shard: &Rc<Shard>, c: &mut Conn, spec: &'static CommandSpec, a: &[Bytes]) -> Option<Reply> {
+fn sync_inner(
+    shard: &Rc<Shard>,
+    c: &mut Conn,
+    spec: &'static CommandSpec,
+    a: &[Bytes],
+) -> Option<Reply> {
     let sub = a.get(1).map(|s| lower(s)).unwrap_or_default();
     Some(match spec.name {
         "ping" => match a.len() {
@@ -197,7 +380,9 @@ fn hello(shard: &Rc<Shard>, c: &mut Conn, a: &[Bytes]) -> Reply {
     if a.len() > 1 {
         match crate::util::num::parse_i64(&a[1]) {
             None => return Reply::err("ERR Protocol version is not an integer or out of range"),
-            Some(v) if v != 2 && v != 3 => return Reply::err("NOPROTO unsupported protocol version"),
+            Some(v) if v != 2 && v != 3 => {
+                return Reply::err("NOPROTO unsupported protocol version")
+            }
             Some(v) => proto = v,
         }
         i = 2;
@@ -248,11 +433,15 @@ fn auth(shard: &Rc<Shard>, client: &mut ClientState, a: &[Bytes]) -> Reply {
     if a.len() > 2 {
         return Reply::syntax();
     }
-    let (user, given) = if a.len() == 2 { (Some(&a[0]), &a[1]) } else { (None, &a[0]) };
+    let (user, given) = if a.len() == 2 {
+        (Some(&a[0]), &a[1])
+    } else {
+        (None, &a[0])
+    };
     let Some(pass) = shard.config.borrow().requirepass.clone() else {
         return auth_without_password(client, user);
     };
-    let user_ok = user.map_or(true, |u| u.as_ref() == b"default");
+    let user_ok = user.is_none_or(|u| u.as_ref() == b"default");
     if user_ok && constant_time_eq(given, &pass) {
         client.authenticated = true;
         Reply::ok()
@@ -284,7 +473,9 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 fn check_client_name(n: &[u8]) -> Result<(), Reply> {
     if n.iter().any(|&b| !(b'!'..=b'~').contains(&b)) {
-        return Err(Reply::err("ERR Client names cannot contain spaces, newlines or special characters."));
+        return Err(Reply::err(
+            "ERR Client names cannot contain spaces, newlines or special characters.",
+        ));
     }
     Ok(())
 }
@@ -297,7 +488,11 @@ fn client_sync(shard: &Rc<Shard>, cl: &mut ClientState, a: &[Bytes], sub: &str) 
         ("setname", 3) => match check_client_name(&a[2]) {
             Err(e) => e,
             Ok(()) => {
-                cl.name = if a[2].is_empty() { None } else { Some(a[2].clone()) };
+                cl.name = if a[2].is_empty() {
+                    None
+                } else {
+                    Some(a[2].clone())
+                };
                 Reply::ok()
             }
         },
@@ -359,7 +554,9 @@ fn client_sync(shard: &Rc<Shard>, cl: &mut ClientState, a: &[Bytes], sub: &str) 
             "HELP",
             "    Prints this help.",
         ]),
-        ("id" | "getname" | "setname" | "info" | "getredir" | "no-evict" | "reply", _) => sub_arity("client", &a[1]),
+        ("id" | "getname" | "setname" | "info" | "getredir" | "no-evict" | "reply", _) => {
+            sub_arity("client", &a[1])
+        }
         _ => sub_err("client", &a[1]),
     }
 }
@@ -367,9 +564,18 @@ fn client_sync(shard: &Rc<Shard>, cl: &mut ClientState, a: &[Bytes], sub: &str) 
 /// One CLIENT LIST line, in Redis 7.0's field order.
 fn client_line(shard: &Shard, cl: &ClientState, conn: Option<&Conn>) -> String {
     let (fd, qbuf, qfree, omem) = conn.map_or((-1, 0, 0, 0), |c| {
-        (c.fd, c.rbuf.len(), c.rbuf.capacity() - c.rbuf.len(), c.wbuf.len())
+        (
+            c.fd,
+            c.rbuf.len(),
+            c.rbuf.capacity() - c.rbuf.len(),
+            c.wbuf.len(),
+        )
     });
-    let name = cl.name.as_ref().map(|n| String::from_utf8_lossy(n).into_owned()).unwrap_or_default();
+    let name = cl
+        .name
+        .as_ref()
+        .map(|n| String::from_utf8_lossy(n).into_owned())
+        .unwrap_or_default();
     format!(
         "id={} addr={} laddr={} fd={} name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} shard={}",
         cl.id,
@@ -412,12 +618,16 @@ fn command(a: &[Bytes]) -> Reply {
                 None => true,
                 Some((kind, v)) => match kind.as_str() {
                     "pattern" => crate::util::glob::glob_match(v, s.name.as_bytes(), true),
-                    "aclcat" => acl_categories(s).iter().any(|c| c[1..].eq_ignore_ascii_case(&String::from_utf8_lossy(v))),
+                    "aclcat" => acl_categories(s)
+                        .iter()
+                        .any(|c| c[1..].eq_ignore_ascii_case(&String::from_utf8_lossy(v))),
                     _ => false,
                 },
             };
             let pattern_ok = |name: &str| match &filter {
-                Some((kind, v)) if kind == "pattern" => crate::util::glob::glob_match(v, name.as_bytes(), true),
+                Some((kind, v)) if kind == "pattern" => {
+                    crate::util::glob::glob_match(v, name.as_bytes(), true)
+                }
                 _ => true,
             };
             let mut names = Vec::new();
@@ -426,7 +636,7 @@ fn command(a: &[Bytes]) -> Reply {
                     names.push(Reply::bulk_str(s.name));
                 }
                 // Subcommands are listed (and filtered by pattern) on their own, as in Redis.
-                if filter.as_ref().map_or(true, |(k, _)| k == "pattern") {
+                if filter.as_ref().is_none_or(|(k, _)| k == "pattern") {
                     names.extend(
                         super::docs::subcommand_names(s.name)
                             .into_iter()
@@ -457,7 +667,12 @@ fn command(a: &[Bytes]) -> Reply {
             Reply::Map(
                 specs
                     .into_iter()
-                    .map(|s| (Reply::bulk_str(s.name), super::docs::docs_reply(s.name).unwrap_or_else(|| command_docs(s))))
+                    .map(|s| {
+                        (
+                            Reply::bulk_str(s.name),
+                            super::docs::docs_reply(s.name).unwrap_or_else(|| command_docs(s)),
+                        )
+                    })
                     .collect(),
             )
         }
@@ -473,7 +688,11 @@ fn command(a: &[Bytes]) -> Reply {
             if keys.is_empty() {
                 return Reply::err("ERR The command has no key arguments");
             }
-            Reply::Array(keys.into_iter().map(|i| Reply::Bulk(cmd[i].clone())).collect())
+            Reply::Array(
+                keys.into_iter()
+                    .map(|i| Reply::Bulk(cmd[i].clone()))
+                    .collect(),
+            )
         }
         "help" => help(&[
             "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -526,7 +745,11 @@ fn acl_categories(s: &CommandSpec) -> Vec<String> {
 /// COMMAND INFO's entry: name, arity, flags, first, last, step, ACL categories, tips, key
 /// specs, subcommands.
 fn command_info(s: &CommandSpec) -> Reply {
-    let flags = s.flags.split_ascii_whitespace().map(|f| Reply::Simple(f.to_string().into())).collect();
+    let flags = s
+        .flags
+        .split_ascii_whitespace()
+        .map(|f| Reply::Simple(f.to_string().into()))
+        .collect();
     let key_specs = if s.keys.first > 0 {
         let ks = |x: &str| Reply::bulk_str(x);
         vec![Reply::Map(vec![
@@ -535,7 +758,10 @@ fn command_info(s: &CommandSpec) -> Reply {
                 ks("begin_search"),
                 Reply::Map(vec![
                     (ks("type"), ks("index")),
-                    (ks("spec"), Reply::Map(vec![(ks("index"), Reply::Int(s.keys.first as i64))])),
+                    (
+                        ks("spec"),
+                        Reply::Map(vec![(ks("index"), Reply::Int(s.keys.first as i64))]),
+                    ),
                 ]),
             ),
             (
@@ -545,7 +771,14 @@ fn command_info(s: &CommandSpec) -> Reply {
                     (
                         ks("spec"),
                         Reply::Map(vec![
-                            (ks("lastkey"), Reply::Int(if s.keys.last < 0 { s.keys.last as i64 } else { (s.keys.last - s.keys.first) as i64 })),
+                            (
+                                ks("lastkey"),
+                                Reply::Int(if s.keys.last < 0 {
+                                    s.keys.last as i64
+                                } else {
+                                    (s.keys.last - s.keys.first) as i64
+                                }),
+                            ),
                             (ks("keystep"), Reply::Int(s.keys.step as i64)),
                             (ks("limit"), Reply::Int(0)),
                         ]),
@@ -563,7 +796,12 @@ fn command_info(s: &CommandSpec) -> Reply {
         Reply::Int(s.keys.first as i64),
         Reply::Int(s.keys.last as i64),
         Reply::Int(s.keys.step as i64),
-        Reply::Set(acl_categories(s).into_iter().map(|c| Reply::Simple(c.into())).collect()),
+        Reply::Set(
+            acl_categories(s)
+                .into_iter()
+                .map(|c| Reply::Simple(c.into()))
+                .collect(),
+        ),
         Reply::Set(vec![]),
         Reply::Array(key_specs),
         {
@@ -588,7 +826,12 @@ fn command_docs(s: &CommandSpec) -> Reply {
 }
 
 /// Server commands that wait on other shards (or on a timer).
-pub async fn exec_async(shard: &Rc<Shard>, conn: &ConnRef, spec: &'static CommandSpec, a: &[Bytes]) -> Reply {
+pub async fn exec_async(
+    shard: &Rc<Shard>,
+    conn: &ConnRef,
+    spec: &'static CommandSpec,
+    a: &[Bytes],
+) -> Reply {
     let start = crate::util::clock::ticks();
     let r = async_inner(shard, conn, spec, a).await;
     let us = crate::util::clock::elapsed_us(start, crate::util::clock::ticks());
@@ -596,23 +839,36 @@ pub async fn exec_async(shard: &Rc<Shard>, conn: &ConnRef, spec: &'static Comman
     r
 }
 
-async fn async_inner(shard: &Rc<Shard>, conn: &ConnRef, spec: &'static CommandSpec, a: &[Bytes]) -> Reply {
+async fn async_inner(
+    shard: &Rc<Shard>,
+    conn: &ConnRef,
+    spec: &'static CommandSpec,
+    a: &[Bytes],
+) -> Reply {
     let (db, resp3, my_id) = {
         let c = conn.borrow();
         (c.client.db, c.client.resp3, c.client.id)
     };
     let sub = a.get(1).map(|s| lower(s)).unwrap_or_default();
     match spec.name {
-        "dbsize" => Reply::Int(sum(shard.broadcast(move |sh| sh.store.borrow().dbs[db].len() as i64).await)),
+        "dbsize" => Reply::Int(sum(shard
+            .broadcast(move |sh| sh.store.borrow().dbs[db].len() as i64)
+            .await)),
         "flushdb" | "flushall" => {
-            if a.len() > 2 || (a.len() == 2 && !args::is(&a[1], "sync") && !args::is(&a[1], "async")) {
+            if a.len() > 2
+                || (a.len() == 2 && !args::is(&a[1], "sync") && !args::is(&a[1], "async"))
+            {
                 return Reply::syntax();
             }
             let all = spec.name == "flushall";
             shard
                 .broadcast(move |sh| {
                     let mut st = sh.store.borrow_mut();
-                    let n: usize = if all { st.dbs.iter().map(|d| d.len()).sum() } else { st.dbs[db].len() };
+                    let n: usize = if all {
+                        st.dbs.iter().map(|d| d.len()).sum()
+                    } else {
+                        st.dbs[db].len()
+                    };
                     if all {
                         st.dbs.iter_mut().for_each(|d| d.clear());
                     } else {
@@ -644,16 +900,28 @@ async fn async_inner(shard: &Rc<Shard>, conn: &ConnRef, spec: &'static CommandSp
         "keys" => {
             let pat = a[1].clone();
             let parts = shard
-                .broadcast(move |sh| crate::commands::keyspace::keys_local(&mut sh.store.borrow_mut().ctx(db), &pat))
+                .broadcast(move |sh| {
+                    crate::commands::keyspace::keys_local(&mut sh.store.borrow_mut().ctx(db), &pat)
+                })
                 .await;
-            Reply::Array(parts.into_iter().flatten().flatten().map(Reply::Bulk).collect())
+            Reply::Array(
+                parts
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .map(Reply::Bulk)
+                    .collect(),
+            )
         }
         "randomkey" => {
             let parts = shard
                 .broadcast(move |sh| {
                     let mut st = sh.store.borrow_mut();
                     let len = st.dbs[db].len();
-                    (len, crate::commands::keyspace::random_key_local(&mut st.ctx(db)))
+                    (
+                        len,
+                        crate::commands::keyspace::random_key_local(&mut st.ctx(db)),
+                    )
                 })
                 .await;
             let total: usize = parts.iter().flatten().map(|p| p.0).sum();
@@ -689,7 +957,10 @@ async fn async_inner(shard: &Rc<Shard>, conn: &ConnRef, spec: &'static CommandSp
                 }
             }
             crate::logging::warning("User requested shutdown...");
-            shard.global.shutdown.store(true, std::sync::atomic::Ordering::Release);
+            shard
+                .global
+                .shutdown
+                .store(true, std::sync::atomic::Ordering::Release);
             for w in &shard.global.wakers {
                 w.notify();
             }
@@ -735,8 +1006,9 @@ async fn async_inner(shard: &Rc<Shard>, conn: &ConnRef, spec: &'static CommandSp
                     .call(owner, move |sh| {
                         let mut st = sh.store.borrow_mut();
                         let mut ctx = st.ctx(db);
-                        ctx.lookup(&key)
-                            .map_or(Reply::Nil, |e| Reply::Int((key.len() + e.value.mem_usage() + 40) as i64))
+                        ctx.lookup(&key).map_or(Reply::Nil, |e| {
+                            Reply::Int((key.len() + e.value.mem_usage() + 40) as i64)
+                        })
                     })
                     .await
                     .unwrap_or(Reply::Nil)
@@ -744,7 +1016,14 @@ async fn async_inner(shard: &Rc<Shard>, conn: &ConnRef, spec: &'static CommandSp
             "stats" => {
                 let rss = crate::metrics::rss_bytes() as i64;
                 let keys = sum(shard
-                    .broadcast(|sh| sh.store.borrow().dbs.iter().map(|d| d.len() as i64).sum::<i64>())
+                    .broadcast(|sh| {
+                        sh.store
+                            .borrow()
+                            .dbs
+                            .iter()
+                            .map(|d| d.len() as i64)
+                            .sum::<i64>()
+                    })
                     .await);
                 let k = |x: &str| Reply::bulk_str(x);
                 Reply::Map(vec![
@@ -772,7 +1051,10 @@ fn sum(v: Vec<Option<i64>>) -> i64 {
 
 /// SCAN over all shards. The cursor packs (position in the shard's table) * shards + shard.
 async fn scan(shard: &Rc<Shard>, db: usize, a: &[Bytes]) -> Reply {
-    let Some(cursor) = std::str::from_utf8(&a[1]).ok().and_then(|s| s.parse::<u64>().ok()) else {
+    let Some(cursor) = std::str::from_utf8(&a[1])
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+    else {
         return Reply::err("ERR invalid cursor");
     };
     let sa = match crate::commands::keyspace::parse_scan_args(a, 2) {
@@ -787,7 +1069,13 @@ async fn scan(shard: &Rc<Shard>, db: usize, a: &[Bytes]) -> Reply {
     loop {
         let args = sa.clone();
         let res = shard
-            .call(s, move |sh| crate::commands::keyspace::scan_local(&mut sh.store.borrow_mut().ctx(db), pos, &args))
+            .call(s, move |sh| {
+                crate::commands::keyspace::scan_local(
+                    &mut sh.store.borrow_mut().ctx(db),
+                    pos,
+                    &args,
+                )
+            })
             .await;
         let Some((next, found)) = res else {
             return Reply::err("ERR shard unavailable (shutting down)");
@@ -821,8 +1109,14 @@ async fn client_list(shard: &Rc<Shard>, a: &[Bytes]) -> Reply {
     while i < a.len() {
         if args::is(&a[i], "type") && i + 1 < a.len() {
             let t = lower(&a[i + 1]);
-            if !matches!(t.as_str(), "normal" | "master" | "replica" | "slave" | "pubsub") {
-                return Reply::err(format!("ERR Unknown client type '{}'", String::from_utf8_lossy(&a[i + 1])));
+            if !matches!(
+                t.as_str(),
+                "normal" | "master" | "replica" | "slave" | "pubsub"
+            ) {
+                return Reply::err(format!(
+                    "ERR Unknown client type '{}'",
+                    String::from_utf8_lossy(&a[i + 1])
+                ));
             }
             if t != "normal" {
                 return Reply::Verbatim(Bytes::new());
@@ -848,8 +1142,12 @@ async fn client_list(shard: &Rc<Shard>, a: &[Bytes]) -> Reply {
             let mut out: Vec<(u64, String)> = reg
                 .conns
                 .iter()
-                .filter(|(id, _)| ids.as_ref().map_or(true, |v| v.contains(id)))
-                .filter_map(|(id, c)| c.try_borrow().ok().map(|c| (*id, client_line(sh, &c.client, Some(&c)))))
+                .filter(|(id, _)| ids.as_ref().is_none_or(|v| v.contains(id)))
+                .filter_map(|(id, c)| {
+                    c.try_borrow()
+                        .ok()
+                        .map(|c| (*id, client_line(sh, &c.client, Some(&c))))
+                })
                 .collect();
             out.sort();
             out
@@ -881,7 +1179,7 @@ async fn client_kill(shard: &Rc<Shard>, my_id: u64, a: &[Bytes]) -> Reply {
     if old_form {
         f.addr = Some(String::from_utf8_lossy(&a[2]).into_owned());
     } else {
-        if a.len() % 2 != 0 {
+        if !a.len().is_multiple_of(2) {
             return Reply::syntax();
         }
         f.skip = Some(my_id);
@@ -897,11 +1195,19 @@ async fn client_kill(shard: &Rc<Shard>, my_id: u64, a: &[Bytes]) -> Reply {
                 "type" => match lower(v).as_str() {
                     "normal" => f.normal_only = true,
                     "master" | "replica" | "slave" | "pubsub" => f.none = true,
-                    _ => return Reply::err(format!("ERR Unknown client type '{}'", String::from_utf8_lossy(v))),
+                    _ => {
+                        return Reply::err(format!(
+                            "ERR Unknown client type '{}'",
+                            String::from_utf8_lossy(v)
+                        ))
+                    }
                 },
                 "user" => {
                     if v.as_ref() != b"default" {
-                        return Reply::err(format!("ERR No such user '{}'", String::from_utf8_lossy(v)));
+                        return Reply::err(format!(
+                            "ERR No such user '{}'",
+                            String::from_utf8_lossy(v)
+                        ));
                     }
                 }
                 "skipme" => match lower(v).as_str() {
@@ -943,11 +1249,11 @@ fn kill_local(sh: &Rc<Shard>, f: &KillFilter, my_id: u64) -> usize {
         .borrow()
         .conns
         .iter()
-        .filter(|(id, _)| Some(**id) != f.skip && f.id.map_or(true, |x| x == **id))
+        .filter(|(id, _)| Some(**id) != f.skip && f.id.is_none_or(|x| x == **id))
         .filter(|(_, c)| {
             c.try_borrow().map_or(true, |c| {
-                f.addr.as_ref().map_or(true, |a| *a == c.client.addr)
-                    && f.laddr.as_ref().map_or(true, |a| *a == c.client.laddr)
+                f.addr.as_ref().is_none_or(|a| *a == c.client.addr)
+                    && f.laddr.as_ref().is_none_or(|a| *a == c.client.laddr)
             })
         })
         .map(|(_, c)| c.clone())
@@ -977,14 +1283,20 @@ fn kill_local(sh: &Rc<Shard>, f: &KillFilter, my_id: u64) -> usize {
 }
 
 async fn config_set(shard: &Rc<Shard>, a: &[Bytes]) -> Reply {
-    if a.len() < 4 || a.len() % 2 != 0 {
+    if a.len() < 4 || !a.len().is_multiple_of(2) {
         return Reply::arity("config|set");
     }
-    let pairs: Vec<(Vec<u8>, Vec<u8>)> = a[2..].chunks(2).map(|p| (p[0].to_vec(), p[1].to_vec())).collect();
+    let pairs: Vec<(Vec<u8>, Vec<u8>)> = a[2..]
+        .chunks(2)
+        .map(|p| (p[0].to_vec(), p[1].to_vec()))
+        .collect();
     // Validate on a copy first so a bad value changes no shard.
     {
         let mut probe = shard.config.borrow().clone();
-        let refs: Vec<(&[u8], &[u8])> = pairs.iter().map(|(k, v)| (k.as_slice(), v.as_slice())).collect();
+        let refs: Vec<(&[u8], &[u8])> = pairs
+            .iter()
+            .map(|(k, v)| (k.as_slice(), v.as_slice()))
+            .collect();
         if let Err(e) = probe.set(&refs) {
             return Reply::err(e);
         }
@@ -992,7 +1304,10 @@ async fn config_set(shard: &Rc<Shard>, a: &[Bytes]) -> Reply {
     let pairs = std::sync::Arc::new(pairs);
     shard
         .broadcast(move |sh| {
-            let refs: Vec<(&[u8], &[u8])> = pairs.iter().map(|(k, v)| (k.as_slice(), v.as_slice())).collect();
+            let refs: Vec<(&[u8], &[u8])> = pairs
+                .iter()
+                .map(|(k, v)| (k.as_slice(), v.as_slice()))
+                .collect();
             let mut cfg = sh.config.borrow_mut();
             if cfg.set(&refs).is_ok() {
                 crate::logging::set_level(cfg.loglevel.name());
@@ -1109,7 +1424,13 @@ async fn info(shard: &Rc<Shard>, a: &[Bytes]) -> Reply {
             stats: sh.stats.borrow().clone(),
             keys: sh.store.borrow().stats.clone(),
             dirty: sh.store.borrow().dirty,
-            dbs: sh.store.borrow().dbs.iter().map(|d| (d.len(), d.expires_len())).collect(),
+            dbs: sh
+                .store
+                .borrow()
+                .dbs
+                .iter()
+                .map(|d| (d.len(), d.expires_len()))
+                .collect(),
             clients: sh.net.borrow().conns.len(),
         })
         .await;
@@ -1193,7 +1514,11 @@ async fn info(shard: &Rc<Shard>, a: &[Bytes]) -> Reply {
     cs.sort_by_key(|(k, _)| **k);
     let mut body = String::new();
     for (name, c) in cs {
-        let per = if c.calls > 0 { c.usec as f64 / c.calls as f64 } else { 0.0 };
+        let per = if c.calls > 0 {
+            c.usec as f64 / c.calls as f64
+        } else {
+            0.0
+        };
         body.push_str(&format!(
             "cmdstat_{name}:calls={},usec={},usec_per_call={per:.2},rejected_calls={},failed_calls={}\r\n",
             c.calls, c.usec, c.rejected, c.failed
@@ -1230,7 +1555,11 @@ fn os_name() -> String {
     if unsafe { libc::uname(&mut u) } != 0 {
         return "Linux".into();
     }
-    let f = |s: &[libc::c_char]| unsafe { std::ffi::CStr::from_ptr(s.as_ptr()) }.to_string_lossy().into_owned();
+    let f = |s: &[libc::c_char]| {
+        unsafe { std::ffi::CStr::from_ptr(s.as_ptr()) }
+            .to_string_lossy()
+            .into_owned()
+    };
     format!("{} {} {}", f(&u.sysname), f(&u.release), f(&u.machine))
 }
 

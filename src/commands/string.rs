@@ -7,7 +7,7 @@
 use super::args;
 use super::{CommandSpec, Kind, Merge};
 use crate::protocol::reply::Reply;
-use crate::store::{Ctx, StoreLimits, Value};
+use crate::store::{Ctx, Value};
 use crate::util::num;
 use bytes::{Bytes, BytesMut};
 
@@ -748,8 +748,14 @@ fn lcs(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 /// needs it after fetching the values itself (it replies `LCS_TYPE_ERR` when either key holds
 /// another type). `args` is the whole LCS command; its options are parsed here. The DP table
 /// is limited by the default proto-max-bulk-len; see `lcs_reply_limited`.
+#[cfg(test)]
 pub fn lcs_reply(a: &[u8], b: &[u8], args: &[Bytes]) -> Reply {
-    lcs_reply_limited(a, b, args, StoreLimits::default().proto_max_bulk_len)
+    lcs_reply_limited(
+        a,
+        b,
+        args,
+        crate::store::StoreLimits::default().proto_max_bulk_len,
+    )
 }
 
 /// `lcs_reply` with the shard's proto-max-bulk-len, which bounds the DP table's bytes.

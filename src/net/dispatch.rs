@@ -128,7 +128,10 @@ fn process(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
                     Some(s) => Reply::arity(s.name),
                     None => commands::unknown_command(&args),
                 };
-                shard.stats.borrow_mut().record_rejected(found.map(|s| s.name));
+                shard
+                    .stats
+                    .borrow_mut()
+                    .record_rejected(found.map(|s| s.name));
                 let suppress = c.client.suppress(skipped);
                 match &mut batch {
                     Some(b) => b.push_reply(r, suppress),
@@ -151,7 +154,10 @@ fn process(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
         }
         let handler = match spec.kind {
             Kind::Conn => {
-                if matches!(spec.name, "client" | "config" | "memory" | "debug" | "command") {
+                if matches!(
+                    spec.name,
+                    "client" | "config" | "memory" | "debug" | "command"
+                ) {
                     c.client.last_sub = args.get(1).cloned();
                 }
                 if batch.is_some() {
@@ -315,14 +321,19 @@ async fn run_barrier(shard: &Rc<Shard>, conn: &ConnRef, args: &[Bytes]) -> Reply
                     Kind::Conn => return unreachable_conn(),
                 };
                 return shard
-                    .call(owner, move |sh| sh.exec(db, spec, h, &a, crate::util::now_ms()))
+                    .call(owner, move |sh| {
+                        sh.exec(db, spec, h, &a, crate::util::now_ms())
+                    })
                     .await
                     .unwrap_or_else(|| Reply::err("ERR shard unavailable (shutting down)"));
             }
         },
     };
     let us = crate::util::clock::elapsed_us(start, crate::util::clock::ticks());
-    shard.stats.borrow_mut().record(spec.name, us, reply.is_error());
+    shard
+        .stats
+        .borrow_mut()
+        .record(spec.name, us, reply.is_error());
     reply
 }
 

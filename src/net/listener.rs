@@ -36,7 +36,11 @@ pub fn bind_addrs(binds: &[String], port: u16) -> anyhow::Result<Vec<BindAddr>> 
 }
 
 fn socket_for(addr: &SocketAddr, reuse_port: bool) -> std::io::Result<Socket> {
-    let s = Socket::new(Domain::for_address(*addr), Type::STREAM, Some(Protocol::TCP))?;
+    let s = Socket::new(
+        Domain::for_address(*addr),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )?;
     if addr.is_ipv6() {
         s.set_only_v6(true)?;
     }
@@ -67,7 +71,10 @@ pub fn check_free(addrs: &[BindAddr]) -> anyhow::Result<Vec<BindAddr>> {
         }
     }
     if ok.is_empty() {
-        bail!("Failed listening on port {} (tcp), aborting.", addrs.first().map_or(0, |a| a.addr.port()));
+        bail!(
+            "Failed listening on port {} (tcp), aborting.",
+            addrs.first().map_or(0, |a| a.addr.port())
+        );
     }
     Ok(ok)
 }
@@ -87,7 +94,9 @@ pub fn bind_shard(addrs: &[BindAddr], backlog: i32) -> anyhow::Result<Vec<Socket
 
 /// A free port for `port 0`: bound once here, then every shard binds it.
 pub fn pick_port(addrs: &[BindAddr]) -> anyhow::Result<u16> {
-    let a = addrs.first().map_or(SocketAddr::from(([127, 0, 0, 1], 0)), |b| b.addr);
+    let a = addrs
+        .first()
+        .map_or(SocketAddr::from(([127, 0, 0, 1], 0)), |b| b.addr);
     let s = socket_for(&a, false)?;
     s.bind(&SockAddr::from(a))?;
     let local = s.local_addr()?.as_socket().map_or(0, |x| x.port());

@@ -115,7 +115,10 @@ pub fn settle(shard: &Shard, conn: &ConnRef) {
         if !c.closed {
             c.flush();
         }
-        let hard = shard.config.borrow().client_output_buffer_limit_normal_hard();
+        let hard = shard
+            .config
+            .borrow()
+            .client_output_buffer_limit_normal_hard();
         if hard > 0 && c.wbuf.len() as u64 > hard {
             c.closed = true;
         }
@@ -185,7 +188,12 @@ fn accept_all(shard: &Rc<Shard>, lfd: i32, ep: &sys::Epoll) {
         };
         let (maxclients, keepalive, limits, open) = {
             let cfg = shard.config.borrow();
-            (cfg.maxclients, cfg.tcp_keepalive, cfg.parse_limits(), cfg.requirepass.is_none())
+            (
+                cfg.maxclients,
+                cfg.tcp_keepalive,
+                cfg.parse_limits(),
+                cfg.requirepass.is_none(),
+            )
         };
         let g = &shard.global;
         if g.connected.fetch_add(1, Ordering::AcqRel) as u64 >= maxclients {

@@ -32,7 +32,11 @@ pub struct Parker {
 }
 
 impl Parker {
-    pub fn new(epfd: RawFd, cpu: Option<core_affinity::CoreId>, name: String) -> std::io::Result<Parker> {
+    pub fn new(
+        epfd: RawFd,
+        cpu: Option<core_affinity::CoreId>,
+        name: String,
+    ) -> std::io::Result<Parker> {
         let shared = Arc::new(Shared {
             armed: Mutex::new(false),
             cv: Condvar::new(),
@@ -105,7 +109,9 @@ fn watch(epfd: RawFd, s: &Shared) {
     let mut ev = [libc::epoll_event { events: 0, u64: 0 }; 1];
     loop {
         {
-            let Ok(mut armed) = s.armed.lock() else { return };
+            let Ok(mut armed) = s.armed.lock() else {
+                return;
+            };
             while !*armed {
                 armed = match s.cv.wait(armed) {
                     Ok(g) => g,

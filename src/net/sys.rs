@@ -27,7 +27,6 @@ pub struct Epoll {
 
 pub const IN: u32 = libc::EPOLLIN as u32;
 pub const OUT: u32 = libc::EPOLLOUT as u32;
-pub const RDHUP: u32 = libc::EPOLLRDHUP as u32;
 pub const HUP: u32 = libc::EPOLLHUP as u32;
 pub const ERR: u32 = libc::EPOLLERR as u32;
 
@@ -65,7 +64,11 @@ impl Epoll {
 }
 
 /// epoll_wait on a raw epoll fd (the parker thread waits on the shard's set without owning it).
-pub fn wait_raw(epfd: RawFd, events: &mut [libc::epoll_event], timeout_ms: i32) -> io::Result<usize> {
+pub fn wait_raw(
+    epfd: RawFd,
+    events: &mut [libc::epoll_event],
+    timeout_ms: i32,
+) -> io::Result<usize> {
     let n = unsafe {
         libc::epoll_wait(
             epfd,
@@ -161,7 +164,8 @@ pub fn accept(listener: RawFd) -> io::Result<(RawFd, Option<std::net::SocketAddr
 pub fn local_addr(fd: RawFd) -> Option<std::net::SocketAddr> {
     let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
     let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-    let r = unsafe { libc::getsockname(fd, &mut storage as *mut _ as *mut libc::sockaddr, &mut len) };
+    let r =
+        unsafe { libc::getsockname(fd, &mut storage as *mut _ as *mut libc::sockaddr, &mut len) };
     if r < 0 {
         return None;
     }
@@ -204,7 +208,12 @@ pub fn tune_client_socket(fd: RawFd, keepalive_secs: u64) {
         let secs = keepalive_secs.min(i32::MAX as u64) as libc::c_int;
         setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE, 1);
         setsockopt_int(fd, libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, secs);
-        setsockopt_int(fd, libc::IPPROTO_TCP, libc::TCP_KEEPINTVL, (secs / 3).max(1));
+        setsockopt_int(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_KEEPINTVL,
+            (secs / 3).max(1),
+        );
         setsockopt_int(fd, libc::IPPROTO_TCP, libc::TCP_KEEPCNT, 3);
     }
 }

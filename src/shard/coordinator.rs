@@ -15,7 +15,12 @@ use std::rc::Rc;
 
 const GONE: &str = "ERR shard unavailable (shutting down)";
 
-pub async fn run(shard: &Rc<Shard>, db: usize, spec: &'static CommandSpec, args: &[Bytes]) -> Reply {
+pub async fn run(
+    shard: &Rc<Shard>,
+    db: usize,
+    spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> Reply {
     match spec.kind {
         Kind::Split(h, merge) => split(shard, db, spec, h, merge, args).await,
         Kind::Coordinated(h) => match spec.name {
@@ -32,7 +37,13 @@ pub async fn run(shard: &Rc<Shard>, db: usize, spec: &'static CommandSpec, args:
 }
 
 /// Run `h` on one shard's store, outside the stats (the whole command is counted once).
-async fn on_shard(shard: &Rc<Shard>, target: usize, db: usize, h: Handler, sub: Vec<Bytes>) -> Reply {
+async fn on_shard(
+    shard: &Rc<Shard>,
+    target: usize,
+    db: usize,
+    h: Handler,
+    sub: Vec<Bytes>,
+) -> Reply {
     shard
         .call(target, move |sh| {
             super::run_guarded("multi-shard part", || {
@@ -56,7 +67,7 @@ async fn split(
 ) -> Reply {
     let step = spec.keys.step.max(1) as usize;
     // A key without its value (MSET a 1 b) must fail whole, before any shard is touched.
-    if step > 1 && (args.len() - spec.keys.first.max(1) as usize) % step != 0 {
+    if step > 1 && !(args.len() - spec.keys.first.max(1) as usize).is_multiple_of(step) {
         return Reply::arity(spec.name);
     }
     // Per shard: the sub-command and the positions (in key order) of its keys.
@@ -71,13 +82,14 @@ async fn split(
                 &mut parts[last]
             }
         };
-        part.1.extend(args[i..(i + step).min(args.len())].iter().cloned());
+        part.1
+            .extend(args[i..(i + step).min(args.len())].iter().cloned());
         part.2.push(pos);
     }
     let total: usize = parts.iter().map(|p| p.2.len()).sum();
-    let calls = parts
-        .into_iter()
-        .map(|(owner, sub, positions)| async move { (on_shard(shard, owner, db, h, sub).await, positions) });
+    let calls = parts.into_iter().map(|(owner, sub, positions)| async move {
+        (on_shard(shard, owner, db, h, sub).await, positions)
+    });
     let results = futures::future::join_all(calls).await;
     match merge {
         Merge::SumInt => {
@@ -113,7 +125,12 @@ async fn split(
 }
 
 /// Take (`remove`) or copy an entry from its owner, checking expiry first.
-async fn fetch_entry(shard: &Rc<Shard>, db: usize, key: Bytes, remove: bool) -> Option<Option<Entry>> {
+async fn fetch_entry(
+    shard: &Rc<Shard>,
+    db: usize,
+    key: Bytes,
+    remove: bool,
+) -> Option<Option<Entry>> {
     let owner = routing::key_shard(&key, shard.n);
     shard
         .call(owner, move |sh| {
@@ -135,7 +152,13 @@ async fn fetch_entry(shard: &Rc<Shard>, db: usize, key: Bytes, remove: bool) -> 
 
 /// Store an entry at its owner. With `only_if_absent`, leaves an existing key alone and
 /// returns false.
-async fn put_entry(shard: &Rc<Shard>, db: usize, key: Bytes, entry: Entry, only_if_absent: bool) -> Option<bool> {
+async fn put_entry(
+    shard: &Rc<Shard>,
+    db: usize,
+    key: Bytes,
+    entry: Entry,
+    only_if_absent: bool,
+) -> Option<bool> {
     let owner = routing::key_shard(&key, shard.n);
     shard
         .call(owner, move |sh| {
@@ -220,8 +243,14 @@ async fn copy(shard: &Rc<Shard>, db: usize, a: &[Bytes]) -> Reply {
     }
 }
 
-async fn msetnx(shard: &Rc<Shard>, db: usize, spec: &'static CommandSpec, h: Handler, args: &[Bytes]) -> Reply {
-    if args.len() % 2 == 0 {
+async fn msetnx(
+    shard: &Rc<Shard>,
+    db: usize,
+    spec: &'static CommandSpec,
+    h: Handler,
+    args: &[Bytes],
+) -> Reply {
+    if args.len().is_multiple_of(2) {
         return Reply::arity(spec.name);
     }
     for i in (1..args.len()).step_by(2) {

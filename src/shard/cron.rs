@@ -16,7 +16,11 @@ pub async fn run(shard: Rc<Shard>) {
         let hz = shard.config.borrow().hz.clamp(1, 500);
         let period = Duration::from_millis(1000 / hz);
         glommio::timer::sleep(period).await;
-        if shard.global.shutdown.load(std::sync::atomic::Ordering::Acquire) {
+        if shard
+            .global
+            .shutdown
+            .load(std::sync::atomic::Ordering::Acquire)
+        {
             return;
         }
         if shard.active_expire.get() {
@@ -61,7 +65,11 @@ async fn active_expire_cycle(shard: &Rc<Shard>, period: Duration) {
                 break;
             }
             if start.elapsed() >= budget {
-                shard.store.borrow_mut().stats.expired_time_cap_reached_count += 1;
+                shard
+                    .store
+                    .borrow_mut()
+                    .stats
+                    .expired_time_cap_reached_count += 1;
                 return;
             }
             glommio::executor().yield_now().await;

@@ -139,7 +139,9 @@ impl Shard {
             handler(&mut ctx, args)
         });
         let us = crate::util::clock::elapsed_us(start, crate::util::clock::ticks());
-        self.stats.borrow_mut().record(spec.name, us, reply.is_error());
+        self.stats
+            .borrow_mut()
+            .record(spec.name, us, reply.is_error());
         reply
     }
 

@@ -135,21 +135,13 @@ impl Db {
             .map(|(k, _)| k)
     }
 
-    /// A random key among those with a TTL.
-    pub fn random_volatile_key(&self) -> Option<&Bytes> {
-        if self.expires.is_empty() {
-            return None;
-        }
-        self.expires.get_index(fastrand::usize(..self.expires.len()))
-    }
-
     /// One SCAN step: `pos` is 0 to start, else the position returned by the previous step.
     /// Visits up to `count` entries and returns the next position (0 when done).
     pub fn scan(&self, pos: usize, count: usize, mut f: impl FnMut(&Bytes, &Entry)) -> usize {
-        let len = self.map.len();
-        if len == 0 {
+        if self.is_empty() {
             return 0;
         }
+        let len = self.map.len();
         // Positions are 1-based so that 0 can mean both "start" and "done".
         let mut next = if pos == 0 { len } else { pos.min(len) };
         let mut visited = 0;
@@ -256,7 +248,7 @@ mod tests {
             db.insert(format!("k{i}").as_bytes(), e("v", 5));
         }
         let mut n = 0;
-        while db.len() > 0 {
+        while !db.is_empty() {
             db.expire_sample(10, 20, |_| n += 1);
         }
         assert_eq!(n, 100);

@@ -149,7 +149,12 @@ impl Ctx<'_> {
     /// hit/miss accounting.
     #[inline]
     pub fn lookup(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        let ShardStore { dbs, stats, dirty, limits } = &mut *self.store;
+        let ShardStore {
+            dbs,
+            stats,
+            dirty,
+            limits,
+        } = &mut *self.store;
         let e = live(&mut dbs[self.db], stats, dirty, key, self.now)?;
         touch(limits, self.now, e);
         Some(e)
@@ -158,7 +163,12 @@ impl Ctx<'_> {
     /// Look a key up for reading: counts a hit or miss and touches it.
     #[inline]
     pub fn lookup_read(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        let ShardStore { dbs, stats, dirty, limits } = &mut *self.store;
+        let ShardStore {
+            dbs,
+            stats,
+            dirty,
+            limits,
+        } = &mut *self.store;
         match live(&mut dbs[self.db], stats, dirty, key, self.now) {
             Some(e) => {
                 stats.keyspace_hits += 1;
@@ -175,7 +185,9 @@ impl Ctx<'_> {
     /// A read that leaves the access clock alone (EXISTS, TYPE, TTL, OBJECT): expires the key
     /// if due and counts a hit or miss.
     pub fn lookup_notouch(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        let ShardStore { dbs, stats, dirty, .. } = &mut *self.store;
+        let ShardStore {
+            dbs, stats, dirty, ..
+        } = &mut *self.store;
         match live(&mut dbs[self.db], stats, dirty, key, self.now) {
             Some(e) => {
                 stats.keyspace_hits += 1;
@@ -196,18 +208,6 @@ impl Ctx<'_> {
     #[inline]
     pub fn get_str(&mut self, key: &[u8]) -> Result<Option<Bytes>, Reply> {
         match self.lookup_read(key) {
-            None => Ok(None),
-            Some(e) => match &e.value {
-                Value::Str(b) => Ok(Some(b.clone())),
-                #[allow(unreachable_patterns)]
-                _ => Err(Reply::wrongtype()),
-            },
-        }
-    }
-
-    /// The string at `key` for a read-modify-write (no hit/miss accounting).
-    pub fn get_str_for_write(&mut self, key: &[u8]) -> Result<Option<Bytes>, Reply> {
-        match self.lookup(key) {
             None => Ok(None),
             Some(e) => match &e.value {
                 Value::Str(b) => Ok(Some(b.clone())),

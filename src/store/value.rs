@@ -101,7 +101,7 @@ pub fn lfu_counter(field: u32, now_ms: u64, decay_time: u64) -> u8 {
     let now = lfu_minutes(now_ms);
     // The minutes clock wraps at 16 bits.
     let elapsed = now.wrapping_sub(last) & 0xFFFF;
-    let periods = if decay_time > 0 { elapsed as u64 / decay_time } else { 0 };
+    let periods = (elapsed as u64).checked_div(decay_time).unwrap_or(0);
     counter.saturating_sub(periods.min(255) as u8)
 }
 

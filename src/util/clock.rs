@@ -20,7 +20,10 @@ pub fn ticks() -> u64 {
 #[inline]
 pub fn ticks() -> u64 {
     static START: OnceLock<std::time::Instant> = OnceLock::new();
-    START.get_or_init(std::time::Instant::now).elapsed().as_nanos() as u64
+    START
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_nanos() as u64
 }
 
 /// Measure the tick rate against the OS clock (about 10 ms, once, at start-up).

@@ -34,11 +34,6 @@ pub fn parse_i64(s: &[u8]) -> Option<i64> {
     }
 }
 
-/// Non-negative variant used for counts and offsets.
-pub fn parse_u64(s: &[u8]) -> Option<u64> {
-    parse_i64(s).and_then(|v| u64::try_from(v).ok())
-}
-
 /// Float parse as Redis's `string2ld`/`string2d`: the whole string must be a number, no leading
 /// space, NaN refused; "inf", "+inf", "-inf" accepted.
 pub fn parse_f64(s: &[u8]) -> Option<f64> {
@@ -74,7 +69,11 @@ pub fn fmt_double(d: f64) -> String {
         return if d > 0.0 { "inf".into() } else { "-inf".into() };
     }
     if d == 0.0 {
-        return if d.is_sign_negative() { "-0".into() } else { "0".into() };
+        return if d.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
     fmt_g(d, 17)
 }
@@ -136,7 +135,17 @@ mod tests {
         assert_eq!(parse_i64(b"-12"), Some(-12));
         assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
         assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
-        for bad in [&b""[..], b"-0", b"01", b"+1", b" 1", b"1 ", b"9223372036854775808", b"1a", b"-"] {
+        for bad in [
+            &b""[..],
+            b"-0",
+            b"01",
+            b"+1",
+            b" 1",
+            b"1 ",
+            b"9223372036854775808",
+            b"1a",
+            b"-",
+        ] {
             assert_eq!(parse_i64(bad), None, "{:?}", bad);
         }
     }
