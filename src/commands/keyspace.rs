@@ -642,7 +642,7 @@ pub fn keys_local(ctx: &mut Ctx, pattern: &[u8]) -> Vec<Bytes> {
         .filter(|(k, e)| {
             (e.expire_at == 0 || e.expire_at > now) && (all || glob_match(pattern, k, false))
         })
-        .map(|(k, _)| k.clone())
+        .map(|(k, _)| k.to_bytes())
         .collect()
 }
 
@@ -698,7 +698,7 @@ pub fn scan_local(ctx: &mut Ctx, pos: usize, args: &ScanArgs) -> (usize, Vec<Byt
     let pattern = args.pattern.as_deref();
     let next = ctx.db().scan(pos, args.count, |k, _| {
         if pattern.is_none_or(|p| glob_match(p, k, false)) {
-            found.push(k.clone());
+            found.push(k.to_bytes());
         }
     });
     // Deleting here is safe for the cursor: these keys sit at or after `next`, and removal
@@ -718,7 +718,7 @@ pub fn scan_local(ctx: &mut Ctx, pos: usize, args: &ScanArgs) -> (usize, Vec<Byt
 pub fn random_key_local(ctx: &mut Ctx) -> Option<Bytes> {
     const TRIES: usize = 100;
     for _ in 0..TRIES {
-        let key = ctx.db().random_key()?.clone();
+        let key = ctx.db().random_key()?.to_bytes();
         if !ctx.expire_if_needed(&key) {
             return Some(key);
         }
@@ -727,7 +727,7 @@ pub fn random_key_local(ctx: &mut Ctx) -> Option<Bytes> {
     ctx.db()
         .iter()
         .find(|(_, e)| e.expire_at == 0 || e.expire_at > now)
-        .map(|(k, _)| k.clone())
+        .map(|(k, _)| k.to_bytes())
 }
 
 #[cfg(test)]

@@ -7,17 +7,17 @@
 //! earlier slot (seen again at worst), and entries not yet visited never move, so every key that
 //! exists for the whole scan is returned, as Redis guarantees.
 
+use super::key::Key;
 use super::value::Entry;
-use bytes::Bytes;
 use indexmap::{IndexMap, IndexSet};
 
-type Map = IndexMap<Bytes, Entry, ahash::RandomState>;
+type Map = IndexMap<Key, Entry, ahash::RandomState>;
 
 #[derive(Default)]
 pub struct Db {
     map: Map,
     /// Keys that carry a TTL, sampled by the active expiry cycle.
-    expires: IndexSet<Bytes, ahash::RandomState>,
+    expires: IndexSet<Key, ahash::RandomState>,
 }
 
 impl Db {
@@ -82,7 +82,7 @@ impl Db {
                 (Some(std::mem::replace(slot, entry)), k)
             }
             None => {
-                let k = Bytes::copy_from_slice(key);
+                let k = Key::new(key);
                 self.map.insert(k.clone(), entry);
                 (None, k)
             }
@@ -126,7 +126,7 @@ impl Db {
     }
 
     /// A uniformly random key (expired ones included; callers filter).
-    pub fn random_key(&self) -> Option<&Bytes> {
+    pub fn random_key(&self) -> Option<&Key> {
         if self.map.is_empty() {
             return None;
         }
@@ -137,7 +137,7 @@ impl Db {
 
     /// One SCAN step: `pos` is 0 to start, else the position returned by the previous step.
     /// Visits up to `count` entries and returns the next position (0 when done).
-    pub fn scan(&self, pos: usize, count: usize, mut f: impl FnMut(&Bytes, &Entry)) -> usize {
+    pub fn scan(&self, pos: usize, count: usize, mut f: impl FnMut(&Key, &Entry)) -> usize {
         if self.is_empty() {
             return 0;
         }
@@ -156,7 +156,7 @@ impl Db {
     }
 
     /// Iterate over all entries (KEYS, DEBUG, fan-outs).
-    pub fn iter(&self) -> impl Iterator<Item = (&Bytes, &Entry)> {
+    pub fn iter(&self) -> impl Iterator<Item = (&Key, &Entry)> {
         self.map.iter()
     }
 
@@ -166,7 +166,7 @@ impl Db {
         &mut self,
         now: u64,
         samples: usize,
-        mut on_expired: impl FnMut(&Bytes),
+        mut on_expired: impl FnMut(&Key),
     ) -> (usize, usize) {
         let mut sampled = 0;
         let mut expired = 0;
@@ -193,6 +193,7 @@ impl Db {
 mod tests {
     use super::*;
     use crate::store::value::Value;
+    use bytes::Bytes;
 
     fn e(v: &str, exp: u64) -> Entry {
         let mut e = Entry::new(Value::Str(Bytes::copy_from_slice(v.as_bytes())));

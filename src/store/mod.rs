@@ -2,6 +2,7 @@
 
 pub mod db;
 pub mod dump;
+pub mod key;
 pub mod value;
 
 use crate::protocol::reply::Reply;
