@@ -92,7 +92,14 @@ mod tests {
     #[test]
     fn short_and_long_keys_hash_and_compare_as_bytes() {
         let s = ahash::RandomState::new();
-        for k in [&b""[..], b"a", b"key:000000012345", &[7u8; 22], &[9u8; 23], &[1u8; 300]] {
+        for k in [
+            &b""[..],
+            b"a",
+            b"key:000000012345",
+            &[7u8; 22],
+            &[9u8; 23],
+            &[1u8; 300],
+        ] {
             let key = Key::new(k);
             assert_eq!(key.as_bytes(), k);
             assert_eq!(s.hash_one(&key), s.hash_one(k));
