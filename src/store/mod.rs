@@ -211,7 +211,7 @@ impl Ctx<'_> {
         match self.lookup_read(key) {
             None => Ok(None),
             Some(e) => match &e.value {
-                Value::Str(b) => Ok(Some(b.clone())),
+                Value::Str(b) => Ok(Some(value::share_or_copy(b))),
                 #[allow(unreachable_patterns)]
                 _ => Err(Reply::wrongtype()),
             },

@@ -38,6 +38,19 @@ impl Value {
     }
 }
 
+/// A stored string handed out for a reply. Small ones are copied: sharing touches the
+/// reference count, which lives in its own allocation (a likely cache miss under load, twice:
+/// once to take it, once to drop it) and turns the value into a shared one for good. Large ones
+/// are shared, saving the copy.
+#[inline]
+pub fn share_or_copy(b: &Bytes) -> Bytes {
+    if b.len() <= 128 {
+        Bytes::copy_from_slice(b)
+    } else {
+        b.clone()
+    }
+}
+
 /// A key's slot in a database: its value, absolute expiry and access clock.
 #[derive(Debug, Clone)]
 pub struct Entry {
