@@ -73,8 +73,6 @@ pub fn run(mut config: Config, config_file: Option<String>) -> anyhow::Result<()
             .name(&format!("shard-{i}"))
             // io_uring buffers are locked memory: keep them small (see tuning.md on memlock).
             .io_memory(2 << 20)
-            // Timers and cross-shard messages are looked at when the preempt timer fires.
-            .preempt_timer(Duration::from_micros(500))
             .spin_before_park(spin)
             .spawn(move || async move {
                 let res = shard_main(i, mesh, n, config, global.clone(), addrs, cpu).await;
@@ -114,7 +112,17 @@ async fn shard_main(
 ) -> anyhow::Result<()> {
     let backlog = config.tcp_backlog as i32;
     let shard = Rc::new(Shard::new(id, n, config, global, mesh));
-    shard.spawn_inbox();
+    // Requests and cross-shard messages run in a queue whose latency need makes glommio look
+    // at timers and other threads' wake-ups every 500 us while it is busy. (Setting that as
+    // the executor-wide preempt timer instead left a just-started, oversubscribed executor
+    // asleep before it ever ran its main task: the timer fired first, the scheduler took that
+    // for "preempt" and parked with no timer armed.)
+    let net_queue = glommio::executor().create_task_queue(
+        Shares::Static(1000),
+        Latency::Matters(Duration::from_micros(500)),
+        "net",
+    );
+    shard.spawn_inbox(net_queue);
     let background =
         glommio::executor().create_task_queue(Shares::Static(100), Latency::NotImportant, "cron");
     glommio::spawn_local_into(cron::run(shard.clone()), background)
@@ -127,7 +135,9 @@ async fn shard_main(
             logging::notice(&format!("Ready to accept connections tcp {}", a.addr));
         }
     }
-    let res = net::serve(shard.clone(), listeners, cpu).await;
+    let serving = glommio::spawn_local_into(net::serve(shard.clone(), listeners, cpu), net_queue)
+        .map_err(|e| anyhow::anyhow!("spawning the network loop: {e}"))?;
+    let res = serving.await;
     shard.close_inbox();
     res
 }

@@ -1051,10 +1051,13 @@ fn sum(v: Vec<Option<i64>>) -> i64 {
 
 /// SCAN over all shards. The cursor packs (position in the shard's table) * shards + shard.
 async fn scan(shard: &Rc<Shard>, db: usize, a: &[Bytes]) -> Reply {
-    let Some(cursor) = std::str::from_utf8(&a[1])
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-    else {
+    // Redis reads the cursor with strtoul: a negative one wraps around.
+    let parsed = std::str::from_utf8(&a[1]).ok().and_then(|s| {
+        s.parse::<u64>()
+            .ok()
+            .or_else(|| s.parse::<i64>().ok().map(|v| v as u64))
+    });
+    let Some(cursor) = parsed else {
         return Reply::err("ERR invalid cursor");
     };
     let sa = match crate::commands::keyspace::parse_scan_args(a, 2) {
@@ -1346,7 +1349,10 @@ async fn debug(shard: &Rc<Shard>, db: usize, a: &[Bytes], _resp3: bool) -> Reply
                 Ok(_) => 0.0,
                 Err(e) => return e,
             };
-            glommio::timer::sleep(std::time::Duration::from_secs_f64(secs)).await;
+            // Clamp: Duration panics on values past u64 seconds.
+            let d =
+                std::time::Duration::try_from_secs_f64(secs).unwrap_or(std::time::Duration::MAX);
+            glommio::timer::sleep(d).await;
             Reply::ok()
         }
         "reload" => Reply::ok(),

@@ -88,7 +88,24 @@ pub fn run_input(shard: &Rc<Shard>, conn: &ConnRef) {
             settle(shard, conn);
             let shard = shard.clone();
             let conn = conn.clone();
-            glommio::spawn_local(finish(shard, conn, work)).detach();
+            glommio::spawn_local(async move {
+                use futures::FutureExt;
+                let run = std::panic::AssertUnwindSafe(finish(shard.clone(), conn.clone(), work));
+                if run.catch_unwind().await.is_err() {
+                    // A bug in the async path costs this connection, not the shard.
+                    crate::logging::warning(
+                        "BUG: a connection task panicked; closing the connection",
+                    );
+                    let id = {
+                        let mut c = conn.borrow_mut();
+                        c.closed = true;
+                        c.busy = false;
+                        c.client.id
+                    };
+                    super::close_conn(&shard, id);
+                }
+            })
+            .detach();
         }
     }
 }
@@ -263,7 +280,10 @@ async fn finish(shard: Rc<Shard>, conn: ConnRef, mut work: Work) {
             let reply = run_barrier(&shard, &conn, &args).await;
             let mut c = conn.borrow_mut();
             let suppress = c.client.suppress(skipped);
-            c.emit(&reply, suppress);
+            // A connection closed by its own command (SHUTDOWN) gets no reply, as in Redis.
+            if !c.closed {
+                c.emit(&reply, suppress);
+            }
         }
         // Write what is ready before going on: a long pipeline streams out.
         conn.borrow_mut().flush();

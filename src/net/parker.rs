@@ -125,10 +125,19 @@ fn watch(epfd: RawFd, s: &Shared) {
         }
         // Level-triggered: this reports readiness without taking it from the loop.
         loop {
+            if s.stop.load(Ordering::Acquire) {
+                return;
+            }
             match sys::wait_raw(epfd, &mut ev, -1) {
                 Ok(0) => continue,
                 Ok(_) => break,
-                Err(_) => return,
+                Err(e) => {
+                    // Never leave the shard without a watcher: report and wake it anyway
+                    // (the loop polls the set itself and bounds its sleeps).
+                    crate::logging::warning(&format!("epoll watcher: epoll_wait failed: {e}"));
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                    break;
+                }
             }
         }
         s.fired.store(true, Ordering::Release);

@@ -35,8 +35,11 @@ impl Inbox {
         Ok(())
     }
 
+    /// Stop taking messages and drop the queued ones: their callers' reply channels close,
+    /// so they get an error instead of waiting.
     pub fn close(&self) {
         self.closed.store(true, Ordering::Release);
+        while self.queue.pop().is_some() {}
         self.waker.wake();
     }
 }
@@ -52,14 +55,19 @@ pub fn new_mesh(n: usize) -> Mesh {
 /// Drain this shard's inbox until it is closed.
 pub async fn serve(shard: Rc<Shard>, inbox: Arc<Inbox>) {
     loop {
-        let ran = std::future::poll_fn(|cx| {
+        let drain = std::future::poll_fn(|cx| {
             // Register first, then look: a push after the look wakes us again.
             inbox.waker.register(cx.waker());
             let mut n = 0;
             while n < BATCH {
                 match inbox.queue.pop() {
                     Some(msg) => {
-                        msg(&shard);
+                        // A panicking message drops its reply sender: the caller gets an
+                        // error, and this shard keeps serving.
+                        let run = std::panic::AssertUnwindSafe(|| msg(&shard));
+                        if std::panic::catch_unwind(run).is_err() {
+                            crate::logging::warning("BUG: a cross-shard message panicked");
+                        }
                         n += 1;
                     }
                     None => break,
@@ -72,9 +80,8 @@ pub async fn serve(shard: Rc<Shard>, inbox: Arc<Inbox>) {
             } else {
                 Poll::Pending
             }
-        })
-        .await;
-        if !ran {
+        });
+        if !drain.await {
             return;
         }
         glommio::executor().yield_now().await;

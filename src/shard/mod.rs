@@ -106,6 +106,7 @@ impl Shard {
         let msg: Msg = Box::new(move |sh| {
             let _ = tx.send(f(sh));
         });
+        // A closed inbox drops queued messages, which cancels `rx`: the caller gets None.
         self.mesh.get(target)?.send(msg).ok()?;
         rx.await.ok()
     }
@@ -146,9 +147,14 @@ impl Shard {
     }
 
     /// Serve messages from the other shards until shutdown.
-    pub fn spawn_inbox(self: &Rc<Self>) {
+    pub fn spawn_inbox(self: &Rc<Self>, queue: glommio::TaskQueueHandle) {
         let inbox = self.mesh[self.id].clone();
-        glommio::spawn_local(mesh::serve(self.clone(), inbox)).detach();
+        match glommio::spawn_local_into(mesh::serve(self.clone(), inbox), queue) {
+            Ok(t) => {
+                t.detach();
+            }
+            Err(e) => crate::logging::warning(&format!("spawning the inbox: {e}")),
+        }
     }
 
     /// Stop taking messages (shutdown): senders get their message back.
