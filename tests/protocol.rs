@@ -535,3 +535,34 @@ fn reset_restores_connection_defaults() {
         assert_eq!(r.read_reply(), b"+PONG\r\n");
     });
 }
+
+#[test]
+fn large_pipelined_output_is_all_delivered() {
+    // More reply bytes than the per-connection high-water mark, sent as one pipeline: the
+    // server must pause and resume, not stall with commands left in its input buffer.
+    both(|s| {
+        let mut r = s.raw();
+        let value = vec![b'v'; 64 * 1024];
+        r.send_cmd(&[b"SET", b"{big}v", &value]);
+        assert_eq!(r.read_reply(), b"+OK\r\n");
+        let mut pipeline = Vec::new();
+        for i in 0..200 {
+            // Alternate the shard that owns the key, so batches to other shards take part.
+            let key = if i % 2 == 0 {
+                &b"{big}v"[..]
+            } else {
+                &b"missing-key"[..]
+            };
+            pipeline.extend_from_slice(&encode_cmd(&[b"GET", key]));
+        }
+        r.send(&pipeline);
+        for i in 0..200 {
+            let reply = r.read_reply();
+            if i % 2 == 0 {
+                assert_eq!(reply.len(), 64 * 1024 + 10, "reply {i}");
+            } else {
+                assert_eq!(reply, b"$-1\r\n", "reply {i}");
+            }
+        }
+    });
+}

@@ -22,11 +22,26 @@ struct Remote {
 struct Batch {
     replies: Vec<(Option<Reply>, bool)>,
     remote: Vec<(usize, Vec<Remote>)>,
+    /// Rough size of the replies already held, for backpressure.
+    held_bytes: usize,
 }
+
+/// Commands per batch before it is sent off and waited for: with the output high-water mark,
+/// this bounds what one connection can make the server hold while other shards work.
+const BATCH_MAX: usize = 1024;
 
 impl Batch {
     fn push_reply(&mut self, r: Reply, suppress: bool) {
+        self.held_bytes += match &r {
+            Reply::Bulk(b) => b.len() + 16,
+            _ => 16,
+        };
         self.replies.push((Some(r), suppress));
+    }
+
+    /// Whether to stop taking commands and settle this batch first.
+    fn full(&self) -> bool {
+        self.replies.len() >= BATCH_MAX || self.held_bytes > super::conn::OUTPUT_HIGH_WATER
     }
 
     fn push_remote(&mut self, shard: usize, mut r: Remote, suppress: bool) {
@@ -121,6 +136,15 @@ fn process(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
             break;
         }
         if batch.is_none() && c.wbuf.len() > super::conn::OUTPUT_HIGH_WATER {
+            // Try to make room first: stopping with commands still in `rbuf` and an empty
+            // socket buffer would leave them waiting for an event that never comes. If the
+            // client is not reading, EPOLLOUT brings us back here once it is.
+            c.flush();
+            if c.wbuf.len() > super::conn::OUTPUT_HIGH_WATER {
+                break;
+            }
+        }
+        if batch.as_ref().is_some_and(|b| b.full()) {
             break;
         }
         let args = match c.parser.parse(&mut c.rbuf) {
