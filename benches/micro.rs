@@ -1,6 +1,7 @@
 //! Micro-benchmarks of the self-contained hot-path modules: the RESP request parser and key
 //! routing. The crate has no lib target, so the source files are included with `#[path]`; only
-//! files that need nothing from `crate::` can be benchmarked this way.
+//! files that need little from `crate::` can be benchmarked this way (their dependencies are
+//! included the same way).
 //!
 //! Run: `cargo bench --bench micro` (filter: `cargo bench --bench micro -- parse`).
 
@@ -10,6 +11,14 @@ use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion
 #[allow(dead_code, unused_imports)]
 #[path = "../src/protocol/parse.rs"]
 mod parse;
+
+// The parser's integer rules come from util::num (`crate::util::num` in the server).
+#[allow(dead_code, unused_imports)]
+#[path = "../src/util/num.rs"]
+pub mod num;
+mod util {
+    pub(crate) use super::num;
+}
 
 #[allow(dead_code, unused_imports)]
 #[path = "../src/routing.rs"]

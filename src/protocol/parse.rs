@@ -310,36 +310,8 @@ impl RequestParser {
     }
 }
 
-/// Redis's string2ll(): optional '-', no '+', no spaces, no leading zeros, at most 20 chars.
-fn string2ll(s: &[u8]) -> Option<i64> {
-    if s.is_empty() || s.len() >= 21 {
-        return None;
-    }
-    if s == b"0" {
-        return Some(0);
-    }
-    let (negative, digits) = match s.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        _ => (false, s),
-    };
-    let (&first, rest) = digits.split_first()?;
-    if !(b'1'..=b'9').contains(&first) {
-        return None;
-    }
-    let mut v = u64::from(first - b'0');
-    for &d in rest {
-        if !d.is_ascii_digit() {
-            return None;
-        }
-        v = v.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
-    }
-    if negative {
-        // -(2^63) is the one magnitude past i64::MAX that still fits.
-        (v <= i64::MAX as u64 + 1).then(|| 0i64.wrapping_sub_unsigned(v))
-    } else {
-        i64::try_from(v).ok()
-    }
-}
+/// Redis's string2ll(): one implementation for the whole server.
+use crate::util::num::parse_i64 as string2ll;
 
 /// One inline argument: a verbatim range of the line, or bytes rewritten by quotes/escapes.
 #[derive(Debug, PartialEq, Eq)]
