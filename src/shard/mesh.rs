@@ -2,9 +2,10 @@
 //! pushes closures into, plus a waker for the task that drains it.
 //!
 //! glommio's own channel mesh was tried first; its `join()` handshake hung now and then at
-//! start-up with more shards than cores (all executors parked, waiting for each other). This
-//! inbox needs no handshake: the queues exist before the executors start, and a push wakes the
-//! owner's inbox task through its `Waker` (glommio honours wakes from other threads).
+//! start-up with more shards than cores (all executors parked) — likely the start-up stall
+//! described in runtime.rs, found later. This inbox needs no handshake: the queues exist before
+//! the executors start, shard ids are ours (not the join order), and a push wakes the owner's
+//! inbox task through its `Waker` (glommio honours wakes from other threads).
 
 use super::{Msg, Shard};
 use crossbeam::queue::SegQueue;
