@@ -263,7 +263,7 @@ fn modify_str<R>(
         }
         let (r, changes) = f(&mut buf, grown);
         *slot = buf.freeze();
-        e.raw = true;
+        e.enc = crate::store::value::StrEnc::Raw;
         ctx.store.dirty += changes;
         return Ok(r);
     }
@@ -272,7 +272,7 @@ fn modify_str<R>(
     // `set` counts one change itself.
     ctx.set(key, Value::Str(Bytes::from(buf)), 0);
     if let Some(e) = ctx.db().get_raw_mut(key) {
-        e.raw = true;
+        e.enc = crate::store::value::StrEnc::Raw;
     }
     ctx.store.dirty += changes.saturating_sub(1);
     Ok(r)
@@ -550,6 +550,10 @@ fn bitop(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         ctx.delete(&args[2]);
     } else {
         ctx.set(&args[2], Value::Str(Bytes::from(res)), 0);
+        // Redis builds the result as a buffer: "raw" whatever its length.
+        if let Some(e) = ctx.db().get_raw_mut(&args[2]) {
+            e.enc = crate::store::value::StrEnc::Raw;
+        }
     }
     Reply::Int(n)
 }

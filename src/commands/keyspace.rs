@@ -386,7 +386,7 @@ fn object(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     };
     match name {
         "encoding" => Reply::bulk_str(e.encoding()),
-        "refcount" => Reply::Int(refcount(&e.value)),
+        "refcount" => Reply::Int(refcount(e)),
         "idletime" if lfu => Reply::err(ERR_LFU_IDLE),
         "idletime" => Reply::Int(now_s.saturating_sub(e.lru) as i64),
         _ if lfu => Reply::Int(crate::store::value::lfu_counter(e.lru, now, decay) as i64),
@@ -396,10 +396,10 @@ fn object(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 
 /// Redis shares the integer objects 0..9999 (with no LRU/LFU maxmemory policy), and those
 /// report OBJ_SHARED_REFCOUNT; everything else has one reference.
-fn refcount(v: &Value) -> i64 {
-    match v {
+fn refcount(e: &Entry) -> i64 {
+    match &e.value {
         Value::Str(b) => {
-            let shared = v.encoding() == "int"
+            let shared = e.encoding() == "int"
                 && crate::util::num::parse_i64(b)
                     .is_some_and(|i| (0..OBJ_SHARED_INTEGERS).contains(&i));
             if shared {
@@ -619,6 +619,7 @@ fn copy(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     };
     let mut copy = Entry::new(e.value.clone());
     copy.expire_at = e.expire_at;
+    copy.enc = e.enc;
     copy.lru = lru;
     let mut d = other_db(ctx, dst_db);
     if d.lookup(dst).is_some() && !replace {

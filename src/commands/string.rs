@@ -7,6 +7,7 @@
 use super::args;
 use super::{CommandSpec, Kind, Merge};
 use crate::protocol::reply::Reply;
+use crate::store::value::StrEnc;
 use crate::store::{Ctx, Value};
 use crate::util::num;
 use bytes::{Bytes, BytesMut};
@@ -367,13 +368,13 @@ fn update_str(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(&mut Bytes, bool) -> Ste
                 Step::Keep(r) => r,
                 Step::Write(r) => {
                     e.lru = lru;
-                    e.raw = false;
+                    e.enc = StrEnc::Auto;
                     ctx.store.dirty += 1;
                     r
                 }
                 Step::WriteRaw(r) => {
                     e.lru = lru;
-                    e.raw = true;
+                    e.enc = StrEnc::Raw;
                     ctx.store.dirty += 1;
                     r
                 }
@@ -390,7 +391,7 @@ fn update_str(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(&mut Bytes, bool) -> Ste
                 Step::WriteRaw(r) => {
                     ctx.set(key, Value::Str(b), 0);
                     if let Some(e) = ctx.db().get_raw_mut(key) {
-                        e.raw = true;
+                        e.enc = StrEnc::Raw;
                     }
                     r
                 }
@@ -701,7 +702,7 @@ fn incr_decr(ctx: &mut Ctx, key: &[u8], by: i64) -> Reply {
 
 fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let by = &args[2][..];
-    update_str(ctx, &args[1], |b, exists| {
+    let reply = update_str(ctx, &args[1], |b, exists| {
         // Redis checks the stored value before the increment argument.
         let old = if exists {
             match num::parse_f64(b) {
@@ -721,7 +722,14 @@ fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         // The formatted text is what is stored, so later reads agree with this reply.
         *b = Bytes::from(num::fmt_human(new));
         Step::Write(Reply::Bulk(b.clone()))
-    })
+    });
+    // Redis stores the result as text, never as an int-encoded object.
+    if !reply.is_error() {
+        if let Some(e) = ctx.db().get_raw_mut(&args[1]) {
+            e.enc = StrEnc::Text;
+        }
+    }
+    reply
 }
 
 // ---------------------------------------------------------------------------------------------

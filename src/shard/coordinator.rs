@@ -318,6 +318,10 @@ async fn bitop(shard: &Rc<Shard>, db: usize, spec: &'static CommandSpec, args: &
                 ctx.delete(&dst);
             } else {
                 ctx.set(&dst, Value::Str(Bytes::from(result)), 0);
+                // Built as a buffer in Redis: "raw" whatever its length.
+                if let Some(e) = ctx.db().get_raw_mut(&dst) {
+                    e.enc = crate::store::value::StrEnc::Raw;
+                }
             }
         })
         .await;

@@ -59,9 +59,20 @@ pub struct Entry {
     pub expire_at: u64,
     /// Last access, in seconds of the shard's LRU clock (OBJECT IDLETIME).
     pub lru: u32,
-    /// The string was edited in place (APPEND, SETRANGE, SETBIT …): Redis reports such a
-    /// value as "raw" whatever its length.
-    pub raw: bool,
+    /// How Redis would have encoded this string, where its content alone does not tell.
+    pub enc: StrEnc,
+}
+
+/// OBJECT ENCODING for strings: Redis picks int/embstr/raw by content when it stores an
+/// argument, but some commands build the object another way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StrEnc {
+    /// By content: int if it reads as one, embstr up to 44 bytes, raw beyond.
+    Auto,
+    /// Edited in place or built as a buffer (APPEND, SETRANGE, SETBIT, BITFIELD, BITOP).
+    Raw,
+    /// Built from a number's text, never int-encoded (INCRBYFLOAT): embstr up to 44 bytes.
+    Text,
 }
 
 impl Entry {
@@ -76,14 +87,21 @@ impl Entry {
             value,
             expire_at: 0,
             lru: (now_ms / 1000) as u32,
-            raw: false,
+            enc: StrEnc::Auto,
         }
     }
 
     /// The name OBJECT ENCODING reports.
     pub fn encoding(&self) -> &'static str {
         match &self.value {
-            Value::Str(_) if self.raw => "raw",
+            Value::Str(_) if self.enc == StrEnc::Raw => "raw",
+            Value::Str(b) if self.enc == StrEnc::Text => {
+                if b.len() <= 44 {
+                    "embstr"
+                } else {
+                    "raw"
+                }
+            }
             v => v.encoding(),
         }
     }
