@@ -1735,32 +1735,8 @@ fn split_config_set_value(v: &[u8]) -> Vec<&[u8]> {
     }
 }
 
-/// Redis' string2ll: optional '-', no '+', no leading zeros or spaces.
-fn string2ll(s: &[u8]) -> Option<i64> {
-    if s == b"0" {
-        return Some(0);
-    }
-    let (neg, digits) = match s.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        _ => (false, s),
-    };
-    match digits.first() {
-        Some(b'1'..=b'9') => {}
-        _ => return None,
-    }
-    let mut v: u64 = 0;
-    for &d in digits {
-        if !d.is_ascii_digit() {
-            return None;
-        }
-        v = v.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
-    }
-    if neg {
-        0i64.checked_sub_unsigned(v)
-    } else {
-        i64::try_from(v).ok()
-    }
-}
+/// Redis' string2ll: one implementation for the whole server.
+use crate::util::num::parse_i64 as string2ll;
 
 /// Redis' memtoull: digits plus an optional unit b, k (1000), kb (1024),
 /// m, mb, g, gb, case-insensitive; no sign. Like Redis (strtoull without an
