@@ -150,55 +150,43 @@ impl Ctx<'_> {
     /// hit/miss accounting.
     #[inline]
     pub fn lookup(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        let ShardStore {
-            dbs,
-            stats,
-            dirty,
-            limits,
-        } = &mut *self.store;
-        let e = live(&mut dbs[self.db], stats, dirty, key, self.now)?;
-        touch(limits, self.now, e);
-        Some(e)
+        self.find(key, false, true)
     }
 
     /// Look a key up for reading: counts a hit or miss and touches it.
     #[inline]
     pub fn lookup_read(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        self.find(key, true, true)
+    }
+
+    /// A read that leaves the access clock alone (EXISTS, TYPE, TTL, OBJECT): expires the key
+    /// if due and counts a hit or miss.
+    pub fn lookup_notouch(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        self.find(key, true, false)
+    }
+
+    /// The one lookup behind the three above (one hash probe; lazy expiry on the way).
+    #[inline(always)]
+    fn find(&mut self, key: &[u8], count: bool, touch_it: bool) -> Option<&mut Entry> {
         let ShardStore {
             dbs,
             stats,
             dirty,
             limits,
         } = &mut *self.store;
-        match live(&mut dbs[self.db], stats, dirty, key, self.now) {
-            Some(e) => {
+        let found = live(&mut dbs[self.db], stats, dirty, key, self.now);
+        if count {
+            if found.is_some() {
                 stats.keyspace_hits += 1;
-                touch(limits, self.now, e);
-                Some(e)
-            }
-            None => {
+            } else {
                 stats.keyspace_misses += 1;
-                None
             }
         }
-    }
-
-    /// A read that leaves the access clock alone (EXISTS, TYPE, TTL, OBJECT): expires the key
-    /// if due and counts a hit or miss.
-    pub fn lookup_notouch(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        let ShardStore {
-            dbs, stats, dirty, ..
-        } = &mut *self.store;
-        match live(&mut dbs[self.db], stats, dirty, key, self.now) {
-            Some(e) => {
-                stats.keyspace_hits += 1;
-                Some(e)
-            }
-            None => {
-                stats.keyspace_misses += 1;
-                None
-            }
+        let e = found?;
+        if touch_it {
+            touch(limits, self.now, e);
         }
+        Some(e)
     }
 
     pub fn exists(&mut self, key: &[u8]) -> bool {
