@@ -5,6 +5,7 @@ mod config;
 mod logging;
 mod metrics;
 mod net;
+mod persistence;
 mod protocol;
 mod routing;
 mod runtime;

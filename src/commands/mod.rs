@@ -110,6 +110,13 @@ impl CommandSpec {
         self
     }
 
+    /// A write command (logged to the AOF when it changes something).
+    #[inline]
+    pub fn is_write(&self) -> bool {
+        // The flags string starts with "write" for every write command in the table.
+        self.flags.as_bytes().starts_with(b"write")
+    }
+
     pub fn has_flag(&self, flag: &str) -> bool {
         self.flags.split_ascii_whitespace().any(|f| f == flag)
     }
@@ -219,6 +226,13 @@ mod tests {
         for c in families() {
             assert_eq!(c.name, c.name.to_ascii_lowercase());
             assert!(seen.insert(c.name), "duplicate {}", c.name);
+        }
+    }
+
+    #[test]
+    fn write_flag_comes_first() {
+        for c in families() {
+            assert_eq!(c.is_write(), c.has_flag("write"), "{}", c.name);
         }
     }
 

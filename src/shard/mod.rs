@@ -136,8 +136,15 @@ impl Shard {
         let start = crate::util::clock::ticks();
         let reply = run_guarded(spec.name, || {
             let mut store = self.store.borrow_mut();
+            let dirty = store.dirty;
+            store.feed.explicit = false;
             let mut ctx = store.ctx_at(db, now);
-            handler(&mut ctx, args)
+            let reply = handler(&mut ctx, args);
+            // Log the command as sent if it changed something and logged no effects itself.
+            if store.feed.on && store.dirty != dirty && !store.feed.explicit && spec.is_write() {
+                store.feed.record(db, args);
+            }
+            reply
         });
         let us = crate::util::clock::elapsed_us(start, crate::util::clock::ticks());
         self.stats

@@ -5,6 +5,7 @@ pub mod dump;
 pub mod key;
 pub mod value;
 
+use crate::persistence::feed::Feed;
 use crate::protocol::reply::Reply;
 use bytes::Bytes;
 pub use db::Db;
@@ -59,6 +60,8 @@ pub struct ShardStore {
     /// Writes since start (INFO rdb_changes_since_last_save; the AOF reads it too).
     pub dirty: u64,
     pub limits: StoreLimits,
+    /// This shard's pending AOF records.
+    pub feed: crate::persistence::feed::Feed,
 }
 
 impl ShardStore {
@@ -68,6 +71,7 @@ impl ShardStore {
             stats: KeyStats::default(),
             dirty: 0,
             limits: StoreLimits::default(),
+            feed: Default::default(),
         }
     }
 
@@ -93,7 +97,8 @@ fn live<'d>(
     db: &'d mut Db,
     stats: &mut KeyStats,
     dirty: &mut u64,
-    key: &[u8],
+    feed: &mut Feed,
+    (dbi, key): (usize, &[u8]),
     now: u64,
 ) -> Option<&'d mut Entry> {
     let idx = db.index_of(key)?;
@@ -102,6 +107,7 @@ fn live<'d>(
         db.remove_at(idx);
         stats.expired_keys += 1;
         *dirty += 1;
+        feed.record(dbi, &[b"DEL", key]);
         return None;
     }
     db.at_mut(idx)
@@ -140,6 +146,7 @@ impl Ctx<'_> {
             db.remove(key);
             self.store.stats.expired_keys += 1;
             self.store.dirty += 1;
+            self.store.feed.record(self.db, &[b"DEL", key]);
             true
         } else {
             false
@@ -173,8 +180,16 @@ impl Ctx<'_> {
             stats,
             dirty,
             limits,
+            feed,
         } = &mut *self.store;
-        let found = live(&mut dbs[self.db], stats, dirty, key, self.now);
+        let found = live(
+            &mut dbs[self.db],
+            stats,
+            dirty,
+            feed,
+            (self.db, key),
+            self.now,
+        );
         if count {
             if found.is_some() {
                 stats.keyspace_hits += 1;
@@ -187,6 +202,26 @@ impl Ctx<'_> {
             touch(limits, self.now, e);
         }
         Some(e)
+    }
+
+    /// Whether writes are being logged: a handler that logs its own effects can skip building
+    /// them when not.
+    #[inline]
+    pub fn feeding(&self) -> bool {
+        self.store.feed.on
+    }
+
+    /// Log `args` as (one of) the effects of the running command, in place of the command as
+    /// sent: for commands whose effect depends on the clock or on chance (relative expiries,
+    /// INCRBYFLOAT, SPOP …). Call it once per effect, in order.
+    pub fn propagate<A: AsRef<[u8]>>(&mut self, args: &[A]) {
+        self.store.feed.explicit = true;
+        self.store.feed.record(self.db, args);
+    }
+
+    /// The running command changed nothing worth logging, whatever `dirty` says.
+    pub fn propagate_nothing(&mut self) {
+        self.store.feed.explicit = true;
     }
 
     pub fn exists(&mut self, key: &[u8]) -> bool {
