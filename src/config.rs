@@ -337,6 +337,9 @@ pub struct Config {
     pub auto_aof_rewrite_percentage: u64,
     pub auto_aof_rewrite_min_size: u64,
     pub aof_timestamp_enabled: bool,
+    /// `key-load-delay`: microseconds to pause per record while loading (a testing aid, as in
+    /// Redis).
+    pub key_load_delay: i64,
     /// RDB save points: accepted for compatibility, shardis has no RDB.
     pub save: Vec<SaveParam>,
 
@@ -400,6 +403,7 @@ impl Default for Config {
             auto_aof_rewrite_percentage: 100,
             auto_aof_rewrite_min_size: 64 << 20,
             aof_timestamp_enabled: false,
+            key_load_delay: 0,
             save: Vec::new(),
             hz: 10,
             dynamic_hz: true,
@@ -1007,6 +1011,7 @@ static DIRECTIVES: &[Directive] = &[
     number!("auto-aof-rewrite-percentage", MUTABLE, auto_aof_rewrite_percentage, 0, I32_MAX, Signed),
     number!("auto-aof-rewrite-min-size", MUTABLE, auto_aof_rewrite_min_size, 0, i64::MAX, SignedMem),
     boolean!("aof-timestamp-enabled", MUTABLE, aof_timestamp_enabled),
+    number!("key-load-delay", MUTABLE, key_load_delay, i32::MIN, I32_MAX, Signed),
     special!("save", MUTABLE | MULTI_ARG, get_save, set_save, rewrite_save),
     // Background tasks and diagnostics
     Directive { apply: Some(cap_hz), ..number!("hz", MUTABLE, hz, 0, I32_MAX, Signed) },

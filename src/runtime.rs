@@ -24,6 +24,12 @@ pub fn run(mut config: Config, config_file: Option<String>) -> anyhow::Result<()
         addrs = listener::bind_addrs(&config.bind, port)?;
     }
     let addrs = listener::check_free(&addrs)?;
+    // The AOF directory is read and prepared here, where blocking I/O is harmless.
+    let plan = if config.appendonly {
+        Some(crate::persistence::prepare(&config, n)?)
+    } else {
+        None
+    };
     let wakers = (0..n)
         .map(|_| EventFd::new().map(Arc::new))
         .collect::<std::io::Result<Vec<_>>>()?;
@@ -33,6 +39,7 @@ pub fn run(mut config: Config, config_file: Option<String>) -> anyhow::Result<()
         next_client_id: AtomicU64::new(1),
         started: std::time::Instant::now(),
         started_unix: crate::util::now_ms() / 1000,
+        loading: AtomicBool::new(plan.is_some()),
         run_id: run_id(),
         config_file: config_file.clone(),
         executable: std::env::current_exe()
@@ -68,6 +75,7 @@ pub fn run(mut config: Config, config_file: Option<String>) -> anyhow::Result<()
         let placement = cpu.map_or(Placement::Unbound, |c| Placement::Fixed(c.id));
         let (mesh, config, global, addrs) =
             (mesh.clone(), config.clone(), global.clone(), addrs.clone());
+        let plan = if i == 0 { plan.clone() } else { None };
         let spin = Duration::from_micros(config.shard_spin_us);
         let handle = LocalExecutorBuilder::new(placement)
             .name(&format!("shard-{i}"))
@@ -75,7 +83,7 @@ pub fn run(mut config: Config, config_file: Option<String>) -> anyhow::Result<()
             .io_memory(2 << 20)
             .spin_before_park(spin)
             .spawn(move || async move {
-                let res = shard_main(i, mesh, n, config, global.clone(), addrs, cpu).await;
+                let res = shard_main(i, mesh, n, config, global.clone(), addrs, cpu, plan).await;
                 if let Err(e) = &res {
                     logging::warning(&format!("Shard failed: {e:#}"));
                     global.shutdown.store(true, Ordering::Release);
@@ -101,6 +109,7 @@ pub fn run(mut config: Config, config_file: Option<String>) -> anyhow::Result<()
     result
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn shard_main(
     id: usize,
     mesh: mesh::Mesh,
@@ -109,6 +118,7 @@ async fn shard_main(
     global: Arc<Global>,
     addrs: Vec<listener::BindAddr>,
     cpu: Option<core_affinity::CoreId>,
+    plan: Option<crate::persistence::Plan>,
 ) -> anyhow::Result<()> {
     let backlog = config.tcp_backlog as i32;
     let shard = Rc::new(Shard::new(id, n, config, global, mesh));
@@ -137,7 +147,16 @@ async fn shard_main(
     }
     let serving = glommio::spawn_local_into(net::serve(shard.clone(), listeners, cpu), net_queue)
         .map_err(|e| anyhow::anyhow!("spawning the network loop: {e}"))?;
+    if let Some(plan) = plan {
+        // Shard 0 drives the load; every shard answers -LOADING meanwhile.
+        glommio::spawn_local_into(crate::persistence::load_all(shard.clone(), plan), net_queue)
+            .map_err(|e| anyhow::anyhow!("spawning the AOF load: {e}"))?
+            .detach();
+    }
     let res = serving.await;
+    // Clean shutdown: everything acknowledged is written and synced before the inbox closes
+    // (another shard may still be waiting on this one's log).
+    crate::persistence::writer::stop(&shard).await;
     shard.close_inbox();
     res
 }

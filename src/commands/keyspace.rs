@@ -237,11 +237,22 @@ fn expire_generic(ctx: &mut Ctx, args: &[Bytes], basetime: i64, secs: bool, name
     if when <= now {
         // A time in the past deletes the key (replicated as DEL in Redis).
         ctx.db().remove(key);
+        ctx.propagate(&[b"DEL", key]);
     } else {
         ctx.db().set_expire(key, when as u64);
+        log_pexpireat(ctx, key, when as u64);
     }
     ctx.store.dirty += 1;
     Reply::Int(1)
+}
+
+/// Every expiry is logged as `PEXPIREAT key <absolute ms>`: replay at any later time sets the
+/// same deadline.
+pub fn log_pexpireat(ctx: &mut Ctx, key: &[u8], at: u64) {
+    if ctx.feeding() {
+        let mut ms = itoa::Buffer::new();
+        ctx.propagate(&[b"PEXPIREAT", key, ms.format(at).as_bytes()]);
+    }
 }
 
 fn expire(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
@@ -512,6 +523,14 @@ fn restore(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             ctx.store.dirty += 1;
         }
         return Reply::ok();
+    }
+    if at != 0 && !absttl && ctx.feeding() {
+        // Logged with the absolute deadline (ABSTTL), as Redis does.
+        let mut ms = itoa::Buffer::new();
+        let mut cmd: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
+        cmd[2] = ms.format(at).as_bytes();
+        cmd.push(b"ABSTTL");
+        ctx.propagate(&cmd);
     }
     let now_s = lru_now(ctx);
     let mut e = Entry::new(value);

@@ -871,8 +871,10 @@ async fn async_inner(
                     };
                     if all {
                         st.dbs.iter_mut().for_each(|d| d.clear());
+                        st.feed.record(db, &[b"FLUSHALL"]);
                     } else {
                         st.dbs[db].clear();
+                        st.feed.record(db, &[b"FLUSHDB"]);
                     }
                     st.dirty += n as u64;
                 })
@@ -893,7 +895,13 @@ async fn async_inner(
                 return Reply::err("ERR DB index is out of range");
             }
             shard
-                .broadcast(move |sh| sh.store.borrow_mut().dbs.swap(x as usize, y as usize))
+                .broadcast(move |sh| {
+                    let mut st = sh.store.borrow_mut();
+                    st.dbs.swap(x as usize, y as usize);
+                    let (mut xs, mut ys) = (itoa::Buffer::new(), itoa::Buffer::new());
+                    let (xs, ys) = (xs.format(x).as_bytes(), ys.format(y).as_bytes());
+                    st.feed.record(0, &[b"SWAPDB", xs, ys]);
+                })
                 .await;
             Reply::ok()
         }

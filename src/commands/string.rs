@@ -451,8 +451,20 @@ fn set_generic(
         ctx.set_keep_ttl(key, owned(val));
     } else {
         ctx.set(key, owned(val), at);
+        if at != 0 {
+            log_set_pxat(ctx, key, val, at);
+        }
     }
     old.unwrap_or(ok)
+}
+
+/// A SET with an expiry is logged as `SET key value PXAT <absolute ms>` (as Redis 7 does), so
+/// replay gives the same expiry whenever it happens.
+fn log_set_pxat(ctx: &mut Ctx, key: &[u8], val: &[u8], at: u64) {
+    if ctx.feeding() {
+        let mut ms = itoa::Buffer::new();
+        ctx.propagate(&[b"SET", key, val, b"PXAT", ms.format(at).as_bytes()]);
+    }
 }
 
 fn setnx(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
@@ -466,12 +478,14 @@ fn setnx(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 fn setex(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let at = tri!(expire_at_ms(&args[2], ExpireUnit::Ex, ctx.now, "setex"));
     ctx.set(&args[1], owned(&args[3]), at);
+    log_set_pxat(ctx, &args[1], &args[3], at);
     Reply::ok()
 }
 
 fn psetex(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let at = tri!(expire_at_ms(&args[2], ExpireUnit::Px, ctx.now, "psetex"));
     ctx.set(&args[1], owned(&args[3]), at);
+    log_set_pxat(ctx, &args[1], &args[3], at);
     Reply::ok()
 }
 
@@ -504,15 +518,18 @@ fn getex(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         if !unit.is_relative() && at <= ctx.now {
             // An absolute time already past deletes the key at once.
             ctx.delete(key);
+            ctx.propagate(&[b"DEL", key]);
         } else {
             ctx.db().set_expire(key, at);
             ctx.store.dirty += 1;
+            crate::commands::keyspace::log_pexpireat(ctx, key, at);
         }
     } else if o.persist {
         let had_ttl = ctx.db().get_raw(key).is_some_and(|e| e.expire_at != 0);
         if had_ttl {
             ctx.db().set_expire(key, 0);
             ctx.store.dirty += 1;
+            ctx.propagate(&[b"PERSIST", key]);
         }
     }
     Reply::Bulk(v)
@@ -727,6 +744,11 @@ fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     if !reply.is_error() {
         if let Some(e) = ctx.db().get_raw_mut(&args[1]) {
             e.enc = StrEnc::Text;
+        }
+        // Logged as the value it produced: float addition must not be redone on replay.
+        if let Reply::Bulk(v) = &reply {
+            let v = v.clone();
+            ctx.propagate(&[b"SET", &args[1][..], &v, b"KEEPTTL"]);
         }
     }
     reply

@@ -87,6 +87,10 @@ pub struct Conn {
     pub interest: u32,
     /// Queued in the registry's `pending` list for the end of this round.
     pub flush_queued: bool,
+    /// Feed offset this connection's replies wait for (appendfsync always), and whether it sits
+    /// in the registry's held list.
+    pub aof_hold: u64,
+    pub held: bool,
     /// Bytes counted for INFO since the last stats update.
     pub bytes_in: u64,
     pub bytes_out: u64,
@@ -114,6 +118,8 @@ impl Conn {
             closed: false,
             interest: 0,
             flush_queued: false,
+            aof_hold: 0,
+            held: false,
             bytes_in: 0,
             bytes_out: 0,
         }

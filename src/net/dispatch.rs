@@ -183,6 +183,20 @@ fn process(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
         };
         c.client.last_cmd = spec.name;
         c.client.last_sub = None;
+        if shard
+            .global
+            .loading
+            .load(std::sync::atomic::Ordering::Relaxed)
+            && !spec.has_flag("loading")
+        {
+            let suppress = c.client.suppress(skipped);
+            let r = Reply::err("LOADING Redis is loading the dataset in memory");
+            match &mut batch {
+                Some(b) => b.push_reply(r, suppress),
+                None => c.emit(&r, suppress),
+            }
+            continue;
+        }
         if crate::commands::server::auth_required(&c.client, spec.name) {
             let suppress = c.client.suppress(skipped);
             let r = Reply::err("NOAUTH Authentication required.");
@@ -226,7 +240,15 @@ fn process(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
         let suppress = c.client.suppress(skipped);
         match route(shard, spec, &args) {
             Route::Here => {
+                let always = shard.aof_always.get();
+                let before = if always { shard.feed_offset() } else { 0 };
                 let r = shard.exec(c.client.db, spec, handler, &args, now);
+                if always {
+                    let after = shard.feed_offset();
+                    if after != before {
+                        c.aof_hold = after;
+                    }
+                }
                 match &mut batch {
                     Some(b) => b.push_reply(r, suppress),
                     None => c.emit(&r, suppress),
@@ -310,6 +332,7 @@ async fn finish(shard: Rc<Shard>, conn: ConnRef, mut work: Work) {
             }
         }
         // Write what is ready before going on: a long pipeline streams out.
+        durable(&shard, &conn).await;
         conn.borrow_mut().flush();
         let next = {
             let mut c = conn.borrow_mut();
@@ -324,11 +347,24 @@ async fn finish(shard: Rc<Shard>, conn: ConnRef, mut work: Work) {
             None => break,
         }
     }
+    durable(&shard, &conn).await;
     conn.borrow_mut().busy = false;
     let id = conn.borrow().client.id;
     let registered = shard.net.borrow().conns.contains_key(&id);
     if registered {
         settle(&shard, &conn);
+    }
+}
+
+/// With `appendfsync always`, wait until this connection's writes on this shard are synced.
+async fn durable(shard: &Rc<Shard>, conn: &ConnRef) {
+    if !shard.aof_always.get() {
+        return;
+    }
+    let hold = conn.borrow().aof_hold;
+    if hold > shard.aof.borrow().synced {
+        shard.aof_kick();
+        crate::persistence::writer::wait_synced(shard, hold).await;
     }
 }
 

@@ -37,6 +37,8 @@ pub struct Registry {
     pub epoll: Option<Rc<sys::Epoll>>,
     /// Connections with replies to send once this round of events is handled.
     pub pending: Vec<ConnRef>,
+    /// Connections whose replies wait for an AOF sync (appendfsync always).
+    pub held: Vec<ConnRef>,
 }
 
 impl Registry {
@@ -87,8 +89,25 @@ pub fn account_io(shard: &Shard, c: &mut Conn) {
 /// time spent waking clients.
 pub fn settle_pending(shard: &Shard) {
     let pending = std::mem::take(&mut shard.net.borrow_mut().pending);
+    let synced = if shard.aof_always.get() {
+        shard.aof.borrow().synced
+    } else {
+        u64::MAX
+    };
     for conn in &pending {
-        conn.borrow_mut().flush_queued = false;
+        {
+            let mut c = conn.borrow_mut();
+            c.flush_queued = false;
+            if c.aof_hold > synced {
+                // Its writes are not on disk yet: the writer settles it after the sync.
+                if !c.held {
+                    c.held = true;
+                    drop(c);
+                    shard.net.borrow_mut().held.push(conn.clone());
+                }
+                continue;
+            }
+        }
         settle(shard, conn);
     }
     let mut reg = shard.net.borrow_mut();
@@ -97,6 +116,31 @@ pub fn settle_pending(shard: &Shard) {
         reg.pending = pending;
         reg.pending.clear();
     }
+}
+
+/// The AOF is synced up to `synced`: send the replies that waited for it.
+pub fn release_held(shard: &Shard, synced: u64) {
+    let held = std::mem::take(&mut shard.net.borrow_mut().held);
+    if held.is_empty() {
+        return;
+    }
+    let mut keep = Vec::new();
+    for conn in held {
+        let ready = {
+            let mut c = conn.borrow_mut();
+            let ready = c.aof_hold <= synced;
+            if ready {
+                c.held = false;
+            }
+            ready
+        };
+        if ready {
+            settle(shard, &conn);
+        } else {
+            keep.push(conn);
+        }
+    }
+    shard.net.borrow_mut().held.extend(keep);
 }
 
 /// Queue a connection for `settle_pending`.
@@ -286,6 +330,7 @@ pub async fn serve(
             }
         }
         settle_pending(&shard);
+        shard.aof_kick();
         glommio::executor().yield_now().await;
     }
 

@@ -1,4 +1,502 @@
 //! The append-only file: one log per shard (its own segments), a manifest naming them, replay at
 //! start-up and compaction by rewrite.
+//!
+//! Layout under `<dir>/<appenddirname>/`: `<appendfilename>.manifest` lists, per shard, a base
+//! segment (the data at some point) and incremental segments (writes since), each an AOF in
+//! Redis's format. Every start opens a fresh incremental segment per shard (glommio's DMA
+//! writer cannot append to an existing file), so a crash never leaves a segment that is both
+//! replayed and written to.
 
 pub mod feed;
+pub mod load;
+pub mod manifest;
+pub mod rewrite;
+pub mod segment;
+pub mod writer;
+
+use crate::config::Config;
+use crate::logging;
+use crate::shard::Shard;
+use manifest::{manifest_name, segment_name, Manifest, SegKind, Segment};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+/// A non-empty file for glommio's per-thread device probe (see `writer::probe_device`).
+const PROBE: &str = ".shardis-probe";
+
+/// Run blocking file-system work on a helper thread and await it: a shard never blocks.
+pub async fn blocking<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> Option<R> {
+    let (tx, rx) = futures::channel::oneshot::channel();
+    std::thread::Builder::new()
+        .name("shardis-io".into())
+        .spawn(move || {
+            let _ = tx.send(f());
+        })
+        .ok()?;
+    rx.await.ok()
+}
+
+/// Where the AOF lives and what start-up found there. Built on the main thread before the
+/// shards start (blocking I/O is fine there).
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub dir: PathBuf,
+    pub basename: String,
+    /// The manifest as found (or fresh), plus this run's new segments when not resharding.
+    pub manifest: Manifest,
+    /// The segments were written with another shard count (or by Redis): replay each log into
+    /// a scratch store, move every key to its owner, write new bases.
+    pub reshard: bool,
+    /// Per shard: the logs (manifest groups) it replays.
+    pub assign: Vec<Vec<Option<usize>>>,
+}
+
+impl Plan {
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+}
+
+/// Read the manifest and get the directory ready for `n` shards.
+pub fn prepare(config: &Config, n: usize) -> anyhow::Result<Plan> {
+    use anyhow::Context;
+    let dir = PathBuf::from(&config.appenddirname);
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("Can't create the append-only dir {}", dir.display()))?;
+    let basename = config.appendfilename.clone();
+    let mpath = dir.join(manifest_name(&basename));
+    let mut manifest = match std::fs::read_to_string(&mpath) {
+        Ok(text) => {
+            Manifest::parse(&text).map_err(|e| anyhow::anyhow!("{e} (in {})", mpath.display()))?
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Manifest::default(),
+        Err(e) => return Err(e).with_context(|| format!("Can't read {}", mpath.display())),
+    };
+    for s in &manifest.segments {
+        let p = dir.join(&s.name);
+        if !p.exists() {
+            anyhow::bail!(
+                "The AOF file {} listed in the manifest {} doesn't exist",
+                p.display(),
+                mpath.display()
+            );
+        }
+        if s.name.ends_with(".rdb") {
+            anyhow::bail!(
+                "{}: RDB-preamble AOF bases are not supported; rewrite the AOF with \
+                 aof-use-rdb-preamble no first",
+                p.display()
+            );
+        }
+    }
+    std::fs::write(dir.join(PROBE), vec![b'p'; 4096])
+        .with_context(|| format!("Can't write in {}", dir.display()))?;
+    let groups = manifest.groups();
+    let same = manifest.segments.is_empty()
+        || (manifest.shards == Some(n) && groups.iter().all(|g| g.is_some_and(|s| s < n)));
+    let mut assign = vec![Vec::new(); n];
+    if same {
+        for g in groups.iter().flatten() {
+            assign[*g].push(Some(*g));
+        }
+        manifest.shards = Some(n);
+        for i in 0..n {
+            let seq = manifest.next_seq(i);
+            let name = segment_name(&basename, i, seq, SegKind::Incr);
+            std::fs::File::create(dir.join(&name))
+                .with_context(|| format!("Can't create {}", dir.join(&name).display()))?;
+            manifest.segments.push(Segment {
+                name,
+                seq,
+                kind: SegKind::Incr,
+                shard: Some(i),
+            });
+        }
+        manifest::write_atomic(&dir, &manifest_name(&basename), &manifest.format())
+            .with_context(|| format!("Can't write {}", mpath.display()))?;
+    } else {
+        logging::notice(&format!(
+            "The AOF was written with {} shard(s); loading it into {n} and writing new bases",
+            manifest
+                .shards
+                .map_or("a single log (Redis)".to_string(), |s| s.to_string())
+        ));
+        for g in &groups {
+            assign[g.unwrap_or(0) % n].push(*g);
+        }
+    }
+    Ok(Plan {
+        dir,
+        basename,
+        manifest,
+        reshard: !same,
+        assign,
+    })
+}
+
+/// Replay this shard's logs. In place when not resharding; else each log into a scratch store
+/// whose keys then move to their owners.
+async fn load_shard(shard: Rc<Shard>, plan: Rc<Plan>) -> Result<load::LoadStats, String> {
+    writer::probe_device(&plan.path(PROBE)).await;
+    let (load_truncated, delay) = {
+        let c = shard.config.borrow();
+        (c.aof_load_truncated, c.key_load_delay)
+    };
+    let mut total = load::LoadStats::default();
+    for &g in &plan.assign[shard.id] {
+        let segs = plan.manifest.group(g);
+        let scratch = std::cell::RefCell::new(crate::store::ShardStore::new(if plan.reshard {
+            shard.store.borrow().dbs.len()
+        } else {
+            1
+        }));
+        let store = if plan.reshard { &scratch } else { &shard.store };
+        let mut db = 0;
+        // A crash can only have torn the last segment with data in this log.
+        let last_with_data = segs
+            .iter()
+            .rposition(|s| std::fs::metadata(plan.path(&s.name)).is_ok_and(|m| m.len() > 0));
+        for (i, seg) in segs.iter().enumerate() {
+            let rule = load::TailRule {
+                may_be_torn: Some(i) == last_with_data,
+                load_truncated,
+            };
+            let st = load::replay_segment(store, &plan.dir, seg, &mut db, rule, delay).await?;
+            total.records += st.records;
+            total.bytes += st.bytes;
+        }
+        if plan.reshard {
+            move_to_owners(&shard, scratch.into_inner()).await?;
+        }
+    }
+    Ok(total)
+}
+
+/// Send every key of a scratch store to the shard that owns it under the current count.
+async fn move_to_owners(shard: &Rc<Shard>, store: crate::store::ShardStore) -> Result<(), String> {
+    const BATCH: usize = 1024;
+    let mut out: Vec<Vec<(usize, Vec<u8>, crate::store::Entry)>> = vec![Vec::new(); shard.n];
+    for (dbi, db) in store.dbs.into_iter().enumerate() {
+        for (k, e) in db.into_entries() {
+            let owner = crate::routing::key_shard(k.as_bytes(), shard.n);
+            out[owner].push((dbi, k.as_bytes().to_vec(), e));
+            if out[owner].len() >= BATCH {
+                send_entries(shard, owner, std::mem::take(&mut out[owner])).await?;
+            }
+        }
+    }
+    for (owner, batch) in out.into_iter().enumerate() {
+        if !batch.is_empty() {
+            send_entries(shard, owner, batch).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn send_entries(
+    shard: &Rc<Shard>,
+    owner: usize,
+    batch: Vec<(usize, Vec<u8>, crate::store::Entry)>,
+) -> Result<(), String> {
+    shard
+        .call(owner, move |sh| {
+            let mut st = sh.store.borrow_mut();
+            for (db, k, e) in batch {
+                st.dbs[db].insert(&k, e);
+            }
+        })
+        .await
+        .ok_or_else(|| "shard stopped while loading".to_string())
+}
+
+/// Write this shard's whole store as a base segment, with nothing else running on it (start-up).
+async fn write_base_stopped(shard: &Rc<Shard>, path: &Path) -> std::io::Result<u64> {
+    use futures::AsyncWriteExt;
+    let mut w = writer::open_segment(path).await?;
+    let ndb = shard.store.borrow().dbs.len();
+    let mut total = 0u64;
+    let mut buf = Vec::with_capacity(1 << 20);
+    for dbi in 0..ndb {
+        let len = shard.store.borrow().dbs[dbi].len();
+        let mut i = 0;
+        let mut selected = false;
+        while i < len {
+            {
+                let st = shard.store.borrow();
+                let db = &st.dbs[dbi];
+                while i < len && buf.len() < (1 << 20) {
+                    if let Some((k, e)) = db.get_index(i) {
+                        if !selected {
+                            let mut d = itoa::Buffer::new();
+                            feed::encode(
+                                &mut buf,
+                                &[b"SELECT".as_slice(), d.format(dbi).as_bytes()],
+                            );
+                            selected = true;
+                        }
+                        rewrite::emit_entry(k.as_bytes(), e, &mut |args| {
+                            feed::encode(&mut buf, args)
+                        });
+                    }
+                    i += 1;
+                }
+            }
+            w.write_all(&buf).await?;
+            total += buf.len() as u64;
+            buf.clear();
+        }
+    }
+    w.close().await?;
+    Ok(total)
+}
+
+/// Start-up: shard 0 runs this while every shard serves `-LOADING`. Replays all logs in
+/// parallel (one per shard), rewrites bases after a shard-count change, starts the writers.
+/// A damaged AOF stops the server with a message naming the file and offset.
+pub async fn load_all(shard: Rc<Shard>, plan: Plan) {
+    let started = std::time::Instant::now();
+    let plan = std::sync::Arc::new(plan);
+    let loads = (0..shard.n).map(|t| {
+        let plan = plan.clone();
+        shard.call_async(t, move |sh| async move {
+            load_shard(sh, Rc::new((*plan).clone())).await
+        })
+    });
+    let mut total = load::LoadStats::default();
+    for r in futures::future::join_all(loads).await {
+        match r {
+            Some(Ok(s)) => {
+                total.records += s.records;
+                total.bytes += s.bytes;
+            }
+            Some(Err(e)) => fatal(&e),
+            None => fatal("a shard stopped while loading the AOF"),
+        }
+    }
+    if let Err(e) = open_writers(&shard, &plan).await {
+        fatal(&e);
+    }
+    let secs = started.elapsed().as_secs_f64();
+    logging::notice(&format!(
+        "DB loaded from append only file: {secs:.3} seconds ({} records, {:.1} MB/s)",
+        total.records,
+        total.bytes as f64 / secs.max(1e-6) / 1e6
+    ));
+    shard
+        .global
+        .loading
+        .store(false, std::sync::atomic::Ordering::Release);
+}
+
+/// After loading: every shard opens its new incremental segment (after writing a new base when
+/// the shard count changed) and starts logging.
+async fn open_writers(shard: &Rc<Shard>, plan: &std::sync::Arc<Plan>) -> Result<(), String> {
+    let n = shard.n;
+    let opened = (0..n).map(|t| {
+        let plan = plan.clone();
+        shard.call_async(t, move |sh| async move {
+            let mut segs = Vec::new();
+            let seq = if plan.reshard {
+                plan.manifest.next_seq(sh.id).max(
+                    plan.manifest
+                        .segments
+                        .iter()
+                        .map(|s| s.seq)
+                        .max()
+                        .unwrap_or(0)
+                        + 1,
+                )
+            } else {
+                plan.manifest.next_seq(sh.id) - 1
+            };
+            if plan.reshard {
+                let name = segment_name(&plan.basename, sh.id, seq, SegKind::Base);
+                let size = write_base_stopped(&sh, &plan.path(&name))
+                    .await
+                    .map_err(|e| format!("Can't write the AOF base {name}: {e}"))?;
+                sh.aof.borrow_mut().base_size = size;
+                segs.push(Segment {
+                    name,
+                    seq,
+                    kind: SegKind::Base,
+                    shard: Some(sh.id),
+                });
+                let name = segment_name(&plan.basename, sh.id, seq + 1, SegKind::Incr);
+                segs.push(Segment {
+                    name,
+                    seq: seq + 1,
+                    kind: SegKind::Incr,
+                    shard: Some(sh.id),
+                });
+            }
+            let incr = if plan.reshard { seq + 1 } else { seq };
+            let name = segment_name(&plan.basename, sh.id, incr, SegKind::Incr);
+            let w = writer::open_segment(&plan.path(&name))
+                .await
+                .map_err(|e| format!("Can't open the AOF segment {name}: {e}"))?;
+            start_logging(&sh, w, incr, name);
+            Ok::<_, String>(segs)
+        })
+    });
+    let mut new_segs = Vec::new();
+    for r in futures::future::join_all(opened).await {
+        new_segs.extend(r.ok_or("a shard stopped")??);
+    }
+    let mut m = plan.manifest.clone();
+    if plan.reshard {
+        let old = std::mem::take(&mut m.segments);
+        m = Manifest {
+            shards: Some(n),
+            segments: new_segs,
+        };
+        let (dir, text) = (plan.dir.clone(), m.format());
+        let name = manifest_name(&plan.basename);
+        blocking(move || {
+            manifest::write_atomic(&dir, &name, &text)?;
+            for s in old {
+                let _ = std::fs::remove_file(dir.join(&s.name));
+            }
+            Ok::<_, std::io::Error>(())
+        })
+        .await
+        .ok_or("no helper thread")?
+        .map_err(|e| format!("Can't write the AOF manifest: {e}"))?;
+    }
+    let sizes: Vec<u64> = m
+        .segments
+        .iter()
+        .map(|s| std::fs::metadata(plan.path(&s.name)).map_or(0, |md| md.len()))
+        .collect();
+    logging::notice(&format!(
+        "AOF: {} segment(s), {} bytes, appendfsync {}",
+        m.segments.len(),
+        sizes.iter().sum::<u64>(),
+        shard.config.borrow().appendfsync.name()
+    ));
+    *shard.manifest.borrow_mut() = m;
+    let _ = std::fs::remove_file(plan.path(PROBE));
+    Ok(())
+}
+
+/// Turn the feed on and start the writer on a freshly opened segment.
+fn start_logging(shard: &Rc<Shard>, w: glommio::io::DmaStreamWriter, seq: u64, name: String) {
+    let policy = shard.config.borrow().appendfsync.into();
+    let timestamps = shard.config.borrow().aof_timestamp_enabled;
+    {
+        let mut st = shard.store.borrow_mut();
+        st.feed.on = true;
+        st.feed.db = None;
+        st.feed.timestamps = timestamps;
+    }
+    {
+        let mut a = shard.aof.borrow_mut();
+        a.policy = policy;
+        a.seq = seq;
+        a.segment = name;
+        a.dir = shard.aof_dir();
+        a.stream_db_at_sync = None;
+    }
+    let q = shard.aof_queue();
+    writer::start(shard, w, q);
+}
+
+/// Change the manifest (on shard 0, which owns it) and write it atomically.
+pub async fn update_manifest(
+    shard: &Rc<Shard>,
+    f: impl FnOnce(&mut Manifest) + Send + 'static,
+) -> Result<(), String> {
+    shard
+        .call_async(0, move |sh| async move {
+            let _turn = sh.manifest_lock.acquire(1).await;
+            let mut m = sh.manifest.borrow().clone();
+            f(&mut m);
+            let (dir, text) = (sh.aof_dir(), m.format());
+            let name = manifest_name(&sh.config.borrow().appendfilename);
+            let res = blocking(move || manifest::write_atomic(&dir, &name, &text)).await;
+            match res {
+                Some(Ok(())) => {
+                    *sh.manifest.borrow_mut() = m;
+                    Ok(())
+                }
+                Some(Err(e)) => Err(format!("Can't write the AOF manifest: {e}")),
+                None => Err("no helper thread".to_string()),
+            }
+        })
+        .await
+        .unwrap_or_else(|| Err("shard 0 stopped".to_string()))
+}
+
+/// After a failed write: cut the failed segment back to its last synced byte, open a new
+/// segment, list it, and write what was not synced into it. None (retry later) if the disk
+/// still refuses.
+pub async fn recover(
+    shard: &Rc<Shard>,
+    unsynced: &[u8],
+    synced_len: u64,
+) -> Option<glommio::io::DmaStreamWriter> {
+    use futures::AsyncWriteExt;
+    let (dir, old, seq) = {
+        let a = shard.aof.borrow();
+        (a.dir.clone(), a.segment.clone(), a.seq)
+    };
+    let base = shard.config.borrow().appendfilename.clone();
+    let old_path = dir.join(&old);
+    let cut = blocking(move || -> std::io::Result<()> {
+        let f = std::fs::OpenOptions::new().write(true).open(&old_path)?;
+        f.set_len(synced_len)?;
+        f.sync_all()
+    })
+    .await;
+    if !matches!(cut, Some(Ok(()))) {
+        return None;
+    }
+    let seq = seq + 1;
+    let name = segment_name(&base, shard.id, seq, SegKind::Incr);
+    let path = dir.join(&name);
+    let mut w = writer::open_segment(&path).await.ok()?;
+    let (id, seg_name) = (shard.id, name.clone());
+    update_manifest(shard, move |m| {
+        m.segments.push(Segment {
+            name: seg_name,
+            seq,
+            kind: SegKind::Incr,
+            shard: Some(id),
+        })
+    })
+    .await
+    .ok()?;
+    {
+        let mut a = shard.aof.borrow_mut();
+        a.seq = seq;
+        a.segment = name.clone();
+    }
+    // The feed is re-selected from scratch in the new segment: its first record must not
+    // depend on a SELECT that only the old segment holds.
+    let mut head = Vec::new();
+    if !unsynced.is_empty() {
+        // The unsynced bytes continue the old stream's database; say which.
+        if let Some(db) = shard.aof.borrow().stream_db_at_sync {
+            let mut d = itoa::Buffer::new();
+            feed::encode(&mut head, &[b"SELECT".as_slice(), d.format(db).as_bytes()]);
+        }
+    }
+    w.write_all(&head).await.ok()?;
+    w.write_all(unsynced).await.ok()?;
+    w.sync().await.ok()?;
+    shard.aof.borrow_mut().failed = None;
+    shard.aof_failed.set(false);
+    shard
+        .aof_always
+        .set(shard.aof.borrow().policy == writer::Policy::Always);
+    logging::notice(&format!(
+        "AOF write error looks solved, shard {} can write again ({name})",
+        shard.id
+    ));
+    Some(w)
+}
+
+/// A deadly start-up error: logged, and the process exits as Redis does.
+fn fatal(msg: &str) -> ! {
+    logging::warning(msg);
+    std::process::exit(1);
+}

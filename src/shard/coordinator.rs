@@ -47,9 +47,9 @@ async fn on_shard(
     shard
         .call(target, move |sh| {
             super::run_guarded("multi-shard part", || {
-                let mut st = sh.store.borrow_mut();
-                let mut ctx = st.ctx(db);
-                h(&mut ctx, &sub)
+                let write = crate::commands::lookup(&sub[0]).is_some_and(|s| s.is_write());
+                let now = crate::util::now_ms();
+                sh.store.borrow_mut().run_logged(db, now, write, h, &sub)
             })
         })
         .await
@@ -141,6 +141,7 @@ async fn fetch_entry(
                 let e = ctx.db().remove(&key);
                 if e.is_some() {
                     ctx.store.dirty += 1;
+                    ctx.store.feed.record(db, &[b"DEL", &key[..]]);
                 }
                 e
             } else {
@@ -167,6 +168,7 @@ async fn put_entry(
             if only_if_absent && ctx.exists(&key) {
                 return false;
             }
+            crate::persistence::rewrite::log_put(&mut ctx.store.feed, db, &key, &entry);
             ctx.db().insert(&key, entry);
             ctx.store.dirty += 1;
             true
@@ -315,8 +317,11 @@ async fn bitop(shard: &Rc<Shard>, db: usize, spec: &'static CommandSpec, args: &
             let mut st = sh.store.borrow_mut();
             let mut ctx = st.ctx(db);
             if result.is_empty() {
-                ctx.delete(&dst);
+                if ctx.delete(&dst) {
+                    ctx.store.feed.record(db, &[b"DEL", &dst[..]]);
+                }
             } else {
+                ctx.store.feed.record(db, &[b"SET", &dst[..], &result[..]]);
                 ctx.set(&dst, Value::Str(Bytes::from(result)), 0);
                 // Built as a buffer in Redis: "raw" whatever its length.
                 if let Some(e) = ctx.db().get_raw_mut(&dst) {

@@ -51,7 +51,10 @@ async fn active_expire_cycle(shard: &Rc<Shard>, period: Duration) {
                 let now = crate::util::now_ms();
                 let (sampled, expired) = {
                     let mut st = shard.store.borrow_mut();
-                    let (sampled, expired) = st.dbs[db].expire_sample(now, samples, |_| {});
+                    let crate::store::ShardStore { dbs, feed, .. } = &mut *st;
+                    // Expired keys are logged as deletions, as Redis propagates them.
+                    let (sampled, expired) = dbs[db]
+                        .expire_sample(now, samples, |k| feed.record(db, &[b"DEL", k.as_bytes()]));
                     st.stats.expired_keys += expired as u64;
                     st.dirty += expired as u64;
                     (sampled, expired)

@@ -85,6 +85,7 @@ pub async fn serve(shard: Rc<Shard>, inbox: Arc<Inbox>) {
         if !drain.await {
             return;
         }
+        shard.aof_kick();
         glommio::executor().yield_now().await;
     }
 }

@@ -37,6 +37,12 @@ pub fn run_guarded(name: &str, f: impl FnOnce() -> Reply) -> Reply {
     }
 }
 
+/// Writes refused while the AOF can't be written, as Redis words it.
+pub fn misconf(shard: &Shard) -> Reply {
+    let why = shard.aof.borrow().failed.clone().unwrap_or_default();
+    Reply::err(format!("MISCONF Errors writing to the AOF file: {why}"))
+}
+
 /// A unit of work sent to another shard.
 pub type Msg = Box<dyn FnOnce(&Rc<Shard>) + Send>;
 
@@ -49,6 +55,8 @@ pub struct Global {
     pub next_client_id: AtomicU64,
     pub started: std::time::Instant,
     pub started_unix: u64,
+    /// The AOF is being loaded: commands other than `loading` ones get -LOADING.
+    pub loading: AtomicBool,
     pub run_id: String,
     pub config_file: Option<String>,
     pub executable: String,
@@ -67,6 +75,17 @@ pub struct Shard {
     pub net: RefCell<crate::net::Registry>,
     /// DEBUG SET-ACTIVE-EXPIRE.
     pub active_expire: std::cell::Cell<bool>,
+    /// This shard's AOF writer state.
+    pub aof: RefCell<crate::persistence::writer::Aof>,
+    /// `appendfsync always` with a healthy log: replies wait for the sync of their writes.
+    pub aof_always: std::cell::Cell<bool>,
+    /// The last AOF write failed: writes are refused (MISCONF) until it recovers.
+    pub aof_failed: std::cell::Cell<bool>,
+    /// The AOF manifest (kept by shard 0, which alone writes it).
+    pub manifest: RefCell<crate::persistence::manifest::Manifest>,
+    pub manifest_lock: glommio::sync::Semaphore,
+    /// The task queue the AOF writer runs in.
+    pub aof_queue: std::cell::Cell<Option<glommio::TaskQueueHandle>>,
     mesh: mesh::Mesh,
 }
 
@@ -89,6 +108,12 @@ impl Shard {
             global,
             net: RefCell::new(crate::net::Registry::default()),
             active_expire: std::cell::Cell::new(true),
+            aof: RefCell::new(Default::default()),
+            aof_always: std::cell::Cell::new(false),
+            aof_failed: std::cell::Cell::new(false),
+            manifest: RefCell::new(Default::default()),
+            manifest_lock: glommio::sync::Semaphore::new(1),
+            aof_queue: std::cell::Cell::new(None),
             mesh,
         }
     }
@@ -100,15 +125,96 @@ impl Shard {
         f: impl FnOnce(&Rc<Shard>) -> R + Send + 'static,
     ) -> Option<R> {
         if target == self.id {
-            return Some(f(self));
+            let before = self.feed_offset();
+            let r = f(self);
+            if self.aof_always.get() {
+                let after = self.feed_offset();
+                if after != before {
+                    self.aof_kick();
+                    crate::persistence::writer::wait_synced(self, after).await;
+                }
+            }
+            return Some(r);
         }
         let (tx, rx) = futures::channel::oneshot::channel();
         let msg: Msg = Box::new(move |sh| {
-            let _ = tx.send(f(sh));
+            let before = sh.feed_offset();
+            let r = f(sh);
+            // With `appendfsync always`, what `f` wrote is acknowledged after its sync.
+            if sh.aof_always.get() {
+                let after = sh.feed_offset();
+                if after != before {
+                    sh.aof.borrow_mut().after_synced(
+                        after,
+                        Box::new(move || {
+                            let _ = tx.send(r);
+                        }),
+                    );
+                    return;
+                }
+            }
+            let _ = tx.send(r);
         });
         // A closed inbox drops queued messages, which cancels `rx`: the caller gets None.
         self.mesh.get(target)?.send(msg).ok()?;
         rx.await.ok()
+    }
+
+    /// Run the future `f` makes on shard `target` (spawned there) and return its output.
+    pub async fn call_async<R, F, Fut>(self: &Rc<Self>, target: usize, f: F) -> Option<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(Rc<Shard>) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = R> + 'static,
+    {
+        let (tx, rx) = futures::channel::oneshot::channel();
+        let msg: Msg = Box::new(move |sh| {
+            let sh = sh.clone();
+            glommio::spawn_local(async move {
+                let _ = tx.send(f(sh).await);
+            })
+            .detach();
+        });
+        if target == self.id {
+            msg(self);
+        } else {
+            self.mesh.get(target)?.send(msg).ok()?;
+        }
+        rx.await.ok()
+    }
+
+    /// Bytes ever fed to this shard's AOF.
+    #[inline]
+    pub fn feed_offset(&self) -> u64 {
+        self.store.borrow().feed.offset
+    }
+
+    /// Wake the AOF writer if records are waiting (after a round of commands).
+    #[inline]
+    pub fn aof_kick(&self) {
+        if self.store.borrow().feed.buf.is_empty() {
+            return;
+        }
+        self.aof.borrow_mut().kick();
+    }
+
+    /// The AOF directory (relative to the working directory, which is `dir`).
+    pub fn aof_dir(&self) -> std::path::PathBuf {
+        std::path::PathBuf::from(&self.config.borrow().appenddirname)
+    }
+
+    /// The writer's task queue (made on first use).
+    pub fn aof_queue(&self) -> glommio::TaskQueueHandle {
+        if let Some(q) = self.aof_queue.get() {
+            return q;
+        }
+        let q = glommio::executor().create_task_queue(
+            glommio::Shares::Static(1000),
+            glommio::Latency::Matters(std::time::Duration::from_micros(500)),
+            "aof",
+        );
+        self.aof_queue.set(Some(q));
+        q
     }
 
     /// Run `f` on every shard (concurrently) and return the results in shard order.
@@ -133,18 +239,14 @@ impl Shard {
         args: &[Bytes],
         now: u64,
     ) -> Reply {
+        if self.aof_failed.get() && spec.is_write() {
+            return misconf(self);
+        }
         let start = crate::util::clock::ticks();
         let reply = run_guarded(spec.name, || {
-            let mut store = self.store.borrow_mut();
-            let dirty = store.dirty;
-            store.feed.explicit = false;
-            let mut ctx = store.ctx_at(db, now);
-            let reply = handler(&mut ctx, args);
-            // Log the command as sent if it changed something and logged no effects itself.
-            if store.feed.on && store.dirty != dirty && !store.feed.explicit && spec.is_write() {
-                store.feed.record(db, args);
-            }
-            reply
+            self.store
+                .borrow_mut()
+                .run_logged(db, now, spec.is_write(), handler, args)
         });
         let us = crate::util::clock::elapsed_us(start, crate::util::clock::ticks());
         self.stats

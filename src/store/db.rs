@@ -120,6 +120,16 @@ impl Db {
         true
     }
 
+    /// The key and entry at a position (0..len), for walks that hold no borrow in between.
+    pub fn get_index(&self, i: usize) -> Option<(&Key, &Entry)> {
+        self.map.get_index(i)
+    }
+
+    /// Every key and entry, consuming the database.
+    pub fn into_entries(self) -> impl Iterator<Item = (Key, Entry)> {
+        self.map.into_iter()
+    }
+
     pub fn clear(&mut self) {
         self.map = Map::default();
         self.expires = IndexSet::default();

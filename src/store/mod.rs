@@ -79,6 +79,26 @@ impl ShardStore {
         self.ctx_at(db, crate::util::now_ms())
     }
 
+    /// Run one command's handler and log it to the AOF: as sent if it is a write that changed
+    /// something and logged no effects of its own.
+    #[inline]
+    pub fn run_logged(
+        &mut self,
+        db: usize,
+        now: u64,
+        write: bool,
+        handler: crate::commands::Handler,
+        args: &[Bytes],
+    ) -> Reply {
+        let dirty = self.dirty;
+        self.feed.explicit = false;
+        let reply = handler(&mut self.ctx_at(db, now), args);
+        if self.feed.on && write && self.dirty != dirty && !self.feed.explicit {
+            self.feed.record(db, args);
+        }
+        reply
+    }
+
     /// A context whose clock the caller read (once for a whole batch of commands).
     #[inline]
     pub fn ctx_at(&mut self, db: usize, now: u64) -> Ctx<'_> {

@@ -1,0 +1,222 @@
+//! Replaying a shard's segments into a store at start-up.
+
+use super::manifest::Segment;
+use super::segment::{classify_tail, parse_record, Parsed, Tail};
+use crate::commands::{self, Kind};
+use crate::logging;
+use crate::store::ShardStore;
+use bytes::{Bytes, BytesMut};
+use futures::AsyncReadExt;
+use std::cell::RefCell;
+use std::path::Path;
+use std::time::Instant;
+
+/// Read size per step; the store is borrowed for one chunk's records at a time.
+const CHUNK: usize = 1 << 20;
+
+#[derive(Default, Debug, Clone, Copy)]
+pub struct LoadStats {
+    pub records: u64,
+    pub bytes: u64,
+}
+
+/// How to treat a segment whose end is unreadable.
+#[derive(Clone, Copy)]
+pub struct TailRule {
+    /// The segment is the last with data in its log: a crash may have torn its end.
+    pub may_be_torn: bool,
+    /// `aof-load-truncated`.
+    pub load_truncated: bool,
+}
+
+/// Apply one record. `db` is the stream's selected database.
+fn apply(st: &mut ShardStore, db: &mut usize, args: &[Bytes], now: u64) -> Result<(), String> {
+    let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
+    let ndb = st.dbs.len();
+    let db_arg = |a: &Bytes| {
+        crate::util::num::parse_i64(a)
+            .filter(|&d| d >= 0 && (d as usize) < ndb)
+            .map(|d| d as usize)
+            .ok_or_else(|| format!("bad database index in {name}"))
+    };
+    match name.as_str() {
+        "select" if args.len() == 2 => *db = db_arg(&args[1])?,
+        // Redis wraps some writes in transactions; their effects are what counts here.
+        "multi" | "exec" => {}
+        "flushall" => {
+            st.dbs.iter_mut().for_each(|d| d.clear());
+        }
+        "flushdb" => st.dbs[*db].clear(),
+        "swapdb" if args.len() == 3 => {
+            let (x, y) = (db_arg(&args[1])?, db_arg(&args[2])?);
+            st.dbs.swap(x, y);
+        }
+        _ => {
+            let spec = commands::lookup(&args[0])
+                .filter(|s| !matches!(s.kind, Kind::Conn) && s.arity_ok(args.len()))
+                .ok_or_else(|| format!("Unknown command '{name}'"))?;
+            let h = match spec.kind {
+                Kind::Keyed(h) | Kind::Split(h, _) | Kind::Coordinated(h) => h,
+                Kind::Conn => return Err(format!("Unknown command '{name}'")),
+            };
+            // Error replies are ignored, as Redis's loader ignores them.
+            let _ = crate::shard::run_guarded(spec.name, || h(&mut st.ctx_at(*db, now), args));
+        }
+    }
+    Ok(())
+}
+
+/// Replay one segment file into `store`. Returns what it read, or a message naming the file
+/// and offset that stops the start.
+pub async fn replay_segment(
+    store: &RefCell<ShardStore>,
+    dir: &Path,
+    seg: &Segment,
+    db: &mut usize,
+    rule: TailRule,
+    key_load_delay: i64,
+) -> Result<LoadStats, String> {
+    let path = dir.join(&seg.name);
+    let shown = path.display().to_string();
+    let file = glommio::io::DmaFile::open(&path)
+        .await
+        .map_err(|e| format!("Can't open the append-only file {shown}: {e}"))?;
+    let size = file.file_size().await.unwrap_or(0);
+    let mut reader = glommio::io::DmaStreamReaderBuilder::new(file)
+        .with_buffer_size(128 << 10)
+        .with_read_ahead(4)
+        .build();
+    let mut stats = LoadStats::default();
+    let mut window = BytesMut::new();
+    // File offset of window[0].
+    let mut base: u64 = 0;
+    let mut chunk = vec![0u8; CHUNK];
+    let started = Instant::now();
+    let mut last_log = started;
+    let mut delay_debt_us: i64 = 0;
+    let mut eof = false;
+    let bad_end: Option<u64> = loop {
+        if !eof {
+            let n = reader
+                .read(&mut chunk)
+                .await
+                .map_err(|e| format!("Error reading the append-only file {shown}: {e}"))?;
+            if n == 0 {
+                eof = true;
+            } else {
+                window.extend_from_slice(&chunk[..n]);
+            }
+        }
+        let buf: Bytes = window.split().freeze();
+        let mut pos = 0;
+        let mut stop: Option<bool> = None; // Some(bad?) when the data can't be read further.
+        {
+            let mut st = store.borrow_mut();
+            let now = crate::util::now_ms();
+            while pos < buf.len() {
+                match parse_record(&buf, pos) {
+                    Parsed::Record(args, n) => {
+                        apply(&mut st, db, &args, now).map_err(|e| {
+                            format!(
+                                "{e} reading the append only file {shown} at offset {}",
+                                base + pos as u64
+                            )
+                        })?;
+                        pos += n;
+                        stats.records += 1;
+                        delay_debt_us += key_load_delay.max(0);
+                    }
+                    Parsed::Annotation(n) => pos += n,
+                    Parsed::Incomplete => {
+                        if eof {
+                            stop = Some(false);
+                        }
+                        break;
+                    }
+                    Parsed::Bad => {
+                        stop = Some(true);
+                        break;
+                    }
+                }
+            }
+        }
+        stats.bytes = base + pos as u64;
+        base += pos as u64;
+        window.extend_from_slice(&buf[pos..]);
+        if stop.is_some() || (eof && window.is_empty()) {
+            break if window.is_empty() { None } else { Some(base) };
+        }
+        if delay_debt_us >= 1000 {
+            glommio::timer::sleep(std::time::Duration::from_micros(delay_debt_us as u64)).await;
+            delay_debt_us = 0;
+        } else {
+            glommio::executor().yield_if_needed().await;
+        }
+        if last_log.elapsed().as_secs() >= 1 {
+            last_log = Instant::now();
+            let secs = started.elapsed().as_secs_f64().max(1e-6);
+            logging::notice(&format!(
+                "Loading {}: {} MB of {} MB ({:.1} MB/s)",
+                seg.name,
+                base >> 20,
+                size >> 20,
+                base as f64 / secs / 1e6
+            ));
+        }
+    };
+    let _ = reader.close().await;
+    if let Some(at) = bad_end {
+        // The rest of the file decides: padding or one torn record may be cut; else damage.
+        let rest = if eof {
+            window.to_vec()
+        } else {
+            // Damage before the end: read the whole rest (an error path; size is no concern).
+            let p = path.clone();
+            match super::blocking(move || std::fs::read(p)).await {
+                Some(Ok(all)) => all.get(at as usize..).unwrap_or_default().to_vec(),
+                _ => window.to_vec(),
+            }
+        };
+        let tail = classify_tail(&rest);
+        let cuttable = tail != Tail::Damaged && rule.may_be_torn;
+        if !cuttable {
+            return Err(format!(
+                "Bad file format reading the append only file {shown} at offset {at}: make a \
+                 backup of your AOF file, then use redis-check-aof --fix <filename>"
+            ));
+        }
+        if tail == Tail::Torn && !rule.load_truncated {
+            return Err(format!(
+                "Unexpected end of file reading the append only file {shown} at offset {at}. \
+                 You can: 1) Make a backup of your AOF file, then use redis-check-aof --fix \
+                 <filename>. 2) Alternatively you can set the 'aof-load-truncated' \
+                 configuration option to yes and restart the server."
+            ));
+        }
+        let what = if tail == Tail::Torn {
+            "a truncated record"
+        } else {
+            "zero padding"
+        };
+        logging::warning(&format!(
+            "!!! Warning: {shown} ends with {what} at offset {at} ({} bytes): cutting it there, \
+             as left by a crash !!!",
+            size.saturating_sub(at)
+        ));
+        let p = path.clone();
+        let cut = super::blocking(move || -> std::io::Result<()> {
+            let f = std::fs::OpenOptions::new().write(true).open(&p)?;
+            f.set_len(at)?;
+            f.sync_all()
+        })
+        .await;
+        match cut {
+            Some(Ok(())) => {}
+            Some(Err(e)) => return Err(format!("Can't truncate {shown} at offset {at}: {e}")),
+            None => return Err(format!("Can't truncate {shown}: no helper thread")),
+        }
+    } else if stats.bytes == 0 && size > 0 {
+        logging::notice(&format!("{shown} is empty"));
+    }
+    Ok(stats)
+}

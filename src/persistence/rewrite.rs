@@ -1,0 +1,27 @@
+//! A value as the commands that rebuild it: what an AOF rewrite writes for each key, and what
+//! a cross-shard move logs on the receiving shard.
+
+use crate::store::{Entry, Value};
+
+/// Elements per command when a collection is rebuilt (Redis's AOF_REWRITE_ITEMS_PER_CMD).
+pub const ITEMS_PER_CMD: usize = 64;
+
+/// Emit the commands that recreate `key` as `entry` holds it (value, then absolute expiry).
+pub fn emit_entry(key: &[u8], entry: &Entry, out: &mut dyn FnMut(&[&[u8]])) {
+    match &entry.value {
+        Value::Str(b) => out(&[b"SET", key, b]),
+    }
+    if entry.expire_at != 0 {
+        let mut ms = itoa::Buffer::new();
+        out(&[b"PEXPIREAT", key, ms.format(entry.expire_at).as_bytes()]);
+    }
+}
+
+/// Log an entry stored by a cross-shard operation: whatever was at the key is replaced.
+pub fn log_put(feed: &mut super::feed::Feed, db: usize, key: &[u8], entry: &Entry) {
+    if !feed.on {
+        return;
+    }
+    feed.record(db, &[b"DEL".as_slice(), key]);
+    emit_entry(key, entry, &mut |args| feed.record(db, args));
+}

@@ -1,0 +1,341 @@
+//! A shard's AOF writer: a task that drains the feed into the shard's current segment through
+//! glommio's DMA stream writer (io_uring, O_DIRECT) and syncs it as `appendfsync` says.
+//!
+//! Group commit: the task writes whatever accumulated while its previous write or sync was in
+//! flight, so under load one `fdatasync` covers many commands. With `always`, replies wait for
+//! the sync that covers their write (`after_synced`, `Registry::held`), while the shard goes on
+//! serving others. Nothing here blocks the shard's thread.
+
+use crate::config::AppendFsync;
+use crate::logging;
+use crate::shard::Shard;
+use futures::AsyncWriteExt;
+use glommio::io::{DmaFile, DmaStreamWriter, DmaStreamWriterBuilder};
+use std::rc::Rc;
+use std::task::{Poll, Waker};
+use std::time::{Duration, Instant};
+
+/// The writer's DMA buffer and how many may be in flight (see DESIGN.md's measurements).
+const BUFFER: usize = 512 << 10;
+const WRITE_BEHIND: usize = 4;
+
+/// A shard's AOF state, shared by the handlers' side (kicks, waiters, INFO) and the writer task.
+#[derive(Default)]
+pub struct Aof {
+    /// A writer task is running for the current segment.
+    pub running: bool,
+    pub policy: Policy,
+    /// Feed offset known to be on disk as the policy promises (synced for always/everysec).
+    pub synced: u64,
+    /// Feed offset handed to the writer.
+    pub written: u64,
+    waiters: Vec<(u64, Box<dyn FnOnce()>)>,
+    wake: Option<Waker>,
+    kicked: bool,
+    stop: bool,
+    stopped: Option<futures::channel::oneshot::Sender<()>>,
+    /// The last write or sync error, while it lasts (aof_last_write_status:err).
+    pub failed: Option<String>,
+    /// The current incremental segment: its sequence number and name.
+    pub seq: u64,
+    pub segment: String,
+    /// Bytes in this shard's segments (aof_current_size) and in its base (aof_base_size).
+    pub current_size: u64,
+    pub base_size: u64,
+    pub rewrite_in_progress: bool,
+    pub rewrite_scheduled: bool,
+    pub last_rewrite_ok: bool,
+    pub last_rewrite_secs: i64,
+    pub rewrites: u64,
+    /// The AOF directory.
+    pub dir: std::path::PathBuf,
+    /// The database selected at the end of the synced part of the segment (for recovery).
+    pub stream_db_at_sync: Option<usize>,
+}
+
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
+pub enum Policy {
+    Always,
+    #[default]
+    Everysec,
+    No,
+}
+
+impl From<AppendFsync> for Policy {
+    fn from(p: AppendFsync) -> Policy {
+        match p {
+            AppendFsync::Always => Policy::Always,
+            AppendFsync::Everysec => Policy::Everysec,
+            AppendFsync::No => Policy::No,
+        }
+    }
+}
+
+impl Aof {
+    /// Wake the writer if it waits for data.
+    pub fn kick(&mut self) {
+        self.kicked = true;
+        if let Some(w) = self.wake.take() {
+            w.wake();
+        }
+    }
+
+    /// Run `f` once the feed is synced up to `offset` (at once if it is).
+    pub fn after_synced(&mut self, offset: u64, f: Box<dyn FnOnce()>) {
+        if self.synced >= offset || !self.running {
+            f();
+        } else {
+            self.waiters.push((offset, f));
+        }
+    }
+
+    /// Waiters whose writes are now durable, to be run outside the borrow.
+    fn due(&mut self) -> Vec<Box<dyn FnOnce()>> {
+        let synced = self.synced;
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < self.waiters.len() {
+            if self.waiters[i].0 <= synced {
+                out.push(self.waiters.swap_remove(i).1);
+            } else {
+                i += 1;
+            }
+        }
+        out
+    }
+}
+
+/// Wait until `offset` of this shard's feed is durable (a no-op unless `appendfsync always`).
+pub async fn wait_synced(shard: &Rc<Shard>, offset: u64) {
+    let (tx, rx) = futures::channel::oneshot::channel::<()>();
+    shard.aof.borrow_mut().after_synced(
+        offset,
+        Box::new(move || {
+            let _ = tx.send(());
+        }),
+    );
+    let _ = rx.await;
+}
+
+/// Open a segment for appending. Its file already exists (created empty by start-up or by the
+/// caller), so a crash right after still leaves what the manifest names.
+pub async fn open_segment(path: &std::path::Path) -> std::io::Result<DmaStreamWriter> {
+    let file = glommio::io::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .dma_open(path)
+        .await
+        .map_err(std::io::Error::from)?;
+    Ok(DmaStreamWriterBuilder::new(file)
+        .with_buffer_size(BUFFER)
+        .with_write_behind(WRITE_BEHIND)
+        .build())
+}
+
+/// glommio decides once per thread whether a device supports polled I/O, by reading the first
+/// DMA file opened on it; an empty file makes it decide wrongly and later reads fail. Open a
+/// known non-empty file first (DESIGN.md).
+pub async fn probe_device(path: &std::path::Path) {
+    if let Ok(f) = DmaFile::open(path).await {
+        let _ = f.close().await;
+    }
+}
+
+/// Start the writer task on `segment` (whose writes begin at the feed's current offset).
+pub fn start(shard: &Rc<Shard>, w: DmaStreamWriter, queue: glommio::TaskQueueHandle) {
+    {
+        let offset = shard.store.borrow().feed.offset;
+        let mut a = shard.aof.borrow_mut();
+        a.running = true;
+        a.stop = false;
+        a.written = offset;
+        a.synced = offset;
+        shard
+            .aof_always
+            .set(a.policy == Policy::Always && a.failed.is_none());
+    }
+    let sh = shard.clone();
+    match glommio::spawn_local_into(run(sh, w), queue) {
+        Ok(t) => {
+            t.detach();
+        }
+        Err(e) => logging::warning(&format!("spawning the AOF writer: {e}")),
+    }
+}
+
+/// Stop the writer: everything fed so far is written and synced, the segment closed.
+pub async fn stop(shard: &Rc<Shard>) {
+    let rx = {
+        let mut a = shard.aof.borrow_mut();
+        if !a.running {
+            return;
+        }
+        let (tx, rx) = futures::channel::oneshot::channel();
+        a.stop = true;
+        a.stopped = Some(tx);
+        a.kick();
+        rx
+    };
+    let _ = rx.await;
+}
+
+/// Release everything waiting for durability up to `synced`, and the connections held for it.
+fn release(shard: &Rc<Shard>, synced: u64) {
+    let due = {
+        let mut a = shard.aof.borrow_mut();
+        a.synced = a.synced.max(synced);
+        a.due()
+    };
+    for f in due {
+        f();
+    }
+    crate::net::release_held(shard, synced);
+}
+
+/// One step of the writer's wait: until kicked, or `tick` passes.
+async fn wait_kick(shard: &Rc<Shard>, tick: Duration) {
+    let kicked = std::future::poll_fn(|cx| {
+        let mut a = shard.aof.borrow_mut();
+        if std::mem::take(&mut a.kicked) || a.stop {
+            Poll::Ready(())
+        } else {
+            a.wake = Some(cx.waker().clone());
+            Poll::Pending
+        }
+    });
+    let timer = glommio::timer::sleep(tick);
+    futures::future::select(std::pin::pin!(kicked), std::pin::pin!(timer)).await;
+}
+
+async fn run(shard: Rc<Shard>, w: DmaStreamWriter) {
+    let mut w = Some(w);
+    let mut last_sync = Instant::now();
+    // Bytes written since the last sync: what a failed segment may have lost.
+    let mut unsynced: Vec<u8> = Vec::new();
+    // Bytes of the current segment, and how many of them are synced.
+    let (mut seg_pos, mut seg_synced) = (0u64, 0u64);
+    // The database selected at the end of the data taken so far.
+    let mut take_db: Option<usize> = None;
+    loop {
+        let (data, upto, policy, stopping, failed) = {
+            let mut st = shard.store.borrow_mut();
+            let a = shard.aof.borrow();
+            let failed = a.failed.is_some();
+            let data = if failed { Vec::new() } else { st.feed.take() };
+            if !data.is_empty() {
+                take_db = st.feed.db;
+            }
+            (data, st.feed.offset, a.policy, a.stop, failed)
+        };
+        if failed {
+            if stopping {
+                break;
+            }
+            // Dropping the failed writer cuts its file to what it knows was written; recovery
+            // then cuts it back to the last sync and rewrites the rest into a new segment.
+            w = None;
+            match super::recover(&shard, &unsynced, seg_synced).await {
+                Some(nw) => {
+                    w = Some(nw);
+                    seg_pos = unsynced.len() as u64;
+                    seg_synced = seg_pos;
+                    unsynced.clear();
+                    last_sync = Instant::now();
+                    let written = shard.aof.borrow().written;
+                    release(&shard, written);
+                }
+                None => glommio::timer::sleep(Duration::from_secs(1)).await,
+            }
+            continue;
+        }
+        let Some(wr) = w.as_mut() else {
+            fail(&shard, &std::io::Error::other("no AOF segment open"));
+            continue;
+        };
+        if !data.is_empty() {
+            let res = wr.write_all(&data).await;
+            unsynced.extend_from_slice(&data);
+            seg_pos += data.len() as u64;
+            {
+                let mut a = shard.aof.borrow_mut();
+                a.written = upto;
+                a.current_size += data.len() as u64;
+            }
+            if let Err(e) = res {
+                fail(&shard, &e);
+                continue;
+            }
+        }
+        let due = match policy {
+            Policy::Always => !unsynced.is_empty(),
+            Policy::Everysec | Policy::No => {
+                !unsynced.is_empty() && (stopping || last_sync.elapsed() >= Duration::from_secs(1))
+            }
+        };
+        if due {
+            // `no` leaves syncing to the OS; with O_DIRECT that means writing the partial block
+            // out each second without the fdatasync.
+            let res = if policy == Policy::No && !stopping {
+                futures::AsyncWriteExt::flush(wr).await.map(|_| 0u64)
+            } else {
+                wr.sync().await.map_err(std::io::Error::from)
+            };
+            if let Err(e) = res {
+                fail(&shard, &e);
+                continue;
+            }
+            unsynced.clear();
+            seg_synced = seg_pos;
+            shard.aof.borrow_mut().stream_db_at_sync = take_db;
+            last_sync = Instant::now();
+            let written = shard.aof.borrow().written;
+            release(&shard, written);
+        }
+        if stopping && shard.store.borrow().feed.buf.is_empty() {
+            break;
+        }
+        if data.is_empty() {
+            wait_kick(&shard, Duration::from_millis(200)).await;
+        }
+    }
+    if let Some(mut w) = w {
+        if let Err(e) = w.close().await {
+            logging::warning(&format!("Closing the AOF segment: {e}"));
+        }
+    }
+    let stopped = {
+        let mut a = shard.aof.borrow_mut();
+        a.running = false;
+        a.stopped.take()
+    };
+    shard.aof_always.set(false);
+    // Anyone still waiting is released: with the log stopped there is nothing to wait for.
+    let waiters = std::mem::take(&mut shard.aof.borrow_mut().waiters);
+    for (_, f) in waiters {
+        f();
+    }
+    crate::net::release_held(&shard, u64::MAX);
+    if let Some(tx) = stopped {
+        let _ = tx.send(());
+    }
+}
+
+/// A write or sync failed: writes are refused (MISCONF) until the writer recovers.
+fn fail(shard: &Rc<Shard>, e: &std::io::Error) {
+    let msg = e.to_string();
+    let first = {
+        let mut a = shard.aof.borrow_mut();
+        let first = a.failed.is_none();
+        a.failed = Some(msg.clone());
+        first
+    };
+    shard.aof_failed.set(true);
+    if first {
+        logging::warning(&format!(
+            "Error writing to the AOF file: {msg} (shard {}); refusing writes until it can be \
+             written again",
+            shard.id
+        ));
+    }
+}
