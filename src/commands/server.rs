@@ -97,6 +97,14 @@ pub const COMMANDS: &[CommandSpec] = &[
         "Return the current server time",
     ),
     c(
+        "bgrewriteaof",
+        1,
+        "admin noscript no_async_loading",
+        "server",
+        "1.0.0",
+        "Asynchronously rewrite the append-only file",
+    ),
+    c(
         "lastsave",
         1,
         "loading stale fast",
@@ -851,6 +859,13 @@ async fn async_inner(
     };
     let sub = a.get(1).map(|s| lower(s)).unwrap_or_default();
     match spec.name {
+        "bgrewriteaof" => {
+            if crate::persistence::compact::start(shard, false).await {
+                Reply::Simple("Background append only file rewriting started".into())
+            } else {
+                Reply::err("ERR Background append only file rewriting already in progress")
+            }
+        }
         "dbsize" => Reply::Int(sum(shard
             .broadcast(move |sh| sh.store.borrow().dbs[db].len() as i64)
             .await)),
@@ -1312,6 +1327,7 @@ async fn config_set(shard: &Rc<Shard>, a: &[Bytes]) -> Reply {
             return Reply::err(e);
         }
     }
+    let was_on = shard.config.borrow().appendonly;
     let pairs = std::sync::Arc::new(pairs);
     shard
         .broadcast(move |sh| {
@@ -1324,6 +1340,8 @@ async fn config_set(shard: &Rc<Shard>, a: &[Bytes]) -> Reply {
                 crate::logging::set_level(cfg.loglevel.name());
                 let limits = cfg.parse_limits();
                 sh.store.borrow_mut().limits = crate::store::StoreLimits::from_config(&cfg);
+                sh.store.borrow_mut().feed.timestamps = cfg.aof_timestamp_enabled;
+                crate::persistence::set_policy(sh, cfg.appendfsync.into());
                 for c in sh.net.borrow().conns.values() {
                     if let Ok(mut c) = c.try_borrow_mut() {
                         c.parser.set_limits(limits);
@@ -1332,6 +1350,15 @@ async fn config_set(shard: &Rc<Shard>, a: &[Bytes]) -> Reply {
             }
         })
         .await;
+    let now_on = shard.config.borrow().appendonly;
+    if now_on != was_on {
+        if now_on {
+            // As Redis: logging starts with a rewrite that writes a base of the current data.
+            crate::persistence::compact::start(shard, true).await;
+        } else {
+            crate::persistence::stop_all(shard).await;
+        }
+    }
     Reply::ok()
 }
 
@@ -1418,6 +1445,21 @@ struct ShardInfo {
     dirty: u64,
     dbs: Vec<(usize, usize)>,
     clients: usize,
+    aof: AofInfo,
+}
+
+/// One shard's AOF figures for INFO persistence.
+#[derive(Default, Clone)]
+struct AofInfo {
+    enabled: bool,
+    rewriting: bool,
+    last_rewrite_ok: bool,
+    last_rewrite_secs: i64,
+    rewrites: u64,
+    failed: Option<String>,
+    current: u64,
+    base: u64,
+    buffered: u64,
 }
 
 async fn info(shard: &Rc<Shard>, a: &[Bytes]) -> Reply {
@@ -1446,9 +1488,29 @@ async fn info(shard: &Rc<Shard>, a: &[Bytes]) -> Reply {
                 .map(|d| (d.len(), d.expires_len()))
                 .collect(),
             clients: sh.net.borrow().conns.len(),
+            aof: {
+                let a = sh.aof.borrow();
+                AofInfo {
+                    enabled: a.running,
+                    rewriting: a.rewrite_in_progress,
+                    last_rewrite_ok: a.last_rewrite_ok || a.rewrites == 0,
+                    last_rewrite_secs: if a.rewrites == 0 {
+                        -1
+                    } else {
+                        a.last_rewrite_secs
+                    },
+                    rewrites: a.rewrites,
+                    failed: a.failed.clone(),
+                    current: a.current_size,
+                    base: a.base_size,
+                    buffered: sh.store.borrow().feed.buf.len() as u64,
+                }
+            },
         })
         .await;
     let mut total = ShardInfo::default();
+    total.aof.last_rewrite_ok = true;
+    total.aof.last_rewrite_secs = -1;
     for p in parts.into_iter().flatten() {
         total.stats.merge(&p.stats);
         total.keys.expired_keys += p.keys.expired_keys;
@@ -1457,6 +1519,20 @@ async fn info(shard: &Rc<Shard>, a: &[Bytes]) -> Reply {
         total.keys.expired_time_cap_reached_count += p.keys.expired_time_cap_reached_count;
         total.dirty += p.dirty;
         total.clients += p.clients;
+        let (a, t) = (&p.aof, &mut total.aof);
+        t.enabled |= a.enabled;
+        t.rewriting |= a.rewriting;
+        t.last_rewrite_secs = t.last_rewrite_secs.max(a.last_rewrite_secs);
+        t.rewrites = t.rewrites.max(a.rewrites);
+        if !a.last_rewrite_ok {
+            t.last_rewrite_ok = false;
+        }
+        if t.failed.is_none() {
+            t.failed = a.failed.clone();
+        }
+        t.current += a.current;
+        t.base += a.base;
+        t.buffered += a.buffered;
         if total.dbs.len() < p.dbs.len() {
             total.dbs.resize(p.dbs.len(), (0, 0));
         }
@@ -1506,10 +1582,21 @@ async fn info(shard: &Rc<Shard>, a: &[Bytes]) -> Reply {
         "used_memory:{rss}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{rss}\r\nused_memory_peak_human:{}\r\nused_memory_dataset:{rss}\r\ntotal_system_memory:{}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:1.00\r\nmem_allocator:libc\r\nlazyfree_pending_objects:0\r\n",
         human(rss), human(rss), human(rss), total_system_memory(), cfg.maxmemory, human(cfg.maxmemory), cfg.maxmemory_policy
     ));
-    section("persistence", "Persistence", format!(
-        "loading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_last_write_status:ok\r\n",
-        total.dirty, g.started_unix
-    ));
+    let aof = &total.aof;
+    let loading = g.loading.load(std::sync::atomic::Ordering::Relaxed);
+    let mut persistence = format!(
+        "loading:{}\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\nrdb_last_bgsave_time_sec:-1\r\nrdb_current_bgsave_time_sec:-1\r\naof_enabled:{}\r\naof_rewrite_in_progress:{}\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:{}\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:{}\r\naof_rewrites:{}\r\naof_last_write_status:{}\r\n",
+        loading as u8, total.dirty, g.started_unix, aof.enabled as u8, aof.rewriting as u8,
+        aof.last_rewrite_secs, if aof.last_rewrite_ok { "ok" } else { "err" }, aof.rewrites,
+        if aof.failed.is_some() { "err" } else { "ok" }
+    );
+    if aof.enabled {
+        persistence.push_str(&format!(
+            "aof_current_size:{}\r\naof_base_size:{}\r\naof_pending_rewrite:0\r\naof_buffer_length:{}\r\naof_pending_bio_fsync:0\r\naof_delayed_fsync:0\r\n",
+            aof.current, aof.base, aof.buffered
+        ));
+    }
+    section("persistence", "Persistence", persistence);
     let st = &total.stats;
     section("stats", "Stats", format!(
         "total_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nsync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\nexpired_keys:{}\r\nexpired_stale_perc:0.00\r\nexpired_time_cap_reached_count:{}\r\nevicted_keys:0\r\nevicted_clients:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\ntotal_active_defrag_time:0\r\ntotal_error_replies:{}\r\ndump_payload_sanitizations:0\r\n",

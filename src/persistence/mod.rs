@@ -7,6 +7,7 @@
 //! writer cannot append to an existing file), so a crash never leaves a segment that is both
 //! replayed and written to.
 
+pub mod compact;
 pub mod feed;
 pub mod load;
 pub mod manifest;
@@ -22,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 /// A non-empty file for glommio's per-thread device probe (see `writer::probe_device`).
-const PROBE: &str = ".shardis-probe";
+pub const PROBE: &str = ".shardis-probe";
 
 /// Run blocking file-system work on a helper thread and await it: a shard never blocks.
 pub async fn blocking<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> Option<R> {
@@ -209,45 +210,12 @@ async fn send_entries(
         .ok_or_else(|| "shard stopped while loading".to_string())
 }
 
-/// Write this shard's whole store as a base segment, with nothing else running on it (start-up).
+/// Write this shard's whole store as a base segment (start-up: nothing else runs).
 async fn write_base_stopped(shard: &Rc<Shard>, path: &Path) -> std::io::Result<u64> {
-    use futures::AsyncWriteExt;
-    let mut w = writer::open_segment(path).await?;
-    let ndb = shard.store.borrow().dbs.len();
-    let mut total = 0u64;
-    let mut buf = Vec::with_capacity(1 << 20);
-    for dbi in 0..ndb {
-        let len = shard.store.borrow().dbs[dbi].len();
-        let mut i = 0;
-        let mut selected = false;
-        while i < len {
-            {
-                let st = shard.store.borrow();
-                let db = &st.dbs[dbi];
-                while i < len && buf.len() < (1 << 20) {
-                    if let Some((k, e)) = db.get_index(i) {
-                        if !selected {
-                            let mut d = itoa::Buffer::new();
-                            feed::encode(
-                                &mut buf,
-                                &[b"SELECT".as_slice(), d.format(dbi).as_bytes()],
-                            );
-                            selected = true;
-                        }
-                        rewrite::emit_entry(k.as_bytes(), e, &mut |args| {
-                            feed::encode(&mut buf, args)
-                        });
-                    }
-                    i += 1;
-                }
-            }
-            w.write_all(&buf).await?;
-            total += buf.len() as u64;
-            buf.clear();
-        }
+    for (i, db) in shard.store.borrow_mut().dbs.iter_mut().enumerate() {
+        db.snapshot_start(i);
     }
-    w.close().await?;
-    Ok(total)
+    compact::write_snapshot(shard, path).await
 }
 
 /// Start-up: shard 0 runs this while every shard serves `-LOADING`. Replays all logs in
@@ -329,6 +297,21 @@ async fn open_writers(shard: &Rc<Shard>, plan: &std::sync::Arc<Plan>) -> Result<
                     shard: Some(sh.id),
                 });
             }
+            if !plan.reshard {
+                let mine = plan.manifest.group(Some(sh.id));
+                let size =
+                    |s: &Segment| std::fs::metadata(plan.path(&s.name)).map_or(0, |m| m.len());
+                let mut a = sh.aof.borrow_mut();
+                a.base_size = mine
+                    .iter()
+                    .filter(|s| s.kind == SegKind::Base)
+                    .map(size)
+                    .sum();
+                a.current_size = mine.iter().map(size).sum();
+            } else {
+                let mut a = sh.aof.borrow_mut();
+                a.current_size = a.base_size;
+            }
             let incr = if plan.reshard { seq + 1 } else { seq };
             let name = segment_name(&plan.basename, sh.id, incr, SegKind::Incr);
             let w = writer::open_segment(&plan.path(&name))
@@ -379,7 +362,7 @@ async fn open_writers(shard: &Rc<Shard>, plan: &std::sync::Arc<Plan>) -> Result<
 }
 
 /// Turn the feed on and start the writer on a freshly opened segment.
-fn start_logging(shard: &Rc<Shard>, w: glommio::io::DmaStreamWriter, seq: u64, name: String) {
+pub fn start_logging(shard: &Rc<Shard>, w: glommio::io::DmaStreamWriter, seq: u64, name: String) {
     let policy = shard.config.borrow().appendfsync.into();
     let timestamps = shard.config.borrow().aof_timestamp_enabled;
     {
@@ -407,7 +390,7 @@ pub async fn update_manifest(
 ) -> Result<(), String> {
     shard
         .call_async(0, move |sh| async move {
-            let _turn = sh.manifest_lock.acquire(1).await;
+            let _turn = sh.manifest_lock.acquire_permit(1).await;
             let mut m = sh.manifest.borrow().clone();
             f(&mut m);
             let (dir, text) = (sh.aof_dir(), m.format());
@@ -499,4 +482,27 @@ pub async fn recover(
 fn fatal(msg: &str) -> ! {
     logging::warning(msg);
     std::process::exit(1);
+}
+
+/// `appendfsync` changed at runtime.
+pub fn set_policy(shard: &Shard, policy: writer::Policy) {
+    let mut a = shard.aof.borrow_mut();
+    a.policy = policy;
+    shard
+        .aof_always
+        .set(policy == writer::Policy::Always && a.running && a.failed.is_none());
+    a.kick();
+}
+
+/// CONFIG SET appendonly no: every shard writes and syncs what it has and stops logging.
+pub async fn stop_all(shard: &Rc<Shard>) {
+    let stops = (0..shard.n).map(|t| {
+        shard.call_async(t, |sh| async move {
+            writer::stop(&sh).await;
+            let mut st = sh.store.borrow_mut();
+            st.feed.on = false;
+            st.feed.buf.clear();
+        })
+    });
+    futures::future::join_all(stops).await;
 }

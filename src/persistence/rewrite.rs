@@ -3,9 +3,6 @@
 
 use crate::store::{Entry, Value};
 
-/// Elements per command when a collection is rebuilt (Redis's AOF_REWRITE_ITEMS_PER_CMD).
-pub const ITEMS_PER_CMD: usize = 64;
-
 /// Emit the commands that recreate `key` as `entry` holds it (value, then absolute expiry).
 pub fn emit_entry(key: &[u8], entry: &Entry, out: &mut dyn FnMut(&[&[u8]])) {
     match &entry.value {

@@ -43,7 +43,6 @@ pub struct Aof {
     pub current_size: u64,
     pub base_size: u64,
     pub rewrite_in_progress: bool,
-    pub rewrite_scheduled: bool,
     pub last_rewrite_ok: bool,
     pub last_rewrite_secs: i64,
     pub rewrites: u64,
@@ -51,6 +50,10 @@ pub struct Aof {
     pub dir: std::path::PathBuf,
     /// The database selected at the end of the synced part of the segment (for recovery).
     pub stream_db_at_sync: Option<usize>,
+    /// A segment switch (AOF rewrite): feed bytes up to this offset go to the current segment,
+    /// the rest to `next_writer`.
+    pub switch_at: Option<u64>,
+    pub next_writer: Option<(DmaStreamWriter, u64, String)>,
 }
 
 #[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
@@ -218,15 +221,24 @@ async fn run(shard: Rc<Shard>, w: DmaStreamWriter) {
     // The database selected at the end of the data taken so far.
     let mut take_db: Option<usize> = None;
     loop {
-        let (data, upto, policy, stopping, failed) = {
+        let (data, upto, policy, stopping, failed, switching) = {
             let mut st = shard.store.borrow_mut();
             let a = shard.aof.borrow();
             let failed = a.failed.is_some();
-            let data = if failed { Vec::new() } else { st.feed.take() };
-            if !data.is_empty() {
+            let start = st.feed.offset - st.feed.buf.len() as u64;
+            let (data, upto, switching) = match a.switch_at {
+                // At a switch, the current segment takes the bytes up to the switch only.
+                Some(at) if !failed && a.next_writer.is_some() => {
+                    let n = (at.saturating_sub(start) as usize).min(st.feed.buf.len());
+                    (st.feed.buf.drain(..n).collect::<Vec<u8>>(), at, true)
+                }
+                _ if failed => (Vec::new(), st.feed.offset, false),
+                _ => (st.feed.take(), st.feed.offset, false),
+            };
+            if !data.is_empty() && !switching {
                 take_db = st.feed.db;
             }
-            (data, st.feed.offset, a.policy, a.stop, failed)
+            (data, upto, a.policy, a.stop, failed, switching)
         };
         if failed {
             if stopping {
@@ -266,6 +278,31 @@ async fn run(shard: Rc<Shard>, w: DmaStreamWriter) {
                 fail(&shard, &e);
                 continue;
             }
+        }
+        if switching {
+            // Close the old segment (flush, sync, cut the padding) and go on in the new one.
+            let res = wr.close().await;
+            let next = {
+                let mut a = shard.aof.borrow_mut();
+                a.switch_at = None;
+                a.stream_db_at_sync = None;
+                a.next_writer.take()
+            };
+            if let Err(e) = res {
+                fail(&shard, &e);
+            }
+            if let Some((nw, seq, name)) = next {
+                w = Some(nw);
+                let mut a = shard.aof.borrow_mut();
+                a.seq = seq;
+                a.segment = name;
+            }
+            (seg_pos, seg_synced) = (0, 0);
+            unsynced.clear();
+            take_db = None;
+            last_sync = Instant::now();
+            release(&shard, upto);
+            continue;
         }
         let due = match policy {
             Policy::Always => !unsynced.is_empty(),

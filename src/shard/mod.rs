@@ -86,6 +86,7 @@ pub struct Shard {
     pub manifest_lock: glommio::sync::Semaphore,
     /// The task queue the AOF writer runs in.
     pub aof_queue: std::cell::Cell<Option<glommio::TaskQueueHandle>>,
+    pub rewrite_queue: std::cell::Cell<Option<glommio::TaskQueueHandle>>,
     mesh: mesh::Mesh,
 }
 
@@ -114,6 +115,7 @@ impl Shard {
             manifest: RefCell::new(Default::default()),
             manifest_lock: glommio::sync::Semaphore::new(1),
             aof_queue: std::cell::Cell::new(None),
+            rewrite_queue: std::cell::Cell::new(None),
             mesh,
         }
     }
@@ -201,6 +203,20 @@ impl Shard {
     /// The AOF directory (relative to the working directory, which is `dir`).
     pub fn aof_dir(&self) -> std::path::PathBuf {
         std::path::PathBuf::from(&self.config.borrow().appenddirname)
+    }
+
+    /// The AOF rewrite's task queue: a small share, so requests go first.
+    pub fn rewrite_queue(&self) -> glommio::TaskQueueHandle {
+        if let Some(q) = self.rewrite_queue.get() {
+            return q;
+        }
+        let q = glommio::executor().create_task_queue(
+            glommio::Shares::Static(200),
+            glommio::Latency::NotImportant,
+            "rewrite",
+        );
+        self.rewrite_queue.set(Some(q));
+        q
     }
 
     /// The writer's task queue (made on first use).

@@ -18,6 +18,35 @@ pub struct Db {
     map: Map,
     /// Keys that carry a TTL, sampled by the active expiry cycle.
     expires: IndexSet<Key, ahash::RandomState>,
+    /// Flips when a snapshot starts; entries whose mark differs are not in it yet.
+    gen: bool,
+    /// The running snapshot (AOF rewrite), if any.
+    snap: Option<Box<Snap>>,
+}
+
+/// A point-in-time copy of a database being taken without stopping it (no fork): a walker
+/// serializes entries a slice at a time, and any entry about to change or go away before the
+/// walker reached it is serialized first, as it was. The walk goes from the last position
+/// down: removal moves the last entry into the hole (already walked, or new and so not part
+/// of the snapshot) and insertion appends past the walker, so it misses nothing that existed
+/// when the snapshot began.
+pub struct Snap {
+    /// Positions below this are still to walk.
+    cursor: usize,
+    /// Serialized commands not yet taken by the writer.
+    pub out: Vec<u8>,
+    /// Maps emptied by FLUSHDB/FLUSHALL during the snapshot, still to walk.
+    detached: Vec<Map>,
+    /// The database index when the snapshot began (SWAPDB moves databases, not snapshots).
+    pub index: usize,
+}
+
+/// Serialize an entry into a snapshot's output.
+#[inline(never)]
+fn snap_emit(out: &mut Vec<u8>, key: &Key, e: &Entry) {
+    crate::persistence::rewrite::emit_entry(key.as_bytes(), e, &mut |args| {
+        crate::persistence::feed::encode(out, args)
+    });
 }
 
 impl Db {
@@ -45,7 +74,94 @@ impl Db {
 
     #[inline]
     pub fn get_raw_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        self.before_change_key(key);
         self.map.get_mut(key)
+    }
+
+    /// Snapshot hook: the entry at `idx` is about to change or go; serialize it first if the
+    /// running snapshot does not hold it yet.
+    #[inline]
+    fn before_change(&mut self, idx: usize) {
+        if let Some(s) = self.snap.as_deref_mut() {
+            if let Some((k, e)) = self.map.get_index_mut(idx) {
+                if e.snap != self.gen {
+                    snap_emit(&mut s.out, k, e);
+                    e.snap = self.gen;
+                }
+            }
+        }
+    }
+
+    #[inline]
+    fn before_change_key(&mut self, key: &[u8]) {
+        if self.snap.is_some() {
+            if let Some(i) = self.map.get_index_of(key) {
+                self.before_change(i);
+            }
+        }
+    }
+
+    /// Begin a snapshot of this database, known to the writer as database `index`.
+    pub fn snapshot_start(&mut self, index: usize) {
+        self.gen = !self.gen;
+        self.snap = Some(Box::new(Snap {
+            cursor: self.map.len(),
+            out: Vec::new(),
+            detached: Vec::new(),
+            index,
+        }));
+    }
+
+    /// Walk up to `budget` entries. Returns true when the snapshot holds everything.
+    pub fn snapshot_step(&mut self, budget: usize) -> bool {
+        let gen = self.gen;
+        let Some(s) = self.snap.as_deref_mut() else {
+            return true;
+        };
+        let mut n = 0;
+        while n < budget {
+            let Some(m) = s.detached.last_mut() else {
+                break;
+            };
+            match m.pop() {
+                Some((k, e)) => {
+                    if e.snap != gen {
+                        snap_emit(&mut s.out, &k, &e);
+                    }
+                    n += 1;
+                }
+                None => {
+                    s.detached.pop();
+                }
+            }
+        }
+        s.cursor = s.cursor.min(self.map.len());
+        while n < budget && s.cursor > 0 {
+            s.cursor -= 1;
+            if let Some((k, e)) = self.map.get_index_mut(s.cursor) {
+                if e.snap != gen {
+                    snap_emit(&mut s.out, k, e);
+                    e.snap = gen;
+                }
+            }
+            n += 1;
+        }
+        s.cursor == 0 && s.detached.is_empty()
+    }
+
+    /// The snapshot's output so far, and its database index.
+    pub fn snapshot_take(&mut self) -> Option<(usize, Vec<u8>)> {
+        let s = self.snap.as_deref_mut()?;
+        Some((s.index, std::mem::take(&mut s.out)))
+    }
+
+    pub fn snapshot_active(&self) -> bool {
+        self.snap.is_some()
+    }
+
+    /// Drop the snapshot (after its last output was taken).
+    pub fn snapshot_end(&mut self) {
+        self.snap = None;
     }
 
     /// Position of a key, for a lookup that then reads or removes without hashing again.
@@ -56,11 +172,13 @@ impl Db {
 
     #[inline]
     pub fn at_mut(&mut self, idx: usize) -> Option<&mut Entry> {
+        self.before_change(idx);
         self.map.get_index_mut(idx).map(|(_, e)| e)
     }
 
     /// Remove the entry at a position from `index_of`.
     pub fn remove_at(&mut self, idx: usize) -> Option<Entry> {
+        self.before_change(idx);
         let (k, e) = self.map.swap_remove_index(idx)?;
         if e.expire_at != 0 {
             self.expires.swap_remove(&k);
@@ -74,7 +192,10 @@ impl Db {
     }
 
     /// Insert or replace. The key bytes are copied so a stored key never pins a network buffer.
-    pub fn insert(&mut self, key: &[u8], entry: Entry) -> Option<Entry> {
+    pub fn insert(&mut self, key: &[u8], mut entry: Entry) -> Option<Entry> {
+        self.before_change_key(key);
+        // New data is not part of a running snapshot (it is in the log after it).
+        entry.snap = self.gen;
         let has_ttl = entry.expire_at != 0;
         let (old, stored_key) = match self.map.get_full_mut(key) {
             Some((_, k, slot)) => {
@@ -97,6 +218,7 @@ impl Db {
     }
 
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        self.before_change_key(key);
         let e = self.map.swap_remove(key)?;
         if e.expire_at != 0 {
             self.expires.swap_remove(key);
@@ -106,6 +228,7 @@ impl Db {
 
     /// Set or clear (0) the absolute expiry of an existing key. Returns false if absent.
     pub fn set_expire(&mut self, key: &[u8], at: u64) -> bool {
+        self.before_change_key(key);
         let Some((_, k, e)) = self.map.get_full_mut(key) else {
             return false;
         };
@@ -120,17 +243,16 @@ impl Db {
         true
     }
 
-    /// The key and entry at a position (0..len), for walks that hold no borrow in between.
-    pub fn get_index(&self, i: usize) -> Option<(&Key, &Entry)> {
-        self.map.get_index(i)
-    }
-
     /// Every key and entry, consuming the database.
     pub fn into_entries(self) -> impl Iterator<Item = (Key, Entry)> {
         self.map.into_iter()
     }
 
     pub fn clear(&mut self) {
+        if let Some(s) = self.snap.as_deref_mut() {
+            // The walker still serializes what the snapshot had not reached.
+            s.detached.push(std::mem::take(&mut self.map));
+        }
         self.map = Map::default();
         self.expires = IndexSet::default();
     }

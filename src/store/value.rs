@@ -61,6 +61,9 @@ pub struct Entry {
     pub lru: u32,
     /// How Redis would have encoded this string, where its content alone does not tell.
     pub enc: StrEnc,
+    /// Snapshot mark: equal to its database's `gen` once the running snapshot (AOF rewrite)
+    /// holds this entry, or when it was created after the snapshot began.
+    pub snap: bool,
 }
 
 /// OBJECT ENCODING for strings: Redis picks int/embstr/raw by content when it stores an
@@ -88,6 +91,7 @@ impl Entry {
             expire_at: 0,
             lru: (now_ms / 1000) as u32,
             enc: StrEnc::Auto,
+            snap: false,
         }
     }
 
