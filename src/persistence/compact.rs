@@ -12,7 +12,6 @@ use super::manifest::{segment_name, SegKind, Segment};
 use super::{blocking, feed, update_manifest, writer};
 use crate::logging;
 use crate::shard::Shard;
-use futures::AsyncWriteExt;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -314,7 +313,7 @@ pub async fn write_snapshot(shard: &Rc<Shard>, path: &std::path::Path) -> std::i
             // After a write error the walk still finishes (every entry must be marked), but
             // its output is dropped.
             if let (Ok(wr), None) = (w.as_mut(), error.as_ref()) {
-                if let Err(e) = wr.write_all(&buf).await {
+                if let Err(e) = wr.append(&buf).await {
                     error = Some(e);
                 }
             }
@@ -326,7 +325,7 @@ pub async fn write_snapshot(shard: &Rc<Shard>, path: &std::path::Path) -> std::i
         }
         glommio::executor().yield_now().await;
     }
-    let mut w = w?;
+    let w = w?;
     if let Some(e) = error {
         return Err(e);
     }

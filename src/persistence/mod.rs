@@ -7,6 +7,7 @@
 //! writer cannot append to an existing file), so a crash never leaves a segment that is both
 //! replayed and written to.
 
+pub mod appender;
 pub mod compact;
 pub mod feed;
 pub mod load;
@@ -362,7 +363,7 @@ async fn open_writers(shard: &Rc<Shard>, plan: &std::sync::Arc<Plan>) -> Result<
 }
 
 /// Turn the feed on and start the writer on a freshly opened segment.
-pub fn start_logging(shard: &Rc<Shard>, w: glommio::io::DmaStreamWriter, seq: u64, name: String) {
+pub fn start_logging(shard: &Rc<Shard>, w: appender::Appender, seq: u64, name: String) {
     let policy = shard.config.borrow().appendfsync.into();
     let timestamps = shard.config.borrow().aof_timestamp_enabled;
     {
@@ -416,8 +417,7 @@ pub async fn recover(
     shard: &Rc<Shard>,
     unsynced: &[u8],
     synced_len: u64,
-) -> Option<glommio::io::DmaStreamWriter> {
-    use futures::AsyncWriteExt;
+) -> Option<appender::Appender> {
     let (dir, old, seq) = {
         let a = shard.aof.borrow();
         (a.dir.clone(), a.segment.clone(), a.seq)
@@ -463,8 +463,8 @@ pub async fn recover(
             feed::encode(&mut head, &[b"SELECT".as_slice(), d.format(db).as_bytes()]);
         }
     }
-    w.write_all(&head).await.ok()?;
-    w.write_all(unsynced).await.ok()?;
+    w.append(&head).await.ok()?;
+    w.append(unsynced).await.ok()?;
     w.sync().await.ok()?;
     shard.aof.borrow_mut().failed = None;
     shard.aof_failed.set(false);

@@ -6,18 +6,14 @@
 //! the sync that covers their write (`after_synced`, `Registry::held`), while the shard goes on
 //! serving others. Nothing here blocks the shard's thread.
 
+use super::appender::Appender;
 use crate::config::AppendFsync;
 use crate::logging;
 use crate::shard::Shard;
-use futures::AsyncWriteExt;
-use glommio::io::{DmaFile, DmaStreamWriter, DmaStreamWriterBuilder};
+use glommio::io::DmaFile;
 use std::rc::Rc;
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
-
-/// The writer's DMA buffer and how many may be in flight (see DESIGN.md's measurements).
-const BUFFER: usize = 512 << 10;
-const WRITE_BEHIND: usize = 4;
 
 /// A shard's AOF state, shared by the handlers' side (kicks, waiters, INFO) and the writer task.
 #[derive(Default)]
@@ -53,7 +49,7 @@ pub struct Aof {
     /// A segment switch (AOF rewrite): feed bytes up to this offset go to the current segment,
     /// the rest to `next_writer`.
     pub switch_at: Option<u64>,
-    pub next_writer: Option<(DmaStreamWriter, u64, String)>,
+    pub next_writer: Option<(Appender, u64, String)>,
 }
 
 #[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
@@ -120,20 +116,9 @@ pub async fn wait_synced(shard: &Rc<Shard>, offset: u64) {
     let _ = rx.await;
 }
 
-/// Open a segment for appending. Its file already exists (created empty by start-up or by the
-/// caller), so a crash right after still leaves what the manifest names.
-pub async fn open_segment(path: &std::path::Path) -> std::io::Result<DmaStreamWriter> {
-    let file = glommio::io::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .dma_open(path)
-        .await
-        .map_err(std::io::Error::from)?;
-    Ok(DmaStreamWriterBuilder::new(file)
-        .with_buffer_size(BUFFER)
-        .with_write_behind(WRITE_BEHIND)
-        .build())
+/// Open a segment for appending (created, or emptied if it exists).
+pub async fn open_segment(path: &std::path::Path) -> std::io::Result<Appender> {
+    Appender::create(path).await
 }
 
 /// glommio decides once per thread whether a device supports polled I/O, by reading the first
@@ -146,7 +131,7 @@ pub async fn probe_device(path: &std::path::Path) {
 }
 
 /// Start the writer task on `segment` (whose writes begin at the feed's current offset).
-pub fn start(shard: &Rc<Shard>, w: DmaStreamWriter, queue: glommio::TaskQueueHandle) {
+pub fn start(shard: &Rc<Shard>, w: Appender, queue: glommio::TaskQueueHandle) {
     {
         let offset = shard.store.borrow().feed.offset;
         let mut a = shard.aof.borrow_mut();
@@ -211,7 +196,7 @@ async fn wait_kick(shard: &Rc<Shard>, tick: Duration) {
     futures::future::select(std::pin::pin!(kicked), std::pin::pin!(timer)).await;
 }
 
-async fn run(shard: Rc<Shard>, w: DmaStreamWriter) {
+async fn run(shard: Rc<Shard>, w: Appender) {
     let mut w = Some(w);
     let mut last_sync = Instant::now();
     // Bytes written since the last sync: what a failed segment may have lost.
@@ -266,7 +251,7 @@ async fn run(shard: Rc<Shard>, w: DmaStreamWriter) {
             continue;
         };
         if !data.is_empty() {
-            let res = wr.write_all(&data).await;
+            let res = wr.append(&data).await;
             unsynced.extend_from_slice(&data);
             seg_pos += data.len() as u64;
             {
@@ -281,7 +266,10 @@ async fn run(shard: Rc<Shard>, w: DmaStreamWriter) {
         }
         if switching {
             // Close the old segment (flush, sync, cut the padding) and go on in the new one.
-            let res = wr.close().await;
+            let res = match w.take() {
+                Some(old) => old.close().await,
+                None => Ok(()),
+            };
             let next = {
                 let mut a = shard.aof.borrow_mut();
                 a.switch_at = None;
@@ -314,9 +302,9 @@ async fn run(shard: Rc<Shard>, w: DmaStreamWriter) {
             // `no` leaves syncing to the OS; with O_DIRECT that means writing the partial block
             // out each second without the fdatasync.
             let res = if policy == Policy::No && !stopping {
-                futures::AsyncWriteExt::flush(wr).await.map(|_| 0u64)
+                wr.flush().await
             } else {
-                wr.sync().await.map_err(std::io::Error::from)
+                wr.sync().await
             };
             if let Err(e) = res {
                 fail(&shard, &e);
@@ -336,7 +324,7 @@ async fn run(shard: Rc<Shard>, w: DmaStreamWriter) {
             wait_kick(&shard, Duration::from_millis(200)).await;
         }
     }
-    if let Some(mut w) = w {
+    if let Some(w) = w {
         if let Err(e) = w.close().await {
             logging::warning(&format!("Closing the AOF segment: {e}"));
         }

@@ -96,6 +96,102 @@ impl Server {
         let id = COUNTER.fetch_add(1, Ordering::SeqCst);
         let dir = std::env::temp_dir().join(format!("shardis-test-{}-{}", std::process::id(), id));
         std::fs::create_dir_all(&dir).expect("create server temp dir");
+        match Server::try_start_in(dir.clone(), shards, extra_args) {
+            Ok(s) => {
+                s.wait_loaded();
+                s
+            }
+            Err(last_log) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                panic!(
+                    "server did not start (mode: {}); its output:\n{last_log}",
+                    if is_redis() { "redis" } else { "shardis" }
+                );
+            }
+        }
+    }
+
+    /// Stop with SIGKILL (a crash: nothing is flushed) and wait for the process to go.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Stop cleanly (SHUTDOWN) and wait for the process to go.
+    pub fn shutdown(&mut self) {
+        if let Ok(mut con) = redis::Client::open(self.url()).and_then(|c| c.get_connection()) {
+            let _ = redis::cmd("SHUTDOWN").query::<redis::Value>(&mut con);
+        }
+        if self.wait_exit(Duration::from_secs(20)).is_none() {
+            self.kill9();
+        }
+    }
+
+    /// Start a new server process in this server's directory (after `kill9` or `shutdown`):
+    /// its data files are what the new one finds. Err(its output) if it does not come up.
+    pub fn restart(mut self, shards: usize, extra_args: &[&str]) -> Result<Server, String> {
+        if self.is_alive() {
+            self.kill9();
+        }
+        let dir = std::mem::take(&mut self.dir);
+        drop(self);
+        let mut s = Server::try_start_in(dir, shards, extra_args)?;
+        s.try_wait_loaded()?;
+        Ok(s)
+    }
+
+    /// Wait until loaded; Err(output) if the server exits meanwhile.
+    pub fn try_wait_loaded(&mut self) -> Result<(), String> {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while Instant::now() < deadline {
+            if !self.is_alive() {
+                return Err(self.log_contents());
+            }
+            let loaded = redis::Client::open(self.url())
+                .and_then(|c| c.get_connection_with_timeout(READ_TIMEOUT))
+                .and_then(|mut con| {
+                    redis::cmd("INFO")
+                        .arg("persistence")
+                        .query::<String>(&mut con)
+                })
+                .is_ok_and(|i| info_field(&i, "loading").as_deref() == Some("0"));
+            if loaded {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Err(format!(
+            "still loading after 120 s:\n{}",
+            self.log_contents()
+        ))
+    }
+
+    /// Stop (if running) and give up the directory without deleting it.
+    pub fn into_dir(mut self) -> PathBuf {
+        if self.is_alive() {
+            self.kill9();
+        }
+        std::mem::take(&mut self.dir)
+    }
+
+    /// Wait until the server has loaded its data (INFO persistence says loading:0).
+    pub fn wait_loaded(&self) {
+        let mut con = self.conn();
+        let done = wait_until(Duration::from_secs(120), || {
+            redis::cmd("INFO")
+                .arg("persistence")
+                .query::<String>(&mut con)
+                .is_ok_and(|i| info_field(&i, "loading").as_deref() == Some("0"))
+        });
+        assert!(done, "server still loading after 120 s");
+    }
+
+    /// Start a server in `dir`; Err(its output) if it exits or does not answer.
+    pub fn try_start_in(
+        dir: PathBuf,
+        shards: usize,
+        extra_args: &[&str],
+    ) -> Result<Server, String> {
         let mut last_log = String::new();
         for attempt in 0..START_ATTEMPTS {
             let port = free_port();
@@ -103,13 +199,13 @@ impl Server {
             let mut child = spawn_server(port, shards, extra_args, &dir, &log);
             match wait_ready(&mut child, port) {
                 Ok(()) => {
-                    return Server {
+                    return Ok(Server {
                         child,
                         port,
                         shards,
                         dir,
                         log,
-                    }
+                    })
                 }
                 Err(why) => {
                     let _ = child.kill();
@@ -126,11 +222,7 @@ impl Server {
                 }
             }
         }
-        let _ = std::fs::remove_dir_all(&dir);
-        panic!(
-            "server did not start (mode: {}); its output:\n{last_log}",
-            if is_redis() { "redis" } else { "shardis" }
-        );
+        Err(last_log)
     }
 
     pub fn port(&self) -> u16 {
@@ -273,6 +365,10 @@ fn probe(port: u16) -> Option<Option<u32>> {
     s.write_all(b"*1\r\n$4\r\nPING\r\n").ok()?;
     let mut buf = [0u8; 7];
     s.read_exact(&mut buf).ok()?;
+    if &buf == b"-LOADIN" {
+        // Up, and still loading its data: ready for tests that watch the loading.
+        return Some(None);
+    }
     if &buf != b"+PONG\r\n" {
         return None;
     }

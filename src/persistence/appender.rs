@@ -1,0 +1,106 @@
+//! An append-only segment file over a glommio `DmaFile` (O_DIRECT, io_uring).
+//!
+//! Why not glommio's `DmaStreamWriter`: when it writes a partial block it sends its whole
+//! buffer, and the bytes past the data are whatever that recycled DMA memory held before —
+//! after a crash the file could end in stale *valid-looking* records, which replay would
+//! apply twice. Here every write covers the data and zero padding only, the partial last block
+//! is rewritten in place by the next write, and a clean close cuts the padding off.
+
+use glommio::io::{DmaFile, OpenOptions};
+use std::io;
+use std::path::Path;
+
+/// Bytes gathered in memory before they are written without being asked to (sync/flush).
+const WRITE_CHUNK: usize = 512 << 10;
+
+pub struct Appender {
+    file: DmaFile,
+    align: u64,
+    /// File offset of `tail[0]`: block-aligned.
+    aligned_pos: u64,
+    /// Data from `aligned_pos` on not yet known to be written: the partial block already on
+    /// disk (rewritten with what follows) plus what was appended since.
+    tail: Vec<u8>,
+    /// Length of `tail` that is on disk (written, maybe not synced).
+    written: usize,
+}
+
+fn to_io(e: glommio::GlommioError<()>) -> io::Error {
+    io::Error::from(e)
+}
+
+impl Appender {
+    /// Create (or empty) a segment file for appending.
+    pub async fn create(path: &Path) -> io::Result<Appender> {
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .dma_open(path)
+            .await
+            .map_err(to_io)?;
+        let align = file.alignment().max(512);
+        Ok(Appender {
+            file,
+            align,
+            aligned_pos: 0,
+            tail: Vec::with_capacity(WRITE_CHUNK),
+            written: 0,
+        })
+    }
+
+    /// Logical length: bytes appended so far.
+    pub fn len(&self) -> u64 {
+        self.aligned_pos + self.tail.len() as u64
+    }
+
+    /// Append (in memory; written by `flush`, or when enough has gathered).
+    pub async fn append(&mut self, data: &[u8]) -> io::Result<()> {
+        self.tail.extend_from_slice(data);
+        if self.tail.len() - self.written >= WRITE_CHUNK {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Write everything appended so far (the last partial block zero-padded).
+    pub async fn flush(&mut self) -> io::Result<()> {
+        if self.written == self.tail.len() {
+            return Ok(());
+        }
+        let len = self.tail.len();
+        let padded = (len as u64).div_ceil(self.align) * self.align;
+        let mut buf = self.file.alloc_dma_buffer(padded as usize);
+        let bytes = buf.as_bytes_mut();
+        bytes[..len].copy_from_slice(&self.tail);
+        bytes[len..].fill(0);
+        let n = self
+            .file
+            .write_at(buf, self.aligned_pos)
+            .await
+            .map_err(to_io)?;
+        if (n as u64) < padded {
+            return Err(io::Error::new(io::ErrorKind::WriteZero, "short AOF write"));
+        }
+        // Keep only the partial last block: the next write starts there.
+        let full = (len as u64 / self.align * self.align) as usize;
+        self.aligned_pos += full as u64;
+        self.tail.drain(..full);
+        self.written = self.tail.len();
+        Ok(())
+    }
+
+    /// Write and fdatasync everything appended so far.
+    pub async fn sync(&mut self) -> io::Result<()> {
+        self.flush().await?;
+        self.file.fdatasync().await.map_err(to_io)
+    }
+
+    /// Write, sync, cut the padding off and close.
+    pub async fn close(mut self) -> io::Result<()> {
+        self.sync().await?;
+        let len = self.len();
+        self.file.truncate(len).await.map_err(to_io)?;
+        self.file.close().await.map_err(to_io)
+    }
+}
