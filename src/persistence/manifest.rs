@@ -60,7 +60,7 @@ impl Manifest {
                 m.shards = Some(n);
                 continue;
             }
-            if words.len() % 2 != 0 {
+            if !words.len().is_multiple_of(2) {
                 return Err(bad("odd number of fields"));
             }
             let (mut name, mut seq, mut kind, mut shard) = (None, None, None, None);
