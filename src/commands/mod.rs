@@ -158,6 +158,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         crate::commands::bitops::COMMANDS,
         crate::commands::keyspace::COMMANDS,
         crate::commands::server::COMMANDS,
+        crate::commands::list::COMMANDS,
     ]
     .into_iter()
     .flatten()
@@ -166,6 +167,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
 pub mod bitops;
 pub mod docs;
 pub mod keyspace;
+pub mod list;
 pub mod server;
 pub mod string;
 
