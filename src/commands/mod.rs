@@ -159,6 +159,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         crate::commands::keyspace::COMMANDS,
         crate::commands::server::COMMANDS,
         crate::commands::list::COMMANDS,
+        crate::commands::hash::COMMANDS,
     ]
     .into_iter()
     .flatten()
@@ -166,6 +167,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
 
 pub mod bitops;
 pub mod docs;
+pub mod hash;
 pub mod keyspace;
 pub mod list;
 pub mod server;
