@@ -160,6 +160,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         crate::commands::server::COMMANDS,
         crate::commands::list::COMMANDS,
         crate::commands::hash::COMMANDS,
+        crate::commands::set::COMMANDS,
     ]
     .into_iter()
     .flatten()
@@ -171,6 +172,7 @@ pub mod hash;
 pub mod keyspace;
 pub mod list;
 pub mod server;
+pub mod set;
 pub mod string;
 
 static TABLE: OnceLock<ahash::AHashMap<&'static str, &'static CommandSpec>> = OnceLock::new();

@@ -6,6 +6,7 @@
 //! VLL-style, with these same per-shard parts run under the locks.
 
 use super::Shard;
+use crate::commands::set::{self as sets, Op as SetOp};
 use crate::commands::{args, list, CommandSpec, Handler, Kind, Merge};
 use crate::protocol::reply::Reply;
 use crate::routing;
@@ -36,6 +37,14 @@ pub async fn run(
             },
             "rpoplpush" => lmove(shard, db, args, list::End::Right, list::End::Left).await,
             "lmpop" => lmpop(shard, db, h, args).await,
+            "smove" => smove(shard, db, args).await,
+            "sinter" => set_algebra(shard, db, args, SetOp::Inter, false).await,
+            "sunion" => set_algebra(shard, db, args, SetOp::Union, false).await,
+            "sdiff" => set_algebra(shard, db, args, SetOp::Diff, false).await,
+            "sinterstore" => set_algebra(shard, db, args, SetOp::Inter, true).await,
+            "sunionstore" => set_algebra(shard, db, args, SetOp::Union, true).await,
+            "sdiffstore" => set_algebra(shard, db, args, SetOp::Diff, true).await,
+            "sintercard" => sintercard(shard, db, args).await,
             _ => Reply::err("CROSSSLOT Keys in request don't hash to the same slot"),
         },
         _ => Reply::err("ERR internal routing error"),
@@ -427,4 +436,96 @@ async fn lmpop(shard: &Rc<Shard>, db: usize, h: Handler, args: &[Bytes]) -> Repl
         }
     }
     Reply::NilArray
+}
+
+/// SMOVE across shards, in Redis's order: source missing (0), source type, destination type,
+/// then the removal and the addition.
+async fn smove(shard: &Rc<Shard>, db: usize, args: &[Bytes]) -> Reply {
+    let (src, dst, m) = (args[1].clone(), args[2].clone(), args[3].clone());
+    let step = async {
+        let s = src.clone();
+        if !on_owner(shard, db, &src, move |ctx| sets::parts::is_set(ctx, &s)).await? {
+            return Ok(Reply::Int(0));
+        }
+        let d = dst.clone();
+        on_owner(shard, db, &dst, move |ctx| sets::parts::is_set(ctx, &d)).await?;
+        let (s, mm) = (src.clone(), m.clone());
+        if !on_owner(shard, db, &src, move |ctx| {
+            sets::parts::remove(ctx, &s, &mm)
+        })
+        .await?
+        {
+            return Ok(Reply::Int(0));
+        }
+        let (d, mm) = (dst.clone(), m.clone());
+        if let Err(e) = on_owner(shard, db, &dst, move |ctx| sets::parts::add(ctx, &d, &mm)).await {
+            // The destination changed type in between: give the member back.
+            let (s, mm) = (src.clone(), m.clone());
+            let _ = on_owner(shard, db, &src, move |ctx| sets::parts::add(ctx, &s, &mm)).await;
+            return Err(e);
+        }
+        Ok(Reply::Int(1))
+    };
+    step.await.unwrap_or_else(|e| e)
+}
+
+/// Copies of the sets at `keys`, fetched from their shards in key order (the first wrong type
+/// fails the command, as Redis checks them in order).
+async fn fetch_sets(
+    shard: &Rc<Shard>,
+    db: usize,
+    keys: &[Bytes],
+    write: bool,
+) -> Result<Vec<Option<crate::store::set::Set>>, Reply> {
+    let mut out = Vec::with_capacity(keys.len());
+    for k in keys {
+        let key = k.clone();
+        out.push(
+            on_owner(shard, db, k, move |ctx| {
+                sets::parts::fetch(ctx, &key, write)
+            })
+            .await?,
+        );
+    }
+    Ok(out)
+}
+
+async fn set_algebra(
+    shard: &Rc<Shard>,
+    db: usize,
+    args: &[Bytes],
+    op: SetOp,
+    store: bool,
+) -> Reply {
+    let keys = if store { &args[2..] } else { &args[1..] };
+    let fetched = match fetch_sets(shard, db, keys, store).await {
+        Ok(f) => f,
+        Err(e) => return e,
+    };
+    let max = shard.config.borrow().set_max_intset_entries;
+    let max = usize::try_from(max).unwrap_or(usize::MAX);
+    let refs: Vec<_> = fetched.iter().map(|s| s.as_ref()).collect();
+    let result = sets::compute(op, &refs, max);
+    if !store {
+        return Reply::Set(result.members().into_iter().map(Reply::Bulk).collect());
+    }
+    let dst = args[1].clone();
+    on_owner(shard, db, &args[1], move |ctx| {
+        Ok(sets::parts::store(ctx, &dst, result))
+    })
+    .await
+    .unwrap_or_else(|e| e)
+}
+
+async fn sintercard(shard: &Rc<Shard>, db: usize, args: &[Bytes]) -> Reply {
+    let (keys, limit) = match sets::parse_sintercard(args) {
+        Ok(p) => p,
+        Err(e) => return e,
+    };
+    let fetched = match fetch_sets(shard, db, &args[keys], false).await {
+        Ok(f) => f,
+        Err(e) => return e,
+    };
+    let refs: Vec<_> = fetched.iter().map(|s| s.as_ref()).collect();
+    Reply::Int(sets::inter_card(&refs, limit) as i64)
 }

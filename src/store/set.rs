@@ -61,7 +61,7 @@ impl Set {
         }
     }
 
-    fn to_table(&mut self) {
+    fn convert_to_table(&mut self) {
         if let Set::Ints(v) = self {
             let t: Table = v.iter().map(|&i| int_bytes(i)).collect();
             *self = Set::Table(t);
@@ -78,11 +78,11 @@ impl Set {
                     };
                     v.insert(pos, i);
                     if v.len() > max_ints {
-                        self.to_table();
+                        self.convert_to_table();
                     }
                     return true;
                 }
-                None => self.to_table(),
+                None => self.convert_to_table(),
             }
         }
         match self {
