@@ -327,6 +327,14 @@ pub struct Config {
     pub lazyfree_lazy_user_del: bool,
     pub lazyfree_lazy_user_flush: bool,
 
+    // Data types (small-collection encodings)
+    pub hash_max_listpack_entries: u64,
+    pub hash_max_listpack_value: u64,
+    pub set_max_intset_entries: u64,
+    pub list_max_listpack_size: i64,
+    /// Accepted and stored; lists are not compressed.
+    pub list_compress_depth: i64,
+
     // Persistence
     pub appendonly: bool,
     pub appendfilename: String,
@@ -394,6 +402,12 @@ impl Default for Config {
             lazyfree_lazy_server_del: false,
             lazyfree_lazy_user_del: false,
             lazyfree_lazy_user_flush: false,
+            // Redis 7.0's compiled-in defaults (its sample redis.conf sets 128 entries).
+            hash_max_listpack_entries: 512,
+            hash_max_listpack_value: 64,
+            set_max_intset_entries: 512,
+            list_max_listpack_size: -2,
+            list_compress_depth: 0,
             appendonly: false,
             appendfilename: "appendonly.aof".to_string(),
             appenddirname: "appendonlydir".to_string(),
@@ -1002,6 +1016,15 @@ static DIRECTIVES: &[Directive] = &[
     boolean!("lazyfree-lazy-server-del", MUTABLE, lazyfree_lazy_server_del),
     boolean!("lazyfree-lazy-user-del", MUTABLE, lazyfree_lazy_user_del),
     boolean!("lazyfree-lazy-user-flush", MUTABLE, lazyfree_lazy_user_flush),
+    // Data types: Redis 7.0 still accepts the ziplist names as aliases.
+    Directive { alias: Some("hash-max-ziplist-entries"),
+                ..number!("hash-max-listpack-entries", MUTABLE, hash_max_listpack_entries, 0, i64::MAX, Signed) },
+    Directive { alias: Some("hash-max-ziplist-value"),
+                ..number!("hash-max-listpack-value", MUTABLE, hash_max_listpack_value, 0, i64::MAX, SignedMem) },
+    number!("set-max-intset-entries", MUTABLE, set_max_intset_entries, 0, i64::MAX, Signed),
+    Directive { alias: Some("list-max-ziplist-size"),
+                ..number!("list-max-listpack-size", MUTABLE, list_max_listpack_size, i32::MIN, I32_MAX, Signed) },
+    number!("list-compress-depth", MUTABLE, list_compress_depth, 0, I32_MAX, Signed),
     // Persistence
     boolean!("appendonly", MUTABLE, appendonly),
     base_name!("appendfilename", IMMUTABLE, appendfilename, "filename"),
@@ -2368,7 +2391,9 @@ mod tests {
     fn config_get_patterns() {
         let c = Config::default();
         let all = c.get(&[b"*"]);
-        assert_eq!(all.len(), DIRECTIVES.len());
+        // Aliases are listed too, as Redis 7.0 does (hash-max-ziplist-entries …).
+        let aliases = DIRECTIVES.iter().filter(|d| d.alias.is_some()).count();
+        assert_eq!(all.len(), DIRECTIVES.len() + aliases);
         let names: Vec<&str> = all.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names.iter().collect::<HashSet<_>>().len(), names.len());
 

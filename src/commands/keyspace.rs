@@ -419,6 +419,7 @@ fn refcount(e: &Entry) -> i64 {
                 1
             }
         }
+        Value::List(_) | Value::Hash(_) | Value::Set(_) => 1,
     }
 }
 
@@ -427,7 +428,10 @@ fn refcount(e: &Entry) -> i64 {
 
 fn dump_cmd(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     match ctx.lookup_read(&args[1]) {
-        Some(e) => Reply::Bulk(Bytes::from(dump::dump(&e.value))),
+        Some(e) => match dump::dump(&e.value) {
+            Ok(p) => Reply::Bulk(Bytes::from(p)),
+            Err(why) => Reply::err(why),
+        },
         None => Reply::Nil,
     }
 }

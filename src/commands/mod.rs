@@ -158,6 +158,9 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         crate::commands::bitops::COMMANDS,
         crate::commands::keyspace::COMMANDS,
         crate::commands::server::COMMANDS,
+        crate::commands::list::COMMANDS,
+        crate::commands::hash::COMMANDS,
+        crate::commands::set::COMMANDS,
     ]
     .into_iter()
     .flatten()
@@ -165,8 +168,11 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
 
 pub mod bitops;
 pub mod docs;
+pub mod hash;
 pub mod keyspace;
+pub mod list;
 pub mod server;
+pub mod set;
 pub mod string;
 
 static TABLE: OnceLock<ahash::AHashMap<&'static str, &'static CommandSpec>> = OnceLock::new();

@@ -6,7 +6,8 @@
 //! VLL-style, with these same per-shard parts run under the locks.
 
 use super::Shard;
-use crate::commands::{args, CommandSpec, Handler, Kind, Merge};
+use crate::commands::set::{self as sets, Op as SetOp};
+use crate::commands::{args, list, CommandSpec, Handler, Kind, Merge};
 use crate::protocol::reply::Reply;
 use crate::routing;
 use crate::store::{Entry, Value};
@@ -30,6 +31,20 @@ pub async fn run(
             "msetnx" => msetnx(shard, db, spec, h, args).await,
             "lcs" => lcs(shard, db, args).await,
             "bitop" => bitop(shard, db, spec, args).await,
+            "lmove" => match (list::parse_end(&args[3]), list::parse_end(&args[4])) {
+                (Ok(from), Ok(to)) => lmove(shard, db, args, from, to).await,
+                (Err(e), _) | (_, Err(e)) => e,
+            },
+            "rpoplpush" => lmove(shard, db, args, list::End::Right, list::End::Left).await,
+            "lmpop" => lmpop(shard, db, h, args).await,
+            "smove" => smove(shard, db, args).await,
+            "sinter" => set_algebra(shard, db, args, SetOp::Inter, false).await,
+            "sunion" => set_algebra(shard, db, args, SetOp::Union, false).await,
+            "sdiff" => set_algebra(shard, db, args, SetOp::Diff, false).await,
+            "sinterstore" => set_algebra(shard, db, args, SetOp::Inter, true).await,
+            "sunionstore" => set_algebra(shard, db, args, SetOp::Union, true).await,
+            "sdiffstore" => set_algebra(shard, db, args, SetOp::Diff, true).await,
+            "sintercard" => sintercard(shard, db, args).await,
             _ => Reply::err("CROSSSLOT Keys in request don't hash to the same slot"),
         },
         _ => Reply::err("ERR internal routing error"),
@@ -334,4 +349,188 @@ async fn bitop(shard: &Rc<Shard>, db: usize, spec: &'static CommandSpec, args: &
         Some(()) => Reply::Int(len),
         None => Reply::err(GONE),
     }
+}
+
+/// Run `f` on the shard that owns `key`, with that shard's store (a part of a multi-shard
+/// command; it logs its own effects).
+async fn on_owner<T: Send + 'static>(
+    shard: &Rc<Shard>,
+    db: usize,
+    key: &Bytes,
+    f: impl FnOnce(&mut crate::store::Ctx) -> Result<T, Reply> + Send + 'static,
+) -> Result<T, Reply> {
+    let owner = routing::key_shard(key, shard.n);
+    shard
+        .call(owner, move |sh| {
+            let mut st = sh.store.borrow_mut();
+            let mut ctx = st.ctx(db);
+            f(&mut ctx)
+        })
+        .await
+        .unwrap_or_else(|| Err(Reply::err(GONE)))
+}
+
+/// LMOVE / RPOPLPUSH across shards, with Redis's order of checks: source missing (nil), source
+/// type, destination type, then pop and push.
+async fn lmove(
+    shard: &Rc<Shard>,
+    db: usize,
+    args: &[Bytes],
+    from: list::End,
+    to: list::End,
+) -> Reply {
+    let (src, dst) = (args[1].clone(), args[2].clone());
+    let step = async {
+        let s = src.clone();
+        if !on_owner(shard, db, &src, move |ctx| list::parts::is_list(ctx, &s)).await? {
+            return Ok(Reply::Nil);
+        }
+        let d = dst.clone();
+        on_owner(shard, db, &dst, move |ctx| list::parts::is_list(ctx, &d)).await?;
+        let s = src.clone();
+        let Some(v) = on_owner(shard, db, &src, move |ctx| list::parts::pop(ctx, &s, from)).await?
+        else {
+            return Ok(Reply::Nil);
+        };
+        let (d, val) = (dst.clone(), v.clone());
+        if let Err(e) = on_owner(shard, db, &dst, move |ctx| {
+            list::parts::push(ctx, &d, &val, to)
+        })
+        .await
+        {
+            // The destination changed type in between: put the element back where it was.
+            let (s, val) = (src.clone(), v.clone());
+            let back = on_owner(shard, db, &src, move |ctx| {
+                list::parts::push(ctx, &s, &val, from)
+            });
+            let _ = back.await;
+            return Err(e);
+        }
+        Ok(Reply::Bulk(v))
+    };
+    step.await.unwrap_or_else(|e| e)
+}
+
+/// LMPOP across shards: the keys in order, each asked on its shard as a one-key LMPOP, until one
+/// pops something (or fails on a wrong type).
+async fn lmpop(shard: &Rc<Shard>, db: usize, h: Handler, args: &[Bytes]) -> Reply {
+    let a = match list::parse_lmpop(args) {
+        Ok(a) => a,
+        Err(e) => return e,
+    };
+    let end: &'static [u8] = if a.end == list::End::Left {
+        b"LEFT"
+    } else {
+        b"RIGHT"
+    };
+    let count = Bytes::from(a.count.to_string());
+    for i in a.keys {
+        let key = args[i].clone();
+        let owner = routing::key_shard(&key, shard.n);
+        let sub = vec![
+            args[0].clone(),
+            Bytes::from_static(b"1"),
+            key,
+            Bytes::from_static(end),
+            Bytes::from_static(b"COUNT"),
+            count.clone(),
+        ];
+        match on_shard(shard, owner, db, h, sub).await {
+            Reply::NilArray => continue,
+            other => return other,
+        }
+    }
+    Reply::NilArray
+}
+
+/// SMOVE across shards, in Redis's order: source missing (0), source type, destination type,
+/// then the removal and the addition.
+async fn smove(shard: &Rc<Shard>, db: usize, args: &[Bytes]) -> Reply {
+    let (src, dst, m) = (args[1].clone(), args[2].clone(), args[3].clone());
+    let step = async {
+        let s = src.clone();
+        if !on_owner(shard, db, &src, move |ctx| sets::parts::is_set(ctx, &s)).await? {
+            return Ok(Reply::Int(0));
+        }
+        let d = dst.clone();
+        on_owner(shard, db, &dst, move |ctx| sets::parts::is_set(ctx, &d)).await?;
+        let (s, mm) = (src.clone(), m.clone());
+        if !on_owner(shard, db, &src, move |ctx| {
+            sets::parts::remove(ctx, &s, &mm)
+        })
+        .await?
+        {
+            return Ok(Reply::Int(0));
+        }
+        let (d, mm) = (dst.clone(), m.clone());
+        if let Err(e) = on_owner(shard, db, &dst, move |ctx| sets::parts::add(ctx, &d, &mm)).await {
+            // The destination changed type in between: give the member back.
+            let (s, mm) = (src.clone(), m.clone());
+            let _ = on_owner(shard, db, &src, move |ctx| sets::parts::add(ctx, &s, &mm)).await;
+            return Err(e);
+        }
+        Ok(Reply::Int(1))
+    };
+    step.await.unwrap_or_else(|e| e)
+}
+
+/// Copies of the sets at `keys`, fetched from their shards in key order (the first wrong type
+/// fails the command, as Redis checks them in order).
+async fn fetch_sets(
+    shard: &Rc<Shard>,
+    db: usize,
+    keys: &[Bytes],
+    write: bool,
+) -> Result<Vec<Option<crate::store::set::Set>>, Reply> {
+    let mut out = Vec::with_capacity(keys.len());
+    for k in keys {
+        let key = k.clone();
+        out.push(
+            on_owner(shard, db, k, move |ctx| {
+                sets::parts::fetch(ctx, &key, write)
+            })
+            .await?,
+        );
+    }
+    Ok(out)
+}
+
+async fn set_algebra(
+    shard: &Rc<Shard>,
+    db: usize,
+    args: &[Bytes],
+    op: SetOp,
+    store: bool,
+) -> Reply {
+    let keys = if store { &args[2..] } else { &args[1..] };
+    let fetched = match fetch_sets(shard, db, keys, store).await {
+        Ok(f) => f,
+        Err(e) => return e,
+    };
+    let max = shard.config.borrow().set_max_intset_entries;
+    let max = usize::try_from(max).unwrap_or(usize::MAX);
+    let refs: Vec<_> = fetched.iter().map(|s| s.as_ref()).collect();
+    let result = sets::compute(op, &refs, max);
+    if !store {
+        return Reply::Set(result.members().into_iter().map(Reply::Bulk).collect());
+    }
+    let dst = args[1].clone();
+    on_owner(shard, db, &args[1], move |ctx| {
+        Ok(sets::parts::store(ctx, &dst, result))
+    })
+    .await
+    .unwrap_or_else(|e| e)
+}
+
+async fn sintercard(shard: &Rc<Shard>, db: usize, args: &[Bytes]) -> Reply {
+    let (keys, limit) = match sets::parse_sintercard(args) {
+        Ok(p) => p,
+        Err(e) => return e,
+    };
+    let fetched = match fetch_sets(shard, db, &args[keys], false).await {
+        Ok(f) => f,
+        Err(e) => return e,
+    };
+    let refs: Vec<_> = fetched.iter().map(|s| s.as_ref()).collect();
+    Reply::Int(sets::inter_card(&refs, limit) as i64)
 }

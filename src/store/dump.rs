@@ -33,19 +33,25 @@ const RDB_ENC_INT16: u64 = 1;
 const RDB_ENC_INT32: u64 = 2;
 const RDB_ENC_LZF: u64 = 3;
 
-/// Serialize a value the way Redis's DUMP does.
-pub fn dump(value: &Value) -> Vec<u8> {
+/// Error text (code included) for DUMP of a type whose serialization is not written yet.
+pub const ERR_DUMP_TYPE: &str = "ERR DUMP is not supported yet for this type";
+
+/// Serialize a value the way Redis's DUMP does. Err: a type not serialized yet.
+// TODO: lists (quicklist 2), hashes (listpack / hash) and sets (intset / set) in Redis 7.0's
+// RDB encodings, and their RESTORE.
+pub fn dump(value: &Value) -> Result<Vec<u8>, &'static str> {
     let mut out = Vec::new();
     match value {
         Value::Str(s) => {
             out.push(RDB_TYPE_STRING);
             save_string(&mut out, s);
         }
+        Value::List(_) | Value::Hash(_) | Value::Set(_) => return Err(ERR_DUMP_TYPE),
     }
     out.extend_from_slice(&RDB_VERSION.to_le_bytes());
     let crc = CRC64.checksum(&out);
     out.extend_from_slice(&crc.to_le_bytes());
-    out
+    Ok(out)
 }
 
 /// Check a payload's footer as verifyDumpPayload does: at least 10 bytes, an RDB version no
@@ -448,6 +454,11 @@ mod lzf {
 mod tests {
     use super::*;
 
+    /// DUMP of a string value (which always serializes).
+    fn dump_str(v: &Value) -> Vec<u8> {
+        super::dump(v).unwrap_or_default()
+    }
+
     fn hex(s: &str) -> Vec<u8> {
         (0..s.len())
             .step_by(2)
@@ -504,7 +515,7 @@ mod tests {
     #[test]
     fn matches_redis_payloads() {
         for (v, h) in REDIS {
-            assert_eq!(dump(&s(v)), hex(h), "dump {:?}", v);
+            assert_eq!(dump_str(&s(v)), hex(h), "dump {:?}", v);
             assert_eq!(restore(&hex(h)), Ok(s(v)));
         }
     }
@@ -514,7 +525,7 @@ mod tests {
         let mut v = b"abc".repeat(66);
         v.extend_from_slice(b"xy");
         let h = "00c30b40c80361626361e0b9020178790a0057df920f9a286717";
-        assert_eq!(dump(&s(&v)), hex(h));
+        assert_eq!(dump_str(&s(&v)), hex(h));
         assert_eq!(restore(&hex(h)), Ok(s(&v)));
     }
 
@@ -523,7 +534,7 @@ mod tests {
         // (length, alphabet size, first 24 hex chars of Redis's payload, its CRC bytes hex).
         for &(n, alpha, head, crc) in LZF_CASES {
             let v = lcg_bytes(n, alpha);
-            let d = dump(&s(&v));
+            let d = dump_str(&s(&v));
             let got = d.iter().map(|b| format!("{b:02x}")).collect::<String>();
             assert!(got.starts_with(head), "n={n} a={alpha}: {got}");
             assert!(got.ends_with(crc), "n={n} a={alpha}: {got}");
@@ -688,19 +699,22 @@ mod tests {
             cases.push(lcg_bytes(n, 26));
         }
         for v in cases {
-            let d = dump(&s(&v));
+            let d = dump_str(&s(&v));
             assert_eq!(restore(&d), Ok(s(&v)), "len {}", v.len());
         }
     }
 
     #[test]
     fn integer_encodings() {
-        assert_eq!(&dump(&s(b"-128"))[..3], &[0, 0xc0, 0x80]);
-        assert_eq!(&dump(&s(b"128"))[..4], &[0, 0xc1, 0x80, 0]);
-        assert_eq!(&dump(&s(b"-2147483648"))[..6], &[0, 0xc2, 0, 0, 0, 0x80]);
+        assert_eq!(&dump_str(&s(b"-128"))[..3], &[0, 0xc0, 0x80]);
+        assert_eq!(&dump_str(&s(b"128"))[..4], &[0, 0xc1, 0x80, 0]);
+        assert_eq!(
+            &dump_str(&s(b"-2147483648"))[..6],
+            &[0, 0xc2, 0, 0, 0, 0x80]
+        );
         // Non-canonical integers are kept as strings.
-        assert_eq!(&dump(&s(b"01"))[..4], &[0, 2, b'0', b'1']);
-        assert_eq!(&dump(&s(b"-0"))[..4], &[0, 2, b'-', b'0']);
+        assert_eq!(&dump_str(&s(b"01"))[..4], &[0, 2, b'0', b'1']);
+        assert_eq!(&dump_str(&s(b"-0"))[..4], &[0, 2, b'-', b'0']);
     }
 
     #[test]

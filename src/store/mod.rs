@@ -2,8 +2,16 @@
 
 pub mod db;
 pub mod dump;
+pub mod hash;
 pub mod key;
+pub mod list;
+pub mod pack;
+pub mod set;
 pub mod value;
+
+/// Elements per command when a collection is rebuilt as commands (Redis's
+/// AOF_REWRITE_ITEMS_PER_CMD).
+pub const AOF_REWRITE_ITEMS_PER_CMD: usize = 64;
 
 use crate::persistence::feed::Feed;
 use crate::protocol::reply::Reply;
@@ -28,6 +36,12 @@ pub struct StoreLimits {
     pub lfu: bool,
     pub lfu_log_factor: u64,
     pub lfu_decay_time: u64,
+    /// `hash-max-listpack-entries` / `hash-max-listpack-value`.
+    pub hash: hash::HashLimits,
+    /// `set-max-intset-entries`.
+    pub set_max_intset_entries: usize,
+    /// `list-max-listpack-size` (> 0 entries per node, -1..-5 node bytes 4 KB..64 KB).
+    pub list_max_listpack_size: i64,
 }
 
 impl Default for StoreLimits {
@@ -37,6 +51,12 @@ impl Default for StoreLimits {
             lfu: false,
             lfu_log_factor: 10,
             lfu_decay_time: 1,
+            hash: hash::HashLimits {
+                entries: 512,
+                value: 64,
+            },
+            set_max_intset_entries: 512,
+            list_max_listpack_size: -2,
         }
     }
 }
@@ -50,6 +70,12 @@ impl StoreLimits {
             lfu: matches!(c.maxmemory_policy, AllkeysLfu | VolatileLfu),
             lfu_log_factor: c.lfu_log_factor,
             lfu_decay_time: c.lfu_decay_time,
+            hash: hash::HashLimits {
+                entries: usize::try_from(c.hash_max_listpack_entries).unwrap_or(usize::MAX),
+                value: usize::try_from(c.hash_max_listpack_value).unwrap_or(usize::MAX),
+            },
+            set_max_intset_entries: usize::try_from(c.set_max_intset_entries).unwrap_or(usize::MAX),
+            list_max_listpack_size: c.list_max_listpack_size,
         }
     }
 }

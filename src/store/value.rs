@@ -5,6 +5,9 @@ use bytes::Bytes;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     Str(Bytes),
+    List(super::list::List),
+    Hash(super::hash::Hash),
+    Set(super::set::Set),
 }
 
 impl Value {
@@ -12,6 +15,9 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::List(_) => "list",
+            Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
         }
     }
 
@@ -27,6 +33,10 @@ impl Value {
                     "raw"
                 }
             }
+            // Redis 7.0 lists are always quicklists (listpack lists came with 7.2).
+            Value::List(_) => "quicklist",
+            Value::Hash(h) => h.encoding(),
+            Value::Set(s) => s.encoding(),
         }
     }
 
@@ -34,6 +44,9 @@ impl Value {
     pub fn mem_usage(&self) -> usize {
         match self {
             Value::Str(b) => b.len() + 16,
+            Value::List(l) => l.mem_usage(),
+            Value::Hash(h) => h.mem_usage(),
+            Value::Set(s) => s.mem_usage(),
         }
     }
 }

@@ -1,0 +1,263 @@
+//! The hash type. Small hashes are one flat `Pack` of alternating fields and values, in
+//! insertion order (Redis's listpack encoding); a hash with more than `hash-max-listpack-entries`
+//! fields, or a field or value longer than `hash-max-listpack-value`, becomes a hash table for
+//! good (Redis never converts back either).
+
+use super::pack::Pack;
+use bytes::Bytes;
+use indexmap::IndexMap;
+
+pub type Table = IndexMap<Bytes, Bytes, ahash::RandomState>;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Hash {
+    Packed(Pack),
+    Table(Table),
+}
+
+impl Default for Hash {
+    fn default() -> Self {
+        Hash::Packed(Pack::new())
+    }
+}
+
+/// The listpack thresholds (`hash-max-listpack-entries`, `hash-max-listpack-value`).
+#[derive(Debug, Clone, Copy)]
+pub struct HashLimits {
+    pub entries: usize,
+    pub value: usize,
+}
+
+impl Hash {
+    pub fn new() -> Hash {
+        Hash::default()
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Hash::Packed(p) => p.len() / 2,
+            Hash::Table(t) => t.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The name OBJECT ENCODING reports.
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Hash::Packed(_) => "listpack",
+            Hash::Table(_) => "hashtable",
+        }
+    }
+
+    /// Position (in fields) of `field` in a pack.
+    fn pack_pos(p: &Pack, field: &[u8]) -> Option<usize> {
+        p.iter().step_by(2).position(|f| f == field)
+    }
+
+    pub fn get(&self, field: &[u8]) -> Option<&[u8]> {
+        match self {
+            Hash::Packed(p) => {
+                let mut it = p.iter();
+                while let Some(f) = it.next() {
+                    let v = it.next();
+                    if f == field {
+                        return v;
+                    }
+                }
+                None
+            }
+            Hash::Table(t) => t.get(field).map(|v| &v[..]),
+        }
+    }
+
+    pub fn contains(&self, field: &[u8]) -> bool {
+        self.get(field).is_some()
+    }
+
+    fn convert_to_table(&mut self) {
+        if let Hash::Packed(p) = self {
+            let mut t = Table::with_capacity_and_hasher(p.len() / 2, Default::default());
+            let mut it = p.iter();
+            while let (Some(f), Some(v)) = (it.next(), it.next()) {
+                t.insert(Bytes::copy_from_slice(f), Bytes::copy_from_slice(v));
+            }
+            *self = Hash::Table(t);
+        }
+    }
+
+    /// Convert ahead of a write whose strings are too long for the pack (Redis's
+    /// hashTypeTryConversion over a command's arguments).
+    pub fn try_conversion<'a>(
+        &mut self,
+        strings: impl IntoIterator<Item = &'a [u8]>,
+        lim: HashLimits,
+    ) {
+        if matches!(self, Hash::Packed(_)) && strings.into_iter().any(|s| s.len() > lim.value) {
+            self.convert_to_table();
+        }
+    }
+
+    /// Set a field; true if it is new.
+    pub fn set(&mut self, field: &[u8], value: &[u8], lim: HashLimits) -> bool {
+        self.try_conversion([field, value], lim);
+        let new = match self {
+            Hash::Packed(p) => match Self::pack_pos(p, field) {
+                Some(i) => {
+                    p.replace(2 * i + 1, value);
+                    false
+                }
+                None => {
+                    p.push_back(field);
+                    p.push_back(value);
+                    true
+                }
+            },
+            Hash::Table(t) => t
+                .insert(Bytes::copy_from_slice(field), Bytes::copy_from_slice(value))
+                .is_none(),
+        };
+        if matches!(self, Hash::Packed(_)) && self.len() > lim.entries {
+            self.convert_to_table();
+        }
+        new
+    }
+
+    /// Remove a field; true if it was there.
+    pub fn remove(&mut self, field: &[u8]) -> bool {
+        match self {
+            Hash::Packed(p) => match Self::pack_pos(p, field) {
+                Some(i) => {
+                    p.remove_range(2 * i, 2);
+                    true
+                }
+                None => false,
+            },
+            Hash::Table(t) => t.swap_remove(field).is_some(),
+        }
+    }
+
+    /// Field/value pairs, in the encoding's order.
+    pub fn iter(&self) -> Box<dyn Iterator<Item = (&[u8], &[u8])> + '_> {
+        match self {
+            Hash::Packed(p) => {
+                let mut it = p.iter();
+                Box::new(std::iter::from_fn(move || Some((it.next()?, it.next()?))))
+            }
+            Hash::Table(t) => Box::new(t.iter().map(|(f, v)| (&f[..], &v[..]))),
+        }
+    }
+
+    /// The pair at position `i` (for random picks), in the order of `iter`.
+    pub fn pair_at(&self, i: usize) -> Option<(&[u8], &[u8])> {
+        match self {
+            Hash::Packed(p) => Some((p.get(2 * i)?, p.get(2 * i + 1)?)),
+            Hash::Table(t) => t.get_index(i).map(|(f, v)| (&f[..], &v[..])),
+        }
+    }
+
+    /// One HSCAN step. A packed hash is returned whole with cursor 0, as Redis does for its
+    /// listpack; a table is walked like the keyspace (see `Db::scan`): positions from the end,
+    /// so entries present for the whole scan are all returned despite swap-removals.
+    pub fn scan(&self, pos: usize, count: usize, mut f: impl FnMut(&[u8], &[u8])) -> usize {
+        match self {
+            Hash::Packed(_) => {
+                for (k, v) in self.iter() {
+                    f(k, v);
+                }
+                0
+            }
+            Hash::Table(t) => {
+                let len = t.len();
+                let mut next = if pos == 0 { len } else { pos.min(len) };
+                let mut visited = 0;
+                while next > 0 && visited < count {
+                    if let Some((k, v)) = t.get_index(next - 1) {
+                        f(k, v);
+                    }
+                    next -= 1;
+                    visited += 1;
+                }
+                next
+            }
+        }
+    }
+
+    /// Approximate bytes used, for MEMORY USAGE.
+    pub fn mem_usage(&self) -> usize {
+        match self {
+            Hash::Packed(p) => p.bytes() + 32,
+            Hash::Table(t) => t.iter().map(|(f, v)| f.len() + v.len() + 80).sum::<usize>() + 64,
+        }
+    }
+}
+
+/// The commands that rebuild `h` at `key`, for AOF rewrite: HSET with at most
+/// `AOF_REWRITE_ITEMS_PER_CMD` field/value pairs each.
+// Called by the AOF rewrite (persistence work in progress); SADD's twin is already used.
+#[allow(dead_code)]
+pub fn rewrite_commands(key: &[u8], h: &Hash, out: &mut Vec<Vec<Bytes>>) {
+    let pairs: Vec<(&[u8], &[u8])> = h.iter().collect();
+    for chunk in pairs.chunks(super::AOF_REWRITE_ITEMS_PER_CMD) {
+        let mut cmd = Vec::with_capacity(2 * chunk.len() + 2);
+        cmd.push(Bytes::from_static(b"HSET"));
+        cmd.push(Bytes::copy_from_slice(key));
+        for (f, v) in chunk {
+            cmd.push(Bytes::copy_from_slice(f));
+            cmd.push(Bytes::copy_from_slice(v));
+        }
+        out.push(cmd);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::HashMap;
+
+    fn s() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            8 => proptest::collection::vec(b'a'..b'h', 0..3),
+            1 => proptest::collection::vec(b'a'..b'c', 60..70),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn behaves_like_a_map(
+            ops in proptest::collection::vec((any::<bool>(), s(), s()), 0..200),
+            entries in prop_oneof![Just(2usize), Just(16), Just(512)],
+        ) {
+            let lim = HashLimits { entries, value: 64 };
+            let mut h = Hash::new();
+            let mut m: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
+            for (set, f, v) in ops {
+                if set {
+                    prop_assert_eq!(h.set(&f, &v, lim), m.insert(f.clone(), v.clone()).is_none());
+                } else {
+                    prop_assert_eq!(h.remove(&f), m.remove(&f).is_some());
+                }
+                prop_assert_eq!(h.len(), m.len());
+                let too_big = m.len() > entries || m.iter().any(|(f, v)| f.len() > 64 || v.len() > 64);
+                if too_big {
+                    prop_assert_eq!(h.encoding(), "hashtable");
+                }
+                let got: HashMap<Vec<u8>, Vec<u8>> = h.iter().map(|(f, v)| (f.to_vec(), v.to_vec())).collect();
+                prop_assert_eq!(&got, &m);
+                for (f, v) in &m {
+                    prop_assert_eq!(h.get(f), Some(v.as_slice()));
+                }
+                let mut seen = HashMap::new();
+                let mut cur = 0;
+                loop {
+                    cur = h.scan(cur, 3, |f, v| { seen.insert(f.to_vec(), v.to_vec()); });
+                    if cur == 0 { break; }
+                }
+                prop_assert_eq!(seen, m.clone());
+            }
+        }
+    }
+}

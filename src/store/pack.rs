@@ -1,0 +1,237 @@
+//! A flat, compact sequence of byte strings: the small-collection encoding shared by lists and
+//! hashes (the role of Redis's listpack). One allocation holds every entry as a varint length
+//! followed by its bytes, so a small collection costs its payload plus a byte or two per entry
+//! instead of a heap object (and 32-byte handle) per element.
+//!
+//! Access is sequential, as in a listpack: fine for the small sizes it is used for; the owning
+//! type converts to a real container past its configured thresholds.
+
+use bytes::Bytes;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pack {
+    buf: Vec<u8>,
+    len: usize,
+}
+
+/// Bytes of the varint header for a length.
+fn varint_len(mut n: usize) -> usize {
+    let mut k = 1;
+    while n >= 0x80 {
+        n >>= 7;
+        k += 1;
+    }
+    k
+}
+
+fn put_varint(out: &mut Vec<u8>, mut n: usize) {
+    while n >= 0x80 {
+        out.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+/// Decode the entry starting at `pos`: (data start, data end). Entries are only ever written
+/// by this module, so the buffer is well formed.
+#[inline]
+fn entry_at(buf: &[u8], mut pos: usize) -> (usize, usize) {
+    let mut n = 0usize;
+    let mut shift = 0;
+    loop {
+        let b = buf[pos];
+        pos += 1;
+        n |= ((b & 0x7f) as usize) << shift;
+        if b & 0x80 == 0 {
+            break;
+        }
+        shift += 7;
+    }
+    (pos, pos + n)
+}
+
+/// Encoded size of an entry (header + data).
+pub fn entry_size(data_len: usize) -> usize {
+    varint_len(data_len) + data_len
+}
+
+impl Pack {
+    pub fn new() -> Pack {
+        Pack::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Encoded bytes in use.
+    pub fn bytes(&self) -> usize {
+        self.buf.len()
+    }
+
+    pub fn iter(&self) -> Iter<'_> {
+        Iter {
+            buf: &self.buf,
+            pos: 0,
+        }
+    }
+
+    /// Entries with their byte spans: (entry start, data start, data end).
+    fn spans(&self) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
+        let mut pos = 0;
+        std::iter::from_fn(move || {
+            if pos >= self.buf.len() {
+                return None;
+            }
+            let (s, e) = entry_at(&self.buf, pos);
+            let start = pos;
+            pos = e;
+            Some((start, s, e))
+        })
+    }
+
+    /// The byte span (entry start, entry end) of entry `i`.
+    fn span(&self, i: usize) -> Option<(usize, usize)> {
+        self.spans().nth(i).map(|(st, _, e)| (st, e))
+    }
+
+    pub fn get(&self, i: usize) -> Option<&[u8]> {
+        self.spans().nth(i).map(|(_, s, e)| &self.buf[s..e])
+    }
+
+    pub fn push_back(&mut self, v: &[u8]) {
+        put_varint(&mut self.buf, v.len());
+        self.buf.extend_from_slice(v);
+        self.len += 1;
+    }
+
+    /// Insert before entry `i` (`i == len` appends).
+    pub fn insert(&mut self, i: usize, v: &[u8]) {
+        let at = if i >= self.len {
+            self.buf.len()
+        } else {
+            self.span(i).map_or(self.buf.len(), |(st, _)| st)
+        };
+        let mut enc = Vec::with_capacity(entry_size(v.len()));
+        put_varint(&mut enc, v.len());
+        enc.extend_from_slice(v);
+        self.buf.splice(at..at, enc);
+        self.len += 1;
+    }
+
+    /// Replace entry `i` with `v`.
+    pub fn replace(&mut self, i: usize, v: &[u8]) {
+        if let Some((st, e)) = self.span(i) {
+            let mut enc = Vec::with_capacity(entry_size(v.len()));
+            put_varint(&mut enc, v.len());
+            enc.extend_from_slice(v);
+            self.buf.splice(st..e, enc);
+        }
+    }
+
+    /// Remove `n` entries starting at entry `i`.
+    pub fn remove_range(&mut self, i: usize, n: usize) {
+        if n == 0 || i >= self.len {
+            return;
+        }
+        let n = n.min(self.len - i);
+        let (st, end) = {
+            let mut spans = self.spans().skip(i);
+            let Some((st, _, end)) = spans.next() else {
+                return;
+            };
+            let end = if n > 1 {
+                spans.nth(n - 2).map_or(end, |(_, _, e)| e)
+            } else {
+                end
+            };
+            (st, end)
+        };
+        self.buf.drain(st..end);
+        self.len -= n;
+    }
+
+    pub fn remove(&mut self, i: usize) {
+        self.remove_range(i, 1);
+    }
+
+    pub fn pop_front(&mut self) -> Option<Bytes> {
+        let v = Bytes::copy_from_slice(self.get(0)?);
+        self.remove(0);
+        Some(v)
+    }
+
+    pub fn pop_back(&mut self) -> Option<Bytes> {
+        let last = self.len.checked_sub(1)?;
+        let v = Bytes::copy_from_slice(self.get(last)?);
+        self.remove(last);
+        Some(v)
+    }
+
+    /// Keep only the entries for which `keep` returns true; returns how many were removed.
+    pub fn retain(&mut self, mut keep: impl FnMut(usize, &[u8]) -> bool) -> usize {
+        let mut out = Pack::new();
+        for (i, v) in self.iter().enumerate() {
+            if keep(i, v) {
+                out.push_back(v);
+            }
+        }
+        let removed = self.len - out.len;
+        *self = out;
+        removed
+    }
+}
+
+impl<T: AsRef<[u8]>> FromIterator<T> for Pack {
+    fn from_iter<I: IntoIterator<Item = T>>(it: I) -> Pack {
+        let mut p = Pack::new();
+        for v in it {
+            p.push_back(v.as_ref());
+        }
+        p
+    }
+}
+
+pub struct Iter<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = &'a [u8];
+
+    #[inline]
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if self.pos >= self.buf.len() {
+            return None;
+        }
+        let (s, e) = entry_at(self.buf, self.pos);
+        self.pos = e;
+        Some(&self.buf[s..e])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edits() {
+        let mut p: Pack = ["a", "bb", ""].iter().collect();
+        assert_eq!(p.len(), 3);
+        p.insert(1, &[b'x'; 200]);
+        assert_eq!(p.get(1).map(|v| v.len()), Some(200));
+        p.replace(0, b"zz");
+        p.remove_range(1, 2);
+        let v: Vec<&[u8]> = p.iter().collect();
+        assert_eq!(v, vec![b"zz".as_slice(), b""]);
+        assert_eq!(p.pop_back().as_deref(), Some(b"".as_slice()));
+        assert_eq!(p.pop_front().as_deref(), Some(b"zz".as_slice()));
+        assert!(p.is_empty());
+        assert_eq!(p.bytes(), 0);
+    }
+}
