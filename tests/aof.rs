@@ -20,14 +20,42 @@ fn snapshot(s: &Server) -> Snapshot {
         q(&mut con, &["SELECT", &db.to_string()]);
         let keys: Vec<Vec<u8>> = redis::cmd("KEYS").arg("*").query(&mut con).expect("KEYS");
         for k in keys {
-            let dump: Option<Vec<u8>> = redis::cmd("DUMP").arg(&k).query(&mut con).expect("DUMP");
             let ttl: i64 = redis::cmd("PTTL").arg(&k).query(&mut con).expect("PTTL");
-            if let Some(d) = dump {
-                out.insert((db, k), (d, ttl > 0));
+            if let Some(v) = value_of(&mut con, &k) {
+                out.insert((db, k), (v, ttl > 0));
             }
         }
     }
     out
+}
+
+/// A key's value in comparable form: type, then the content (collections in a fixed order).
+fn value_of(con: &mut redis::Connection, k: &[u8]) -> Option<Vec<u8>> {
+    let t: String = redis::cmd("TYPE").arg(k).query(con).expect("TYPE");
+    let mut items: Vec<Vec<u8>> = match t.as_str() {
+        "none" => return None,
+        "string" => vec![redis::cmd("GET").arg(k).query(con).expect("GET")],
+        "list" => redis::cmd("LRANGE")
+            .arg(k)
+            .arg(0)
+            .arg(-1)
+            .query(con)
+            .expect("LRANGE"),
+        "hash" => {
+            let mut pairs: Vec<(Vec<u8>, Vec<u8>)> =
+                redis::cmd("HGETALL").arg(k).query(con).expect("HGETALL");
+            pairs.sort();
+            pairs.into_iter().flat_map(|(f, v)| [f, v]).collect()
+        }
+        "set" => {
+            let mut m: Vec<Vec<u8>> = redis::cmd("SMEMBERS").arg(k).query(con).expect("SMEMBERS");
+            m.sort();
+            m
+        }
+        _ => vec![redis::cmd("DUMP").arg(k).query(con).expect("DUMP")],
+    };
+    items.insert(0, t.into_bytes());
+    Some(items.join(&b"\0\0"[..]))
 }
 
 fn aof_dir(s: &Server) -> PathBuf {
@@ -99,6 +127,26 @@ fn populate(s: &Server) {
         .arg(dump)
         .query(&mut con)
         .expect("RESTORE");
+    for i in 0..100 {
+        q(&mut con, &["RPUSH", "list", &format!("e{i}")]);
+        q(
+            &mut con,
+            &["HSET", "hash", &format!("f{i}"), &format!("v{i}")],
+        );
+        q(&mut con, &["SADD", "set", &format!("m{i}")]);
+        q(&mut con, &["SADD", "intset", &i.to_string()]);
+    }
+    q(&mut con, &["LPUSH", "small-list", "a", "b", "c"]);
+    q(&mut con, &["LPOP", "list", "3"]);
+    q(&mut con, &["LMOVE", "list", "moved-list", "LEFT", "RIGHT"]);
+    q(&mut con, &["LTRIM", "list", "0", "80"]);
+    q(&mut con, &["HINCRBYFLOAT", "hash", "float", "0.1"]);
+    q(&mut con, &["HINCRBY", "hash", "int", "7"]);
+    q(&mut con, &["HDEL", "hash", "f3"]);
+    q(&mut con, &["SPOP", "set", "5"]);
+    q(&mut con, &["SMOVE", "set", "other-set", "m50"]);
+    q(&mut con, &["SINTERSTORE", "inter", "set", "other-set"]);
+    q(&mut con, &["SUNIONSTORE", "union", "set", "intset"]);
     q(&mut con, &["SELECT", "3"]);
     q(&mut con, &["SET", "in-db3", "x"]);
     q(&mut con, &["SELECT", "5"]);

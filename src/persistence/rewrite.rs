@@ -5,8 +5,16 @@ use crate::store::{Entry, Value};
 
 /// Emit the commands that recreate `key` as `entry` holds it (value, then absolute expiry).
 pub fn emit_entry(key: &[u8], entry: &Entry, out: &mut dyn FnMut(&[&[u8]])) {
+    let mut cmds = Vec::new();
     match &entry.value {
         Value::Str(b) => out(&[b"SET", key, b]),
+        Value::List(l) => crate::store::list::rewrite_commands(key, l, &mut cmds),
+        Value::Hash(h) => crate::store::hash::rewrite_commands(key, h, &mut cmds),
+        Value::Set(s) => crate::store::set::rewrite_commands(key, s, &mut cmds),
+    }
+    for c in &cmds {
+        let args: Vec<&[u8]> = c.iter().map(|b| &b[..]).collect();
+        out(&args);
     }
     if entry.expire_at != 0 {
         let mut ms = itoa::Buffer::new();

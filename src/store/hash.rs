@@ -197,7 +197,6 @@ impl Hash {
 /// The commands that rebuild `h` at `key`, for AOF rewrite: HSET with at most
 /// `AOF_REWRITE_ITEMS_PER_CMD` field/value pairs each.
 // Called by the AOF rewrite (persistence work in progress); SADD's twin is already used.
-#[allow(dead_code)]
 pub fn rewrite_commands(key: &[u8], h: &Hash, out: &mut Vec<Vec<Bytes>>) {
     let pairs: Vec<(&[u8], &[u8])> = h.iter().collect();
     for chunk in pairs.chunks(super::AOF_REWRITE_ITEMS_PER_CMD) {

@@ -214,7 +214,6 @@ impl List {
 /// The commands that rebuild `l` at `key`, for AOF rewrite: RPUSH with at most
 /// `AOF_REWRITE_ITEMS_PER_CMD` elements each.
 // Called by the AOF rewrite (persistence work in progress); SADD's twin is already used.
-#[allow(dead_code)]
 pub fn rewrite_commands(key: &[u8], l: &List, out: &mut Vec<Vec<Bytes>>) {
     let items: Vec<&[u8]> = l.iter().collect();
     for chunk in items.chunks(super::AOF_REWRITE_ITEMS_PER_CMD) {

@@ -265,6 +265,11 @@ impl Ctx<'_> {
         self.store.feed.record(self.db, args);
     }
 
+    /// The running command changed nothing worth logging, whatever `dirty` says.
+    pub fn propagate_nothing(&mut self) {
+        self.store.feed.explicit = true;
+    }
+
     pub fn exists(&mut self, key: &[u8]) -> bool {
         self.lookup(key).is_some()
     }
