@@ -408,6 +408,7 @@ fn refcount(e: &Entry) -> i64 {
                 1
             }
         }
+        _ => 1,
     }
 }
 

@@ -21,6 +21,8 @@ const CRC64: crc::Crc<u64> = crc::Crc::<u64>::new(&crc::CRC_64_REDIS);
 // RDB object types (rdb.h). Only strings are stored so far; the others are listed so that
 // RESTORE can tell a type it does not support yet from a byte that is no type at all.
 const RDB_TYPE_STRING: u8 = 0;
+/// Sorted set, scores as binary doubles (what Redis writes for skiplist-encoded sets).
+const RDB_TYPE_ZSET_2: u8 = 5;
 
 // Length and string encodings (rdb.h).
 const RDB_6BITLEN: u8 = 0;
@@ -41,6 +43,7 @@ pub fn dump(value: &Value) -> Vec<u8> {
             out.push(RDB_TYPE_STRING);
             save_string(&mut out, s);
         }
+        Value::ZSet(z) => save_zset(&mut out, z),
     }
     out.extend_from_slice(&RDB_VERSION.to_le_bytes());
     let crc = CRC64.checksum(&out);
@@ -80,10 +83,58 @@ pub fn restore(payload: &[u8]) -> Result<Value, &'static str> {
         RDB_TYPE_STRING => load_string(&mut r)
             .map(|b| Value::Str(Bytes::from(b)))
             .ok_or(ERR_BAD_FORMAT),
+        RDB_TYPE_ZSET_2 => load_zset(&mut r).ok_or(ERR_BAD_FORMAT),
+        // TODO(zset): RDB_TYPE_ZSET_LISTPACK (17), which Redis writes for small sets.
         // Lists, sets, sorted sets, hashes, modules, streams (1..=7, 9..=19) are valid RDB
         // types that this server cannot hold yet; anything else is not a type at all.
         _ => Err(ERR_BAD_FORMAT),
     }
+}
+
+/// A sorted set as RDB_TYPE_ZSET_2, greatest member first (Redis's order for skiplists; Redis
+/// writes small sets as a listpack blob instead, which this payload is equivalent to).
+fn save_zset(out: &mut Vec<u8>, z: &super::zset::ZSet) {
+    out.push(RDB_TYPE_ZSET_2);
+    save_len(out, z.len() as u64);
+    if let Some(last) = z.len().checked_sub(1) {
+        for (m, score) in z.iter_from(last, true) {
+            save_string(out, m);
+            out.extend_from_slice(&score.to_le_bytes());
+        }
+    }
+}
+
+/// RDB_TYPE_ZSET_2: refused on a NaN score or a repeated member, as Redis does.
+fn load_zset(r: &mut Reader) -> Option<Value> {
+    use super::zset::{PackLimits, ZSet};
+    let (len, false) = load_len(r)? else {
+        return None;
+    };
+    let mut items: Vec<(f64, Bytes)> = Vec::new();
+    for _ in 0..len {
+        let m = Bytes::from(load_string(r)?);
+        let score = f64::from_le_bytes(r.array()?);
+        if score.is_nan() {
+            return None;
+        }
+        items.push((score, m));
+    }
+    // Scores are never NaN here, so partial_cmp is total (and -0 == 0, as in the set).
+    items.sort_by(|a, b| {
+        a.0.partial_cmp(&b.0)
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then_with(|| a.1.cmp(&b.1))
+    });
+    let mut members: Vec<&Bytes> = items.iter().map(|i| &i.1).collect();
+    members.sort();
+    if items.is_empty() || members.windows(2).any(|w| w[0] == w[1]) {
+        return None;
+    }
+    // TODO(zset): the configured listpack limits (restore has no config at hand).
+    Some(Value::ZSet(Box::new(ZSet::from_sorted(
+        items,
+        PackLimits::default(),
+    ))))
 }
 
 /// rdbSaveLen.

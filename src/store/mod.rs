@@ -4,6 +4,7 @@ pub mod db;
 pub mod dump;
 pub mod key;
 pub mod value;
+pub mod zset;
 
 use crate::persistence::feed::Feed;
 use crate::protocol::reply::Reply;
@@ -28,6 +29,8 @@ pub struct StoreLimits {
     pub lfu: bool,
     pub lfu_log_factor: u64,
     pub lfu_decay_time: u64,
+    /// zset-max-listpack-entries / zset-max-listpack-value.
+    pub zset_pack: zset::PackLimits,
 }
 
 impl Default for StoreLimits {
@@ -37,6 +40,7 @@ impl Default for StoreLimits {
             lfu: false,
             lfu_log_factor: 10,
             lfu_decay_time: 1,
+            zset_pack: zset::PackLimits::default(),
         }
     }
 }
@@ -50,6 +54,10 @@ impl StoreLimits {
             lfu: matches!(c.maxmemory_policy, AllkeysLfu | VolatileLfu),
             lfu_log_factor: c.lfu_log_factor,
             lfu_decay_time: c.lfu_decay_time,
+            zset_pack: zset::PackLimits {
+                entries: c.zset_max_listpack_entries as usize,
+                value: c.zset_max_listpack_value as usize,
+            },
         }
     }
 }

@@ -5,6 +5,7 @@ use bytes::Bytes;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     Str(Bytes),
+    ZSet(Box<super::zset::ZSet>),
 }
 
 impl Value {
@@ -12,6 +13,7 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -27,6 +29,7 @@ impl Value {
                     "raw"
                 }
             }
+            Value::ZSet(z) => z.encoding(),
         }
     }
 
@@ -34,6 +37,7 @@ impl Value {
     pub fn mem_usage(&self) -> usize {
         match self {
             Value::Str(b) => b.len() + 16,
+            Value::ZSet(z) => z.mem_usage(),
         }
     }
 }
