@@ -158,6 +158,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         crate::commands::bitops::COMMANDS,
         crate::commands::keyspace::COMMANDS,
         crate::commands::server::COMMANDS,
+        crate::commands::zset::COMMANDS,
     ]
     .into_iter()
     .flatten()
@@ -168,6 +169,7 @@ pub mod docs;
 pub mod keyspace;
 pub mod server;
 pub mod string;
+pub mod zset;
 
 static TABLE: OnceLock<ahash::AHashMap<&'static str, &'static CommandSpec>> = OnceLock::new();
 

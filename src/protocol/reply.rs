@@ -26,6 +26,9 @@ pub enum Reply {
     Map(Vec<(Reply, Reply)>),
     /// RESP3 set; an array in RESP2.
     Set(Vec<Reply>),
+    /// Pairs as RESP3 nested two-element arrays, a flat array in RESP2: how Redis replies
+    /// member/score lists (WITHSCORES), where order matters and a map would not do.
+    Pairs(Vec<(Reply, Reply)>),
     /// RESP3 double; a bulk string in RESP2.
     Double(f64),
     /// RESP3 boolean; integer 1/0 in RESP2.
@@ -111,6 +114,20 @@ impl Reply {
                     int_line(out, b'*', 2 * pairs.len() as i64);
                 }
                 for (k, v) in pairs {
+                    k.encode(out, resp3);
+                    v.encode(out, resp3);
+                }
+            }
+            Reply::Pairs(pairs) => {
+                if resp3 {
+                    int_line(out, b'*', pairs.len() as i64);
+                } else {
+                    int_line(out, b'*', 2 * pairs.len() as i64);
+                }
+                for (k, v) in pairs {
+                    if resp3 {
+                        out.put_slice(b"*2\r\n");
+                    }
                     k.encode(out, resp3);
                     v.encode(out, resp3);
                 }
@@ -210,6 +227,9 @@ mod tests {
         assert_eq!(enc(&Reply::Double(1.5), true), b",1.5\r\n");
         assert_eq!(enc(&Reply::Double(1.5), false), b"$3\r\n1.5\r\n");
         assert_eq!(enc(&Reply::Bool(true), true), b"#t\r\n");
+        let p = Reply::Pairs(vec![(Reply::bulk_str("a"), Reply::Double(1.5))]);
+        assert_eq!(enc(&p, false), b"*2\r\n$1\r\na\r\n$3\r\n1.5\r\n");
+        assert_eq!(enc(&p, true), b"*1\r\n*2\r\n$1\r\na\r\n,1.5\r\n");
         assert_eq!(enc(&Reply::err("ERR a\r\nb"), false), b"-ERR a  b\r\n");
     }
 }

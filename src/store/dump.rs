@@ -110,22 +110,22 @@ fn load_zset(r: &mut Reader) -> Option<Value> {
     let (len, false) = load_len(r)? else {
         return None;
     };
-    let mut items: Vec<(f64, Bytes)> = Vec::new();
+    let mut items: Vec<(Bytes, f64)> = Vec::new();
     for _ in 0..len {
         let m = Bytes::from(load_string(r)?);
         let score = f64::from_le_bytes(r.array()?);
         if score.is_nan() {
             return None;
         }
-        items.push((score, m));
+        items.push((m, score));
     }
     // Scores are never NaN here, so partial_cmp is total (and -0 == 0, as in the set).
     items.sort_by(|a, b| {
-        a.0.partial_cmp(&b.0)
+        a.1.partial_cmp(&b.1)
             .unwrap_or(std::cmp::Ordering::Equal)
-            .then_with(|| a.1.cmp(&b.1))
+            .then_with(|| a.0.cmp(&b.0))
     });
-    let mut members: Vec<&Bytes> = items.iter().map(|i| &i.1).collect();
+    let mut members: Vec<&Bytes> = items.iter().map(|i| &i.0).collect();
     members.sort();
     if items.is_empty() || members.windows(2).any(|w| w[0] == w[1]) {
         return None;

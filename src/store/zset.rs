@@ -183,14 +183,17 @@ impl ZSet {
         }
     }
 
-    /// A set from members already in (score, member) order and distinct, encoded for its size.
-    pub fn from_sorted(items: Vec<(f64, Bytes)>, lim: PackLimits) -> ZSet {
-        let longest = items.iter().map(|(_, m)| m.len()).max().unwrap_or(0);
+    /// A set from distinct (member, score) pairs in (score, member) order, encoded for its
+    /// size (Redis's zsetConvertToListpackIfNeeded on a built result).
+    pub fn from_sorted(items: Vec<(Bytes, f64)>, lim: PackLimits) -> ZSet {
+        let longest = items.iter().map(|(m, _)| m.len()).max().unwrap_or(0);
         if lim.fits(items.len(), longest) {
-            ZSet(Repr::Pack(items))
+            ZSet(Repr::Pack(
+                items.into_iter().map(|(m, s)| (pack_score(s), m)).collect(),
+            ))
         } else {
             let mut s = Skip::new();
-            for (score, m) in items {
+            for (m, score) in items {
                 s.insert_new(m, score);
             }
             ZSet(Repr::Skip(s))
@@ -294,6 +297,7 @@ impl ZSet {
     }
 
     /// The member at a 0-based position.
+    #[cfg(test)]
     pub fn get(&self, rank: usize) -> Option<(&Bytes, f64)> {
         match &self.0 {
             Repr::Pack(v) => v.get(rank).map(|(s, m)| (m, *s)),
@@ -361,16 +365,16 @@ impl ZSet {
     }
 
     /// Remove the members at positions `[start, end)`; returns them in order.
-    pub fn remove_span(&mut self, start: usize, end: usize) -> Vec<(f64, Bytes)> {
+    pub fn remove_span(&mut self, start: usize, end: usize) -> Vec<(Bytes, f64)> {
         let end = end.min(self.len());
         if start >= end {
             return Vec::new();
         }
         match &mut self.0 {
-            Repr::Pack(v) => v.drain(start..end).collect(),
+            Repr::Pack(v) => v.drain(start..end).map(|(s, m)| (m, s)).collect(),
             Repr::Skip(s) => {
                 let gone = s.list.delete_span(start, end);
-                for (_, m) in &gone {
+                for (m, _) in &gone {
                     s.map.swap_remove(&m[..]);
                 }
                 gone
@@ -435,7 +439,19 @@ impl ZSet {
     }
 }
 
+/// A listpack stores an integral score as an integer, so -0 reads back as 0 there (a skiplist
+/// keeps the sign, as Redis's does).
+#[inline]
+fn pack_score(s: f64) -> f64 {
+    if s == 0.0 {
+        0.0
+    } else {
+        s
+    }
+}
+
 fn pack_insert(v: &mut Vec<(f64, Bytes)>, score: f64, member: Bytes) {
+    let score = pack_score(score);
     let at = v.partition_point(|(s, m)| before(*s, m, score, &member));
     v.insert(at, (score, member));
 }
@@ -821,7 +837,7 @@ impl SkipList {
     }
 
     /// Delete the nodes at 0-based positions `[start, end)` (zslDeleteRangeByRank).
-    fn delete_span(&mut self, start: usize, end: usize) -> Vec<(f64, Bytes)> {
+    fn delete_span(&mut self, start: usize, end: usize) -> Vec<(Bytes, f64)> {
         let mut update = [HEAD; MAX_LEVEL];
         let mut traversed = 0usize;
         let mut x = HEAD;
@@ -843,7 +859,8 @@ impl SkipList {
         while x != NIL && pos < end {
             let next = self.link(x, 0).next;
             self.unlink(x, &update);
-            out.push(self.release(x));
+            let (score, m) = self.release(x);
+            out.push((m, score));
             pos += 1;
             x = next;
         }
@@ -1107,7 +1124,7 @@ mod tests {
                     let got: Vec<_> = z
                         .remove_span(a, b)
                         .into_iter()
-                        .map(|(s, m)| (m.to_vec(), s))
+                        .map(|(m, s)| (m.to_vec(), s))
                         .collect();
                     assert_eq!(got, want);
                 }
