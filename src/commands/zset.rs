@@ -1310,8 +1310,10 @@ fn zrandmember(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             .filter_map(|_| z.random().map(|(m, s)| own(m, s)))
             .collect()
     } else if count >= size as u64 {
-        // The whole set, in order.
-        z.iter().map(|(m, s)| own(m, s)).collect()
+        // The whole set, highest first (as Redis 7.0 walks it).
+        z.iter_from(size - 1, true)
+            .map(|(m, s)| own(m, s))
+            .collect()
     } else {
         // Distinct members in random order: a partial shuffle of the positions.
         let count = count as usize;
