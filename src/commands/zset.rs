@@ -559,7 +559,7 @@ pub fn store_result(
 ) -> Reply {
     let n = items.len();
     if n == 0 {
-        if ctx.delete(dst) && log_effect {
+        if ctx.delete(dst) && log_effect && ctx.feeding() {
             ctx.propagate(&[&b"DEL"[..], dst]);
         }
         return Reply::Int(0);
@@ -572,7 +572,7 @@ pub fn store_result(
         sort_items(&mut items);
     }
     let z = ZSet::from_sorted(items, limits(ctx));
-    if log_effect {
+    if log_effect && ctx.feeding() {
         ctx.propagate(&[&b"DEL"[..], dst]);
         let mut cmds = Vec::new();
         rewrite_commands(dst, &z, &mut cmds);
@@ -627,7 +627,7 @@ struct AddFlags {
 
 #[derive(PartialEq)]
 enum Added {
-    Added,
+    New,
     Updated,
     /// Present, score unchanged (still "processed": INCR replies the score).
     Same,
@@ -668,7 +668,7 @@ fn zset_add(
         None if f.xx => Ok((Added::Nop, score)),
         None => {
             z.insert(member, score, lim);
-            Ok((Added::Added, score))
+            Ok((Added::New, score))
         }
     }
 }
@@ -697,13 +697,13 @@ fn zadd(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         i += 1;
     }
     let rest = args.len() - i;
-    if rest == 0 || rest % 2 != 0 {
+    if rest == 0 || !rest.is_multiple_of(2) {
         return Reply::syntax();
     }
     if f.nx && f.xx {
         return Reply::err("ERR XX and NX options at the same time are not compatible");
     }
-    if (f.gt && f.nx) || (f.lt && f.nx) || (f.gt && f.lt) {
+    if (f.nx && (f.gt || f.lt)) || (f.gt && f.lt) {
         return Reply::err("ERR GT, LT, and/or NX options at the same time are not compatible");
     }
     if f.incr && rest > 2 {
@@ -754,7 +754,7 @@ fn zadd_apply(ctx: &mut Ctx, key: &[u8], pairs: &[Bytes], f: AddFlags, ch: bool)
             }
             Ok((what, s)) => {
                 match what {
-                    Added::Added => added += 1,
+                    Added::New => added += 1,
                     Added::Updated => updated += 1,
                     _ => {}
                 }

@@ -251,7 +251,7 @@ impl ZSet {
                 pack_insert(v, score, Bytes::copy_from_slice(member));
                 return true;
             }
-            self.to_skip();
+            self.convert_to_skip();
         }
         match &mut self.0 {
             Repr::Skip(s) => match s.map.get(member).copied() {
@@ -428,7 +428,7 @@ impl ZSet {
     }
 
     /// Switch a listpack to the skiplist encoding.
-    fn to_skip(&mut self) {
+    fn convert_to_skip(&mut self) {
         if let Repr::Pack(v) = &mut self.0 {
             let mut s = Skip::new();
             for (score, m) in std::mem::take(v) {
