@@ -1094,20 +1094,7 @@ fn dump_restore_round_trip() {
         zadd(&mut c, "big", &pairs);
         zadd(&mut c, "small", &[(-1.5, "a"), (f64::INFINITY, "b")]);
         for (key, copy) in [("big", "big2"), ("small", "small2")] {
-            // Through a skiplist for both (a listpack payload is Redis-only for now).
-            assert_eq!(
-                q(&mut c, &["CONFIG", "SET", "zset-max-listpack-entries", "0"]),
-                ok()
-            );
-            let _: i64 = qt(&mut c, &["ZUNIONSTORE", "tmp", "1", key]);
-            assert_eq!(
-                q(
-                    &mut c,
-                    &["CONFIG", "SET", "zset-max-listpack-entries", "128"]
-                ),
-                ok()
-            );
-            let payload: Vec<u8> = qt(&mut c, &["DUMP", "tmp"]);
+            let payload: Vec<u8> = qt(&mut c, &["DUMP", key]);
             let r: Value = q(&mut c, &[&b"RESTORE"[..], copy.as_bytes(), b"0", &payload]);
             assert_eq!(r, ok());
             let a: Vec<String> = qt(&mut c, &["ZRANGE", key, "0", "-1", "WITHSCORES"]);
