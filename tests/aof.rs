@@ -52,6 +52,13 @@ fn value_of(con: &mut redis::Connection, k: &[u8]) -> Option<Vec<u8>> {
             m.sort();
             m
         }
+        "zset" => redis::cmd("ZRANGE")
+            .arg(k)
+            .arg(0)
+            .arg(-1)
+            .arg("WITHSCORES")
+            .query(con)
+            .expect("ZRANGE"),
         _ => vec![redis::cmd("DUMP").arg(k).query(con).expect("DUMP")],
     };
     items.insert(0, t.into_bytes());
@@ -147,6 +154,33 @@ fn populate(s: &Server) {
     q(&mut con, &["SMOVE", "set", "other-set", "m50"]);
     q(&mut con, &["SINTERSTORE", "inter", "set", "other-set"]);
     q(&mut con, &["SUNIONSTORE", "union", "set", "intset"]);
+    for i in 0..200 {
+        q(
+            &mut con,
+            &["ZADD", "zset", &format!("{}.5", i * 3), &format!("z{i}")],
+        );
+    }
+    q(
+        &mut con,
+        &["ZADD", "small-zset", "1", "a", "2", "b", "inf", "c"],
+    );
+    q(&mut con, &["ZINCRBY", "zset", "0.1", "z7"]);
+    q(&mut con, &["ZPOPMIN", "zset", "2"]);
+    q(&mut con, &["ZREMRANGEBYSCORE", "zset", "100", "200"]);
+    q(
+        &mut con,
+        &[
+            "ZUNIONSTORE",
+            "zunion",
+            "2",
+            "zset",
+            "small-zset",
+            "WEIGHTS",
+            "2",
+            "3",
+        ],
+    );
+    q(&mut con, &["ZRANGESTORE", "zrange", "zset", "0", "9"]);
     q(&mut con, &["SELECT", "3"]);
     q(&mut con, &["SET", "in-db3", "x"]);
     q(&mut con, &["SELECT", "5"]);

@@ -419,7 +419,7 @@ fn refcount(e: &Entry) -> i64 {
                 1
             }
         }
-        Value::List(_) | Value::Hash(_) | Value::Set(_) => 1,
+        _ => 1,
     }
 }
 

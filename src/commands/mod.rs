@@ -161,6 +161,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         crate::commands::list::COMMANDS,
         crate::commands::hash::COMMANDS,
         crate::commands::set::COMMANDS,
+        crate::commands::zset::COMMANDS,
     ]
     .into_iter()
     .flatten()
@@ -174,6 +175,7 @@ pub mod list;
 pub mod server;
 pub mod set;
 pub mod string;
+pub mod zset;
 
 static TABLE: OnceLock<ahash::AHashMap<&'static str, &'static CommandSpec>> = OnceLock::new();
 

@@ -230,6 +230,9 @@ mod tests {
         assert_eq!(enc(&Reply::Double(1.5), true), b",1.5\r\n");
         assert_eq!(enc(&Reply::Double(1.5), false), b"$3\r\n1.5\r\n");
         assert_eq!(enc(&Reply::Bool(true), true), b"#t\r\n");
+        let p = Reply::Pairs(vec![(Reply::bulk_str("a"), Reply::Double(1.5))]);
+        assert_eq!(enc(&p, false), b"*2\r\n$1\r\na\r\n$3\r\n1.5\r\n");
+        assert_eq!(enc(&p, true), b"*1\r\n*2\r\n$1\r\na\r\n,1.5\r\n");
         assert_eq!(enc(&Reply::err("ERR a\r\nb"), false), b"-ERR a  b\r\n");
     }
 }

@@ -45,6 +45,10 @@ pub async fn run(
             "sunionstore" => set_algebra(shard, db, args, SetOp::Union, true).await,
             "sdiffstore" => set_algebra(shard, db, args, SetOp::Diff, true).await,
             "sintercard" => sintercard(shard, db, args).await,
+            "zunion" | "zinter" | "zdiff" | "zunionstore" | "zinterstore" | "zdiffstore"
+            | "zintercard" => zset_setop(shard, db, spec, args).await,
+            "zrangestore" => zset_rangestore(shard, db, args).await,
+            "zmpop" => zset_mpop(shard, db, args).await,
             _ => Reply::err("CROSSSLOT Keys in request don't hash to the same slot"),
         },
         _ => Reply::err("ERR internal routing error"),
@@ -533,4 +537,126 @@ async fn sintercard(shard: &Rc<Shard>, db: usize, args: &[Bytes]) -> Reply {
     };
     let refs: Vec<_> = fetched.iter().map(|s| s.as_ref()).collect();
     Reply::Int(sets::inter_card(&refs, limit) as i64)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sorted sets across shards: inputs are read (copied) from their shards, the result computed
+// here and written on the destination's shard, with the same parsing and computing code as the
+// one-shard handlers in commands/zset.rs.
+
+/// A copy of the sorted set at `key` from its owner; WRONGTYPE for another type.
+async fn fetch_zset(
+    shard: &Rc<Shard>,
+    db: usize,
+    key: Bytes,
+) -> Result<Option<crate::store::zset::ZSet>, Reply> {
+    let owner = routing::key_shard(&key, shard.n);
+    shard
+        .call(owner, move |sh| {
+            let mut st = sh.store.borrow_mut();
+            let mut ctx = st.ctx(db);
+            crate::commands::zset::read_zset(&mut ctx, &key).map(|z| z.cloned())
+        })
+        .await
+        .unwrap_or_else(|| Err(Reply::err(GONE)))
+}
+
+/// Store a computed sorted set at `dst` on its owner (the effect logged there as DEL + ZADDs).
+async fn store_zset_items(
+    shard: &Rc<Shard>,
+    db: usize,
+    dst: Bytes,
+    items: Vec<(Bytes, f64)>,
+) -> Reply {
+    let owner = routing::key_shard(&dst, shard.n);
+    shard
+        .call(owner, move |sh| {
+            let mut st = sh.store.borrow_mut();
+            let mut ctx = st.ctx(db);
+            crate::commands::zset::store_result(&mut ctx, &dst, items, true)
+        })
+        .await
+        .unwrap_or_else(|| Reply::err(GONE))
+}
+
+async fn zset_setop(shard: &Rc<Shard>, db: usize, spec: &CommandSpec, args: &[Bytes]) -> Reply {
+    use crate::commands::zset as z;
+    let Some(c) = z::setop_cmd(spec.name) else {
+        return Reply::err("ERR internal routing error");
+    };
+    let keys = match c.keys(args) {
+        Ok(k) => k,
+        Err(e) => return e,
+    };
+    // All inputs first (WRONGTYPE wins over option errors, as in Redis).
+    let mut inputs = Vec::with_capacity(keys.len());
+    for k in &args[keys.clone()] {
+        match fetch_zset(shard, db, k.clone()).await {
+            Ok(v) => inputs.push(v),
+            Err(e) => return e,
+        }
+    }
+    let o = match c.options(args, &keys) {
+        Ok(o) => o,
+        Err(e) => return e,
+    };
+    let refs: Vec<_> = inputs.iter().map(Option::as_ref).collect();
+    match (z::setop_finish(&c, &refs, &o), c.dst) {
+        (Err(count), _) => Reply::Int(count as i64),
+        (Ok(items), Some(d)) => store_zset_items(shard, db, args[d].clone(), items).await,
+        (Ok(items), None) => z::items_reply(items, o.withscores),
+    }
+}
+
+async fn zset_rangestore(shard: &Rc<Shard>, db: usize, args: &[Bytes]) -> Reply {
+    use crate::commands::zset as z;
+    let spec = match z::parse_rangestore(args) {
+        Ok(s) => s,
+        Err(e) => return e,
+    };
+    let src = args[2].clone();
+    let owner = routing::key_shard(&src, shard.n);
+    let items = shard
+        .call(owner, move |sh| {
+            let mut st = sh.store.borrow_mut();
+            let mut ctx = st.ctx(db);
+            z::rangestore_source(&mut ctx, &src, &spec)
+        })
+        .await
+        .unwrap_or_else(|| Err(Reply::err(GONE)));
+    match items {
+        Ok(items) => store_zset_items(shard, db, args[1].clone(), items).await,
+        Err(e) => e,
+    }
+}
+
+/// ZMPOP: the keys are tried in order, each on its own shard, until one holds a set.
+async fn zset_mpop(shard: &Rc<Shard>, db: usize, args: &[Bytes]) -> Reply {
+    use crate::commands::zset as z;
+    let spec = match z::parse_zmpop(args) {
+        Ok(s) => std::sync::Arc::new(s),
+        Err(e) => return e,
+    };
+    for key in &args[spec.keys.clone()] {
+        let key = key.clone();
+        let owner = routing::key_shard(&key, shard.n);
+        let sp = spec.clone();
+        let r = shard
+            .call(owner, move |sh| {
+                let mut st = sh.store.borrow_mut();
+                let mut ctx = st.ctx(db);
+                match z::pop_from(&mut ctx, &key, sp.max, sp.count) {
+                    Err(e) => Some(e),
+                    Ok(None) => None,
+                    Ok(Some(items)) => Some(z::zmpop_reply(&mut ctx, &key, &sp, items)),
+                }
+            })
+            .await;
+        match r {
+            None => return Reply::err(GONE),
+            Some(Some(reply)) => return reply,
+            Some(None) => {}
+        }
+    }
+    Reply::NilArray
 }

@@ -8,6 +8,7 @@ pub mod list;
 pub mod pack;
 pub mod set;
 pub mod value;
+pub mod zset;
 
 /// Elements per command when a collection is rebuilt as commands (Redis's
 /// AOF_REWRITE_ITEMS_PER_CMD).
@@ -42,6 +43,8 @@ pub struct StoreLimits {
     pub set_max_intset_entries: usize,
     /// `list-max-listpack-size` (> 0 entries per node, -1..-5 node bytes 4 KB..64 KB).
     pub list_max_listpack_size: i64,
+    /// zset-max-listpack-entries / zset-max-listpack-value.
+    pub zset_pack: zset::PackLimits,
 }
 
 impl Default for StoreLimits {
@@ -57,6 +60,7 @@ impl Default for StoreLimits {
             },
             set_max_intset_entries: 512,
             list_max_listpack_size: -2,
+            zset_pack: zset::PackLimits::default(),
         }
     }
 }
@@ -76,6 +80,10 @@ impl StoreLimits {
             },
             set_max_intset_entries: usize::try_from(c.set_max_intset_entries).unwrap_or(usize::MAX),
             list_max_listpack_size: c.list_max_listpack_size,
+            zset_pack: zset::PackLimits {
+                entries: c.zset_max_listpack_entries as usize,
+                value: c.zset_max_listpack_value as usize,
+            },
         }
     }
 }

@@ -8,6 +8,7 @@ pub enum Value {
     List(super::list::List),
     Hash(super::hash::Hash),
     Set(super::set::Set),
+    ZSet(Box<super::zset::ZSet>),
 }
 
 impl Value {
@@ -18,6 +19,7 @@ impl Value {
             Value::List(_) => "list",
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -37,6 +39,7 @@ impl Value {
             Value::List(_) => "quicklist",
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
+            Value::ZSet(z) => z.encoding(),
         }
     }
 
@@ -47,6 +50,7 @@ impl Value {
             Value::List(l) => l.mem_usage(),
             Value::Hash(h) => h.mem_usage(),
             Value::Set(s) => s.mem_usage(),
+            Value::ZSet(z) => z.mem_usage(),
         }
     }
 }
