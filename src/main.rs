@@ -14,6 +14,12 @@ mod store;
 mod util;
 
 fn main() {
+    // A write past RLIMIT_FSIZE must fail with EFBIG (an AOF write error we recover from),
+    // not kill the process.
+    // SAFETY: setting a signal disposition to SIG_IGN has no preconditions.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let config = match config::Config::from_args(&args) {
         Ok(c) => c,

@@ -644,3 +644,108 @@ fn loading_answers_loading_until_done() {
     assert_eq!(qt::<String, _>(&mut con, &["GET", "1"]), "1");
     assert_eq!(qt::<i64, _>(&mut con, &["DBSIZE"]), 3000);
 }
+
+/// Set the server's file-size limit (RLIMIT_FSIZE soft limit) with prlimit(1).
+fn set_fsize(s: &Server, limit: &str) -> bool {
+    std::process::Command::new("prlimit")
+        .arg("--pid")
+        .arg(s.pid().to_string())
+        .arg(format!("--fsize={limit}:"))
+        .status()
+        .is_ok_and(|st| st.success())
+}
+
+fn write_status(s: &Server) -> String {
+    let info: String = qt(&mut s.conn(), &["INFO", "persistence"]);
+    info_field(&info, "aof_last_write_status").unwrap_or_default()
+}
+
+#[test]
+fn write_errors_refuse_writes_serve_reads_and_recover() {
+    if skip_under_redis("shardis disk-error handling") {
+        return;
+    }
+    for shards in [1, 4] {
+        let args = ["--appendonly", "yes", "--appendfsync", "always"];
+        let mut s = Server::start_with(shards, &args);
+        let mut con = s.conn();
+        q(&mut con, &["SET", "{t}a", "1"]);
+        // No byte more may be written: every AOF write fails from now on.
+        if !set_fsize(&s, "1") {
+            eprintln!("prlimit not available: skipped");
+            return;
+        }
+        let url = s.url();
+        let held = std::thread::spawn(move || {
+            let mut con = redis::Client::open(url)
+                .and_then(|c| c.get_connection())
+                .expect("connect");
+            redis::cmd("SET")
+                .arg("{t}b")
+                .arg("2")
+                .query::<String>(&mut con)
+        });
+        assert!(
+            wait_until(Duration::from_secs(10), || write_status(&s) == "err"),
+            "the write error was not reported"
+        );
+        // Reads are served; writes are refused as Redis words it.
+        assert_eq!(qt::<String, _>(&mut con, &["GET", "{t}a"]), "1");
+        let err = qerr(&mut con, &["SET", "{t}c", "3"]);
+        assert!(
+            err.starts_with("MISCONF Errors writing to the AOF file"),
+            "{err}"
+        );
+        assert!(
+            !held.is_finished(),
+            "a write was acknowledged before it was on disk"
+        );
+        // Room again: the log recovers, the held write is acknowledged.
+        assert!(set_fsize(&s, "unlimited"));
+        assert!(wait_until(Duration::from_secs(10), || write_status(&s) == "ok"));
+        let r = held.join().expect("writer thread");
+        assert_eq!(r.expect("held SET"), "OK");
+        q(&mut con, &["SET", "{t}d", "4"]);
+        s.kill9();
+        let s = s.restart(shards, &args).expect("restart");
+        let mut con = s.conn();
+        assert_eq!(
+            qt::<Option<String>, _>(&mut con, &["GET", "{t}b"]),
+            Some("2".into())
+        );
+        assert_eq!(qt::<Option<String>, _>(&mut con, &["GET", "{t}c"]), None);
+        assert_eq!(
+            qt::<Option<String>, _>(&mut con, &["GET", "{t}d"]),
+            Some("4".into())
+        );
+    }
+}
+
+#[test]
+fn automatic_rewrite_on_growth() {
+    if skip_under_redis("shardis rewrite trigger") {
+        return;
+    }
+    let args = [
+        "--appendonly",
+        "yes",
+        "--auto-aof-rewrite-min-size",
+        "65536",
+        "--auto-aof-rewrite-percentage",
+        "100",
+    ];
+    let s = Server::start_with(2, &args);
+    let mut con = s.conn();
+    let value = "x".repeat(200);
+    for i in 0..1000 {
+        q(&mut con, &["SET", &format!("k{}", i % 50), &value]);
+    }
+    let rewrote = wait_until(Duration::from_secs(10), || {
+        let info: String = qt(&mut con, &["INFO", "persistence"]);
+        info_field(&info, "aof_rewrites").is_some_and(|n| n != "0")
+    });
+    assert!(rewrote, "no automatic rewrite: {}", s.log_contents());
+    assert!(s
+        .log_contents()
+        .contains("Starting automatic rewriting of AOF"));
+}

@@ -234,9 +234,10 @@ async fn run(shard: Rc<Shard>, w: Appender) {
             w = None;
             match super::recover(&shard, &unsynced, seg_synced).await {
                 Some(nw) => {
-                    w = Some(nw);
-                    seg_pos = unsynced.len() as u64;
+                    // The new segment holds a SELECT and the unsynced bytes, all synced.
+                    seg_pos = nw.len();
                     seg_synced = seg_pos;
+                    w = Some(nw);
                     unsynced.clear();
                     last_sync = Instant::now();
                     let written = shard.aof.borrow().written;

@@ -29,6 +29,9 @@ pub async fn run(shard: Rc<Shard>) {
         if last_timeout_check.elapsed() >= Duration::from_secs(1) {
             last_timeout_check = Instant::now();
             close_idle_clients(&shard);
+            if shard.id == 0 {
+                maybe_rewrite_aof(&shard).await;
+            }
         }
     }
 }
@@ -77,6 +80,43 @@ async fn active_expire_cycle(shard: &Rc<Shard>, period: Duration) {
             }
             glommio::executor().yield_now().await;
         }
+    }
+}
+
+/// Redis's automatic rewrite: once the AOF is past `auto-aof-rewrite-min-size` and has grown
+/// by `auto-aof-rewrite-percentage` since the last rewrite. Shard 0 decides for all, on the
+/// sum of the shards' logs.
+async fn maybe_rewrite_aof(shard: &Rc<Shard>) {
+    let (pct, min) = {
+        let c = shard.config.borrow();
+        (c.auto_aof_rewrite_percentage, c.auto_aof_rewrite_min_size)
+    };
+    let busy = {
+        let a = shard.aof.borrow();
+        !a.running || a.rewrite_in_progress
+    };
+    if pct == 0 || busy {
+        return;
+    }
+    let sizes = shard
+        .broadcast(|sh| {
+            let a = sh.aof.borrow();
+            (a.current_size, a.base_size)
+        })
+        .await;
+    let (current, base) = sizes
+        .into_iter()
+        .flatten()
+        .fold((0u64, 0u64), |(c, b), (c2, b2)| (c + c2, b + b2));
+    if current <= min {
+        return;
+    }
+    let growth = (current * 100 / base.max(1)).saturating_sub(100);
+    if growth >= pct {
+        crate::logging::notice(&format!(
+            "Starting automatic rewriting of AOF on {growth}% growth"
+        ));
+        crate::persistence::compact::start(shard, false).await;
     }
 }
 
