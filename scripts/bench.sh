@@ -29,13 +29,14 @@ SCALING=
 TIMEOUT=600
 KEEP_LOGS=0
 CPU_CLOCK=stat
+APPENDFSYNC=
 
 usage() {
     cat <<EOF
 Usage: scripts/bench.sh [OPTIONS]
 
 Benchmarks shardis against redis-server with redis-benchmark. Both servers run with the same
-settings (persistence off, same bind address, different free ports), pinned with taskset to the
+settings (persistence off unless --appendfsync, same bind address, different free ports), pinned with taskset to the
 server CPUs while redis-benchmark is pinned to the client CPUs. For every (test, pipeline, size)
 cell the servers are run in turn (A B A B ...) for --rounds rounds; before each run the database
 is flushed (and filled where the test reads data: GET gets its keys, LPOP/RPOP a list).
@@ -73,6 +74,9 @@ Options:
                         /proc/PID/stat, in clock ticks (10 ms on most kernels: at -n 200000 that
                         is 0.05 us/req resolution); 'schedstat' sums the nanosecond run times in
                         /proc/PID/task/*/schedstat (precise, but misses threads that exit mid-run)
+  --appendfsync MODE    run both servers with the AOF on (appendonly yes) and this fsync policy:
+                        always, everysec or no; each instance gets its own data directory
+                        (default: AOF off)
   --timeout SEC         limit for one redis-benchmark run (default: $TIMEOUT)
   --keep-logs           keep the server logs and the raw results (the directory is printed)
   -h, --help            show this help
@@ -118,7 +122,7 @@ while (($#)); do
         ;;
     --shardis | --redis-server | --bind | --port | --server-cpus | --client-cpus | --shards | \
         --threads | --rounds | --requests | --clients | --tests | --pipelines | --sizes | \
-        --keyspace | --csv | --scaling | --timeout | --cpu-clock)
+        --keyspace | --csv | --scaling | --timeout | --cpu-clock | --appendfsync)
         (($# >= 2)) || die "$opt needs a value (see --help)"
         val=$2
         ;;
@@ -144,6 +148,7 @@ while (($#)); do
     --scaling) SCALING=$val ;;
     --timeout) TIMEOUT=$val ;;
     --cpu-clock) CPU_CLOCK=$val ;;
+    --appendfsync) APPENDFSYNC=$val ;;
     esac
     shift 2
 done
@@ -300,7 +305,9 @@ cli() { # instance args...
 launch() { # instance argv...
     local i=$1
     shift
-    (cd "$TMPD" && exec taskset -c "${I_CPUS[i]}" "$@") >>"${I_LOG[i]}" 2>&1 </dev/null &
+    # Each instance in its own directory: with the AOF on, their files must not mix.
+    mkdir -p "$TMPD/data$i"
+    (cd "$TMPD/data$i" && exec taskset -c "${I_CPUS[i]}" "$@") >>"${I_LOG[i]}" 2>&1 </dev/null &
     I_PID[i]=$!
 }
 
@@ -350,14 +357,22 @@ check_affinity() {
 }
 
 # Persistence directives; any that shardis rejects are dropped for shardis only.
-SH_OPT_NAMES=(save appendonly)
-SH_OPT_VALS=("" no)
+if [[ -n $APPENDFSYNC ]]; then
+    case $APPENDFSYNC in always | everysec | no) ;; *) die "--appendfsync: always, everysec or no" ;; esac
+    AOF_ARGS=(--appendonly yes --appendfsync "$APPENDFSYNC" --aof-use-rdb-preamble no)
+    SH_OPT_NAMES=(save appendonly appendfsync)
+    SH_OPT_VALS=("" yes "$APPENDFSYNC")
+else
+    AOF_ARGS=(--appendonly no)
+    SH_OPT_NAMES=(save appendonly)
+    SH_OPT_VALS=("" no)
+fi
 
 start_instance() {
     local i=$1 k drop logpos
     local -a args
     if [[ ${I_KIND[i]} == redis ]]; then
-        launch "$i" "$REDIS_BIN" --port "${I_PORT[i]}" --bind "$BIND" --save '' --appendonly no
+        launch "$i" "$REDIS_BIN" --port "${I_PORT[i]}" --bind "$BIND" --save '' "${AOF_ARGS[@]}"
         if ! wait_ready "$i"; then
             show_log "$i"
             die "redis-server did not answer PING on port ${I_PORT[i]}"
@@ -568,6 +583,7 @@ fi
 ENV_LINES+=(
     "client:      $(redis-benchmark --version 2>/dev/null | cut -d' ' -f1-2), -c $CLIENTS, -n $REQUESTS, -r $KEYSPACE${THREAD_ARGS[*]:+, ${THREAD_ARGS[*]}}"
     "rounds:      $ROUNDS per cell, servers interleaved"
+    "persistence: ${APPENDFSYNC:+appendonly yes, appendfsync $APPENDFSYNC (both servers)}${APPENDFSYNC:-off}"
 )
 if [[ $CPU_CLOCK == stat ]]; then
     ENV_LINES+=("cpu clock:   /proc/PID/stat utime+stime, 1 tick = $(awk -v u="$CPU_UNIT_US" 'BEGIN {print u / 1000}') ms = $(awk -v u="$CPU_UNIT_US" -v n="$REQUESTS" 'BEGIN {printf "%.3g", u / n}') us/req at -n $REQUESTS")

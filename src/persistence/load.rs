@@ -31,37 +31,41 @@ pub struct TailRule {
 
 /// Apply one record. `db` is the stream's selected database.
 fn apply(st: &mut ShardStore, db: &mut usize, args: &[Bytes], now: u64) -> Result<(), String> {
-    let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
+    let unknown = || {
+        format!(
+            "Unknown command '{}'",
+            String::from_utf8_lossy(&args[0]).to_ascii_lowercase()
+        )
+    };
+    let Some(spec) = commands::lookup(&args[0]) else {
+        // Redis wraps some writes in transactions; their effects are what counts here.
+        if args[0].eq_ignore_ascii_case(b"multi") || args[0].eq_ignore_ascii_case(b"exec") {
+            return Ok(());
+        }
+        return Err(unknown());
+    };
     let ndb = st.dbs.len();
     let db_arg = |a: &Bytes| {
         crate::util::num::parse_i64(a)
             .filter(|&d| d >= 0 && (d as usize) < ndb)
             .map(|d| d as usize)
-            .ok_or_else(|| format!("bad database index in {name}"))
+            .ok_or_else(|| format!("bad database index in {}", spec.name))
     };
-    match name.as_str() {
-        "select" if args.len() == 2 => *db = db_arg(&args[1])?,
-        // Redis wraps some writes in transactions; their effects are what counts here.
-        "multi" | "exec" => {}
-        "flushall" => {
-            st.dbs.iter_mut().for_each(|d| d.clear());
-        }
-        "flushdb" => st.dbs[*db].clear(),
-        "swapdb" if args.len() == 3 => {
-            let (x, y) = (db_arg(&args[1])?, db_arg(&args[2])?);
-            st.dbs.swap(x, y);
-        }
-        _ => {
-            let spec = commands::lookup(&args[0])
-                .filter(|s| !matches!(s.kind, Kind::Conn) && s.arity_ok(args.len()))
-                .ok_or_else(|| format!("Unknown command '{name}'"))?;
-            let h = match spec.kind {
-                Kind::Keyed(h) | Kind::Split(h, _) | Kind::Coordinated(h) => h,
-                Kind::Conn => return Err(format!("Unknown command '{name}'")),
-            };
+    match spec.kind {
+        Kind::Keyed(h) | Kind::Split(h, _) | Kind::Coordinated(h) if spec.arity_ok(args.len()) => {
             // Error replies are ignored, as Redis's loader ignores them.
             let _ = crate::shard::run_guarded(spec.name, || h(&mut st.ctx_at(*db, now), args));
         }
+        _ => match (spec.name, args.len()) {
+            ("select", 2) => *db = db_arg(&args[1])?,
+            ("flushall", _) => st.dbs.iter_mut().for_each(|d| d.clear()),
+            ("flushdb", _) => st.dbs[*db].clear(),
+            ("swapdb", 3) => {
+                let (x, y) = (db_arg(&args[1])?, db_arg(&args[2])?);
+                st.dbs.swap(x, y);
+            }
+            _ => return Err(unknown()),
+        },
     }
     Ok(())
 }
@@ -95,6 +99,7 @@ pub async fn replay_segment(
     let mut last_log = started;
     let mut delay_debt_us: i64 = 0;
     let mut eof = false;
+    let mut reserved = false;
     let bad_end: Option<u64> = loop {
         if !eof {
             let n = reader
@@ -141,6 +146,17 @@ pub async fn replay_segment(
             }
         }
         stats.bytes = base + pos as u64;
+        if !reserved && stats.records > 1000 {
+            // Size the table for the whole file from the first chunk's record density:
+            // growing a table of millions of keys step by step rehashes it over and over.
+            reserved = true;
+            let estimate =
+                (size as f64 * stats.records as f64 / stats.bytes.max(1) as f64) as usize;
+            let mut st = store.borrow_mut();
+            let d = &mut st.dbs[*db];
+            let want = estimate.min(1 << 28).saturating_sub(d.len());
+            d.reserve(want);
+        }
         base += pos as u64;
         window.extend_from_slice(&buf[pos..]);
         if stop.is_some() || (eof && window.is_empty()) {

@@ -197,20 +197,14 @@ impl Db {
         // New data is not part of a running snapshot (it is in the log after it).
         entry.snap = self.gen;
         let has_ttl = entry.expire_at != 0;
-        let (old, stored_key) = match self.map.get_full_mut(key) {
-            Some((_, k, slot)) => {
-                let k = k.clone();
-                (Some(std::mem::replace(slot, entry)), k)
-            }
-            None => {
-                let k = Key::new(key);
-                self.map.insert(k.clone(), entry);
-                (None, k)
-            }
-        };
+        // One probe: an existing key keeps its stored key and gets the new entry.
+        let (idx, old) = self.map.insert_full(Key::new(key), entry);
         let had_ttl = old.as_ref().is_some_and(|e| e.expire_at != 0);
         if has_ttl && !had_ttl {
-            self.expires.insert(stored_key);
+            if let Some((k, _)) = self.map.get_index(idx) {
+                let k = k.clone();
+                self.expires.insert(k);
+            }
         } else if !has_ttl && had_ttl {
             self.expires.swap_remove(key);
         }
@@ -241,6 +235,11 @@ impl Db {
             self.expires.swap_remove(key);
         }
         true
+    }
+
+    /// Make room for `additional` more keys at once (loading), instead of growing step by step.
+    pub fn reserve(&mut self, additional: usize) {
+        self.map.reserve(additional);
     }
 
     /// Every key and entry, consuming the database.
