@@ -313,8 +313,17 @@ impl Load {
                         let incr: redis::RedisResult<u64> =
                             redis::cmd("INCR").arg(format!("c:{t}")).query(&mut con);
                         match incr {
-                            Ok(v) if v == i => acked = i,
+                            Ok(v) if v == i => {}
                             Ok(v) => panic!("counter c:{t} is {v}, expected {i}"),
+                            Err(_) => break,
+                        }
+                        let push: redis::RedisResult<u64> = redis::cmd("RPUSH")
+                            .arg(format!("l:{t}"))
+                            .arg(i)
+                            .query(&mut con);
+                        match push {
+                            Ok(v) if v == i => acked = i,
+                            Ok(v) => panic!("list l:{t} has {v} elements, expected {i}"),
                             Err(_) => break,
                         }
                     }
@@ -341,10 +350,21 @@ fn check_acked(s: &Server, acked: &[u64], exact: bool) {
     for (t, &n) in acked.iter().enumerate() {
         let c: Option<u64> = qt(&mut con, &["GET", &format!("c:{t}")]);
         let c = c.unwrap_or(0);
+        let len: u64 = qt(&mut con, &["LLEN", &format!("l:{t}")]);
         if exact {
             assert_eq!(c, n, "counter of writer {t}");
+            assert_eq!(len, n, "list of writer {t}");
         } else {
             assert!(c == n || c == n + 1, "writer {t}: acked {n}, counter {c}");
+            assert!(
+                len == n || len == n + 1,
+                "writer {t}: acked {n}, list {len}"
+            );
+        }
+        if n > 0 {
+            let last: Vec<u64> = qt(&mut con, &["LRANGE", &format!("l:{t}"), "0", "-1"]);
+            let want: Vec<u64> = (1..=len).collect();
+            assert_eq!(last, want, "list of writer {t} out of order or duplicated");
         }
         for i in (1..=n).step_by(((n / 50) as usize).max(1)).chain([n]) {
             if i == 0 {

@@ -104,3 +104,46 @@ impl Appender {
         self.file.close().await.map_err(to_io)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pads_with_zeros_rewrites_the_tail_and_close_cuts_the_padding() {
+        let dir = std::env::temp_dir().join(format!("shardis-appender-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("seg.aof");
+        let probe = dir.join("probe");
+        std::fs::write(&probe, vec![1u8; 4096]).expect("probe file");
+        let p = path.clone();
+        let file = glommio::LocalExecutorBuilder::default()
+            .io_memory(1 << 20)
+            .spawn(move || async move {
+                crate::persistence::writer::probe_device(&probe).await;
+                let mut a = Appender::create(&p).await.expect("create");
+                a.append(b"hello ").await.expect("append");
+                a.sync().await.expect("sync");
+                // What a crash would leave now: the data, then zeros to the block's end.
+                let raw = std::fs::read(&p).expect("read");
+                assert_eq!(&raw[..6], b"hello ");
+                assert!(raw.len().is_multiple_of(512) && raw[6..].iter().all(|&b| b == 0));
+                a.append(b"world").await.expect("append");
+                a.sync().await.expect("sync");
+                let raw = std::fs::read(&p).expect("read");
+                assert_eq!(&raw[..11], b"hello world");
+                assert!(raw[11..].iter().all(|&b| b == 0));
+                a.append(&[b'x'; 10_000]).await.expect("append");
+                assert_eq!(a.len(), 10_011);
+                a.close().await.expect("close");
+                std::fs::read(&p).expect("read")
+            })
+            .expect("executor")
+            .join()
+            .expect("executor thread");
+        assert_eq!(file.len(), 10_011);
+        assert_eq!(&file[..11], b"hello world");
+        assert!(file[11..].iter().all(|&b| b == b'x'));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
