@@ -62,6 +62,9 @@ pub fn run(mut config: Config, config_file: Option<String>) -> anyhow::Result<()
         Some(f) => logging::notice(&format!("Configuration loaded from {f}")),
         None => logging::notice("No config file specified, using the embedded default config"),
     }
+    if let Some(p) = &plan {
+        p.announce(n);
+    }
 
     let cores = core_affinity::get_core_ids().unwrap_or_default();
     let mesh = mesh::new_mesh(n);

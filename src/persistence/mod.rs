@@ -51,11 +51,30 @@ pub struct Plan {
     pub reshard: bool,
     /// Per shard: the logs (manifest groups) it replays.
     pub assign: Vec<Vec<Option<usize>>>,
+    /// Size of each listed segment at start-up (stat here, not on a shard).
+    pub sizes: std::collections::HashMap<String, u64>,
 }
 
 impl Plan {
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.join(name)
+    }
+
+    /// Log what start-up will do with the files found.
+    pub fn announce(&self, n: usize) {
+        if self.reshard {
+            logging::notice(&format!(
+                "The AOF was written with {}; loading it into {n} shard(s) and writing new bases",
+                self.manifest
+                    .shards
+                    .map_or("a single log (Redis)".to_string(), |s| format!("{s} shard(s)"))
+            ));
+        }
+    }
+
+    /// A segment's size when start-up looked (0 if new or missing).
+    pub fn size(&self, name: &str) -> u64 {
+        self.sizes.get(name).copied().unwrap_or(0)
     }
 }
 
@@ -117,22 +136,25 @@ pub fn prepare(config: &Config, n: usize) -> anyhow::Result<Plan> {
         manifest::write_atomic(&dir, &manifest_name(&basename), &manifest.format())
             .with_context(|| format!("Can't write {}", mpath.display()))?;
     } else {
-        logging::notice(&format!(
-            "The AOF was written with {} shard(s); loading it into {n} and writing new bases",
-            manifest
-                .shards
-                .map_or("a single log (Redis)".to_string(), |s| s.to_string())
-        ));
         for g in &groups {
             assign[g.unwrap_or(0) % n].push(*g);
         }
     }
+    let sizes = manifest
+        .segments
+        .iter()
+        .map(|s| {
+            let len = std::fs::metadata(dir.join(&s.name)).map_or(0, |m| m.len());
+            (s.name.clone(), len)
+        })
+        .collect();
     Ok(Plan {
         dir,
         basename,
         manifest,
         reshard: !same,
         assign,
+        sizes,
     })
 }
 
@@ -157,7 +179,7 @@ async fn load_shard(shard: Rc<Shard>, plan: Rc<Plan>) -> Result<load::LoadStats,
         // A crash can only have torn the last segment with data in this log.
         let last_with_data = segs
             .iter()
-            .rposition(|s| std::fs::metadata(plan.path(&s.name)).is_ok_and(|m| m.len() > 0));
+            .rposition(|s| plan.size(&s.name) > 0);
         for (i, seg) in segs.iter().enumerate() {
             let rule = load::TailRule {
                 may_be_torn: Some(i) == last_with_data,
@@ -301,7 +323,7 @@ async fn open_writers(shard: &Rc<Shard>, plan: &std::sync::Arc<Plan>) -> Result<
             if !plan.reshard {
                 let mine = plan.manifest.group(Some(sh.id));
                 let size =
-                    |s: &Segment| std::fs::metadata(plan.path(&s.name)).map_or(0, |m| m.len());
+                    |s: &Segment| plan.size(&s.name);
                 let mut a = sh.aof.borrow_mut();
                 a.base_size = mine
                     .iter()
@@ -346,19 +368,15 @@ async fn open_writers(shard: &Rc<Shard>, plan: &std::sync::Arc<Plan>) -> Result<
         .ok_or("no helper thread")?
         .map_err(|e| format!("Can't write the AOF manifest: {e}"))?;
     }
-    let sizes: Vec<u64> = m
-        .segments
-        .iter()
-        .map(|s| std::fs::metadata(plan.path(&s.name)).map_or(0, |md| md.len()))
-        .collect();
+    let bytes: u64 = m.segments.iter().map(|s| plan.size(&s.name)).sum();
     logging::notice(&format!(
-        "AOF: {} segment(s), {} bytes, appendfsync {}",
+        "AOF: {} segment(s), {bytes} bytes at start, appendfsync {}",
         m.segments.len(),
-        sizes.iter().sum::<u64>(),
         shard.config.borrow().appendfsync.name()
     ));
     *shard.manifest.borrow_mut() = m;
-    let _ = std::fs::remove_file(plan.path(PROBE));
+    let probe = plan.path(PROBE);
+    blocking(move || std::fs::remove_file(probe)).await;
     Ok(())
 }
 
