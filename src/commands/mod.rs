@@ -161,6 +161,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         crate::commands::list::COMMANDS,
         crate::commands::hash::COMMANDS,
         crate::commands::set::COMMANDS,
+        crate::commands::hyperloglog::COMMANDS,
     ]
     .into_iter()
     .flatten()
@@ -169,6 +170,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
 pub mod bitops;
 pub mod docs;
 pub mod hash;
+pub mod hyperloglog;
 pub mod keyspace;
 pub mod list;
 pub mod server;

@@ -3,6 +3,7 @@
 pub mod db;
 pub mod dump;
 pub mod hash;
+pub mod hll;
 pub mod key;
 pub mod list;
 pub mod pack;
@@ -42,6 +43,8 @@ pub struct StoreLimits {
     pub set_max_intset_entries: usize,
     /// `list-max-listpack-size` (> 0 entries per node, -1..-5 node bytes 4 KB..64 KB).
     pub list_max_listpack_size: i64,
+    /// `hll-sparse-max-bytes`: a sparse HyperLogLog longer than this turns dense.
+    pub hll_sparse_max_bytes: usize,
 }
 
 impl Default for StoreLimits {
@@ -57,6 +60,7 @@ impl Default for StoreLimits {
             },
             set_max_intset_entries: 512,
             list_max_listpack_size: -2,
+            hll_sparse_max_bytes: 3000,
         }
     }
 }
@@ -76,6 +80,7 @@ impl StoreLimits {
             },
             set_max_intset_entries: usize::try_from(c.set_max_intset_entries).unwrap_or(usize::MAX),
             list_max_listpack_size: c.list_max_listpack_size,
+            hll_sparse_max_bytes: usize::try_from(c.hll_sparse_max_bytes).unwrap_or(usize::MAX),
         }
     }
 }
