@@ -321,6 +321,13 @@ fn wrong_types_and_corrupt_values() {
         assert_eq!(qerr(&mut c, &["PFCOUNT", "over"]), CORRUPT);
         // Redis edits the first run in place without noticing the rest.
         assert_eq!(q(&mut c, &["PFADD", "over", "x"]), int(1));
+        // A value run past the last register, right after the runs covered all 16384.
+        let mut past = hex(SMALL_FROM_REDIS);
+        past.truncate(16);
+        past.extend_from_slice(&[0x7f, 0xff, 0x80]);
+        q(&mut c, &[&b"SET"[..], b"past", &past]);
+        assert_eq!(qerr(&mut c, &["PFCOUNT", "past", "h"]), CORRUPT);
+        assert_eq!(qerr(&mut c, &["PFDEBUG", "TODENSE", "past"]), CORRUPT);
         // A sparse body cut short (the last XZERO lacks its second byte).
         let mut cut = hex(SMALL_FROM_REDIS);
         cut[15] = 0x80;
