@@ -336,6 +336,7 @@ pub struct Config {
     pub list_max_listpack_size: i64,
     /// Accepted and stored; lists are not compressed.
     pub list_compress_depth: i64,
+    pub hll_sparse_max_bytes: u64,
 
     // Persistence
     pub appendonly: bool,
@@ -412,6 +413,7 @@ impl Default for Config {
             set_max_intset_entries: 512,
             list_max_listpack_size: -2,
             list_compress_depth: 0,
+            hll_sparse_max_bytes: 3000,
             appendonly: false,
             appendfilename: "appendonly.aof".to_string(),
             appenddirname: "appendonlydir".to_string(),
@@ -1034,6 +1036,7 @@ static DIRECTIVES: &[Directive] = &[
     Directive { alias: Some("list-max-ziplist-size"),
                 ..number!("list-max-listpack-size", MUTABLE, list_max_listpack_size, i32::MIN, I32_MAX, Signed) },
     number!("list-compress-depth", MUTABLE, list_compress_depth, 0, I32_MAX, Signed),
+    number!("hll-sparse-max-bytes", MUTABLE, hll_sparse_max_bytes, 0, i64::MAX, UnsignedMem),
     // Persistence
     boolean!("appendonly", MUTABLE, appendonly),
     base_name!("appendfilename", IMMUTABLE, appendfilename, "filename"),

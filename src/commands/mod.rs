@@ -162,6 +162,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         crate::commands::hash::COMMANDS,
         crate::commands::set::COMMANDS,
         crate::commands::zset::COMMANDS,
+        crate::commands::hyperloglog::COMMANDS,
     ]
     .into_iter()
     .flatten()
@@ -170,6 +171,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
 pub mod bitops;
 pub mod docs;
 pub mod hash;
+pub mod hyperloglog;
 pub mod keyspace;
 pub mod list;
 pub mod server;

@@ -729,6 +729,7 @@ fn acl_categories(s: &CommandSpec) -> Vec<String> {
     let fam = match s.group {
         "string" => Some("@string"),
         "bitmap" => Some("@bitmap"),
+        "hyperloglog" => Some("@hyperloglog"),
         "generic" => Some("@keyspace"),
         "connection" => Some("@connection"),
         _ => None,

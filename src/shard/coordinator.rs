@@ -49,6 +49,8 @@ pub async fn run(
             | "zintercard" => zset_setop(shard, db, spec, args).await,
             "zrangestore" => zset_rangestore(shard, db, args).await,
             "zmpop" => zset_mpop(shard, db, args).await,
+            "pfcount" => pfcount(shard, db, args).await,
+            "pfmerge" => pfmerge(shard, db, args).await,
             _ => Reply::err("CROSSSLOT Keys in request don't hash to the same slot"),
         },
         _ => Reply::err("ERR internal routing error"),
@@ -659,4 +661,50 @@ async fn zset_mpop(shard: &Rc<Shard>, db: usize, args: &[Bytes]) -> Reply {
         }
     }
     Reply::NilArray
+}
+
+// ---------------------------------------------------------------------------------------------
+// HyperLogLog: PFCOUNT and PFMERGE across shards
+// ---------------------------------------------------------------------------------------------
+
+/// The registers of the union of the HLLs at `keys`, fetched from their shards in key order
+/// (the first wrong type or corrupt value fails it, as Redis checks them in order), and whether
+/// any was dense.
+async fn hll_union(shard: &Rc<Shard>, db: usize, keys: &[Bytes]) -> Result<(Vec<u8>, bool), Reply> {
+    use crate::commands::hyperloglog::{empty_registers, merge_source};
+    let mut max = empty_registers();
+    let mut use_dense = false;
+    for key in keys {
+        if let Some(v) = fetch_str(shard, db, key.clone()).await? {
+            use_dense |= merge_source(&mut max, &v)?;
+        }
+    }
+    Ok((max, use_dense))
+}
+
+/// PFCOUNT of several keys: the cardinality of their union (read-only: no cache is updated).
+async fn pfcount(shard: &Rc<Shard>, db: usize, args: &[Bytes]) -> Reply {
+    match hll_union(shard, db, &args[1..]).await {
+        Ok((max, _)) => Reply::Int(crate::store::hll::count_registers(&max) as i64),
+        Err(e) => e,
+    }
+}
+
+/// PFMERGE dest src...: the union (dest included, as in Redis 7.0) computed here, written on
+/// the destination's shard and logged as the value it stored (TTL kept).
+async fn pfmerge(shard: &Rc<Shard>, db: usize, args: &[Bytes]) -> Reply {
+    let (max, use_dense) = match hll_union(shard, db, &args[1..]).await {
+        Ok(u) => u,
+        Err(e) => return e,
+    };
+    let dst = args[1].clone();
+    on_owner(shard, db, &args[1], move |ctx| {
+        let stored = crate::commands::hyperloglog::store_merged(ctx, &dst, &max, use_dense)?;
+        ctx.store
+            .feed
+            .record(db, &[&b"SET"[..], &dst, &stored, &b"KEEPTTL"[..]]);
+        Ok(Reply::ok())
+    })
+    .await
+    .unwrap_or_else(|e| e)
 }

@@ -3,6 +3,7 @@
 pub mod db;
 pub mod dump;
 pub mod hash;
+pub mod hll;
 pub mod key;
 pub mod list;
 pub mod pack;
@@ -45,6 +46,8 @@ pub struct StoreLimits {
     pub list_max_listpack_size: i64,
     /// zset-max-listpack-entries / zset-max-listpack-value.
     pub zset_pack: zset::PackLimits,
+    /// `hll-sparse-max-bytes`: a sparse HyperLogLog longer than this turns dense.
+    pub hll_sparse_max_bytes: usize,
 }
 
 impl Default for StoreLimits {
@@ -61,6 +64,7 @@ impl Default for StoreLimits {
             set_max_intset_entries: 512,
             list_max_listpack_size: -2,
             zset_pack: zset::PackLimits::default(),
+            hll_sparse_max_bytes: 3000,
         }
     }
 }
@@ -84,6 +88,7 @@ impl StoreLimits {
                 entries: c.zset_max_listpack_entries as usize,
                 value: c.zset_max_listpack_value as usize,
             },
+            hll_sparse_max_bytes: usize::try_from(c.hll_sparse_max_bytes).unwrap_or(usize::MAX),
         }
     }
 }
