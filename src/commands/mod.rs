@@ -162,6 +162,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         crate::commands::hash::COMMANDS,
         crate::commands::set::COMMANDS,
         crate::commands::zset::COMMANDS,
+        crate::commands::geo::COMMANDS,
     ]
     .into_iter()
     .flatten()
@@ -169,6 +170,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
 
 pub mod bitops;
 pub mod docs;
+pub mod geo;
 pub mod hash;
 pub mod keyspace;
 pub mod list;
