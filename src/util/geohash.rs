@@ -46,7 +46,7 @@ impl Hash {
 
     /// The hash as a 52-bit score: shorter hashes are the high bits (geohashAlign52Bits).
     pub fn align52(&self) -> u64 {
-        self.bits << (52 - 2 * u32::from(self.step))
+        self.bits << 52u32.saturating_sub(2 * u32::from(self.step))
     }
 
     /// The scores `[min, max)` of every stored position inside this cell.
@@ -276,6 +276,10 @@ fn move_y(h: Hash, d: i8) -> Hash {
 }
 
 pub fn neighbors(h: Hash) -> Neighbors {
+    if h.step == 0 || h.step > 32 {
+        // Not a cell (the shifts below need 1..=32 bits per coordinate).
+        return Neighbors::default();
+    }
     let at = |dx: i8, dy: i8| move_y(move_x(h, dx), dy);
     Neighbors {
         east: at(1, 0),
