@@ -163,6 +163,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         crate::commands::set::COMMANDS,
         crate::commands::zset::COMMANDS,
         crate::commands::hyperloglog::COMMANDS,
+        crate::commands::geo::COMMANDS,
     ]
     .into_iter()
     .flatten()
@@ -170,6 +171,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
 
 pub mod bitops;
 pub mod docs;
+pub mod geo;
 pub mod hash;
 pub mod hyperloglog;
 pub mod keyspace;

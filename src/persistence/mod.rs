@@ -67,7 +67,9 @@ impl Plan {
                 "The AOF was written with {}; loading it into {n} shard(s) and writing new bases",
                 self.manifest
                     .shards
-                    .map_or("a single log (Redis)".to_string(), |s| format!("{s} shard(s)"))
+                    .map_or("a single log (Redis)".to_string(), |s| format!(
+                        "{s} shard(s)"
+                    ))
             ));
         }
     }
@@ -177,9 +179,7 @@ async fn load_shard(shard: Rc<Shard>, plan: Rc<Plan>) -> Result<load::LoadStats,
         let store = if plan.reshard { &scratch } else { &shard.store };
         let mut db = 0;
         // A crash can only have torn the last segment with data in this log.
-        let last_with_data = segs
-            .iter()
-            .rposition(|s| plan.size(&s.name) > 0);
+        let last_with_data = segs.iter().rposition(|s| plan.size(&s.name) > 0);
         for (i, seg) in segs.iter().enumerate() {
             let rule = load::TailRule {
                 may_be_torn: Some(i) == last_with_data,
@@ -322,8 +322,7 @@ async fn open_writers(shard: &Rc<Shard>, plan: &std::sync::Arc<Plan>) -> Result<
             }
             if !plan.reshard {
                 let mine = plan.manifest.group(Some(sh.id));
-                let size =
-                    |s: &Segment| plan.size(&s.name);
+                let size = |s: &Segment| plan.size(&s.name);
                 let mut a = sh.aof.borrow_mut();
                 a.base_size = mine
                     .iter()

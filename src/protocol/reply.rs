@@ -31,6 +31,9 @@ pub enum Reply {
     Pairs(Vec<(Reply, Reply)>),
     /// RESP3 double; a bulk string in RESP2.
     Double(f64),
+    /// A RESP3 double written as the given text (a form other than `%.17g`, such as the
+    /// coordinates GEOPOS prints); a bulk string in RESP2.
+    DoubleText(Bytes),
     /// RESP3 boolean; integer 1/0 in RESP2.
     Bool(bool),
     /// RESP3 verbatim string ("txt"); a bulk string in RESP2.
@@ -152,6 +155,13 @@ impl Reply {
                     bulk(out, s.as_bytes());
                 }
             }
+            Reply::DoubleText(s) => {
+                if resp3 {
+                    line(out, b',', s);
+                } else {
+                    bulk(out, s);
+                }
+            }
             Reply::Bool(b) => {
                 if resp3 {
                     out.put_slice(if *b { b"#t\r\n" } else { b"#f\r\n" });
@@ -230,6 +240,9 @@ mod tests {
         assert_eq!(enc(&Reply::Double(1.5), true), b",1.5\r\n");
         assert_eq!(enc(&Reply::Double(1.5), false), b"$3\r\n1.5\r\n");
         assert_eq!(enc(&Reply::Bool(true), true), b"#t\r\n");
+        let t = Reply::DoubleText(Bytes::from_static(b"13.5"));
+        assert_eq!(enc(&t, true), b",13.5\r\n");
+        assert_eq!(enc(&t, false), b"$4\r\n13.5\r\n");
         let p = Reply::Pairs(vec![(Reply::bulk_str("a"), Reply::Double(1.5))]);
         assert_eq!(enc(&p, false), b"*2\r\n$1\r\na\r\n$3\r\n1.5\r\n");
         assert_eq!(enc(&p, true), b"*1\r\n*2\r\n$1\r\na\r\n,1.5\r\n");

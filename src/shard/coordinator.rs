@@ -51,6 +51,10 @@ pub async fn run(
             "zmpop" => zset_mpop(shard, db, args).await,
             "pfcount" => pfcount(shard, db, args).await,
             "pfmerge" => pfmerge(shard, db, args).await,
+            // Geo stores (see the geo section at the end).
+            "geosearchstore" | "georadius" | "georadiusbymember" => {
+                geo_search_store(shard, db, spec, args).await
+            }
             _ => Reply::err("CROSSSLOT Keys in request don't hash to the same slot"),
         },
         _ => Reply::err("ERR internal routing error"),
@@ -707,4 +711,41 @@ async fn pfmerge(shard: &Rc<Shard>, db: usize, args: &[Bytes]) -> Reply {
     })
     .await
     .unwrap_or_else(|e| e)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Geo: GEOSEARCHSTORE and GEORADIUS[BYMEMBER] … STORE/STOREDIST whose source and destination
+// live on different shards. The search runs on the source's shard (the same parsing and search
+// as the one-shard handler in commands/geo.rs), only the found members travel, and they are
+// stored on the destination's shard (logged there as DEL + ZADDs).
+
+async fn geo_search_store(
+    shard: &Rc<Shard>,
+    db: usize,
+    spec: &CommandSpec,
+    args: &[Bytes],
+) -> Reply {
+    use crate::commands::geo::{self, Outcome, SearchCmd};
+    let Some(cmd) = SearchCmd::from_name(spec.name) else {
+        return Reply::err("ERR internal routing error");
+    };
+    let src = args[cmd.src()].clone();
+    let owner = routing::key_shard(&src, shard.n);
+    let a = args.to_vec();
+    let outcome = shard
+        .call(owner, move |sh| {
+            let mut st = sh.store.borrow_mut();
+            let mut ctx = st.ctx(db);
+            let z = crate::commands::zset::read_zset(&mut ctx, &a[cmd.src()])?;
+            geo::search(z, &a, cmd)
+        })
+        .await
+        .unwrap_or_else(|| Err(Reply::err(GONE)));
+    match outcome {
+        Err(e) => e,
+        Ok(Outcome::Reply(r)) => r,
+        Ok(Outcome::Store { dst, items }) => {
+            store_zset_items(shard, db, args[dst].clone(), items).await
+        }
+    }
 }

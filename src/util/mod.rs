@@ -1,5 +1,6 @@
 //! Small helpers shared by several modules.
 pub mod clock;
+pub mod geohash;
 pub mod glob;
 pub mod num;
 
