@@ -773,3 +773,76 @@ fn served_pops_are_logged_as_their_effect() {
         }
     }
 }
+
+#[test]
+fn no_element_lost_or_duplicated_under_races() {
+    // Consumers block on several keys (several shards) with short timeouts while producers push:
+    // timeouts race with wake-ups, and a client registered on several shards is claimed once.
+    both(|s| {
+        let keys: Vec<String> = spread_keys("race", 4);
+        let per_producer = 600;
+        let producers: Vec<_> = (0..2)
+            .map(|p| {
+                let mut c = s.conn();
+                let keys = keys.clone();
+                std::thread::spawn(move || {
+                    for i in 0..per_producer {
+                        let key = &keys[(i * 7 + p) % keys.len()];
+                        q(&mut c, &["RPUSH", key, &format!("{p}:{i}")]);
+                    }
+                })
+            })
+            .collect();
+        let consumers: Vec<_> = (0..6)
+            .map(|n| {
+                let mut c = s.conn();
+                let keys = keys.clone();
+                std::thread::spawn(move || {
+                    let mut got = Vec::new();
+                    let mut idle = 0;
+                    while idle < 3 {
+                        let timeout = ["0.01", "0.02", "0.05"][n % 3];
+                        let mut args = vec!["BLPOP"];
+                        args.extend(keys.iter().map(String::as_str));
+                        args.push(timeout);
+                        match q(&mut c, &args) {
+                            Value::Nil => idle += 1,
+                            Value::Array(kv) => {
+                                idle = 0;
+                                got.push(kv[1].clone());
+                            }
+                            other => panic!("unexpected {other:?}"),
+                        }
+                    }
+                    got
+                })
+            })
+            .collect();
+        for p in producers {
+            p.join().expect("producer");
+        }
+        let mut seen = std::collections::HashSet::new();
+        for c in consumers {
+            for v in c.join().expect("consumer") {
+                let Value::BulkString(b) = v else {
+                    panic!("not a bulk: {v:?}");
+                };
+                assert!(seen.insert(b), "an element was served twice");
+            }
+        }
+        let mut admin = s.conn();
+        for key in &keys {
+            let rest: Vec<Vec<u8>> = redis::cmd("LRANGE")
+                .arg(key)
+                .arg(0)
+                .arg(-1)
+                .query(&mut admin)
+                .expect("LRANGE");
+            for b in rest {
+                assert!(seen.insert(b), "an element both served and left");
+            }
+        }
+        assert_eq!(seen.len(), 2 * per_producer, "elements lost");
+        assert_no_waiters(&mut admin);
+    });
+}
