@@ -165,7 +165,11 @@ fn serve_ready_slow(sh: &Shard) {
             return;
         }
         for (db, key) in ready {
-            serve_key(sh, db, key);
+            // As with handlers, a bug here costs its waiters (they time out), not the shard.
+            let run = std::panic::AssertUnwindSafe(|| serve_key(sh, db, key));
+            if std::panic::catch_unwind(run).is_err() {
+                crate::logging::warning("BUG: serving blocked clients panicked");
+            }
         }
     }
 }
