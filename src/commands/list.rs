@@ -1,4 +1,4 @@
-//! The list family (Redis 7.0 `t_list.c`), without the blocking commands.
+//! The list family (Redis 7.0 `t_list.c`); the blocking ones are in `blocking.rs`.
 //!
 //! Replies, error texts and the order in which arguments, keys and types are checked follow
 //! Redis 7.0.15. A list that becomes empty is deleted.
@@ -686,6 +686,31 @@ pub mod parts {
             ctx.propagate(&[cmd, key]);
         }
         Ok(v)
+    }
+
+    /// Pop up to `count` elements from one end (BLMPOP served), deleting the list if it empties;
+    /// logged as `LPOP|RPOP key count`, as Redis propagates it. None if the key is absent.
+    pub fn pop_count(
+        ctx: &mut Ctx,
+        key: &[u8],
+        end: End,
+        count: usize,
+    ) -> Result<Option<Vec<Reply>>, Reply> {
+        let Some(l) = list_mut(ctx, key)? else {
+            return Ok(None);
+        };
+        let out = pop_n(l, end, count);
+        let empty = l.is_empty();
+        changed(ctx, key, out.len() as u64, empty);
+        let cmd: &[u8] = if end == End::Left { b"LPOP" } else { b"RPOP" };
+        ctx.propagate(&[cmd, key, count.to_string().as_bytes()]);
+        Ok(Some(out))
+    }
+
+    /// LMOVE with both keys on this shard (BLMOVE served): Redis's checks, pop and push. The
+    /// caller logs it.
+    pub fn lmove_here(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) -> Reply {
+        lmove_local(ctx, src, dst, from, to)
     }
 
     /// Push one element, creating the list; logged as the push.

@@ -39,7 +39,9 @@ pub enum Kind {
     /// Keys depend on each other (RENAME, MSETNX, LCS, BITOP …): runs as `Keyed` when all keys
     /// are on one shard, else the coordinator's code for this command runs it across shards.
     Coordinated(Handler),
-    /// Connection and server commands, run by the connection layer on the client's own shard.
+    /// Connection and server commands, run by the connection layer on the client's own shard;
+    /// also the blocking commands (BLPOP …), which the connection's task runs (see
+    /// `shard/blocking.rs`).
     Conn,
 }
 
@@ -164,12 +166,14 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         crate::commands::zset::COMMANDS,
         crate::commands::hyperloglog::COMMANDS,
         crate::commands::geo::COMMANDS,
+        crate::commands::blocking::COMMANDS,
     ]
     .into_iter()
     .flatten()
 }
 
 pub mod bitops;
+pub mod blocking;
 pub mod docs;
 pub mod geo;
 pub mod hash;

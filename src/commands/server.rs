@@ -320,7 +320,7 @@ fn sync_inner(
         "lastsave" => Reply::Int(shard.global.started_unix as i64),
         "command" => command(a),
         "client" => match sub.as_str() {
-            "list" | "kill" => return None,
+            "list" | "kill" | "unblock" => return None,
             _ => client_sync(shard, &mut c.client, a, &sub),
         },
         "config" => match sub.as_str() {
@@ -559,6 +559,8 @@ fn client_sync(shard: &Rc<Shard>, cl: &mut ClientState, a: &[Bytes], sub: &str) 
             "    Control the replies sent to the current connection.",
             "SETNAME <name>",
             "    Assign the name <name> to the current connection.",
+            "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+            "    Unblock the specified blocked client.",
             "HELP",
             "    Prints this help.",
         ]),
@@ -585,7 +587,7 @@ fn client_line(shard: &Shard, cl: &ClientState, conn: Option<&Conn>) -> String {
         .map(|n| String::from_utf8_lossy(n).into_owned())
         .unwrap_or_default();
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} shard={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} shard={}",
         cl.id,
         cl.addr,
         cl.laddr,
@@ -593,6 +595,11 @@ fn client_line(shard: &Shard, cl: &ClientState, conn: Option<&Conn>) -> String {
         name,
         cl.created.elapsed().as_secs(),
         cl.last_interaction.elapsed().as_secs(),
+        if conn.is_some_and(|c| c.blocked.is_some()) {
+            "b"
+        } else {
+            "N"
+        },
         cl.db,
         qbuf,
         qfree,
@@ -748,6 +755,9 @@ fn acl_categories(s: &CommandSpec) -> Vec<String> {
         v.push("@dangerous".to_string());
     }
     v.push(if s.has_flag("fast") { "@fast" } else { "@slow" }.to_string());
+    if s.has_flag("blocking") {
+        v.push("@blocking".to_string());
+    }
     v
 }
 
@@ -858,6 +868,9 @@ async fn async_inner(
         let c = conn.borrow();
         (c.client.db, c.client.resp3, c.client.id)
     };
+    if spec.has_flag("blocking") {
+        return crate::shard::blocking::run(shard, conn, spec, a).await;
+    }
     let sub = a.get(1).map(|s| lower(s)).unwrap_or_default();
     match spec.name {
         "bgrewriteaof" => {
@@ -913,7 +926,7 @@ async fn async_inner(
             shard
                 .broadcast(move |sh| {
                     let mut st = sh.store.borrow_mut();
-                    st.dbs.swap(x as usize, y as usize);
+                    st.swap_dbs(x as usize, y as usize);
                     let (mut xs, mut ys) = (itoa::Buffer::new(), itoa::Buffer::new());
                     let (xs, ys) = (xs.format(x).as_bytes(), ys.format(y).as_bytes());
                     st.feed.record(0, &[b"SWAPDB", xs, ys]);
@@ -994,6 +1007,7 @@ async fn async_inner(
         "client" => match sub.as_str() {
             "list" => client_list(shard, a).await,
             "kill" => client_kill(shard, my_id, a).await,
+            "unblock" => client_unblock(shard, a).await,
             _ => sub_err("client", &a[1]),
         },
         "config" => match sub.as_str() {
@@ -1190,6 +1204,38 @@ async fn client_list(shard: &Rc<Shard>, a: &[Bytes]) -> Reply {
     Reply::Verbatim(Bytes::from(text))
 }
 
+/// CLIENT UNBLOCK id [TIMEOUT|ERROR]: end a blocked command's wait, on whichever shard the
+/// client is. 1 if it was blocked.
+async fn client_unblock(shard: &Rc<Shard>, a: &[Bytes]) -> Reply {
+    let why = match a.len() {
+        3 => crate::shard::blocking::Cancel::Timeout,
+        4 if args::is(&a[3], "timeout") => crate::shard::blocking::Cancel::Timeout,
+        4 if args::is(&a[3], "error") => crate::shard::blocking::Cancel::Error,
+        4 => return Reply::err("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"),
+        2 => return sub_arity("client", &a[1]),
+        _ => {
+            return Reply::err(format!(
+                "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+                String::from_utf8_lossy(&a[1])
+            ))
+        }
+    };
+    let id = match args::int(&a[2]) {
+        Ok(id) => id as u64,
+        Err(e) => return e,
+    };
+    let found = shard
+        .broadcast(move |sh| {
+            let c = sh.net.borrow().conns.get(&id).cloned();
+            c.is_some_and(|c| {
+                c.try_borrow_mut()
+                    .is_ok_and(|mut c| c.blocked.as_mut().is_some_and(|b| b.cancel(why)))
+            })
+        })
+        .await;
+    Reply::Int(found.into_iter().flatten().any(|x| x) as i64)
+}
+
 #[derive(Clone, Default)]
 struct KillFilter {
     id: Option<u64>,
@@ -1288,6 +1334,9 @@ fn kill_local(sh: &Rc<Shard>, f: &KillFilter, my_id: u64) -> usize {
     for c in &matches {
         let (id, busy) = match c.try_borrow_mut() {
             Ok(mut cm) => {
+                if let Some(b) = cm.blocked.as_mut() {
+                    b.cancel(crate::shard::blocking::Cancel::Gone);
+                }
                 if cm.client.id == my_id || cm.busy {
                     // Its task is running: mark it; the task closes it when done.
                     cm.closing = true;
@@ -1446,6 +1495,8 @@ struct ShardInfo {
     dirty: u64,
     dbs: Vec<(usize, usize)>,
     clients: usize,
+    /// Blocked clients, those of them with a timeout, and keys with waiters.
+    blocked: (usize, usize, usize),
     aof: AofInfo,
 }
 
@@ -1461,6 +1512,21 @@ struct AofInfo {
     current: u64,
     base: u64,
     buffered: u64,
+}
+
+/// This shard's blocked clients, those of them with a timeout, and its keys with waiters.
+fn blocked_clients(sh: &Shard) -> (usize, usize, usize) {
+    let reg = sh.net.borrow();
+    let mut n = (0, 0, sh.blocking.borrow().keys());
+    for c in reg.conns.values() {
+        if let Ok(c) = c.try_borrow() {
+            if let Some(b) = &c.blocked {
+                n.0 += 1;
+                n.1 += b.timeout as usize;
+            }
+        }
+    }
+    n
 }
 
 async fn info(shard: &Rc<Shard>, a: &[Bytes]) -> Reply {
@@ -1489,6 +1555,7 @@ async fn info(shard: &Rc<Shard>, a: &[Bytes]) -> Reply {
                 .map(|d| (d.len(), d.expires_len()))
                 .collect(),
             clients: sh.net.borrow().conns.len(),
+            blocked: blocked_clients(sh),
             aof: {
                 let a = sh.aof.borrow();
                 AofInfo {
@@ -1520,6 +1587,9 @@ async fn info(shard: &Rc<Shard>, a: &[Bytes]) -> Reply {
         total.keys.expired_time_cap_reached_count += p.keys.expired_time_cap_reached_count;
         total.dirty += p.dirty;
         total.clients += p.clients;
+        total.blocked.0 += p.blocked.0;
+        total.blocked.1 += p.blocked.1;
+        total.blocked.2 += p.blocked.2;
         let (a, t) = (&p.aof, &mut total.aof);
         t.enabled |= a.enabled;
         t.rewriting |= a.rewriting;
@@ -1575,8 +1645,8 @@ async fn info(shard: &Rc<Shard>, a: &[Bytes]) -> Reply {
         shard.n,
     ));
     section("clients", "Clients", format!(
-        "connected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
-        total.clients, cfg.maxclients
+        "connected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:{}\r\ntotal_blocking_keys:{}\r\n",
+        total.clients, cfg.maxclients, total.blocked.0, total.blocked.1, total.blocked.2
     ));
     let rss = crate::metrics::rss_bytes();
     section("memory", "Memory", format!(

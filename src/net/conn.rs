@@ -91,6 +91,8 @@ pub struct Conn {
     /// in the registry's held list.
     pub aof_hold: u64,
     pub held: bool,
+    /// Blocked in BLPOP & co (its task waits): for CLIENT UNBLOCK, CLIENT LIST, disconnects.
+    pub blocked: Option<crate::shard::blocking::BlockedOn>,
     /// Bytes counted for INFO since the last stats update.
     pub bytes_in: u64,
     pub bytes_out: u64,
@@ -120,6 +122,7 @@ impl Conn {
             flush_queued: false,
             aof_hold: 0,
             held: false,
+            blocked: None,
             bytes_in: 0,
             bytes_out: 0,
         }
@@ -192,7 +195,11 @@ impl Conn {
     /// The epoll events this connection should be registered for now.
     pub fn wanted_interest(&self) -> u32 {
         let mut ev = 0;
-        if !self.busy && !self.closing && self.wbuf.len() <= OUTPUT_HIGH_WATER {
+        // A blocked client is read (into `rbuf`, not run) so that its going away is noticed.
+        if (!self.busy || self.blocked.is_some())
+            && !self.closing
+            && self.wbuf.len() <= OUTPUT_HIGH_WATER
+        {
             ev |= sys::IN;
         }
         if !self.wbuf.is_empty() {

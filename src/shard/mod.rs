@@ -4,6 +4,7 @@
 //! messages: closures sent over glommio's channel mesh, run here between two network events,
 //! and answered through a oneshot that wakes the caller's task on its own executor.
 
+pub mod blocking;
 pub mod coordinator;
 pub mod cron;
 pub mod mesh;
@@ -87,6 +88,8 @@ pub struct Shard {
     /// The task queue the AOF writer runs in.
     pub aof_queue: std::cell::Cell<Option<glommio::TaskQueueHandle>>,
     pub rewrite_queue: std::cell::Cell<Option<glommio::TaskQueueHandle>>,
+    /// Clients blocked on this shard's keys (BLPOP …), see `blocking.rs`.
+    pub blocking: RefCell<blocking::Registry>,
     mesh: mesh::Mesh,
 }
 
@@ -116,6 +119,7 @@ impl Shard {
             manifest_lock: glommio::sync::Semaphore::new(1),
             aof_queue: std::cell::Cell::new(None),
             rewrite_queue: std::cell::Cell::new(None),
+            blocking: RefCell::new(Default::default()),
             mesh,
         }
     }
@@ -129,6 +133,7 @@ impl Shard {
         if target == self.id {
             let before = self.feed_offset();
             let r = f(self);
+            blocking::serve_ready(self);
             if self.aof_always.get() {
                 let after = self.feed_offset();
                 if after != before {
@@ -142,6 +147,8 @@ impl Shard {
         let msg: Msg = Box::new(move |sh| {
             let before = sh.feed_offset();
             let r = f(sh);
+            // What `f` wrote may serve blocked clients, before anything else runs here.
+            blocking::serve_ready(sh);
             // With `appendfsync always`, what `f` wrote is acknowledged after its sync.
             if sh.aof_always.get() {
                 let after = sh.feed_offset();
@@ -264,6 +271,9 @@ impl Shard {
                 .borrow_mut()
                 .run_logged(db, now, spec.is_write(), handler, args)
         });
+        // Clients blocked on keys this wrote are served now, before the next command (Redis's
+        // handleClientsBlockedOnKeys after each call).
+        blocking::serve_ready(self);
         let us = crate::util::clock::elapsed_us(start, crate::util::clock::ticks());
         self.stats
             .borrow_mut()

@@ -22,6 +22,13 @@ pub struct Db {
     gen: bool,
     /// The running snapshot (AOF rewrite), if any.
     snap: Option<Box<Snap>>,
+    /// Keys that clients are blocked on (BLPOP …), kept by the shard's blocking registry, and
+    /// those of them (re)created since the registry last looked: a blocked client can only be
+    /// served once its key is created (an empty list or sorted set does not exist), so
+    /// `insert` is the one place to notice it. They belong to the database index, not to its
+    /// data (SWAPDB leaves them in place, see `ShardStore::swap_dbs`).
+    pub watched: ahash::AHashSet<bytes::Bytes>,
+    pub ready: Vec<bytes::Bytes>,
 }
 
 /// A point-in-time copy of a database being taken without stopping it (no fork): a walker
@@ -194,6 +201,9 @@ impl Db {
     /// Insert or replace. The key bytes are copied so a stored key never pins a network buffer.
     pub fn insert(&mut self, key: &[u8], mut entry: Entry) -> Option<Entry> {
         self.before_change_key(key);
+        if !self.watched.is_empty() && self.watched.contains(key) {
+            self.ready.push(bytes::Bytes::copy_from_slice(key));
+        }
         // New data is not part of a running snapshot (it is in the log after it).
         entry.snap = self.gen;
         let has_ttl = entry.expire_at != 0;

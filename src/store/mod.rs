@@ -114,6 +114,30 @@ impl ShardStore {
         }
     }
 
+    /// SWAPDB on this shard: the data of `x` and `y` trade places, the clients blocked on keys
+    /// stay with their database index (as in Redis), and keys they wait for that now exist are
+    /// marked ready for the blocking registry.
+    pub fn swap_dbs(&mut self, x: usize, y: usize) {
+        if x == y {
+            return;
+        }
+        self.dbs.swap(x, y);
+        let (lo, hi) = (x.min(y), x.max(y));
+        let (a, b) = self.dbs.split_at_mut(hi);
+        let (a, b) = (&mut a[lo], &mut b[0]);
+        std::mem::swap(&mut a.watched, &mut b.watched);
+        std::mem::swap(&mut a.ready, &mut b.ready);
+        for d in [a, b] {
+            let found: Vec<Bytes> = d
+                .watched
+                .iter()
+                .filter(|k| d.get_raw(k).is_some())
+                .cloned()
+                .collect();
+            d.ready.extend(found);
+        }
+    }
+
     pub fn ctx(&mut self, db: usize) -> Ctx<'_> {
         self.ctx_at(db, crate::util::now_ms())
     }

@@ -1,0 +1,848 @@
+//! Blocking commands (BLPOP BRPOP BLMOVE BRPOPLPUSH BLMPOP BZPOPMIN BZPOPMAX BZMPOP, CLIENT
+//! UNBLOCK), checked against Redis 7.0.15 semantics (run with SHARDIS_TEST_SERVER=redis to
+//! check the tests themselves against redis-server).
+//!
+//! With four shards, keys without hash tags land on different shards, and connections are spread
+//! over the shards by the kernel: the blocked client, the pusher and the key are on different
+//! shards in most of these cases (several keys and connections are used to make sure of it).
+
+mod common;
+
+use common::*;
+use redis::Value;
+use std::time::{Duration, Instant};
+
+const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+
+fn bulks(items: &[&str]) -> Value {
+    arr(items.iter().map(bulk).collect())
+}
+
+fn info_num(c: &mut redis::Connection, field: &str) -> Option<i64> {
+    let info: String = redis::cmd("INFO")
+        .arg("clients")
+        .query(c)
+        .expect("INFO clients");
+    info_field(&info, field).and_then(|v| v.parse().ok())
+}
+
+fn blocked(c: &mut redis::Connection) -> i64 {
+    info_num(c, "blocked_clients").expect("blocked_clients")
+}
+
+/// Wait until exactly `n` clients are blocked.
+fn wait_blocked(c: &mut redis::Connection, n: i64) {
+    assert!(
+        wait_until(Duration::from_secs(10), || blocked(c) == n),
+        "expected {n} blocked clients, have {}",
+        blocked(c)
+    );
+}
+
+/// Nothing is left registered once no client is blocked (shardis reports it as Redis 7.2 does;
+/// Redis 7.0 has no such field).
+fn assert_no_waiters(c: &mut redis::Connection) {
+    wait_blocked(c, 0);
+    if let Some(n) = info_num(c, "total_blocking_keys") {
+        assert!(
+            wait_until(Duration::from_secs(5), || info_num(
+                c,
+                "total_blocking_keys"
+            ) == Some(0)),
+            "keys with waiters left behind: {n}"
+        );
+    }
+}
+
+/// Run `args` on a fresh connection in a thread (it blocks there); join for its reply.
+fn spawn_cmd(s: &Server, args: &[&str]) -> std::thread::JoinHandle<redis::RedisResult<Value>> {
+    let mut c = s.conn();
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    std::thread::spawn(move || cmd(&args).query::<Value>(&mut c))
+}
+
+fn joined(h: std::thread::JoinHandle<redis::RedisResult<Value>>) -> Value {
+    h.join().expect("client thread").expect("blocked command")
+}
+
+fn raw_str(v: &Resp) -> String {
+    format!("{v:?}")
+}
+
+#[test]
+fn wakes_on_push_from_another_connection() {
+    both(|s| {
+        let mut admin = s.conn();
+        let mut pusher = s.conn();
+        for (i, key) in spread_keys("wake", 6).iter().enumerate() {
+            let (block, push, want) = if i % 2 == 0 {
+                ("BLPOP", "RPUSH", "a")
+            } else {
+                ("BRPOP", "LPUSH", "a")
+            };
+            let h = spawn_cmd(s, &[block, key, "0"]);
+            wait_blocked(&mut admin, 1);
+            // The push is answered as usual, then the element goes to the blocked client.
+            assert_eq!(q(&mut pusher, &[push, key, "a"]), int(1));
+            assert_eq!(joined(h), bulks(&[key, want]));
+            assert_eq!(q(&mut pusher, &["EXISTS", key]), int(0));
+        }
+        // Several elements: one goes to the blocked client, the rest stay.
+        let h = spawn_cmd(s, &["BLPOP", "wake:multi", "0"]);
+        wait_blocked(&mut admin, 1);
+        assert_eq!(
+            q(&mut pusher, &["RPUSH", "wake:multi", "x", "y", "z"]),
+            int(3)
+        );
+        assert_eq!(joined(h), bulks(&["wake:multi", "x"]));
+        assert_eq!(
+            q(&mut pusher, &["LRANGE", "wake:multi", "0", "-1"]),
+            bulks(&["y", "z"])
+        );
+        assert_no_waiters(&mut admin);
+    });
+}
+
+#[test]
+fn served_at_once_when_data_is_there() {
+    both(|s| {
+        let mut c = s.conn();
+        q(&mut c, &["RPUSH", "now:b", "1", "2"]);
+        q(&mut c, &["RPUSH", "now:c", "3"]);
+        // The first key with data, in key order.
+        assert_eq!(
+            q(&mut c, &["BLPOP", "now:a", "now:b", "now:c", "0"]),
+            bulks(&["now:b", "1"])
+        );
+        assert_eq!(
+            q(&mut c, &["BRPOP", "now:c", "now:b", "1"]),
+            bulks(&["now:c", "3"])
+        );
+        assert_eq!(
+            q(
+                &mut c,
+                &["BLMPOP", "0", "3", "now:a", "now:c", "now:b", "LEFT", "COUNT", "5"]
+            ),
+            arr(vec![bulk("now:b"), bulks(&["2"])])
+        );
+        assert_eq!(q(&mut c, &["EXISTS", "now:b"]), int(0));
+        q(&mut c, &["RPUSH", "now:l", "a", "b", "c"]);
+        assert_eq!(
+            q(&mut c, &["BLMPOP", "0", "1", "now:l", "RIGHT"]),
+            arr(vec![bulk("now:l"), bulks(&["c"])])
+        );
+        q(&mut c, &["ZADD", "now:z", "1", "a", "2", "b", "3", "c"]);
+        assert_eq!(
+            q(&mut c, &["BZPOPMIN", "now:none", "now:z", "0"]),
+            arr(vec![bulk("now:z"), bulk("a"), bulk("1")])
+        );
+        assert_eq!(
+            q(&mut c, &["BZPOPMAX", "now:z", "0"]),
+            arr(vec![bulk("now:z"), bulk("c"), bulk("3")])
+        );
+        assert_eq!(
+            q(
+                &mut c,
+                &["BZMPOP", "0", "2", "now:none", "now:z", "MIN", "COUNT", "9"]
+            ),
+            arr(vec![
+                bulk("now:z"),
+                arr(vec![arr(vec![bulk("b"), bulk("2")])])
+            ])
+        );
+        q(&mut c, &["RPUSH", "now:src", "a", "b"]);
+        assert_eq!(
+            q(
+                &mut c,
+                &["BLMOVE", "now:src", "now:dst", "RIGHT", "LEFT", "0"]
+            ),
+            bulk("b")
+        );
+        assert_eq!(
+            q(&mut c, &["BRPOPLPUSH", "now:src", "now:dst", "0"]),
+            bulk("a")
+        );
+        assert_eq!(
+            q(&mut c, &["LRANGE", "now:dst", "0", "-1"]),
+            bulks(&["a", "b"])
+        );
+        assert_eq!(q(&mut c, &["EXISTS", "now:src"]), int(0));
+        assert_eq!(blocked(&mut c), 0);
+    });
+}
+
+#[test]
+fn timeouts_reply_nil() {
+    both(|s| {
+        let mut c = s.conn();
+        let cases: &[&[&str]] = &[
+            &["BLPOP", "t:a", "t:b", "0.1"],
+            &["BRPOP", "t:a", "0.1"],
+            &["BLMOVE", "t:a", "t:b", "LEFT", "RIGHT", "0.1"],
+            &["BRPOPLPUSH", "t:a", "t:b", "0.1"],
+            &["BLMPOP", "0.1", "2", "t:a", "t:b", "LEFT"],
+            &["BZPOPMIN", "t:a", "0.1"],
+            &["BZPOPMAX", "t:a", "t:b", "0.1"],
+            &["BZMPOP", "0.1", "1", "t:a", "MAX", "COUNT", "2"],
+        ];
+        for args in cases {
+            let start = Instant::now();
+            assert_eq!(q(&mut c, args), Value::Nil, "{args:?}");
+            let took = start.elapsed();
+            assert!(took >= Duration::from_millis(90), "{args:?} took {took:?}");
+            assert!(took < Duration::from_secs(5), "{args:?} took {took:?}");
+        }
+        // Wire form: a null array in RESP2, null in RESP3.
+        let mut raw = s.raw();
+        assert_eq!(
+            raw.roundtrip(&[b"BLPOP", b"t:a", b"0.05"]),
+            b"*-1\r\n".to_vec()
+        );
+        assert_eq!(
+            raw.roundtrip(&[b"BLMOVE", b"t:a", b"t:b", b"LEFT", b"LEFT", b"0.05"]),
+            b"*-1\r\n".to_vec()
+        );
+        raw.send_cmd(&[b"HELLO", b"3"]);
+        raw.read_value();
+        assert_eq!(
+            raw.roundtrip(&[b"BZPOPMIN", b"t:a", b"0.05"]),
+            b"_\r\n".to_vec()
+        );
+        assert_no_waiters(&mut c);
+        // A later push is not taken by a client that timed out.
+        q(&mut c, &["RPUSH", "t:a", "x"]);
+        assert_eq!(q(&mut c, &["LLEN", "t:a"]), int(1));
+    });
+}
+
+#[test]
+fn argument_errors() {
+    both(|s| {
+        let mut c = s.conn();
+        let not_float = "ERR timeout is not a float or out of range";
+        let negative = "ERR timeout is negative";
+        assert_eq!(qerr(&mut c, &["BLPOP", "k", "abc"]), not_float);
+        assert_eq!(qerr(&mut c, &["BLPOP", "k", " 1"]), not_float);
+        assert_eq!(qerr(&mut c, &["BLPOP", "k", "nan"]), not_float);
+        assert_eq!(qerr(&mut c, &["BRPOP", "k", "-1"]), negative);
+        assert_eq!(qerr(&mut c, &["BZPOPMIN", "k", "-0.5"]), negative);
+        assert_eq!(qerr(&mut c, &["BLPOP", "k", "inf"]), negative);
+        assert_eq!(
+            qerr(&mut c, &["BLMOVE", "a", "b", "LEFT", "RIGHT", "x"]),
+            not_float
+        );
+        assert_eq!(
+            qerr(&mut c, &["BLMOVE", "a", "b", "UP", "RIGHT", "x"]),
+            "ERR syntax error"
+        );
+        assert_eq!(qerr(&mut c, &["BRPOPLPUSH", "a", "b", "-2"]), negative);
+        // BLMPOP/BZMPOP check numkeys, the end and COUNT before the timeout.
+        assert_eq!(
+            qerr(&mut c, &["BLMPOP", "x", "0", "a", "LEFT"]),
+            "ERR numkeys should be greater than 0"
+        );
+        assert_eq!(qerr(&mut c, &["BLMPOP", "x", "1", "a", "LEFT"]), not_float);
+        assert_eq!(
+            qerr(&mut c, &["BLMPOP", "0", "1", "a", "UP"]),
+            "ERR syntax error"
+        );
+        assert_eq!(
+            qerr(&mut c, &["BZMPOP", "0", "1", "a", "MIN", "COUNT", "0"]),
+            "ERR count should be greater than 0"
+        );
+        assert_eq!(
+            qerr(&mut c, &["BZMPOP", "0", "2", "a", "MIN"]),
+            "ERR syntax error"
+        );
+        assert_eq!(
+            qerr(&mut c, &["BLPOP", "k"]),
+            "ERR wrong number of arguments for 'blpop' command"
+        );
+        assert_eq!(
+            qerr(&mut c, &["BLMOVE", "a", "b", "LEFT", "RIGHT"]),
+            "ERR wrong number of arguments for 'blmove' command"
+        );
+    });
+}
+
+#[test]
+fn wrong_type() {
+    both(|s| {
+        let mut c = s.conn();
+        q(&mut c, &["SET", "wt:s", "x"]);
+        q(&mut c, &["RPUSH", "wt:l", "a"]);
+        q(&mut c, &["ZADD", "wt:z", "1", "m"]);
+        assert_eq!(qerr(&mut c, &["BLPOP", "wt:s", "0"]), WRONGTYPE);
+        // Checked in key order: an absent key first, then the wrong one.
+        assert_eq!(qerr(&mut c, &["BLPOP", "wt:none", "wt:s", "0"]), WRONGTYPE);
+        assert_eq!(qerr(&mut c, &["BRPOP", "wt:none", "wt:z", "0"]), WRONGTYPE);
+        assert_eq!(qerr(&mut c, &["BZPOPMIN", "wt:l", "0"]), WRONGTYPE);
+        assert_eq!(
+            qerr(&mut c, &["BZMPOP", "0", "2", "wt:none", "wt:l", "MIN"]),
+            WRONGTYPE
+        );
+        assert_eq!(
+            qerr(&mut c, &["BLMPOP", "0", "1", "wt:s", "LEFT"]),
+            WRONGTYPE
+        );
+        // A list before the wrong type is served.
+        assert_eq!(
+            q(&mut c, &["BLPOP", "wt:l", "wt:s", "0"]),
+            bulks(&["wt:l", "a"])
+        );
+        // BLMOVE: a source of another type, or a destination of another type while the source
+        // has data (nothing moves).
+        assert_eq!(
+            qerr(&mut c, &["BLMOVE", "wt:s", "wt:l", "LEFT", "LEFT", "0"]),
+            WRONGTYPE
+        );
+        q(&mut c, &["RPUSH", "wt:src", "a"]);
+        assert_eq!(
+            qerr(&mut c, &["BLMOVE", "wt:src", "wt:s", "LEFT", "LEFT", "0"]),
+            WRONGTYPE
+        );
+        assert_eq!(q(&mut c, &["LRANGE", "wt:src", "0", "-1"]), bulks(&["a"]));
+        assert_eq!(blocked(&mut c), 0);
+    });
+}
+
+#[test]
+fn first_blocked_is_served_first() {
+    both(|s| {
+        let mut admin = s.conn();
+        let mut pusher = s.conn();
+        for key in spread_keys("fair", 3) {
+            let first = spawn_cmd(s, &["BLPOP", &key, "0"]);
+            wait_blocked(&mut admin, 1);
+            let second = spawn_cmd(s, &["BLPOP", &key, "0"]);
+            wait_blocked(&mut admin, 2);
+            // One push serves one client.
+            q(&mut pusher, &["RPUSH", &key, "x"]);
+            assert_eq!(joined(first), bulks(&[&key, "x"]));
+            wait_blocked(&mut admin, 1);
+            q(&mut pusher, &["RPUSH", &key, "y"]);
+            assert_eq!(joined(second), bulks(&[&key, "y"]));
+        }
+        // Two elements in one push: one each, in order.
+        let first = spawn_cmd(s, &["BRPOP", "fair:two", "0"]);
+        wait_blocked(&mut admin, 1);
+        let second = spawn_cmd(s, &["BRPOP", "fair:two", "0"]);
+        wait_blocked(&mut admin, 2);
+        q(&mut pusher, &["RPUSH", "fair:two", "a", "b"]);
+        assert_eq!(joined(first), bulks(&["fair:two", "b"]));
+        assert_eq!(joined(second), bulks(&["fair:two", "a"]));
+        assert_no_waiters(&mut admin);
+    });
+}
+
+#[test]
+fn multiple_keys() {
+    both(|s| {
+        let mut admin = s.conn();
+        let mut pusher = s.conn();
+        let keys = spread_keys("mk", 4);
+        let mut args = vec!["BLPOP"];
+        args.extend(keys.iter().map(String::as_str));
+        args.push("0");
+        for (i, key) in keys.iter().enumerate() {
+            let h = spawn_cmd(s, &args);
+            wait_blocked(&mut admin, 1);
+            q(&mut pusher, &["RPUSH", key, &format!("v{i}")]);
+            assert_eq!(joined(h), bulks(&[key, &format!("v{i}")]));
+            assert_no_waiters(&mut admin);
+            // The other keys forgot the served client: a push there stays.
+            let other = &keys[(i + 1) % keys.len()];
+            q(&mut pusher, &["RPUSH", other, "stay"]);
+            assert_eq!(q(&mut pusher, &["LLEN", other]), int(1));
+            q(&mut pusher, &["DEL", other]);
+        }
+        // BLMPOP and BZMPOP over several keys.
+        let h = spawn_cmd(
+            s,
+            &["BLMPOP", "0", "2", "mk:x", "mk:y", "RIGHT", "COUNT", "2"],
+        );
+        wait_blocked(&mut admin, 1);
+        q(&mut pusher, &["RPUSH", "mk:y", "1", "2", "3"]);
+        assert_eq!(joined(h), arr(vec![bulk("mk:y"), bulks(&["3", "2"])]));
+        let h = spawn_cmd(s, &["BZMPOP", "0", "2", "mk:zx", "mk:zy", "MAX"]);
+        wait_blocked(&mut admin, 1);
+        q(&mut pusher, &["ZADD", "mk:zx", "1", "a", "5", "b"]);
+        assert_eq!(
+            joined(h),
+            arr(vec![
+                bulk("mk:zx"),
+                arr(vec![arr(vec![bulk("b"), bulk("5")])])
+            ])
+        );
+        assert_no_waiters(&mut admin);
+    });
+}
+
+#[test]
+fn sorted_sets() {
+    both(|s| {
+        let mut admin = s.conn();
+        let mut pusher = s.conn();
+        let h = spawn_cmd(s, &["BZPOPMIN", "bz:a", "bz:b", "0"]);
+        wait_blocked(&mut admin, 1);
+        assert_eq!(
+            q(&mut pusher, &["ZADD", "bz:b", "2", "two", "1", "one"]),
+            int(2)
+        );
+        assert_eq!(joined(h), arr(vec![bulk("bz:b"), bulk("one"), bulk("1")]));
+        let h = spawn_cmd(s, &["BZPOPMAX", "bz:a", "0"]);
+        wait_blocked(&mut admin, 1);
+        q(&mut pusher, &["ZADD", "bz:a", "1.5", "x", "7", "y"]);
+        assert_eq!(joined(h), arr(vec![bulk("bz:a"), bulk("y"), bulk("7")]));
+        let h = spawn_cmd(s, &["BZMPOP", "0", "1", "bz:c", "MIN", "COUNT", "10"]);
+        wait_blocked(&mut admin, 1);
+        q(&mut pusher, &["ZADD", "bz:c", "3", "c", "1", "a"]);
+        assert_eq!(
+            joined(h),
+            arr(vec![
+                bulk("bz:c"),
+                arr(vec![
+                    arr(vec![bulk("a"), bulk("1")]),
+                    arr(vec![bulk("c"), bulk("3")])
+                ])
+            ])
+        );
+        assert_eq!(q(&mut pusher, &["EXISTS", "bz:c"]), int(0));
+        assert_eq!(
+            q(&mut pusher, &["ZRANGE", "bz:b", "0", "-1"]),
+            bulks(&["two"])
+        );
+        // A list push does not serve a sorted-set waiter (nor the reverse).
+        let h = spawn_cmd(s, &["BZPOPMIN", "bz:t", "0"]);
+        wait_blocked(&mut admin, 1);
+        q(&mut pusher, &["RPUSH", "bz:t", "l"]);
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(blocked(&mut admin), 1);
+        q(&mut pusher, &["DEL", "bz:t"]);
+        q(&mut pusher, &["ZADD", "bz:t", "4", "m"]);
+        assert_eq!(joined(h), arr(vec![bulk("bz:t"), bulk("m"), bulk("4")]));
+        assert_no_waiters(&mut admin);
+    });
+}
+
+#[test]
+fn blmove_across_keys() {
+    both(|s| {
+        let mut admin = s.conn();
+        let mut pusher = s.conn();
+        for (i, pair) in spread_keys("mv", 8).chunks(2).enumerate() {
+            let (src, dst) = (&pair[0], &pair[1]);
+            let h = if i % 2 == 0 {
+                spawn_cmd(s, &["BLMOVE", src, dst, "RIGHT", "LEFT", "0"])
+            } else {
+                spawn_cmd(s, &["BRPOPLPUSH", src, dst, "0"])
+            };
+            wait_blocked(&mut admin, 1);
+            q(&mut pusher, &["RPUSH", dst, "old"]);
+            q(&mut pusher, &["RPUSH", src, "a", "b"]);
+            assert_eq!(joined(h), bulk("b"));
+            assert_eq!(q(&mut pusher, &["LRANGE", src, "0", "-1"]), bulks(&["a"]));
+            assert_eq!(
+                q(&mut pusher, &["LRANGE", dst, "0", "-1"]),
+                bulks(&["b", "old"])
+            );
+        }
+        // A move feeds a client blocked on the destination.
+        let mover = spawn_cmd(s, &["BLMOVE", "mv:in", "mv:out", "LEFT", "RIGHT", "0"]);
+        wait_blocked(&mut admin, 1);
+        let popper = spawn_cmd(s, &["BLPOP", "mv:out", "0"]);
+        wait_blocked(&mut admin, 2);
+        q(&mut pusher, &["RPUSH", "mv:in", "v"]);
+        assert_eq!(joined(mover), bulk("v"));
+        assert_eq!(joined(popper), bulks(&["mv:out", "v"]));
+        assert_eq!(q(&mut pusher, &["EXISTS", "mv:in", "mv:out"]), int(0));
+        // Rotation of one list.
+        let h = spawn_cmd(s, &["BLMOVE", "mv:rot", "mv:rot", "LEFT", "RIGHT", "0"]);
+        wait_blocked(&mut admin, 1);
+        q(&mut pusher, &["RPUSH", "mv:rot", "1", "2"]);
+        assert_eq!(joined(h), bulk("1"));
+        assert_eq!(
+            q(&mut pusher, &["LRANGE", "mv:rot", "0", "-1"]),
+            bulks(&["2", "1"])
+        );
+        assert_no_waiters(&mut admin);
+    });
+}
+
+#[test]
+fn blmove_destination_of_another_type_when_woken() {
+    both(|s| {
+        let mut admin = s.conn();
+        let mut pusher = s.conn();
+        let h = spawn_cmd(s, &["BLMOVE", "mvw:src", "mvw:dst", "LEFT", "LEFT", "0"]);
+        wait_blocked(&mut admin, 1);
+        q(&mut pusher, &["SET", "mvw:dst", "string"]);
+        q(&mut pusher, &["RPUSH", "mvw:src", "a"]);
+        let r = h.join().expect("client thread");
+        let e = r.expect_err("WRONGTYPE expected");
+        assert_eq!(error_line(&e), WRONGTYPE);
+        // The element stays in the source.
+        assert_eq!(
+            q(&mut pusher, &["LRANGE", "mvw:src", "0", "-1"]),
+            bulks(&["a"])
+        );
+        assert_no_waiters(&mut admin);
+    });
+}
+
+#[test]
+fn set_of_the_key_does_not_wake() {
+    both(|s| {
+        let mut admin = s.conn();
+        let mut pusher = s.conn();
+        let h = spawn_cmd(s, &["BLPOP", "sk", "0"]);
+        wait_blocked(&mut admin, 1);
+        q(&mut pusher, &["SET", "sk", "v"]);
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(blocked(&mut admin), 1);
+        q(&mut pusher, &["DEL", "sk"]);
+        q(&mut pusher, &["LPUSH", "sk", "x"]);
+        assert_eq!(joined(h), bulks(&["sk", "x"]));
+        // Recreated through RENAME of a list: served too.
+        let h = spawn_cmd(s, &["BRPOP", "sk", "0"]);
+        wait_blocked(&mut admin, 1);
+        q(&mut pusher, &["RPUSH", "sk:tmp", "r"]);
+        q(&mut pusher, &["RENAME", "sk:tmp", "sk"]);
+        assert_eq!(joined(h), bulks(&["sk", "r"]));
+        assert_no_waiters(&mut admin);
+    });
+}
+
+#[test]
+fn client_unblock() {
+    both(|s| {
+        let mut admin = s.conn();
+        let mut blocked_con = s.conn();
+        let id: i64 = redis::cmd("CLIENT")
+            .arg("ID")
+            .query(&mut blocked_con)
+            .expect("CLIENT ID");
+        let h = std::thread::spawn(move || {
+            let r = cmd(&["BLPOP", "ub", "0"]).query::<Value>(&mut blocked_con);
+            (r, blocked_con)
+        });
+        wait_blocked(&mut admin, 1);
+        let list: String = redis::cmd("CLIENT")
+            .arg("LIST")
+            .query(&mut admin)
+            .expect("CLIENT LIST");
+        let line = list
+            .lines()
+            .find(|l| l.starts_with(&format!("id={id} ")))
+            .expect("blocked client listed");
+        assert!(line.contains(" flags=b "), "{line}");
+        let sid = id.to_string();
+        assert_eq!(q(&mut admin, &["CLIENT", "UNBLOCK", &sid]), int(1));
+        let (r, mut blocked_con) = h.join().expect("thread");
+        assert_eq!(r.expect("nil"), Value::Nil);
+        // Not blocked any more.
+        assert_eq!(q(&mut admin, &["CLIENT", "UNBLOCK", &sid]), int(0));
+        let h = std::thread::spawn(move || {
+            let r = cmd(&["BZPOPMIN", "ub", "0"]).query::<Value>(&mut blocked_con);
+            (r, blocked_con)
+        });
+        wait_blocked(&mut admin, 1);
+        assert_eq!(q(&mut admin, &["CLIENT", "UNBLOCK", &sid, "ERROR"]), int(1));
+        let (r, mut blocked_con) = h.join().expect("thread");
+        assert_eq!(
+            error_line(&r.expect_err("error")),
+            "UNBLOCKED client unblocked via CLIENT UNBLOCK"
+        );
+        // The connection goes on as usual.
+        assert_eq!(q(&mut blocked_con, &["PING"]), status("PONG"));
+        let h = std::thread::spawn(move || {
+            cmd(&["BLMOVE", "ub", "ub2", "LEFT", "LEFT", "0"]).query::<Value>(&mut blocked_con)
+        });
+        wait_blocked(&mut admin, 1);
+        assert_eq!(
+            q(&mut admin, &["CLIENT", "UNBLOCK", &sid, "timeout"]),
+            int(1)
+        );
+        assert_eq!(h.join().expect("thread").expect("nil"), Value::Nil);
+        assert_no_waiters(&mut admin);
+        // A push afterwards stays in the list.
+        q(&mut admin, &["RPUSH", "ub", "x"]);
+        assert_eq!(q(&mut admin, &["LLEN", "ub"]), int(1));
+        // Errors.
+        assert_eq!(q(&mut admin, &["CLIENT", "UNBLOCK", "999999"]), int(0));
+        assert_eq!(
+            qerr(&mut admin, &["CLIENT", "UNBLOCK", &sid, "foo"]),
+            "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"
+        );
+        assert_eq!(
+            qerr(&mut admin, &["CLIENT", "UNBLOCK", "x"]),
+            "ERR value is not an integer or out of range"
+        );
+        assert_eq!(
+            qerr(&mut admin, &["CLIENT", "UNBLOCK"]),
+            "ERR wrong number of arguments for 'client|unblock' command"
+        );
+        assert_eq!(
+            qerr(&mut admin, &["CLIENT", "UnBlock", "1", "2", "3"]),
+            "ERR unknown subcommand or wrong number of arguments for 'UnBlock'. Try CLIENT HELP."
+        );
+    });
+}
+
+#[test]
+fn disconnected_client_leaves_nothing_behind() {
+    both(|s| {
+        let mut admin = s.conn();
+        for key in spread_keys("gone", 4) {
+            let mut raw = s.raw();
+            raw.send_cmd(&[b"BLPOP", key.as_bytes(), b"0"]);
+            wait_blocked(&mut admin, 1);
+            drop(raw);
+            assert_no_waiters(&mut admin);
+            // The element is not lost to the dead client.
+            q(&mut admin, &["RPUSH", &key, "kept"]);
+            assert_eq!(
+                q(&mut admin, &["LRANGE", &key, "0", "-1"]),
+                bulks(&["kept"])
+            );
+            // And the next client gets it.
+            assert_eq!(q(&mut admin, &["BLPOP", &key, "1"]), bulks(&[&key, "kept"]));
+        }
+        // A client blocked on several keys, killed.
+        let mut c = s.conn();
+        let id: i64 = redis::cmd("CLIENT").arg("ID").query(&mut c).expect("id");
+        let h = std::thread::spawn(move || {
+            cmd(&["BLPOP", "gone:a", "gone:b", "gone:c", "0"]).query::<Value>(&mut c)
+        });
+        wait_blocked(&mut admin, 1);
+        assert_eq!(
+            q(&mut admin, &["CLIENT", "KILL", "ID", &id.to_string()]),
+            int(1)
+        );
+        assert!(h.join().expect("thread").is_err());
+        assert_no_waiters(&mut admin);
+        q(&mut admin, &["RPUSH", "gone:b", "x"]);
+        assert_eq!(q(&mut admin, &["LLEN", "gone:b"]), int(1));
+    });
+}
+
+#[test]
+fn blocked_connection_holds_its_pipeline() {
+    both(|s| {
+        let mut admin = s.conn();
+        let mut raw = s.raw();
+        let mut pipeline = encode_cmd(&[b"BLPOP", b"pl", b"0"]);
+        pipeline.extend(encode_cmd(&[b"PING"]));
+        pipeline.extend(encode_cmd(&[b"RPOP", b"pl"]));
+        raw.send(&pipeline);
+        wait_blocked(&mut admin, 1);
+        // Other connections are served meanwhile; the blocked one answers nothing yet.
+        assert_eq!(q(&mut admin, &["PING"]), status("PONG"));
+        raw.stream
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .expect("timeout");
+        let mut b = [0u8; 16];
+        assert!(std::io::Read::read(&mut raw.stream, &mut b).is_err());
+        raw.stream
+            .set_read_timeout(Some(READ_TIMEOUT))
+            .expect("timeout");
+        q(&mut admin, &["RPUSH", "pl", "a", "b"]);
+        assert_eq!(
+            raw_str(&raw.read_value()),
+            raw_str(&Resp::Array(vec![
+                Resp::Bulk(b"pl".to_vec()),
+                Resp::Bulk(b"a".to_vec())
+            ]))
+        );
+        assert_eq!(raw.read_value(), Resp::Simple("PONG".into()));
+        assert_eq!(raw.read_value(), Resp::Bulk(b"b".to_vec()));
+        assert_no_waiters(&mut admin);
+    });
+}
+
+#[test]
+fn many_blocked_clients_served_in_order() {
+    both(|s| {
+        let mut admin = s.conn();
+        let n = 50;
+        let mut clients = Vec::new();
+        for i in 0..n {
+            let mut raw = s.raw();
+            raw.send_cmd(&[b"BLPOP", b"many", b"many:other", b"0"]);
+            wait_blocked(&mut admin, i as i64 + 1);
+            clients.push(raw);
+        }
+        let mut pusher = s.conn();
+        for i in 0..n {
+            q(&mut pusher, &["RPUSH", "many", &i.to_string()]);
+        }
+        for (i, raw) in clients.iter_mut().enumerate() {
+            assert_eq!(
+                raw.read_value(),
+                Resp::Array(vec![
+                    Resp::Bulk(b"many".to_vec()),
+                    Resp::Bulk(i.to_string().into_bytes())
+                ])
+            );
+        }
+        assert_eq!(q(&mut pusher, &["EXISTS", "many"]), int(0));
+        assert_no_waiters(&mut admin);
+    });
+}
+
+#[test]
+fn info_counts_blocked_clients() {
+    both(|s| {
+        let mut admin = s.conn();
+        assert_eq!(blocked(&mut admin), 0);
+        let a = spawn_cmd(s, &["BLPOP", "ic:a", "0"]);
+        let b = spawn_cmd(s, &["BZPOPMIN", "ic:b", "5"]);
+        wait_blocked(&mut admin, 2);
+        assert_eq!(info_num(&mut admin, "clients_in_timeout_table"), Some(1));
+        if let Some(n) = info_num(&mut admin, "total_blocking_keys") {
+            assert_eq!(n, 2);
+        }
+        q(&mut admin, &["RPUSH", "ic:a", "1"]);
+        q(&mut admin, &["ZADD", "ic:b", "1", "m"]);
+        joined(a);
+        joined(b);
+        assert_no_waiters(&mut admin);
+    });
+}
+
+#[test]
+fn swapdb_keeps_waiters_on_their_database() {
+    both(|s| {
+        let mut admin = s.conn();
+        let mut pusher = s.conn();
+        // Blocked in db 0 on a key that db 1 has: SWAPDB brings it to db 0.
+        q(&mut pusher, &["SELECT", "1"]);
+        q(&mut pusher, &["RPUSH", "sw", "from1"]);
+        let h = spawn_cmd(s, &["BLPOP", "sw", "0"]);
+        wait_blocked(&mut admin, 1);
+        q(&mut pusher, &["SWAPDB", "0", "1"]);
+        assert_eq!(joined(h), bulks(&["sw", "from1"]));
+        assert_no_waiters(&mut admin);
+    });
+}
+
+#[test]
+fn served_pops_are_logged_as_their_effect() {
+    let args = ["--appendonly", "yes", "--appendfsync", "always"];
+    for shards in [1, 4] {
+        let s = Server::start_with(shards, &args);
+        let mut admin = s.conn();
+        let mut pusher = s.conn();
+        let h1 = spawn_cmd(&s, &["BLPOP", "aof:l", "0"]);
+        wait_blocked(&mut admin, 1);
+        q(&mut pusher, &["RPUSH", "aof:l", "a", "b"]);
+        joined(h1);
+        let h2 = spawn_cmd(&s, &["BLMOVE", "aof:src", "aof:dst", "LEFT", "RIGHT", "0"]);
+        wait_blocked(&mut admin, 1);
+        q(&mut pusher, &["RPUSH", "aof:src", "x", "y"]);
+        joined(h2);
+        let h3 = spawn_cmd(&s, &["BZPOPMIN", "aof:z", "0"]);
+        wait_blocked(&mut admin, 1);
+        q(&mut pusher, &["ZADD", "aof:z", "1", "m", "2", "n"]);
+        joined(h3);
+        let h4 = spawn_cmd(&s, &["BLMPOP", "0", "1", "aof:m", "RIGHT", "COUNT", "2"]);
+        wait_blocked(&mut admin, 1);
+        q(&mut pusher, &["RPUSH", "aof:m", "1", "2", "3"]);
+        joined(h4);
+        q(&mut pusher, &["RPUSH", "aof:now", "1", "2"]);
+        q(&mut pusher, &["BRPOP", "aof:now", "0"]);
+        let want = [
+            ("aof:l", "list", bulks(&["b"])),
+            ("aof:src", "list", bulks(&["y"])),
+            ("aof:dst", "list", bulks(&["x"])),
+            ("aof:z", "zset", bulks(&["n"])),
+            ("aof:m", "list", bulks(&["1"])),
+            ("aof:now", "list", bulks(&["1"])),
+        ];
+        drop(admin);
+        drop(pusher);
+        let s = s.restart(shards, &args).expect("restart");
+        let mut c = s.conn();
+        for (key, t, items) in want {
+            let got = if t == "list" {
+                q(&mut c, &["LRANGE", key, "0", "-1"])
+            } else {
+                q(&mut c, &["ZRANGE", key, "0", "-1"])
+            };
+            assert_eq!(got, items, "{key} after restart ({shards} shards)");
+        }
+    }
+}
+
+#[test]
+fn no_element_lost_or_duplicated_under_races() {
+    // Consumers block on several keys (several shards) with short timeouts while producers push:
+    // timeouts race with wake-ups, and a client registered on several shards is claimed once.
+    both(|s| {
+        let keys: Vec<String> = spread_keys("race", 4);
+        let per_producer = 600;
+        let producers: Vec<_> = (0..2)
+            .map(|p| {
+                let mut c = s.conn();
+                let keys = keys.clone();
+                std::thread::spawn(move || {
+                    for i in 0..per_producer {
+                        let key = &keys[(i * 7 + p) % keys.len()];
+                        q(&mut c, &["RPUSH", key, &format!("{p}:{i}")]);
+                    }
+                })
+            })
+            .collect();
+        let consumers: Vec<_> = (0..6)
+            .map(|n| {
+                let mut c = s.conn();
+                let keys = keys.clone();
+                std::thread::spawn(move || {
+                    let mut got = Vec::new();
+                    let mut idle = 0;
+                    while idle < 3 {
+                        let timeout = ["0.01", "0.02", "0.05"][n % 3];
+                        let mut args = vec!["BLPOP"];
+                        args.extend(keys.iter().map(String::as_str));
+                        args.push(timeout);
+                        match q(&mut c, &args) {
+                            Value::Nil => idle += 1,
+                            Value::Array(kv) => {
+                                idle = 0;
+                                got.push(kv[1].clone());
+                            }
+                            other => panic!("unexpected {other:?}"),
+                        }
+                    }
+                    got
+                })
+            })
+            .collect();
+        for p in producers {
+            p.join().expect("producer");
+        }
+        let mut seen = std::collections::HashSet::new();
+        for c in consumers {
+            for v in c.join().expect("consumer") {
+                let Value::BulkString(b) = v else {
+                    panic!("not a bulk: {v:?}");
+                };
+                assert!(seen.insert(b), "an element was served twice");
+            }
+        }
+        let mut admin = s.conn();
+        for key in &keys {
+            let rest: Vec<Vec<u8>> = redis::cmd("LRANGE")
+                .arg(key)
+                .arg(0)
+                .arg(-1)
+                .query(&mut admin)
+                .expect("LRANGE");
+            for b in rest {
+                assert!(seen.insert(b), "an element both served and left");
+            }
+        }
+        assert_eq!(seen.len(), 2 * per_producer, "elements lost");
+        assert_no_waiters(&mut admin);
+    });
+}
