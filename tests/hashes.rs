@@ -372,3 +372,34 @@ fn hscan() {
         assert_eq!(got, want);
     });
 }
+
+#[test]
+fn random_count_overflow_is_refused_not_fatal() {
+    both(|s| {
+        let mut con = s.conn();
+        q(&mut con, &["HSET", "h", "a", "1"]);
+        q(&mut con, &["SADD", "s", "a"]);
+        q(&mut con, &["ZADD", "z", "1", "a"]);
+        for (cmd, key, opt) in [
+            ("HRANDFIELD", "h", "WITHVALUES"),
+            ("ZRANDMEMBER", "z", "WITHSCORES"),
+        ] {
+            for n in ["-9223372036854770000", "-9223372036854775808"] {
+                let e = qerr(&mut con, &[cmd, key, n, opt]);
+                assert!(e.contains("value is out of range"), "{cmd} {n}: {e}");
+            }
+        }
+        if !is_redis() {
+            // Redis would try to stream 2^62 elements; shardis refuses.
+            for (cmd, key) in [
+                ("HRANDFIELD", "h"),
+                ("SRANDMEMBER", "s"),
+                ("ZRANDMEMBER", "z"),
+            ] {
+                let e = qerr(&mut con, &[cmd, key, "-9223372036854770000"]);
+                assert!(e.contains("value is out of range"), "{cmd}: {e}");
+            }
+        }
+        assert_eq!(qt::<String, _>(&mut con, &["PING"]), "PONG");
+    });
+}

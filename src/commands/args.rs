@@ -60,3 +60,19 @@ pub fn cursor(a: &[u8]) -> Result<u64, Reply> {
         })
         .ok_or_else(|| Reply::err("ERR invalid cursor"))
 }
+
+/// Most elements a random-with-repetition reply (HRANDFIELD/SRANDMEMBER/ZRANDMEMBER with a
+/// negative count) may hold. Redis streams such replies until memory runs out; a server must
+/// not let one request do that, so larger counts are refused.
+pub const MAX_RANDOM_REPLY: u64 = 1 << 24;
+
+/// Refuse a repetition count above `MAX_RANDOM_REPLY`.
+pub fn random_count(n: u64) -> Result<(), Reply> {
+    if n > MAX_RANDOM_REPLY {
+        Err(Reply::err(format!(
+            "ERR value is out of range, a negative count may ask for at most {MAX_RANDOM_REPLY} elements"
+        )))
+    } else {
+        Ok(())
+    }
+}

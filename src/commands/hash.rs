@@ -391,6 +391,12 @@ fn hrandfield(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         4 if is(&args[3], "withvalues") => true,
         _ => return Reply::syntax(),
     };
+    if withvalues && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&count) {
+        return Reply::err("ERR value is out of range");
+    }
+    if count < 0 {
+        tri!(args::random_count(count.unsigned_abs()));
+    }
     let Some(h) = tri!(hash_read(ctx, &args[1])) else {
         return Reply::Array(Vec::new());
     };

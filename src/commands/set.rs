@@ -335,6 +335,9 @@ fn srandmember(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         return Reply::opt_bulk(s.and_then(|s| s.random()));
     }
     let count = tri!(args::range(&args[2], -i64::MAX, i64::MAX, None));
+    if count < 0 {
+        tri!(args::random_count(count.unsigned_abs()));
+    }
     let Some(s) = tri!(set_read(ctx, &args[1])) else {
         return Reply::Array(Vec::new());
     };

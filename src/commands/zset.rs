@@ -1296,6 +1296,11 @@ fn zrandmember(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     if withscores && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&l) {
         return Reply::err("ERR value is out of range");
     }
+    if l < 0 {
+        if let Err(e) = super::args::random_count(l.unsigned_abs()) {
+            return e;
+        }
+    }
     let Some(z) = tri!(read_zset(ctx, &args[1])) else {
         return Reply::Array(Vec::new());
     };
