@@ -164,6 +164,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         crate::commands::zset::COMMANDS,
         crate::commands::hyperloglog::COMMANDS,
         crate::commands::geo::COMMANDS,
+        crate::commands::stream::COMMANDS,
     ]
     .into_iter()
     .flatten()
@@ -178,6 +179,7 @@ pub mod keyspace;
 pub mod list;
 pub mod server;
 pub mod set;
+pub mod stream;
 pub mod string;
 pub mod zset;
 
