@@ -739,7 +739,7 @@ pub struct ReadArgs {
 
 /// Where a stream is read from.
 #[derive(Clone, Copy, Debug)]
-pub enum From {
+pub enum ReadFrom {
     /// After this ID (XREAD, or `$` resolved).
     After(StreamId),
     /// `>`: entries never delivered to the group.
@@ -747,7 +747,7 @@ pub enum From {
 }
 
 /// Parse XREAD/XREADGROUP (Redis's xreadCommand up to the key checks), with its IDs.
-pub fn parse_read(args: &[Bytes]) -> Result<(ReadArgs, Vec<From>), Reply> {
+pub fn parse_read(args: &[Bytes]) -> Result<ReadArgs, Reply> {
     let xreadgroup = args[0].len() == 10;
     let mut r = ReadArgs {
         count: 0,
@@ -808,11 +808,16 @@ pub fn parse_read(args: &[Bytes]) -> Result<(ReadArgs, Vec<From>), Reply> {
     if xreadgroup && r.group.is_none() {
         return Err(Reply::err("ERR Missing GROUP option for XREADGROUP"));
     }
-    Ok((r, Vec::new()))
+    Ok(r)
 }
 
 /// Check one key as Redis does before serving any (type, group), and resolve its ID.
-pub fn read_check(ctx: &mut Ctx, r: &ReadArgs, key: &[u8], id_arg: &[u8]) -> Result<From, Reply> {
+pub fn read_check(
+    ctx: &mut Ctx,
+    r: &ReadArgs,
+    key: &[u8],
+    id_arg: &[u8],
+) -> Result<ReadFrom, Reply> {
     let s = stream_read(ctx, key)?;
     if let Some((g, _)) = &r.group {
         let found = s.as_ref().is_some_and(|s| s.groups.contains_key(g));
@@ -828,25 +833,25 @@ pub fn read_check(ctx: &mut Ctx, r: &ReadArgs, key: &[u8], id_arg: &[u8]) -> Res
         if r.group.is_some() {
             return Err(Reply::err("ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set."));
         }
-        return Ok(From::After(s.map_or(StreamId::MIN, |s| s.last_id)));
+        return Ok(ReadFrom::After(s.map_or(StreamId::MIN, |s| s.last_id)));
     }
     if id_arg == b">" {
         if r.group.is_none() {
             return Err(Reply::err("ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option."));
         }
-        return Ok(From::New);
+        return Ok(ReadFrom::New);
     }
-    Ok(From::After(parse_strict(id_arg, 0)?))
+    Ok(ReadFrom::After(parse_strict(id_arg, 0)?))
 }
 
 /// Serve one key synchronously if there is something to serve: the entries reply.
-pub fn read_serve(ctx: &mut Ctx, r: &ReadArgs, key: &[u8], from: From) -> Option<Reply> {
+pub fn read_serve(ctx: &mut Ctx, r: &ReadArgs, key: &[u8], from: ReadFrom) -> Option<Reply> {
     let now = now_i(ctx);
     let feeding = ctx.feeding();
     let s = stream_read(ctx, key).ok()??;
     let Some((gname, cname)) = &r.group else {
         let after = match from {
-            From::After(id) => id,
+            ReadFrom::After(id) => id,
             _ => return None,
         };
         if s.is_empty() || s.last_valid_id() <= after {
@@ -856,14 +861,14 @@ pub fn read_serve(ctx: &mut Ctx, r: &ReadArgs, key: &[u8], from: From) -> Option
         return Some(entries_reply(s.range(start, StreamId::MAX, r.count, false)));
     };
     let (start, history) = match from {
-        From::New => {
+        ReadFrom::New => {
             let last = s.groups.get(gname)?.last_id;
             if s.is_empty() || s.last_valid_id() <= last {
                 return None;
             }
             (last.incr()?, false)
         }
-        From::After(id) => (id.incr().unwrap_or(StreamId::MAX), true),
+        ReadFrom::After(id) => (id.incr().unwrap_or(StreamId::MAX), true),
     };
     let g = s.groups.get_mut(gname)?;
     let (_, created) = g.consumer(cname, now, true);
@@ -969,7 +974,7 @@ pub fn read_reply(r: &ReadArgs, served: Vec<(Bytes, Reply)>) -> Reply {
 }
 
 fn xread_generic(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    let (r, _) = tri!(parse_read(args));
+    let r = tri!(parse_read(args));
     let mut froms = Vec::with_capacity(r.nkeys);
     for i in 0..r.nkeys {
         let key = &args[r.streams + i];
