@@ -337,6 +337,8 @@ pub struct Config {
     /// Accepted and stored; lists are not compressed.
     pub list_compress_depth: i64,
     pub hll_sparse_max_bytes: u64,
+    pub stream_node_max_bytes: u64,
+    pub stream_node_max_entries: u64,
 
     // Persistence
     pub appendonly: bool,
@@ -414,6 +416,8 @@ impl Default for Config {
             list_max_listpack_size: -2,
             list_compress_depth: 0,
             hll_sparse_max_bytes: 3000,
+            stream_node_max_bytes: 4096,
+            stream_node_max_entries: 100,
             appendonly: false,
             appendfilename: "appendonly.aof".to_string(),
             appenddirname: "appendonlydir".to_string(),
@@ -1037,6 +1041,8 @@ static DIRECTIVES: &[Directive] = &[
                 ..number!("list-max-listpack-size", MUTABLE, list_max_listpack_size, i32::MIN, I32_MAX, Signed) },
     number!("list-compress-depth", MUTABLE, list_compress_depth, 0, I32_MAX, Signed),
     number!("hll-sparse-max-bytes", MUTABLE, hll_sparse_max_bytes, 0, i64::MAX, UnsignedMem),
+    number!("stream-node-max-bytes", MUTABLE, stream_node_max_bytes, 0, i64::MAX, UnsignedMem),
+    number!("stream-node-max-entries", MUTABLE, stream_node_max_entries, 0, i64::MAX, Signed),
     // Persistence
     boolean!("appendonly", MUTABLE, appendonly),
     base_name!("appendfilename", IMMUTABLE, appendfilename, "filename"),

@@ -167,6 +167,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         crate::commands::hyperloglog::COMMANDS,
         crate::commands::geo::COMMANDS,
         crate::commands::blocking::COMMANDS,
+        crate::commands::stream::COMMANDS,
     ]
     .into_iter()
     .flatten()
@@ -182,6 +183,7 @@ pub mod keyspace;
 pub mod list;
 pub mod server;
 pub mod set;
+pub mod stream;
 pub mod string;
 pub mod zset;
 

@@ -12,6 +12,7 @@ pub fn emit_entry(key: &[u8], entry: &Entry, out: &mut dyn FnMut(&[&[u8]])) {
         Value::Hash(h) => crate::store::hash::rewrite_commands(key, h, &mut cmds),
         Value::Set(s) => crate::store::set::rewrite_commands(key, s, &mut cmds),
         Value::ZSet(z) => crate::commands::zset::rewrite_commands(key, z, &mut cmds),
+        Value::Stream(s) => crate::store::stream::rewrite_commands(key, s, &mut cmds),
     }
     for c in &cmds {
         let args: Vec<&[u8]> = c.iter().map(|b| &b[..]).collect();

@@ -29,6 +29,8 @@ pub enum Reply {
     /// Pairs as RESP3 nests them (an array of 2-element arrays: HRANDFIELD WITHVALUES); a flat
     /// array in RESP2.
     Pairs(Vec<(Reply, Reply)>),
+    /// RESP3 map; in RESP2 an array of 2-element arrays (XREAD's streams).
+    KeyedArrays(Vec<(Reply, Reply)>),
     /// RESP3 double; a bulk string in RESP2.
     Double(f64),
     /// A RESP3 double written as the given text (a form other than `%.17g`, such as the
@@ -129,6 +131,16 @@ impl Reply {
                 }
                 for (k, v) in pairs {
                     if resp3 {
+                        out.put_slice(b"*2\r\n");
+                    }
+                    k.encode(out, resp3);
+                    v.encode(out, resp3);
+                }
+            }
+            Reply::KeyedArrays(pairs) => {
+                int_line(out, if resp3 { b'%' } else { b'*' }, pairs.len() as i64);
+                for (k, v) in pairs {
+                    if !resp3 {
                         out.put_slice(b"*2\r\n");
                     }
                     k.encode(out, resp3);

@@ -55,6 +55,8 @@ pub async fn run(
             "geosearchstore" | "georadius" | "georadiusbymember" => {
                 geo_search_store(shard, db, spec, args).await
             }
+            // Streams (see the stream section at the end).
+            "xread" | "xreadgroup" => xread(shard, db, args).await,
             _ => Reply::err("CROSSSLOT Keys in request don't hash to the same slot"),
         },
         _ => Reply::err("ERR internal routing error"),
@@ -748,4 +750,45 @@ async fn geo_search_store(
             store_zset_items(shard, db, args[dst].clone(), items).await
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Streams: XREAD / XREADGROUP over keys on several shards. As the one-shard handler does, every
+// key is checked first, in key order, on its owner (type, group, `$` resolved there), so an
+// error leaves no stream touched; then each key is served on its owner (XREADGROUP's
+// deliveries and their XCLAIM records happen there) and the reply is assembled in key order.
+
+async fn xread(shard: &Rc<Shard>, db: usize, args: &[Bytes]) -> Reply {
+    use crate::commands::stream::{parse_read, read_check, read_reply, read_serve};
+    let r = match parse_read(args) {
+        Ok(p) => p,
+        Err(e) => return e,
+    };
+    let mut froms = Vec::with_capacity(r.nkeys);
+    for i in 0..r.nkeys {
+        let key = args[r.streams + i].clone();
+        let id = args[r.streams + r.nkeys + i].clone();
+        let ra = r.clone();
+        let k = key.clone();
+        match on_owner(shard, db, &key, move |ctx| read_check(ctx, &ra, &k, &id)).await {
+            Ok(f) => froms.push(f),
+            Err(e) => return e,
+        }
+    }
+    let mut served = Vec::new();
+    for (i, from) in froms.into_iter().enumerate() {
+        let key = args[r.streams + i].clone();
+        let ra = r.clone();
+        let k = key.clone();
+        let got = on_owner(shard, db, &key, move |ctx| {
+            Ok(read_serve(ctx, &ra, &k, from))
+        })
+        .await;
+        match got {
+            Ok(Some(rep)) => served.push((key, rep)),
+            Ok(None) => {}
+            Err(e) => return e,
+        }
+    }
+    read_reply(&r, served)
 }

@@ -50,7 +50,9 @@ pub fn dump(value: &Value) -> Result<Vec<u8>, &'static str> {
             out.push(RDB_TYPE_STRING);
             save_string(&mut out, s);
         }
-        Value::List(_) | Value::Hash(_) | Value::Set(_) => return Err(ERR_DUMP_TYPE),
+        Value::List(_) | Value::Hash(_) | Value::Set(_) | Value::Stream(_) => {
+            return Err(ERR_DUMP_TYPE)
+        }
         Value::ZSet(z) => save_zset(&mut out, z),
     }
     out.extend_from_slice(&RDB_VERSION.to_le_bytes());

@@ -8,6 +8,7 @@ pub mod key;
 pub mod list;
 pub mod pack;
 pub mod set;
+pub mod stream;
 pub mod value;
 pub mod zset;
 
@@ -48,6 +49,8 @@ pub struct StoreLimits {
     pub zset_pack: zset::PackLimits,
     /// `hll-sparse-max-bytes`: a sparse HyperLogLog longer than this turns dense.
     pub hll_sparse_max_bytes: usize,
+    /// `stream-node-max-bytes` / `stream-node-max-entries`.
+    pub stream_node: stream::NodeLimits,
 }
 
 impl Default for StoreLimits {
@@ -65,6 +68,7 @@ impl Default for StoreLimits {
             list_max_listpack_size: -2,
             zset_pack: zset::PackLimits::default(),
             hll_sparse_max_bytes: 3000,
+            stream_node: stream::NodeLimits::default(),
         }
     }
 }
@@ -89,6 +93,10 @@ impl StoreLimits {
                 value: c.zset_max_listpack_value as usize,
             },
             hll_sparse_max_bytes: usize::try_from(c.hll_sparse_max_bytes).unwrap_or(usize::MAX),
+            stream_node: stream::NodeLimits {
+                max_bytes: c.stream_node_max_bytes,
+                max_entries: c.stream_node_max_entries,
+            },
         }
     }
 }
