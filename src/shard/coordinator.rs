@@ -550,23 +550,6 @@ async fn sintercard(shard: &Rc<Shard>, db: usize, args: &[Bytes]) -> Reply {
 // here and written on the destination's shard, with the same parsing and computing code as the
 // one-shard handlers in commands/zset.rs.
 
-/// A copy of the sorted set at `key` from its owner; WRONGTYPE for another type.
-async fn fetch_zset(
-    shard: &Rc<Shard>,
-    db: usize,
-    key: Bytes,
-) -> Result<Option<crate::store::zset::ZSet>, Reply> {
-    let owner = routing::key_shard(&key, shard.n);
-    shard
-        .call(owner, move |sh| {
-            let mut st = sh.store.borrow_mut();
-            let mut ctx = st.ctx(db);
-            crate::commands::zset::read_zset(&mut ctx, &key).map(|z| z.cloned())
-        })
-        .await
-        .unwrap_or_else(|| Err(Reply::err(GONE)))
-}
-
 /// Store a computed sorted set at `dst` on its owner (the effect logged there as DEL + ZADDs).
 async fn store_zset_items(
     shard: &Rc<Shard>,
@@ -594,10 +577,12 @@ async fn zset_setop(shard: &Rc<Shard>, db: usize, spec: &CommandSpec, args: &[By
         Ok(k) => k,
         Err(e) => return e,
     };
-    // All inputs first (WRONGTYPE wins over option errors, as in Redis).
+    // All inputs first (WRONGTYPE wins over option errors, as in Redis); sorted sets or plain
+    // sets (members scoring 1).
     let mut inputs = Vec::with_capacity(keys.len());
     for k in &args[keys.clone()] {
-        match fetch_zset(shard, db, k.clone()).await {
+        let key = k.clone();
+        match on_owner(shard, db, k, move |ctx| z::fetch_setop_input(ctx, &key)).await {
             Ok(v) => inputs.push(v),
             Err(e) => return e,
         }
@@ -606,7 +591,10 @@ async fn zset_setop(shard: &Rc<Shard>, db: usize, spec: &CommandSpec, args: &[By
         Ok(o) => o,
         Err(e) => return e,
     };
-    let refs: Vec<_> = inputs.iter().map(Option::as_ref).collect();
+    let refs: Vec<_> = inputs
+        .iter()
+        .map(|i| i.as_ref().map(z::OwnedInput::as_input))
+        .collect();
     match (z::setop_finish(&c, &refs, &o), c.dst) {
         (Err(count), _) => Reply::Int(count as i64),
         (Ok(items), Some(d)) => store_zset_items(shard, db, args[d].clone(), items).await,
