@@ -419,7 +419,21 @@ pub fn strict_double(a: &[u8]) -> Option<f64> {
         return None;
     }
     let (v, used) = strtod(a);
-    if used != a.len() || v.is_nan() {
+    if used != a.len() {
+        return None;
+    }
+    strtod_in_range(a, v)
+}
+
+/// C's strtod on bytes (see `strtod`), for the other families.
+pub(crate) fn strtod_prefix(s: &[u8]) -> (f64, usize) {
+    strtod(s)
+}
+
+/// `v`, which strtod read from all of `a`, unless strtod would have set ERANGE (digits that
+/// overflow to infinity, non-zero digits that underflow to zero) or it is NaN.
+pub(crate) fn strtod_in_range(a: &[u8], v: f64) -> Option<f64> {
+    if v.is_nan() {
         return None;
     }
     let literal_inf = a.iter().any(|c| c.eq_ignore_ascii_case(&b'i'));
