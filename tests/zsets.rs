@@ -1205,3 +1205,59 @@ fn large_set_against_model() {
         assert_eq!(enc(&mut c, "big"), "skiplist");
     });
 }
+
+#[test]
+fn setops_take_plain_sets_scoring_one() {
+    // Expected replies from redis-server 7.0.15; the keys land on different shards.
+    both(|s| {
+        let mut c = s.conn();
+        q(&mut c, &["SADD", "s", "a", "b"]);
+        q(&mut c, &["SADD", "si", "1", "2", "10"]);
+        zadd(&mut c, "z", &[(1.0, "a"), (5.0, "c"), (2.0, "1")]);
+        q(&mut c, &["SET", "str", "x"]);
+        assert_eq!(
+            strs(&mut c, &["ZUNION", "3", "z", "s", "si", "WITHSCORES"]),
+            ["10", "1", "2", "1", "b", "1", "a", "2", "1", "3", "c", "5"]
+        );
+        assert_eq!(
+            strs(
+                &mut c,
+                &["ZINTER", "2", "z", "s", "WEIGHTS", "2", "3", "WITHSCORES"]
+            ),
+            ["a", "5"]
+        );
+        assert_eq!(
+            strs(
+                &mut c,
+                &["ZINTER", "2", "si", "z", "AGGREGATE", "MAX", "WITHSCORES"]
+            ),
+            ["1", "2"]
+        );
+        assert_eq!(
+            strs(&mut c, &["ZDIFF", "2", "s", "z", "WITHSCORES"]),
+            ["b", "1"]
+        );
+        assert_eq!(
+            strs(&mut c, &["ZDIFF", "2", "z", "s", "WITHSCORES"]),
+            ["1", "2", "c", "5"]
+        );
+        assert_eq!(q(&mut c, &["ZUNIONSTORE", "d", "2", "s", "si"]), int(5));
+        assert_eq!(
+            strs(&mut c, &["ZRANGE", "d", "0", "-1", "WITHSCORES"]),
+            ["1", "1", "10", "1", "2", "1", "a", "1", "b", "1"]
+        );
+        assert_eq!(q(&mut c, &["ZINTERCARD", "2", "s", "z"]), int(1));
+        assert_eq!(q(&mut c, &["ZINTERSTORE", "d2", "2", "s", "si"]), int(0));
+        assert_eq!(q(&mut c, &["EXISTS", "d2"]), int(0));
+        assert_eq!(q(&mut c, &["ZDIFFSTORE", "d3", "1", "si"]), int(3));
+        assert_eq!(
+            strs(&mut c, &["ZRANGE", "d3", "0", "-1", "WITHSCORES"]),
+            ["1", "1", "10", "1", "2", "1"]
+        );
+        assert_eq!(enc(&mut c, "d3"), "listpack");
+        assert_eq!(
+            qerr(&mut c, &["ZUNION", "2", "z", "str"]),
+            "WRONGTYPE Operation against a key holding the wrong kind of value"
+        );
+    });
+}

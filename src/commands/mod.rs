@@ -63,6 +63,10 @@ pub struct CommandSpec {
     pub keys: KeySpec,
     /// For commands whose keys can't be described by `keys` (numkeys forms): the key indexes.
     pub key_fn: Option<KeyFn>,
+    /// For commands that may read keys their key spec cannot name (SORT's BY/GET patterns):
+    /// whether this invocation does, in which case it runs on the coordinator whatever the
+    /// owners of its declared keys.
+    pub spread_fn: Option<fn(&[Bytes]) -> bool>,
     pub kind: Kind,
     pub group: &'static str,
     pub since: &'static str,
@@ -87,6 +91,7 @@ impl CommandSpec {
                 step: keys.2,
             },
             key_fn: None,
+            spread_fn: None,
             kind,
             group: "generic",
             since: "1.0.0",
@@ -109,6 +114,11 @@ impl CommandSpec {
 
     pub const fn key_fn(mut self, f: KeyFn) -> CommandSpec {
         self.key_fn = Some(f);
+        self
+    }
+
+    pub const fn spread_if(mut self, f: fn(&[Bytes]) -> bool) -> CommandSpec {
+        self.spread_fn = Some(f);
         self
     }
 
@@ -168,6 +178,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         crate::commands::geo::COMMANDS,
         crate::commands::blocking::COMMANDS,
         crate::commands::stream::COMMANDS,
+        crate::commands::sort::COMMANDS,
     ]
     .into_iter()
     .flatten()
@@ -183,6 +194,7 @@ pub mod keyspace;
 pub mod list;
 pub mod server;
 pub mod set;
+pub mod sort;
 pub mod stream;
 pub mod string;
 pub mod zset;

@@ -7,6 +7,7 @@
 
 use super::{CommandSpec, Kind};
 use crate::protocol::reply::Reply;
+use crate::store::set::Set;
 use crate::store::value::share_or_copy;
 use crate::store::zset::{LexRange, LexVal, PackLimits, ScoreRange, ZSet};
 use crate::store::{Ctx, Value};
@@ -418,7 +419,21 @@ pub fn strict_double(a: &[u8]) -> Option<f64> {
         return None;
     }
     let (v, used) = strtod(a);
-    if used != a.len() || v.is_nan() {
+    if used != a.len() {
+        return None;
+    }
+    strtod_in_range(a, v)
+}
+
+/// C's strtod on bytes (see `strtod`), for the other families.
+pub(crate) fn strtod_prefix(s: &[u8]) -> (f64, usize) {
+    strtod(s)
+}
+
+/// `v`, which strtod read from all of `a`, unless strtod would have set ERANGE (digits that
+/// overflow to infinity, non-zero digits that underflow to zero) or it is NaN.
+pub(crate) fn strtod_in_range(a: &[u8], v: f64) -> Option<f64> {
+    if v.is_nan() {
         return None;
     }
     let literal_inf = a.iter().any(|c| c.eq_ignore_ascii_case(&b'i'));
@@ -1484,11 +1499,100 @@ fn weighted(s: f64, w: f64) -> f64 {
     }
 }
 
+/// An input of ZUNION/ZINTER/ZDIFF (and their STORE forms, ZINTERCARD): a sorted set, or a
+/// plain set whose members all score 1, as Redis takes them.
+#[derive(Clone, Copy)]
+pub enum SetOpInput<'a> {
+    Z(&'a ZSet),
+    S(&'a Set),
+}
+
+/// A member handed out by `SetOpInput::entries`: shared from the store, or made (intsets).
+type Member<'a> = std::borrow::Cow<'a, Bytes>;
+
+impl<'a> SetOpInput<'a> {
+    /// The input held by a value; None for another type.
+    pub fn of(v: &'a Value) -> Option<SetOpInput<'a>> {
+        match v {
+            Value::ZSet(z) => Some(SetOpInput::Z(z)),
+            Value::Set(s) => Some(SetOpInput::S(s)),
+            _ => None,
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            SetOpInput::Z(z) => z.len(),
+            SetOpInput::S(s) => s.len(),
+        }
+    }
+
+    fn score(&self, m: &[u8]) -> Option<f64> {
+        match self {
+            SetOpInput::Z(z) => z.score(m),
+            SetOpInput::S(s) => s.contains(m).then_some(1.0),
+        }
+    }
+
+    fn entries(&self) -> Box<dyn Iterator<Item = (Member<'a>, f64)> + 'a> {
+        use std::borrow::Cow;
+        match *self {
+            SetOpInput::Z(z) => Box::new(z.iter().map(|(m, s)| (Cow::Borrowed(m), s))),
+            SetOpInput::S(Set::Table(t)) => Box::new(t.iter().map(|m| (Cow::Borrowed(m), 1.0))),
+            SetOpInput::S(Set::Ints(v)) => Box::new(v.iter().map(|&i| {
+                let m = Bytes::copy_from_slice(itoa::Buffer::new().format(i).as_bytes());
+                (Cow::Owned(m), 1.0)
+            })),
+        }
+    }
+}
+
+/// A copy of an input, to carry across shards.
+pub enum OwnedInput {
+    Z(ZSet),
+    S(Set),
+}
+
+impl OwnedInput {
+    pub fn as_input(&self) -> SetOpInput<'_> {
+        match self {
+            OwnedInput::Z(z) => SetOpInput::Z(z),
+            OwnedInput::S(s) => SetOpInput::S(s),
+        }
+    }
+}
+
+/// Look an input key up (expiring, counting): Ok(None) if absent, WRONGTYPE unless it holds a
+/// sorted set or a set.
+fn read_setop_input<'a>(ctx: &'a mut Ctx<'_>, key: &[u8]) -> Result<Option<&'a Value>, Reply> {
+    match ctx.lookup_read(key) {
+        None => Ok(None),
+        Some(e) if matches!(e.value, Value::ZSet(_) | Value::Set(_)) => Ok(Some(&e.value)),
+        Some(_) => Err(Reply::wrongtype()),
+    }
+}
+
+/// A copy of the input at `key` (for the coordinator).
+pub fn fetch_setop_input(ctx: &mut Ctx, key: &[u8]) -> Result<Option<OwnedInput>, Reply> {
+    Ok(match read_setop_input(ctx, key)? {
+        Some(Value::ZSet(z)) => Some(OwnedInput::Z((**z).clone())),
+        Some(Value::Set(s)) => Some(OwnedInput::S(s.clone())),
+        _ => None,
+    })
+}
+
+fn member_bytes(m: Member) -> Bytes {
+    match m {
+        std::borrow::Cow::Borrowed(b) => share_or_copy(b),
+        std::borrow::Cow::Owned(b) => b,
+    }
+}
+
 /// The result of a set operation over the inputs (None: key absent), in (score, member)
 /// order; for ZINTERCARD only the count matters (`card`).
 pub fn setop_compute(
     op: SetOp,
-    inputs: &[Option<&ZSet>],
+    inputs: &[Option<SetOpInput>],
     o: &SetOpts,
     card: bool,
 ) -> (Vec<(Bytes, f64)>, u64) {
@@ -1502,11 +1606,11 @@ pub fn setop_compute(
             order.sort_by_key(|&i| len(i));
             let (first, rest) = (order[0], &order[1..]);
             if let Some(z0) = inputs[first].filter(|_| len(first) > 0) {
-                for (m, s) in z0.iter() {
+                for (m, s) in z0.entries() {
                     let mut score = weighted(s, o.weights[first]);
                     let mut all = true;
                     for &j in rest {
-                        match inputs[j].and_then(|z| z.score(m)) {
+                        match inputs[j].and_then(|z| z.score(&m)) {
                             Some(v) => aggregate(&mut score, weighted(v, o.weights[j]), o.agg),
                             None => {
                                 all = false;
@@ -1523,7 +1627,7 @@ pub fn setop_compute(
                             break;
                         }
                     } else {
-                        out.push((share_or_copy(m), score));
+                        out.push((member_bytes(m), score));
                     }
                 }
             }
@@ -1535,12 +1639,12 @@ pub fn setop_compute(
                 indexmap::IndexMap::default();
             for &i in &order {
                 let Some(z) = inputs[i] else { continue };
-                for (m, s) in z.iter() {
+                for (m, s) in z.entries() {
                     let v = weighted(s, o.weights[i]);
                     match acc.get_mut(&m[..]) {
                         Some(t) => aggregate(t, v, o.agg),
                         None => {
-                            acc.insert(share_or_copy(m), v);
+                            acc.insert(member_bytes(m), v);
                         }
                     }
                 }
@@ -1549,12 +1653,12 @@ pub fn setop_compute(
         }
         SetOp::Diff => {
             if let Some(z0) = inputs[0] {
-                for (m, s) in z0.iter() {
+                for (m, s) in z0.entries() {
                     if !inputs[1..]
                         .iter()
-                        .any(|z| z.is_some_and(|z| z.score(m).is_some()))
+                        .any(|z| z.is_some_and(|z| z.score(&m).is_some()))
                     {
-                        out.push((share_or_copy(m), s));
+                        out.push((member_bytes(m), s));
                     }
                 }
             }
@@ -1570,7 +1674,7 @@ pub fn setop_compute(
 /// The reply (or stored result) of a set operation once its inputs are at hand.
 pub fn setop_finish(
     c: &SetOpCmd,
-    inputs: &[Option<&ZSet>],
+    inputs: &[Option<SetOpInput>],
     o: &SetOpts,
 ) -> Result<Vec<(Bytes, f64)>, u64> {
     let (items, count) = setop_compute(c.op, inputs, o, c.card);
@@ -1588,17 +1692,14 @@ fn setop(ctx: &mut Ctx, args: &[Bytes], name: &str) -> Reply {
     let keys = tri!(c.keys(args));
     // Look every input up first (expiring, counting, WRONGTYPE), as Redis does before options.
     for k in &args[keys.clone()] {
-        tri!(read_zset(ctx, k));
+        tri!(read_setop_input(ctx, k));
     }
     let o = tri!(c.options(args, &keys));
     let result = {
         let db = ctx.db();
-        let inputs: Vec<Option<&ZSet>> = args[keys.clone()]
+        let inputs: Vec<Option<SetOpInput>> = args[keys.clone()]
             .iter()
-            .map(|k| match db.get_raw(k).map(|e| &e.value) {
-                Some(Value::ZSet(z)) => Some(&**z),
-                _ => None,
-            })
+            .map(|k| db.get_raw(k).and_then(|e| SetOpInput::of(&e.value)))
             .collect();
         setop_finish(&c, &inputs, &o)
     };

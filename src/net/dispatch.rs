@@ -71,6 +71,9 @@ fn route(shard: &Shard, spec: &CommandSpec, args: &[Bytes]) -> Route {
     if shard.n == 1 {
         return Route::Here;
     }
+    if spec.spread_fn.is_some_and(|f| f(args)) {
+        return Route::Spread;
+    }
     let idx = spec.key_indexes(args);
     let Some(&first) = idx.first() else {
         return Route::Here;

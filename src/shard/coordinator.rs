@@ -51,12 +51,12 @@ pub async fn run(
             "zmpop" => zset_mpop(shard, db, args).await,
             "pfcount" => pfcount(shard, db, args).await,
             "pfmerge" => pfmerge(shard, db, args).await,
+            "sort" | "sort_ro" => sort(shard, db, spec, args).await,
+            "xread" | "xreadgroup" => xread(shard, db, args).await,
             // Geo stores (see the geo section at the end).
             "geosearchstore" | "georadius" | "georadiusbymember" => {
                 geo_search_store(shard, db, spec, args).await
             }
-            // Streams (see the stream section at the end).
-            "xread" | "xreadgroup" => xread(shard, db, args).await,
             _ => Reply::err("CROSSSLOT Keys in request don't hash to the same slot"),
         },
         _ => Reply::err("ERR internal routing error"),
@@ -552,23 +552,6 @@ async fn sintercard(shard: &Rc<Shard>, db: usize, args: &[Bytes]) -> Reply {
 // here and written on the destination's shard, with the same parsing and computing code as the
 // one-shard handlers in commands/zset.rs.
 
-/// A copy of the sorted set at `key` from its owner; WRONGTYPE for another type.
-async fn fetch_zset(
-    shard: &Rc<Shard>,
-    db: usize,
-    key: Bytes,
-) -> Result<Option<crate::store::zset::ZSet>, Reply> {
-    let owner = routing::key_shard(&key, shard.n);
-    shard
-        .call(owner, move |sh| {
-            let mut st = sh.store.borrow_mut();
-            let mut ctx = st.ctx(db);
-            crate::commands::zset::read_zset(&mut ctx, &key).map(|z| z.cloned())
-        })
-        .await
-        .unwrap_or_else(|| Err(Reply::err(GONE)))
-}
-
 /// Store a computed sorted set at `dst` on its owner (the effect logged there as DEL + ZADDs).
 async fn store_zset_items(
     shard: &Rc<Shard>,
@@ -596,10 +579,12 @@ async fn zset_setop(shard: &Rc<Shard>, db: usize, spec: &CommandSpec, args: &[By
         Ok(k) => k,
         Err(e) => return e,
     };
-    // All inputs first (WRONGTYPE wins over option errors, as in Redis).
+    // All inputs first (WRONGTYPE wins over option errors, as in Redis); sorted sets or plain
+    // sets (members scoring 1).
     let mut inputs = Vec::with_capacity(keys.len());
     for k in &args[keys.clone()] {
-        match fetch_zset(shard, db, k.clone()).await {
+        let key = k.clone();
+        match on_owner(shard, db, k, move |ctx| z::fetch_setop_input(ctx, &key)).await {
             Ok(v) => inputs.push(v),
             Err(e) => return e,
         }
@@ -608,7 +593,10 @@ async fn zset_setop(shard: &Rc<Shard>, db: usize, spec: &CommandSpec, args: &[By
         Ok(o) => o,
         Err(e) => return e,
     };
-    let refs: Vec<_> = inputs.iter().map(Option::as_ref).collect();
+    let refs: Vec<_> = inputs
+        .iter()
+        .map(|i| i.as_ref().map(z::OwnedInput::as_input))
+        .collect();
     match (z::setop_finish(&c, &refs, &o), c.dst) {
         (Err(count), _) => Reply::Int(count as i64),
         (Ok(items), Some(d)) => store_zset_items(shard, db, args[d].clone(), items).await,
@@ -750,6 +738,88 @@ async fn geo_search_store(
             store_zset_items(shard, db, args[dst].clone(), items).await
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// SORT / SORT_RO whose BY/GET patterns name keys (any shard may own them) or whose STORE
+// destination is on another shard than the source. The phases are commands/sort.rs's: the
+// vector is loaded on the source's shard, the BY and then the GET keys are resolved in one
+// call per owning shard, and a STORE result is written on the destination's shard (logged there
+// as DEL + RPUSHes).
+
+/// The values of `lookups` (a string key's value, a hash's field), asking each owning shard
+/// once for all of its keys; in the order of `lookups`.
+async fn sort_lookups(
+    shard: &Rc<Shard>,
+    db: usize,
+    lookups: Vec<crate::commands::sort::Lookup>,
+) -> Result<Vec<Option<Bytes>>, Reply> {
+    let mut groups: Vec<(usize, Vec<usize>)> = Vec::new();
+    for (i, (k, _)) in lookups.iter().enumerate() {
+        let owner = routing::key_shard(k, shard.n);
+        match groups.iter_mut().find(|g| g.0 == owner) {
+            Some(g) => g.1.push(i),
+            None => groups.push((owner, vec![i])),
+        }
+    }
+    let calls = groups.into_iter().map(|(owner, idxs)| {
+        let batch: Vec<_> = idxs.iter().map(|&i| lookups[i].clone()).collect();
+        async move {
+            let vals = shard
+                .call(owner, move |sh| {
+                    let mut st = sh.store.borrow_mut();
+                    let mut ctx = st.ctx(db);
+                    batch
+                        .iter()
+                        .map(|(k, f)| crate::commands::sort::resolve(&mut ctx, k, f.as_deref()))
+                        .collect::<Vec<_>>()
+                })
+                .await;
+            (vals, idxs)
+        }
+    });
+    let mut out = vec![None; lookups.len()];
+    for (vals, idxs) in futures::future::join_all(calls).await {
+        let vals = vals.ok_or_else(|| Reply::err(GONE))?;
+        for (v, i) in vals.into_iter().zip(idxs) {
+            out[i] = v;
+        }
+    }
+    Ok(out)
+}
+
+async fn sort(shard: &Rc<Shard>, db: usize, spec: &CommandSpec, args: &[Bytes]) -> Reply {
+    use crate::commands::sort as s;
+    let step = async {
+        let o = s::parse(args, spec.name == "sort_ro")?;
+        let src = args[1].clone();
+        let (mut v, o) = on_owner(shard, db, &args[1], move |ctx| s::load(ctx, &src, o)).await?;
+        let by = match s::by_lookups(&v, &o) {
+            None => None,
+            Some(ls) => {
+                // Elements whose pattern names no key have no weight.
+                let wanted: Vec<usize> = (0..ls.len()).filter(|&i| ls[i].is_some()).collect();
+                let found = sort_lookups(shard, db, ls.iter().flatten().cloned().collect()).await?;
+                let mut by = vec![None; ls.len()];
+                for (i, f) in wanted.into_iter().zip(found) {
+                    by[i] = f;
+                }
+                Some(by)
+            }
+        };
+        s::sort_vector(&mut v, by, &o)?;
+        let found = sort_lookups(shard, db, s::get_lookups(&v, &o)).await?;
+        let items = s::assemble(&v, &o, found);
+        let Some(d) = o.store else {
+            return Ok(s::reply(items));
+        };
+        let dst = args[d].clone();
+        on_owner(shard, db, &args[d], move |ctx| {
+            Ok(s::store_list(ctx, &dst, items))
+        })
+        .await
+    };
+    step.await.unwrap_or_else(|e| e)
 }
 
 // ---------------------------------------------------------------------------------------------
