@@ -169,3 +169,22 @@ pub fn lfu_access(field: u32, now_ms: u64, log_factor: u64, decay_time: u64) -> 
     }
     (lfu_minutes(now_ms) << 8) | counter as u32
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        use std::mem::size_of;
+        eprintln!(
+            "Value {} Entry {} List {} Hash {} Set {} ZSet {}",
+            size_of::<Value>(),
+            size_of::<Entry>(),
+            size_of::<super::super::list::List>(),
+            size_of::<super::super::hash::Hash>(),
+            size_of::<super::super::set::Set>(),
+            size_of::<super::super::zset::ZSet>()
+        );
+    }
+}

@@ -141,8 +141,8 @@ pub struct ZSet(Repr);
 enum Repr {
     /// (score, member) in order: Redis's listpack encoding.
     Pack(Vec<(f64, Bytes)>),
-    /// Redis's skiplist encoding.
-    Skip(Skip),
+    /// Redis's skiplist encoding, boxed: most sets are small.
+    Skip(Box<Skip>),
 }
 
 impl Default for ZSet {
@@ -179,7 +179,7 @@ impl ZSet {
         if lim.fits(len.max(1), max_member) {
             ZSet(Repr::Pack(Vec::with_capacity(len.min(lim.entries))))
         } else {
-            ZSet(Repr::Skip(Skip::new()))
+            ZSet(Repr::Skip(Box::new(Skip::new())))
         }
     }
 
@@ -196,7 +196,7 @@ impl ZSet {
             for (m, score) in items {
                 s.insert_new(m, score);
             }
-            ZSet(Repr::Skip(s))
+            ZSet(Repr::Skip(Box::new(s)))
         }
     }
 
@@ -434,7 +434,7 @@ impl ZSet {
             for (score, m) in std::mem::take(v) {
                 s.insert_new(m, score);
             }
-            self.0 = Repr::Skip(s);
+            self.0 = Repr::Skip(Box::new(s));
         }
     }
 }
