@@ -13,6 +13,8 @@ use std::collections::VecDeque;
 #[derive(Debug, Clone, PartialEq)]
 pub enum List {
     Packed(Pack),
+    // Boxed for the enum's size, not for the elements (one allocation per large list).
+    #[allow(clippy::box_collection)]
     Deque(Box<VecDeque<Bytes>>),
 }
 

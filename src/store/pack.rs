@@ -295,7 +295,7 @@ mod tests {
         assert_eq!(p.buf.capacity(), 152);
         for n in [0, 1, 24, 25, 100, 140, 500, 600, 8000] {
             let c = fit_capacity(n);
-            assert!(c >= n && (c + 8) % 16 == 0, "{n} -> {c}");
+            assert!(c >= n && (c + 8).is_multiple_of(16), "{n} -> {c}");
         }
         p.remove_range(0, 16);
         assert!(p.buf.capacity() < 64);
