@@ -1,6 +1,6 @@
 //! One database's slice of the keyspace on one shard.
 //!
-//! Keys live in an insertion-ordered hash map (`IndexMap`), which gives O(1) lookup, O(1)
+//! Keys live in an insertion-ordered hash map (`Map`, below), which gives O(1) lookup, O(1)
 //! uniform random sampling (RANDOMKEY, active expiry, later eviction) and a cheap stateless
 //! SCAN cursor. Removal is `swap_remove`, which moves the last entry into the hole, so SCAN walks
 //! positions from the end towards 0: a moved entry always comes from the visited tail into an
@@ -9,9 +9,7 @@
 
 use super::key::Key;
 use super::value::Entry;
-use indexmap::{IndexMap, IndexSet};
-
-type Map = IndexMap<Key, Entry, ahash::RandomState>;
+use indexmap::IndexSet;
 
 #[derive(Default)]
 pub struct Db {
@@ -208,7 +206,7 @@ impl Db {
         entry.snap = self.gen;
         let has_ttl = entry.expire_at != 0;
         // One probe: an existing key keeps its stored key and gets the new entry.
-        let (idx, old) = self.map.insert_full(Key::new(key), entry);
+        let (idx, old) = self.map.insert_full(key, entry);
         let had_ttl = old.as_ref().is_some_and(|e| e.expire_at != 0);
         if has_ttl && !had_ttl {
             if let Some((k, _)) = self.map.get_index(idx) {
@@ -330,6 +328,149 @@ impl Db {
     }
 }
 
+/// The keyspace table: `IndexMap`'s layout (entries in a dense `Vec`, a hash index of their
+/// positions) trimmed for memory, as it holds one slot per key: the index stores `u32`
+/// positions instead of `usize` and the entries carry no cached hash (an inline key is rehashed
+/// when the index grows or an entry moves; that is cheap next to the 8 bytes a key it saves).
+#[derive(Default)]
+struct Map {
+    entries: Vec<(Key, Entry)>,
+    index: hashbrown::HashTable<u32>,
+    hasher: ahash::RandomState,
+}
+
+impl Map {
+    #[inline]
+    fn hash(hasher: &ahash::RandomState, key: &[u8]) -> u64 {
+        hasher.hash_one(key)
+    }
+
+    #[inline]
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    #[inline]
+    fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    #[inline]
+    fn get_index_of(&self, key: &[u8]) -> Option<usize> {
+        let h = Self::hash(&self.hasher, key);
+        let entries = &self.entries;
+        self.index
+            .find(h, |&i| entries[i as usize].0.as_bytes() == key)
+            .map(|&i| i as usize)
+    }
+
+    #[inline]
+    fn get(&self, key: &[u8]) -> Option<&Entry> {
+        let i = self.get_index_of(key)?;
+        self.entries.get(i).map(|(_, e)| e)
+    }
+
+    #[inline]
+    fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let i = self.get_index_of(key)?;
+        self.entries.get_mut(i).map(|(_, e)| e)
+    }
+
+    #[inline]
+    fn get_full_mut(&mut self, key: &[u8]) -> Option<(usize, &Key, &mut Entry)> {
+        let i = self.get_index_of(key)?;
+        self.entries.get_mut(i).map(|(k, e)| (i, &*k, e))
+    }
+
+    #[inline]
+    fn get_index(&self, i: usize) -> Option<(&Key, &Entry)> {
+        self.entries.get(i).map(|(k, e)| (k, e))
+    }
+
+    #[inline]
+    fn get_index_mut(&mut self, i: usize) -> Option<(&Key, &mut Entry)> {
+        self.entries.get_mut(i).map(|(k, e)| (&*k, e))
+    }
+
+    /// Insert or replace; an existing key keeps its stored key. Returns the position and the
+    /// entry replaced.
+    fn insert_full(&mut self, key: &[u8], entry: Entry) -> (usize, Option<Entry>) {
+        let h = Self::hash(&self.hasher, key);
+        let entries = &mut self.entries;
+        let hasher = &self.hasher;
+        match self.index.entry(
+            h,
+            |&i| entries[i as usize].0.as_bytes() == key,
+            |&i| Self::hash(hasher, entries[i as usize].0.as_bytes()),
+        ) {
+            hashbrown::hash_table::Entry::Occupied(o) => {
+                let i = *o.get() as usize;
+                let old = std::mem::replace(&mut entries[i].1, entry);
+                (i, Some(old))
+            }
+            hashbrown::hash_table::Entry::Vacant(v) => {
+                let i = entries.len();
+                // Positions are u32: 4 billion keys in one database of one shard is far past
+                // what a shard's memory holds.
+                v.insert(i as u32);
+                entries.push((Key::new(key), entry));
+                (i, None)
+            }
+        }
+    }
+
+    /// Remove the entry at `i`, moving the last one into its place.
+    fn swap_remove_index(&mut self, i: usize) -> Option<(Key, Entry)> {
+        let last = self.entries.len().checked_sub(1)?;
+        if i > last {
+            return None;
+        }
+        let h = Self::hash(&self.hasher, self.entries[i].0.as_bytes());
+        if let Ok(o) = self.index.find_entry(h, |&j| j as usize == i) {
+            o.remove();
+        }
+        if i != last {
+            let h = Self::hash(&self.hasher, self.entries[last].0.as_bytes());
+            if let Some(j) = self.index.find_mut(h, |&j| j as usize == last) {
+                *j = i as u32;
+            }
+        }
+        Some(self.entries.swap_remove(i))
+    }
+
+    fn swap_remove(&mut self, key: &[u8]) -> Option<Entry> {
+        let i = self.get_index_of(key)?;
+        self.swap_remove_index(i).map(|(_, e)| e)
+    }
+
+    /// The last entry, removed (detached maps are walked from the end).
+    fn pop(&mut self) -> Option<(Key, Entry)> {
+        let last = self.entries.len().checked_sub(1)?;
+        self.swap_remove_index(last)
+    }
+
+    fn reserve(&mut self, additional: usize) {
+        self.entries.reserve(additional);
+        let entries = &self.entries;
+        let hasher = &self.hasher;
+        self.index.reserve(additional, |&i| {
+            Self::hash(hasher, entries[i as usize].0.as_bytes())
+        });
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&Key, &Entry)> {
+        self.entries.iter().map(|(k, e)| (k, e))
+    }
+}
+
+impl IntoIterator for Map {
+    type Item = (Key, Entry);
+    type IntoIter = std::vec::IntoIter<(Key, Entry)>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.entries.into_iter()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -355,6 +496,59 @@ mod tests {
         db.remove(b"b");
         assert_eq!(db.expires_len(), 0);
         assert_eq!(db.len(), 1);
+    }
+
+    #[test]
+    fn map_agrees_with_a_hashmap() {
+        let mut m = Map::default();
+        let mut want = std::collections::HashMap::new();
+        fastrand::seed(7);
+        for step in 0..20_000u32 {
+            // Short keys inline, long ones on the heap.
+            let k = if step % 3 == 0 {
+                format!("{:0>30}", fastrand::u32(..500))
+            } else {
+                format!("k{}", fastrand::u32(..500))
+            };
+            match fastrand::u8(..4) {
+                0 | 1 => {
+                    let (i, old) = m.insert_full(k.as_bytes(), e(&step.to_string(), 0));
+                    assert_eq!(
+                        m.get_index(i).map(|(k, _)| k.to_vec()),
+                        Some(k.clone().into_bytes())
+                    );
+                    assert_eq!(old.is_some(), want.insert(k, step).is_some());
+                }
+                2 => assert_eq!(
+                    m.swap_remove(k.as_bytes()).is_some(),
+                    want.remove(&k).is_some()
+                ),
+                _ => {
+                    if !m.is_empty() {
+                        let i = fastrand::usize(..m.len());
+                        let (gone, _) = m.swap_remove_index(i).unwrap();
+                        assert!(want.remove(std::str::from_utf8(&gone).unwrap()).is_some());
+                    }
+                }
+            }
+            assert_eq!(m.len(), want.len());
+        }
+        for (k, v) in &want {
+            let Some(Entry {
+                value: Value::Str(b),
+                ..
+            }) = m.get(k.as_bytes())
+            else {
+                panic!("missing {k}");
+            };
+            assert_eq!(b, v.to_string().as_bytes());
+        }
+        for i in 0..m.len() {
+            let (k, _) = m.get_index(i).unwrap();
+            assert_eq!(m.get_index_of(k), Some(i));
+        }
+        while m.pop().is_some() {}
+        assert!(m.is_empty());
     }
 
     #[test]

@@ -3,16 +3,21 @@
 //! fields, or a field or value longer than `hash-max-listpack-value`, becomes a hash table for
 //! good (Redis never converts back either).
 
+use super::key::Key;
 use super::pack::Pack;
 use bytes::Bytes;
 use indexmap::IndexMap;
 
-pub type Table = IndexMap<Bytes, Bytes, ahash::RandomState>;
+/// Fields and values as `Key`s: up to 22 bytes inline in the table's bucket, longer ones in an
+/// exactly sized buffer (a `Bytes` handle would cost 32 bytes plus an allocation each).
+pub type Table = IndexMap<Key, Key, ahash::RandomState>;
 
+/// The table is boxed so that a small hash (the common case) keeps `Value` and every keyspace
+/// entry small.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Hash {
     Packed(Pack),
-    Table(Table),
+    Table(Box<Table>),
 }
 
 impl Default for Hash {
@@ -82,9 +87,9 @@ impl Hash {
             let mut t = Table::with_capacity_and_hasher(p.len() / 2, Default::default());
             let mut it = p.iter();
             while let (Some(f), Some(v)) = (it.next(), it.next()) {
-                t.insert(Bytes::copy_from_slice(f), Bytes::copy_from_slice(v));
+                t.insert(Key::new(f), Key::new(v));
             }
-            *self = Hash::Table(t);
+            *self = Hash::Table(Box::new(t));
         }
     }
 
@@ -115,9 +120,14 @@ impl Hash {
                     true
                 }
             },
-            Hash::Table(t) => t
-                .insert(Bytes::copy_from_slice(field), Bytes::copy_from_slice(value))
-                .is_none(),
+            Hash::Table(t) => match t.get_mut(field) {
+                // An existing field keeps its stored key; only the value is replaced.
+                Some(v) => {
+                    *v = Key::new(value);
+                    false
+                }
+                None => t.insert(Key::new(field), Key::new(value)).is_none(),
+            },
         };
         if matches!(self, Hash::Packed(_)) && self.len() > lim.entries {
             self.convert_to_table();
@@ -189,7 +199,10 @@ impl Hash {
     pub fn mem_usage(&self) -> usize {
         match self {
             Hash::Packed(p) => p.bytes() + 32,
-            Hash::Table(t) => t.iter().map(|(f, v)| f.len() + v.len() + 80).sum::<usize>() + 64,
+            Hash::Table(t) => {
+                let heap = |k: &Key| if k.len() > 22 { k.len() + 8 } else { 0 };
+                t.iter().map(|(f, v)| 64 + heap(f) + heap(v)).sum::<usize>() + 64
+            }
         }
     }
 }

@@ -9,10 +9,13 @@ use super::pack::{entry_size, Pack};
 use bytes::Bytes;
 use std::collections::VecDeque;
 
+/// The deque is boxed so that a small list (and `Value`, and every keyspace entry) stays small.
 #[derive(Debug, Clone, PartialEq)]
 pub enum List {
     Packed(Pack),
-    Deque(VecDeque<Bytes>),
+    // Boxed for the enum's size, not for the elements (one allocation per large list).
+    #[allow(clippy::box_collection)]
+    Deque(Box<VecDeque<Bytes>>),
 }
 
 impl Default for List {
@@ -68,7 +71,7 @@ impl List {
     fn convert_to_deque(&mut self) {
         if let List::Packed(p) = self {
             let d = p.iter().map(Bytes::copy_from_slice).collect();
-            *self = List::Deque(d);
+            *self = List::Deque(Box::new(d));
         }
     }
 

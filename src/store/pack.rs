@@ -5,13 +5,35 @@
 //!
 //! Access is sequential, as in a listpack: fine for the small sizes it is used for; the owning
 //! type converts to a real container past its configured thresholds.
+//!
+//! The buffer grows to fit, as a listpack is reallocated on every insert, rather than by
+//! doubling: a collection built and then left alone (the usual case) would otherwise keep up to
+//! half its allocation unused for good.
 
 use bytes::Bytes;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Default, PartialEq, Eq)]
 pub struct Pack {
     buf: Vec<u8>,
     len: usize,
+}
+
+impl Clone for Pack {
+    fn clone(&self) -> Pack {
+        // `Vec::clone` allocates exactly the length; keep that (no slack copied over).
+        Pack {
+            buf: self.buf.clone(),
+            len: self.len,
+        }
+    }
+}
+
+/// The capacity to allocate for `n` bytes: `n` rounded up to what the allocator hands out
+/// anyway (glibc malloc: 16-byte steps with an 8-byte header, 24 usable bytes at least), plus an
+/// eighth past 512 bytes so a growing large pack is not copied on every push.
+pub fn fit_capacity(n: usize) -> usize {
+    let n = if n > 512 { n + n / 8 } else { n };
+    ((n + 8 + 15) & !15).max(32) - 8
 }
 
 /// Bytes of the varint header for a length.
@@ -103,7 +125,26 @@ impl Pack {
         self.spans().nth(i).map(|(_, s, e)| &self.buf[s..e])
     }
 
+    /// Room for `add` more bytes, allocated to fit (see the module comment).
+    #[inline]
+    fn reserve(&mut self, add: usize) {
+        let need = self.buf.len() + add;
+        if need > self.buf.capacity() {
+            self.buf.reserve_exact(fit_capacity(need) - self.buf.len());
+        }
+    }
+
+    /// Give back the room a removal left, when it is worth a reallocation.
+    fn shrink(&mut self) {
+        let want = fit_capacity(self.buf.len());
+        if self.buf.capacity() >= want + 64 || (self.buf.is_empty() && self.buf.capacity() > 0) {
+            self.buf
+                .shrink_to(if self.buf.is_empty() { 0 } else { want });
+        }
+    }
+
     pub fn push_back(&mut self, v: &[u8]) {
+        self.reserve(entry_size(v.len()));
         put_varint(&mut self.buf, v.len());
         self.buf.extend_from_slice(v);
         self.len += 1;
@@ -119,6 +160,7 @@ impl Pack {
         let mut enc = Vec::with_capacity(entry_size(v.len()));
         put_varint(&mut enc, v.len());
         enc.extend_from_slice(v);
+        self.reserve(enc.len());
         self.buf.splice(at..at, enc);
         self.len += 1;
     }
@@ -129,7 +171,9 @@ impl Pack {
             let mut enc = Vec::with_capacity(entry_size(v.len()));
             put_varint(&mut enc, v.len());
             enc.extend_from_slice(v);
+            self.reserve(enc.len().saturating_sub(e - st));
             self.buf.splice(st..e, enc);
+            self.shrink();
         }
     }
 
@@ -153,6 +197,7 @@ impl Pack {
         };
         self.buf.drain(st..end);
         self.len -= n;
+        self.shrink();
     }
 
     pub fn remove(&mut self, i: usize) {
@@ -174,12 +219,16 @@ impl Pack {
 
     /// Keep only the entries for which `keep` returns true; returns how many were removed.
     pub fn retain(&mut self, mut keep: impl FnMut(usize, &[u8]) -> bool) -> usize {
-        let mut out = Pack::new();
+        let mut out = Pack {
+            buf: Vec::with_capacity(self.buf.len()),
+            len: 0,
+        };
         for (i, v) in self.iter().enumerate() {
             if keep(i, v) {
                 out.push_back(v);
             }
         }
+        out.shrink();
         let removed = self.len - out.len;
         *self = out;
         removed
@@ -233,5 +282,22 @@ mod tests {
         assert_eq!(p.pop_front().as_deref(), Some(b"zz".as_slice()));
         assert!(p.is_empty());
         assert_eq!(p.bytes(), 0);
+    }
+
+    #[test]
+    fn allocated_to_fit() {
+        let mut p = Pack::new();
+        for i in 0..10 {
+            p.push_back(format!("field{i}").as_bytes());
+            p.push_back(format!("value{i}").as_bytes());
+        }
+        assert_eq!(p.bytes(), 140);
+        assert_eq!(p.buf.capacity(), 152);
+        for n in [0, 1, 24, 25, 100, 140, 500, 600, 8000] {
+            let c = fit_capacity(n);
+            assert!(c >= n && (c + 8).is_multiple_of(16), "{n} -> {c}");
+        }
+        p.remove_range(0, 16);
+        assert!(p.buf.capacity() < 64);
     }
 }

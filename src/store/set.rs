@@ -1,21 +1,169 @@
-//! The set type. A set of integers is a sorted `Vec<i64>` (Redis's intset) while it holds at
+//! The set type. A set of integers is a sorted array of them (Redis's intset) while it holds at
 //! most `set-max-intset-entries` members; a non-integer member or one too many makes it a hash
 //! set for good. Redis 7.0 has no listpack sets, so those are the two encodings.
 
+use super::key::Key;
 use bytes::Bytes;
 use indexmap::IndexSet;
 
-pub type Table = IndexSet<Bytes, ahash::RandomState>;
+/// Members as `Key`s: up to 22 bytes inline in the table's bucket instead of a 32-byte `Bytes`
+/// handle plus an allocation each.
+pub type Table = IndexSet<Key, ahash::RandomState>;
 
+/// The table is boxed so that an intset (and `Value`, and every keyspace entry) stays small.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Set {
-    Ints(Vec<i64>),
-    Table(Table),
+    Ints(Ints),
+    Table(Box<Table>),
 }
 
 impl Default for Set {
     fn default() -> Self {
-        Set::Ints(Vec::new())
+        Set::Ints(Ints::default())
+    }
+}
+
+/// Sorted distinct integers at the narrowest width that holds them all, as Redis's intset
+/// (2, 4 or 8 bytes each; widened when a member needs it, never narrowed). The array is
+/// allocated to fit, as the intset is reallocated on each insert.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ints {
+    W16(Vec<i16>),
+    W32(Vec<i32>),
+    W64(Vec<i64>),
+}
+
+impl Default for Ints {
+    fn default() -> Self {
+        Ints::W16(Vec::new())
+    }
+}
+
+macro_rules! each {
+    ($s:expr, $v:ident => $e:expr) => {
+        match $s {
+            Ints::W16($v) => $e,
+            Ints::W32($v) => $e,
+            // The same code for every width; for this one a widening is the identity.
+            #[allow(clippy::useless_conversion)]
+            Ints::W64($v) => $e,
+        }
+    };
+}
+
+/// Room for one more element, allocated to fit rather than doubled.
+fn grow_one<T>(v: &mut Vec<T>) {
+    if v.len() == v.capacity() {
+        let w = std::mem::size_of::<T>();
+        let cap = super::pack::fit_capacity((v.len() + 1) * w) / w;
+        v.reserve_exact(cap - v.len());
+    }
+}
+
+/// Give back the room removals left, when it is worth a reallocation.
+fn shrink<T>(v: &mut Vec<T>) {
+    let w = std::mem::size_of::<T>();
+    let want = super::pack::fit_capacity(v.len() * w) / w;
+    if (v.capacity() - want.min(v.capacity())) * w >= 64 {
+        v.shrink_to(want);
+    }
+}
+
+impl Ints {
+    pub fn len(&self) -> usize {
+        each!(self, v => v.len())
+    }
+
+    pub fn get(&self, i: usize) -> Option<i64> {
+        each!(self, v => v.get(i).map(|&x| i64::from(x)))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = i64> + '_ {
+        (0..self.len()).filter_map(|i| self.get(i))
+    }
+
+    /// Position of `x`, or where it would go.
+    pub fn search(&self, x: i64) -> Result<usize, usize> {
+        // A value outside the current width sorts before or after every member.
+        let outside = || Err(if x < 0 { 0 } else { self.len() });
+        match self {
+            Ints::W16(v) => i16::try_from(x).map_or_else(|_| outside(), |x| v.binary_search(&x)),
+            Ints::W32(v) => i32::try_from(x).map_or_else(|_| outside(), |x| v.binary_search(&x)),
+            Ints::W64(v) => v.binary_search(&x),
+        }
+    }
+
+    /// Widen the array if `x` does not fit its width.
+    fn widen_for(&mut self, x: i64) {
+        let need = if i16::try_from(x).is_ok() {
+            2
+        } else if i32::try_from(x).is_ok() {
+            4
+        } else {
+            8
+        };
+        let have = match self {
+            Ints::W16(_) => 2,
+            Ints::W32(_) => 4,
+            Ints::W64(_) => 8,
+        };
+        if need <= have {
+            return;
+        }
+        let all: Vec<i64> = self.iter().collect();
+        *self = if need == 4 {
+            let mut v = Vec::with_capacity(all.len() + 1);
+            v.extend(all.iter().map(|&x| x as i32));
+            Ints::W32(v)
+        } else {
+            let mut v = Vec::with_capacity(all.len() + 1);
+            v.extend(all);
+            Ints::W64(v)
+        };
+    }
+
+    /// Add `x`; true if it is new.
+    pub fn insert(&mut self, x: i64) -> bool {
+        if self.search(x).is_ok() {
+            return false;
+        }
+        self.widen_for(x);
+        let Err(pos) = self.search(x) else {
+            return false;
+        };
+        match self {
+            Ints::W16(v) => {
+                grow_one(v);
+                v.insert(pos, x as i16)
+            }
+            Ints::W32(v) => {
+                grow_one(v);
+                v.insert(pos, x as i32)
+            }
+            Ints::W64(v) => {
+                grow_one(v);
+                v.insert(pos, x)
+            }
+        }
+        true
+    }
+
+    /// Remove and return the member at position `i`.
+    pub fn remove_at(&mut self, i: usize) -> Option<i64> {
+        if i >= self.len() {
+            return None;
+        }
+        let x = each!(self, v => {
+            let x = i64::from(v.remove(i));
+            shrink(v);
+            x
+        });
+        Some(x)
+    }
+
+    /// Bytes of the array, for MEMORY USAGE.
+    fn bytes(&self) -> usize {
+        each!(self, v => std::mem::size_of_val(&v[..]))
     }
 }
 
@@ -36,9 +184,9 @@ impl Set {
     /// An empty set of the encoding Redis picks for a set whose first member is `first`.
     pub fn for_member(first: &[u8]) -> Set {
         if as_int(first).is_some() {
-            Set::Ints(Vec::new())
+            Set::Ints(Ints::default())
         } else {
-            Set::Table(Table::default())
+            Set::Table(Box::default())
         }
     }
 
@@ -63,8 +211,12 @@ impl Set {
 
     fn convert_to_table(&mut self) {
         if let Set::Ints(v) = self {
-            let t: Table = v.iter().map(|&i| int_bytes(i)).collect();
-            *self = Set::Table(t);
+            let mut buf = itoa::Buffer::new();
+            let t: Table = v
+                .iter()
+                .map(|i| Key::new(buf.format(i).as_bytes()))
+                .collect();
+            *self = Set::Table(Box::new(t));
         }
     }
 
@@ -73,10 +225,9 @@ impl Set {
         if let Set::Ints(v) = self {
             match as_int(m) {
                 Some(i) => {
-                    let Err(pos) = v.binary_search(&i) else {
+                    if !v.insert(i) {
                         return false;
-                    };
-                    v.insert(pos, i);
+                    }
                     if v.len() > max_ints {
                         self.convert_to_table();
                     }
@@ -86,18 +237,15 @@ impl Set {
             }
         }
         match self {
-            Set::Table(t) => t.insert(Bytes::copy_from_slice(m)),
+            Set::Table(t) => t.insert(Key::new(m)),
             Set::Ints(_) => false,
         }
     }
 
     pub fn remove(&mut self, m: &[u8]) -> bool {
         match self {
-            Set::Ints(v) => match as_int(m).map(|i| v.binary_search(&i)) {
-                Some(Ok(pos)) => {
-                    v.remove(pos);
-                    true
-                }
+            Set::Ints(v) => match as_int(m).map(|i| v.search(i)) {
+                Some(Ok(pos)) => v.remove_at(pos).is_some(),
                 _ => false,
             },
             Set::Table(t) => t.swap_remove(m),
@@ -106,7 +254,7 @@ impl Set {
 
     pub fn contains(&self, m: &[u8]) -> bool {
         match self {
-            Set::Ints(v) => as_int(m).is_some_and(|i| v.binary_search(&i).is_ok()),
+            Set::Ints(v) => as_int(m).is_some_and(|i| v.search(i).is_ok()),
             Set::Table(t) => t.contains(m),
         }
     }
@@ -114,8 +262,8 @@ impl Set {
     /// The member at position `i` (for random picks), in the order of `members`.
     pub fn at(&self, i: usize) -> Option<Bytes> {
         match self {
-            Set::Ints(v) => v.get(i).map(|&x| int_bytes(x)),
-            Set::Table(t) => t.get_index(i).map(super::value::share_or_copy),
+            Set::Ints(v) => v.get(i).map(int_bytes),
+            Set::Table(t) => t.get_index(i).map(Key::to_bytes),
         }
     }
 
@@ -130,16 +278,16 @@ impl Set {
     /// Remove and return the member at position `i`.
     pub fn take_at(&mut self, i: usize) -> Option<Bytes> {
         match self {
-            Set::Ints(v) => (i < v.len()).then(|| int_bytes(v.remove(i))),
-            Set::Table(t) => t.swap_remove_index(i),
+            Set::Ints(v) => v.remove_at(i).map(int_bytes),
+            Set::Table(t) => t.swap_remove_index(i).map(|k| k.to_bytes()),
         }
     }
 
     /// Every member: ascending for an intset, table order otherwise.
     pub fn members(&self) -> Vec<Bytes> {
         match self {
-            Set::Ints(v) => v.iter().map(|&i| int_bytes(i)).collect(),
-            Set::Table(t) => t.iter().map(super::value::share_or_copy).collect(),
+            Set::Ints(v) => v.iter().map(int_bytes).collect(),
+            Set::Table(t) => t.iter().map(Key::to_bytes).collect(),
         }
     }
 
@@ -148,7 +296,7 @@ impl Set {
         match self {
             Set::Ints(v) => {
                 let mut buf = itoa::Buffer::new();
-                for &i in v {
+                for i in v.iter() {
                     f(buf.format(i).as_bytes());
                 }
             }
@@ -183,8 +331,11 @@ impl Set {
     /// Approximate bytes used, for MEMORY USAGE.
     pub fn mem_usage(&self) -> usize {
         match self {
-            Set::Ints(v) => v.len() * 8 + 32,
-            Set::Table(t) => t.iter().map(|m| m.len() + 56).sum::<usize>() + 64,
+            Set::Ints(v) => v.bytes() + 32,
+            Set::Table(t) => {
+                let heap = |k: &Key| if k.len() > 22 { k.len() + 8 } else { 0 };
+                t.iter().map(|m| 40 + heap(m)).sum::<usize>() + 64
+            }
         }
     }
 }
@@ -211,6 +362,8 @@ mod tests {
         prop_oneof![
             6 => (-20i64..20).prop_map(|i| i.to_string().into_bytes()),
             1 => Just(b"9223372036854775807".to_vec()),
+            1 => Just(b"-9223372036854775808".to_vec()),
+            1 => (-100_000i64..100_000).prop_map(|i| i.to_string().into_bytes()),
             1 => Just(b"007".to_vec()),
             1 => proptest::collection::vec(b'a'..b'e', 1..3),
         ]
@@ -250,7 +403,8 @@ mod tests {
                     prop_assert!(s.contains(x));
                 }
                 if let Set::Ints(v) = &s {
-                    prop_assert!(v.windows(2).all(|w| w[0] < w[1]));
+                    let all: Vec<i64> = v.iter().collect();
+                    prop_assert!(all.windows(2).all(|w| w[0] < w[1]));
                 }
             }
         }

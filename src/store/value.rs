@@ -173,3 +173,16 @@ pub fn lfu_access(field: u32, now_ms: u64, log_factor: u64, decay_time: u64) -> 
     }
     (lfu_minutes(now_ms) << 8) | counter as u32
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every key pays for an `Entry`: keep the large variants boxed.
+    #[test]
+    fn entry_stays_small() {
+        use std::mem::size_of;
+        assert_eq!(size_of::<Value>(), 40);
+        assert_eq!(size_of::<Entry>(), 56);
+    }
+}

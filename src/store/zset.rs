@@ -141,8 +141,8 @@ pub struct ZSet(Repr);
 enum Repr {
     /// (score, member) in order: Redis's listpack encoding.
     Pack(Vec<(f64, Bytes)>),
-    /// Redis's skiplist encoding.
-    Skip(Skip),
+    /// Redis's skiplist encoding, boxed: most sets are small.
+    Skip(Box<Skip>),
 }
 
 impl Default for ZSet {
@@ -179,7 +179,7 @@ impl ZSet {
         if lim.fits(len.max(1), max_member) {
             ZSet(Repr::Pack(Vec::with_capacity(len.min(lim.entries))))
         } else {
-            ZSet(Repr::Skip(Skip::new()))
+            ZSet(Repr::Skip(Box::new(Skip::new())))
         }
     }
 
@@ -196,7 +196,7 @@ impl ZSet {
             for (m, score) in items {
                 s.insert_new(m, score);
             }
-            ZSet(Repr::Skip(s))
+            ZSet(Repr::Skip(Box::new(s)))
         }
     }
 
@@ -434,7 +434,7 @@ impl ZSet {
             for (score, m) in std::mem::take(v) {
                 s.insert_new(m, score);
             }
-            self.0 = Repr::Skip(s);
+            self.0 = Repr::Skip(Box::new(s));
         }
     }
 }
@@ -451,6 +451,12 @@ fn pack_score(s: f64) -> f64 {
 }
 
 fn pack_insert(v: &mut Vec<(f64, Bytes)>, score: f64, member: Bytes) {
+    // Grow to fit rather than doubling: a small set is usually built once and kept.
+    if v.len() == v.capacity() {
+        const W: usize = std::mem::size_of::<(f64, Bytes)>();
+        let cap = super::pack::fit_capacity((v.len() + 1) * W) / W;
+        v.reserve_exact(cap - v.len());
+    }
     let score = pack_score(score);
     let at = v.partition_point(|(s, m)| before(*s, m, score, &member));
     v.insert(at, (score, member));
@@ -485,7 +491,7 @@ impl<'a> Iterator for Iter<'a> {
             }
             Repr::Skip(sk) => {
                 let n = sk.list.nodes.get(self.pos)?;
-                self.pos = if self.rev { n.back } else { n.links[0].next } as usize;
+                self.pos = if self.rev { n.back } else { n.link0.next } as usize;
                 Some((&n.member, n.score))
             }
         }
@@ -548,7 +554,37 @@ struct Node {
     member: Bytes,
     /// Previous node on level 0; NIL for the first.
     back: u32,
-    links: Box<[Link]>,
+    /// Level 0, inline: three nodes in four have no other level, and a boxed slice of one
+    /// link would cost a 32-byte allocation.
+    link0: Link,
+    /// Levels 1 and up.
+    upper: Box<[Link]>,
+}
+
+impl Node {
+    /// Number of levels.
+    #[inline]
+    fn levels(&self) -> usize {
+        1 + self.upper.len()
+    }
+
+    #[inline]
+    fn link(&self, i: usize) -> Link {
+        if i == 0 {
+            self.link0
+        } else {
+            self.upper[i - 1]
+        }
+    }
+
+    #[inline]
+    fn link_mut(&mut self, i: usize) -> &mut Link {
+        if i == 0 {
+            &mut self.link0
+        } else {
+            &mut self.upper[i - 1]
+        }
+    }
 }
 
 /// Redis's zskiplist with nodes in an arena (ids instead of pointers; freed ids reused).
@@ -567,7 +603,8 @@ impl SkipList {
             score: 0.0,
             member: Bytes::new(),
             back: NIL,
-            links: vec![Link { next: NIL, span: 0 }; MAX_LEVEL].into_boxed_slice(),
+            link0: Link { next: NIL, span: 0 },
+            upper: vec![Link { next: NIL, span: 0 }; MAX_LEVEL - 1].into_boxed_slice(),
         };
         SkipList {
             nodes: vec![head],
@@ -580,12 +617,12 @@ impl SkipList {
 
     #[inline]
     fn link(&self, x: u32, i: usize) -> Link {
-        self.nodes[x as usize].links[i]
+        self.nodes[x as usize].link(i)
     }
 
     #[inline]
     fn link_mut(&mut self, x: u32, i: usize) -> &mut Link {
-        &mut self.nodes[x as usize].links[i]
+        self.nodes[x as usize].link_mut(i)
     }
 
     #[inline]
@@ -618,7 +655,7 @@ impl SkipList {
     fn release(&mut self, x: u32) -> (f64, Bytes) {
         let n = &mut self.nodes[x as usize];
         let member = std::mem::take(&mut n.member);
-        n.links = Box::new([]);
+        n.upper = Box::new([]);
         self.free.push(x);
         (n.score, member)
     }
@@ -679,7 +716,8 @@ impl SkipList {
             score,
             member,
             back,
-            links: vec![Link { next: NIL, span: 0 }; lvl].into_boxed_slice(),
+            link0: Link { next: NIL, span: 0 },
+            upper: vec![Link { next: NIL, span: 0 }; lvl - 1].into_boxed_slice(),
         });
         for i in 0..lvl {
             let u = self.link(update[i], i);
@@ -708,7 +746,7 @@ impl SkipList {
     /// zslDeleteNode: unlink `x`, whose predecessors per level are `update`.
     fn unlink(&mut self, x: u32, update: &[u32; MAX_LEVEL]) {
         for (i, &u) in update.iter().enumerate().take(self.level) {
-            let xl = if i < self.node(x).links.len() {
+            let xl = if i < self.node(x).levels() {
                 Some(self.link(x, i))
             } else {
                 None
@@ -881,7 +919,7 @@ impl SkipList {
                 assert!(before(p.score, &p.member, n.score, &n.member));
             }
             prev = x;
-            x = n.links[0].next;
+            x = n.link0.next;
             count += 1;
         }
         assert_eq!(count, self.len);
