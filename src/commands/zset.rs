@@ -1538,8 +1538,11 @@ impl<'a> SetOpInput<'a> {
         use std::borrow::Cow;
         match *self {
             SetOpInput::Z(z) => Box::new(z.iter().map(|(m, s)| (Cow::Borrowed(m), s))),
-            SetOpInput::S(Set::Table(t)) => Box::new(t.iter().map(|m| (Cow::Borrowed(m), 1.0))),
-            SetOpInput::S(Set::Ints(v)) => Box::new(v.iter().map(|&i| {
+            SetOpInput::S(Set::Table(t)) => Box::new(
+                t.iter()
+                    .map(|m| (Cow::Owned(Bytes::copy_from_slice(m.as_bytes())), 1.0)),
+            ),
+            SetOpInput::S(Set::Ints(v)) => Box::new(v.iter().map(|i| {
                 let m = Bytes::copy_from_slice(itoa::Buffer::new().format(i).as_bytes());
                 (Cow::Owned(m), 1.0)
             })),

@@ -5,6 +5,7 @@
 //! (Redis's crc64, the Jones polynomial) covering everything before it.
 
 use super::hash::{self, Hash, HashLimits};
+use super::key::Key;
 use super::list::List;
 use super::set::{self, Set};
 use super::value::Value;
@@ -197,10 +198,10 @@ fn load_object(ty: u8, r: &mut Reader, lim: &StoreLimits) -> Option<Value> {
         RDB_TYPE_SET_INTSET => {
             let ints = intset_members(&load_string(r)?)?;
             if ints.len() > lim.set_max_intset_entries {
-                let t: set::Table = ints.iter().map(|&i| int_text(i)).collect();
-                Some(Value::Set(Set::Table(t)))
+                let t: set::Table = ints.iter().map(|&i| Key::new(&int_text(i))).collect();
+                Some(Value::Set(Set::Table(Box::new(t))))
             } else {
-                Some(Value::Set(Set::Ints(ints)))
+                Some(Value::Set(Set::Ints(set::Ints::from_sorted(ints))))
             }
         }
         RDB_TYPE_HASH => {
@@ -258,15 +259,15 @@ fn set_from_members(members: Vec<Vec<u8>>, max_ints: usize) -> Option<Value> {
         if ints.windows(2).any(|w| w[0] == w[1]) {
             return None;
         }
-        return Some(Value::Set(Set::Ints(ints)));
+        return Some(Value::Set(Set::Ints(set::Ints::from_sorted(ints))));
     }
     let mut t = set::Table::default();
     for m in members {
-        if !t.insert(Bytes::from(m)) {
+        if !t.insert(Key::new(&m)) {
             return None;
         }
     }
-    Some(Value::Set(Set::Table(t)))
+    Some(Value::Set(Set::Table(Box::new(t))))
 }
 
 /// A hash from alternating fields and values: refused when empty, odd or with a repeated
@@ -290,9 +291,9 @@ fn hash_from_flat(flat: Vec<Vec<u8>>, lim: HashLimits, check_sizes: bool) -> Opt
     let mut t = hash::Table::with_capacity_and_hasher(n, Default::default());
     let mut it = flat.into_iter();
     while let (Some(f), Some(v)) = (it.next(), it.next()) {
-        t.insert(Bytes::from(f), Bytes::from(v));
+        t.insert(Key::new(&f), Key::new(&v));
     }
-    Some(Value::Hash(Hash::Table(t)))
+    Some(Value::Hash(Hash::Table(Box::new(t))))
 }
 
 /// A sorted set from alternating members and scores (ziplist and listpack blobs).
@@ -385,9 +386,9 @@ fn save_hash(out: &mut Vec<u8>, h: &Hash) {
         Hash::Table(t) => {
             out.push(RDB_TYPE_HASH);
             save_len(out, t.len() as u64);
-            for (f, v) in t {
-                save_string(out, f);
-                save_string(out, v);
+            for (f, v) in t.iter() {
+                save_string(out, f.as_bytes());
+                save_string(out, v.as_bytes());
             }
         }
     }
@@ -399,17 +400,16 @@ fn save_set(out: &mut Vec<u8>, s: &Set) {
     match s {
         Set::Ints(v) => {
             out.push(RDB_TYPE_SET_INTSET);
-            let width: usize = if v.iter().all(|&i| i16::try_from(i).is_ok()) {
-                2
-            } else if v.iter().all(|&i| i32::try_from(i).is_ok()) {
-                4
-            } else {
-                8
+            // The set's own width, which (as Redis's intset) never narrows after removals.
+            let width: usize = match v {
+                set::Ints::W16(_) => 2,
+                set::Ints::W32(_) => 4,
+                set::Ints::W64(_) => 8,
             };
             let mut blob = Vec::with_capacity(8 + v.len() * width);
             blob.extend_from_slice(&(width as u32).to_le_bytes());
             blob.extend_from_slice(&(v.len() as u32).to_le_bytes());
-            for &i in v {
+            for i in v.iter() {
                 blob.extend_from_slice(&i.to_le_bytes()[..width]);
             }
             save_string(out, &blob);
@@ -417,8 +417,8 @@ fn save_set(out: &mut Vec<u8>, s: &Set) {
         Set::Table(t) => {
             out.push(RDB_TYPE_SET);
             save_len(out, t.len() as u64);
-            for m in t {
-                save_string(out, m);
+            for m in t.iter() {
+                save_string(out, m.as_bytes());
             }
         }
     }

@@ -70,6 +70,19 @@ fn shrink<T>(v: &mut Vec<T>) {
 }
 
 impl Ints {
+    /// The intset of sorted distinct integers, at the narrowest width that holds them all.
+    pub fn from_sorted(all: Vec<i64>) -> Ints {
+        let (lo, hi) = (all.first().copied(), all.last().copied());
+        let fits = |t: fn(i64) -> bool| lo.is_none_or(t) && hi.is_none_or(t);
+        if fits(|x| i16::try_from(x).is_ok()) {
+            Ints::W16(all.into_iter().map(|x| x as i16).collect())
+        } else if fits(|x| i32::try_from(x).is_ok()) {
+            Ints::W32(all.into_iter().map(|x| x as i32).collect())
+        } else {
+            Ints::W64(all)
+        }
+    }
+
     pub fn len(&self) -> usize {
         each!(self, v => v.len())
     }
