@@ -1,20 +1,25 @@
 //! The blocking commands (Redis 7.0 `t_list.c`, `t_zset.c`, `blocked.c`): BLPOP BRPOP BLMOVE
-//! BRPOPLPUSH BLMPOP BZPOPMIN BZPOPMAX BZMPOP.
+//! BRPOPLPUSH BLMPOP BZPOPMIN BZPOPMAX BZMPOP, and XREAD/XREADGROUP with BLOCK.
 //!
-//! This file holds their parsing and the synchronous steps run on a key's shard (what is at the
-//! key, and serving a client from it); the waiting itself (registering on the owning shards,
-//! wake-ups, timeouts, CLIENT UNBLOCK) is in `shard/blocking.rs`. They are `Kind::Conn`
+//! This file holds their parsing and the synchronous steps run on a key's shard (whether the
+//! key can serve a client, and serving it); the waiting itself (registering on the owning
+//! shards, wake-ups, timeouts, CLIENT UNBLOCK) is in `shard/blocking.rs`. They are `Kind::Conn`
 //! commands: the connection's own task runs them (`server::exec_async`), since a blocked client
-//! holds its connection's flow until it is served.
+//! holds its connection's flow until it is served. XREAD/XREADGROUP are keyed commands whose
+//! connection task takes over when they are given BLOCK (`stream::blocks`); what they read is
+//! resolved on the keys' shards first (`shard::blocking::stream_prepare`), and the stream side
+//! of checking and serving is in `stream.rs`.
 //!
 //! Replies, error texts and the order of the checks follow Redis 7.0.15.
 
 use super::list::{self, End};
+use super::stream::{self, ReadArgs, ReadFrom};
 use super::zset;
 use super::{CommandSpec, Kind};
 use crate::protocol::reply::Reply;
 use crate::store::{Ctx, Value};
 use bytes::Bytes;
+use std::collections::HashMap;
 use std::time::Duration;
 
 pub const COMMANDS: &[CommandSpec] = &[
@@ -72,13 +77,6 @@ fn numkeys_at_2(args: &[Bytes]) -> Vec<usize> {
         .collect()
 }
 
-/// The type a blocked command waits for.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Want {
-    List,
-    ZSet,
-}
-
 /// What serving a blocked command does at the key it is served from.
 #[derive(Clone, Debug)]
 pub enum Op {
@@ -95,14 +93,29 @@ pub enum Op {
     },
     /// BZPOPMIN/BZPOPMAX (`count` None: reply `[key, member, score]`), BZMPOP.
     ZPop { max: bool, count: Option<u64> },
+    /// XREAD/XREADGROUP BLOCK: reads the key's new entries (streams don't consume: one XADD
+    /// serves every client it has something for).
+    Stream(Box<StreamRead>),
+}
+
+/// A blocked XREAD/XREADGROUP: its options, and where it reads each key from (XREAD's `$`
+/// resolved when it blocked; XREADGROUP reads `>`, the group's last ID when served).
+#[derive(Clone, Debug)]
+pub struct StreamRead {
+    pub read: ReadArgs,
+    pub from: HashMap<Bytes, ReadFrom>,
+}
+
+impl StreamRead {
+    fn from(&self, key: &[u8]) -> ReadFrom {
+        self.from.get(key).copied().unwrap_or(ReadFrom::New)
+    }
 }
 
 impl Op {
-    pub fn wants(&self) -> Want {
-        match self {
-            Op::Pop { .. } | Op::Move { .. } => Want::List,
-            Op::ZPop { .. } => Want::ZSet,
-        }
+    /// Whether its waiter is served (told) when its key is removed: XREADGROUP.
+    pub fn unblock_on_nokey(&self) -> bool {
+        matches!(self, Op::Stream(s) if s.read.group.is_some())
     }
 }
 
@@ -126,6 +139,14 @@ pub enum Served {
 
 /// Past this, a timeout might as well be forever (and no timer needs to exist that far out).
 const FOREVER_MS: f64 = 1e12;
+
+/// XREAD/XREADGROUP's BLOCK timeout (ms, already checked): 0 is forever.
+pub fn timeout_ms(ms: u64) -> Option<Duration> {
+    if ms == 0 || ms as f64 > FOREVER_MS {
+        return None;
+    }
+    Some(Duration::from_millis(ms))
+}
 
 /// A blocking command's timeout in seconds, as Redis 7.0.15 reads it: a long double, times 1000
 /// rounded up to ms, then cast to a long long; what doesn't fit (inf, 1e30) comes out of the
@@ -211,29 +232,42 @@ pub fn parse(name: &str, args: &[Bytes], shards: usize) -> Result<Blocking, Repl
     Ok(Blocking { keys, op, timeout })
 }
 
-/// What a key holds, as far as blocked clients care.
+/// Whether a key can serve a blocked command, now.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum At {
+pub enum Check {
+    /// The key does not exist: nor can it serve the list and sorted-set clients waiting behind
+    /// (XREADGROUP's hear of it: `Serve`).
     Absent,
-    Holds(Want),
+    /// Serve it (`serve`).
+    Serve,
+    /// Not this one (a stream without entries for it): it waits on, and those behind it may
+    /// still be served.
+    Wait,
     /// Another type: WRONGTYPE for a client that asks now, nothing for one that waits.
-    Other,
+    Wrong,
 }
 
-/// What is at `key` (a write lookup, as Redis's blocking commands do; lazy expiry on the way).
-pub fn at(ctx: &mut Ctx, key: &[u8]) -> At {
+/// Whether `key` can serve `op` (a write lookup, as Redis's blocking commands do; lazy expiry
+/// on the way). `blocked`: `op` is waiting already (a write marked the key ready), else it
+/// asks now.
+pub fn check(ctx: &mut Ctx, key: &[u8], op: &Op, blocked: bool) -> Check {
+    if let Op::Stream(s) = op {
+        return stream::blocked_check(ctx, &s.read, key, s.from(key), blocked);
+    }
+    let list = matches!(op, Op::Pop { .. } | Op::Move { .. });
     match ctx.lookup(key).map(|e| &e.value) {
-        None => At::Absent,
-        Some(Value::List(_)) => At::Holds(Want::List),
-        Some(Value::ZSet(_)) => At::Holds(Want::ZSet),
-        Some(_) => At::Other,
+        None => Check::Absent,
+        Some(Value::List(_)) if list => Check::Serve,
+        Some(Value::ZSet(_)) if !list => Check::Serve,
+        Some(_) => Check::Wrong,
     }
 }
 
-/// Serve a blocked command from `key`, which holds what it wants: pop, build its reply and
-/// log the effect as the non-blocking command would be (BLPOP as LPOP key, BLMOVE as LMOVE …).
-pub fn serve(ctx: &mut Ctx, key: &Bytes, op: &Op) -> Served {
+/// Serve a blocked command from `key`, where `check` said so: pop, build its reply and log the
+/// effect as the non-blocking command would be (BLPOP as LPOP key, BLMOVE as LMOVE …).
+pub fn serve(ctx: &mut Ctx, key: &Bytes, op: &Op, blocked: bool) -> Served {
     let reply = match op {
+        Op::Stream(s) => stream::blocked_serve(ctx, &s.read, key, s.from(key), blocked),
         Op::Pop { end, count: None } => match list::parts::pop(ctx, key, *end) {
             Ok(Some(v)) => Reply::Array(vec![Reply::Bulk(key.clone()), Reply::Bulk(v)]),
             Ok(None) => Reply::NilArray,
@@ -351,6 +385,13 @@ mod tests {
         for t in ["", "x", " 1", "1 ", "nan", "1e"] {
             assert_eq!(err(parse_timeout(t.as_bytes())), bad, "{t:?}");
         }
+    }
+
+    #[test]
+    fn stream_timeouts() {
+        assert_eq!(timeout_ms(0), None);
+        assert_eq!(timeout_ms(250), Some(Duration::from_millis(250)));
+        assert_eq!(timeout_ms(u64::MAX), None);
     }
 
     #[test]

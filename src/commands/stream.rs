@@ -6,10 +6,14 @@
 //! XAUTOCLAIM log XCLAIM … FORCE JUSTID LASTID per pending entry they touched (plus XGROUP
 //! SETID / CREATECONSUMER where Redis emits them), never themselves.
 //!
-//! Blocking reads are not supported: XREAD/XREADGROUP with BLOCK answer at once when there is
-//! data, and `ERR XREAD BLOCK is not supported yet` when they would have to wait.
+//! XREAD/XREADGROUP with BLOCK are run by the connection's task (`blocks`, then
+//! `shard/blocking.rs`), which serves what is there as the plain command does and otherwise
+//! waits; a client blocked on streams is served from here (`blocked_check`, `blocked_serve`:
+//! Redis's serveClientsBlockedOnStreamKey) when XADD, XGROUP DESTROY or, for XREADGROUP, the
+//! key's removal mark the key ready.
 
 use super::args::is;
+use super::blocking::Check;
 use super::{CommandSpec, Kind};
 use crate::protocol::reply::Reply;
 use crate::store::stream::{
@@ -574,6 +578,8 @@ fn xadd(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             ctx.propagate(&a);
         }
     }
+    // A new stream is noticed by `Db::insert`; an entry added in place is signalled.
+    ctx.signal_ready(key);
     id_reply(id)
 }
 
@@ -726,10 +732,11 @@ fn xsetid(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 // XREAD / XREADGROUP
 
 /// What XREAD/XREADGROUP asked for.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct ReadArgs {
     pub count: usize,
-    pub block: bool,
+    /// BLOCK's timeout in ms (0: forever).
+    pub block: Option<u64>,
     pub group: Option<(Bytes, Bytes)>,
     pub noack: bool,
     /// Index of the first key.
@@ -751,7 +758,7 @@ pub fn parse_read(args: &[Bytes]) -> Result<ReadArgs, Reply> {
     let xreadgroup = args[0].len() == 10;
     let mut r = ReadArgs {
         count: 0,
-        block: false,
+        block: None,
         group: None,
         noack: false,
         streams: 0,
@@ -768,7 +775,7 @@ pub fn parse_read(args: &[Bytes]) -> Result<ReadArgs, Reply> {
             if t < 0 {
                 return Err(Reply::err("ERR timeout is negative"));
             }
-            r.block = true;
+            r.block = Some(t as u64);
         } else if is(a, "count") && more > 0 {
             i += 1;
             r.count = int(&args[i])?.max(0) as usize;
@@ -844,8 +851,29 @@ pub fn read_check(
     Ok(ReadFrom::After(parse_strict(id_arg, 0)?))
 }
 
+/// Whether `s` has entries past `after` for a reader: for a command that reads now, entries
+/// it holds; for a client blocked on it, past its last ID (what Redis compares when serving
+/// blocked clients, so entries deleted since can serve an empty reply, as in Redis).
+fn has_after(s: &Stream, after: StreamId, blocked: bool) -> bool {
+    if blocked {
+        s.last_id > after
+    } else {
+        !s.is_empty() && s.last_valid_id() > after
+    }
+}
+
 /// Serve one key synchronously if there is something to serve: the entries reply.
 pub fn read_serve(ctx: &mut Ctx, r: &ReadArgs, key: &[u8], from: ReadFrom) -> Option<Reply> {
+    read_serve_as(ctx, r, key, from, false)
+}
+
+fn read_serve_as(
+    ctx: &mut Ctx,
+    r: &ReadArgs,
+    key: &[u8],
+    from: ReadFrom,
+    blocked: bool,
+) -> Option<Reply> {
     let now = now_i(ctx);
     let feeding = ctx.feeding();
     let s = stream_read(ctx, key).ok()??;
@@ -854,7 +882,7 @@ pub fn read_serve(ctx: &mut Ctx, r: &ReadArgs, key: &[u8], from: ReadFrom) -> Op
             ReadFrom::After(id) => id,
             _ => return None,
         };
-        if s.is_empty() || s.last_valid_id() <= after {
+        if !has_after(s, after, blocked) {
             return None;
         }
         let start = after.incr()?;
@@ -863,7 +891,7 @@ pub fn read_serve(ctx: &mut Ctx, r: &ReadArgs, key: &[u8], from: ReadFrom) -> Op
     let (start, history) = match from {
         ReadFrom::New => {
             let last = s.groups.get(gname)?.last_id;
-            if s.is_empty() || s.last_valid_id() <= last {
+            if !has_after(s, last, blocked) {
                 return None;
             }
             (last.incr()?, false)
@@ -957,12 +985,10 @@ pub fn read_serve(ctx: &mut Ctx, r: &ReadArgs, key: &[u8], from: ReadFrom) -> Op
     Some(reply)
 }
 
-/// XREAD/XREADGROUP's reply from the keys served, or what it answers when none was.
-pub fn read_reply(r: &ReadArgs, served: Vec<(Bytes, Reply)>) -> Reply {
+/// XREAD/XREADGROUP's reply from the keys served, or what it answers when none was (the
+/// reply of a blocking read that timed out, too).
+pub fn read_reply(served: Vec<(Bytes, Reply)>) -> Reply {
     if served.is_empty() {
-        if r.block {
-            return Reply::err("ERR XREAD BLOCK is not supported yet");
-        }
         return Reply::NilArray;
     }
     Reply::KeyedArrays(
@@ -971,6 +997,78 @@ pub fn read_reply(r: &ReadArgs, served: Vec<(Bytes, Reply)>) -> Reply {
             .map(|(k, v)| (Reply::Bulk(k), v))
             .collect(),
     )
+}
+
+/// XREAD/XREADGROUP given BLOCK (before STREAMS): run by the connection's task, which may wait
+/// (`shard/blocking.rs`). A group or consumer named "block" lands there too, and is served as
+/// the plain command would be.
+pub fn blocks(spec: &CommandSpec, args: &[Bytes]) -> bool {
+    matches!(spec.name, "xread" | "xreadgroup")
+        && args[1..]
+            .iter()
+            .take_while(|a| !is(a, "streams"))
+            .any(|a| is(a, "block"))
+}
+
+/// What a client blocked on streams (`r`) would get from `key` now. `blocked`: it is waiting
+/// (a write marked the key ready), else it is about to wait (and so is served only by what a
+/// plain read would return).
+///
+/// As in Redis 7.0.15: XREAD waits through anything but new entries; XREADGROUP is also
+/// served (an error) once its stream or its group is gone.
+pub fn blocked_check(
+    ctx: &mut Ctx,
+    r: &ReadArgs,
+    key: &[u8],
+    from: ReadFrom,
+    blocked: bool,
+) -> Check {
+    let s = match ctx.lookup(key).map(|e| &e.value) {
+        Some(Value::Stream(s)) => s,
+        None if r.group.is_none() => return Check::Absent,
+        _ if r.group.is_some() => return Check::Serve,
+        _ => return Check::Wait,
+    };
+    let after = match (&r.group, from) {
+        (Some((g, _)), _) => match s.groups.get(g) {
+            Some(g) => g.last_id,
+            None => return Check::Serve,
+        },
+        (None, ReadFrom::After(id)) => id,
+        (None, ReadFrom::New) => return Check::Wait,
+    };
+    if has_after(s, after, blocked) {
+        Check::Serve
+    } else {
+        Check::Wait
+    }
+}
+
+/// Serve a client blocked on streams from `key`, where `blocked_check` said so: the reply of
+/// XREAD/XREADGROUP for this one key (deliveries logged as the plain XREADGROUP logs them), or
+/// the error Redis unblocks it with.
+pub fn blocked_serve(
+    ctx: &mut Ctx,
+    r: &ReadArgs,
+    key: &Bytes,
+    from: ReadFrom,
+    blocked: bool,
+) -> Reply {
+    let s = match ctx.lookup(key).map(|e| &e.value) {
+        Some(Value::Stream(s)) => s,
+        _ => return Reply::err("UNBLOCKED the stream key no longer exists"),
+    };
+    if let Some((g, _)) = &r.group {
+        if !s.groups.contains_key(g) {
+            return Reply::err(
+                "NOGROUP the consumer group this client was blocked on no longer exists",
+            );
+        }
+    }
+    match read_serve_as(ctx, r, key, from, blocked) {
+        Some(entries) => read_reply(vec![(key.clone(), entries)]),
+        None => Reply::NilArray,
+    }
 }
 
 fn xread_generic(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
@@ -988,7 +1086,7 @@ fn xread_generic(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             served.push((key.clone(), rep));
         }
     }
-    read_reply(&r, served)
+    read_reply(served)
 }
 
 fn xread(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
@@ -1173,6 +1271,8 @@ fn xgroup(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             };
             if s.groups.remove(gname).is_some() {
                 ctx.store.dirty += 1;
+                // Clients blocked on the group hear of it (NOGROUP).
+                ctx.signal_ready(key);
                 Reply::Int(1)
             } else {
                 Reply::Int(0)
@@ -1817,5 +1917,19 @@ mod tests {
         assert_eq!(xread_keys(&a), vec![5]);
         let a: Vec<Bytes> = "xread streams a".split(' ').map(b).collect();
         assert!(xread_keys(&a).is_empty());
+    }
+
+    #[test]
+    fn blocking_forms() {
+        let args = |s: &str| -> Vec<Bytes> { s.split(' ').map(b).collect() };
+        let spec = |n: &str| super::super::lookup(n.as_bytes()).expect("spec");
+        let xr = spec("xread");
+        assert!(blocks(xr, &args("xread count 1 BLOCK 0 streams a $")));
+        assert!(!blocks(xr, &args("xread count 1 streams block 0")));
+        assert!(!blocks(spec("xrange"), &args("xrange block - +")));
+        let r = parse_read(&args("xread block 1500 streams a b 0 0")).ok();
+        assert_eq!(r.map(|r| (r.block, r.nkeys)), Some((Some(1500), 2)));
+        let r = parse_read(&args("xread streams a 0")).ok();
+        assert_eq!(r.map(|r| r.block), Some(None));
     }
 }

@@ -238,6 +238,13 @@ fn process(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
                     }
                 }
             }
+            // XREAD/XREADGROUP BLOCK: the connection's task runs it, as it may wait.
+            Kind::Coordinated(_) if commands::stream::blocks(spec, &args) => {
+                return Some(Work {
+                    batch,
+                    barrier: Some((args, skipped)),
+                });
+            }
             Kind::Keyed(h) | Kind::Split(h, _) | Kind::Coordinated(h) => h,
         };
         let suppress = c.client.suppress(skipped);
@@ -388,6 +395,9 @@ async fn run_barrier(shard: &Rc<Shard>, conn: &ConnRef, args: &[Bytes]) -> Reply
                 Some(r) => r,
                 None => crate::commands::server::exec_async(shard, conn, spec, args).await,
             };
+        }
+        Kind::Coordinated(_) if commands::stream::blocks(spec, args) => {
+            crate::shard::blocking::run(shard, conn, spec, args).await
         }
         _ => match route(shard, spec, args) {
             Route::Spread => coordinator::run(shard, db, spec, args).await,

@@ -1,4 +1,5 @@
-//! Blocked clients (BLPOP and the other blocking commands) across shards.
+//! Blocked clients (BLPOP and the other blocking commands, XREAD/XREADGROUP BLOCK) across
+//! shards.
 //!
 //! A blocking command is run by its connection's task. It tries its keys in order, each on the
 //! shard that owns it, where one synchronous step either serves it (the key has data), fails it
@@ -7,10 +8,18 @@
 //! nothing more than it needs to notice a disconnect, as in Redis.
 //!
 //! Waiters sit on the key's shard, in arrival order per key. A write that creates a watched key
-//! marks it ready (`Db::insert`); right after that command (`Shard::exec`, `Shard::call`) the
-//! shard serves the key's waiters in order (`serve_ready`): it pops on the first waiter's
-//! behalf, synchronously, so that no other client can take the element in between, sends the
-//! result to the waiter's task, and goes on with the next waiter while the key has data.
+//! marks it ready (`Db::insert`), as do writes that change a stream in place (XADD, XGROUP
+//! DESTROY: `Db::signal_ready`) and, for keys an XREADGROUP waits on, the key's removal
+//! (`Db::watched_gone`); right after that command (`Shard::exec`, `Shard::call`, active
+//! expiry) the shard serves the key's waiters in order (`serve_ready`): it pops on the first
+//! waiter's behalf, synchronously, so that no other client can take the element in between,
+//! sends the result to the waiter's task, and goes on with the next waiter while the key has
+//! data. Streams are not consumed: one XADD serves every waiter it has new entries for.
+//!
+//! XREAD/XREADGROUP first resolve what they read (`stream_prepare`: every key checked on its
+//! shard in key order, `$` resolved there, then what is there served as the plain command
+//! serves it); with nothing there they wait as the others do, each waiter carrying the ID it
+//! reads after.
 //!
 //! A client blocked on several keys has a waiter on each, possibly on several shards, so one
 //! `Claim` (an atomic flag) decides who ends its wait: the first shard that serves it, or the
@@ -20,7 +29,7 @@
 //! task once its wait is over.
 
 use super::Shard;
-use crate::commands::blocking::{self as cmd, At, Op, Served};
+use crate::commands::blocking::{self as cmd, Check, Op, Served, StreamRead};
 use crate::commands::{list, CommandSpec};
 use crate::net::ConnRef;
 use crate::protocol::reply::Reply;
@@ -109,7 +118,14 @@ impl Registry {
 }
 
 fn add_waiter(sh: &Shard, db: usize, key: &Bytes, claim: &Arc<Claim>, op: &Arc<Op>) {
-    sh.store.borrow_mut().dbs[db].watched.insert(key.clone());
+    {
+        let mut st = sh.store.borrow_mut();
+        let d = &mut st.dbs[db];
+        d.watched.insert(key.clone());
+        if op.unblock_on_nokey() {
+            d.watched_gone.insert(key.clone());
+        }
+    }
     sh.blocking
         .borrow_mut()
         .keys
@@ -128,9 +144,14 @@ fn remove_waiter(sh: &Shard, db: usize, key: &Bytes, claim: &Arc<Claim>) {
         return;
     };
     q.retain(|w| !Arc::ptr_eq(&w.claim, claim));
+    let mut st = sh.store.borrow_mut();
+    let d = &mut st.dbs[db];
+    if !q.iter().any(|w| w.op.unblock_on_nokey()) {
+        d.watched_gone.remove(key);
+    }
     if q.is_empty() {
         reg.keys.remove(&k);
-        sh.store.borrow_mut().dbs[db].watched.remove(key);
+        d.watched.remove(key);
     }
 }
 
@@ -174,36 +195,45 @@ fn serve_ready_slow(sh: &Shard) {
     }
 }
 
-/// Serve `key`'s waiters in arrival order while it holds data of the type they want (as in
-/// Redis, a waiter that wants another type keeps its place).
+/// Serve `key`'s waiters in arrival order, each that it can serve: while it holds data of
+/// the type they want for list and sorted-set waiters (as in Redis, a waiter that wants another
+/// type keeps its place), every stream waiter it has new entries for, and XREADGROUP waiters
+/// whose stream or group is gone (an error).
 fn serve_key(sh: &Shard, db: usize, key: Bytes) {
     let k = (db, key);
     let Some(mut queue) = sh.blocking.borrow_mut().keys.remove(&k) else {
         return;
     };
     let key = &k.1;
-    let mut kept = VecDeque::new();
+    let mut kept = VecDeque::with_capacity(queue.len());
+    // Found gone: only waiters that hear of that still look.
+    let mut gone = false;
     while let Some(w) = queue.pop_front() {
         if w.claim.is_taken() {
             // Its wait ended elsewhere; its task removes the rest of it.
+            continue;
+        }
+        if gone && !w.op.unblock_on_nokey() {
+            kept.push_back(w);
             continue;
         }
         let before = sh.feed_offset();
         let served = {
             let mut st = sh.store.borrow_mut();
             let mut ctx = st.ctx(db);
-            match cmd::at(&mut ctx, key) {
-                At::Absent => {
-                    kept.push_back(w);
-                    break;
-                }
-                At::Holds(t) if t == w.op.wants() => {
+            match cmd::check(&mut ctx, key, &w.op, true) {
+                Check::Serve => {
                     if !w.claim.take() {
                         continue;
                     }
-                    cmd::serve(&mut ctx, key, &w.op)
+                    cmd::serve(&mut ctx, key, &w.op, true)
                 }
-                At::Holds(_) | At::Other => {
+                Check::Absent => {
+                    gone = true;
+                    kept.push_back(w);
+                    continue;
+                }
+                Check::Wait | Check::Wrong => {
                     kept.push_back(w);
                     continue;
                 }
@@ -211,12 +241,19 @@ fn serve_key(sh: &Shard, db: usize, key: Bytes) {
         };
         deliver(sh, &w.claim, served, before);
     }
-    kept.extend(queue);
-    if kept.is_empty() {
-        sh.store.borrow_mut().dbs[db].watched.remove(key);
-    } else {
-        sh.blocking.borrow_mut().keys.insert(k, kept);
+    let nokey = kept.iter().any(|w| w.op.unblock_on_nokey());
+    {
+        let mut st = sh.store.borrow_mut();
+        let d = &mut st.dbs[db];
+        if !nokey {
+            d.watched_gone.remove(key);
+        }
+        if kept.is_empty() {
+            d.watched.remove(key);
+            return;
+        }
     }
+    sh.blocking.borrow_mut().keys.insert(k, kept);
 }
 
 /// Send a served result to the waiting task; with `appendfsync always`, once what serving it
@@ -265,15 +302,15 @@ fn attempt(sh: &Shard, db: usize, keys: &[Bytes], claim: &Arc<Claim>, op: &Arc<O
         let mut st = sh.store.borrow_mut();
         let mut ctx = st.ctx(db);
         for key in keys {
-            match cmd::at(&mut ctx, key) {
-                At::Absent => {}
-                At::Holds(t) if t == op.wants() => {
+            match cmd::check(&mut ctx, key, op, false) {
+                Check::Absent | Check::Wait => {}
+                Check::Serve => {
                     if !claim.take() {
                         return Attempt::Claimed;
                     }
-                    return Attempt::Done(cmd::serve(&mut ctx, key, op));
+                    return Attempt::Done(cmd::serve(&mut ctx, key, op, false));
                 }
-                At::Holds(_) | At::Other => return end(Served::Reply(Reply::wrongtype())),
+                Check::Wrong => return end(Served::Reply(Reply::wrongtype())),
             }
         }
     }
@@ -304,7 +341,12 @@ pub async fn run(
     args: &[Bytes],
 ) -> Reply {
     let db = conn.borrow().client.db;
-    let parsed = match cmd::parse(spec.name, args, shard.n) {
+    let parsed = if matches!(spec.name, "xread" | "xreadgroup") {
+        stream_prepare(shard, db, args).await
+    } else {
+        cmd::parse(spec.name, args, shard.n)
+    };
+    let parsed = match parsed {
         Ok(p) => p,
         Err(e) => return e,
     };
@@ -346,6 +388,82 @@ pub async fn run(
         Served::Reply(r) => r,
         Served::Moved { src, value } => push_moved(shard, db, &op, src, value).await,
     }
+}
+
+/// XREAD/XREADGROUP BLOCK up to its wait, as the plain command runs (`coordinator::xread`):
+/// every key checked on its shard, in key order (type, group; `$` resolved there), so that an
+/// error leaves no stream touched; then what is there served, key by key. Err: the reply (an
+/// error, or what was there). Ok: what to wait for, each key read after the ID resolved here
+/// (XREADGROUP: `>`, the group's last ID when served).
+async fn stream_prepare(
+    shard: &Rc<Shard>,
+    db: usize,
+    args: &[Bytes],
+) -> Result<cmd::Blocking, Reply> {
+    use crate::commands::stream::{parse_read, read_check, read_reply, read_serve, ReadFrom};
+    let r = parse_read(args)?;
+    let keys = &args[r.streams..r.streams + r.nkeys];
+    let ids = &args[r.streams + r.nkeys..];
+    // Runs of consecutive keys on one shard: (owner, [(key, id)]).
+    let mut parts: Vec<(usize, Vec<(Bytes, Bytes)>)> = Vec::new();
+    for (k, id) in keys.iter().zip(ids) {
+        let owner = crate::routing::key_shard(k, shard.n);
+        let pair = (k.clone(), id.clone());
+        match parts.last_mut() {
+            Some((o, v)) if *o == owner => v.push(pair),
+            _ => parts.push((owner, vec![pair])),
+        }
+    }
+    let mut froms: Vec<ReadFrom> = Vec::with_capacity(keys.len());
+    for (owner, part) in &parts {
+        let (ra, part) = (r.clone(), part.clone());
+        let checked = shard
+            .call(*owner, move |sh| {
+                let mut st = sh.store.borrow_mut();
+                let mut ctx = st.ctx(db);
+                part.iter()
+                    .map(|(k, id)| read_check(&mut ctx, &ra, k, id))
+                    .collect::<Result<Vec<_>, Reply>>()
+            })
+            .await
+            .unwrap_or_else(|| Err(Reply::err(GONE)))?;
+        froms.extend(checked);
+    }
+    let mut served = Vec::new();
+    let mut at = 0;
+    for (owner, part) in parts {
+        let fr = froms[at..at + part.len()].to_vec();
+        at += part.len();
+        let ra = r.clone();
+        let got = shard
+            .call(owner, move |sh| {
+                let mut st = sh.store.borrow_mut();
+                let mut ctx = st.ctx(db);
+                part.into_iter()
+                    .zip(fr)
+                    .filter_map(|((k, _), f)| read_serve(&mut ctx, &ra, &k, f).map(|rep| (k, rep)))
+                    .collect::<Vec<_>>()
+            })
+            .await
+            .ok_or_else(|| Reply::err(GONE))?;
+        served.extend(got);
+    }
+    let Some(ms) = r.block else {
+        return Err(read_reply(served));
+    };
+    if !served.is_empty() {
+        return Err(read_reply(served));
+    }
+    let mut from = HashMap::new();
+    for (k, f) in keys.iter().zip(froms) {
+        // A key given twice reads from its first ID (as Redis blocks on it).
+        from.entry(k.clone()).or_insert(f);
+    }
+    Ok(cmd::Blocking {
+        keys: keys.to_vec(),
+        op: Op::Stream(Box::new(StreamRead { read: r, from })),
+        timeout: cmd::timeout_ms(ms),
+    })
 }
 
 /// Wait, blocked, for a shard to serve us, the timeout, or a cancel.

@@ -860,5 +860,5 @@ async fn xread(shard: &Rc<Shard>, db: usize, args: &[Bytes]) -> Reply {
             Err(e) => return e,
         }
     }
-    read_reply(&r, served)
+    read_reply(served)
 }

@@ -62,6 +62,10 @@ async fn active_expire_cycle(shard: &Rc<Shard>, period: Duration) {
                     st.dirty += expired as u64;
                     (sampled, expired)
                 };
+                if expired > 0 {
+                    // An expired stream may end an XREADGROUP's wait (as Redis signals it).
+                    super::blocking::serve_ready(shard);
+                }
                 again = sampled > 0 && expired * 100 > sampled * stale_pct;
                 if !again {
                     break;

@@ -27,6 +27,10 @@ pub struct Db {
     /// data (SWAPDB leaves them in place, see `ShardStore::swap_dbs`).
     pub watched: ahash::AHashSet<bytes::Bytes>,
     pub ready: Vec<bytes::Bytes>,
+    /// The watched keys whose removal serves a waiter too (XREADGROUP, told that its stream or
+    /// group went away: Redis's signalDeletedKeyAsReady): `remove`, `remove_at` and `clear`
+    /// mark them ready.
+    pub watched_gone: ahash::AHashSet<bytes::Bytes>,
 }
 
 /// A point-in-time copy of a database being taken without stopping it (no fork): a walker
@@ -188,7 +192,27 @@ impl Db {
         if e.expire_at != 0 {
             self.expires.swap_remove(&k);
         }
+        self.removed(k.as_bytes());
         Some(e)
+    }
+
+    /// A key was removed: ready for the waiters that want to hear of it.
+    #[inline]
+    fn removed(&mut self, key: &[u8]) {
+        if !self.watched_gone.is_empty() && self.watched_gone.contains(key) {
+            self.signal_ready(key);
+        }
+    }
+
+    /// A watched key changed in place in a way that may serve its waiters (XADD to an existing
+    /// stream, XGROUP DESTROY: Redis's signalKeyAsReady); `insert` does this for new keys.
+    pub fn signal_ready(&mut self, key: &[u8]) {
+        if !self.watched.is_empty()
+            && self.watched.contains(key)
+            && !self.ready.iter().any(|k| k[..] == *key)
+        {
+            self.ready.push(bytes::Bytes::copy_from_slice(key));
+        }
     }
 
     #[inline]
@@ -225,6 +249,7 @@ impl Db {
         if e.expire_at != 0 {
             self.expires.swap_remove(key);
         }
+        self.removed(key);
         Some(e)
     }
 
@@ -262,6 +287,10 @@ impl Db {
         }
         self.map = Map::default();
         self.expires = IndexSet::default();
+        let gone: Vec<bytes::Bytes> = self.watched_gone.iter().cloned().collect();
+        for k in gone {
+            self.signal_ready(&k);
+        }
     }
 
     /// A uniformly random key (expired ones included; callers filter).

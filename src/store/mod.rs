@@ -135,14 +135,18 @@ impl ShardStore {
         let (a, b) = (&mut a[lo], &mut b[0]);
         std::mem::swap(&mut a.watched, &mut b.watched);
         std::mem::swap(&mut a.ready, &mut b.ready);
+        std::mem::swap(&mut a.watched_gone, &mut b.watched_gone);
         for d in [a, b] {
+            // Waiters that hear of removals look whatever is there now.
             let found: Vec<Bytes> = d
                 .watched
                 .iter()
-                .filter(|k| d.get_raw(k).is_some())
+                .filter(|k| d.get_raw(k).is_some() || d.watched_gone.contains(*k))
                 .cloned()
                 .collect();
-            d.ready.extend(found);
+            for k in found {
+                d.signal_ready(&k);
+            }
         }
     }
 
@@ -293,6 +297,13 @@ impl Ctx<'_> {
             touch(limits, self.now, e);
         }
         Some(e)
+    }
+
+    /// `key` changed in place in a way that may serve clients blocked on it (Redis's
+    /// signalKeyAsReady: XADD to an existing stream, XGROUP DESTROY).
+    #[inline]
+    pub fn signal_ready(&mut self, key: &[u8]) {
+        self.store.dbs[self.db].signal_ready(key);
     }
 
     /// Whether writes are being logged: a handler that logs its own effects can skip building
