@@ -105,6 +105,9 @@ impl Future for Park<'_> {
     }
 }
 
+/// Longest the watcher sleeps before waking the loop anyway.
+const WATCH_BOUND_MS: i32 = 100;
+
 fn watch(epfd: RawFd, s: &Shared) {
     let mut ev = [libc::epoll_event { events: 0, u64: 0 }; 1];
     loop {
@@ -123,13 +126,16 @@ fn watch(epfd: RawFd, s: &Shared) {
         if s.stop.load(Ordering::Acquire) {
             return;
         }
-        // Level-triggered: this reports readiness without taking it from the loop.
+        // Level-triggered: this reports readiness without taking it from the loop. The wait is
+        // bounded: an idle shard is also woken from here every WATCH_BOUND_MS. Its own 10 ms
+        // timer should make this redundant, but a 4-shards-on-2-CPUs test once sat for minutes
+        // until a new connection's wake came through this thread — a wake from another thread
+        // got the executor going where its timer had not — so this thread also ticks.
         loop {
             if s.stop.load(Ordering::Acquire) {
                 return;
             }
-            match sys::wait_raw(epfd, &mut ev, -1) {
-                Ok(0) => continue,
+            match sys::wait_raw(epfd, &mut ev, WATCH_BOUND_MS) {
                 Ok(_) => break,
                 Err(e) => {
                     // Never leave the shard without a watcher: report and wake it anyway
