@@ -511,6 +511,32 @@ pub fn read_zset<'a>(ctx: &'a mut Ctx<'_>, key: &[u8]) -> Result<Option<&'a ZSet
     }
 }
 
+/// An input of ZUNION / ZINTER / ZDIFF, their STORE forms and ZINTERCARD: a sorted set, or a
+/// plain set read as one whose members all score 1 (as Redis's zuiInitIterator does); Ok(None)
+/// if absent, WRONGTYPE for another type.
+pub fn read_setop_input<'a>(
+    ctx: &'a mut Ctx<'_>,
+    key: &[u8],
+) -> Result<Option<std::borrow::Cow<'a, ZSet>>, Reply> {
+    use std::borrow::Cow;
+    match ctx.lookup_read(key) {
+        None => Ok(None),
+        Some(e) => match &e.value {
+            Value::ZSet(z) => Ok(Some(Cow::Borrowed(&**z))),
+            Value::Set(set) => {
+                let mut items = Vec::with_capacity(set.len());
+                set.for_each(|m| items.push((Bytes::copy_from_slice(m), 1.0)));
+                items.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+                Ok(Some(Cow::Owned(ZSet::from_sorted(
+                    items,
+                    PackLimits::default(),
+                ))))
+            }
+            _ => Err(Reply::wrongtype()),
+        },
+    }
+}
+
 /// The sorted set at `key` for writing.
 pub fn write_zset<'a>(ctx: &'a mut Ctx<'_>, key: &[u8]) -> Result<Option<&'a mut ZSet>, Reply> {
     match ctx.lookup(key) {
@@ -1587,16 +1613,23 @@ fn setop(ctx: &mut Ctx, args: &[Bytes], name: &str) -> Reply {
     };
     let keys = tri!(c.keys(args));
     // Look every input up first (expiring, counting, WRONGTYPE), as Redis does before options.
+    // Plain sets are read as sorted sets here (copies); sorted sets are read in place below.
+    let mut from_sets: Vec<Option<ZSet>> = Vec::with_capacity(keys.len());
     for k in &args[keys.clone()] {
-        tri!(read_zset(ctx, k));
+        from_sets.push(match tri!(read_setop_input(ctx, k)) {
+            Some(std::borrow::Cow::Owned(z)) => Some(z),
+            _ => None,
+        });
     }
     let o = tri!(c.options(args, &keys));
     let result = {
         let db = ctx.db();
         let inputs: Vec<Option<&ZSet>> = args[keys.clone()]
             .iter()
-            .map(|k| match db.get_raw(k).map(|e| &e.value) {
-                Some(Value::ZSet(z)) => Some(&**z),
+            .zip(&from_sets)
+            .map(|(k, set)| match (set, db.get_raw(k).map(|e| &e.value)) {
+                (Some(z), _) => Some(z),
+                (None, Some(Value::ZSet(z))) => Some(&**z),
                 _ => None,
             })
             .collect();

@@ -550,7 +550,8 @@ async fn sintercard(shard: &Rc<Shard>, db: usize, args: &[Bytes]) -> Reply {
 // here and written on the destination's shard, with the same parsing and computing code as the
 // one-shard handlers in commands/zset.rs.
 
-/// A copy of the sorted set at `key` from its owner; WRONGTYPE for another type.
+/// A copy of the sorted set at `key` from its owner (a plain set read as one, members scoring
+/// 1); WRONGTYPE for another type.
 async fn fetch_zset(
     shard: &Rc<Shard>,
     db: usize,
@@ -561,7 +562,8 @@ async fn fetch_zset(
         .call(owner, move |sh| {
             let mut st = sh.store.borrow_mut();
             let mut ctx = st.ctx(db);
-            crate::commands::zset::read_zset(&mut ctx, &key).map(|z| z.cloned())
+            crate::commands::zset::read_setop_input(&mut ctx, &key)
+                .map(|z| z.map(std::borrow::Cow::into_owned))
         })
         .await
         .unwrap_or_else(|| Err(Reply::err(GONE)))
