@@ -353,6 +353,9 @@ pub struct Config {
     /// `key-load-delay`: microseconds to pause per record while loading (a testing aid, as in
     /// Redis).
     pub key_load_delay: i64,
+    /// `rdb-key-save-delay`: accepted and stored (a testing aid for RDB saves; shardis has no
+    /// RDB).
+    pub rdb_key_save_delay: i64,
     /// RDB save points: accepted for compatibility, shardis has no RDB.
     pub save: Vec<SaveParam>,
 
@@ -367,6 +370,11 @@ pub struct Config {
     /// Milliseconds (0 = latency monitor off).
     pub latency_monitor_threshold: u64,
     pub notify_keyspace_events: KeyspaceEvents,
+
+    // Replication: accepted and stored for compatibility; shardis has no replication.
+    pub masterauth: Option<Vec<u8>>,
+    pub repl_ping_replica_period: u64,
+    pub replica_read_only: bool,
 
     // shardis-specific
     /// Number of shard threads (1..=1024; default: CPUs this process may use).
@@ -428,6 +436,10 @@ impl Default for Config {
             auto_aof_rewrite_min_size: 64 << 20,
             aof_timestamp_enabled: false,
             key_load_delay: 0,
+            rdb_key_save_delay: 0,
+            masterauth: None,
+            repl_ping_replica_period: 10,
+            replica_read_only: true,
             save: Vec::new(),
             hz: 10,
             dynamic_hz: true,
@@ -545,7 +557,7 @@ impl Config {
                 }
                 continue;
             }
-            for d in DIRECTIVES {
+            for d in DIRECTIVES.iter().filter(|d| d.flags & HIDDEN == 0) {
                 for name in std::iter::once(d.name).chain(d.alias) {
                     if !seen.contains(name) && glob_match(pat, name.as_bytes(), true) {
                         seen.insert(name.to_string());
@@ -780,6 +792,8 @@ const PROTECTED: u8 = 2;
 /// Takes any number of arguments; CONFIG SET splits its value on spaces.
 const MULTI_ARG: u8 = 4;
 const SENSITIVE: u8 = 8;
+/// Left out of CONFIG GET patterns: only its exact name shows it (Redis' HIDDEN_CONFIG).
+const HIDDEN: u8 = 16;
 
 /// How a numeric directive is parsed, bounds-checked and printed, mirroring
 /// Redis' numeric config types (signed vs unsigned bounds check, memory units).
@@ -1052,7 +1066,8 @@ static DIRECTIVES: &[Directive] = &[
     number!("auto-aof-rewrite-percentage", MUTABLE, auto_aof_rewrite_percentage, 0, I32_MAX, Signed),
     number!("auto-aof-rewrite-min-size", MUTABLE, auto_aof_rewrite_min_size, 0, i64::MAX, SignedMem),
     boolean!("aof-timestamp-enabled", MUTABLE, aof_timestamp_enabled),
-    number!("key-load-delay", MUTABLE, key_load_delay, i32::MIN, I32_MAX, Signed),
+    number!("key-load-delay", MUTABLE | HIDDEN, key_load_delay, i32::MIN, I32_MAX, Signed),
+    number!("rdb-key-save-delay", MUTABLE | HIDDEN, rdb_key_save_delay, i32::MIN, I32_MAX, Signed),
     special!("save", MUTABLE | MULTI_ARG, get_save, set_save, rewrite_save),
     // Background tasks and diagnostics
     Directive { apply: Some(cap_hz), ..number!("hz", MUTABLE, hz, 0, I32_MAX, Signed) },
@@ -1063,6 +1078,15 @@ static DIRECTIVES: &[Directive] = &[
     number!("latency-monitor-threshold", MUTABLE, latency_monitor_threshold, 0, i64::MAX, Signed),
     special!("notify-keyspace-events", MUTABLE, get_nke, set_nke, rewrite_nke),
     enumeration!("enable-debug-command", IMMUTABLE, enable_debug_command, EnableDebug),
+    // Replication (accepted and stored; shardis has no replication)
+    Directive { name: "masterauth", alias: None, flags: MUTABLE | SENSITIVE, apply: None,
+                kind: Kind::Str { get: |c| c.masterauth.clone().unwrap_or_default(),
+                                  set: |c, v| { c.masterauth = (!v.is_empty()).then(|| v.to_vec()); Ok(()) },
+                                  null_if_empty: true } },
+    Directive { alias: Some("repl-ping-slave-period"),
+                ..number!("repl-ping-replica-period", MUTABLE, repl_ping_replica_period, 1, I32_MAX, Signed) },
+    Directive { alias: Some("slave-read-only"),
+                ..boolean!("replica-read-only", MUTABLE, replica_read_only) },
     // shardis-specific
     number!("shards", IMMUTABLE, shards, 1, MAX_SHARDS, Signed),
     number!("shard-spin-us", IMMUTABLE, shard_spin_us, 0, 1_000_000, Signed),
@@ -1787,7 +1811,7 @@ use crate::util::num::parse_i64 as string2ll;
 /// Redis' memtoull: digits plus an optional unit b, k (1000), kb (1024),
 /// m, mb, g, gb, case-insensitive; no sign. Like Redis (strtoull without an
 /// ERANGE check) a digit overflow saturates, and "" or a bare unit is 0.
-fn memtoull(s: &[u8]) -> Option<u64> {
+pub fn memtoull(s: &[u8]) -> Option<u64> {
     if s.first() == Some(&b'-') {
         return None;
     }
@@ -1985,7 +2009,28 @@ mod tests {
         ("slowlog-max-len", "128"),
         ("latency-monitor-threshold", "0"),
         ("notify-keyspace-events", ""),
+        ("key-load-delay", "0"),
+        ("rdb-key-save-delay", "0"),
+        ("masterauth", ""),
+        ("repl-ping-replica-period", "10"),
+        ("repl-ping-slave-period", "10"),
+        ("replica-read-only", "yes"),
+        ("slave-read-only", "yes"),
     ];
+
+    #[test]
+    fn hidden_directives_need_their_exact_name() {
+        // Redis' HIDDEN_CONFIG (checked against redis-server 7.0.15): a pattern never shows
+        // them, their name does.
+        let mut c = Config::default();
+        set1(&mut c, "rdb-key-save-delay", "-5").unwrap();
+        assert_eq!(get1(&c, "rdb-key-save-delay"), "-5");
+        assert!(c.get(&[b"*"]).iter().all(|(n, _)| !n.ends_with("-delay")));
+        assert!(c.get(&[b"*save-delay*"]).is_empty());
+        assert!(set1(&mut c, "repl-ping-replica-period", "0").is_err());
+        set1(&mut c, "repl-ping-slave-period", "3600").unwrap();
+        assert_eq!(get1(&c, "repl-ping-replica-period"), "3600");
+    }
 
     #[test]
     fn defaults_print_like_redis() {
@@ -2409,9 +2454,12 @@ mod tests {
     fn config_get_patterns() {
         let c = Config::default();
         let all = c.get(&[b"*"]);
-        // Aliases are listed too, as Redis 7.0 does (hash-max-ziplist-entries …).
+        // Aliases are listed too, as Redis 7.0 does (hash-max-ziplist-entries …); hidden
+        // directives are not.
         let aliases = DIRECTIVES.iter().filter(|d| d.alias.is_some()).count();
-        assert_eq!(all.len(), DIRECTIVES.len() + aliases);
+        let hidden = DIRECTIVES.iter().filter(|d| d.flags & HIDDEN != 0).count();
+        assert_eq!(hidden, 2);
+        assert_eq!(all.len(), DIRECTIVES.len() + aliases - hidden);
         let names: Vec<&str> = all.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names.iter().collect::<HashSet<_>>().len(), names.len());
 

@@ -403,3 +403,18 @@ fn random_count_overflow_is_refused_not_fatal() {
         assert_eq!(qt::<String, _>(&mut con, &["PING"]), "PONG");
     });
 }
+
+/// HINCRBYFLOAT's result is formatted like INCRBYFLOAT's: a near cancellation reads back as 0.
+#[test]
+fn hincrbyfloat_cancellation_gives_zero() {
+    both(|s| {
+        let mut c = s.conn();
+        let x = 1.0f64 / 41.0;
+        q(&mut c, &["HINCRBYFLOAT", "h", "f", &format!("{x:?}")]);
+        assert_eq!(
+            q(&mut c, &["HINCRBYFLOAT", "h", "f", &format!("{:?}", -x)]),
+            bulk("0")
+        );
+        assert_eq!(q(&mut c, &["HGET", "h", "f"]), bulk("0"));
+    });
+}

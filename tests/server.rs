@@ -908,3 +908,176 @@ fn redis_benchmark_smoke() {
         assert_eq!(counter, 2000);
     });
 }
+
+/// DEBUG DIGEST / DIGEST-VALUE: Redis's digest of the data, bit for bit (the hex values below
+/// are what redis-server 7.0.15 prints for the same data), whatever the shard count and the
+/// order the data was built in.
+#[test]
+fn debug_digest_is_redis_digest() {
+    both_with(&["--enable-debug-command", "yes"], |s| {
+        let mut c = s.conn();
+        let zero = "0".repeat(40);
+        assert_eq!(q(&mut c, &["DEBUG", "DIGEST"]), status(&zero));
+        assert_eq!(q(&mut c, &["SET", "foo", "bar"]), ok());
+        q(&mut c, &["RPUSH", "l", "a", "b", "1", "2"]);
+        // Members in another order than the one the expected digest was made with.
+        q(&mut c, &["SADD", "s", "2", "b", "1", "a"]);
+        q(&mut c, &["ZADD", "z", "0.1", "c", "1.5", "a", "2", "b"]);
+        q(&mut c, &["HSET", "h", "g", "1", "f", "v"]);
+        assert_eq!(q(&mut c, &["SET", "e", "x", "EX", "100"]), ok());
+        let expected = [
+            "68467c70ae30376e7ce005bcc8827f5ba7fd67dc",
+            "6b15aa298e0e4d1f6244448df32b23e74a4147ce",
+            "32b8b98ca01572a2e08f0714f8b73a61d59139dd",
+            "2c385488a5eef8be43a6e3722a96af78cf880203",
+            "6679ee22f89ed8001eeb5309d0900265ea56c03a",
+            "0745672cb1bf060476eedeb8a28f5ffe1ff5a2be",
+            &zero,
+        ];
+        assert_eq!(
+            q(
+                &mut c,
+                &[
+                    "DEBUG",
+                    "DIGEST-VALUE",
+                    "foo",
+                    "l",
+                    "s",
+                    "z",
+                    "h",
+                    "e",
+                    "nokey"
+                ]
+            ),
+            arr(expected.iter().map(|d| status(d)).collect())
+        );
+        assert_eq!(
+            q(&mut c, &["DEBUG", "DIGEST"]),
+            status("6489ee351a7313feb15a693f283999707eaf17fc")
+        );
+        // The database number is part of the digest.
+        q(&mut c, &["SELECT", "3"]);
+        assert_eq!(q(&mut c, &["SET", "foo", "bar"]), ok());
+        assert_eq!(
+            q(&mut c, &["DEBUG", "DIGEST"]),
+            status("d827576857e86306c082dba52642007628221691")
+        );
+        assert_eq!(q(&mut c, &["DEBUG", "DIGEST-VALUE"]), arr(vec![]));
+        // A list's order matters, a set's does not.
+        q(&mut c, &["RPUSH", "l1", "a", "b"]);
+        q(&mut c, &["RPUSH", "l2", "b", "a"]);
+        q(&mut c, &["SADD", "s1", "a", "b"]);
+        q(&mut c, &["SADD", "s2", "b", "a"]);
+        let d: Vec<String> = qt(&mut c, &["DEBUG", "DIGEST-VALUE", "l1", "l2", "s1", "s2"]);
+        assert_ne!(d[0], d[1]);
+        assert_eq!(d[2], d[3]);
+    });
+}
+
+#[test]
+fn debug_protocol_and_list_helpers() {
+    both_with(&["--enable-debug-command", "yes"], |s| {
+        let mut c = s.conn();
+        assert_eq!(
+            q(&mut c, &["DEBUG", "PROTOCOL", "attrib"]),
+            bulk("Some real reply following the attribute")
+        );
+        assert_eq!(
+            q(&mut c, &["DEBUG", "PROTOCOL", "bignum"]),
+            bulk("1234567999999999999999999999999999999")
+        );
+        assert_eq!(q(&mut c, &["DEBUG", "PROTOCOL", "true"]), int(1));
+        assert_eq!(q(&mut c, &["DEBUG", "PROTOCOL", "double"]), bulk("3.141"));
+        assert_eq!(
+            qerr(&mut c, &["DEBUG", "PROTOCOL", "push"]),
+            "ERR RESP2 is not supported by this command"
+        );
+        let mut r = s.raw();
+        r.roundtrip(&[b"HELLO", b"3"]);
+        let want = b"|1\r\n$14\r\nkey-popularity\r\n*2\r\n$7\r\nkey:123\r\n:90\r\n$39\r\nSome real reply following the attribute\r\n";
+        r.send_cmd(&[b"DEBUG", b"PROTOCOL", b"attrib"]);
+        assert_eq!(r.read_exact_bytes(want.len()), want.to_vec());
+        assert_eq!(
+            r.roundtrip(&[b"DEBUG", b"PROTOCOL", b"bignum"]),
+            b"(1234567999999999999999999999999999999\r\n".to_vec()
+        );
+        assert_eq!(
+            r.roundtrip(&[b"DEBUG", b"PROTOCOL", b"map"]),
+            b"%3\r\n:0\r\n#f\r\n:1\r\n#t\r\n:2\r\n#f\r\n".to_vec()
+        );
+
+        assert_eq!(
+            q(&mut c, &["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "1b"]),
+            ok()
+        );
+        assert_eq!(
+            q(&mut c, &["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "0"]),
+            ok()
+        );
+        for bad in ["5gb", "-1", "abc"] {
+            assert_eq!(
+                qerr(&mut c, &["DEBUG", "QUICKLIST-PACKED-THRESHOLD", bad]),
+                "ERR argument must be a memory value bigger than 1 and smaller than 4gb"
+            );
+        }
+        q(&mut c, &["RPUSH", "list", "a", "b"]);
+        q(&mut c, &["HSET", "hash", "f", "v"]);
+        assert_eq!(
+            q(&mut c, &["DEBUG", "QUICKLIST", "list"]),
+            status("Quicklist structure printed on stdout")
+        );
+        assert_eq!(
+            q(&mut c, &["DEBUG", "LISTPACK", "hash"]),
+            status("Listpack structure printed on stdout")
+        );
+        assert_eq!(
+            qerr(&mut c, &["DEBUG", "LISTPACK", "list"]),
+            "ERR Not a listpack encoded object."
+        );
+        assert_eq!(
+            qerr(&mut c, &["DEBUG", "QUICKLIST", "hash"]),
+            "ERR Not a quicklist encoded object."
+        );
+        assert_eq!(
+            qerr(&mut c, &["DEBUG", "LISTPACK", "nokey"]),
+            "ERR no such key"
+        );
+        assert_eq!(q(&mut c, &["DEBUG", "CHANGE-REPL-ID"]), ok());
+    });
+}
+
+/// Directives Redis's test suite sets that shardis only stores (no RDB, no replication).
+#[test]
+fn config_replication_and_rdb_directives_are_stored() {
+    both(|s| {
+        let mut c = s.conn();
+        for (name, default, value) in [
+            ("rdb-key-save-delay", "0", "-100"),
+            ("repl-ping-replica-period", "10", "3600"),
+            ("replica-read-only", "yes", "no"),
+            ("masterauth", "", "secret"),
+        ] {
+            assert_eq!(
+                qt::<Vec<String>, _>(&mut c, &["CONFIG", "GET", name]),
+                vec![name.to_string(), default.to_string()]
+            );
+            assert_eq!(q(&mut c, &["CONFIG", "SET", name, value]), ok());
+            assert_eq!(
+                qt::<Vec<String>, _>(&mut c, &["CONFIG", "GET", name]),
+                vec![name.to_string(), value.to_string()]
+            );
+        }
+        assert_eq!(
+            qt::<Vec<String>, _>(&mut c, &["CONFIG", "GET", "slave-read-only"]),
+            vec!["slave-read-only".to_string(), "no".to_string()]
+        );
+        assert!(
+            qerr(&mut c, &["CONFIG", "SET", "repl-ping-replica-period", "0"])
+                .contains("argument must be between 1 and 2147483647 inclusive")
+        );
+        // Hidden, as in Redis: only its exact name shows it.
+        let all: Vec<String> = qt(&mut c, &["CONFIG", "GET", "*"]);
+        assert!(!all.iter().any(|n| n == "rdb-key-save-delay"));
+        assert!(all.iter().any(|n| n == "repl-ping-replica-period"));
+    });
+}

@@ -1148,3 +1148,19 @@ fn binary_safe_keys_and_values() {
         assert_eq!(q(&mut c, &["GET", ""]), bulk("empty-key"));
     });
 }
+
+/// Redis's "No negative zero" test: 1/41 as Tcl writes it, added then subtracted, reads back as
+/// 0 (Redis's long double sum cancels to nothing; it never prints "-0").
+#[test]
+fn incrbyfloat_cancellation_gives_zero() {
+    both(|s| {
+        let mut c = s.conn();
+        let third = 1.0f64 / 41.0;
+        q(&mut c, &["INCRBYFLOAT", "foo", &format!("{third:?}")]);
+        q(&mut c, &["INCRBYFLOAT", "foo", &format!("{:?}", -third)]);
+        assert_eq!(q(&mut c, &["GET", "foo"]), bulk("0"));
+        q(&mut c, &["SET", "n", "10.5"]);
+        assert_eq!(q(&mut c, &["INCRBYFLOAT", "n", "-10.5"]), bulk("0"));
+        assert_eq!(q(&mut c, &["INCRBYFLOAT", "n", "-0.0"]), bulk("0"));
+    });
+}

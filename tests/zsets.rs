@@ -1261,3 +1261,53 @@ fn setops_take_plain_sets_scoring_one() {
         );
     });
 }
+
+/// ZUNION / ZINTER / ZDIFF (and their STORE forms, ZINTERCARD) read a plain set as a sorted
+/// set whose members all score 1, as Redis does; only other types are WRONGTYPE. Keys with and
+/// without a hash tag, so that the four-shard run covers both the one-shard and the cross-shard
+/// paths.
+#[test]
+fn setops_accept_plain_sets() {
+    both(|s| {
+        let mut c = s.conn();
+        for (z, set, other, dst) in [
+            ("{t}z", "{t}set", "{t}str", "{t}dst"),
+            ("zkey", "setkey", "strkey", "dstkey"),
+        ] {
+            zadd(&mut c, z, &[(1.0, "a"), (2.0, "b"), (3.0, "c")]);
+            q(&mut c, &["SADD", set, "b", "c", "d", "10"]);
+            q(&mut c, &["SET", other, "v"]);
+            assert_eq!(
+                q(
+                    &mut c,
+                    &["ZUNIONSTORE", dst, "2", set, z, "WEIGHTS", "2", "3"]
+                ),
+                int(5)
+            );
+            assert_eq!(
+                strs(&mut c, &["ZRANGE", dst, "0", "-1", "WITHSCORES"]),
+                ["10", "2", "d", "2", "a", "3", "b", "8", "c", "11"]
+            );
+            assert_eq!(
+                strs(&mut c, &["ZINTER", "2", z, set, "WITHSCORES"]),
+                ["b", "3", "c", "4"]
+            );
+            assert_eq!(strs(&mut c, &["ZDIFF", "2", set, z]), ["10", "d"]);
+            assert_eq!(q(&mut c, &["ZINTERCARD", "2", set, z]), int(2));
+            assert_eq!(q(&mut c, &["ZINTERSTORE", dst, "1", set]), int(4));
+            assert_eq!(q(&mut c, &["TYPE", dst]), status("zset"));
+            assert_eq!(
+                strs(&mut c, &["ZUNION", "1", set, "WITHSCORES"]),
+                ["10", "1", "b", "1", "c", "1", "d", "1"]
+            );
+            // The set itself is left as it was.
+            assert_eq!(q(&mut c, &["TYPE", set]), status("set"));
+            assert_eq!(q(&mut c, &["SCARD", set]), int(4));
+            assert_eq!(qerr(&mut c, &["ZUNION", "2", z, other]), WRONGTYPE);
+            assert_eq!(
+                qerr(&mut c, &["ZINTERSTORE", dst, "2", set, other]),
+                WRONGTYPE
+            );
+        }
+    });
+}

@@ -291,7 +291,7 @@ fn hincrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     if !new.is_finite() {
         return Reply::err("ERR increment would produce NaN or Infinity");
     }
-    let text = Bytes::from(num::fmt_human(new));
+    let text = Bytes::from(num::fmt_human_sum(new, cur, incr));
     h.set(&args[2], &text, lim);
     ctx.store.dirty += 1;
     // Replayed as the value it produced, not as float arithmetic.

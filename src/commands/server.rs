@@ -7,6 +7,7 @@ use crate::net::conn::{ClientState, Conn};
 use crate::net::ConnRef;
 use crate::protocol::reply::Reply;
 use crate::shard::Shard;
+use crate::store::digest;
 use bytes::Bytes;
 use std::rc::Rc;
 
@@ -1425,7 +1426,7 @@ fn debug_allowed(shard: &Shard, c: &ClientState) -> bool {
     }
 }
 
-async fn debug(shard: &Rc<Shard>, db: usize, a: &[Bytes], _resp3: bool) -> Reply {
+async fn debug(shard: &Rc<Shard>, db: usize, a: &[Bytes], resp3: bool) -> Reply {
     let sub = lower(&a[1]);
     match sub.as_str() {
         "sleep" if a.len() == 3 => {
@@ -1441,6 +1442,119 @@ async fn debug(shard: &Rc<Shard>, db: usize, a: &[Bytes], _resp3: bool) -> Reply
             Reply::ok()
         }
         "reload" => Reply::ok(),
+        "digest" if a.len() == 2 => {
+            // Every shard XORs the digests of its keys per database; XOR is order-free, so the
+            // merged figures are what one Redis holding all the keys computes.
+            let parts = shard
+                .broadcast(|sh| {
+                    let st = sh.store.borrow();
+                    st.dbs
+                        .iter()
+                        .map(|d| {
+                            let mut x = [0u8; 20];
+                            for (k, e) in d.iter() {
+                                digest::xor(&mut x, &digest::key_digest(k, e));
+                            }
+                            (d.len(), x)
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .await;
+            let mut dbs: Vec<(usize, [u8; 20])> = Vec::new();
+            for part in parts {
+                let Some(part) = part else {
+                    return Reply::err("ERR shard unavailable");
+                };
+                if dbs.len() < part.len() {
+                    dbs.resize(part.len(), (0, [0u8; 20]));
+                }
+                for (acc, (n, x)) in dbs.iter_mut().zip(part) {
+                    acc.0 += n;
+                    digest::xor(&mut acc.1, &x);
+                }
+            }
+            Reply::Simple(digest::hex(&digest::dataset_digest(&dbs)).into())
+        }
+        "digest-value" => {
+            let mut out = Vec::with_capacity(a.len() - 2);
+            for key in &a[2..] {
+                let key = key.clone();
+                let owner = crate::routing::key_shard(&key, shard.n);
+                // As Redis: the stored value even if it is logically expired.
+                let d = shard
+                    .call(owner, move |sh| {
+                        let st = sh.store.borrow();
+                        st.dbs
+                            .get(db)
+                            .and_then(|d| d.get_raw(&key))
+                            .map(digest::value_digest)
+                            .unwrap_or([0u8; 20])
+                    })
+                    .await;
+                match d {
+                    Some(d) => out.push(Reply::Simple(digest::hex(&d).into())),
+                    None => return Reply::err("ERR shard unavailable"),
+                }
+            }
+            Reply::Array(out)
+        }
+        "quicklist-packed-threshold" if a.len() == 3 => {
+            // Redis's quicklistisSetPackedThreshold: up to 4 GiB - 1 MiB, 0 restores 1 GiB.
+            match crate::config::memtoull(&a[2]) {
+                Some(sz) if sz <= (1u64 << 32) - (1 << 20) => {
+                    let sz = if sz == 0 { 1 << 30 } else { sz };
+                    PACKED_THRESHOLD.store(sz, std::sync::atomic::Ordering::Relaxed);
+                    Reply::ok()
+                }
+                _ => Reply::err(
+                    "ERR argument must be a memory value bigger than 1 and smaller than 4gb",
+                ),
+            }
+        }
+        "listpack" | "quicklist" | "ziplist" if (3..=4).contains(&a.len()) => {
+            let want = if sub == "quicklist" {
+                "quicklist"
+            } else {
+                "listpack"
+            };
+            if sub != "quicklist" && a.len() == 4 {
+                return sub_err("debug", &a[1]);
+            }
+            let key = a[2].clone();
+            let owner = crate::routing::key_shard(&key, shard.n);
+            shard
+                .call(owner, move |sh| {
+                    let mut st = sh.store.borrow_mut();
+                    let mut ctx = st.ctx(db);
+                    let Some(e) = ctx.lookup_notouch(&key) else {
+                        return Reply::err("ERR no such key");
+                    };
+                    let enc = e.encoding();
+                    if enc != want {
+                        return Reply::err(if want == "quicklist" {
+                            "ERR Not a quicklist encoded object."
+                        } else {
+                            "ERR Not a listpack encoded object."
+                        });
+                    }
+                    crate::logging::notice(&structure_dump(&key, e));
+                    Reply::Simple(if want == "quicklist" {
+                        "Quicklist structure printed on stdout".into()
+                    } else {
+                        "Listpack structure printed on stdout".into()
+                    })
+                })
+                .await
+                .unwrap_or_else(|| Reply::err("ERR shard unavailable"))
+        }
+        "change-repl-id" if a.len() == 2 => {
+            // shardis has no replication: no replica can hold the old ID, nothing to change.
+            crate::logging::warning(
+                "Changing replication IDs after receiving DEBUG change-repl-id",
+            );
+            Reply::ok()
+        }
+        "protocol" if a.len() == 3 => debug_protocol(&a[2], resp3),
         "set-active-expire" if a.len() == 3 => {
             let on = a[2].as_ref() != b"0";
             shard.broadcast(move |sh| sh.active_expire.set(on)).await;
@@ -1472,8 +1586,25 @@ async fn debug(shard: &Rc<Shard>, db: usize, a: &[Bytes], _resp3: bool) -> Reply
         }
         "help" => help(&[
             "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "CHANGE-REPL-ID",
+            "    Accepted; shardis has no replication, the replication ID stays.",
+            "DIGEST",
+            "    Output a hex signature representing the current DB content.",
+            "DIGEST-VALUE <key> [<key> ...]",
+            "    Output a hex signature of the values of all the specified keys.",
+            "LISTPACK <key>",
+            "    Show low level info about the listpack encoding of <key> (in the log).",
             "OBJECT <key>",
             "    Show low level info about the key and associated value.",
+            "PROTOCOL <type>",
+            "    Reply with a test value of the specified type. <type> can be: string,",
+            "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
+            "    true, false.",
+            "QUICKLIST <key> [<0|1>]",
+            "    Show low level info about the quicklist encoding of <key> (in the log).",
+            "QUICKLIST-PACKED-THRESHOLD <size>",
+            "    Accepted and checked like Redis (up to 4GB, 0 restores the 1GB default); shardis",
+            "    lists have no plain nodes, so it changes nothing else.",
             "RELOAD",
             "    Kept for compatibility: shardis has no RDB; data stays as it is.",
             "SET-ACTIVE-EXPIRE <0|1>",
@@ -1484,6 +1615,87 @@ async fn debug(shard: &Rc<Shard>, db: usize, a: &[Bytes], _resp3: bool) -> Reply
             "    Prints this help.",
         ]),
         _ => sub_err("debug", &a[1]),
+    }
+}
+
+/// DEBUG QUICKLIST-PACKED-THRESHOLD's value (process-wide in Redis too).
+static PACKED_THRESHOLD: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1 << 30);
+
+/// What DEBUG LISTPACK / QUICKLIST print: Redis writes lpRepr/quicklistRepr to stdout, shardis
+/// logs one line per element of the same content.
+fn structure_dump(key: &[u8], e: &crate::store::value::Entry) -> String {
+    use crate::store::value::Value;
+    use std::fmt::Write as _;
+    let mut out = format!(
+        "{{key {}}} encoding {}:",
+        String::from_utf8_lossy(key),
+        e.encoding()
+    );
+    let mut item = |i: usize, what: &str, b: &[u8]| {
+        let _ = write!(out, "\n  {{{i}}} {what} {}", String::from_utf8_lossy(b));
+    };
+    match &e.value {
+        Value::Str(s) => item(0, "string", s),
+        Value::List(l) => l
+            .iter()
+            .enumerate()
+            .for_each(|(i, b)| item(i, "element", b)),
+        Value::Hash(h) => h.iter().enumerate().for_each(|(i, (f, v))| {
+            item(2 * i, "field", f);
+            item(2 * i + 1, "value", v);
+        }),
+        Value::Set(s) => {
+            let mut i = 0;
+            s.for_each(|m| {
+                item(i, "member", m);
+                i += 1;
+            });
+        }
+        Value::ZSet(z) => z.iter().enumerate().for_each(|(i, (m, sc))| {
+            item(2 * i, "member", m);
+            item(
+                2 * i + 1,
+                "score",
+                crate::util::num::fmt_double(sc).as_bytes(),
+            );
+        }),
+        Value::Stream(s) => item(0, "stream entries", s.len().to_string().as_bytes()),
+    }
+    out
+}
+
+/// DEBUG PROTOCOL <type>: one reply of each RESP type, as Redis's debug.c writes them.
+// Redis's own test value is the literal 3.141, not pi.
+#[allow(clippy::approx_constant)]
+fn debug_protocol(name: &[u8], resp3: bool) -> Reply {
+    let bulk = |s: &'static str| Reply::Bulk(Bytes::from_static(s.as_bytes()));
+    match lower(name).as_str() {
+        "string" => bulk("Hello World"),
+        "integer" => Reply::Int(12345),
+        "double" => Reply::Double(3.141),
+        "bignum" if resp3 => Reply::Raw(Bytes::from_static(
+            b"(1234567999999999999999999999999999999\r\n",
+        )),
+        "bignum" => bulk("1234567999999999999999999999999999999"),
+        "null" => Reply::Nil,
+        "array" => Reply::Array((0..3).map(Reply::Int).collect()),
+        "set" => Reply::Set((0..3).map(Reply::Int).collect()),
+        "map" => Reply::Map((0..3).map(|j| (Reply::Int(j), Reply::Bool(j == 1))).collect()),
+        // An attribute is not a reply: the real one follows it.
+        "attrib" if resp3 => Reply::Raw(Bytes::from_static(
+            b"|1\r\n$14\r\nkey-popularity\r\n*2\r\n$7\r\nkey:123\r\n:90\r\n\
+              $39\r\nSome real reply following the attribute\r\n",
+        )),
+        "attrib" => bulk("Some real reply following the attribute"),
+        "push" if resp3 => Reply::Raw(Bytes::from_static(
+            b">2\r\n$16\r\nserver-cpu-usage\r\n:42\r\n\
+              $40\r\nSome real reply following the push reply\r\n",
+        )),
+        "push" => Reply::err("ERR RESP2 is not supported by this command"),
+        "true" => Reply::Bool(true),
+        "false" => Reply::Bool(false),
+        "verbatim" => Reply::Verbatim(Bytes::from_static(b"This is a verbatim\nstring")),
+        _ => Reply::err("ERR Wrong protocol type name. Please use one of the following: string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false"),
     }
 }
 

@@ -737,7 +737,7 @@ fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             return Step::Keep(Reply::err("ERR increment would produce NaN or Infinity"));
         }
         // The formatted text is what is stored, so later reads agree with this reply.
-        *b = Bytes::from(num::fmt_human(new));
+        *b = Bytes::from(num::fmt_human_sum(new, old, by));
         Step::Write(Reply::Bulk(b.clone()))
     });
     // Redis stores the result as text, never as an int-encoded object.

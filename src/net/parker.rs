@@ -131,20 +131,14 @@ fn watch(epfd: RawFd, s: &Shared) {
         // timer should make this redundant, but a 4-shards-on-2-CPUs test once sat for minutes
         // until a new connection's wake came through this thread — a wake from another thread
         // got the executor going where its timer had not — so this thread also ticks.
-        loop {
-            if s.stop.load(Ordering::Acquire) {
-                return;
-            }
-            match sys::wait_raw(epfd, &mut ev, WATCH_BOUND_MS) {
-                Ok(_) => break,
-                Err(e) => {
-                    // Never leave the shard without a watcher: report and wake it anyway
-                    // (the loop polls the set itself and bounds its sleeps).
-                    crate::logging::warning(&format!("epoll watcher: epoll_wait failed: {e}"));
-                    std::thread::sleep(std::time::Duration::from_millis(1));
-                    break;
-                }
-            }
+        if let Err(e) = sys::wait_raw(epfd, &mut ev, WATCH_BOUND_MS) {
+            // Never leave the shard without a watcher: report and wake it anyway (the loop
+            // polls the set itself and bounds its sleeps).
+            crate::logging::warning(&format!("epoll watcher: epoll_wait failed: {e}"));
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        if s.stop.load(Ordering::Acquire) {
+            return;
         }
         s.fired.store(true, Ordering::Release);
         s.waker.wake();

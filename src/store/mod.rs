@@ -1,6 +1,7 @@
 //! A shard's keyspace: its slice of every database, and the context handlers run in.
 
 pub mod db;
+pub mod digest;
 pub mod dump;
 pub mod hash;
 pub mod hll;

@@ -107,14 +107,24 @@ fn trim_zeros(s: &str) -> &str {
 /// Human form used by INCRBYFLOAT and HINCRBYFLOAT. Redis prints a long double with "%.17Lf" and
 /// trims zeros; with f64 the last two of those digits are noise, so this keeps 15 significant
 /// digits (0.1 + 0.2 prints "0.3", as Redis does), never an exponent.
+#[cfg(test)]
 pub fn fmt_human(d: f64) -> String {
+    fmt_human_sum(d, 0.0, 0.0)
+}
+
+/// [`fmt_human`] for `d = a + b`: the f64 sum is only exact to about 15 significant digits of
+/// its largest operand, so a result much smaller than the operands (a near cancellation, such
+/// as 1/41 - 1/41 written out in decimal) keeps only the digits those operands justify. Where
+/// Redis's long double sum cancels to almost nothing it prints 0; so does this.
+pub fn fmt_human_sum(d: f64, a: f64, b: f64) -> String {
     if d == 0.0 {
         return "0".into();
     }
     if d.is_infinite() {
         return if d > 0.0 { "inf".into() } else { "-inf".into() };
     }
-    let mag = d.abs().log10().floor() as i32;
+    let scale = d.abs().max(a.abs()).max(b.abs());
+    let mag = scale.log10().floor() as i32;
     let decimals = (14 - mag).clamp(0, 17) as usize;
     let s = format!("{:.*}", decimals, d);
     let s = trim_zeros(&s);
@@ -178,5 +188,10 @@ mod tests {
         assert_eq!(fmt_human(17179869185.5), "17179869185.5");
         assert_eq!(fmt_human(1.0 / 41.0 - 1.0 / 41.0), "0");
         assert_eq!(fmt_human(-2.5), "-2.5");
+        // Redis's "No negative zero" test: 1/41 as Tcl prints it, added then subtracted.
+        let a = parse_f64(b"0.024390243902439025").unwrap_or_default();
+        let stored = parse_f64(fmt_human_sum(a, 0.0, a).as_bytes()).unwrap_or_default();
+        assert_eq!(fmt_human_sum(stored - a, stored, -a), "0");
+        assert_eq!(fmt_human_sum(0.5 - 0.25, 0.5, -0.25), "0.25");
     }
 }
