@@ -643,34 +643,40 @@ fn zset_add(
     f: AddFlags,
     lim: PackLimits,
 ) -> Result<(Added, f64), ()> {
-    match z.score(member) {
+    // One lookup of the member decides and applies (the closure runs once).
+    let mut out = Ok((Added::Nop, score));
+    z.upsert(member, lim, |cur| match cur {
         Some(cur) => {
             if f.nx {
-                return Ok((Added::Nop, cur));
+                out = Ok((Added::Nop, cur));
+                return None;
             }
             let mut s = score;
             if f.incr {
                 s += cur;
                 if s.is_nan() {
-                    return Err(());
+                    out = Err(());
+                    return None;
                 }
             }
             if (f.lt && s >= cur) || (f.gt && s <= cur) {
-                return Ok((Added::Nop, cur));
-            }
-            if s != cur {
-                z.insert(member, s, lim);
-                Ok((Added::Updated, s))
+                out = Ok((Added::Nop, cur));
+                None
+            } else if s != cur {
+                out = Ok((Added::Updated, s));
+                Some(s)
             } else {
-                Ok((Added::Same, s))
+                out = Ok((Added::Same, s));
+                None
             }
         }
-        None if f.xx => Ok((Added::Nop, score)),
+        None if f.xx => None,
         None => {
-            z.insert(member, score, lim);
-            Ok((Added::New, score))
+            out = Ok((Added::New, score));
+            Some(score)
         }
-    }
+    });
+    out
 }
 
 fn zadd(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
