@@ -24,6 +24,10 @@ mod util {
 #[path = "../src/routing.rs"]
 mod routing;
 
+#[allow(dead_code, unused_imports)]
+#[path = "../src/store/zset.rs"]
+mod zset;
+
 /// `n` pipelined `SET key:000123 <64-byte value>` requests, as redis-benchmark sends them.
 fn set_pipeline(n: usize) -> Vec<u8> {
     let mut out = Vec::new();
@@ -94,5 +98,69 @@ fn bench_routing(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_parse, bench_routing);
+/// redis-benchmark's ZADD: `ZADD myzset <rand score> element:<rand>` into one set of ~100k
+/// members (mostly score updates once it has grown), as the command's handler runs it: the
+/// current score, then the insert or update.
+fn bench_zset(c: &mut Criterion) {
+    const N: u64 = 100_000;
+    let lim = zset::PackLimits::default();
+    let mut rng = fastrand::Rng::with_seed(7);
+    let mut z = zset::ZSet::new();
+    for _ in 0..N {
+        let m = format!("element:{:06}", rng.u64(..N));
+        let s = rng.u64(..N) as f64;
+        z.upsert(m.as_bytes(), lim, |_| Some(s));
+    }
+    let ops: Vec<(Vec<u8>, f64)> = (0..4096)
+        .map(|_| {
+            let m = format!("element:{:06}", rng.u64(..N)).into_bytes();
+            (m, rng.u64(..N) as f64)
+        })
+        .collect();
+
+    let mut g = c.benchmark_group("zset");
+    g.throughput(Throughput::Elements(ops.len() as u64));
+    let mut round = 0.0;
+    g.bench_function("zadd_100k_random", |b| {
+        b.iter(|| {
+            // A new score every round, so that every op moves its member.
+            round += 1.0;
+            let mut added = 0;
+            for (m, s) in &ops {
+                let s = (s + round) % N as f64;
+                added += z.upsert(black_box(m), lim, |cur| (cur != Some(s)).then_some(s)) as usize;
+            }
+            added
+        })
+    });
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("rank_100k", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            i = (i + 1) % ops.len();
+            z.rank(black_box(&ops[i].0))
+        })
+    });
+    g.finish();
+}
+
+fn bench_double(c: &mut Criterion) {
+    let mut g = c.benchmark_group("double");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("fmt_integral", |b| {
+        b.iter(|| num::fmt_double(black_box(12345.0)))
+    });
+    g.bench_function("fmt_fraction", |b| {
+        b.iter(|| num::fmt_double(black_box(0.1)))
+    });
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    bench_parse,
+    bench_routing,
+    bench_zset,
+    bench_double
+);
 criterion_main!(benches);

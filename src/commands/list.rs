@@ -5,7 +5,7 @@
 
 use super::args::{self, is};
 use super::{CommandSpec, Kind};
-use crate::protocol::reply::Reply;
+use crate::protocol::reply::{BulkArray, Reply};
 use crate::store::list::List;
 use crate::store::{Ctx, Value};
 use bytes::Bytes;
@@ -344,7 +344,14 @@ fn lrange(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         return Reply::Array(Vec::new());
     };
     match clamp_range(start, end, l.len()) {
-        Some((s, e)) => Reply::Array(l.range(s, e).into_iter().map(Reply::Bulk).collect()),
+        Some((s, e)) => {
+            // Encoded here in one buffer: no copy, allocation and free per element.
+            let mut payload = 0;
+            l.for_range(s, e, |v| payload += v.len());
+            let mut out = BulkArray::new(e - s + 1, payload);
+            l.for_range(s, e, |v| out.push(v));
+            out.finish()
+        }
         None => Reply::Array(Vec::new()),
     }
 }

@@ -238,7 +238,11 @@ fn build_vector(v: Option<&Value>, mut o: SortOpts) -> (Vector, SortOpts) {
                     .map(|e| Bytes::copy_from_slice(e))
                     .collect()
             } else {
-                l.range(from, from + window.saturating_sub(1))
+                let mut v = Vec::with_capacity(window);
+                l.for_range(from, from + window.saturating_sub(1), |e| {
+                    v.push(Bytes::copy_from_slice(e))
+                });
+                v
             };
             if window > 0 {
                 end -= start;

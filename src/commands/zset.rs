@@ -658,34 +658,40 @@ fn zset_add(
     f: AddFlags,
     lim: PackLimits,
 ) -> Result<(Added, f64), ()> {
-    match z.score(member) {
+    // One lookup of the member decides and applies (the closure runs once).
+    let mut out = Ok((Added::Nop, score));
+    z.upsert(member, lim, |cur| match cur {
         Some(cur) => {
             if f.nx {
-                return Ok((Added::Nop, cur));
+                out = Ok((Added::Nop, cur));
+                return None;
             }
             let mut s = score;
             if f.incr {
                 s += cur;
                 if s.is_nan() {
-                    return Err(());
+                    out = Err(());
+                    return None;
                 }
             }
             if (f.lt && s >= cur) || (f.gt && s <= cur) {
-                return Ok((Added::Nop, cur));
-            }
-            if s != cur {
-                z.insert(member, s, lim);
-                Ok((Added::Updated, s))
+                out = Ok((Added::Nop, cur));
+                None
+            } else if s != cur {
+                out = Ok((Added::Updated, s));
+                Some(s)
             } else {
-                Ok((Added::Same, s))
+                out = Ok((Added::Same, s));
+                None
             }
         }
-        None if f.xx => Ok((Added::Nop, score)),
+        None if f.xx => None,
         None => {
-            z.insert(member, score, lim);
-            Ok((Added::New, score))
+            out = Ok((Added::New, score));
+            Some(score)
         }
-    }
+    });
+    out
 }
 
 fn zadd(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
@@ -737,13 +743,25 @@ fn zincrby(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 
 fn zadd_apply(ctx: &mut Ctx, key: &[u8], pairs: &[Bytes], f: AddFlags, ch: bool) -> Reply {
     // Every score is checked before anything changes: the command applies whole or not at all.
-    let mut scores = Vec::with_capacity(pairs.len() / 2);
-    for p in pairs.chunks_exact(2) {
-        match strict_double(&p[0]) {
-            Some(s) => scores.push(s),
+    // (On the stack for the usual single pair.)
+    let mut one = [0.0];
+    let mut many = Vec::new();
+    let scores: &[f64] = if pairs.len() == 2 {
+        match strict_double(&pairs[0]) {
+            Some(s) => one[0] = s,
             None => return Reply::not_float(),
         }
-    }
+        &one
+    } else {
+        many.reserve(pairs.len() / 2);
+        for p in pairs.chunks_exact(2) {
+            match strict_double(&p[0]) {
+                Some(s) => many.push(s),
+                None => return Reply::not_float(),
+            }
+        }
+        &many
+    };
     let lim = limits(ctx);
     let nothing = || if f.incr { Reply::Nil } else { Reply::Int(0) };
     match write_zset(ctx, key) {
@@ -761,7 +779,7 @@ fn zadd_apply(ctx: &mut Ctx, key: &[u8], pairs: &[Bytes], f: AddFlags, ch: bool)
     let (mut added, mut updated, mut processed) = (0i64, 0i64, 0i64);
     let mut last = 0.0;
     let mut nan = false;
-    for (p, &score) in pairs.chunks_exact(2).zip(&scores) {
+    for (p, &score) in pairs.chunks_exact(2).zip(scores) {
         match zset_add(z, score, &p[1], f, lim) {
             Err(()) => {
                 nan = true;

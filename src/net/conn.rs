@@ -3,13 +3,15 @@
 use super::sys;
 use crate::protocol::parse::{ParseLimits, RequestParser};
 use crate::protocol::reply::Reply;
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use std::os::fd::RawFd;
 use std::time::Instant;
 
 /// Replies buffered past this make the connection stop reading until the client drains them,
 /// so a client that pipelines without reading cannot grow our memory (TCP pushes back on it).
 pub const OUTPUT_HIGH_WATER: usize = 4 * 1024 * 1024;
+/// The largest output buffer kept between rounds while the replies keep filling it.
+const KEEP_OUTPUT: usize = 1024 * 1024;
 /// Read size per recv.
 const READ_CHUNK: usize = 16 * 1024;
 
@@ -171,11 +173,17 @@ impl Conn {
 
     /// Send as much buffered output as the socket takes. Returns false if the socket failed.
     pub fn flush(&mut self) -> bool {
+        let batch = self.wbuf.len();
         while !self.wbuf.is_empty() {
             match sys::send(self.fd, &self.wbuf) {
                 Ok(n) => {
                     self.bytes_out += n as u64;
-                    let _ = self.wbuf.split_to(n);
+                    // Not split_to: that turns the buffer into a shared one (an allocation).
+                    if n >= self.wbuf.len() {
+                        self.wbuf.clear();
+                    } else {
+                        self.wbuf.advance(n);
+                    }
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
@@ -185,8 +193,12 @@ impl Conn {
                 }
             }
         }
-        if self.wbuf.is_empty() && self.wbuf.capacity() > 4 * READ_CHUNK {
-            // Give back a buffer a big reply grew.
+        if self.wbuf.is_empty()
+            && self.wbuf.capacity() > 4 * READ_CHUNK
+            && (self.wbuf.capacity() > KEEP_OUTPUT || batch < self.wbuf.capacity() / 4)
+        {
+            // Give back a buffer big replies grew, once they stop coming: a client pipelining
+            // large replies would otherwise regrow it (allocation and copies) every round.
             self.wbuf = BytesMut::with_capacity(READ_CHUNK);
         }
         true

@@ -7,7 +7,7 @@
 use bytes::{BufMut, Bytes, BytesMut};
 use std::borrow::Cow;
 
-// Push and Raw have no producer until pub/sub and the AOF land; their encoding is in place.
+// Push has no producer until pub/sub lands; its encoding is in place.
 #[allow(dead_code)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reply {
@@ -160,6 +160,16 @@ impl Reply {
                 }
             }
             Reply::Double(d) => {
+                if let Some(i) = crate::util::num::integral(*d) {
+                    let mut buf = itoa::Buffer::new();
+                    let s = buf.format(i);
+                    if resp3 {
+                        line(out, b',', s.as_bytes());
+                    } else {
+                        bulk(out, s.as_bytes());
+                    }
+                    return;
+                }
                 let s = crate::util::num::fmt_double(*d);
                 if resp3 {
                     line(out, b',', s.as_bytes());
@@ -193,6 +203,36 @@ impl Reply {
             }
             Reply::Raw(b) => out.put_slice(b),
         }
+    }
+}
+
+/// An array of bulk strings encoded as it is built, into one buffer sized up front, and handed
+/// over as `Reply::Raw`: the encoding is the same in RESP2 and RESP3. For replies of many
+/// elements read from a value (LRANGE): it saves a copy, an allocation and a free per element.
+pub struct BulkArray {
+    buf: BytesMut,
+    left: usize,
+}
+
+impl BulkArray {
+    /// An array of `n` elements whose bytes add up to `payload`.
+    pub fn new(n: usize, payload: usize) -> BulkArray {
+        // `$<len>\r\n<data>\r\n`: 5 bytes of framing plus the length's digits per element.
+        let mut buf = BytesMut::with_capacity(24 + payload + n * 8);
+        int_line(&mut buf, b'*', n as i64);
+        BulkArray { buf, left: n }
+    }
+
+    /// The next element; exactly `n` must be pushed.
+    pub fn push(&mut self, b: &[u8]) {
+        debug_assert!(self.left > 0);
+        self.left = self.left.wrapping_sub(1);
+        bulk(&mut self.buf, b);
+    }
+
+    pub fn finish(self) -> Reply {
+        debug_assert_eq!(self.left, 0);
+        Reply::Raw(self.buf.freeze())
     }
 }
 
@@ -259,5 +299,23 @@ mod tests {
         assert_eq!(enc(&p, false), b"*2\r\n$1\r\na\r\n$3\r\n1.5\r\n");
         assert_eq!(enc(&p, true), b"*1\r\n*2\r\n$1\r\na\r\n,1.5\r\n");
         assert_eq!(enc(&Reply::err("ERR a\r\nb"), false), b"-ERR a  b\r\n");
+    }
+
+    #[test]
+    fn bulk_array_encodes_as_an_array_of_bulks() {
+        let items: Vec<Bytes> = ["", "a", &"x".repeat(300)]
+            .iter()
+            .map(|s| Bytes::copy_from_slice(s.as_bytes()))
+            .collect();
+        let mut b = BulkArray::new(items.len(), items.iter().map(|i| i.len()).sum());
+        for i in &items {
+            b.push(i);
+        }
+        let raw = b.finish();
+        let arr = Reply::Array(items.into_iter().map(Reply::Bulk).collect());
+        for resp3 in [false, true] {
+            assert_eq!(enc(&raw, resp3), enc(&arr, resp3));
+        }
+        assert_eq!(enc(&BulkArray::new(0, 0).finish(), false), b"*0\r\n");
     }
 }

@@ -140,6 +140,7 @@ impl List {
     }
 
     /// Elements `start..=end` (indexes already clamped by the caller).
+    #[cfg(test)]
     pub fn range(&self, start: usize, end: usize) -> Vec<Bytes> {
         if start > end || start >= self.len() {
             return Vec::new();
@@ -156,6 +157,21 @@ impl List {
                 .range(start..(start + n).min(d.len()))
                 .map(super::value::share_or_copy)
                 .collect(),
+        }
+    }
+
+    /// Calls `f` on elements `start..=end` in order (indexes already clamped by the caller),
+    /// without copying them out.
+    pub fn for_range(&self, start: usize, end: usize, mut f: impl FnMut(&[u8])) {
+        if start > end || start >= self.len() {
+            return;
+        }
+        let n = end - start + 1;
+        match self {
+            List::Packed(p) => p.iter().skip(start).take(n).for_each(f),
+            List::Deque(d) => d
+                .range(start..(start + n).min(d.len()))
+                .for_each(|b| f(&b[..])),
         }
     }
 
@@ -306,7 +322,10 @@ mod tests {
                 prop_assert_eq!(got, want);
                 if !m.is_empty() {
                     let r: Vec<Vec<u8>> = l.range(1, m.len() + 3).iter().map(|b| b.to_vec()).collect();
-                    prop_assert_eq!(r, m.iter().skip(1).cloned().collect::<Vec<_>>());
+                    prop_assert_eq!(&r, &m.iter().skip(1).cloned().collect::<Vec<_>>());
+                    let mut f = Vec::new();
+                    l.for_range(1, m.len() + 3, |v| f.push(v.to_vec()));
+                    prop_assert_eq!(f, r);
                     prop_assert_eq!(l.get(m.len() - 1).map(|b| b.to_vec()), m.back().cloned());
                 }
             }

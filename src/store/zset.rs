@@ -12,6 +12,7 @@
 //! is the order every range command observes. Scores are never NaN.
 
 use bytes::Bytes;
+use indexmap::map::raw_entry_v1::{RawEntryApiV1, RawEntryMut};
 use indexmap::IndexMap;
 use std::cmp::Ordering;
 
@@ -141,8 +142,8 @@ pub struct ZSet(Repr);
 enum Repr {
     /// (score, member) in order: Redis's listpack encoding.
     Pack(Vec<(f64, Bytes)>),
-    /// Redis's skiplist encoding, boxed: most sets are small.
-    Skip(Box<Skip>),
+    /// Redis's skiplist encoding.
+    Skip(Skip),
 }
 
 impl Default for ZSet {
@@ -179,7 +180,7 @@ impl ZSet {
         if lim.fits(len.max(1), max_member) {
             ZSet(Repr::Pack(Vec::with_capacity(len.min(lim.entries))))
         } else {
-            ZSet(Repr::Skip(Box::new(Skip::new())))
+            ZSet(Repr::Skip(Skip::new()))
         }
     }
 
@@ -196,7 +197,7 @@ impl ZSet {
             for (m, score) in items {
                 s.insert_new(m, score);
             }
-            ZSet(Repr::Skip(Box::new(s)))
+            ZSet(Repr::Skip(s))
         }
     }
 
@@ -236,36 +237,48 @@ impl ZSet {
 
     /// Add `member` or change its score. Returns true if it was added. The set converts to the
     /// skiplist first when the new member would break the listpack limits.
+    #[cfg(test)]
     pub fn insert(&mut self, member: &[u8], score: f64, lim: PackLimits) -> bool {
-        debug_assert!(!score.is_nan());
+        self.upsert(member, lim, |_| Some(score))
+    }
+
+    /// Look `member` up once and give it the score `decide` returns for its current one (None
+    /// when absent), or leave the set as it is when `decide` returns None. A score equal to the
+    /// current one changes nothing (-0 and 0 compare equal, as Redis's `score != curscore`).
+    /// Returns true if the member was added; converts as `insert` does.
+    pub fn upsert(
+        &mut self,
+        member: &[u8],
+        lim: PackLimits,
+        decide: impl FnOnce(Option<f64>) -> Option<f64>,
+    ) -> bool {
         if let Repr::Pack(v) = &mut self.0 {
             if let Some(i) = v.iter().position(|(_, m)| m[..] == *member) {
-                // -0 and 0 compare equal: no change, as Redis's `score != curscore`.
-                if v[i].0 != score {
-                    let (_, m) = v.remove(i);
-                    pack_insert(v, score, m);
+                if let Some(score) = decide(Some(v[i].0)) {
+                    debug_assert!(!score.is_nan());
+                    if v[i].0 != score {
+                        let (_, m) = v.remove(i);
+                        pack_insert(v, score, m);
+                    }
                 }
                 return false;
             }
+            let Some(score) = decide(None) else {
+                return false;
+            };
+            debug_assert!(!score.is_nan());
             if v.len() < lim.entries && member.len() <= lim.value {
                 pack_insert(v, score, Bytes::copy_from_slice(member));
                 return true;
             }
             self.convert_to_skip();
+            if let Repr::Skip(s) = &mut self.0 {
+                s.insert_new(Bytes::copy_from_slice(member), score);
+            }
+            return true;
         }
         match &mut self.0 {
-            Repr::Skip(s) => match s.map.get(member).copied() {
-                Some(cur) => {
-                    if cur != score {
-                        s.update(member, cur, score);
-                    }
-                    false
-                }
-                None => {
-                    s.insert_new(Bytes::copy_from_slice(member), score);
-                    true
-                }
-            },
+            Repr::Skip(s) => s.upsert(member, decide),
             Repr::Pack(_) => false,
         }
     }
@@ -434,7 +447,7 @@ impl ZSet {
             for (score, m) in std::mem::take(v) {
                 s.insert_new(m, score);
             }
-            self.0 = Repr::Skip(Box::new(s));
+            self.0 = Repr::Skip(s);
         }
     }
 }
@@ -451,12 +464,6 @@ fn pack_score(s: f64) -> f64 {
 }
 
 fn pack_insert(v: &mut Vec<(f64, Bytes)>, score: f64, member: Bytes) {
-    // Grow to fit rather than doubling: a small set is usually built once and kept.
-    if v.len() == v.capacity() {
-        const W: usize = std::mem::size_of::<(f64, Bytes)>();
-        let cap = super::pack::fit_capacity((v.len() + 1) * W) / W;
-        v.reserve_exact(cap - v.len());
-    }
     let score = pack_score(score);
     let at = v.partition_point(|(s, m)| before(*s, m, score, &member));
     v.insert(at, (score, member));
@@ -491,7 +498,7 @@ impl<'a> Iterator for Iter<'a> {
             }
             Repr::Skip(sk) => {
                 let n = sk.list.nodes.get(self.pos)?;
-                self.pos = if self.rev { n.back } else { n.link0.next } as usize;
+                self.pos = if self.rev { n.back } else { n.links[0].next } as usize;
                 Some((&n.member, n.score))
             }
         }
@@ -527,10 +534,35 @@ impl Skip {
         self.map.insert(member, score);
     }
 
-    fn update(&mut self, member: &[u8], cur: f64, score: f64) {
-        self.list.update_score(cur, member, score);
-        if let Some(s) = self.map.get_mut(member) {
-            *s = score;
+    /// `ZSet::upsert` for this encoding: one hash of the member for the lookup and the insert.
+    fn upsert(&mut self, member: &[u8], decide: impl FnOnce(Option<f64>) -> Option<f64>) -> bool {
+        let hash = self.map.hasher().hash_one(member);
+        match self
+            .map
+            .raw_entry_mut_v1()
+            .from_key_hashed_nocheck(hash, member)
+        {
+            RawEntryMut::Occupied(mut e) => {
+                let cur = *e.get();
+                if let Some(score) = decide(Some(cur)) {
+                    debug_assert!(!score.is_nan());
+                    if cur != score {
+                        *e.get_mut() = score;
+                        self.list.update_score(cur, member, score);
+                    }
+                }
+                false
+            }
+            RawEntryMut::Vacant(e) => {
+                let Some(score) = decide(None) else {
+                    return false;
+                };
+                debug_assert!(!score.is_nan());
+                let m = Bytes::copy_from_slice(member);
+                self.list.insert(score, m.clone());
+                e.insert_hashed_nocheck(hash, m, score);
+                true
+            }
         }
     }
 }
@@ -546,43 +578,53 @@ struct Link {
     next: u32,
     /// Positions crossed by following `next` (Redis's span), for rank arithmetic.
     span: u32,
+    /// The score of `next` (meaningless when `next` is NIL). A descent compares against it
+    /// where it stands instead of loading the next node: the nodes are scattered over memory
+    /// and each load is a likely cache miss; the next node is only read on a score tie (for
+    /// its member) or when the descent moves there.
+    score: f64,
 }
 
+const NO_LINK: Link = Link {
+    next: NIL,
+    span: 0,
+    score: 0.0,
+};
+
+/// Levels kept in the node itself (a node has more than 2 with probability 1/16): the descent
+/// reads the links of a node in the same cache line as the node, not in an allocation of
+/// their own.
+const INLINE: usize = 3;
+
+/// `repr(C)` keeps the links, read at every step of a descent, at the start.
+#[repr(C)]
 #[derive(Clone, Debug)]
 struct Node {
-    score: f64,
-    member: Bytes,
+    /// Levels `0..INLINE` (those past `lvl` unused).
+    links: [Link; INLINE],
     /// Previous node on level 0; NIL for the first.
     back: u32,
-    /// Level 0, inline: three nodes in four have no other level, and a boxed slice of one
-    /// link would cost a 32-byte allocation.
-    link0: Link,
-    /// Levels 1 and up.
+    /// How many levels the node has.
+    lvl: u32,
+    score: f64,
+    member: Bytes,
+    /// Levels `INLINE..lvl` (empty, without allocation, for most nodes).
     upper: Box<[Link]>,
 }
 
 impl Node {
-    /// Number of levels.
-    #[inline]
-    fn levels(&self) -> usize {
-        1 + self.upper.len()
-    }
-
-    #[inline]
-    fn link(&self, i: usize) -> Link {
-        if i == 0 {
-            self.link0
-        } else {
-            self.upper[i - 1]
-        }
-    }
-
-    #[inline]
-    fn link_mut(&mut self, i: usize) -> &mut Link {
-        if i == 0 {
-            &mut self.link0
-        } else {
-            &mut self.upper[i - 1]
+    fn new(score: f64, member: Bytes, back: u32, lvl: usize) -> Node {
+        Node {
+            links: [NO_LINK; INLINE],
+            back,
+            lvl: lvl as u32,
+            score,
+            member,
+            upper: if lvl > INLINE {
+                vec![NO_LINK; lvl - INLINE].into_boxed_slice()
+            } else {
+                Box::new([])
+            },
         }
     }
 }
@@ -599,13 +641,7 @@ struct SkipList {
 
 impl SkipList {
     fn new() -> SkipList {
-        let head = Node {
-            score: 0.0,
-            member: Bytes::new(),
-            back: NIL,
-            link0: Link { next: NIL, span: 0 },
-            upper: vec![Link { next: NIL, span: 0 }; MAX_LEVEL - 1].into_boxed_slice(),
-        };
+        let head = Node::new(0.0, Bytes::new(), NIL, MAX_LEVEL);
         SkipList {
             nodes: vec![head],
             free: Vec::new(),
@@ -617,12 +653,30 @@ impl SkipList {
 
     #[inline]
     fn link(&self, x: u32, i: usize) -> Link {
-        self.nodes[x as usize].link(i)
+        let n = &self.nodes[x as usize];
+        if i < INLINE {
+            n.links[i]
+        } else {
+            n.upper[i - INLINE]
+        }
     }
 
     #[inline]
     fn link_mut(&mut self, x: u32, i: usize) -> &mut Link {
-        self.nodes[x as usize].link_mut(i)
+        let n = &mut self.nodes[x as usize];
+        if i < INLINE {
+            &mut n.links[i]
+        } else {
+            &mut n.upper[i - INLINE]
+        }
+    }
+
+    /// Whether `l` leads to a node strictly before (score, member).
+    #[inline]
+    fn leads_before(&self, l: Link, score: f64, member: &[u8]) -> bool {
+        l.next != NIL
+            && (l.score < score
+                || (l.score == score && self.nodes[l.next as usize].member[..] < *member))
     }
 
     #[inline]
@@ -656,6 +710,7 @@ impl SkipList {
         let n = &mut self.nodes[x as usize];
         let member = std::mem::take(&mut n.member);
         n.upper = Box::new([]);
+        n.lvl = 0;
         self.free.push(x);
         (n.score, member)
     }
@@ -666,12 +721,9 @@ impl SkipList {
         let mut x = HEAD;
         for i in (0..self.level).rev() {
             loop {
-                let nx = self.link(x, i).next;
-                if nx != NIL && {
-                    let n = self.node(nx);
-                    before(n.score, &n.member, score, member)
-                } {
-                    x = nx;
+                let l = self.link(x, i);
+                if self.leads_before(l, score, member) {
+                    x = l.next;
                 } else {
                     break;
                 }
@@ -690,10 +742,7 @@ impl SkipList {
             rank[i] = if i == self.level - 1 { 0 } else { rank[i + 1] };
             loop {
                 let l = self.link(x, i);
-                if l.next != NIL && {
-                    let n = self.node(l.next);
-                    before(n.score, &n.member, score, &member)
-                } {
+                if self.leads_before(l, score, &member) {
                     rank[i] += l.span;
                     x = l.next;
                 } else {
@@ -712,23 +761,19 @@ impl SkipList {
             self.level = lvl;
         }
         let back = if update[0] == HEAD { NIL } else { update[0] };
-        let id = self.alloc(Node {
-            score,
-            member,
-            back,
-            link0: Link { next: NIL, span: 0 },
-            upper: vec![Link { next: NIL, span: 0 }; lvl - 1].into_boxed_slice(),
-        });
+        let id = self.alloc(Node::new(score, member, back, lvl));
         for i in 0..lvl {
             let u = self.link(update[i], i);
             let crossed = rank[0] - rank[i];
             *self.link_mut(id, i) = Link {
                 next: u.next,
                 span: u.span - crossed,
+                score: u.score,
             };
             *self.link_mut(update[i], i) = Link {
                 next: id,
                 span: crossed + 1,
+                score,
             };
         }
         for (i, &u) in update.iter().enumerate().take(self.level).skip(lvl) {
@@ -746,7 +791,7 @@ impl SkipList {
     /// zslDeleteNode: unlink `x`, whose predecessors per level are `update`.
     fn unlink(&mut self, x: u32, update: &[u32; MAX_LEVEL]) {
         for (i, &u) in update.iter().enumerate().take(self.level) {
-            let xl = if i < self.node(x).levels() {
+            let xl = if i < self.node(x).lvl as usize {
                 Some(self.link(x, i))
             } else {
                 None
@@ -756,6 +801,7 @@ impl SkipList {
                 Some(xl) if ul.next == x => {
                     ul.span = ul.span + xl.span - 1;
                     ul.next = xl.next;
+                    ul.score = xl.score;
                 }
                 _ => ul.span -= 1,
             }
@@ -798,6 +844,10 @@ impl SkipList {
             && (nx == NIL || self.node(nx).score > score)
         {
             self.nodes[x as usize].score = score;
+            // The links into x, one per level of x, are those of its predecessors.
+            for (i, &u) in update.iter().enumerate().take(self.node(x).lvl as usize) {
+                self.link_mut(u, i).score = score;
+            }
             return;
         }
         self.unlink(x, &update);
@@ -809,20 +859,23 @@ impl SkipList {
     fn rank(&self, score: f64, member: &[u8]) -> usize {
         let mut rank = 0usize;
         let mut x = HEAD;
+        // x's score: only a node with the score sought can be the one.
+        let mut xscore = None;
         for i in (0..self.level).rev() {
             loop {
                 let l = self.link(x, i);
-                if l.next != NIL && {
-                    let n = self.node(l.next);
-                    n.score < score || (n.score == score && n.member[..] <= *member)
-                } {
+                if l.next != NIL
+                    && (l.score < score
+                        || (l.score == score && self.node(l.next).member[..] <= *member))
+                {
                     rank += l.span as usize;
                     x = l.next;
+                    xscore = Some(l.score);
                 } else {
                     break;
                 }
             }
-            if x != HEAD && self.node(x).member[..] == *member {
+            if xscore == Some(score) && self.node(x).member[..] == *member {
                 return rank;
             }
         }
@@ -860,10 +913,7 @@ impl SkipList {
         for i in (0..self.level).rev() {
             loop {
                 let l = self.link(x, i);
-                if l.next != NIL && {
-                    let n = self.node(l.next);
-                    pred(n.score, &n.member)
-                } {
+                if l.next != NIL && pred(l.score, &self.node(l.next).member) {
                     rank += l.span as usize;
                     x = l.next;
                 } else {
@@ -918,8 +968,9 @@ impl SkipList {
                 let p = self.node(prev);
                 assert!(before(p.score, &p.member, n.score, &n.member));
             }
+            assert_eq!(n.upper.len(), (n.lvl as usize).saturating_sub(INLINE));
             prev = x;
-            x = n.link0.next;
+            x = n.links[0].next;
             count += 1;
         }
         assert_eq!(count, self.len);
@@ -939,6 +990,7 @@ impl SkipList {
             while self.link(y, i).next != NIL {
                 let l = self.link(y, i);
                 assert_eq!(l.span as usize, pos_of(l.next) - pos_of(y));
+                assert_eq!(l.score.to_bits(), self.node(l.next).score.to_bits());
                 y = l.next;
             }
         }

@@ -75,7 +75,18 @@ pub fn fmt_double(d: f64) -> String {
             "0".into()
         };
     }
+    if let Some(i) = integral(d) {
+        return itoa::Buffer::new().format(i).to_owned();
+    }
     fmt_g(d, 17)
+}
+
+/// `d` as an integer when `%.17g` prints it as one: a non-zero whole number of at most 17
+/// digits (so exact, and in fixed notation). Scores usually are, and formatting them this way
+/// skips the costly exact-digits float formatting.
+#[inline]
+pub fn integral(d: f64) -> Option<i64> {
+    (d != 0.0 && d.fract() == 0.0 && d.abs() < 1e17).then_some(d as i64)
 }
 
 /// `%.{prec}g` for finite non-zero values.
@@ -178,6 +189,19 @@ mod tests {
         assert_eq!(fmt_double(1e20), "1e+20");
         assert_eq!(fmt_double(1.5e-7), "1.4999999999999999e-07");
         assert_eq!(fmt_double(f64::INFINITY), "inf");
+        assert_eq!(fmt_double(-0.0), "-0");
+        assert_eq!(fmt_double(-7.0), "-7");
+        assert_eq!(fmt_double(1e16), "10000000000000000");
+        assert_eq!(fmt_double(99999999999999984.0), "99999999999999984");
+        assert_eq!(fmt_double(1e17), "1e+17");
+        // The integer shortcut prints what the general path does.
+        let mut x = 1.0f64;
+        while x < 1e18 {
+            for d in [x, -x, x + 1.0, x * 3.0 - 1.0, (x * 1.7).round()] {
+                assert_eq!(fmt_double(d), fmt_g(d, 17), "{d}");
+            }
+            x *= 7.0;
+        }
     }
 
     #[test]
