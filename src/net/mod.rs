@@ -308,6 +308,7 @@ pub async fn serve(
     let spin = std::time::Duration::from_micros(shard.config.borrow().shard_spin_us);
 
     'outer: loop {
+        parker.beat();
         let mut n = ep.wait(&mut events, 0)?;
         if n == 0 {
             if shard.global.shutdown.load(Ordering::Acquire) {

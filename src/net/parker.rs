@@ -24,6 +24,33 @@ struct Shared {
     fired: AtomicBool,
     stop: AtomicBool,
     waker: AtomicWaker,
+    /// Bumped by the loop on every round: proof that a wake got it running.
+    beat: std::sync::atomic::AtomicU64,
+    /// The shard's executor thread, to interrupt its sleep (see `kick`).
+    target: libc::pthread_t,
+}
+
+/// The signal that interrupts an executor's sleep. Its handler does nothing; its only effect
+/// is the EINTR it causes (glommio treats an interrupted io_uring wait as a wake-up).
+pub const KICK_SIGNAL: libc::c_int = libc::SIGURG;
+
+/// How long a woken loop may take to run before its thread is interrupted.
+const KICK_AFTER: std::time::Duration = std::time::Duration::from_millis(20);
+
+extern "C" fn on_kick(_: libc::c_int) {}
+
+/// Install the no-op handler for `KICK_SIGNAL` (once, at start-up). Without SA_RESTART, so a
+/// blocking wait returns EINTR.
+pub fn install_kick_handler() {
+    // SAFETY: a zeroed sigaction with a valid handler and an empty mask is well-formed, and
+    // the handler does nothing (async-signal-safe).
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = on_kick as extern "C" fn(libc::c_int) as usize;
+        libc::sigemptyset(&mut sa.sa_mask);
+        sa.sa_flags = 0;
+        libc::sigaction(KICK_SIGNAL, &sa, std::ptr::null_mut());
+    }
 }
 
 pub struct Parker {
@@ -43,6 +70,9 @@ impl Parker {
             fired: AtomicBool::new(false),
             stop: AtomicBool::new(false),
             waker: AtomicWaker::new(),
+            beat: std::sync::atomic::AtomicU64::new(0),
+            // SAFETY: pthread_self has no preconditions; this runs on the shard's thread.
+            target: unsafe { libc::pthread_self() },
         });
         let s = shared.clone();
         let thread = std::thread::Builder::new().name(name).spawn(move || {
@@ -55,6 +85,12 @@ impl Parker {
             shared,
             thread: Some(thread),
         })
+    }
+
+    /// The loop ran a round (the watcher stops kicking).
+    #[inline]
+    pub fn beat(&self) {
+        self.shared.beat.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Resolves once the epoll set has a ready fd (or at once if it already has).
@@ -108,29 +144,42 @@ impl Future for Park<'_> {
 /// Longest the watcher sleeps before waking the loop anyway.
 const WATCH_BOUND_MS: i32 = 100;
 
+/// Wait until the loop arms the parker; with a limit, false if it did not in time.
+fn wait_armed(s: &Shared, limit: Option<std::time::Duration>) -> bool {
+    let Ok(mut armed) = s.armed.lock() else {
+        return false;
+    };
+    while !*armed {
+        if s.stop.load(Ordering::Acquire) {
+            return false;
+        }
+        armed = match limit {
+            None => match s.cv.wait(armed) {
+                Ok(g) => g,
+                Err(_) => return false,
+            },
+            Some(d) => match s.cv.wait_timeout(armed, d) {
+                Ok((g, t)) if t.timed_out() && !*g => return false,
+                Ok((g, _)) => g,
+                Err(_) => return false,
+            },
+        };
+    }
+    *armed = false;
+    true
+}
+
 fn watch(epfd: RawFd, s: &Shared) {
     let mut ev = [libc::epoll_event { events: 0, u64: 0 }; 1];
+    if !wait_armed(s, None) {
+        return;
+    }
     loop {
-        {
-            let Ok(mut armed) = s.armed.lock() else {
-                return;
-            };
-            while !*armed {
-                armed = match s.cv.wait(armed) {
-                    Ok(g) => g,
-                    Err(_) => return,
-                };
-            }
-            *armed = false;
-        }
         if s.stop.load(Ordering::Acquire) {
             return;
         }
         // Level-triggered: this reports readiness without taking it from the loop. The wait is
-        // bounded: an idle shard is also woken from here every WATCH_BOUND_MS. Its own 10 ms
-        // timer should make this redundant, but a 4-shards-on-2-CPUs test once sat for minutes
-        // until a new connection's wake came through this thread — a wake from another thread
-        // got the executor going where its timer had not — so this thread also ticks.
+        // bounded: an idle shard is also woken from here every WATCH_BOUND_MS.
         if let Err(e) = sys::wait_raw(epfd, &mut ev, WATCH_BOUND_MS) {
             // Never leave the shard without a watcher: report and wake it anyway (the loop
             // polls the set itself and bounds its sleeps).
@@ -140,7 +189,32 @@ fn watch(epfd: RawFd, s: &Shared) {
         if s.stop.load(Ordering::Acquire) {
             return;
         }
+        let beat = s.beat.load(Ordering::Relaxed);
         s.fired.store(true, Ordering::Release);
         s.waker.wake();
+        // Backstop for a wake that does not get the executor going. Under heavy
+        // oversubscription a shard was seen asleep (in io_uring_enter) with ready sockets and
+        // woken tasks, for minutes, until a signal (strace attaching) interrupted the wait. So:
+        // if the loop neither runs nor re-arms within KICK_AFTER, interrupt its thread.
+        loop {
+            if wait_armed(s, Some(KICK_AFTER)) {
+                break;
+            }
+            if s.stop.load(Ordering::Acquire) {
+                return;
+            }
+            if s.beat.load(Ordering::Relaxed) != beat {
+                // Running (busy): wait for it to park again.
+                if !wait_armed(s, None) {
+                    return;
+                }
+                break;
+            }
+            // SAFETY: the target thread outlives this watcher (the shard joins it on drop
+            // before its thread ends), and the signal has a no-op handler installed.
+            unsafe {
+                libc::pthread_kill(s.target, KICK_SIGNAL);
+            }
+        }
     }
 }
