@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Validates benches/loadgen against redis-benchmark and sweeps its open loop.
+#
+#  1. closed loop: `redis-benchmark -t set,get -P P -c C -d D -r K` and loadgen with the same
+#     settings (one thread, C connections, pipeline P, SET-only then GET-only over K keys),
+#     interleaved for ROUNDS rounds; prints req/s of each and the ratio.
+#  2. open loop: loadgen's closed-loop maximum for the SET:GET mix, then --rate at the given
+#     fractions of it; prints p50/p99/p99.9 latency (from the intended send times) and the
+#     send lag.
+#
+# The server runs on --server-cpu, the clients on --client-cpu (taskset).
+#
+# Usage: scripts/loadgen_check.sh [--server redis|shardis] [--port N] [--pipeline P]
+#          [--clients C] [--size D] [--keyspace K] [--requests N] [--rounds R]
+#          [--fractions "0.3 0.7 0.95"] [--open-secs S] [--ratio 1:10]
+#          [--server-cpu 1] [--client-cpu 0] [--skip-closed] [--skip-open]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SERVER=redis PORT=17840 P=16 C=50 D=64 K=100000 N=2000000 ROUNDS=3
+FRACTIONS="0.3 0.7 0.95" OPEN_SECS=10 RATIO=1:10 SCPU=1 CCPU=0 CLOSED=1 OPEN=1
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --server) SERVER=$2; shift ;;
+        --port) PORT=$2; shift ;;
+        --pipeline) P=$2; shift ;;
+        --clients) C=$2; shift ;;
+        --size) D=$2; shift ;;
+        --keyspace) K=$2; shift ;;
+        --requests) N=$2; shift ;;
+        --rounds) ROUNDS=$2; shift ;;
+        --fractions) FRACTIONS=$2; shift ;;
+        --open-secs) OPEN_SECS=$2; shift ;;
+        --ratio) RATIO=$2; shift ;;
+        --server-cpu) SCPU=$2; shift ;;
+        --client-cpu) CCPU=$2; shift ;;
+        --skip-closed) CLOSED=0 ;;
+        --skip-open) OPEN=0 ;;
+        *) echo "unknown option $1" >&2; exit 2 ;;
+    esac
+    shift
+done
+
+export CARGO_BUILD_JOBS=${CARGO_BUILD_JOBS:-2}
+LOADGEN=$(cargo bench --bench loadgen --no-run 2>&1 | grep -o 'target/release/deps/loadgen-[0-9a-f]*' | tail -1)
+[ -x "$LOADGEN" ] || { echo "could not build the load generator" >&2; exit 1; }
+TMP=$(mktemp -d)
+SPID=
+cleanup() { [ -n "$SPID" ] && kill "$SPID" 2>/dev/null; wait 2>/dev/null; rm -rf "$TMP"; }
+trap cleanup EXIT
+
+case "$SERVER" in
+    redis)
+        taskset -c "$SCPU" redis-server --port "$PORT" --save '' --appendonly no \
+            --logfile "$TMP/server.log" &
+        ;;
+    shardis)
+        cargo build --release >/dev/null 2>&1
+        taskset -c "$SCPU" target/release/shardis --port "$PORT" --shards 1 >"$TMP/server.log" 2>&1 &
+        ;;
+    *) echo "--server redis|shardis" >&2; exit 2 ;;
+esac
+SPID=$!
+for _ in $(seq 50); do redis-cli -p "$PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+
+lg() { taskset -c "$CCPU" "$LOADGEN" --port "$PORT" --quiet --csv "$TMP/out.csv" "$@" >"$TMP/out.txt"; }
+col() { awk -F, -v row="$1" -v c="$2" '$1 == row { print $c }' "$TMP/out.csv"; }
+
+echo "# $SERVER on CPU $SCPU, clients on CPU $CCPU: P=$P C=$C D=$D keyspace=$K"
+if [ "$CLOSED" = 1 ]; then
+    echo "## closed loop, $N requests per test, $ROUNDS rounds (req/s)"
+    echo "round test redis-benchmark loadgen ratio"
+    for r in $(seq "$ROUNDS"); do
+        rb=$(taskset -c "$CCPU" redis-benchmark -p "$PORT" -t set,get -P "$P" -c "$C" -d "$D" \
+            -r "$K" -n "$N" --csv 2>/dev/null | tr -d '"')
+        for t in SET GET; do
+            b=$(echo "$rb" | awk -F, -v t="$t" '$1 == t { printf "%.0f", $2 }')
+            if [ "$t" = SET ]; then ratio=1:0; else ratio=0:1; fi
+            lg --connections "$C" --pipeline "$P" --data-size "$D" --keyspace "$K" \
+                --requests "$N" --ratio "$ratio"
+            l=$(col "$t" 4)
+            echo "$r $t $b $l $(awk -v a="$l" -v b="$b" 'BEGIN { printf "%.3f", a / b }')"
+        done
+    done
+fi
+
+if [ "$OPEN" = 1 ]; then
+    lg --connections "$C" --pipeline "$P" --data-size "$D" --keyspace "$K" --ratio "$RATIO" \
+        --duration "$OPEN_SECS" --prefill
+    max=$(col ALL 4)
+    echo "## open loop, SET:GET $RATIO, ${OPEN_SECS}s each; closed-loop max $max req/s"
+    echo "fraction target_rps achieved_rps p50_ms p99_ms p99.9_ms max_ms lag_p99_ms"
+    echo "closed - $max $(col ALL 6) $(col ALL 8) $(col ALL 9) $(col ALL 11) -"
+    for f in $FRACTIONS; do
+        rate=$(awk -v m="$max" -v f="$f" 'BEGIN { printf "%d", m * f }')
+        lg --connections "$C" --pipeline "$P" --data-size "$D" --keyspace "$K" \
+            --ratio "$RATIO" --duration "$OPEN_SECS" --rate "$rate"
+        echo "$f $rate $(col ALL 4) $(col ALL 6) $(col ALL 8) $(col ALL 9) $(col ALL 11) $(col SEND_LAG 8)"
+    done
+fi
