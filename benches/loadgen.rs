@@ -485,7 +485,8 @@ impl Drop for Timer {
 /// Token of the timerfd in the epoll set (connections use their index).
 const TIMER_TOKEN: u64 = u64::MAX;
 
-const READ_CHUNK: usize = 256 * 1024;
+/// Initial size of a connection's read buffer (it doubles for a larger reply).
+const READ_BUF: usize = 64 * 1024;
 
 struct Conn {
     sock: TcpStream,
@@ -493,8 +494,10 @@ struct Conn {
     wpos: usize,
     /// EPOLLOUT is registered (the last write was partial).
     want_out: bool,
+    /// Replies read: unparsed bytes are `rbuf[rstart..rend]`.
     rbuf: Vec<u8>,
     rstart: usize,
+    rend: usize,
     /// Requests sent and not yet answered: (command type, start time for the latency).
     inflight: VecDeque<(u8, u64)>,
     /// Open loop: requests due (their intended send times) that wait for a pipeline slot.
@@ -530,8 +533,12 @@ struct KeyPatternStart {
 struct Stats {
     hist: [Histogram<u64>; 2],
     errors: [u64; 2],
-    /// Open loop: actual minus intended send time of every request.
+    /// Open loop: actual minus intended send time of every request (the generator's own delay
+    /// plus any wait for a pipeline slot, i.e. for the server to answer earlier requests).
     lag: Histogram<u64>,
+    /// Open loop: the generator's own delay: when its loop got to a request minus its intended
+    /// send time (its wake-up latency, or the CPU it lacked).
+    sched_lag: Histogram<u64>,
     /// Requests sent but not answered when the drain timed out, plus open-loop requests that
     /// were due but never sent.
     unfinished: u64,
@@ -605,8 +612,9 @@ impl Worker {
                 wbuf: Vec::with_capacity(64 * 1024),
                 wpos: 0,
                 want_out: false,
-                rbuf: Vec::with_capacity(READ_CHUNK * 2),
+                rbuf: vec![0; READ_BUF],
                 rstart: 0,
+                rend: 0,
                 inflight: VecDeque::with_capacity(o.pipeline),
                 backlog: VecDeque::new(),
             });
@@ -632,6 +640,7 @@ impl Worker {
             hist: [new_hist(), new_hist()],
             errors: [0; 2],
             lag: new_hist(),
+            sched_lag: new_hist(),
             unfinished: 0,
             end_ns: 0,
             fatal: None,
@@ -699,6 +708,9 @@ impl Worker {
                         batches += 1;
                         let size = (ph.pipeline as u64).min(ph.quota - issued);
                         issued += size;
+                        if ph.measure {
+                            st.sched_lag.saturating_record_n(now - due, size);
+                        }
                         for _ in 0..size {
                             if self.conns[c].inflight.len() < ph.pipeline {
                                 issue!(c, due);
@@ -956,38 +968,39 @@ impl Worker {
         let conn = &mut self.conns[c];
         let (mut got, mut errs) = (0u64, 0u64);
         loop {
-            // Room for a chunk at the end of the buffer.
-            if conn.rstart > 0 && conn.rstart == conn.rbuf.len() {
-                conn.rbuf.clear();
+            // Room at the end of the buffer (it stays initialized: no zeroing per read).
+            if conn.rstart == conn.rend {
                 conn.rstart = 0;
-            } else if conn.rstart > READ_CHUNK {
-                conn.rbuf.drain(..conn.rstart);
-                conn.rstart = 0;
+                conn.rend = 0;
             }
-            let old = conn.rbuf.len();
-            conn.rbuf.resize(old + READ_CHUNK, 0);
-            let r = conn.sock.read(&mut conn.rbuf[old..]);
-            let k = match r {
+            if conn.rend == conn.rbuf.len() {
+                if conn.rstart > 0 {
+                    conn.rbuf.copy_within(conn.rstart..conn.rend, 0);
+                    conn.rend -= conn.rstart;
+                    conn.rstart = 0;
+                } else {
+                    // One reply larger than the buffer.
+                    let n = conn.rbuf.len() * 2;
+                    conn.rbuf.resize(n, 0);
+                }
+            }
+            let room = conn.rbuf.len() - conn.rend;
+            let k = match conn.sock.read(&mut conn.rbuf[conn.rend..]) {
                 Ok(0) => {
-                    conn.rbuf.truncate(old);
                     return Err(format!(
                         "connection {c} closed by the server ({} requests unanswered)",
                         conn.inflight.len()
                     ));
                 }
                 Ok(k) => k,
-                Err(e) => {
-                    conn.rbuf.truncate(old);
-                    if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::Interrupted {
-                        break;
-                    }
-                    return Err(format!("read: {e}"));
-                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => return Err(format!("read: {e}")),
             };
-            conn.rbuf.truncate(old + k);
+            conn.rend += k;
             // Consume the complete replies.
-            while conn.rstart < conn.rbuf.len() {
-                let Some(reply) = resp::parse(&conn.rbuf[conn.rstart..])
+            while conn.rstart < conn.rend {
+                let Some(reply) = resp::parse(&conn.rbuf[conn.rstart..conn.rend])
                     .map_err(|e| format!("bad reply from the server: {e}"))?
                 else {
                     break;
@@ -1007,8 +1020,8 @@ impl Worker {
                     tick.saturating_record(lat);
                 }
             }
-            if k < READ_CHUNK {
-                break; // drained the socket (a full chunk may mean more is waiting)
+            if k < room {
+                break; // drained the socket (a full buffer may mean more is waiting)
             }
         }
         Ok((got, errs))
@@ -1282,6 +1295,7 @@ fn run(o: Opts) -> Result<(), String> {
     let mut hist = [new_hist(), new_hist()];
     let mut errs = [0u64; 2];
     let mut lag = new_hist();
+    let mut sched_lag = new_hist();
     let mut unfinished = 0u64;
     let mut end = start;
     let mut fatal = Vec::new();
@@ -1293,6 +1307,7 @@ fn run(o: Opts) -> Result<(), String> {
                     errs[i] += st.errors[i];
                 }
                 lag.add(&st.lag).expect("same bounds");
+                sched_lag.add(&st.sched_lag).expect("same bounds");
                 unfinished += st.unfinished;
                 end = end.max(st.end_ns);
                 if let Some(e) = st.fatal {
@@ -1366,22 +1381,34 @@ fn run(o: Opts) -> Result<(), String> {
         println!("{line}");
     }
     if let Some(rate) = o.rate {
+        let late = |h: &Histogram<u64>| {
+            100.0 * (h.len() - h.count_between(0, 1_000_000)) as f64 / h.len().max(1) as f64
+        };
         println!(
-            "open loop: target {} req/s, achieved {} req/s; send lag behind schedule: \
-             p50 {:.3} p99 {:.3} p99.9 {:.3} max {:.3} ms, {:.2}% of requests sent >1 ms late",
+            "open loop: target {} req/s, achieved {} req/s",
             fmt_rate(rate),
-            fmt_rate(total as f64 / secs),
-            ms(lag.value_at_quantile(0.5)),
-            ms(lag.value_at_quantile(0.99)),
-            ms(lag.value_at_quantile(0.999)),
-            ms(lag.max()),
-            100.0 * (lag.len() - lag.count_between(0, 1_000_000)) as f64 / lag.len().max(1) as f64,
+            fmt_rate(total as f64 / secs)
         );
-        let _ = write!(csv, "SEND_LAG,{},0,0,{:.4}", lag.len(), lag.mean() / 1e6);
-        for (q, _) in QUANTILES {
-            let _ = write!(csv, ",{:.4}", ms(lag.value_at_quantile(q)));
+        for (what, h) in [
+            ("behind schedule when sent (ms):     ", &lag),
+            ("  of it the generator's own delay:  ", &sched_lag),
+        ] {
+            println!(
+                "  {what} p50 {:.3}  p99 {:.3}  p99.9 {:.3}  max {:.3};  {:.2}% >1 ms late",
+                ms(h.value_at_quantile(0.5)),
+                ms(h.value_at_quantile(0.99)),
+                ms(h.value_at_quantile(0.999)),
+                ms(h.max()),
+                late(h)
+            );
         }
-        csv.push('\n');
+        for (row, h) in [("SEND_LAG", &lag), ("SCHED_LAG", &sched_lag)] {
+            let _ = write!(csv, "{row},{},0,0,{:.4}", h.len(), h.mean() / 1e6);
+            for (q, _) in QUANTILES {
+                let _ = write!(csv, ",{:.4}", ms(h.value_at_quantile(q)));
+            }
+            csv.push('\n');
+        }
     }
     for e in &fatal {
         eprintln!("loadgen: {e}");

@@ -41,29 +41,46 @@ while [ $# -gt 0 ]; do
     shift
 done
 
+# Prebuilt binaries can be given in LOADGEN, SHARDIS, REDIS_SERVER, REDIS_BENCHMARK, REDIS_CLI.
 export CARGO_BUILD_JOBS=${CARGO_BUILD_JOBS:-2}
-LOADGEN=$(cargo bench --bench loadgen --no-run 2>&1 | grep -o 'target/release/deps/loadgen-[0-9a-f]*' | tail -1)
+if [ -z "${LOADGEN:-}" ]; then
+    LOADGEN=$(cargo bench --bench loadgen --no-run 2>&1 |
+        grep -o 'target/release/deps/loadgen-[0-9a-f]*' | tail -1)
+fi
 [ -x "$LOADGEN" ] || { echo "could not build the load generator" >&2; exit 1; }
+REDIS_SERVER=${REDIS_SERVER:-redis-server}
+REDIS_BENCHMARK=${REDIS_BENCHMARK:-redis-benchmark}
+REDIS_CLI=${REDIS_CLI:-redis-cli}
 TMP=$(mktemp -d)
 SPID=
-cleanup() { [ -n "$SPID" ] && kill "$SPID" 2>/dev/null; wait 2>/dev/null; rm -rf "$TMP"; }
+cleanup() {
+    if [ -n "$SPID" ]; then
+        kill "$SPID" 2>/dev/null
+        for _ in $(seq 50); do kill -0 "$SPID" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$SPID" 2>/dev/null
+    fi
+    rm -rf "$TMP"
+}
 trap cleanup EXIT
 
 case "$SERVER" in
     redis)
-        taskset -c "$SCPU" redis-server --port "$PORT" --save '' --appendonly no \
+        taskset -c "$SCPU" "$REDIS_SERVER" --port "$PORT" --save '' --appendonly no \
             --logfile "$TMP/server.log" &
         ;;
     shardis)
-        cargo build --release >/dev/null 2>&1
-        taskset -c "$SCPU" target/release/shardis --port "$PORT" --shards 1 >"$TMP/server.log" 2>&1 &
+        if [ -z "${SHARDIS:-}" ]; then
+            cargo build --release >/dev/null 2>&1
+            SHARDIS=target/release/shardis
+        fi
+        taskset -c "$SCPU" "$SHARDIS" --port "$PORT" --shards 1 >"$TMP/server.log" 2>&1 &
         ;;
     *) echo "--server redis|shardis" >&2; exit 2 ;;
 esac
 SPID=$!
-for _ in $(seq 50); do redis-cli -p "$PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+for _ in $(seq 50); do timeout 1 "$REDIS_CLI" -p "$PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
 
-lg() { taskset -c "$CCPU" "$LOADGEN" --port "$PORT" --quiet --csv "$TMP/out.csv" "$@" >"$TMP/out.txt"; }
+lg() { timeout 120 taskset -c "$CCPU" "$LOADGEN" --port "$PORT" --quiet --csv "$TMP/out.csv" "$@" >"$TMP/out.txt"; }
 col() { awk -F, -v row="$1" -v c="$2" '$1 == row { print $c }' "$TMP/out.csv"; }
 
 echo "# $SERVER on CPU $SCPU, clients on CPU $CCPU: P=$P C=$C D=$D keyspace=$K"
@@ -71,7 +88,7 @@ if [ "$CLOSED" = 1 ]; then
     echo "## closed loop, $N requests per test, $ROUNDS rounds (req/s)"
     echo "round test redis-benchmark loadgen ratio"
     for r in $(seq "$ROUNDS"); do
-        rb=$(taskset -c "$CCPU" redis-benchmark -p "$PORT" -t set,get -P "$P" -c "$C" -d "$D" \
+        rb=$(taskset -c "$CCPU" "$REDIS_BENCHMARK" -p "$PORT" -t set,get -P "$P" -c "$C" -d "$D" \
             -r "$K" -n "$N" --csv 2>/dev/null | tr -d '"')
         for t in SET GET; do
             b=$(echo "$rb" | awk -F, -v t="$t" '$1 == t { printf "%.0f", $2 }')
