@@ -4,9 +4,9 @@
 #  1. closed loop: `redis-benchmark -t set,get -P P -c C -d D -r K` and loadgen with the same
 #     settings (one thread, C connections, pipeline P, SET-only then GET-only over K keys),
 #     interleaved for ROUNDS rounds; prints req/s of each and the ratio.
-#  2. open loop: loadgen's closed-loop maximum for the SET:GET mix, then --rate at the given
-#     fractions of it; prints p50/p99/p99.9 latency (from the intended send times) and the
-#     send lag.
+#  2. open loop: loadgen's closed-loop maximum for the SET:GET mix (best of three), then
+#     --rate at the given fractions of it; prints p50/p99/p99.9 latency (from the intended send
+#     times) and the p99 of how late requests were sent, in all and of the generator's own doing.
 #
 # The server runs on --server-cpu, the clients on --client-cpu (taskset).
 #
@@ -102,16 +102,25 @@ if [ "$CLOSED" = 1 ]; then
 fi
 
 if [ "$OPEN" = 1 ]; then
-    lg --connections "$C" --pipeline "$P" --data-size "$D" --keyspace "$K" --ratio "$RATIO" \
-        --duration "$OPEN_SECS" --prefill
-    max=$(col ALL 4)
-    echo "## open loop, SET:GET $RATIO, ${OPEN_SECS}s each; closed-loop max $max req/s"
-    echo "fraction target_rps achieved_rps p50_ms p99_ms p99.9_ms max_ms lag_p99_ms"
-    echo "closed - $max $(col ALL 6) $(col ALL 8) $(col ALL 9) $(col ALL 11) -"
+    # The closed-loop maximum: the best of three 5-second runs (the first one prefills).
+    max=0
+    for i in 1 2 3; do
+        lg --connections "$C" --pipeline "$P" --data-size "$D" --keyspace "$K" \
+            --ratio "$RATIO" --duration 5 $([ "$i" = 1 ] && echo --prefill)
+        r=$(col ALL 4)
+        if [ "$r" -gt "$max" ]; then
+            max=$r
+            best="closed - $r $(col ALL 6) $(col ALL 8) $(col ALL 9) $(col ALL 11) - -"
+        fi
+    done
+    echo "## open loop, SET:GET $RATIO, ${OPEN_SECS}s each; closed-loop max $max req/s (best of 3)"
+    echo "fraction target_rps achieved_rps p50_ms p99_ms p99.9_ms max_ms behind_p99_ms own_delay_p99_ms"
+    echo "$best"
     for f in $FRACTIONS; do
         rate=$(awk -v m="$max" -v f="$f" 'BEGIN { printf "%d", m * f }')
         lg --connections "$C" --pipeline "$P" --data-size "$D" --keyspace "$K" \
             --ratio "$RATIO" --duration "$OPEN_SECS" --rate "$rate"
-        echo "$f $rate $(col ALL 4) $(col ALL 6) $(col ALL 8) $(col ALL 9) $(col ALL 11) $(col SEND_LAG 8)"
+        echo "$f $rate $(col ALL 4) $(col ALL 6) $(col ALL 8) $(col ALL 9) $(col ALL 11)" \
+            "$(col SEND_LAG 8) $(col SCHED_LAG 8)"
     done
 fi
