@@ -1,18 +1,28 @@
-//! Micro-benchmarks of the self-contained hot-path modules: the RESP request parser and key
-//! routing. The crate has no lib target, so the source files are included with `#[path]`; only
+//! Micro-benchmarks of the self-contained hot-path modules: the RESP request parser, the reply
+//! writer and key routing. The crate has no lib target, so the source files are included with `#[path]`; only
 //! files that need little from `crate::` can be benchmarked this way (their dependencies are
 //! included the same way).
 //!
+//! The store (`ShardStore` set/get) is not benchmarked here: `store/mod.rs` names
+//! `crate::commands::Handler`, `crate::persistence::feed` and `crate::config`, and `store/db.rs`
+//! the AOF rewrite (`crate::persistence::rewrite`), which between them reach every command family
+//! and the whole persistence layer, i.e. the entire server. Its cost shows end to end in
+//! `benches/loadgen.rs` and `scripts/bench.sh` instead.
+//!
 //! Run: `cargo bench --bench micro` (filter: `cargo bench --bench micro -- parse`).
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
 #[allow(dead_code, unused_imports)]
 #[path = "../src/protocol/parse.rs"]
 mod parse;
 
-// The parser's integer rules come from util::num (`crate::util::num` in the server).
+#[allow(dead_code, unused_imports)]
+#[path = "../src/protocol/reply.rs"]
+mod reply;
+
+// The parser's integer rules and the reply writer's doubles come from util::num (`crate::util::num` in the server).
 #[allow(dead_code, unused_imports)]
 #[path = "../src/util/num.rs"]
 pub mod num;
@@ -71,6 +81,79 @@ fn bench_parse(c: &mut Criterion) {
             |buf| assert_eq!(parse_all(&mut parser, buf), 1),
             BatchSize::SmallInput,
         )
+    });
+    g.finish();
+}
+
+/// Encodes `r` into a reused buffer (cleared each time, as a connection's output buffer is
+/// drained); returns the encoded length.
+fn encode_into(out: &mut BytesMut, r: &reply::Reply, resp3: bool) -> usize {
+    out.clear();
+    r.encode(out, resp3);
+    out.len()
+}
+
+fn bench_reply(c: &mut Criterion) {
+    use reply::Reply;
+    let mut g = c.benchmark_group("reply");
+
+    // GET's reply: one bulk string.
+    for size in [64usize, 4096] {
+        let r = Reply::Bulk(Bytes::from(vec![b'x'; size]));
+        g.throughput(Throughput::Bytes(size as u64));
+        g.bench_function(format!("bulk_{size}b"), |b| {
+            let mut out = BytesMut::with_capacity(8192);
+            b.iter(|| encode_into(&mut out, black_box(&r), false))
+        });
+    }
+
+    // MGET / LRANGE-style: an array of 100 16-byte bulk strings with a nil among them.
+    let items: Vec<Reply> = (0..100)
+        .map(|i| {
+            if i == 50 {
+                Reply::Nil
+            } else {
+                Reply::Bulk(Bytes::from(format!("value:{i:010}")))
+            }
+        })
+        .collect();
+    let arr = Reply::Array(items);
+    g.throughput(Throughput::Elements(100));
+    g.bench_function("array_100x_bulk_16b", |b| {
+        let mut out = BytesMut::with_capacity(8192);
+        b.iter(|| encode_into(&mut out, black_box(&arr), false))
+    });
+
+    // HGETALL-style map of 50 pairs, as RESP2 (flat array) and RESP3 (map).
+    let map = Reply::Map(
+        (0..50)
+            .map(|i| {
+                (
+                    Reply::Bulk(Bytes::from(format!("field:{i:04}"))),
+                    Reply::Int(i * 1000),
+                )
+            })
+            .collect(),
+    );
+    g.throughput(Throughput::Elements(100));
+    for (name, resp3) in [("map_50_pairs_resp2", false), ("map_50_pairs_resp3", true)] {
+        g.bench_function(name, |b| {
+            let mut out = BytesMut::with_capacity(8192);
+            b.iter(|| encode_into(&mut out, black_box(&map), resp3))
+        });
+    }
+
+    // SET's and INCR's replies.
+    g.throughput(Throughput::Elements(1));
+    let ok = Reply::ok();
+    g.bench_function("simple_ok", |b| {
+        let mut out = BytesMut::with_capacity(64);
+        b.iter(|| encode_into(&mut out, black_box(&ok), false))
+    });
+    let int = Reply::Int(1_234_567);
+    g.bench_function("int", |b| {
+        let mut out = BytesMut::with_capacity(64);
+        b.iter(|| encode_into(&mut out, black_box(&int), false))
     });
     g.finish();
 }
@@ -159,6 +242,7 @@ fn bench_double(c: &mut Criterion) {
 criterion_group!(
     benches,
     bench_parse,
+    bench_reply,
     bench_routing,
     bench_zset,
     bench_double
