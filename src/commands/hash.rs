@@ -154,23 +154,19 @@ pub const COMMANDS: &[CommandSpec] = &[
 ];
 
 fn hash_mut<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut Hash>, Reply> {
-    match ctx.lookup(key) {
-        None => Ok(None),
-        Some(e) => match &mut e.value {
-            Value::Hash(h) => Ok(Some(h)),
-            _ => Err(Reply::wrongtype()),
-        },
-    }
+    let r = ctx.write_as(key, |v| match v {
+        Value::Hash(x) => Some(x),
+        _ => None,
+    });
+    r
 }
 
 fn hash_read<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a Hash>, Reply> {
-    match ctx.lookup_read(key) {
-        None => Ok(None),
-        Some(e) => match &e.value {
-            Value::Hash(h) => Ok(Some(h)),
-            _ => Err(Reply::wrongtype()),
-        },
-    }
+    let r = ctx.read_as(key, |v| match v {
+        Value::Hash(x) => Some(x),
+        _ => None,
+    });
+    r.map(|o| o.map(|x| &*x))
 }
 
 /// The hash at `key`, created empty if absent (Redis's hashTypeLookupWriteOrCreate).

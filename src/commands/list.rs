@@ -163,24 +163,20 @@ pub fn numkeys_at_1(args: &[Bytes]) -> Vec<usize> {
 
 /// The list at `key` for writing: Ok(None) if absent, Err(WRONGTYPE) for another type.
 fn list_mut<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut List>, Reply> {
-    match ctx.lookup(key) {
-        None => Ok(None),
-        Some(e) => match &mut e.value {
-            Value::List(l) => Ok(Some(l)),
-            _ => Err(Reply::wrongtype()),
-        },
-    }
+    let r = ctx.write_as(key, |v| match v {
+        Value::List(x) => Some(x),
+        _ => None,
+    });
+    r
 }
 
 /// The list at `key` for reading (counts a hit or miss).
 fn list_read<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a List>, Reply> {
-    match ctx.lookup_read(key) {
-        None => Ok(None),
-        Some(e) => match &e.value {
-            Value::List(l) => Ok(Some(l)),
-            _ => Err(Reply::wrongtype()),
-        },
-    }
+    let r = ctx.read_as(key, |v| match v {
+        Value::List(x) => Some(x),
+        _ => None,
+    });
+    r.map(|o| o.map(|x| &*x))
 }
 
 /// After an in-place change of `n` elements: count it, and delete the key if the list is now

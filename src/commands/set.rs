@@ -178,23 +178,19 @@ pub const COMMANDS: &[CommandSpec] = &[
 ];
 
 fn set_mut<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut Set>, Reply> {
-    match ctx.lookup(key) {
-        None => Ok(None),
-        Some(e) => match &mut e.value {
-            Value::Set(s) => Ok(Some(s)),
-            _ => Err(Reply::wrongtype()),
-        },
-    }
+    let r = ctx.write_as(key, |v| match v {
+        Value::Set(x) => Some(x),
+        _ => None,
+    });
+    r
 }
 
 fn set_read<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a Set>, Reply> {
-    match ctx.lookup_read(key) {
-        None => Ok(None),
-        Some(e) => match &e.value {
-            Value::Set(s) => Ok(Some(s)),
-            _ => Err(Reply::wrongtype()),
-        },
-    }
+    let r = ctx.read_as(key, |v| match v {
+        Value::Set(x) => Some(x),
+        _ => None,
+    });
+    r.map(|o| o.map(|x| &*x))
 }
 
 fn members_reply(m: Vec<Bytes>) -> Reply {

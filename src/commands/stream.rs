@@ -285,23 +285,19 @@ fn lossy(b: &[u8]) -> Cow<'_, str> {
 }
 
 fn stream_read<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut Stream>, Reply> {
-    match ctx.lookup_read(key) {
-        None => Ok(None),
-        Some(e) => match &mut e.value {
-            Value::Stream(s) => Ok(Some(s)),
-            _ => Err(Reply::wrongtype()),
-        },
-    }
+    let r = ctx.read_as(key, |v| match v {
+        Value::Stream(x) => Some(&mut **x),
+        _ => None,
+    });
+    r
 }
 
 fn stream_write<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut Stream>, Reply> {
-    match ctx.lookup(key) {
-        None => Ok(None),
-        Some(e) => match &mut e.value {
-            Value::Stream(s) => Ok(Some(s)),
-            _ => Err(Reply::wrongtype()),
-        },
-    }
+    let r = ctx.write_as(key, |v| match v {
+        Value::Stream(x) => Some(&mut **x),
+        _ => None,
+    });
+    r
 }
 
 fn id_reply(id: StreamId) -> Reply {

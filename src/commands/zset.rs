@@ -517,24 +517,20 @@ fn limits(ctx: &Ctx) -> PackLimits {
 
 /// The sorted set at `key` for reading: Ok(None) if absent, WRONGTYPE for another type.
 pub fn read_zset<'a>(ctx: &'a mut Ctx<'_>, key: &[u8]) -> Result<Option<&'a ZSet>, Reply> {
-    match ctx.lookup_read(key) {
-        None => Ok(None),
-        Some(e) => match &e.value {
-            Value::ZSet(z) => Ok(Some(z)),
-            _ => Err(Reply::wrongtype()),
-        },
-    }
+    let r = ctx.read_as(key, |v| match v {
+        Value::ZSet(x) => Some(&mut **x),
+        _ => None,
+    });
+    r.map(|o| o.map(|x| &*x))
 }
 
 /// The sorted set at `key` for writing.
 pub fn write_zset<'a>(ctx: &'a mut Ctx<'_>, key: &[u8]) -> Result<Option<&'a mut ZSet>, Reply> {
-    match ctx.lookup(key) {
-        None => Ok(None),
-        Some(e) => match &mut e.value {
-            Value::ZSet(z) => Ok(Some(z)),
-            _ => Err(Reply::wrongtype()),
-        },
-    }
+    let r = ctx.write_as(key, |v| match v {
+        Value::ZSet(x) => Some(&mut **x),
+        _ => None,
+    });
+    r
 }
 
 /// Delete `key` if its set was emptied by the running command.

@@ -327,6 +327,31 @@ impl Ctx<'_> {
         self.store.feed.explicit = true;
     }
 
+    /// The value at `key` as the type `as_type` picks, for writing: Ok(None) if absent,
+    /// WRONGTYPE if it holds another type. The one lookup behind each family's accessor.
+    pub fn write_as<T: ?Sized>(
+        &mut self,
+        key: &[u8],
+        as_type: fn(&mut Value) -> Option<&mut T>,
+    ) -> Result<Option<&mut T>, Reply> {
+        match self.lookup(key) {
+            None => Ok(None),
+            Some(e) => as_type(&mut e.value).map(Some).ok_or_else(Reply::wrongtype),
+        }
+    }
+
+    /// As `write_as`, for reading (counts a hit or miss).
+    pub fn read_as<T: ?Sized>(
+        &mut self,
+        key: &[u8],
+        as_type: fn(&mut Value) -> Option<&mut T>,
+    ) -> Result<Option<&mut T>, Reply> {
+        match self.lookup_read(key) {
+            None => Ok(None),
+            Some(e) => as_type(&mut e.value).map(Some).ok_or_else(Reply::wrongtype),
+        }
+    }
+
     pub fn exists(&mut self, key: &[u8]) -> bool {
         self.lookup(key).is_some()
     }
