@@ -18,53 +18,6 @@ fn bulks(items: &[&str]) -> Value {
     arr(items.iter().map(bulk).collect())
 }
 
-fn info_num(c: &mut redis::Connection, field: &str) -> Option<i64> {
-    let info: String = redis::cmd("INFO")
-        .arg("clients")
-        .query(c)
-        .expect("INFO clients");
-    info_field(&info, field).and_then(|v| v.parse().ok())
-}
-
-fn blocked(c: &mut redis::Connection) -> i64 {
-    info_num(c, "blocked_clients").expect("blocked_clients")
-}
-
-/// Wait until exactly `n` clients are blocked.
-fn wait_blocked(c: &mut redis::Connection, n: i64) {
-    assert!(
-        wait_until(Duration::from_secs(10), || blocked(c) == n),
-        "expected {n} blocked clients, have {}",
-        blocked(c)
-    );
-}
-
-/// Nothing is left registered once no client is blocked (shardis reports it as Redis 7.2 does;
-/// Redis 7.0 has no such field).
-fn assert_no_waiters(c: &mut redis::Connection) {
-    wait_blocked(c, 0);
-    if let Some(n) = info_num(c, "total_blocking_keys") {
-        assert!(
-            wait_until(Duration::from_secs(5), || info_num(
-                c,
-                "total_blocking_keys"
-            ) == Some(0)),
-            "keys with waiters left behind: {n}"
-        );
-    }
-}
-
-/// Run `args` on a fresh connection in a thread (it blocks there); join for its reply.
-fn spawn_cmd(s: &Server, args: &[&str]) -> std::thread::JoinHandle<redis::RedisResult<Value>> {
-    let mut c = s.conn();
-    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    std::thread::spawn(move || cmd(&args).query::<Value>(&mut c))
-}
-
-fn joined(h: std::thread::JoinHandle<redis::RedisResult<Value>>) -> Value {
-    h.join().expect("client thread").expect("blocked command")
-}
-
 fn raw_str(v: &Resp) -> String {
     format!("{v:?}")
 }
