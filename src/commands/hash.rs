@@ -154,19 +154,11 @@ pub const COMMANDS: &[CommandSpec] = &[
 ];
 
 fn hash_mut<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut Hash>, Reply> {
-    let r = ctx.write_as(key, |v| match v {
-        Value::Hash(x) => Some(x),
-        _ => None,
-    });
-    r
+    ctx.write_as(key, Value::hash_mut)
 }
 
 fn hash_read<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a Hash>, Reply> {
-    let r = ctx.read_as(key, |v| match v {
-        Value::Hash(x) => Some(x),
-        _ => None,
-    });
-    r.map(|o| o.map(|x| &*x))
+    ctx.read_as(key, Value::hash_mut).map(|o| o.map(|x| &*x))
 }
 
 /// The hash at `key`, created empty if absent (Redis's hashTypeLookupWriteOrCreate).

@@ -163,20 +163,12 @@ pub fn numkeys_at_1(args: &[Bytes]) -> Vec<usize> {
 
 /// The list at `key` for writing: Ok(None) if absent, Err(WRONGTYPE) for another type.
 fn list_mut<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut List>, Reply> {
-    let r = ctx.write_as(key, |v| match v {
-        Value::List(x) => Some(x),
-        _ => None,
-    });
-    r
+    ctx.write_as(key, Value::list_mut)
 }
 
 /// The list at `key` for reading (counts a hit or miss).
 fn list_read<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a List>, Reply> {
-    let r = ctx.read_as(key, |v| match v {
-        Value::List(x) => Some(x),
-        _ => None,
-    });
-    r.map(|o| o.map(|x| &*x))
+    ctx.read_as(key, Value::list_mut).map(|o| o.map(|x| &*x))
 }
 
 /// After an in-place change of `n` elements: count it, and delete the key if the list is now

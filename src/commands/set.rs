@@ -178,19 +178,11 @@ pub const COMMANDS: &[CommandSpec] = &[
 ];
 
 fn set_mut<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut Set>, Reply> {
-    let r = ctx.write_as(key, |v| match v {
-        Value::Set(x) => Some(x),
-        _ => None,
-    });
-    r
+    ctx.write_as(key, Value::set_mut)
 }
 
 fn set_read<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a Set>, Reply> {
-    let r = ctx.read_as(key, |v| match v {
-        Value::Set(x) => Some(x),
-        _ => None,
-    });
-    r.map(|o| o.map(|x| &*x))
+    ctx.read_as(key, Value::set_mut).map(|o| o.map(|x| &*x))
 }
 
 fn members_reply(m: Vec<Bytes>) -> Reply {

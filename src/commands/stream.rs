@@ -285,19 +285,11 @@ fn lossy(b: &[u8]) -> Cow<'_, str> {
 }
 
 fn stream_read<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut Stream>, Reply> {
-    let r = ctx.read_as(key, |v| match v {
-        Value::Stream(x) => Some(&mut **x),
-        _ => None,
-    });
-    r
+    ctx.read_as(key, Value::stream_mut)
 }
 
 fn stream_write<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut Stream>, Reply> {
-    let r = ctx.write_as(key, |v| match v {
-        Value::Stream(x) => Some(&mut **x),
-        _ => None,
-    });
-    r
+    ctx.write_as(key, Value::stream_mut)
 }
 
 fn id_reply(id: StreamId) -> Reply {

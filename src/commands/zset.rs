@@ -517,20 +517,12 @@ fn limits(ctx: &Ctx) -> PackLimits {
 
 /// The sorted set at `key` for reading: Ok(None) if absent, WRONGTYPE for another type.
 pub fn read_zset<'a>(ctx: &'a mut Ctx<'_>, key: &[u8]) -> Result<Option<&'a ZSet>, Reply> {
-    let r = ctx.read_as(key, |v| match v {
-        Value::ZSet(x) => Some(&mut **x),
-        _ => None,
-    });
-    r.map(|o| o.map(|x| &*x))
+    ctx.read_as(key, Value::zset_mut).map(|o| o.map(|x| &*x))
 }
 
 /// The sorted set at `key` for writing.
 pub fn write_zset<'a>(ctx: &'a mut Ctx<'_>, key: &[u8]) -> Result<Option<&'a mut ZSet>, Reply> {
-    let r = ctx.write_as(key, |v| match v {
-        Value::ZSet(x) => Some(&mut **x),
-        _ => None,
-    });
-    r
+    ctx.write_as(key, Value::zset_mut)
 }
 
 /// Delete `key` if its set was emptied by the running command.

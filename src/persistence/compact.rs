@@ -124,14 +124,7 @@ async fn rewrite(shard0: &Rc<Shard>, enable: bool) -> Result<(), String> {
     if was_on {
         let add = incrs.clone();
         update_manifest(shard0, move |m| {
-            for (i, (seq, name)) in add.into_iter().enumerate() {
-                m.segments.push(Segment {
-                    name,
-                    seq,
-                    kind: SegKind::Incr,
-                    shard: Some(i),
-                });
-            }
+            m.segments.extend(per_shard(add, SegKind::Incr));
         })
         .await?;
     }
@@ -224,14 +217,7 @@ async fn rewrite(shard0: &Rc<Shard>, enable: bool) -> Result<(), String> {
     update_manifest(shard0, move |m| {
         m.shards = Some(n);
         let old = std::mem::take(&mut m.segments);
-        for (i, (seq, name)) in bases2.into_iter().enumerate() {
-            m.segments.push(Segment {
-                name,
-                seq,
-                kind: SegKind::Base,
-                shard: Some(i),
-            });
-        }
+        m.segments.extend(per_shard(bases2, SegKind::Base));
         for s in old {
             let keep =
                 s.kind == SegKind::Incr && s.shard.is_some_and(|i| i < n && s.seq >= keep_from[i]);
@@ -242,14 +228,7 @@ async fn rewrite(shard0: &Rc<Shard>, enable: bool) -> Result<(), String> {
             }
         }
         if !was_on {
-            for (i, (seq, name)) in incrs.into_iter().enumerate() {
-                m.segments.push(Segment {
-                    name,
-                    seq,
-                    kind: SegKind::Incr,
-                    shard: Some(i),
-                });
-            }
+            m.segments.extend(per_shard(incrs, SegKind::Incr));
         }
     })
     .await?;
@@ -263,6 +242,18 @@ async fn rewrite(shard0: &Rc<Shard>, enable: bool) -> Result<(), String> {
     })
     .await;
     Ok(())
+}
+
+/// Manifest entries for one new segment per shard, (seq, name) in shard order.
+fn per_shard(segs: Vec<(u64, String)>, kind: SegKind) -> impl Iterator<Item = Segment> {
+    segs.into_iter()
+        .enumerate()
+        .map(move |(i, (seq, name))| Segment {
+            name,
+            seq,
+            kind,
+            shard: Some(i),
+        })
 }
 
 /// Write the running snapshot of every database of this shard to a base file. With nothing

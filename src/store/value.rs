@@ -12,6 +12,30 @@ pub enum Value {
     Stream(Box<super::stream::Stream>),
 }
 
+/// `Value::<type>_mut()`: the value as one type, None for another (typed lookups use these).
+macro_rules! projections {
+    ($($fn:ident => $variant:ident : $t:ty),* $(,)?) => {
+        impl Value {
+            $(
+                pub fn $fn(&mut self) -> Option<&mut $t> {
+                    match self {
+                        Value::$variant(x) => Some(x),
+                        _ => None,
+                    }
+                }
+            )*
+        }
+    };
+}
+
+projections! {
+    list_mut => List: super::list::List,
+    hash_mut => Hash: super::hash::Hash,
+    set_mut => Set: super::set::Set,
+    zset_mut => ZSet: super::zset::ZSet,
+    stream_mut => Stream: super::stream::Stream,
+}
+
 impl Value {
     /// The name TYPE reports.
     pub fn type_name(&self) -> &'static str {
