@@ -349,3 +349,165 @@ fn rename_ping_pong_never_loses_or_duplicates_the_key() {
         assert_eq!(vals.iter().flatten().count(), 1, "{vals:?}");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Crash atomicity of multi-shard writes in the AOF.
+
+fn segment_files(s: &Server) -> Vec<std::path::PathBuf> {
+    let dir = s.dir().join("appendonlydir");
+    let manifest = std::fs::read_to_string(dir.join("appendonly.aof.manifest")).unwrap_or_default();
+    manifest
+        .lines()
+        .filter(|l| l.starts_with("file "))
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .map(|n| dir.join(n))
+        .collect()
+}
+
+/// Remove the first `SHARDIS.TXDONE` record from `bytes`; false if there is none.
+fn cut_txdone(bytes: &mut Vec<u8>) -> bool {
+    let needle = b"\r\nSHARDIS.TXDONE\r\n";
+    let Some(at) = bytes.windows(needle.len()).position(|w| w == needle) else {
+        return false;
+    };
+    // "*3\r\n$14" precedes the name; then two more bulk strings follow it.
+    let start = at - b"*3\r\n$14".len();
+    let mut pos = at + needle.len();
+    for _ in 0..2 {
+        let line_end = pos
+            + bytes[pos..]
+                .windows(2)
+                .position(|w| w == b"\r\n")
+                .expect("len");
+        let len: usize = std::str::from_utf8(&bytes[pos + 1..line_end])
+            .expect("utf8")
+            .parse()
+            .expect("len");
+        pos = line_end + 2 + len + 2;
+    }
+    bytes.drain(start..pos);
+    true
+}
+
+#[test]
+fn a_multi_shard_write_missing_on_one_shard_is_dropped_whole() {
+    if skip_under_redis("shardis AOF layout") {
+        return;
+    }
+    let args = ["--appendonly", "yes"];
+    let mut s = Server::start_with(4, &args);
+    let accounts = keys("acct", 8);
+    let mut c = s.conn();
+    for a in &accounts {
+        q(&mut c, &["SET", a.as_str(), "100"]);
+    }
+    let mut mset = vec!["MSET".to_string()];
+    for a in &accounts {
+        mset.push(a.clone());
+        mset.push("50".into());
+    }
+    q(&mut c, &mset);
+    drop(c);
+    s.shutdown();
+    // As if one shard crashed before logging that the MSET was done everywhere.
+    let mut cut = false;
+    for seg in segment_files(&s) {
+        let mut bytes = std::fs::read(&seg).expect("segment");
+        if cut_txdone(&mut bytes) {
+            std::fs::write(&seg, &bytes).expect("rewrite segment");
+            cut = true;
+            break;
+        }
+    }
+    assert!(cut, "the MSET spanning shards logged TXDONE records");
+    let s = s.restart(4, &args).expect("restart");
+    let mut c = s.conn();
+    let mut mget = vec!["MGET".to_string()];
+    mget.extend(accounts.iter().cloned());
+    let vals: Vec<String> = qt(&mut c, &mget);
+    assert!(vals.iter().all(|v| v == "100"), "no part applied: {vals:?}");
+    assert!(
+        s.log_contents().contains("not applying"),
+        "{}",
+        s.log_contents()
+    );
+    // The same logs, untouched, apply it everywhere.
+    q(&mut c, &mset);
+    drop(c);
+    let mut s = s;
+    s.shutdown();
+    let s = s.restart(4, &args).expect("restart");
+    let vals: Vec<String> = qt(&mut s.conn(), &mget);
+    assert!(vals.iter().all(|v| v == "50"), "{vals:?}");
+}
+
+#[test]
+fn kill9_during_multi_shard_writes_keeps_the_invariants() {
+    if skip_under_redis("shardis AOF layout") {
+        return;
+    }
+    let args = ["--appendonly", "yes", "--appendfsync", "always"];
+    let mut s = Server::start_with(4, &args);
+    let accounts = keys("acct", 8);
+    let balls = keys("ball", 4);
+    let mut c = s.conn();
+    for a in &accounts {
+        q(&mut c, &["SET", a.as_str(), "100"]);
+    }
+    q(&mut c, &["SET", balls[0].as_str(), "ball"]);
+    for round in 0..3 {
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut handles = Vec::new();
+        for w in 0..4usize {
+            let (stop, mut c, accounts, balls) =
+                (stop.clone(), s.conn(), accounts.clone(), balls.clone());
+            handles.push(thread::spawn(move || {
+                let mut i = w;
+                while !stop.load(Ordering::Relaxed) {
+                    i += 1;
+                    let ok = if w % 2 == 0 {
+                        let from = &accounts[i % 8];
+                        let to = &accounts[(i * 3 + 1) % 8];
+                        redis::pipe()
+                            .atomic()
+                            .cmd("DECRBY")
+                            .arg(from)
+                            .arg(3)
+                            .cmd("INCRBY")
+                            .arg(to)
+                            .arg(3)
+                            .query::<Value>(&mut c)
+                            .is_ok()
+                    } else {
+                        let from = &balls[i % 4];
+                        let to = &balls[(i + 1 + w) % 4];
+                        match cmd(&["RENAME", from.as_str(), to.as_str()]).query::<Value>(&mut c) {
+                            Ok(_) => true,
+                            // "no such key" is an answer; a dropped connection is the crash.
+                            Err(e) => e.kind() == redis::ErrorKind::ResponseError,
+                        }
+                    };
+                    if !ok {
+                        break;
+                    }
+                }
+            }));
+        }
+        thread::sleep(Duration::from_millis(300 + round * 170));
+        s.kill9();
+        stop.store(true, Ordering::Relaxed);
+        for h in handles {
+            let _ = h.join();
+        }
+        s = s.restart(4, &args).expect("restart after kill -9");
+        let mut c = s.conn();
+        let mut mget = vec!["MGET".to_string()];
+        mget.extend(accounts.iter().cloned());
+        let vals: Vec<i64> = qt(&mut c, &mget);
+        assert_eq!(vals.iter().sum::<i64>(), 800, "round {round}: {vals:?}");
+        let mut exists = vec!["EXISTS".to_string()];
+        exists.extend(balls.iter().cloned());
+        let n: i64 = qt(&mut c, &exists);
+        assert_eq!(n, 1, "round {round}: one ball");
+    }
+}

@@ -352,6 +352,7 @@ async fn run(
                     keys: Vec::new(),
                     exclusive: true,
                     whole: true,
+                    tx: None,
                 },
             )
         }));
@@ -369,11 +370,13 @@ async fn run(
                     keys: vec![(*db, key.clone())],
                     exclusive: false,
                     whole: false,
+                    tx: None,
                 },
             ));
         }
     }
-    let Some(guard) = locks::acquire(shard, parts, false).await else {
+    let logged = steps.iter().any(|s| s.spec.is_write());
+    let Some(guard) = locks::acquire(shard, parts, false, logged).await else {
         return Reply::err(GONE);
     };
     if !watches_hold_everywhere(shard, &watched).await {
@@ -385,7 +388,7 @@ async fn run(
         replies.push(run_step(shard, conn, s).await);
     }
     conn.borrow_mut().client.tx.deny_blocking = false;
-    drop(guard);
+    guard.commit().await;
     Reply::Array(replies)
 }
 
@@ -423,6 +426,7 @@ async fn run_on_one(
         keys: Vec::new(),
         exclusive: true,
         whole: false,
+        tx: None,
     };
     for s in &steps {
         for i in s.spec.key_indexes(&s.args) {
@@ -444,6 +448,7 @@ async fn run_on_one(
                     return answer.send(sh, Reply::NilArray);
                 }
                 let now = crate::util::now_ms();
+                let at = sh.store.borrow_mut().feed.begin_multi();
                 let replies = steps
                     .iter()
                     .map(|s| match s.spec.kind {
@@ -453,6 +458,7 @@ async fn run_on_one(
                         Kind::Conn => Reply::err("ERR internal routing error"),
                     })
                     .collect();
+                sh.store.borrow_mut().feed.end_multi(at);
                 answer.send(sh, Reply::Array(replies));
             };
             locks::run_when_free(sh, || want, Box::new(job));

@@ -24,11 +24,12 @@ pub async fn run(
     args: &[Bytes],
 ) -> Reply {
     let parts = super::locks::plan(shard.n, db, spec, args);
-    let Some(guard) = super::locks::acquire(shard, parts, spec.is_write()).await else {
+    let write = spec.is_write();
+    let Some(guard) = super::locks::acquire(shard, parts, write, write).await else {
         return Reply::err(GONE);
     };
     let reply = run_locked(shard, db, spec, args).await;
-    drop(guard);
+    guard.commit().await;
     reply
 }
 

@@ -28,6 +28,7 @@
 //! command that woke them.
 
 use super::Shard;
+use crate::persistence::feed::TxMark;
 use bytes::Bytes;
 use futures::channel::oneshot;
 use std::collections::VecDeque;
@@ -41,6 +42,8 @@ pub struct Want {
     pub exclusive: bool,
     /// The whole shard (every key), exclusively.
     pub whole: bool,
+    /// A logged multi-shard write: its records here are bracketed (persistence/feed.rs).
+    pub tx: Option<TxMark>,
 }
 
 #[derive(Default, Clone, Copy)]
@@ -164,6 +167,8 @@ fn request(sh: &Rc<Shard>, w: Want) -> Option<oneshot::Receiver<()>> {
     let mut l = sh.locks.borrow_mut();
     if !l.blocks(&w) {
         l.hold(&w);
+        drop(l);
+        mark(sh, &w);
         return None;
     }
     let (tx, rx) = oneshot::channel();
@@ -176,8 +181,18 @@ fn request(sh: &Rc<Shard>, w: Want) -> Option<oneshot::Receiver<()>> {
 
 /// Give the locks in `w` back and let waiters go.
 pub fn release(sh: &Rc<Shard>, w: &Want) {
+    if let Some(m) = w.tx {
+        sh.store.borrow_mut().feed.unmark(m, &w.keys, w.whole);
+    }
     sh.locks.borrow_mut().unhold(w);
     wake(sh);
+}
+
+/// Granted: a logged write's records of these keys go in its bracket from now on.
+fn mark(sh: &Shard, w: &Want) {
+    if let Some(m) = w.tx {
+        sh.store.borrow_mut().feed.mark(m, &w.keys, w.whole);
+    }
 }
 
 /// Grant or run every waiter that may go now, in queue order.
@@ -191,6 +206,8 @@ fn wake(sh: &Rc<Shard>) {
                 // A coordinator that went away (shutdown) can't use the grant: give it back.
                 if tx.send(()).is_err() {
                     sh.locks.borrow_mut().unhold(&waiter.want);
+                } else {
+                    mark(sh, &waiter.want);
                 }
             }
             // Run outside the borrow: the job takes the store and may park itself again.
@@ -232,6 +249,7 @@ pub fn want_of(db: usize, spec: &crate::commands::CommandSpec, args: &[Bytes]) -
             .collect(),
         exclusive: spec.is_write(),
         whole: false,
+        tx: None,
     }
 }
 
@@ -255,20 +273,47 @@ pub struct Guard {
     parts: Vec<(usize, Want)>,
     /// A write: mark the keys touched for WATCH when releasing.
     touched: bool,
+    /// A logged write whose parts all ran: each shard logs its TXDONE as it releases.
+    done: Option<TxMark>,
+}
+
+impl Guard {
+    /// Every part ran: log the transaction as done on every shard, then release. Under
+    /// `appendfsync always` the release waits until every TXDONE is synced, so nobody sees
+    /// (and builds on) a multi-shard write that recovery could still drop.
+    pub async fn commit(mut self) {
+        let Some(m) = self.parts.first().and_then(|p| p.1.tx) else {
+            return;
+        };
+        if self.shard.aof_always.get() {
+            let calls = self.parts.iter().map(|(t, _)| {
+                self.shard
+                    .call(*t, move |sh| sh.store.borrow_mut().feed.tx_done(m))
+            });
+            futures::future::join_all(calls).await;
+        } else {
+            self.done = Some(m);
+        }
+    }
 }
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        let touched = self.touched;
+        let (touched, done) = (self.touched, self.done);
         for (target, w) in std::mem::take(&mut self.parts) {
             self.shard.post(target, move |sh| {
-                if touched {
+                {
                     let mut st = sh.store.borrow_mut();
-                    for (db, k) in &w.keys {
-                        st.watch.touch(*db, k);
+                    if let Some(m) = done {
+                        st.feed.tx_done(m);
                     }
-                    if w.whole {
-                        st.watch.touch_all();
+                    if touched {
+                        for (db, k) in &w.keys {
+                            st.watch.touch(*db, k);
+                        }
+                        if w.whole {
+                            st.watch.touch_all();
+                        }
                     }
                 }
                 release(sh, &w);
@@ -278,11 +323,14 @@ impl Drop for Guard {
 }
 
 /// Lock `parts` (shard, want), asking the shards in ascending order and waiting for each
-/// grant before the next. None if a shard is gone (shutdown).
+/// grant before the next. `touched`: a write, whose keys WATCH must see touched on release.
+/// `logged`: a write whose records are bracketed in the AOF (when it is on). None if a shard
+/// is gone (shutdown).
 pub async fn acquire(
     shard: &Rc<Shard>,
     mut parts: Vec<(usize, Want)>,
     touched: bool,
+    logged: bool,
 ) -> Option<Guard> {
     parts.sort_by_key(|p| p.0);
     // One request per shard: merge duplicates (a whole-shard lock absorbs keys).
@@ -297,10 +345,23 @@ pub async fn acquire(
             _ => merged.push((t, w)),
         }
     }
+    if logged && merged.len() > 1 && shard.store.borrow().feed.on {
+        let m = TxMark {
+            id: shard
+                .global
+                .next_tx
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            parts: merged.len() as u32,
+        };
+        for (_, w) in &mut merged {
+            w.tx = Some(m);
+        }
+    }
     let mut guard = Guard {
         shard: shard.clone(),
         parts: Vec::with_capacity(merged.len()),
         touched,
+        done: None,
     };
     for (target, w) in merged {
         let ask = w.clone();
@@ -331,6 +392,7 @@ pub fn plan(
                         whole: true,
                         exclusive: true,
                         keys: Vec::new(),
+                        tx: None,
                     },
                 )
             })
@@ -350,6 +412,7 @@ pub fn plan(
                     keys: vec![key],
                     exclusive,
                     whole: false,
+                    tx: None,
                 },
             )),
         }
@@ -369,6 +432,7 @@ mod tests {
                 .collect(),
             exclusive,
             whole: false,
+            tx: None,
         }
     }
 
@@ -395,6 +459,7 @@ mod tests {
             whole: true,
             exclusive: true,
             keys: vec![],
+            tx: None,
         };
         assert!(l.blocks(&whole));
         l.unhold(&want(&["a"], false));

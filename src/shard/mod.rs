@@ -55,6 +55,8 @@ pub struct Global {
     pub shutdown: AtomicBool,
     pub connected: AtomicUsize,
     pub next_client_id: AtomicU64,
+    /// Ids of logged multi-shard writes (persistence/feed.rs `TxMark`); only they touch it.
+    pub next_tx: AtomicU64,
     pub started: std::time::Instant,
     pub started_unix: u64,
     /// The AOF is being loaded: commands other than `loading` ones get -LOADING.
