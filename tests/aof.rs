@@ -233,7 +233,10 @@ fn every_policy_restores_every_key() {
             let ttl: i64 = qt(&mut con, &["TTL", "setex"]);
             // 1000 s when set, minus the time this round took (long on a loaded machine).
             let spent = began.elapsed().as_secs() as i64;
-            assert!((1000 - spent - 2..=1000).contains(&ttl), "ttl {ttl} after {spent} s");
+            assert!(
+                (1000 - spent - 2..=1000).contains(&ttl),
+                "ttl {ttl} after {spent} s"
+            );
         }
     }
 }
