@@ -288,6 +288,11 @@ fn set_get_across_shards_over_tls_and_plain() {
             arr(vec![bulk("x"), bulk("y"), bulk("z"), nil()])
         );
         assert_eq!(t.q(&[b"DBSIZE"]), int(131));
+        // QUIT: the reply, then a clean TLS end of stream (close_notify, not a cut).
+        assert_eq!(t.q(&[b"QUIT"]), ok());
+        let mut rest = Vec::new();
+        let end = t.stream.read_to_end(&mut rest);
+        assert!(end.is_ok() && rest.is_empty(), "{end:?} {rest:?}");
     });
 }
 

@@ -68,6 +68,9 @@ pub fn close_conn(shard: &Shard, id: u64) {
     if let Some(ep) = &shard.net.borrow().epoll {
         let _ = ep.delete(c.fd);
     }
+    if c.tls.is_some() {
+        tls::close_notify(&mut c);
+    }
     sys::close(c.fd);
     c.closed = true;
     c.fd = -1;

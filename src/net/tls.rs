@@ -463,3 +463,15 @@ pub fn config_set(
         }
     }
 }
+
+/// Before the socket closes: tell the peer this is the end of the stream and not a cut
+/// (best effort, one non-blocking send), so a QUIT's reply reads as complete.
+pub fn close_notify(c: &mut Conn) {
+    let fd = c.fd;
+    if let Some(tls) = c.tls.as_deref_mut() {
+        if fd >= 0 && !tls.is_handshaking() {
+            tls.send_close_notify();
+            let _ = tls.write_tls(&mut Socket(fd));
+        }
+    }
+}
