@@ -398,6 +398,19 @@ pub struct Config {
     pub tls_ciphers: String,
     /// TLS 1.3 suites, ':'-separated; "" = rustls's defaults.
     pub tls_ciphersuites: String,
+    /// Choose the suite by our order rather than the client's.
+    pub tls_prefer_server_ciphers: bool,
+    /// Session resumption: the cache's switch and size (entries); the timeout is stored only.
+    pub tls_session_caching: bool,
+    pub tls_session_cache_size: u64,
+    pub tls_session_cache_timeout: u64,
+    /// Accepted and stored: shardis has no replication, cluster bus or DHE suites.
+    pub tls_replication: bool,
+    pub tls_cluster: bool,
+    pub tls_client_cert_file: Option<PathBuf>,
+    pub tls_client_key_file: Option<PathBuf>,
+    pub tls_client_key_file_pass: Option<Vec<u8>>,
+    pub tls_dh_params_file: Option<PathBuf>,
 
     // shardis-specific
     /// Number of shard threads (1..=1024; default: CPUs this process may use).
@@ -481,6 +494,16 @@ impl Default for Config {
             tls_protocols: String::new(),
             tls_ciphers: String::new(),
             tls_ciphersuites: String::new(),
+            tls_prefer_server_ciphers: false,
+            tls_session_caching: true,
+            tls_session_cache_size: 20 * 1024,
+            tls_session_cache_timeout: 300,
+            tls_replication: false,
+            tls_cluster: false,
+            tls_client_cert_file: None,
+            tls_client_key_file: None,
+            tls_client_key_file_pass: None,
+            tls_dh_params_file: None,
             shards: default_shards(),
             shard_spin_us: 0,
         }
@@ -1135,6 +1158,19 @@ static DIRECTIVES: &[Directive] = &[
     text!("tls-protocols", MUTABLE, tls_protocols),
     text!("tls-ciphers", MUTABLE, tls_ciphers),
     text!("tls-ciphersuites", MUTABLE, tls_ciphersuites),
+    boolean!("tls-prefer-server-ciphers", MUTABLE, tls_prefer_server_ciphers),
+    boolean!("tls-session-caching", MUTABLE, tls_session_caching),
+    number!("tls-session-cache-size", MUTABLE, tls_session_cache_size, 0, I32_MAX, Signed),
+    number!("tls-session-cache-timeout", MUTABLE, tls_session_cache_timeout, 0, I32_MAX, Signed),
+    boolean!("tls-replication", MUTABLE, tls_replication),
+    boolean!("tls-cluster", MUTABLE, tls_cluster),
+    opt_path!("tls-client-cert-file", MUTABLE, tls_client_cert_file, true),
+    opt_path!("tls-client-key-file", MUTABLE, tls_client_key_file, true),
+    Directive { name: "tls-client-key-file-pass", alias: None, flags: MUTABLE, apply: None,
+                kind: Kind::Str { get: |c| c.tls_client_key_file_pass.clone().unwrap_or_default(),
+                                  set: |c, v| { c.tls_client_key_file_pass = (!v.is_empty()).then(|| v.to_vec()); Ok(()) },
+                                  null_if_empty: true } },
+    opt_path!("tls-dh-params-file", MUTABLE, tls_dh_params_file, true),
     // shardis-specific
     number!("shards", IMMUTABLE, shards, 1, MAX_SHARDS, Signed),
     number!("shard-spin-us", IMMUTABLE, shard_spin_us, 0, 1_000_000, Signed),
@@ -2020,6 +2056,10 @@ mod tests {
         ("tls-auth-clients", "yes"),
         ("tls-cert-file", ""),
         ("tls-protocols", ""),
+        ("tls-session-caching", "yes"),
+        ("tls-session-cache-size", "20480"),
+        ("tls-session-cache-timeout", "300"),
+        ("tls-prefer-server-ciphers", "no"),
         ("protected-mode", "yes"),
         ("tcp-backlog", "511"),
         ("unixsocket", ""),

@@ -673,3 +673,33 @@ fn tls_only_with_port_zero_and_tls13_only() {
         std::panic::resume_unwind(e);
     }
 }
+
+#[test]
+fn ca_cert_dir_is_read() {
+    if skip_under_redis("shardis TLS") {
+        return;
+    }
+    let pki = Pki::new("cadir");
+    let cadir = pki.dir.join("cas");
+    std::fs::create_dir_all(&cadir).expect("CA dir");
+    std::fs::copy(&pki.ca_file, cadir.join("ca.pem")).expect("copy the CA");
+    std::fs::write(cadir.join("README"), "not a certificate").expect("a stray file");
+    let tls_port = free_tls_port();
+    let server = Server::start_with(
+        1,
+        &[
+            "--tls-port",
+            &tls_port.to_string(),
+            "--tls-cert-file",
+            &path_str(&pki.server.cert_file),
+            "--tls-key-file",
+            &path_str(&pki.server.key_file),
+            "--tls-ca-cert-dir",
+            &path_str(&cadir),
+        ],
+    );
+    let mut c = TlsClient::connect(tls_port, &pki);
+    assert_eq!(c.q(&[b"PING"]), status("PONG"));
+    let cfg: Vec<String> = qt(&mut server.conn(), &["CONFIG", "GET", "tls-ca-cert-dir"]);
+    assert_eq!(cfg[1], path_str(&cadir));
+}

@@ -103,14 +103,22 @@ pub fn build(cfg: &Config) -> Result<ServerConfig, String> {
             builder.with_client_cert_verifier(verifier)
         }
     };
-    builder.with_single_cert(certs, key).map_err(|e| {
+    let mut server = builder.with_single_cert(certs, key).map_err(|e| {
         format!(
             "Invalid tls-cert-file '{}' / tls-key-file '{}': {}",
             show(cert_file),
             show(key_file),
             e
         )
-    })
+    })?;
+    server.ignore_client_order = cfg.tls_prefer_server_ciphers;
+    server.session_storage = match cfg.tls_session_cache_size {
+        n if cfg.tls_session_caching && n > 0 => {
+            rustls::server::ServerSessionMemoryCache::new(n as usize)
+        }
+        _ => Arc::new(rustls::server::NoServerSessionStorage {}),
+    };
+    Ok(server)
 }
 
 fn show(p: &Path) -> std::borrow::Cow<'_, str> {
