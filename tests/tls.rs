@@ -131,11 +131,10 @@ fn path_str(p: &Path) -> String {
     p.to_string_lossy().into_owned()
 }
 
+/// From the harness's pool, so no other server of this test process is handed the same port
+/// (two servers would share it through SO_REUSEPORT).
 fn free_tls_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    free_port()
 }
 
 // ---------------------------------------------------------------------------

@@ -29,9 +29,10 @@ use std::time::Instant;
 /// The settings new TLS connections get (None until `install`).
 static CURRENT: RwLock<Option<Arc<ServerConfig>>> = RwLock::new(None);
 
-/// TLS records read per `read` call: about 256 KiB, so one big upload does not starve the
-/// shard's other clients (epoll is level-triggered: the rest comes on the next round).
-const READ_ROUNDS: usize = 16;
+/// Socket reads (of up to STAGING_SIZE) per `read` call: about 256 KiB, so one big upload
+/// does not starve the shard's other clients (epoll is level-triggered: the rest comes on
+/// the next round).
+const READ_ROUNDS: usize = 4;
 
 /// Build the settings from `cfg` and make them the ones new connections use. At start-up an
 /// error stops the server; from CONFIG SET it is refused and the old settings stay.
@@ -321,72 +322,106 @@ fn report(c: &Conn, handshaking: bool, why: &dyn std::fmt::Display) {
 }
 
 /// Read and decrypt what the socket has into `rbuf` (the TLS side of `Conn::read`).
+///
+/// rustls pulls at most 4 KiB per `read_tls`, so the socket is read into a per-thread
+/// staging buffer with one large recv and rustls is fed from there.
 pub fn read(c: &mut Conn) -> ReadOutcome {
+    STAGING.with_borrow_mut(|buf| read_via(c, buf))
+}
+
+thread_local! {
+    static STAGING: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; STAGING_SIZE]);
+}
+
+const STAGING_SIZE: usize = 64 * 1024;
+
+fn read_via(c: &mut Conn, buf: &mut [u8]) -> ReadOutcome {
     let fd = c.fd;
-    let Some(tls) = c.tls.as_deref_mut() else {
-        return ReadOutcome::Closed;
-    };
-    let mut got = false;
+    let before = c.bytes_in;
     for _ in 0..READ_ROUNDS {
-        match tls.read_tls(&mut Socket(fd)) {
+        let n = match Socket(fd).read(buf) {
             Ok(0) => {
-                let hs = tls.is_handshaking();
+                let hs = c.tls.as_deref().is_some_and(|t| t.is_handshaking());
                 report(c, hs, &"connection closed by the client");
                 return ReadOutcome::Closed;
             }
-            Ok(_) => {}
+            Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => {
-                let hs = tls.is_handshaking();
+                let hs = c.tls.as_deref().is_some_and(|t| t.is_handshaking());
                 report(c, hs, &e);
                 return ReadOutcome::Closed;
             }
+        };
+        match decrypt(c, &buf[..n]) {
+            Ok(closed) => {
+                if closed {
+                    // close_notify: what came before it was read; the plain path drops input
+                    // that arrives with an end of stream the same way.
+                    return ReadOutcome::Closed;
+                }
+            }
+            Err((hs, why)) => {
+                report(c, hs, &why);
+                return ReadOutcome::Closed;
+            }
+        }
+        if n < buf.len() {
+            break;
+        }
+    }
+    if c.bytes_in != before {
+        c.client.last_interaction = Instant::now();
+        ReadOutcome::Data
+    } else {
+        ReadOutcome::Empty
+    }
+}
+
+/// Feed `src` (bytes from the socket) to rustls and append the plaintext to `rbuf`. Ok(true)
+/// if the peer ended the session; Err(whether it was handshaking, why) on a TLS error.
+fn decrypt(c: &mut Conn, mut src: &[u8]) -> Result<bool, (bool, String)> {
+    let fd = c.fd;
+    let Some(tls) = c.tls.as_deref_mut() else {
+        return Ok(true);
+    };
+    while !src.is_empty() {
+        match tls.read_tls(&mut src) {
+            Ok(0) => return Err((tls.is_handshaking(), "TLS input buffer full".into())),
+            Ok(_) => {}
+            Err(e) => return Err((tls.is_handshaking(), e.to_string())),
         }
         let state = match tls.process_new_packets() {
             Ok(s) => s,
             Err(e) => {
                 // Best effort: tell the peer why (rustls queued an alert) before closing.
                 let _ = tls.write_tls(&mut Socket(fd));
-                let hs = tls.is_handshaking();
-                report(c, hs, &e);
-                return ReadOutcome::Closed;
+                return Err((tls.is_handshaking(), e.to_string()));
             }
         };
         let mut left = state.plaintext_bytes_to_read();
-        let closed = state.peer_has_closed();
         while left > 0 {
             // rustls's reader wants initialised memory: zero the tail it fills.
             let start = c.rbuf.len();
             c.rbuf.resize(start + left, 0);
             match tls.reader().read(&mut c.rbuf[start..]) {
-                Ok(n) => {
+                Ok(n) if n > 0 => {
                     c.rbuf.truncate(start + n);
                     c.bytes_in += n as u64;
                     left -= n.min(left);
-                    got = true;
-                    if n == 0 {
-                        break;
-                    }
                 }
-                Err(_) => {
+                _ => {
                     c.rbuf.truncate(start);
                     break;
                 }
             }
         }
-        if closed {
-            // close_notify: what came before it was read; the plain path drops input that
-            // arrives with an end of stream the same way.
-            return ReadOutcome::Closed;
+        if state.peer_has_closed() {
+            return Ok(true);
         }
     }
-    if got {
-        c.client.last_interaction = Instant::now();
-        ReadOutcome::Data
-    } else {
-        ReadOutcome::Empty
-    }
+    Ok(false)
 }
 
 /// Encrypt `wbuf` and send as much as the socket takes, handshake records included (the TLS
