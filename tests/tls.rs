@@ -146,6 +146,16 @@ type Tls = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
 struct TlsClient {
     stream: Tls,
     parser: redis::Parser,
+    /// The server's plain port, to show its view of the clients when a reply does not come.
+    diag_port: Option<u16>,
+}
+
+/// CLIENT LIST through the plain port (for failure messages).
+fn client_list(port: u16) -> String {
+    redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+        .and_then(|c| c.get_connection_with_timeout(READ_TIMEOUT))
+        .and_then(|mut c| redis::cmd("CLIENT").arg("LIST").query::<String>(&mut c))
+        .unwrap_or_else(|e| format!("(CLIENT LIST failed: {e})"))
 }
 
 /// Connect to `port` trusting `ca`; present `client` if given.
@@ -183,6 +193,7 @@ fn try_tls(
     Ok(TlsClient {
         stream,
         parser: redis::Parser::new(),
+        diag_port: None,
     })
 }
 
@@ -203,12 +214,25 @@ impl TlsClient {
     }
 
     fn reply(&mut self) -> Value {
-        self.try_reply().expect("a reply over TLS")
+        match self.try_reply() {
+            Ok(v) => v,
+            Err(e) => {
+                let clients = self.diag_port.map(client_list).unwrap_or_default();
+                panic!("no reply over TLS: {e}\nserver's clients:\n{clients}")
+            }
+        }
     }
 
     fn q(&mut self, args: &[&[u8]]) -> Value {
         self.send(args);
-        self.reply()
+        match self.try_reply() {
+            Ok(v) => v,
+            Err(e) => {
+                let shown: Vec<_> = args.iter().map(|a| String::from_utf8_lossy(a)).collect();
+                let clients = self.diag_port.map(client_list).unwrap_or_default();
+                panic!("no reply over TLS to {shown:?}: {e}\nserver's clients:\n{clients}")
+            }
+        }
     }
 }
 
@@ -223,6 +247,7 @@ fn start(shards: usize, extra: &[&str]) -> TlsServer {
     let pki = Pki::new(&format!("{shards}-{}", fastrand_tag()));
     let tls_port = free_tls_port();
     let mut args = pki.server_args(tls_port);
+    args.extend(["--loglevel".to_string(), "verbose".to_string()]);
     args.extend(extra.iter().map(|s| s.to_string()));
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     let server = Server::start_with(shards, &refs);
@@ -251,7 +276,9 @@ fn both_tls(extra: &[&str], f: impl Fn(&TlsServer)) {
 
 impl TlsServer {
     fn client(&self) -> TlsClient {
-        TlsClient::connect(self.tls_port, &self.pki)
+        let mut c = TlsClient::connect(self.tls_port, &self.pki);
+        c.diag_port = Some(self.server.port());
+        c
     }
 }
 
@@ -351,20 +378,29 @@ fn auth_clients_yes_refuses_a_client_without_certificate() {
         let ca = s.pki.ca.der().clone();
         // TLS 1.3: the client's side of the handshake ends before the server checks its
         // (missing) certificate, so the refusal shows at the latest on the first reply.
-        let refused = match try_tls(s.tls_port, &ca, None) {
-            Err(_) => true,
-            Ok(mut c) => {
-                let sent = c.stream.write_all(&cmd(&["PING"]).get_packed_command());
-                sent.is_err() || c.try_reply().is_err()
-            }
+        let how = match try_tls(s.tls_port, &ca, None) {
+            Err(e) => Err(format!("handshake: {e}")),
+            Ok(mut c) => match c.stream.write_all(&cmd(&["PING"]).get_packed_command()) {
+                Err(e) => Err(format!("send: {e}")),
+                Ok(()) => match c.try_reply() {
+                    Err(e) => Err(format!("reply: {e}")),
+                    Ok(v) => Ok(v),
+                },
+            },
         };
-        assert!(refused, "a client without certificate got an answer");
+        let Err(how) = how else {
+            panic!("a client without certificate got an answer: {how:?}");
+        };
         let logged = wait_until(Duration::from_secs(10), || {
             s.server
                 .log_contents()
                 .contains("peer sent no certificates")
         });
-        assert!(logged, "no log line for the refused client");
+        assert!(
+            logged,
+            "no log line for the refused client (it saw {how}); server's clients:\n{}",
+            client_list(s.server.port())
+        );
         // The server goes on serving; `optional` lets certificate-less clients in.
         let mut plain = s.server.conn();
         assert_eq!(
@@ -487,14 +523,28 @@ fn redis_cli_connects_with_tls() {
     }
     both_tls(&[], |s| {
         let cli = |args: &[&str]| {
-            let out = Command::new("redis-cli")
+            let mut child = Command::new("redis-cli")
                 .args(["-h", "127.0.0.1", "-p", &s.tls_port.to_string(), "--tls"])
                 .args(["--cert", &path_str(&s.pki.client.cert_file)])
                 .args(["--key", &path_str(&s.pki.client.key_file)])
                 .args(["--cacert", &path_str(&s.pki.ca_file)])
                 .args(args)
-                .output()
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
                 .expect("run redis-cli");
+            // redis-cli has no timeout of its own: a missing reply must fail the test, not
+            // hang it.
+            let done = wait_until(READ_TIMEOUT * 2, || matches!(child.try_wait(), Ok(Some(_))));
+            if !done {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "redis-cli {args:?} got no reply; server's clients:\n{}",
+                    client_list(s.server.port())
+                );
+            }
+            let out = child.wait_with_output().expect("redis-cli output");
             String::from_utf8_lossy(&out.stdout).trim().to_string()
         };
         for i in 0..8 {
