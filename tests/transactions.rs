@@ -511,3 +511,45 @@ fn kill9_during_multi_shard_writes_keeps_the_invariants() {
         assert_eq!(n, 1, "round {round}: one ball");
     }
 }
+
+#[test]
+fn blocked_clients_are_served_after_the_transaction_not_inside_it() {
+    both(|s| {
+        let mut c = s.conn();
+        for (cmds, want) in [
+            // Pushed and deleted inside: nothing to serve; the later push is what it gets.
+            (vec![vec!["LPUSH", "bl", "a"], vec!["DEL", "bl"]], "b"),
+            // Three pushes: the waiter sees the list as EXEC left it (head c).
+            (
+                vec![
+                    vec!["LPUSH", "bl", "a"],
+                    vec!["LPUSH", "bl", "b"],
+                    vec!["LPUSH", "bl", "c"],
+                ],
+                "c",
+            ),
+        ] {
+            q(&mut c, &["DEL", "bl"]);
+            let mut waiter = s.conn();
+            let t =
+                thread::spawn(move || -> Vec<String> { qt(&mut waiter, &["BLPOP", "bl", "10"]) });
+            wait_blocked(&mut c, 1);
+            let refs: Vec<&[&str]> = cmds.iter().map(|v| v.as_slice()).collect();
+            exec_reply(&mut c, &refs);
+            q(&mut c, &["LPUSH", "bl", "b"]);
+            let got = t.join().expect("waiter");
+            assert_eq!(got, vec!["bl".to_string(), want.to_string()]);
+        }
+        // A pop by a served blocked BRPOPLPUSH touches the watched destination.
+        q(&mut c, &["DEL", "src", "dst"]);
+        let mut waiter = s.conn();
+        let t = thread::spawn(move || -> Option<String> {
+            qt(&mut waiter, &["BRPOPLPUSH", "src", "dst", "10"])
+        });
+        wait_blocked(&mut c, 1);
+        q(&mut c, &["WATCH", "dst"]);
+        q(&mut c, &["LPUSH", "src", "v"]);
+        assert_eq!(t.join().expect("waiter"), Some("v".to_string()));
+        assert_eq!(exec_reply(&mut c, &[&["PING"]]), Value::Nil);
+    });
+}

@@ -352,7 +352,7 @@ async fn run(
                     keys: Vec::new(),
                     exclusive: true,
                     whole: true,
-                    tx: None,
+                    ..Default::default()
                 },
             )
         }));
@@ -370,10 +370,13 @@ async fn run(
                     keys: vec![(*db, key.clone())],
                     exclusive: false,
                     whole: false,
-                    tx: None,
+                    ..Default::default()
                 },
             ));
         }
+    }
+    for p in &mut parts {
+        p.1.hold_ready = true;
     }
     let logged = steps.iter().any(|s| s.spec.is_write());
     let Some(guard) = locks::acquire(shard, parts, false, logged).await else {
@@ -426,7 +429,7 @@ async fn run_on_one(
         keys: Vec::new(),
         exclusive: true,
         whole: false,
-        tx: None,
+        ..Default::default()
     };
     for s in &steps {
         for i in s.spec.key_indexes(&s.args) {
@@ -448,6 +451,7 @@ async fn run_on_one(
                     return answer.send(sh, Reply::NilArray);
                 }
                 let now = crate::util::now_ms();
+                sh.hold_ready.set(sh.hold_ready.get() + 1);
                 let at = sh.store.borrow_mut().feed.begin_multi();
                 let replies = steps
                     .iter()
@@ -459,6 +463,7 @@ async fn run_on_one(
                     })
                     .collect();
                 sh.store.borrow_mut().feed.end_multi(at);
+                sh.hold_ready.set(sh.hold_ready.get() - 1);
                 answer.send(sh, Reply::Array(replies));
             };
             locks::run_when_free(sh, || want, Box::new(job));

@@ -159,7 +159,8 @@ fn remove_waiter(sh: &Shard, db: usize, key: &Bytes, claim: &Arc<Claim>) {
 /// cross-shard message; with nobody blocked on this shard it is one check.
 #[inline]
 pub fn serve_ready(sh: &Shard) {
-    if sh.blocking.borrow().keys.is_empty() {
+    // Inside a transaction its keys are served once it is over (as Redis serves after EXEC).
+    if sh.blocking.borrow().keys.is_empty() || sh.hold_ready.get() > 0 {
         return;
     }
     serve_ready_slow(sh);
@@ -239,6 +240,15 @@ fn serve_key(sh: &Shard, db: usize, key: Bytes) {
                 }
             }
         };
+        // The pop changed the key (and a move its destination, when that is here): clients
+        // WATCHing them fail their EXEC.
+        {
+            let mut st = sh.store.borrow_mut();
+            st.watch.touch(db, key);
+            if let Op::Move { dst, .. } = &*w.op {
+                st.watch.touch(db, dst);
+            }
+        }
         deliver(sh, &w.claim, served, before);
     }
     let nokey = kept.iter().any(|w| w.op.unblock_on_nokey());
@@ -565,7 +575,9 @@ async fn push_moved(shard: &Rc<Shard>, db: usize, op: &Op, src: Bytes, value: By
     };
     let (d, v, to) = (dst.clone(), value.clone(), *to);
     let pushed = on_owner(shard, db, dst, move |ctx| {
-        list::parts::push(ctx, &d, &v, to)
+        list::parts::push(ctx, &d, &v, to)?;
+        ctx.store.watch.touch(db, &d);
+        Ok(())
     })
     .await;
     match pushed {

@@ -44,6 +44,8 @@ pub struct Want {
     pub whole: bool,
     /// A logged multi-shard write: its records here are bracketed (persistence/feed.rs).
     pub tx: Option<TxMark>,
+    /// A transaction (EXEC): blocked clients are served after it, not between its commands.
+    pub hold_ready: bool,
 }
 
 #[derive(Default, Clone, Copy)]
@@ -185,6 +187,10 @@ pub fn release(sh: &Rc<Shard>, w: &Want) {
         sh.store.borrow_mut().feed.unmark(m, &w.keys, w.whole);
     }
     sh.locks.borrow_mut().unhold(w);
+    if w.hold_ready {
+        sh.hold_ready.set(sh.hold_ready.get().saturating_sub(1));
+        super::blocking::serve_ready(sh);
+    }
     wake(sh);
 }
 
@@ -192,6 +198,9 @@ pub fn release(sh: &Rc<Shard>, w: &Want) {
 fn mark(sh: &Shard, w: &Want) {
     if let Some(m) = w.tx {
         sh.store.borrow_mut().feed.mark(m, &w.keys, w.whole);
+    }
+    if w.hold_ready {
+        sh.hold_ready.set(sh.hold_ready.get() + 1);
     }
 }
 
@@ -249,7 +258,7 @@ pub fn want_of(db: usize, spec: &crate::commands::CommandSpec, args: &[Bytes]) -
             .collect(),
         exclusive: spec.is_write(),
         whole: false,
-        tx: None,
+        ..Default::default()
     }
 }
 
@@ -341,6 +350,7 @@ pub async fn acquire(
                 lw.keys.extend(w.keys);
                 lw.exclusive |= w.exclusive;
                 lw.whole |= w.whole;
+                lw.hold_ready |= w.hold_ready;
             }
             _ => merged.push((t, w)),
         }
@@ -392,7 +402,7 @@ pub fn plan(
                         whole: true,
                         exclusive: true,
                         keys: Vec::new(),
-                        tx: None,
+                        ..Default::default()
                     },
                 )
             })
@@ -412,7 +422,7 @@ pub fn plan(
                     keys: vec![key],
                     exclusive,
                     whole: false,
-                    tx: None,
+                    ..Default::default()
                 },
             )),
         }
@@ -432,7 +442,7 @@ mod tests {
                 .collect(),
             exclusive,
             whole: false,
-            tx: None,
+            ..Default::default()
         }
     }
 
@@ -459,7 +469,7 @@ mod tests {
             whole: true,
             exclusive: true,
             keys: vec![],
-            tx: None,
+            ..Default::default()
         };
         assert!(l.blocks(&whole));
         l.unhold(&want(&["a"], false));

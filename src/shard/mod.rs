@@ -95,6 +95,8 @@ pub struct Shard {
     pub blocking: RefCell<blocking::Registry>,
     /// Intent locks of multi-shard commands on this shard's keys, see `locks.rs`.
     pub locks: RefCell<locks::Locks>,
+    /// Transactions running here: blocked clients are served when the last one ends.
+    pub hold_ready: std::cell::Cell<u32>,
     mesh: mesh::Mesh,
 }
 
@@ -156,6 +158,7 @@ impl Shard {
             rewrite_queue: std::cell::Cell::new(None),
             blocking: RefCell::new(Default::default()),
             locks: RefCell::new(Default::default()),
+            hold_ready: std::cell::Cell::new(0),
             mesh,
         }
     }
