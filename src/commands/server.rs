@@ -279,7 +279,13 @@ fn sync_inner(
     a: &[Bytes],
 ) -> Option<Reply> {
     let sub = a.get(1).map(|s| lower(s)).unwrap_or_default();
+    if crate::commands::pubsub::handles(spec.name) {
+        return crate::commands::pubsub::sync(shard, c, spec, a);
+    }
     Some(match spec.name {
+        "ping" if crate::commands::pubsub::ping_reply(c, a).is_some() => {
+            crate::commands::pubsub::ping_reply(c, a)?
+        }
         "ping" => match a.len() {
             1 => Reply::simple("PONG"),
             2 => Reply::Bulk(a[1].clone()),
@@ -291,6 +297,7 @@ fn sync_inner(
             Reply::ok()
         }
         "reset" => {
+            crate::shard::pubsub::forget(shard, &mut c.client);
             let id = c.client.id;
             let (addr, laddr) = (c.client.addr.clone(), c.client.laddr.clone());
             let mut fresh = ClientState::new(id, addr, laddr);
@@ -871,6 +878,9 @@ async fn async_inner(
     };
     if spec.has_flag("blocking") {
         return crate::shard::blocking::run(shard, conn, spec, a).await;
+    }
+    if crate::commands::pubsub::handles(spec.name) {
+        return crate::commands::pubsub::run_async(shard, conn, spec, a).await;
     }
     let sub = a.get(1).map(|s| lower(s)).unwrap_or_default();
     match spec.name {

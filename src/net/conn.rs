@@ -37,6 +37,8 @@ pub struct ClientState {
     pub last_cmd: &'static str,
     /// False while `requirepass` is set and the client has not authenticated.
     pub authenticated: bool,
+    /// Pub/sub subscriptions (see `shard/pubsub.rs`).
+    pub subs: crate::shard::pubsub::Subs,
 }
 
 impl ClientState {
@@ -58,6 +60,7 @@ impl ClientState {
             no_evict: false,
             last_cmd: "NULL",
             authenticated: true,
+            subs: Default::default(),
         }
     }
 
@@ -98,6 +101,8 @@ pub struct Conn {
     /// Bytes counted for INFO since the last stats update.
     pub bytes_in: u64,
     pub bytes_out: u64,
+    /// Since when the output has been over its class's soft limit (client-output-buffer-limit).
+    pub obuf_soft_since: Option<Instant>,
 }
 
 pub enum ReadOutcome {
@@ -127,6 +132,7 @@ impl Conn {
             blocked: None,
             bytes_in: 0,
             bytes_out: 0,
+            obuf_soft_since: None,
         }
     }
 
@@ -227,10 +233,5 @@ impl crate::config::Config {
         ParseLimits {
             proto_max_bulk_len: self.proto_max_bulk_len as usize,
         }
-    }
-
-    /// `client-output-buffer-limit normal <hard> …`: 0 means none.
-    pub fn client_output_buffer_limit_normal_hard(&self) -> u64 {
-        self.client_output_buffer_limit.normal.hard_limit_bytes
     }
 }

@@ -210,6 +210,15 @@ fn process(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
             }
             continue;
         }
+        if let Some(r) = commands::pubsub::refused_in_subscribed_mode(c, spec, &args) {
+            let suppress = c.client.suppress(skipped);
+            shard.stats.borrow_mut().record_rejected(Some(spec.name));
+            match &mut batch {
+                Some(b) => b.push_reply(r, suppress),
+                None => c.emit(&r, suppress),
+            }
+            continue;
+        }
         let handler = match spec.kind {
             Kind::Conn => {
                 if matches!(

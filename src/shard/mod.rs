@@ -8,6 +8,7 @@ pub mod blocking;
 pub mod coordinator;
 pub mod cron;
 pub mod mesh;
+pub mod pubsub;
 
 use crate::commands::CommandSpec;
 use crate::config::Config;
@@ -64,6 +65,9 @@ pub struct Global {
     pub port: u16,
     /// Each shard's wake-up eventfd, by shard id (shutdown, cross-shard client kills).
     pub wakers: Vec<Arc<crate::net::sys::EventFd>>,
+    /// Pub/sub subscriptions of all clients on all shards, touched once per (un)subscribe:
+    /// while 0, publishing and keyspace events cost nothing (see `pubsub.rs`).
+    pub subscriptions: AtomicUsize,
 }
 
 pub struct Shard {
@@ -90,6 +94,8 @@ pub struct Shard {
     pub rewrite_queue: std::cell::Cell<Option<glommio::TaskQueueHandle>>,
     /// Clients blocked on this shard's keys (BLPOP …), see `blocking.rs`.
     pub blocking: RefCell<blocking::Registry>,
+    /// Pub/sub subscribers connected to this shard.
+    pub pubsub: RefCell<pubsub::Registry>,
     mesh: mesh::Mesh,
 }
 
@@ -120,6 +126,7 @@ impl Shard {
             aof_queue: std::cell::Cell::new(None),
             rewrite_queue: std::cell::Cell::new(None),
             blocking: RefCell::new(Default::default()),
+            pubsub: RefCell::new(Default::default()),
             mesh,
         }
     }
@@ -134,6 +141,7 @@ impl Shard {
             let before = self.feed_offset();
             let r = f(self);
             blocking::serve_ready(self);
+            pubsub::flush_events(self);
             if self.aof_always.get() {
                 let after = self.feed_offset();
                 if after != before {
@@ -149,6 +157,7 @@ impl Shard {
             let r = f(sh);
             // What `f` wrote may serve blocked clients, before anything else runs here.
             blocking::serve_ready(sh);
+            pubsub::flush_events(sh);
             // With `appendfsync always`, what `f` wrote is acknowledged after its sync.
             if sh.aof_always.get() {
                 let after = sh.feed_offset();
@@ -167,6 +176,14 @@ impl Shard {
         // A closed inbox drops queued messages, which cancels `rx`: the caller gets None.
         self.mesh.get(target)?.send(msg).ok()?;
         rx.await.ok()
+    }
+
+    /// Run `f` on shard `target` without waiting for it (messages from one shard to another
+    /// run in the order they were posted). Dropped if that shard is gone (shutdown).
+    pub fn post(&self, target: usize, f: impl FnOnce(&Rc<Shard>) + Send + 'static) {
+        if let Some(inbox) = self.mesh.get(target) {
+            let _ = inbox.send(Box::new(f));
+        }
     }
 
     /// Run the future `f` makes on shard `target` (spawned there) and return its output.
@@ -274,6 +291,8 @@ impl Shard {
         // Clients blocked on keys this wrote are served now, before the next command (Redis's
         // handleClientsBlockedOnKeys after each call).
         blocking::serve_ready(self);
+        // Keyspace notifications it queued go out now, in command order.
+        pubsub::flush_events(self);
         let us = crate::util::clock::elapsed_us(start, crate::util::clock::ticks());
         self.stats
             .borrow_mut()

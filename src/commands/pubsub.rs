@@ -1,0 +1,371 @@
+//! Pub/Sub commands: SUBSCRIBE & co, PUBLISH, SPUBLISH, PUBSUB. Connection commands: they
+//! run on the client's own shard (where its subscriptions live, see `shard/pubsub.rs`);
+//! publishing and introspection ask the other shards.
+
+use super::{CommandSpec, Kind};
+use crate::net::conn::Conn;
+use crate::net::ConnRef;
+use crate::protocol::reply::Reply;
+use crate::shard::pubsub::{self, Space};
+use crate::shard::Shard;
+use bytes::Bytes;
+use std::rc::Rc;
+
+pub const COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new(
+        "subscribe",
+        -2,
+        "pubsub noscript loading stale",
+        (0, 0, 0),
+        Kind::Conn,
+    )
+    .doc(
+        "pubsub",
+        "2.0.0",
+        "Listen for messages published to the given channels",
+    ),
+    CommandSpec::new(
+        "unsubscribe",
+        -1,
+        "pubsub noscript loading stale",
+        (0, 0, 0),
+        Kind::Conn,
+    )
+    .doc(
+        "pubsub",
+        "2.0.0",
+        "Stop listening for messages posted to the given channels",
+    ),
+    CommandSpec::new(
+        "psubscribe",
+        -2,
+        "pubsub noscript loading stale",
+        (0, 0, 0),
+        Kind::Conn,
+    )
+    .doc(
+        "pubsub",
+        "2.0.0",
+        "Listen for messages published to channels matching the given patterns",
+    ),
+    CommandSpec::new(
+        "punsubscribe",
+        -1,
+        "pubsub noscript loading stale",
+        (0, 0, 0),
+        Kind::Conn,
+    )
+    .doc(
+        "pubsub",
+        "2.0.0",
+        "Stop listening for messages posted to channels matching the given patterns",
+    ),
+    CommandSpec::new(
+        "ssubscribe",
+        -2,
+        "pubsub noscript loading stale",
+        (1, -1, 1),
+        Kind::Conn,
+    )
+    .doc(
+        "pubsub",
+        "7.0.0",
+        "Listen for messages published to the given shard channels",
+    ),
+    CommandSpec::new(
+        "sunsubscribe",
+        -1,
+        "pubsub noscript loading stale",
+        (1, -1, 1),
+        Kind::Conn,
+    )
+    .doc(
+        "pubsub",
+        "7.0.0",
+        "Stop listening for messages posted to the given shard channels",
+    ),
+    CommandSpec::new(
+        "publish",
+        3,
+        "pubsub loading stale fast may-replicate",
+        (0, 0, 0),
+        Kind::Conn,
+    )
+    .doc("pubsub", "2.0.0", "Post a message to a channel"),
+    CommandSpec::new(
+        "spublish",
+        3,
+        "pubsub loading stale fast may-replicate",
+        (1, 1, 1),
+        Kind::Conn,
+    )
+    .doc("pubsub", "7.0.0", "Post a message to a shard channel"),
+    CommandSpec::new("pubsub", -2, "", (0, 0, 0), Kind::Conn).doc(
+        "pubsub",
+        "2.8.0",
+        "A container for Pub/Sub commands",
+    ),
+];
+
+/// Whether this module runs the command.
+pub fn handles(name: &str) -> bool {
+    COMMANDS.iter().any(|c| c.name == name)
+}
+
+/// Redis's gate for RESP2 clients in subscribed mode: the error for a command they may not
+/// run, if this is one.
+pub fn refused_in_subscribed_mode(c: &Conn, spec: &CommandSpec, args: &[Bytes]) -> Option<Reply> {
+    if c.client.resp3 || !c.client.subs.active() {
+        return None;
+    }
+    let allowed = matches!(
+        spec.name,
+        "ping"
+            | "subscribe"
+            | "ssubscribe"
+            | "unsubscribe"
+            | "sunsubscribe"
+            | "psubscribe"
+            | "punsubscribe"
+            | "quit"
+            | "reset"
+    );
+    if allowed {
+        return None;
+    }
+    // Redis names a subcommand as container|sub.
+    let mut name = spec.name.to_string();
+    if matches!(
+        spec.name,
+        "client"
+            | "config"
+            | "command"
+            | "pubsub"
+            | "memory"
+            | "object"
+            | "xinfo"
+            | "xgroup"
+            | "debug"
+    ) {
+        if let Some(sub) = args.get(1) {
+            name.push('|');
+            name.push_str(&String::from_utf8_lossy(sub).to_ascii_lowercase());
+        }
+    }
+    Some(Reply::err(format!(
+        "ERR Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
+    )))
+}
+
+/// PING's reply: RESP2 subscribers get Redis's ["pong", arg] form.
+pub fn ping_reply(c: &Conn, a: &[Bytes]) -> Option<Reply> {
+    if c.client.resp3 || !c.client.subs.active() || a.len() > 2 {
+        return None;
+    }
+    Some(Reply::Array(vec![
+        Reply::Bulk(Bytes::from_static(b"pong")),
+        Reply::Bulk(a.get(1).cloned().unwrap_or_default()),
+    ]))
+}
+
+/// No reply of its own: the command wrote pushes (they ignore CLIENT REPLY).
+fn pushed() -> Reply {
+    Reply::Raw(Bytes::new())
+}
+
+/// What can run without the other shards. None: `run_async` runs it.
+pub fn sync(shard: &Rc<Shard>, c: &mut Conn, spec: &CommandSpec, a: &[Bytes]) -> Option<Reply> {
+    let names = &a[1..];
+    Some(match spec.name {
+        "subscribe" => {
+            pubsub::subscribe(shard, c, Space::Channel, names);
+            pushed()
+        }
+        "psubscribe" => {
+            pubsub::subscribe(shard, c, Space::Pattern, names);
+            pushed()
+        }
+        "ssubscribe" => {
+            pubsub::subscribe(shard, c, Space::Shard, names);
+            pushed()
+        }
+        "unsubscribe" => {
+            pubsub::unsubscribe(shard, c, Space::Channel, names);
+            pushed()
+        }
+        "punsubscribe" => {
+            pubsub::unsubscribe(shard, c, Space::Pattern, names);
+            pushed()
+        }
+        "sunsubscribe" => {
+            pubsub::unsubscribe(shard, c, Space::Shard, names);
+            pushed()
+        }
+        "publish" | "spublish" => {
+            let sharded = spec.name == "spublish";
+            if !pubsub::anyone_listening(shard) {
+                Reply::Int(0)
+            } else if shard.n == 1 {
+                Reply::Int(pubsub::publish_local(shard, sharded, &a[1], &a[2], Some(c)) as i64)
+            } else {
+                return None;
+            }
+        }
+        "pubsub" => {
+            let q = match Query::parse(a) {
+                Ok(q) => q,
+                Err(e) => return Some(e),
+            };
+            if shard.n > 1 && pubsub::anyone_listening(shard) {
+                return None;
+            }
+            q.answer(vec![q.local(&shard.pubsub.borrow())])
+        }
+        _ => return None,
+    })
+}
+
+/// PUBLISH, SPUBLISH and PUBSUB when other shards may have listeners.
+pub async fn run_async(
+    shard: &Rc<Shard>,
+    _conn: &ConnRef,
+    spec: &CommandSpec,
+    a: &[Bytes],
+) -> Reply {
+    match spec.name {
+        "publish" | "spublish" => {
+            let sharded = spec.name == "spublish";
+            Reply::Int(pubsub::publish(shard, sharded, a[1].clone(), a[2].clone()).await)
+        }
+        "pubsub" => {
+            let q = match Query::parse(a) {
+                Ok(q) => q,
+                Err(e) => return e,
+            };
+            let ask = q.clone();
+            let parts = shard
+                .broadcast(move |sh| ask.local(&sh.pubsub.borrow()))
+                .await
+                .into_iter()
+                .flatten()
+                .collect();
+            q.answer(parts)
+        }
+        _ => Reply::err("ERR internal routing error"),
+    }
+}
+
+/// A PUBSUB subcommand, asked of every shard and merged.
+#[derive(Clone)]
+enum Query {
+    Help,
+    Channels(Space, Option<Bytes>),
+    NumSub(Space, Vec<Bytes>),
+    NumPat,
+}
+
+/// One shard's answer to a `Query`.
+enum Part {
+    Names(Vec<Bytes>),
+    Counts(Vec<i64>),
+}
+
+const HELP: &[&str] = &[
+    "PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "CHANNELS [<pattern>]",
+    "    Return the currently active channels matching a <pattern> (default: '*').",
+    "NUMPAT",
+    "    Return number of subscriptions to patterns.",
+    "NUMSUB [<channel> ...]",
+    "    Return the number of subscribers for the specified channels, excluding",
+    "    pattern subscriptions(default: no channels).",
+    "SHARDCHANNELS [<pattern>]",
+    "    Return the currently active shard level channels matching a <pattern> (default: '*').",
+    "SHARDNUMSUB [<shardchannel> ...]",
+    "    Return the number of subscribers for the specified shard level channel(s)",
+    "HELP",
+    "    Print this help.",
+];
+
+impl Query {
+    fn parse(a: &[Bytes]) -> Result<Query, Reply> {
+        let sub = String::from_utf8_lossy(&a[1]).to_ascii_lowercase();
+        let argc = a.len();
+        let syntax = || {
+            Reply::err(format!(
+                "ERR unknown subcommand or wrong number of arguments for '{}'. Try PUBSUB HELP.",
+                String::from_utf8_lossy(&a[1])
+            ))
+        };
+        let arity = || {
+            Reply::err(format!(
+                "ERR wrong number of arguments for 'pubsub|{sub}' command"
+            ))
+        };
+        Ok(match sub.as_str() {
+            "help" | "numpat" if argc != 2 => return Err(arity()),
+            "help" => Query::Help,
+            "numpat" => Query::NumPat,
+            "channels" | "shardchannels" if argc > 3 => return Err(syntax()),
+            "channels" => Query::Channels(Space::Channel, a.get(2).cloned()),
+            "shardchannels" => Query::Channels(Space::Shard, a.get(2).cloned()),
+            "numsub" => Query::NumSub(Space::Channel, a[2..].to_vec()),
+            "shardnumsub" => Query::NumSub(Space::Shard, a[2..].to_vec()),
+            _ => {
+                return Err(Reply::err(format!(
+                    "ERR unknown subcommand '{}'. Try PUBSUB HELP.",
+                    String::from_utf8_lossy(&a[1])
+                )))
+            }
+        })
+    }
+
+    fn local(&self, reg: &pubsub::Registry) -> Part {
+        match self {
+            Query::Help => Part::Names(Vec::new()),
+            Query::Channels(space, pat) => Part::Names(reg.names(*space, pat.as_deref())),
+            Query::NumPat => Part::Names(reg.names(Space::Pattern, None)),
+            Query::NumSub(space, chans) => Part::Counts(
+                chans
+                    .iter()
+                    .map(|c| reg.listeners(*space, c) as i64)
+                    .collect(),
+            ),
+        }
+    }
+
+    /// Merge the shards' parts: a channel or pattern listened to on several shards is one.
+    fn answer(&self, parts: Vec<Part>) -> Reply {
+        let names = || {
+            let mut seen = indexmap::IndexSet::<Bytes, ahash::RandomState>::default();
+            for p in &parts {
+                if let Part::Names(v) = p {
+                    seen.extend(v.iter().cloned());
+                }
+            }
+            seen
+        };
+        match self {
+            Query::Help => Reply::Array(HELP.iter().map(|l| Reply::Simple((*l).into())).collect()),
+            Query::Channels(..) => Reply::Array(names().into_iter().map(Reply::Bulk).collect()),
+            Query::NumPat => Reply::Int(names().len() as i64),
+            Query::NumSub(_, chans) => {
+                let mut sums = vec![0i64; chans.len()];
+                for p in &parts {
+                    if let Part::Counts(v) = p {
+                        for (s, n) in sums.iter_mut().zip(v) {
+                            *s += n;
+                        }
+                    }
+                }
+                Reply::Array(
+                    chans
+                        .iter()
+                        .zip(sums)
+                        .flat_map(|(c, n)| [Reply::Bulk(c.clone()), Reply::Int(n)])
+                        .collect(),
+                )
+            }
+        }
+    }
+}
