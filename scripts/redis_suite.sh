@@ -18,6 +18,7 @@ TIMEOUT=600
 KEEP_LOGS=0
 SKIPFILE=
 TAGS=
+BASEPORT=
 DEFAULT_UNITS="unit/type/list unit/type/list-2 unit/type/list-3 unit/type/hash unit/type/set
 unit/type/zset unit/type/incr unit/type/string unit/keyspace unit/expire unit/hyperloglog unit/geo
 unit/info-command unit/protocol unit/auth"
@@ -54,6 +55,8 @@ Options:
                    scripts/redis_suite.skip lists the tests that need features shardis does not
                    have yet (MULTI, replication, streams...), so that the rest of each unit runs
   --tags TAGS      test_helper's --tags (e.g. "-needs:repl" leaves out tests with that tag)
+  --baseport P     test_helper's --baseport (its own ports sit just below P; use another value
+                   when a second suite runs on the same machine)
   --keep-logs      keep server logs and suite output under the work directory (always kept
                    for units with failures)
   -h, --help       this text
@@ -83,6 +86,7 @@ while [ $# -gt 0 ]; do
         --keep-logs) KEEP_LOGS=1; shift ;;
         --skipfile) SKIPFILE=$(cd "$(dirname "$2")" && pwd)/$(basename "$2"); shift 2 ;;
         --tags) TAGS=$2; shift 2 ;;
+        --baseport) BASEPORT=$2; shift 2 ;;
         -h|--help) usage; exit 0 ;;
         -*) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
         *) UNITS="$UNITS $1"; shift ;;
@@ -166,6 +170,7 @@ run_unit() { # unit label command...
     local extra=()
     [ -n "$SKIPFILE" ] && extra+=(--skipfile "$SKIPFILE")
     [ -n "$TAGS" ] && extra+=(--tags "$TAGS")
+    [ -n "$BASEPORT" ] && extra+=(--baseport "$BASEPORT")
     (cd "$COPY" && TERM=dumb timeout "$TIMEOUT" tclsh tests/test_helper.tcl --host 127.0.0.1 --port "$PORT" \
         --single "$unit" --clients 1 --timeout "$TIMEOUT" --dont-clean "${extra[@]}") >"$dir/suite.log" 2>&1
     local rc=$?

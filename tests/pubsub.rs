@@ -509,3 +509,43 @@ fn soft_limit_needs_its_seconds() {
         },
     );
 }
+
+#[test]
+fn blocked_pops_and_stream_consumers_notify() {
+    both_with(&["--notify-keyspace-events", "Klgt"], |s| {
+        let mut c = s.raw();
+        sub(&mut c, "psubscribe", &["__keyspace@0__:*"]);
+        let mut p = s.conn();
+        // A client blocked on an empty list, served by a later push.
+        let mut blocked = s.raw();
+        blocked.send_cmd(&[b"blpop", b"bq", b"0"]);
+        assert!(wait_until(WAIT, || {
+            qt::<String, _>(&mut p, &["info", "clients"]).contains("blocked_clients:1")
+        }));
+        q(&mut p, &["rpush", "bq", "x"]);
+        assert_eq!(blocked.read_value(), Resp::Array(vec![b("bq"), b("x")]));
+        q(&mut p, &["xgroup", "create", "st", "g", "$", "mkstream"]);
+        q(&mut p, &["xadd", "st", "1-1", "f", "v"]);
+        q(
+            &mut p,
+            &["xreadgroup", "group", "g", "alice", "streams", "st", ">"],
+        );
+        q(&mut p, &["xclaim", "st", "g", "mike", "0", "1-1"]);
+        q(&mut p, &["xgroup", "delconsumer", "st", "g", "nobody"]);
+        q(&mut p, &["xgroup", "delconsumer", "st", "g", "alice"]);
+        assert_eq!(
+            events(&mut c, 8),
+            vec![
+                ks("bq", "rpush"),
+                ks("bq", "lpop"),
+                ks("bq", "del"),
+                ks("st", "xgroup-create"),
+                ks("st", "xadd"),
+                ks("st", "xgroup-createconsumer"),
+                ks("st", "xgroup-createconsumer"),
+                // "nobody" was no consumer: nothing to announce.
+                ks("st", "xgroup-delconsumer"),
+            ]
+        );
+    });
+}

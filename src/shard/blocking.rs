@@ -557,7 +557,14 @@ async fn push_moved(shard: &Rc<Shard>, db: usize, op: &Op, src: Bytes, value: By
     };
     let (d, v, to) = (dst.clone(), value.clone(), *to);
     let pushed = on_owner(shard, db, dst, move |ctx| {
-        list::parts::push(ctx, &d, &v, to)
+        list::parts::push(ctx, &d, &v, to)?;
+        let event = if to == list::End::Left {
+            "lpush"
+        } else {
+            "rpush"
+        };
+        ctx.notify(crate::store::notify::Class::LIST, event, &d);
+        Ok(())
     })
     .await;
     match pushed {
