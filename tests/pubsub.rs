@@ -549,3 +549,41 @@ fn blocked_pops_and_stream_consumers_notify() {
         );
     });
 }
+
+#[test]
+fn commands_across_shards_notify() {
+    both_with(&["--notify-keyspace-events", "KA"], |s| {
+        let mut c = s.raw();
+        sub(&mut c, "psubscribe", &["__keyspace@0__:*"]);
+        let mut p = s.conn();
+        // With 4 shards these pairs of keys live (mostly) on different shards: the coordinator
+        // runs them, and they announce what the same commands on one shard would.
+        q(&mut p, &["set", "ren-a", "1"]);
+        q(&mut p, &["rename", "ren-a", "ren-b"]);
+        q(&mut p, &["sadd", "sm-a", "m"]);
+        q(&mut p, &["smove", "sm-a", "sm-b", "m"]);
+        q(&mut p, &["smove", "sm-a", "sm-b", "nothing"]);
+        q(&mut p, &["sunionstore", "su-dst", "sm-b", "none"]);
+        q(&mut p, &["rpush", "lm-a", "x"]);
+        q(&mut p, &["lmove", "lm-a", "lm-b", "right", "left"]);
+        q(&mut p, &["sinterstore", "su-dst", "none", "sm-b"]);
+        assert_eq!(
+            events(&mut c, 13),
+            vec![
+                ks("ren-a", "set"),
+                ks("ren-a", "rename_from"),
+                ks("ren-b", "rename_to"),
+                ks("sm-a", "sadd"),
+                ks("sm-a", "srem"),
+                ks("sm-a", "del"),
+                ks("sm-b", "sadd"),
+                ks("su-dst", "sunionstore"),
+                ks("lm-a", "rpush"),
+                ks("lm-b", "lpush"),
+                ks("lm-a", "rpop"),
+                ks("lm-a", "del"),
+                ks("su-dst", "del"),
+            ]
+        );
+    });
+}

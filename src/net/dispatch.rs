@@ -409,7 +409,10 @@ async fn run_barrier(shard: &Rc<Shard>, conn: &ConnRef, args: &[Bytes]) -> Reply
             crate::shard::blocking::run(shard, conn, spec, args).await
         }
         _ => match route(shard, spec, args) {
-            Route::Spread => coordinator::run(shard, db, spec, args).await,
+            Route::Spread => {
+                let run = coordinator::run(shard, db, spec, args);
+                crate::shard::pubsub::coordinated(shard, db, spec, args, run).await
+            }
             Route::Here => match spec.kind {
                 Kind::Keyed(h) | Kind::Split(h, _) | Kind::Coordinated(h) => {
                     return shard.exec(db, spec, h, args, crate::util::now_ms())

@@ -231,11 +231,7 @@ async fn rename(shard: &Rc<Shard>, db: usize, args: &[Bytes], nx: bool) -> Reply
         Some(None) => return Reply::err("ERR no such key"),
         Some(Some(e)) => e,
     };
-    let done = put_entry(shard, db, dst.clone(), entry, false).await;
-    if done.is_some() {
-        notify(shard, db, &[("rename_from", &args[1]), ("rename_to", &dst)]);
-    }
-    match done {
+    match put_entry(shard, db, dst, entry, false).await {
         None => Reply::err(GONE),
         Some(_) if nx => Reply::Int(1),
         Some(_) => Reply::ok(),
@@ -270,25 +266,10 @@ async fn copy(shard: &Rc<Shard>, db: usize, a: &[Bytes]) -> Reply {
         Some(None) => return Reply::Int(0),
         Some(Some(e)) => e,
     };
-    let done = put_entry(shard, dst_db, a[2].clone(), entry, !replace).await;
-    if done == Some(true) {
-        notify(shard, dst_db, &[("copy_to", &a[2])]);
-    }
-    match done {
+    match put_entry(shard, dst_db, a[2].clone(), entry, !replace).await {
         None => Reply::err(GONE),
         Some(done) => Reply::Int(done as i64),
     }
-}
-
-/// Keyspace notifications (generic class) of a command the coordinator ran across shards.
-fn notify(shard: &Shard, db: usize, events: &[(&'static str, &Bytes)]) {
-    {
-        let mut st = shard.store.borrow_mut();
-        for (event, key) in events {
-            st.notify(db, crate::config::KeyspaceEvents::GENERIC, event, key);
-        }
-    }
-    super::pubsub::flush_events(shard);
 }
 
 async fn msetnx(

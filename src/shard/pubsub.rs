@@ -430,6 +430,66 @@ fn flush_events_slow(shard: &Shard) {
     }
 }
 
+/// Run a write the coordinator spreads over shards (`run`), announcing its keyspace events:
+/// no one shard's command saw all its keys, so which of them hold a value is asked of their
+/// shards before and after, and the events are published from here. Costs nothing extra
+/// unless notifications are on and someone listens.
+pub async fn coordinated(
+    shard: &Rc<Shard>,
+    db: usize,
+    spec: &'static crate::commands::CommandSpec,
+    args: &[Bytes],
+    run: impl std::future::Future<Output = Reply>,
+) -> Reply {
+    let flags = shard.store.borrow().limits.keyspace_events;
+    if flags == 0
+        || !spec.is_write()
+        || !matches!(spec.kind, crate::commands::Kind::Coordinated(_))
+        || !anyone_listening(shard)
+    {
+        return run.await;
+    }
+    let keys = crate::store::notify::event_keys(spec, args);
+    let before = existing(shard, db, &keys).await;
+    let reply = run.await;
+    if !crate::store::notify::coordinated_changed(spec.name, args, &reply) {
+        return reply;
+    }
+    let after = existing(shard, db, &keys).await;
+    let there: Vec<Bytes> = keys
+        .iter()
+        .zip(&after)
+        .filter(|(_, e)| **e)
+        .map(|(k, _)| k.clone())
+        .collect();
+    let pairs: Vec<(Bytes, bool)> = keys.into_iter().zip(before).collect();
+    let mut out = Vec::new();
+    let exists = |k: &[u8]| there.iter().any(|t| &t[..] == k);
+    crate::store::notify::events_of(&mut out, flags, db, args, &pairs, &exists);
+    shard.store.borrow_mut().events.extend(out);
+    flush_events(shard);
+    reply
+}
+
+/// Whether each key holds a live value, asked of its shard.
+async fn existing(shard: &Rc<Shard>, db: usize, keys: &[Bytes]) -> Vec<bool> {
+    let calls = keys.iter().map(|k| {
+        let k = k.clone();
+        let owner = crate::routing::key_shard(&k, shard.n);
+        shard.call(owner, move |sh| {
+            let now = crate::util::now_ms();
+            sh.store.borrow().dbs[db]
+                .get_raw(&k)
+                .is_some_and(|e| e.expire_at == 0 || e.expire_at > now)
+        })
+    });
+    futures::future::join_all(calls)
+        .await
+        .into_iter()
+        .map(|e| e.unwrap_or(false))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

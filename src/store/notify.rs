@@ -48,7 +48,8 @@ impl Ctx<'_> {
 }
 
 impl super::ShardStore {
-    /// For eviction (merged separately) and the coordinator: no handler context there.
+    /// For eviction (merged separately): no handler context there.
+    #[allow(dead_code)]
     /// Announce an event from outside a command (eviction, for one): queued like a handler's,
     /// published when the shard next drains its outbox (`shard::pubsub::flush_events`).
     pub fn notify(&mut self, db: usize, class: u32, event: &'static str, key: &[u8]) {
@@ -62,6 +63,31 @@ impl super::ShardStore {
 /// The class bits, under short names for the event sites.
 pub use crate::config::KeyspaceEvents as Class;
 
+/// The keys a write command's events may name: its key arguments, and the STORE key of the
+/// commands that take it as an option.
+pub fn event_keys(spec: &crate::commands::CommandSpec, args: &[Bytes]) -> Vec<Bytes> {
+    let mut keys: Vec<Bytes> = spec
+        .key_indexes(args)
+        .into_iter()
+        .map(|i| args[i].clone())
+        .collect();
+    if let Some(k) = store_option(spec.name, args) {
+        keys.push(k.clone());
+    }
+    keys
+}
+
+/// SORT's and GEORADIUS's STORE (or STOREDIST) key, not in their key spec.
+fn store_option<'a>(name: &str, args: &'a [Bytes]) -> Option<&'a Bytes> {
+    if !matches!(name, "sort" | "georadius" | "georadiusbymember") {
+        return None;
+    }
+    let i = args
+        .iter()
+        .position(|a| a.eq_ignore_ascii_case(b"store") || a.eq_ignore_ascii_case(b"storedist"))?;
+    args.get(i + 1)
+}
+
 /// Whether each key of a write command holds a live value before it runs (only asked while
 /// notifications are on): what `command_events` compares against to tell a "del" apart.
 pub fn keys_before(
@@ -73,28 +99,35 @@ pub fn keys_before(
     let Some(spec) = crate::commands::lookup(&args[0]) else {
         return Vec::new();
     };
-    let live = |k: &[u8]| {
-        store.dbs[db]
-            .get_raw(k)
-            .is_some_and(|e| e.expire_at == 0 || e.expire_at > now)
-    };
-    let mut keys: Vec<(Bytes, bool)> = spec
-        .key_indexes(args)
+    event_keys(spec, args)
         .into_iter()
-        .map(|i| (args[i].clone(), live(&args[i])))
-        .collect();
-    if matches!(spec.name, "sort" | "georadius" | "georadiusbymember") {
-        // Their STORE key is an option, not in the key spec.
-        if let Some(i) = args
-            .iter()
-            .position(|a| a.eq_ignore_ascii_case(b"store") || a.eq_ignore_ascii_case(b"storedist"))
-        {
-            if let Some(k) = args.get(i + 1) {
-                keys.push((k.clone(), live(k)));
-            }
-        }
+        .map(|k| {
+            let live = store.dbs[db]
+                .get_raw(&k)
+                .is_some_and(|e| e.expire_at == 0 || e.expire_at > now);
+            (k, live)
+        })
+        .collect()
+}
+
+/// Whether a command the coordinator ran across shards changed anything, from its reply (no
+/// one shard's dirty counter saw all of it).
+pub fn coordinated_changed(
+    name: &str,
+    args: &[Bytes],
+    reply: &crate::protocol::reply::Reply,
+) -> bool {
+    use crate::protocol::reply::Reply;
+    match (name, reply) {
+        (_, Reply::Error(_)) => false,
+        ("rename", r) => *r == Reply::ok(),
+        ("renamenx" | "copy" | "smove" | "msetnx", r) => *r == Reply::Int(1),
+        ("lmove" | "rpoplpush", r) => matches!(r, Reply::Bulk(_)),
+        ("lmpop" | "zmpop", r) => !matches!(r, Reply::NilArray | Reply::Nil),
+        ("sort" | "georadius" | "georadiusbymember", _) => store_option(name, args).is_some(),
+        ("xreadgroup", _) => false,
+        _ => true,
     }
-    keys
 }
 
 fn has_opt(args: &[Bytes], opts: &[&str]) -> bool {
@@ -103,9 +136,8 @@ fn has_opt(args: &[Bytes], opts: &[&str]) -> bool {
         .any(|a| opts.iter().any(|o| a.eq_ignore_ascii_case(o.as_bytes())))
 }
 
-/// The keyspace events of a write command that ran on this shard, with Redis's names and in
-/// Redis's order (the `notifyKeyspaceEvent` calls of its t_*.c, db.c and expire.c), from what
-/// the command changed: `keys` as `keys_before` found them, `changed` whether it wrote.
+/// The keyspace events of a write command that ran on this shard: `keys` as `keys_before`
+/// found them, `changed` whether it wrote.
 pub fn command_events(
     store: &mut super::ShardStore,
     db: usize,
@@ -116,35 +148,53 @@ pub fn command_events(
     if !changed || keys.is_empty() {
         return;
     }
-    let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
     let flags = store.limits.keyspace_events;
-    let exists = |store: &super::ShardStore, k: &[u8]| store.dbs[db].get_raw(k).is_some();
     let mut out = std::mem::take(&mut store.events);
+    let data = &store.dbs[db];
+    events_of(&mut out, flags, db, args, keys, &|k| {
+        data.get_raw(k).is_some()
+    });
+    store.events = out;
+}
+
+/// The keyspace events of a write command that changed something, with Redis's names and in
+/// Redis's order (the `notifyKeyspaceEvent` calls of its t_*.c, db.c and expire.c), judged
+/// from which of its `keys` held a value before (`keys`) and after (`exists`) it ran.
+pub fn events_of(
+    out: &mut Vec<Event>,
+    flags: u32,
+    db: usize,
+    args: &[Bytes],
+    keys: &[(Bytes, bool)],
+    exists: &dyn Fn(&[u8]) -> bool,
+) {
+    if keys.is_empty() {
+        return;
+    }
+    let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
     let mut ev =
-        |class: u32, event: &'static str, key: &[u8]| queue(&mut out, flags, class, event, db, key);
+        |class: u32, event: &'static str, key: &[u8]| queue(out, flags, class, event, db, key);
     let first = &keys[0].0;
     // A collection emptied by the command is deleted: "del" after the command's own event.
-    let emptied = |store: &super::ShardStore, k: &(Bytes, bool)| k.1 && !exists(store, &k.0);
+    let emptied = |k: &(Bytes, bool)| k.1 && !exists(&k.0);
     // A destination written by a *STORE command: its event, or "del" if the result was empty.
-    let stored = |store: &super::ShardStore,
-                  ev: &mut dyn FnMut(u32, &'static str, &[u8]),
+    let stored = |ev: &mut dyn FnMut(u32, &'static str, &[u8]),
                   class: u32,
                   event: &'static str,
                   k: &(Bytes, bool)| {
-        if exists(store, &k.0) {
+        if exists(&k.0) {
             ev(class, event, &k.0);
         } else if k.1 {
             ev(Class::GENERIC, "del", &k.0);
         }
     };
-    let pop = |store: &super::ShardStore,
-               ev: &mut dyn FnMut(u32, &'static str, &[u8]),
+    let pop = |ev: &mut dyn FnMut(u32, &'static str, &[u8]),
                class: u32,
                event: &'static str,
                k: &(Bytes, bool)| {
         if k.1 {
             ev(class, event, &k.0);
-            if emptied(store, k) {
+            if emptied(k) {
                 ev(Class::GENERIC, "del", &k.0);
             }
         }
@@ -153,12 +203,12 @@ pub fn command_events(
     match name.as_str() {
         // Generic.
         "del" | "unlink" => {
-            for k in keys.iter().filter(|k| emptied(store, k)) {
+            for k in keys.iter().filter(|k| emptied(k)) {
                 ev(Class::GENERIC, "del", &k.0);
             }
         }
         "expire" | "pexpire" | "expireat" | "pexpireat" => {
-            if exists(store, first) {
+            if exists(first) {
                 ev(Class::GENERIC, "expire", first);
             } else {
                 ev(Class::GENERIC, "del", first);
@@ -174,7 +224,7 @@ pub fn command_events(
             ev(Class::GENERIC, "move_from", first);
             let to = crate::util::num::parse_i64(&args[2]).unwrap_or(0);
             queue(
-                &mut out,
+                out,
                 flags,
                 Class::GENERIC,
                 "move_to",
@@ -183,7 +233,7 @@ pub fn command_events(
             );
         }
         "restore" => ev(Class::GENERIC, "restore", first),
-        "sort" => stored(store, &mut ev, Class::LIST, "sortstore", last),
+        "sort" => stored(&mut ev, Class::LIST, "sortstore", last),
         // Strings.
         "set" | "setnx" | "getset" => {
             ev(Class::STRING, "set", first);
@@ -206,7 +256,7 @@ pub fn command_events(
         "incrbyfloat" => ev(Class::STRING, "incrbyfloat", first),
         "getdel" => ev(Class::GENERIC, "del", first),
         "getex" => {
-            if !exists(store, first) {
+            if !exists(first) {
                 ev(Class::GENERIC, "del", first);
             } else if has_opt(args, &["persist"]) {
                 ev(Class::GENERIC, "persist", first);
@@ -215,17 +265,17 @@ pub fn command_events(
             }
         }
         "setbit" | "bitfield" => ev(Class::STRING, "setbit", first),
-        "bitop" => stored(store, &mut ev, Class::STRING, "set", &keys[0]),
+        "bitop" => stored(&mut ev, Class::STRING, "set", &keys[0]),
         "pfadd" | "pfmerge" => ev(Class::STRING, "pfadd", first),
         // Lists.
         "lpush" | "lpushx" => ev(Class::LIST, "lpush", first),
         "rpush" | "rpushx" => ev(Class::LIST, "rpush", first),
         "linsert" => ev(Class::LIST, "linsert", first),
         "lset" => ev(Class::LIST, "lset", first),
-        "lpop" => pop(store, &mut ev, Class::LIST, "lpop", &keys[0]),
-        "rpop" => pop(store, &mut ev, Class::LIST, "rpop", &keys[0]),
-        "ltrim" => pop(store, &mut ev, Class::LIST, "ltrim", &keys[0]),
-        "lrem" => pop(store, &mut ev, Class::LIST, "lrem", &keys[0]),
+        "lpop" => pop(&mut ev, Class::LIST, "lpop", &keys[0]),
+        "rpop" => pop(&mut ev, Class::LIST, "rpop", &keys[0]),
+        "ltrim" => pop(&mut ev, Class::LIST, "ltrim", &keys[0]),
+        "lrem" => pop(&mut ev, Class::LIST, "lrem", &keys[0]),
         "lmove" | "rpoplpush" => {
             let (from_left, to_left) = if name == "rpoplpush" {
                 (false, true)
@@ -242,7 +292,7 @@ pub fn command_events(
             );
             let src = &keys[0];
             ev(Class::LIST, if from_left { "lpop" } else { "rpop" }, &src.0);
-            if src.0 != last.0 && emptied(store, src) {
+            if src.0 != last.0 && emptied(src) {
                 ev(Class::GENERIC, "del", &src.0);
             }
         }
@@ -261,20 +311,20 @@ pub fn command_events(
                 Class::ZSET
             };
             if let Some(k) = keys.iter().find(|k| k.1) {
-                pop(store, &mut ev, class, event, k);
+                pop(&mut ev, class, event, k);
             }
         }
         // Hashes.
         "hset" | "hmset" | "hsetnx" => ev(Class::HASH, "hset", first),
         "hincrby" => ev(Class::HASH, "hincrby", first),
         "hincrbyfloat" => ev(Class::HASH, "hincrbyfloat", first),
-        "hdel" => pop(store, &mut ev, Class::HASH, "hdel", &keys[0]),
+        "hdel" => pop(&mut ev, Class::HASH, "hdel", &keys[0]),
         // Sets.
         "sadd" => ev(Class::SET, "sadd", first),
-        "srem" => pop(store, &mut ev, Class::SET, "srem", &keys[0]),
-        "spop" => pop(store, &mut ev, Class::SET, "spop", &keys[0]),
+        "srem" => pop(&mut ev, Class::SET, "srem", &keys[0]),
+        "spop" => pop(&mut ev, Class::SET, "spop", &keys[0]),
         "smove" => {
-            pop(store, &mut ev, Class::SET, "srem", &keys[0]);
+            pop(&mut ev, Class::SET, "srem", &keys[0]);
             ev(Class::SET, "sadd", &last.0);
         }
         "sinterstore" | "sunionstore" | "sdiffstore" => {
@@ -283,7 +333,7 @@ pub fn command_events(
                 "sunionstore" => "sunionstore",
                 _ => "sdiffstore",
             };
-            stored(store, &mut ev, Class::SET, event, &keys[0]);
+            stored(&mut ev, Class::SET, event, &keys[0]);
         }
         // Sorted sets.
         "zadd" => {
@@ -296,12 +346,12 @@ pub fn command_events(
         }
         "geoadd" => ev(Class::ZSET, "zadd", first),
         "zincrby" => ev(Class::ZSET, "zincr", first),
-        "zrem" => pop(store, &mut ev, Class::ZSET, "zrem", &keys[0]),
-        "zremrangebyscore" => pop(store, &mut ev, Class::ZSET, "zremrangebyscore", &keys[0]),
-        "zremrangebyrank" => pop(store, &mut ev, Class::ZSET, "zremrangebyrank", &keys[0]),
-        "zremrangebylex" => pop(store, &mut ev, Class::ZSET, "zremrangebylex", &keys[0]),
-        "zpopmin" => pop(store, &mut ev, Class::ZSET, "zpopmin", &keys[0]),
-        "zpopmax" => pop(store, &mut ev, Class::ZSET, "zpopmax", &keys[0]),
+        "zrem" => pop(&mut ev, Class::ZSET, "zrem", &keys[0]),
+        "zremrangebyscore" => pop(&mut ev, Class::ZSET, "zremrangebyscore", &keys[0]),
+        "zremrangebyrank" => pop(&mut ev, Class::ZSET, "zremrangebyrank", &keys[0]),
+        "zremrangebylex" => pop(&mut ev, Class::ZSET, "zremrangebylex", &keys[0]),
+        "zpopmin" => pop(&mut ev, Class::ZSET, "zpopmin", &keys[0]),
+        "zpopmax" => pop(&mut ev, Class::ZSET, "zpopmax", &keys[0]),
         "zunionstore" | "zinterstore" | "zdiffstore" | "zrangestore" => {
             let event = match name.as_str() {
                 "zunionstore" => "zunionstore",
@@ -309,12 +359,10 @@ pub fn command_events(
                 "zdiffstore" => "zdiffstore",
                 _ => "zrangestore",
             };
-            stored(store, &mut ev, Class::ZSET, event, &keys[0]);
+            stored(&mut ev, Class::ZSET, event, &keys[0]);
         }
-        "geosearchstore" => stored(store, &mut ev, Class::ZSET, "geosearchstore", &keys[0]),
-        "georadius" | "georadiusbymember" => {
-            stored(store, &mut ev, Class::ZSET, "georadiusstore", last)
-        }
+        "geosearchstore" => stored(&mut ev, Class::ZSET, "geosearchstore", &keys[0]),
+        "georadius" | "georadiusbymember" => stored(&mut ev, Class::ZSET, "georadiusstore", last),
         // Streams.
         "xadd" => ev(Class::STREAM, "xadd", first),
         "xtrim" => ev(Class::STREAM, "xtrim", first),
@@ -338,7 +386,6 @@ pub fn command_events(
         }
         _ => {}
     }
-    store.events = out;
 }
 
 #[cfg(test)]
