@@ -1,6 +1,5 @@
 //! Pub/Sub commands: SUBSCRIBE & co, PUBLISH, SPUBLISH, PUBSUB. Connection commands: they
-//! run on the client's own shard (where its subscriptions live, see `shard/pubsub.rs`);
-//! publishing and introspection ask the other shards.
+//! run on the client's own shard (where its subscriptions live, see `shard/pubsub.rs`).
 
 use super::{CommandSpec, Kind};
 use crate::net::conn::Conn;
@@ -173,42 +172,42 @@ fn pushed() -> Reply {
     Reply::Raw(Bytes::new())
 }
 
-/// What can run without the other shards. None: `run_async` runs it.
+/// Which namespace an (un)subscribe command is about, and whether it joins.
+fn subscription(name: &str) -> Option<(Space, bool)> {
+    Some(match name {
+        "subscribe" => (Space::Channel, true),
+        "psubscribe" => (Space::Pattern, true),
+        "ssubscribe" => (Space::Shard, true),
+        "unsubscribe" => (Space::Channel, false),
+        "punsubscribe" => (Space::Pattern, false),
+        "sunsubscribe" => (Space::Shard, false),
+        _ => return None,
+    })
+}
+
+/// What can run without waiting for the other shards. None: `run_async` runs it.
 pub fn sync(shard: &Rc<Shard>, c: &mut Conn, spec: &CommandSpec, a: &[Bytes]) -> Option<Reply> {
-    let names = &a[1..];
+    if let Some((space, join)) = subscription(spec.name) {
+        if shard.n > 1 {
+            // The other shards must know before the client is answered.
+            return None;
+        }
+        if join {
+            pubsub::subscribe(shard, c, space, &a[1..]);
+        } else {
+            for r in pubsub::unsubscribe(shard, c, space, &a[1..]).0 {
+                c.emit(&r, false);
+            }
+        }
+        return Some(pushed());
+    }
     Some(match spec.name {
-        "subscribe" => {
-            pubsub::subscribe(shard, c, Space::Channel, names);
-            pushed()
-        }
-        "psubscribe" => {
-            pubsub::subscribe(shard, c, Space::Pattern, names);
-            pushed()
-        }
-        "ssubscribe" => {
-            pubsub::subscribe(shard, c, Space::Shard, names);
-            pushed()
-        }
-        "unsubscribe" => {
-            pubsub::unsubscribe(shard, c, Space::Channel, names);
-            pushed()
-        }
-        "punsubscribe" => {
-            pubsub::unsubscribe(shard, c, Space::Pattern, names);
-            pushed()
-        }
-        "sunsubscribe" => {
-            pubsub::unsubscribe(shard, c, Space::Shard, names);
-            pushed()
-        }
         "publish" | "spublish" => {
-            let sharded = spec.name == "spublish";
             if !pubsub::anyone_listening(shard) {
                 Reply::Int(0)
-            } else if shard.n == 1 {
-                Reply::Int(pubsub::publish_local(shard, sharded, &a[1], &a[2], Some(c)) as i64)
             } else {
-                return None;
+                let sharded = spec.name == "spublish";
+                Reply::Int(pubsub::publish(shard, sharded, &a[1], &a[2], Some(c)))
             }
         }
         "pubsub" => {
@@ -216,46 +215,30 @@ pub fn sync(shard: &Rc<Shard>, c: &mut Conn, spec: &CommandSpec, a: &[Bytes]) ->
                 Ok(q) => q,
                 Err(e) => return Some(e),
             };
-            if shard.n > 1 && pubsub::anyone_listening(shard) {
-                return None;
-            }
+            // Every shard knows every shard's subscriptions.
             q.answer(vec![q.local(&shard.pubsub.borrow())])
         }
         _ => return None,
     })
 }
 
-/// PUBLISH, SPUBLISH and PUBSUB when other shards may have listeners.
+/// (UN)SUBSCRIBE with several shards.
 pub async fn run_async(
     shard: &Rc<Shard>,
-    _conn: &ConnRef,
+    conn: &ConnRef,
     spec: &CommandSpec,
     a: &[Bytes],
 ) -> Reply {
-    match spec.name {
-        "publish" | "spublish" => {
-            let sharded = spec.name == "spublish";
-            Reply::Int(pubsub::publish(shard, sharded, a[1].clone(), a[2].clone()).await)
+    match subscription(spec.name) {
+        Some((space, join)) => {
+            pubsub::run_subscribe(shard, conn, space, join, &a[1..]).await;
+            pushed()
         }
-        "pubsub" => {
-            let q = match Query::parse(a) {
-                Ok(q) => q,
-                Err(e) => return e,
-            };
-            let ask = q.clone();
-            let parts = shard
-                .broadcast(move |sh| ask.local(&sh.pubsub.borrow()))
-                .await
-                .into_iter()
-                .flatten()
-                .collect();
-            q.answer(parts)
-        }
-        _ => Reply::err("ERR internal routing error"),
+        None => Reply::err("ERR internal routing error"),
     }
 }
 
-/// A PUBSUB subcommand, asked of every shard and merged.
+/// A PUBSUB subcommand.
 #[derive(Clone)]
 enum Query {
     Help,

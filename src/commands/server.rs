@@ -296,6 +296,8 @@ fn sync_inner(
             c.closing = true;
             Reply::ok()
         }
+        // With several shards the others must hear of the dropped subscriptions first.
+        "reset" if shard.n > 1 && c.client.subs.active() => return None,
         "reset" => {
             crate::shard::pubsub::forget(shard, &mut c.client);
             let id = c.client.id;
@@ -881,6 +883,11 @@ async fn async_inner(
     }
     if crate::commands::pubsub::handles(spec.name) {
         return crate::commands::pubsub::run_async(shard, conn, spec, a).await;
+    }
+    if spec.name == "reset" {
+        crate::shard::pubsub::leave_all(shard, conn).await;
+        let mut c = conn.borrow_mut();
+        return sync_inner(shard, &mut c, spec, a).unwrap_or_else(|| Reply::err("ERR reset"));
     }
     let sub = a.get(1).map(|s| lower(s)).unwrap_or_default();
     match spec.name {

@@ -2,12 +2,14 @@
 //! keyspace notifications the shard's commands queued.
 //!
 //! A client's subscriptions live on the shard that holds its connection (its own registry
-//! below), so a subscriber is only ever written to by its own shard. A message is published
-//! on every shard that may have listeners: locally at once, and through the other shards'
-//! inboxes, which are FIFO per sender, so what one publisher sends arrives in its order.
+//! below), so a subscriber is only ever written to by its own shard. Every shard also keeps
+//! how many subscribers each other shard has per channel and pattern (`Registry::remote`),
+//! updated by (un)subscribing shards before they confirm. So PUBLISH runs without waiting:
+//! it delivers here, posts the message to the shards that have listeners (their inboxes are
+//! FIFO per sender, so what one publisher sends arrives in its order) and answers the count.
 //! `Global::subscriptions` counts subscriptions server-wide; while it is 0, PUBLISH answers 0
-//! and queued keyspace events are dropped without a message to any shard, so a server where
-//! nobody subscribes pays nothing for pub/sub beyond that counter's read.
+//! and queued keyspace events are dropped, so a server where nobody subscribes pays nothing
+//! for pub/sub beyond that counter's read.
 
 use super::Shard;
 use crate::config::{KeyspaceEvents, ObufLimit};
@@ -87,6 +89,9 @@ pub struct Registry {
     /// Messages for a client whose connection was in use when they came (its own command
     /// produced them): written when it is next settled.
     stalled: Vec<(u64, Reply)>,
+    /// The other shards' subscribers: per namespace, name → subscribers on each shard (by
+    /// shard id; this shard's own entry stays 0).
+    remote: [ahash::AHashMap<Bytes, Vec<u32>>; 3],
 }
 
 impl Registry {
@@ -106,18 +111,67 @@ impl Registry {
         }
     }
 
-    /// Names with listeners here, in a namespace, that match `pattern` (all without one).
+    /// Names with listeners on any shard, in a namespace, that match `pattern` (all without).
     pub fn names(&self, space: Space, pattern: Option<&[u8]>) -> Vec<Bytes> {
-        self.map(space)
-            .keys()
+        let mut out: IndexSet<Bytes, ahash::RandomState> = Default::default();
+        out.extend(self.map(space).keys().cloned());
+        out.extend(self.remote[space as usize].keys().cloned());
+        out.into_iter()
             .filter(|n| pattern.is_none_or(|p| crate::util::glob::glob_match(p, n, false)))
-            .cloned()
             .collect()
     }
 
-    /// Subscribers here of one channel (patterns not counted, as PUBSUB NUMSUB).
+    /// Subscribers on all shards of one channel (patterns not counted, as PUBSUB NUMSUB).
     pub fn listeners(&self, space: Space, name: &[u8]) -> usize {
-        self.map(space).get(name).map_or(0, |s| s.len())
+        let here = self.map(space).get(name).map_or(0, |s| s.len());
+        let there: u32 = self.remote[space as usize]
+            .get(name)
+            .map_or(0, |v| v.iter().sum());
+        here + there as usize
+    }
+
+    /// Shard `from` gained (`delta` > 0) or lost subscribers of `name`.
+    fn apply_remote(&mut self, n: usize, from: usize, space: Space, name: &Bytes, delta: i64) {
+        let map = &mut self.remote[space as usize];
+        let v = map.entry(name.clone()).or_insert_with(|| vec![0; n]);
+        if let Some(c) = v.get_mut(from) {
+            *c = (i64::from(*c) + delta).clamp(0, i64::from(u32::MAX)) as u32;
+        }
+        if v.iter().all(|&c| c == 0) {
+            map.remove(name);
+        }
+    }
+
+    /// The other shards with listeners for a message on `channel`, and how many each has.
+    fn remote_targets(&self, sharded: bool, channel: &[u8]) -> Vec<(usize, u32)> {
+        let mut per: Vec<u32> = Vec::new();
+        let mut add = |v: &Vec<u32>| {
+            if per.len() < v.len() {
+                per.resize(v.len(), 0);
+            }
+            for (p, c) in per.iter_mut().zip(v) {
+                *p += c;
+            }
+        };
+        let space = if sharded {
+            Space::Shard
+        } else {
+            Space::Channel
+        };
+        if let Some(v) = self.remote[space as usize].get(channel) {
+            add(v);
+        }
+        if !sharded {
+            for (pat, v) in &self.remote[Space::Pattern as usize] {
+                if crate::util::glob::glob_match(pat, channel, false) {
+                    add(v);
+                }
+            }
+        }
+        per.into_iter()
+            .enumerate()
+            .filter(|(_, c)| *c > 0)
+            .collect()
     }
 }
 
@@ -143,7 +197,8 @@ fn words(space: Space) -> (&'static str, &'static str) {
 }
 
 /// SUBSCRIBE / PSUBSCRIBE / SSUBSCRIBE: subscribe `c` and write one confirmation per name.
-/// Confirmations are pushes: written even under CLIENT REPLY OFF, as Redis does.
+/// Confirmations are pushes: written even under CLIENT REPLY OFF, as Redis does. With several
+/// shards, `announce` must have told the others of the new names first (see `run_subscribe`).
 pub fn subscribe(shard: &Shard, c: &mut Conn, space: Space, names: &[Bytes]) {
     let id = c.client.id;
     for name in names {
@@ -162,32 +217,55 @@ pub fn subscribe(shard: &Shard, c: &mut Conn, space: Space, names: &[Bytes]) {
     }
 }
 
+/// The names of `names` that `c` is not subscribed to yet, each once.
+pub fn new_names(c: &Conn, space: Space, names: &[Bytes]) -> Vec<Bytes> {
+    let mut out: Vec<Bytes> = Vec::new();
+    for n in names {
+        if !c.client.subs.set(space).contains(n) && !out.contains(n) {
+            out.push(n.clone());
+        }
+    }
+    out
+}
+
 /// UNSUBSCRIBE / PUNSUBSCRIBE / SUNSUBSCRIBE: from `names`, or from all when empty (then one
-/// confirmation with a nil name if there was nothing to leave).
-pub fn unsubscribe(shard: &Shard, c: &mut Conn, space: Space, names: &[Bytes]) {
+/// confirmation with a nil name if there was nothing to leave). Returns the confirmations and
+/// the names left, for the caller to tell the other shards before confirming.
+pub fn unsubscribe(
+    shard: &Shard,
+    c: &mut Conn,
+    space: Space,
+    names: &[Bytes],
+) -> (Vec<Reply>, Vec<Bytes>) {
+    let mut confirms = Vec::new();
+    let mut left = Vec::new();
     let all: Vec<Bytes>;
     let names = if names.is_empty() {
         all = c.client.subs.set(space).iter().cloned().collect();
         if all.is_empty() {
             let n = c.client.subs.count(space);
-            c.emit(&confirm(words(space).1, None, n), false);
-            return;
+            confirms.push(confirm(words(space).1, None, n));
+            return (confirms, left);
         }
         &all[..]
     } else {
         names
     };
     for name in names {
-        leave(shard, &mut c.client, space, name);
+        if leave(shard, &mut c.client, space, name) {
+            left.push(name.clone());
+        }
         let n = c.client.subs.count(space);
-        c.emit(&confirm(words(space).1, Some(name), n), false);
+        confirms.push(confirm(words(space).1, Some(name), n));
     }
+    (confirms, left)
 }
 
-/// Drop one subscription of a client, here and in the shard's registry.
-fn leave(shard: &Shard, client: &mut ClientState, space: Space, name: &Bytes) {
+/// Drop one subscription of a client, here and in the shard's registry. Returns whether it
+/// had it.
+fn leave(shard: &Shard, client: &mut ClientState, space: Space, name: &Bytes) -> bool {
     if !client.subs.set_mut(space).shift_remove(name) {
-        return;
+        return false;
     }
     let mut reg = shard.pubsub.borrow_mut();
     let map = reg.map_mut(space);
@@ -198,9 +276,11 @@ fn leave(shard: &Shard, client: &mut ClientState, space: Space, name: &Bytes) {
         }
     }
     shard.global.subscriptions.fetch_sub(1, Ordering::AcqRel);
+    true
 }
 
-/// Forget every subscription of a client (disconnect, RESET), without confirmations.
+/// Forget every subscription of a client (disconnect, RESET), without confirmations; the
+/// other shards hear of it without being waited for.
 pub fn forget(shard: &Shard, client: &mut ClientState) {
     if client.subs.total() == 0 {
         return;
@@ -210,12 +290,98 @@ pub fn forget(shard: &Shard, client: &mut ClientState) {
         for n in &names {
             leave(shard, client, space, n);
         }
+        post_counts(shard, space, names, -1);
     }
     shard
         .pubsub
         .borrow_mut()
         .stalled
         .retain(|(id, _)| *id != client.id);
+}
+
+/// Tell every other shard that this one gained or lost a subscriber of each name, and wait
+/// until they all know (a confirmed subscription must count on every shard).
+pub async fn announce(shard: &Rc<Shard>, space: Space, names: Vec<Bytes>, delta: i64) {
+    if shard.n == 1 || names.is_empty() {
+        return;
+    }
+    let (n, me) = (shard.n, shard.id);
+    let calls = (0..n).filter(|&t| t != me).map(|t| {
+        let names = names.clone();
+        shard.call(t, move |sh| {
+            let mut reg = sh.pubsub.borrow_mut();
+            for name in &names {
+                reg.apply_remote(n, me, space, name, delta);
+            }
+        })
+    });
+    futures::future::join_all(calls).await;
+}
+
+/// As `announce`, without waiting.
+fn post_counts(shard: &Shard, space: Space, names: Vec<Bytes>, delta: i64) {
+    if shard.n == 1 || names.is_empty() {
+        return;
+    }
+    let (n, me) = (shard.n, shard.id);
+    for t in (0..n).filter(|&t| t != me) {
+        let names = names.clone();
+        shard.post(t, move |sh| {
+            let mut reg = sh.pubsub.borrow_mut();
+            for name in &names {
+                reg.apply_remote(n, me, space, name, delta);
+            }
+        });
+    }
+}
+
+/// Drop every subscription of a client, and wait until the other shards know (RESET).
+pub async fn leave_all(shard: &Rc<Shard>, conn: &crate::net::ConnRef) {
+    for space in [Space::Channel, Space::Pattern, Space::Shard] {
+        let (_, left) = {
+            let mut c = conn.borrow_mut();
+            unsubscribe(shard, &mut c, space, &[])
+        };
+        announce(shard, space, left, -1).await;
+    }
+}
+
+/// (UN)SUBSCRIBE with several shards: the other shards learn of new subscriptions before they
+/// are confirmed, and of dropped ones before the drop is confirmed.
+pub async fn run_subscribe(
+    shard: &Rc<Shard>,
+    conn: &crate::net::ConnRef,
+    space: Space,
+    join: bool,
+    names: &[Bytes],
+) {
+    if join {
+        let fresh = new_names(&conn.borrow(), space, names);
+        announce(shard, space, fresh.clone(), 1).await;
+        let mut c = conn.borrow_mut();
+        if c.closed {
+            // Gone while the others were told: take it back.
+            post_counts(shard, space, fresh, -1);
+            return;
+        }
+        // Names another command of this client subscribed meanwhile were announced twice.
+        let twice: Vec<Bytes> = fresh
+            .into_iter()
+            .filter(|n| c.client.subs.set(space).contains(n))
+            .collect();
+        post_counts(shard, space, twice, -1);
+        subscribe(shard, &mut c, space, names);
+    } else {
+        let (confirms, left) = {
+            let mut c = conn.borrow_mut();
+            unsubscribe(shard, &mut c, space, names)
+        };
+        announce(shard, space, left, -1).await;
+        let mut c = conn.borrow_mut();
+        for r in &confirms {
+            c.emit(r, false);
+        }
+    }
 }
 
 /// Whether any client anywhere is subscribed to anything.
@@ -371,23 +537,30 @@ pub fn limit_for(shard: &Shard, c: &Conn) -> ObufLimit {
     }
 }
 
-/// Publish a message on every shard; returns the number of receivers (PUBLISH, SPUBLISH).
-pub async fn publish(shard: &Rc<Shard>, sharded: bool, channel: Bytes, msg: Bytes) -> i64 {
-    let mut n = publish_local(shard, sharded, &channel, &msg, None) as i64;
-    let calls = (0..shard.n).filter(|&t| t != shard.id).map(|t| {
+/// PUBLISH / SPUBLISH: deliver here and post the message to the other shards that have
+/// listeners; returns the number of receivers on all shards. `me`: as for `publish_local`.
+pub fn publish(
+    shard: &Shard,
+    sharded: bool,
+    channel: &Bytes,
+    msg: &Bytes,
+    me: Option<&mut Conn>,
+) -> i64 {
+    let mut n = publish_local(shard, sharded, channel, msg, me) as i64;
+    let targets = shard.pubsub.borrow().remote_targets(sharded, channel);
+    for (t, count) in targets {
+        n += i64::from(count);
         let (channel, msg) = (channel.clone(), msg.clone());
-        shard.call(t, move |sh| {
-            publish_local(sh, sharded, &channel, &msg, None) as i64
-        })
-    });
-    for r in futures::future::join_all(calls).await {
-        n += r.unwrap_or(0);
+        shard.post(t, move |sh| {
+            publish_local(sh, sharded, &channel, &msg, None);
+        });
     }
     n
 }
 
-/// Publish the keyspace notifications this shard's commands queued: here, then on the other
-/// shards through their inboxes (in order, without waiting). Cheap when nothing is queued.
+/// Publish the keyspace notifications this shard's commands queued, through the inboxes of
+/// this shard and of the others with listeners (in order, without waiting). Cheap when nothing
+/// is queued.
 #[inline]
 pub fn flush_events(shard: &Shard) {
     if shard.store.borrow().events.is_empty() {
@@ -417,10 +590,17 @@ fn flush_events_slow(shard: &Shard) {
             msgs.push((ch.into(), e.key));
         }
     }
-    for (ch, m) in &msgs {
-        publish_local(shard, false, ch, m, None);
+    // Delivered here through this shard's own inbox too: events another shard posted here
+    // for an earlier command of the same client may still wait in it, and must go first.
+    let mut targets: Vec<usize> = vec![shard.id];
+    for (ch, _) in &msgs {
+        for (t, _) in shard.pubsub.borrow().remote_targets(false, ch) {
+            if !targets.contains(&t) {
+                targets.push(t);
+            }
+        }
     }
-    for t in (0..shard.n).filter(|&t| t != shard.id) {
+    for t in targets {
         let msgs = msgs.clone();
         shard.post(t, move |sh| {
             for (ch, m) in &msgs {
