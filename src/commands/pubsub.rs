@@ -210,14 +210,7 @@ pub fn sync(shard: &Rc<Shard>, c: &mut Conn, spec: &CommandSpec, a: &[Bytes]) ->
                 Reply::Int(pubsub::publish(shard, sharded, &a[1], &a[2], Some(c)))
             }
         }
-        "pubsub" => {
-            let q = match Query::parse(a) {
-                Ok(q) => q,
-                Err(e) => return Some(e),
-            };
-            // Every shard knows every shard's subscriptions.
-            q.answer(vec![q.local(&shard.pubsub.borrow())])
-        }
+        "pubsub" => pubsub_command(&shard.pubsub.borrow(), a),
         _ => return None,
     })
 }
@@ -238,19 +231,50 @@ pub async fn run_async(
     }
 }
 
-/// A PUBSUB subcommand.
-#[derive(Clone)]
-enum Query {
-    Help,
-    Channels(Space, Option<Bytes>),
-    NumSub(Space, Vec<Bytes>),
-    NumPat,
-}
-
-/// One shard's answer to a `Query`.
-enum Part {
-    Names(Vec<Bytes>),
-    Counts(Vec<i64>),
+/// PUBSUB: every shard knows all shards' subscriptions, so this shard answers.
+fn pubsub_command(reg: &pubsub::Registry, a: &[Bytes]) -> Reply {
+    let sub = String::from_utf8_lossy(&a[1]).to_ascii_lowercase();
+    let argc = a.len();
+    let names = |space| {
+        Reply::Array(
+            reg.names(space, a.get(2).map(|p| &p[..]))
+                .into_iter()
+                .map(Reply::Bulk)
+                .collect(),
+        )
+    };
+    let counts = |space| {
+        Reply::Array(
+            a[2..]
+                .iter()
+                .flat_map(|c| {
+                    [
+                        Reply::Bulk(c.clone()),
+                        Reply::Int(reg.listeners(space, c) as i64),
+                    ]
+                })
+                .collect(),
+        )
+    };
+    match sub.as_str() {
+        "help" | "numpat" if argc != 2 => Reply::err(format!(
+            "ERR wrong number of arguments for 'pubsub|{sub}' command"
+        )),
+        "help" => Reply::Array(HELP.iter().map(|l| Reply::Simple((*l).into())).collect()),
+        "numpat" => Reply::Int(reg.names(Space::Pattern, None).len() as i64),
+        "channels" | "shardchannels" if argc > 3 => Reply::err(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try PUBSUB HELP.",
+            String::from_utf8_lossy(&a[1])
+        )),
+        "channels" => names(Space::Channel),
+        "shardchannels" => names(Space::Shard),
+        "numsub" => counts(Space::Channel),
+        "shardnumsub" => counts(Space::Shard),
+        _ => Reply::err(format!(
+            "ERR unknown subcommand '{}'. Try PUBSUB HELP.",
+            String::from_utf8_lossy(&a[1])
+        )),
+    }
 }
 
 const HELP: &[&str] = &[
@@ -269,86 +293,3 @@ const HELP: &[&str] = &[
     "HELP",
     "    Print this help.",
 ];
-
-impl Query {
-    fn parse(a: &[Bytes]) -> Result<Query, Reply> {
-        let sub = String::from_utf8_lossy(&a[1]).to_ascii_lowercase();
-        let argc = a.len();
-        let syntax = || {
-            Reply::err(format!(
-                "ERR unknown subcommand or wrong number of arguments for '{}'. Try PUBSUB HELP.",
-                String::from_utf8_lossy(&a[1])
-            ))
-        };
-        let arity = || {
-            Reply::err(format!(
-                "ERR wrong number of arguments for 'pubsub|{sub}' command"
-            ))
-        };
-        Ok(match sub.as_str() {
-            "help" | "numpat" if argc != 2 => return Err(arity()),
-            "help" => Query::Help,
-            "numpat" => Query::NumPat,
-            "channels" | "shardchannels" if argc > 3 => return Err(syntax()),
-            "channels" => Query::Channels(Space::Channel, a.get(2).cloned()),
-            "shardchannels" => Query::Channels(Space::Shard, a.get(2).cloned()),
-            "numsub" => Query::NumSub(Space::Channel, a[2..].to_vec()),
-            "shardnumsub" => Query::NumSub(Space::Shard, a[2..].to_vec()),
-            _ => {
-                return Err(Reply::err(format!(
-                    "ERR unknown subcommand '{}'. Try PUBSUB HELP.",
-                    String::from_utf8_lossy(&a[1])
-                )))
-            }
-        })
-    }
-
-    fn local(&self, reg: &pubsub::Registry) -> Part {
-        match self {
-            Query::Help => Part::Names(Vec::new()),
-            Query::Channels(space, pat) => Part::Names(reg.names(*space, pat.as_deref())),
-            Query::NumPat => Part::Names(reg.names(Space::Pattern, None)),
-            Query::NumSub(space, chans) => Part::Counts(
-                chans
-                    .iter()
-                    .map(|c| reg.listeners(*space, c) as i64)
-                    .collect(),
-            ),
-        }
-    }
-
-    /// Merge the shards' parts: a channel or pattern listened to on several shards is one.
-    fn answer(&self, parts: Vec<Part>) -> Reply {
-        let names = || {
-            let mut seen = indexmap::IndexSet::<Bytes, ahash::RandomState>::default();
-            for p in &parts {
-                if let Part::Names(v) = p {
-                    seen.extend(v.iter().cloned());
-                }
-            }
-            seen
-        };
-        match self {
-            Query::Help => Reply::Array(HELP.iter().map(|l| Reply::Simple((*l).into())).collect()),
-            Query::Channels(..) => Reply::Array(names().into_iter().map(Reply::Bulk).collect()),
-            Query::NumPat => Reply::Int(names().len() as i64),
-            Query::NumSub(_, chans) => {
-                let mut sums = vec![0i64; chans.len()];
-                for p in &parts {
-                    if let Part::Counts(v) = p {
-                        for (s, n) in sums.iter_mut().zip(v) {
-                            *s += n;
-                        }
-                    }
-                }
-                Reply::Array(
-                    chans
-                        .iter()
-                        .zip(sums)
-                        .flat_map(|(c, n)| [Reply::Bulk(c.clone()), Reply::Int(n)])
-                        .collect(),
-                )
-            }
-        }
-    }
-}
