@@ -403,4 +403,97 @@ mod tests {
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].event, "del");
     }
+
+    fn args(s: &str) -> Vec<Bytes> {
+        s.split(' ')
+            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+            .collect()
+    }
+
+    /// The events of a command, given which keys existed before and which exist after.
+    fn events(cmd: &str, before: &[(&str, bool)], after: &[&str]) -> Vec<(String, &'static str)> {
+        let mut out = Vec::new();
+        let keys: Vec<(Bytes, bool)> = before
+            .iter()
+            .map(|(k, e)| (Bytes::copy_from_slice(k.as_bytes()), *e))
+            .collect();
+        let exists = |k: &[u8]| after.iter().any(|a| a.as_bytes() == k);
+        let all = KeyspaceEvents::parse(b"KA").map_or(0, |f| f.0);
+        events_of(&mut out, all, 0, &args(cmd), &keys, &exists);
+        out.into_iter()
+            .map(|e| (String::from_utf8_lossy(&e.key).into_owned(), e.event))
+            .collect()
+    }
+
+    fn ev(list: &[(&str, &'static str)]) -> Vec<(String, &'static str)> {
+        list.iter().map(|(k, e)| (k.to_string(), *e)).collect()
+    }
+
+    #[test]
+    fn events_follow_redis() {
+        // An expiry in the past deletes.
+        assert_eq!(
+            events("expire k -1", &[("k", true)], &[]),
+            ev(&[("k", "del")])
+        );
+        assert_eq!(
+            events("expire k 10", &[("k", true)], &["k"]),
+            ev(&[("k", "expire")])
+        );
+        // LMOVE: the push, the pop, then the emptied source's "del".
+        assert_eq!(
+            events("lmove a b right left", &[("a", true), ("b", false)], &["b"]),
+            ev(&[("b", "lpush"), ("a", "rpop"), ("a", "del")])
+        );
+        // A *STORE whose result is empty deletes the destination, if it existed.
+        assert_eq!(
+            events("sunionstore d x", &[("d", true), ("x", false)], &[]),
+            ev(&[("d", "del")])
+        );
+        assert!(events("sunionstore d x", &[("d", false), ("x", false)], &[]).is_empty());
+        // SET with an expiry announces both.
+        assert_eq!(
+            events("set k v px 100", &[("k", false)], &["k"]),
+            ev(&[("k", "set"), ("k", "expire")])
+        );
+        // ZADD INCR is zincr; DEL names only the keys it removed.
+        assert_eq!(
+            events("zadd z incr 1 m", &[("z", true)], &["z"]),
+            ev(&[("z", "zincr")])
+        );
+        assert_eq!(
+            events("del a b c", &[("a", true), ("b", false), ("c", true)], &[]),
+            ev(&[("a", "del"), ("c", "del")])
+        );
+    }
+
+    #[test]
+    fn coordinated_changes_from_replies() {
+        use crate::protocol::reply::Reply;
+        assert!(!coordinated_changed(
+            "smove",
+            &args("smove a b m"),
+            &Reply::Int(0)
+        ));
+        assert!(coordinated_changed(
+            "smove",
+            &args("smove a b m"),
+            &Reply::Int(1)
+        ));
+        assert!(!coordinated_changed(
+            "sort",
+            &args("sort k"),
+            &Reply::Array(vec![])
+        ));
+        assert!(coordinated_changed(
+            "sort",
+            &args("sort k store d"),
+            &Reply::Int(0)
+        ));
+        assert!(!coordinated_changed(
+            "rename",
+            &args("rename a b"),
+            &Reply::err("ERR no such key")
+        ));
+    }
 }
