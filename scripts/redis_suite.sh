@@ -18,6 +18,7 @@ TIMEOUT=600
 KEEP_LOGS=0
 SKIPFILE=
 TAGS=
+BASEPORT=
 DEFAULT_UNITS="unit/type/list unit/type/list-2 unit/type/list-3 unit/type/hash unit/type/set
 unit/type/zset unit/type/incr unit/type/string unit/keyspace unit/expire unit/hyperloglog unit/geo
 unit/info-command unit/protocol unit/auth"
@@ -45,8 +46,7 @@ Options:
                    anything
   --work DIR       where the patched copy and logs go (default: $WORK)
   --shards "N..."  shard counts to run every unit with (default: "$SHARDS_LIST")
-  --port P         port for the servers (default: $PORT); the suite's own control port is
-                   found near P+1000, so runs with different --port (and --work) can overlap
+  --port P         port for the servers (default: $PORT)
   --no-build       don't run 'cargo build --release' first
   --bin PATH       shardis binary (default: target/release/shardis)
   --redis PATH     also run every unit against this redis-server (the reference row)
@@ -55,6 +55,8 @@ Options:
                    scripts/redis_suite.skip lists the tests that need features shardis does not
                    have yet (MULTI, replication, streams...), so that the rest of each unit runs
   --tags TAGS      test_helper's --tags (e.g. "-needs:repl" leaves out tests with that tag)
+  --baseport P     test_helper's --baseport (its own ports sit just below P; use another value
+                   when a second suite runs on the same machine)
   --keep-logs      keep server logs and suite output under the work directory (always kept
                    for units with failures)
   -h, --help       this text
@@ -84,6 +86,7 @@ while [ $# -gt 0 ]; do
         --keep-logs) KEEP_LOGS=1; shift ;;
         --skipfile) SKIPFILE=$(cd "$(dirname "$2")" && pwd)/$(basename "$2"); shift 2 ;;
         --tags) TAGS=$2; shift 2 ;;
+        --baseport) BASEPORT=$2; shift 2 ;;
         -h|--help) usage; exit 0 ;;
         -*) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
         *) UNITS="$UNITS $1"; shift ;;
@@ -167,8 +170,9 @@ run_unit() { # unit label command...
     local extra=()
     [ -n "$SKIPFILE" ] && extra+=(--skipfile "$SKIPFILE")
     [ -n "$TAGS" ] && extra+=(--tags "$TAGS")
+    extra+=(--baseport "${BASEPORT:-$((PORT + 1000))}")
     (cd "$COPY" && TERM=dumb timeout "$TIMEOUT" tclsh tests/test_helper.tcl --host 127.0.0.1 --port "$PORT" \
-        --baseport $((PORT + 1000)) --single "$unit" --clients 1 --timeout "$TIMEOUT" --dont-clean "${extra[@]}") >"$dir/suite.log" 2>&1
+        --single "$unit" --clients 1 --timeout "$TIMEOUT" --dont-clean "${extra[@]}") >"$dir/suite.log" 2>&1
     local rc=$?
     stop_server
     local ok err exc skip note=

@@ -62,6 +62,7 @@ pub fn run(config: Config, config_file: Option<String>) -> anyhow::Result<()> {
             .unwrap_or_default(),
         port: config.port,
         wakers,
+        subscriptions: AtomicUsize::new(0),
     });
     spawn_signal_thread(global.clone())?;
 

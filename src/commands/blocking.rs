@@ -266,6 +266,49 @@ pub fn check(ctx: &mut Ctx, key: &[u8], op: &Op, blocked: bool) -> Check {
 /// Serve a blocked command from `key`, where `check` said so: pop, build its reply and log the
 /// effect as the non-blocking command would be (BLPOP as LPOP key, BLMOVE as LMOVE …).
 pub fn serve(ctx: &mut Ctx, key: &Bytes, op: &Op, blocked: bool) -> Served {
+    let served = serve_op(ctx, key, op, blocked);
+    let done = match &served {
+        Served::Moved { .. } => true,
+        Served::Reply(r) => !matches!(r, Reply::NilArray | Reply::Error(_)),
+    };
+    if done {
+        notify_served(ctx, key, op);
+    }
+    served
+}
+
+/// The keyspace events of a blocked pop or move that was served (Redis's
+/// serveClientBlockedOnList and blocking sorted-set pops): the push of a move first, then the
+/// pop, then "del" if it emptied the key.
+fn notify_served(ctx: &mut Ctx, key: &Bytes, op: &Op) {
+    use crate::store::notify::Class;
+    let pop_event = |e: End| if e == End::Left { "lpop" } else { "rpop" };
+    match op {
+        Op::Stream(_) => return,
+        Op::Pop { end, .. } => ctx.notify(Class::LIST, pop_event(*end), key),
+        Op::Move {
+            dst,
+            from,
+            to,
+            here,
+            ..
+        } => {
+            if *here {
+                let push = if *to == End::Left { "lpush" } else { "rpush" };
+                ctx.notify(Class::LIST, push, dst);
+            }
+            ctx.notify(Class::LIST, pop_event(*from), key);
+        }
+        Op::ZPop { max, .. } => {
+            ctx.notify(Class::ZSET, if *max { "zpopmax" } else { "zpopmin" }, key)
+        }
+    }
+    if ctx.db().get_raw(key).is_none() {
+        ctx.notify(Class::GENERIC, "del", key);
+    }
+}
+
+fn serve_op(ctx: &mut Ctx, key: &Bytes, op: &Op, blocked: bool) -> Served {
     let reply = match op {
         Op::Stream(s) => stream::blocked_serve(ctx, &s.read, key, s.from(key), blocked),
         Op::Pop { end, count: None } => match list::parts::pop(ctx, key, *end) {

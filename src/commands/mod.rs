@@ -180,6 +180,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         crate::commands::stream::COMMANDS,
         crate::commands::sort::COMMANDS,
         crate::commands::transaction::COMMANDS,
+        crate::commands::pubsub::COMMANDS,
     ]
     .into_iter()
     .flatten()
@@ -193,6 +194,7 @@ pub mod hash;
 pub mod hyperloglog;
 pub mod keyspace;
 pub mod list;
+pub mod pubsub;
 pub mod server;
 pub mod set;
 pub mod sort;

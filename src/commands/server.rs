@@ -279,7 +279,13 @@ fn sync_inner(
     a: &[Bytes],
 ) -> Option<Reply> {
     let sub = a.get(1).map(|s| lower(s)).unwrap_or_default();
+    if crate::commands::pubsub::handles(spec.name) {
+        return crate::commands::pubsub::sync(shard, c, spec, a);
+    }
     Some(match spec.name {
+        "ping" if crate::commands::pubsub::ping_reply(c, a).is_some() => {
+            crate::commands::pubsub::ping_reply(c, a)?
+        }
         "ping" => match a.len() {
             1 => Reply::simple("PONG"),
             2 => Reply::Bulk(a[1].clone()),
@@ -293,8 +299,11 @@ fn sync_inner(
         "multi" | "discard" | "unwatch" | "watch" | "exec" => {
             return crate::commands::transaction::exec_sync(shard, &mut c.client.tx, spec.name)
         }
+        // With several shards the others must hear of the dropped subscriptions first.
+        "reset" if shard.n > 1 && c.client.subs.active() => return None,
         "reset" => {
             crate::commands::transaction::unwatch_all(shard, &mut c.client.tx);
+            crate::shard::pubsub::forget(shard, &mut c.client);
             let id = c.client.id;
             let (addr, laddr) = (c.client.addr.clone(), c.client.laddr.clone());
             let mut fresh = ClientState::new(id, addr, laddr);
@@ -875,6 +884,14 @@ async fn async_inner(
     };
     if spec.has_flag("blocking") {
         return crate::shard::blocking::run(shard, conn, spec, a).await;
+    }
+    if crate::commands::pubsub::handles(spec.name) {
+        return crate::commands::pubsub::run_async(shard, conn, spec, a).await;
+    }
+    if spec.name == "reset" {
+        crate::shard::pubsub::leave_all(shard, conn).await;
+        let mut c = conn.borrow_mut();
+        return sync_inner(shard, &mut c, spec, a).unwrap_or_else(|| Reply::err("ERR reset"));
     }
     let sub = a.get(1).map(|s| lower(s)).unwrap_or_default();
     match spec.name {

@@ -16,6 +16,7 @@ use super::args::is;
 use super::blocking::Check;
 use super::{CommandSpec, Kind};
 use crate::protocol::reply::Reply;
+use crate::store::notify::Class;
 use crate::store::stream::{
     AddError, Group, PendingEntry, Stream, StreamId, Trim, INVALID_ENTRIES_READ,
 };
@@ -959,6 +960,9 @@ fn read_serve_as(
         entries_reply(entries)
     };
     ctx.store.dirty += 1;
+    if created {
+        ctx.notify(Class::STREAM, "xgroup-createconsumer", key);
+    }
     if feeding {
         if created && r.noack {
             ctx.propagate(&[&b"XGROUP"[..], b"CREATECONSUMER", key, gname, cname]);
@@ -1502,6 +1506,7 @@ fn xclaim(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let mut out = Vec::new();
     let mut effects: Vec<(StreamId, PendingEntry, StreamId)> = Vec::new();
     let mut dirty = 0;
+    let mut created = false;
     for id in ids {
         let exists = s.contains(id);
         let Some(g) = s.groups.get_mut(gname) else {
@@ -1536,7 +1541,7 @@ fn xclaim(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             }
             continue;
         }
-        g.consumer(cname, now, true);
+        created |= g.consumer(cname, now, true).1;
         if let Some(p) = g.pel.get_mut(&id) {
             p.delivery_time = deliverytime;
             if retrycount >= 0 {
@@ -1562,6 +1567,9 @@ fn xclaim(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     }
     let group_state = s.groups.get(gname).map(|g| (g.last_id, g.entries_read));
     ctx.store.dirty += dirty;
+    if created {
+        ctx.notify(Class::STREAM, "xgroup-createconsumer", key);
+    }
     if feeding {
         for (id, p, last) in &effects {
             propagate_claim(ctx, key, gname, *id, p, *last);
@@ -1635,6 +1643,7 @@ fn xautoclaim(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let mut claimed = Vec::new();
     let mut deleted = Vec::new();
     let mut effects: Vec<(StreamId, PendingEntry, StreamId)> = Vec::new();
+    let mut created = false;
     let mut cursor = start;
     let mut next: Option<StreamId> = None;
     while let Some(g) = s.groups.get(gname) {
@@ -1668,7 +1677,7 @@ fn xautoclaim(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
                 }
                 continue;
             }
-            g.consumer(cname, now, true);
+            created |= g.consumer(cname, now, true).1;
             if let Some(p) = g.pel.get_mut(&id) {
                 p.delivery_time = now;
                 if !justid {
@@ -1694,6 +1703,9 @@ fn xautoclaim(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         }
     }
     ctx.store.dirty += effects.len() as u64;
+    if created {
+        ctx.notify(Class::STREAM, "xgroup-createconsumer", key);
+    }
     if feeding {
         for (id, p, last) in &effects {
             propagate_claim(ctx, key, gname, *id, p, *last);

@@ -522,7 +522,7 @@ fn s_blocks(spec: &CommandSpec, args: &[Bytes]) -> bool {
 /// A multi-shard write ran inside EXEC: its keys are touched for other clients' WATCH.
 fn touch_keys(shard: &Rc<Shard>, db: usize, spec: &CommandSpec, args: &[Bytes]) {
     for (t, w) in locks::plan(shard.n, db, spec, args) {
-        shard.post(t, move |sh| {
+        shard.run_or_post(t, move |sh| {
             let mut st = sh.store.borrow_mut();
             for (db, k) in &w.keys {
                 st.watch.touch(*db, k);

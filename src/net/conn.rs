@@ -39,6 +39,8 @@ pub struct ClientState {
     pub authenticated: bool,
     /// MULTI queue and WATCHed keys.
     pub tx: crate::commands::transaction::TxState,
+    /// Pub/sub subscriptions (see `shard/pubsub.rs`).
+    pub subs: crate::shard::pubsub::Subs,
 }
 
 impl ClientState {
@@ -61,6 +63,7 @@ impl ClientState {
             last_cmd: "NULL",
             authenticated: true,
             tx: Default::default(),
+            subs: Default::default(),
         }
     }
 
@@ -103,6 +106,8 @@ pub struct Conn {
     pub bytes_out: u64,
     /// The TLS session of a client of the TLS port (see `tls.rs`); None on the plain port.
     pub tls: Option<Box<rustls::ServerConnection>>,
+    /// Since when the output has been over its class's soft limit (client-output-buffer-limit).
+    pub obuf_soft_since: Option<Instant>,
 }
 
 pub enum ReadOutcome {
@@ -133,6 +138,7 @@ impl Conn {
             bytes_in: 0,
             bytes_out: 0,
             tls: None,
+            obuf_soft_since: None,
         }
     }
 
@@ -250,10 +256,5 @@ impl crate::config::Config {
         ParseLimits {
             proto_max_bulk_len: self.proto_max_bulk_len as usize,
         }
-    }
-
-    /// `client-output-buffer-limit normal <hard> …`: 0 means none.
-    pub fn client_output_buffer_limit_normal_hard(&self) -> u64 {
-        self.client_output_buffer_limit.normal.hard_limit_bytes
     }
 }

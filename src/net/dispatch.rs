@@ -222,6 +222,15 @@ fn process(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
             }
             continue;
         }
+        if let Some(r) = commands::pubsub::refused_in_subscribed_mode(c, spec, &args) {
+            let suppress = c.client.suppress(skipped);
+            shard.stats.borrow_mut().record_rejected(Some(spec.name));
+            match &mut batch {
+                Some(b) => b.push_reply(r, suppress),
+                None => c.emit(&r, suppress),
+            }
+            continue;
+        }
         let handler = match spec.kind {
             Kind::Conn => {
                 if matches!(
@@ -471,7 +480,9 @@ async fn run_barrier(shard: &Rc<Shard>, conn: &ConnRef, args: &[Bytes]) -> Reply
             // Keyed commands are counted by `Shard::exec` on their owner.
             return match route(shard, spec, args) {
                 Route::Spread => {
-                    let r = coordinator::run(shard, db, spec, args).await;
+                    let run = coordinator::run(shard, db, spec, args);
+                    // Keyspace events of the keys it changed (none while nobody listens).
+                    let r = crate::shard::pubsub::coordinated(shard, db, spec, args, run).await;
                     let us = crate::util::clock::elapsed_us(start, crate::util::clock::ticks());
                     shard.stats.borrow_mut().record(spec.name, us, r.is_error());
                     r

@@ -72,6 +72,7 @@ pub fn close_conn(shard: &Shard, id: u64) {
     if c.tls.is_some() {
         tls::close_notify(&mut c);
     }
+    crate::shard::pubsub::forget(shard, &mut c.client);
     sys::close(c.fd);
     c.closed = true;
     c.fd = -1;
@@ -166,16 +167,12 @@ pub fn settle(shard: &Shard, conn: &ConnRef) {
     {
         let mut c = conn.borrow_mut();
         id = c.client.id;
+        crate::shard::pubsub::drain_stalled(shard, &mut c);
         if !c.closed {
             c.flush();
         }
-        let hard = shard
-            .config
-            .borrow()
-            .client_output_buffer_limit_normal_hard();
-        if hard > 0 && c.wbuf.len() as u64 > hard {
-            c.closed = true;
-        }
+        let limit = crate::shard::pubsub::limit_for(shard, &c);
+        crate::shard::pubsub::check_limit(&mut c, &limit);
         close = c.closed || (c.closing && !c.output_pending());
         if !close {
             shard.net.borrow().update_interest(&mut c);

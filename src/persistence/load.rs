@@ -181,6 +181,8 @@ fn apply(st: &mut ShardStore, db: &mut usize, args: &[Bytes], now: u64) -> Resul
         Kind::Keyed(h) | Kind::Split(h, _) | Kind::Coordinated(h) if spec.arity_ok(args.len()) => {
             // Error replies are ignored, as Redis's loader ignores them.
             let _ = crate::shard::run_guarded(spec.name, || h(&mut st.ctx_at(*db, now), args));
+            // Replaying announces nothing (nobody can have subscribed yet).
+            st.events.clear();
         }
         _ => match (spec.name, args.len()) {
             ("select", 2) => *db = db_arg(&args[1])?,

@@ -7,7 +7,7 @@
 use bytes::{BufMut, Bytes, BytesMut};
 use std::borrow::Cow;
 
-// Push has no producer until pub/sub lands; its encoding is in place.
+// Some variants have no producer yet.
 #[allow(dead_code)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reply {

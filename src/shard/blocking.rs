@@ -577,6 +577,12 @@ async fn push_moved(shard: &Rc<Shard>, db: usize, op: &Op, src: Bytes, value: By
     let pushed = on_owner(shard, db, dst, move |ctx| {
         list::parts::push(ctx, &d, &v, to)?;
         ctx.store.watch.touch(db, &d);
+        let event = if to == list::End::Left {
+            "lpush"
+        } else {
+            "rpush"
+        };
+        ctx.notify(crate::store::notify::Class::LIST, event, &d);
         Ok(())
     })
     .await;

@@ -54,10 +54,27 @@ async fn active_expire_cycle(shard: &Rc<Shard>, period: Duration) {
                 let now = crate::util::now_ms();
                 let (sampled, expired) = {
                     let mut st = shard.store.borrow_mut();
-                    let crate::store::ShardStore { dbs, feed, .. } = &mut *st;
+                    let crate::store::ShardStore {
+                        dbs,
+                        feed,
+                        events,
+                        limits,
+                        ..
+                    } = &mut *st;
+                    let flags = limits.keyspace_events;
                     // Expired keys are logged as deletions, as Redis propagates them.
-                    let (sampled, expired) = dbs[db]
-                        .expire_sample(now, samples, |k| feed.record(db, &[b"DEL", k.as_bytes()]));
+                    let (sampled, expired) = dbs[db].expire_sample(now, samples, |k| {
+                        feed.record(db, &[b"DEL", k.as_bytes()]);
+                        let class = crate::store::notify::Class::EXPIRED;
+                        crate::store::notify::queue(
+                            events,
+                            flags,
+                            class,
+                            "expired",
+                            db,
+                            k.as_bytes(),
+                        );
+                    });
                     st.stats.expired_keys += expired as u64;
                     st.dirty += expired as u64;
                     (sampled, expired)
@@ -65,6 +82,7 @@ async fn active_expire_cycle(shard: &Rc<Shard>, period: Duration) {
                 if expired > 0 {
                     // An expired stream may end an XREADGROUP's wait (as Redis signals it).
                     super::blocking::serve_ready(shard);
+                    super::pubsub::flush_events(shard);
                 }
                 again = sampled > 0 && expired * 100 > sampled * stale_pct;
                 if !again {

@@ -310,7 +310,7 @@ impl Drop for Guard {
     fn drop(&mut self) {
         let (touched, done) = (self.touched, self.done);
         for (target, w) in std::mem::take(&mut self.parts) {
-            self.shard.post(target, move |sh| {
+            self.shard.run_or_post(target, move |sh| {
                 {
                     let mut st = sh.store.borrow_mut();
                     if let Some(m) = done {

@@ -9,6 +9,7 @@ pub mod coordinator;
 pub mod cron;
 pub mod locks;
 pub mod mesh;
+pub mod pubsub;
 
 use crate::commands::CommandSpec;
 use crate::config::Config;
@@ -67,6 +68,9 @@ pub struct Global {
     pub port: u16,
     /// Each shard's wake-up eventfd, by shard id (shutdown, cross-shard client kills).
     pub wakers: Vec<Arc<crate::net::sys::EventFd>>,
+    /// Pub/sub subscriptions of all clients on all shards, touched once per (un)subscribe:
+    /// while 0, publishing and keyspace events cost nothing (see `pubsub.rs`).
+    pub subscriptions: AtomicUsize,
 }
 
 pub struct Shard {
@@ -97,6 +101,8 @@ pub struct Shard {
     pub locks: RefCell<locks::Locks>,
     /// Transactions running here: blocked clients are served when the last one ends.
     pub hold_ready: std::cell::Cell<u32>,
+    /// Pub/sub subscribers connected to this shard.
+    pub pubsub: RefCell<pubsub::Registry>,
     mesh: mesh::Mesh,
 }
 
@@ -159,6 +165,7 @@ impl Shard {
             blocking: RefCell::new(Default::default()),
             locks: RefCell::new(Default::default()),
             hold_ready: std::cell::Cell::new(0),
+            pubsub: RefCell::new(Default::default()),
             mesh,
         }
     }
@@ -173,6 +180,7 @@ impl Shard {
             let before = self.feed_offset();
             let r = f(self);
             blocking::serve_ready(self);
+            pubsub::flush_events(self);
             if self.aof_always.get() {
                 let after = self.feed_offset();
                 if after != before {
@@ -188,6 +196,7 @@ impl Shard {
             let r = f(sh);
             // What `f` wrote may serve blocked clients, before anything else runs here.
             blocking::serve_ready(sh);
+            pubsub::flush_events(sh);
             // With `appendfsync always`, what `f` wrote is acknowledged after its sync.
             if sh.aof_always.get() {
                 let after = sh.feed_offset();
@@ -233,11 +242,18 @@ impl Shard {
         rx.await.ok()
     }
 
-    /// Run `f` on shard `target` without waiting for it (inline when it is this shard).
-    pub fn post(self: &Rc<Self>, target: usize, f: impl FnOnce(&Rc<Shard>) + Send + 'static) {
+    /// Run `f` on shard `target` without waiting for it: inline when it is this shard, else
+    /// posted (releasing locks: the sooner the better).
+    pub fn run_or_post(self: &Rc<Self>, target: usize, f: impl FnOnce(&Rc<Shard>) + Send + 'static) {
         if target == self.id {
             return f(self);
         }
+        self.post(target, f);
+    }
+
+    /// Run `f` on shard `target` without waiting for it (messages from one shard to another
+    /// run in the order they were posted). Dropped if that shard is gone (shutdown).
+    pub fn post(&self, target: usize, f: impl FnOnce(&Rc<Shard>) + Send + 'static) {
         if let Some(inbox) = self.mesh.get(target) {
             let _ = inbox.send(Box::new(f));
         }
@@ -368,6 +384,8 @@ impl Shard {
         // Clients blocked on keys this wrote are served now, before the next command (Redis's
         // handleClientsBlockedOnKeys after each call).
         blocking::serve_ready(self);
+        // Keyspace notifications it queued go out now, in command order.
+        pubsub::flush_events(self);
         let us = crate::util::clock::elapsed_us(start, crate::util::clock::ticks());
         self.stats
             .borrow_mut()

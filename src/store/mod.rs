@@ -7,6 +7,7 @@ pub mod hash;
 pub mod hll;
 pub mod key;
 pub mod list;
+pub mod notify;
 pub mod pack;
 pub mod set;
 pub mod stream;
@@ -53,6 +54,8 @@ pub struct StoreLimits {
     pub hll_sparse_max_bytes: usize,
     /// `stream-node-max-bytes` / `stream-node-max-entries`.
     pub stream_node: stream::NodeLimits,
+    /// `notify-keyspace-events` bits (see `notify.rs`).
+    pub keyspace_events: u32,
 }
 
 impl Default for StoreLimits {
@@ -71,6 +74,7 @@ impl Default for StoreLimits {
             zset_pack: zset::PackLimits::default(),
             hll_sparse_max_bytes: 3000,
             stream_node: stream::NodeLimits::default(),
+            keyspace_events: 0,
         }
     }
 }
@@ -99,6 +103,7 @@ impl StoreLimits {
                 max_bytes: c.stream_node_max_bytes,
                 max_entries: c.stream_node_max_entries,
             },
+            keyspace_events: c.notify_keyspace_events.0,
         }
     }
 }
@@ -113,6 +118,8 @@ pub struct ShardStore {
     pub feed: crate::persistence::feed::Feed,
     /// Keys clients WATCH here.
     pub watch: watch::Watches,
+    /// Keyspace notifications not yet published (see `notify.rs`).
+    pub events: Vec<notify::Event>,
 }
 
 impl ShardStore {
@@ -124,6 +131,7 @@ impl ShardStore {
             limits: StoreLimits::default(),
             feed: Default::default(),
             watch: Default::default(),
+            events: Vec::new(),
         }
     }
 
@@ -191,7 +199,17 @@ impl ShardStore {
     ) -> Reply {
         let dirty = self.dirty;
         self.feed.explicit = false;
+        // Keyspace notifications (when on) need to know which keys were there before.
+        let notify = write && self.limits.keyspace_events != 0;
+        let keys = if notify {
+            notify::keys_before(self, db, now, args)
+        } else {
+            Vec::new()
+        };
         let reply = handler(&mut self.ctx_at(db, now), args);
+        if notify {
+            notify::command_events(self, db, args, &keys, self.dirty != dirty);
+        }
         if self.feed.on && write && self.dirty != dirty && !self.feed.explicit {
             self.feed.record(db, args);
         }
@@ -217,6 +235,7 @@ fn live<'d>(
     stats: &mut KeyStats,
     dirty: &mut u64,
     feed: &mut Feed,
+    (events, flags): (&mut Vec<notify::Event>, u32),
     (dbi, key): (usize, &[u8]),
     now: u64,
 ) -> Option<&'d mut Entry> {
@@ -227,6 +246,7 @@ fn live<'d>(
         stats.expired_keys += 1;
         *dirty += 1;
         feed.record(dbi, &[b"DEL", key]);
+        notify::queue(events, flags, notify::Class::EXPIRED, "expired", dbi, key);
         return None;
     }
     db.at_mut(idx)
@@ -266,6 +286,7 @@ impl Ctx<'_> {
             self.store.stats.expired_keys += 1;
             self.store.dirty += 1;
             self.store.feed.record(self.db, &[b"DEL", key]);
+            self.notify(notify::Class::EXPIRED, "expired", key);
             true
         } else {
             false
@@ -300,6 +321,7 @@ impl Ctx<'_> {
             dirty,
             limits,
             feed,
+            events,
             ..
         } = &mut *self.store;
         let found = live(
@@ -307,6 +329,7 @@ impl Ctx<'_> {
             stats,
             dirty,
             feed,
+            (events, limits.keyspace_events),
             (self.db, key),
             self.now,
         );
@@ -401,8 +424,11 @@ impl Ctx<'_> {
         if self.store.limits.lfu {
             e.lru = value::lfu_new(self.now);
         }
-        self.store.dbs[self.db].insert(key, e);
+        let created = self.store.dbs[self.db].insert(key, e).is_none();
         self.store.dirty += 1;
+        if created {
+            self.notify(notify::Class::NEW, "new", key);
+        }
     }
 
     /// Replace the value of a key, keeping its TTL.
