@@ -400,7 +400,10 @@ async fn run_barrier(shard: &Rc<Shard>, conn: &ConnRef, args: &[Bytes]) -> Reply
             crate::shard::blocking::run(shard, conn, spec, args).await
         }
         _ => match route(shard, spec, args) {
-            Route::Spread => coordinator::run(shard, db, spec, args).await,
+            Route::Spread => match crate::memory::evict::before_spread(shard, spec) {
+                Some(oom) => oom,
+                None => coordinator::run(shard, db, spec, args).await,
+            },
             Route::Here => match spec.kind {
                 Kind::Keyed(h) | Kind::Split(h, _) | Kind::Coordinated(h) => {
                     return shard.exec(db, spec, h, args, crate::util::now_ms())

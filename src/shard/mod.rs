@@ -101,6 +101,8 @@ impl Shard {
         global: Arc<Global>,
         mesh: mesh::Mesh,
     ) -> Shard {
+        // First, so the shard's data goes to its own arena.
+        crate::memory::evict::attach(id, n);
         let mut store = ShardStore::new(config.databases);
         store.limits = crate::store::StoreLimits::from_config(&config);
         Shard {
@@ -264,6 +266,10 @@ impl Shard {
     ) -> Reply {
         if self.aof_failed.get() && spec.is_write() {
             return misconf(self);
+        }
+        if let Some(oom) = crate::memory::evict::before_command(self, spec) {
+            self.stats.borrow_mut().record_rejected(Some(spec.name));
+            return oom;
         }
         let start = crate::util::clock::ticks();
         let reply = run_guarded(spec.name, || {

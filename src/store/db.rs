@@ -303,6 +303,15 @@ impl Db {
             .map(|(k, _)| k)
     }
 
+    /// A uniformly random key that has a TTL (expired ones included; callers filter).
+    pub fn random_expiring_key(&self) -> Option<&Key> {
+        if self.expires.is_empty() {
+            return None;
+        }
+        self.expires
+            .get_index(fastrand::usize(..self.expires.len()))
+    }
+
     /// One SCAN step: `pos` is 0 to start, else the position returned by the previous step.
     /// Visits up to `count` entries and returns the next position (0 when done).
     pub fn scan(&self, pos: usize, count: usize, mut f: impl FnMut(&Key, &Entry)) -> usize {

@@ -30,6 +30,8 @@ pub struct KeyStats {
     pub keyspace_hits: u64,
     pub keyspace_misses: u64,
     pub expired_time_cap_reached_count: u64,
+    /// Keys deleted to stay under `maxmemory`.
+    pub evicted_keys: u64,
 }
 
 /// Settings a handler needs from the config, copied into each shard.
@@ -78,6 +80,7 @@ impl StoreLimits {
     /// The settings handlers need, from the config.
     pub fn from_config(c: &crate::config::Config) -> StoreLimits {
         use crate::config::MaxmemoryPolicy::{AllkeysLfu, VolatileLfu};
+        value::set_lfu(matches!(c.maxmemory_policy, AllkeysLfu | VolatileLfu));
         StoreLimits {
             proto_max_bulk_len: c.proto_max_bulk_len,
             lfu: matches!(c.maxmemory_policy, AllkeysLfu | VolatileLfu),
