@@ -498,7 +498,6 @@ fn restore(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         }
         j += 1;
     }
-    // FREQ is parsed and checked but not kept: it only applies under an LFU policy.
     let key = &args[1][..];
     if !replace && ctx.lookup(key).is_some() {
         return Reply::err(ERR_BUSYKEY);
@@ -541,10 +540,17 @@ fn restore(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let now_s = lru_now(ctx);
     let mut e = Entry::new(value);
     e.expire_at = at as u64;
-    e.lru = match idle {
-        Some(i) => restored_lru(now_s, i),
-        None => now_s,
-    };
+    // Redis's objectSetLRUOrLFU: FREQ under an LFU policy, IDLETIME under the others.
+    if ctx.store.limits.lfu {
+        if let Some(f) = freq {
+            e.lru = (e.lru & !0xFF) | f as u32;
+        }
+    } else {
+        e.lru = match idle {
+            Some(i) => restored_lru(now_s, i),
+            None => now_s,
+        };
+    }
     ctx.db().insert(key, e);
     ctx.store.dirty += 1;
     Reply::ok()
@@ -639,13 +645,16 @@ fn copy(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         return Reply::err(ERR_SAME_OBJECT);
     }
     let lru = lru_now(ctx);
+    let lfu = ctx.store.limits.lfu;
     let Some(e) = ctx.lookup_read(src) else {
         return Reply::Int(0);
     };
     let mut copy = Entry::new(e.value.clone());
     copy.expire_at = e.expire_at;
     copy.enc = e.enc;
-    copy.lru = lru;
+    if !lfu {
+        copy.lru = lru;
+    }
     let mut d = other_db(ctx, dst_db);
     if d.lookup(dst).is_some() && !replace {
         return Reply::Int(0);

@@ -25,6 +25,8 @@ use std::sync::OnceLock;
 /// One shard's published figure; only that shard writes it.
 struct Slot {
     used: AtomicU64,
+    /// Memory it holds that maxmemory does not count (AOF buffers, as Redis leaves them out).
+    uncounted: AtomicU64,
     /// Its budget from the last tick (reported by INFO).
     budget: AtomicU64,
     /// Over budget under `noeviction`: it refuses `denyoom` commands.
@@ -40,6 +42,7 @@ fn slots(n: usize) -> &'static [Slot] {
         (0..n)
             .map(|_| Slot {
                 used: AtomicU64::new(0),
+                uncounted: AtomicU64::new(0),
                 budget: AtomicU64::new(0),
                 oom: AtomicBool::new(false),
                 drained: AtomicBool::new(false),
@@ -48,11 +51,19 @@ fn slots(n: usize) -> &'static [Slot] {
     })
 }
 
-/// Publish shard `id`'s memory.
-pub fn publish(id: usize, n: usize, used: u64) {
+/// Publish shard `id`'s memory: what counts for maxmemory, and what does not.
+pub fn publish(id: usize, n: usize, used: u64, uncounted: u64) {
     if let Some(s) = slots(n).get(id) {
         s.used.store(used, Ordering::Relaxed);
+        s.uncounted.store(uncounted, Ordering::Relaxed);
     }
+}
+
+/// The memory the shards hold that maxmemory does not count, summed.
+pub fn uncounted() -> u64 {
+    SLOTS.get().map_or(0, |s| {
+        s.iter().map(|s| s.uncounted.load(Ordering::Relaxed)).sum()
+    })
 }
 
 fn set(flag: impl Fn(&Slot) -> &AtomicBool, id: usize, n: usize, on: bool) {

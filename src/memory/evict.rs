@@ -51,7 +51,8 @@ struct State {
     n: usize,
     /// This shard's arena (None: jemalloc refused one; the thread's counters are used).
     arena: Option<u32>,
-    /// The shard's bytes at the last refresh, and its thread's net allocation then.
+    /// The shard's bytes at the last refresh (less what maxmemory does not count), and its
+    /// thread's net allocation then.
     base: u64,
     base_thread: u64,
     refreshed: Option<Instant>,
@@ -78,19 +79,21 @@ impl State {
     }
 
     /// Read the arena, publish it, and recompute the budget from everyone's figures.
-    fn refresh(&mut self, maxmemory: u64) {
+    /// `uncounted`: the shard's AOF buffers, which maxmemory leaves out (as Redis does).
+    fn refresh(&mut self, maxmemory: u64, uncounted: u64) {
         alloc::refresh();
         self.base_thread = alloc::thread_net();
-        self.base = match self.arena {
+        let arena = match self.arena {
             Some(a) => alloc::arena_allocated(a),
             None => self.base_thread,
         };
+        self.base = arena.saturating_sub(uncounted);
         self.refreshed = Some(Instant::now());
-        budget::publish(self.id, self.n, self.base);
+        budget::publish(self.id, self.n, self.base, arena - self.base);
         let totals = alloc::totals();
         super::note_peak(totals.allocated);
         let used = budget::published(self.n);
-        let shards: u64 = used.iter().sum();
+        let shards: u64 = used.iter().sum::<u64>() + budget::uncounted();
         let others = totals.allocated.saturating_sub(shards);
         let drained = budget::drained(self.n);
         self.budget = budget::budget(self.id, &used, &drained, maxmemory.saturating_sub(others));
@@ -162,7 +165,7 @@ pub fn perform(shard: &Shard, limit: Duration) -> Outcome {
         let mut st = s.borrow_mut();
         let near = st.used() + st.budget / 32 > st.budget;
         if (near && st.stale(NEAR_REFRESH)) || st.refreshed.is_none() {
-            st.refresh(maxmemory);
+            st.refresh(maxmemory, uncounted(shard));
         }
         if st.used() <= st.budget {
             budget::set_oom(st.id, st.n, false);
@@ -191,7 +194,7 @@ pub fn perform(shard: &Shard, limit: Duration) -> Outcome {
             budget::set_drained(st.id, st.n, false);
             evict_key(&mut store, db, &key);
             evicted += 1;
-            if evicted % 16 == 0 && start.elapsed() >= limit {
+            if evicted.is_multiple_of(16) && start.elapsed() >= limit {
                 if let Some(w) = &st.wake {
                     w.signal(1);
                 }
@@ -201,6 +204,12 @@ pub fn perform(shard: &Shard, limit: Duration) -> Outcome {
         budget::set_oom(st.id, st.n, false);
         Outcome::Ok
     })
+}
+
+/// This shard's memory that maxmemory leaves out: its AOF buffers (the feed waiting for the
+/// writer, the writer's own).
+fn uncounted(shard: &Shard) -> u64 {
+    shard.store.borrow().feed.buf.capacity() as u64 + shard.aof.borrow().buffer_bytes
 }
 
 /// Delete an evicted key: logged as DEL (as Redis propagates evictions), counted, reported.
@@ -342,7 +351,8 @@ pub async fn background(shard: Rc<Shard>) {
             return;
         }
         let maxmemory = shard.config.borrow().maxmemory;
-        STATE.with(|s| s.borrow_mut().refresh(maxmemory));
+        let aof = uncounted(&shard);
+        STATE.with(|s| s.borrow_mut().refresh(maxmemory, aof));
         if std::mem::take(&mut first) && shard.id == 0 {
             super::note_startup(alloc::totals().allocated);
         }

@@ -135,13 +135,14 @@ pub fn info_memory(cfg: &Config, keys: u64, expires: u64) -> String {
         &format!("{:.2}", ratio(f.rss, f.used)),
     );
     line("mem_fragmentation_bytes", &diff(f.rss, f.used));
-    line("mem_not_counted_for_evict", &0);
+    let aof = super::budget::uncounted();
+    line("mem_not_counted_for_evict", &aof);
     line("mem_replication_backlog", &0);
     line("mem_total_replication_buffers", &0);
     line("mem_clients_slaves", &0);
     line("mem_clients_normal", &0);
     line("mem_cluster_links", &0);
-    line("mem_aof_buffer", &0);
+    line("mem_aof_buffer", &aof);
     line("mem_allocator", &alloc::NAME);
     line("active_defrag_running", &0);
     line("lazyfree_pending_objects", &0);
@@ -172,7 +173,7 @@ pub fn stats(dbs: &[(usize, usize)]) -> Reply {
         (k("clients.slaves"), i(0)),
         (k("clients.normal"), i(0)),
         (k("cluster.links"), i(0)),
-        (k("aof.buffer"), i(0)),
+        (k("aof.buffer"), i(super::budget::uncounted())),
         (k("lua.caches"), i(0)),
         (k("functions.caches"), i(0)),
     ];

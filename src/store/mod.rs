@@ -343,6 +343,19 @@ impl Ctx<'_> {
         }
     }
 
+    /// The value a handler just stored at `key` (with `set`), as the type `as_type` picks,
+    /// without counting an access: Redis's new objects start at LFU_INIT_VAL.
+    pub fn created_as<T: ?Sized>(
+        &mut self,
+        key: &[u8],
+        as_type: fn(&mut Value) -> Option<&mut T>,
+    ) -> Result<&mut T, Reply> {
+        let e = self.store.dbs[self.db]
+            .get_raw_mut(key)
+            .ok_or_else(|| Reply::err("ERR internal error"))?;
+        as_type(&mut e.value).ok_or_else(Reply::wrongtype)
+    }
+
     /// As `write_as`, for reading (counts a hit or miss).
     pub fn read_as<T: ?Sized>(
         &mut self,
