@@ -392,12 +392,13 @@ fn object(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         ctx.store.limits.lfu_decay_time,
         ctx.now,
     );
+    let shared_integers = ctx.store.limits.shared_integers;
     let Some(e) = ctx.lookup_notouch(&args[2]) else {
         return Reply::Nil;
     };
     match name {
         "encoding" => Reply::bulk_str(e.encoding()),
-        "refcount" => Reply::Int(refcount(e)),
+        "refcount" => Reply::Int(refcount(e, shared_integers)),
         "idletime" if lfu => Reply::err(ERR_LFU_IDLE),
         "idletime" => Reply::Int(now_s.saturating_sub(e.lru) as i64),
         _ if lfu => Reply::Int(crate::store::value::lfu_counter(e.lru, now, decay) as i64),
@@ -405,12 +406,13 @@ fn object(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     }
 }
 
-/// Redis shares the integer objects 0..9999 (with no LRU/LFU maxmemory policy), and those
-/// report OBJ_SHARED_REFCOUNT; everything else has one reference.
-fn refcount(e: &Entry) -> i64 {
+/// Redis shares the integer objects 0..9999 (unless maxmemory is set with an LRU/LFU policy),
+/// and those report OBJ_SHARED_REFCOUNT; everything else has one reference.
+fn refcount(e: &Entry, shared_integers: bool) -> i64 {
     match &e.value {
         Value::Str(b) => {
-            let shared = e.encoding() == "int"
+            let shared = shared_integers
+                && e.encoding() == "int"
                 && crate::util::num::parse_i64(b)
                     .is_some_and(|i| (0..OBJ_SHARED_INTEGERS).contains(&i));
             if shared {

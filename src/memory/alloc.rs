@@ -80,20 +80,30 @@ pub struct Totals {
 pub fn totals() -> Totals {
     let n = |r: tikv_jemalloc_ctl::Result<usize>| r.unwrap_or(0) as u64;
     Totals {
-        allocated: n(stats::allocated::read()),
+        // Blocks freed into a thread's cache are not in use: leave them out, as Redis's own
+        // counter does (its used_memory counts live allocations only).
+        allocated: n(stats::allocated::read()).saturating_sub(tcache_bytes(ARENAS_ALL as u32)),
         active: n(stats::active::read()),
         resident: n(stats::resident::read()),
     }
 }
 
-/// Bytes in blocks handed out by one arena (small + large), as of the last refresh.
+fn arena_stat(arena: u32, what: &str) -> u64 {
+    let name = format!("stats.arenas.{arena}.{what}\0");
+    // SAFETY: these statistics are size_t.
+    unsafe { raw::read::<usize>(name.as_bytes()) }.unwrap_or(0) as u64
+}
+
+/// Bytes of an arena's blocks sitting in thread caches (freed, not yet given back).
+fn tcache_bytes(arena: u32) -> u64 {
+    arena_stat(arena, "tcache_bytes")
+}
+
+/// Bytes in use in one arena's blocks (small + large, less those in thread caches), as of the
+/// last refresh.
 pub fn arena_allocated(arena: u32) -> u64 {
-    let read = |what: &str| -> u64 {
-        let name = format!("stats.arenas.{arena}.{what}.allocated\0");
-        // SAFETY: these statistics are size_t.
-        unsafe { raw::read::<usize>(name.as_bytes()) }.unwrap_or(0) as u64
-    };
-    read("small") + read("large")
+    (arena_stat(arena, "small.allocated") + arena_stat(arena, "large.allocated"))
+        .saturating_sub(tcache_bytes(arena))
 }
 
 /// Return unused dirty pages of every arena to the system (MEMORY PURGE).

@@ -183,9 +183,19 @@ pub fn perform(shard: &Shard, limit: Duration) -> Outcome {
             let State { pool, next_db, .. } = &mut *st;
             let Some((db, key)) = pick_victim(&store, policy, samples, decay, now, pool, next_db)
             else {
-                // The other shards evict for this one (see budget.rs) unless none can.
+                // Nothing to evict: what the emptied tables still hold can go.
+                if store
+                    .dbs
+                    .iter_mut()
+                    .fold(false, |any, d| d.shrink_if_sparse() | any)
+                    && st.used() <= st.budget
+                {
+                    return Outcome::Ok;
+                }
+                // The other shards evict for this one (see budget.rs) unless none can; then
+                // writes are refused while the server as a whole is over the limit.
                 budget::set_drained(st.id, st.n, true);
-                return if budget::all_drained(st.n) {
+                return if budget::all_drained(st.n) && over_limit(maxmemory) {
                     Outcome::Fail
                 } else {
                     Outcome::Ok
@@ -204,6 +214,15 @@ pub fn perform(shard: &Shard, limit: Duration) -> Outcome {
         budget::set_oom(st.id, st.n, false);
         Outcome::Ok
     })
+}
+
+/// Whether the whole server is over `maxmemory` right now (fresh figures).
+fn over_limit(maxmemory: u64) -> bool {
+    alloc::refresh();
+    alloc::totals()
+        .allocated
+        .saturating_sub(budget::uncounted())
+        > maxmemory
 }
 
 /// This shard's memory that maxmemory leaves out: its AOF buffers (the feed waiting for the
@@ -349,6 +368,9 @@ pub async fn background(shard: Rc<Shard>) {
             .load(std::sync::atomic::Ordering::Acquire)
         {
             return;
+        }
+        for d in shard.store.borrow_mut().dbs.iter_mut() {
+            d.shrink_if_sparse();
         }
         let maxmemory = shard.config.borrow().maxmemory;
         let aof = uncounted(&shard);

@@ -40,6 +40,9 @@ pub struct StoreLimits {
     pub proto_max_bulk_len: u64,
     /// An LFU maxmemory policy is set: the access field holds an LFU counter, not a clock.
     pub lfu: bool,
+    /// Redis shares the small integers unless maxmemory is set with an LRU/LFU policy (each
+    /// key then needs its own access field): OBJECT REFCOUNT shows it.
+    pub shared_integers: bool,
     pub lfu_log_factor: u64,
     pub lfu_decay_time: u64,
     /// `hash-max-listpack-entries` / `hash-max-listpack-value`.
@@ -61,6 +64,7 @@ impl Default for StoreLimits {
         StoreLimits {
             proto_max_bulk_len: 512 * 1024 * 1024,
             lfu: false,
+            shared_integers: true,
             lfu_log_factor: 10,
             lfu_decay_time: 1,
             hash: hash::HashLimits {
@@ -79,11 +83,17 @@ impl Default for StoreLimits {
 impl StoreLimits {
     /// The settings handlers need, from the config.
     pub fn from_config(c: &crate::config::Config) -> StoreLimits {
-        use crate::config::MaxmemoryPolicy::{AllkeysLfu, VolatileLfu};
+        use crate::config::MaxmemoryPolicy::{AllkeysLfu, AllkeysLru, VolatileLfu, VolatileLru};
         value::set_lfu(matches!(c.maxmemory_policy, AllkeysLfu | VolatileLfu));
+        db::set_tight_growth(c.maxmemory != 0);
         StoreLimits {
             proto_max_bulk_len: c.proto_max_bulk_len,
             lfu: matches!(c.maxmemory_policy, AllkeysLfu | VolatileLfu),
+            shared_integers: c.maxmemory == 0
+                || !matches!(
+                    c.maxmemory_policy,
+                    AllkeysLru | VolatileLru | AllkeysLfu | VolatileLfu
+                ),
             lfu_log_factor: c.lfu_log_factor,
             lfu_decay_time: c.lfu_decay_time,
             hash: hash::HashLimits {
