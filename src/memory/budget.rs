@@ -29,6 +29,9 @@ struct Slot {
     uncounted: AtomicU64,
     /// Its budget from the last tick (reported by INFO).
     budget: AtomicU64,
+    /// Its thread's own allocated-minus-freed bytes: what a per-thread counting allocator
+    /// would report for it (INFO shows it beside the arena figure, see README "Memory").
+    thread_net: AtomicU64,
     /// Over budget under `noeviction`: it refuses `denyoom` commands.
     oom: AtomicBool,
     /// Nothing its policy may evict.
@@ -44,6 +47,7 @@ fn slots(n: usize) -> &'static [Slot] {
                 used: AtomicU64::new(0),
                 uncounted: AtomicU64::new(0),
                 budget: AtomicU64::new(0),
+                thread_net: AtomicU64::new(0),
                 oom: AtomicBool::new(false),
                 drained: AtomicBool::new(false),
             })
@@ -107,21 +111,24 @@ pub fn drained(n: usize) -> Vec<bool> {
         .collect()
 }
 
-/// Publish shard `id`'s budget.
-pub fn publish_budget(id: usize, n: usize, budget: u64) {
+/// Publish shard `id`'s budget and its thread's own net allocation.
+pub fn publish_budget(id: usize, n: usize, budget: u64, thread_net: u64) {
     if let Some(s) = slots(n).get(id) {
         s.budget.store(budget, Ordering::Relaxed);
+        s.thread_net.store(thread_net, Ordering::Relaxed);
     }
 }
 
-/// Every shard's last published (memory, budget), in shard order, if the shards started.
-pub fn report() -> Vec<(u64, u64)> {
+/// Every shard's last published (memory, budget, thread's net allocation), in shard order, if
+/// the shards started.
+pub fn report() -> Vec<(u64, u64, i64)> {
     SLOTS.get().map_or_else(Vec::new, |s| {
         s.iter()
             .map(|s| {
                 (
                     s.used.load(Ordering::Relaxed),
                     s.budget.load(Ordering::Relaxed),
+                    s.thread_net.load(Ordering::Relaxed) as i64,
                 )
             })
             .collect()

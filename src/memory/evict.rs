@@ -97,7 +97,7 @@ impl State {
         let others = totals.allocated.saturating_sub(shards);
         let drained = budget::drained(self.n);
         self.budget = budget::budget(self.id, &used, &drained, maxmemory.saturating_sub(others));
-        budget::publish_budget(self.id, self.n, self.budget);
+        budget::publish_budget(self.id, self.n, self.budget, self.base_thread);
     }
 }
 

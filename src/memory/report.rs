@@ -147,12 +147,13 @@ pub fn info_memory(cfg: &Config, keys: u64, expires: u64) -> String {
     line("active_defrag_running", &0);
     line("lazyfree_pending_objects", &0);
     line("lazyfreed_objects", &0);
-    // shardis: each shard's memory and its share of maxmemory as of its last cron tick.
+    // shardis: per shard, as of its last cron tick: its arena's bytes in use, its share of
+    // maxmemory, and its thread's own allocated-minus-freed bytes.
     let shards: Vec<String> = super::budget::report()
         .iter()
-        .map(|(u, b)| format!("{u}/{b}"))
+        .map(|(u, b, t)| format!("{u}/{b}/{t}"))
         .collect();
-    line("shard_used_memory_budget", &shards.join(","));
+    line("shard_memory", &shards.join(","));
     s
 }
 
