@@ -1763,6 +1763,7 @@ async fn info(shard: &Rc<Shard>, a: &[Bytes]) -> Reply {
                 || (s == "default" && !matches!(name, "commandstats" | "latencystats" | "modules"))
         })
     };
+    let memory = has("memory").then(crate::memory::report::measure);
     let parts = shard
         .broadcast(|sh| ShardInfo {
             stats: sh.stats.borrow().clone(),
@@ -1870,13 +1871,13 @@ async fn info(shard: &Rc<Shard>, a: &[Bytes]) -> Reply {
         "connected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:{}\r\ntotal_blocking_keys:{}\r\n",
         total.clients, cfg.maxclients, total.blocked.0, total.blocked.1, total.blocked.2
     ));
-    if has("memory") {
+    if let Some(measured) = memory {
         let keys = total.dbs.iter().map(|d| d.0 as u64).sum();
         let expires = total.dbs.iter().map(|d| d.1 as u64).sum();
         section(
             "memory",
             "Memory",
-            crate::memory::report::info_memory(&cfg, keys, expires),
+            crate::memory::report::info_memory(&cfg, measured, keys, expires),
         );
     }
     let aof = &total.aof;

@@ -29,24 +29,36 @@ pub struct Figures {
     pub t: Totals,
 }
 
-/// Fresh figures; `keys` and `expires` are the key counts over all databases and shards.
-pub fn figures(keys: u64, expires: u64) -> Figures {
+/// Fresh allocator figures. Take them before building a reply (INFO gathers from every shard
+/// first), so that the reply's own buffers are not in them, as in Redis.
+pub fn measure() -> Figures {
     alloc::refresh();
     let t = alloc::totals();
     super::note_peak(t.allocated);
     let used = t.allocated;
-    let startup = super::startup().min(used);
-    let tables = keys * SLOT_BYTES as u64 + expires * EXPIRES_SLOT_BYTES as u64;
-    let overhead = (startup + tables).min(used);
     Figures {
         used,
         rss: crate::metrics::rss_bytes(),
         peak: super::peak().max(used),
-        startup,
-        overhead,
-        dataset: used - overhead,
+        startup: super::startup().min(used),
         t,
+        ..Default::default()
     }
+}
+
+impl Figures {
+    /// Split into overhead and dataset, given the key counts over all databases and shards.
+    pub fn with_keys(mut self, keys: u64, expires: u64) -> Figures {
+        let tables = keys * SLOT_BYTES as u64 + expires * EXPIRES_SLOT_BYTES as u64;
+        self.overhead = (self.startup + tables).min(self.used);
+        self.dataset = self.used - self.overhead;
+        self
+    }
+}
+
+/// Fresh figures; `keys` and `expires` are the key counts over all databases and shards.
+pub fn figures(keys: u64, expires: u64) -> Figures {
+    measure().with_keys(keys, expires)
 }
 
 fn ratio(a: u64, b: u64) -> f64 {
@@ -65,9 +77,10 @@ fn perc(part: u64, whole: u64) -> f64 {
     ratio(part, whole) * 100.0
 }
 
-/// The body of INFO's Memory section, in Redis 7.0's field order.
-pub fn info_memory(cfg: &Config, keys: u64, expires: u64) -> String {
-    let f = figures(keys, expires);
+/// The body of INFO's Memory section, in Redis 7.0's field order, from figures taken with
+/// `measure` before the rest of INFO was gathered.
+pub fn info_memory(cfg: &Config, measured: Figures, keys: u64, expires: u64) -> String {
+    let f = measured.with_keys(keys, expires);
     let h = crate::commands::server::human;
     let sys = crate::commands::server::total_system_memory();
     let t = &f.t;
