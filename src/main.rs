@@ -3,6 +3,7 @@
 mod commands;
 mod config;
 mod logging;
+mod memory;
 mod metrics;
 mod net;
 mod persistence;

@@ -165,6 +165,7 @@ fn hash_read<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a Hash>, Reply
 fn hash_create<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<&'a mut Hash, Reply> {
     if hash_mut(ctx, key)?.is_none() {
         ctx.set(key, Value::Hash(Hash::new()), 0);
+        return ctx.created_as(key, Value::hash_mut);
     }
     hash_mut(ctx, key)?.ok_or_else(|| Reply::err("ERR internal error"))
 }

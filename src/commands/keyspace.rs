@@ -392,12 +392,13 @@ fn object(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         ctx.store.limits.lfu_decay_time,
         ctx.now,
     );
+    let shared_integers = ctx.store.limits.shared_integers;
     let Some(e) = ctx.lookup_notouch(&args[2]) else {
         return Reply::Nil;
     };
     match name {
         "encoding" => Reply::bulk_str(e.encoding()),
-        "refcount" => Reply::Int(refcount(e)),
+        "refcount" => Reply::Int(refcount(e, shared_integers)),
         "idletime" if lfu => Reply::err(ERR_LFU_IDLE),
         "idletime" => Reply::Int(now_s.saturating_sub(e.lru) as i64),
         _ if lfu => Reply::Int(crate::store::value::lfu_counter(e.lru, now, decay) as i64),
@@ -405,12 +406,13 @@ fn object(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     }
 }
 
-/// Redis shares the integer objects 0..9999 (with no LRU/LFU maxmemory policy), and those
-/// report OBJ_SHARED_REFCOUNT; everything else has one reference.
-fn refcount(e: &Entry) -> i64 {
+/// Redis shares the integer objects 0..9999 (unless maxmemory is set with an LRU/LFU policy),
+/// and those report OBJ_SHARED_REFCOUNT; everything else has one reference.
+fn refcount(e: &Entry, shared_integers: bool) -> i64 {
     match &e.value {
         Value::Str(b) => {
-            let shared = e.encoding() == "int"
+            let shared = shared_integers
+                && e.encoding() == "int"
                 && crate::util::num::parse_i64(b)
                     .is_some_and(|i| (0..OBJ_SHARED_INTEGERS).contains(&i));
             if shared {
@@ -498,7 +500,6 @@ fn restore(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         }
         j += 1;
     }
-    // FREQ is parsed and checked but not kept: it only applies under an LFU policy.
     let key = &args[1][..];
     if !replace && ctx.lookup(key).is_some() {
         return Reply::err(ERR_BUSYKEY);
@@ -541,10 +542,17 @@ fn restore(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let now_s = lru_now(ctx);
     let mut e = Entry::new(value);
     e.expire_at = at as u64;
-    e.lru = match idle {
-        Some(i) => restored_lru(now_s, i),
-        None => now_s,
-    };
+    // Redis's objectSetLRUOrLFU: FREQ under an LFU policy, IDLETIME under the others.
+    if ctx.store.limits.lfu {
+        if let Some(f) = freq {
+            e.lru = (e.lru & !0xFF) | f as u32;
+        }
+    } else {
+        e.lru = match idle {
+            Some(i) => restored_lru(now_s, i),
+            None => now_s,
+        };
+    }
     ctx.db().insert(key, e);
     ctx.store.dirty += 1;
     Reply::ok()
@@ -639,13 +647,16 @@ fn copy(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         return Reply::err(ERR_SAME_OBJECT);
     }
     let lru = lru_now(ctx);
+    let lfu = ctx.store.limits.lfu;
     let Some(e) = ctx.lookup_read(src) else {
         return Reply::Int(0);
     };
     let mut copy = Entry::new(e.value.clone());
     copy.expire_at = e.expire_at;
     copy.enc = e.enc;
-    copy.lru = lru;
+    if !lfu {
+        copy.lru = lru;
+    }
     let mut d = other_db(ctx, dst_db);
     if d.lookup(dst).is_some() && !replace {
         return Reply::Int(0);

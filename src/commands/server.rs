@@ -368,11 +368,19 @@ fn sync_inner(
             _ => sub_err("config", &a[1]),
         },
         "memory" => match sub.as_str() {
-            "doctor" => Reply::Verbatim(Bytes::from_static(
-                b"Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.",
-            )),
-            "malloc-stats" => Reply::Verbatim(Bytes::from_static(b"Stats not supported for the current allocator")),
-            "purge" => Reply::ok(),
+            "doctor" if a.len() == 2 => {
+                Reply::Verbatim(Bytes::from(crate::memory::report::doctor(0, 0)))
+            }
+            "malloc-stats" if a.len() == 2 => {
+                Reply::Verbatim(Bytes::from(crate::memory::alloc::stats_text()))
+            }
+            "purge" if a.len() == 2 => {
+                if crate::memory::alloc::purge() {
+                    Reply::ok()
+                } else {
+                    Reply::err("ERR Error purging dirty pages")
+                }
+            }
             "help" => help(&[
                 "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
                 "DOCTOR",
@@ -1059,9 +1067,9 @@ async fn async_inner(
             _ => sub_arity("config", &a[1]),
         },
         "memory" => match sub.as_str() {
-            "usage" => {
-                if a.len() != 3 && a.len() != 5 {
-                    return Reply::syntax();
+            "usage" if a.len() >= 3 => {
+                if let Err(e) = crate::memory::report::usage_args(&a[3..]) {
+                    return e;
                 }
                 let key = a[2].clone();
                 let owner = crate::routing::key_shard(&key, shard.n);
@@ -1069,32 +1077,32 @@ async fn async_inner(
                     .call(owner, move |sh| {
                         let mut st = sh.store.borrow_mut();
                         let mut ctx = st.ctx(db);
-                        ctx.lookup(&key).map_or(Reply::Nil, |e| {
-                            Reply::Int((key.len() + e.value.mem_usage() + 40) as i64)
+                        ctx.lookup_notouch(&key).map_or(Reply::Nil, |e| {
+                            Reply::Int(crate::memory::report::key_usage(&key, e) as i64)
                         })
                     })
                     .await
                     .unwrap_or(Reply::Nil)
             }
-            "stats" => {
-                let rss = crate::metrics::rss_bytes() as i64;
-                let keys = sum(shard
+            "stats" if a.len() == 2 => {
+                let parts = shard
                     .broadcast(|sh| {
-                        sh.store
-                            .borrow()
-                            .dbs
+                        let st = sh.store.borrow();
+                        st.dbs
                             .iter()
-                            .map(|d| d.len() as i64)
-                            .sum::<i64>()
+                            .map(|d| (d.len(), d.expires_len()))
+                            .collect::<Vec<_>>()
                     })
-                    .await);
-                let k = |x: &str| Reply::bulk_str(x);
-                Reply::Map(vec![
-                    (k("peak.allocated"), Reply::Int(rss)),
-                    (k("total.allocated"), Reply::Int(rss)),
-                    (k("keys.count"), Reply::Int(keys)),
-                    (k("dataset.bytes"), Reply::Int(rss)),
-                ])
+                    .await;
+                let mut dbs: Vec<(usize, usize)> = Vec::new();
+                for p in parts.into_iter().flatten() {
+                    dbs.resize(dbs.len().max(p.len()), (0, 0));
+                    for (i, (k, e)) in p.into_iter().enumerate() {
+                        dbs[i].0 += k;
+                        dbs[i].1 += e;
+                    }
+                }
+                crate::memory::report::stats(&dbs)
             }
             _ => sub_err("memory", &a[1]),
         },
@@ -1418,6 +1426,7 @@ async fn config_set(shard: &Rc<Shard>, a: &[Bytes]) -> Reply {
                 crate::logging::set_level(cfg.loglevel.name());
                 let limits = cfg.parse_limits();
                 sh.store.borrow_mut().limits = crate::store::StoreLimits::from_config(&cfg);
+                crate::memory::evict::config_changed();
                 sh.store.borrow_mut().feed.timestamps = cfg.aof_timestamp_enabled;
                 crate::persistence::set_policy(sh, cfg.appendfsync.into());
                 for c in sh.net.borrow().conns.values() {
@@ -1781,6 +1790,7 @@ async fn info(shard: &Rc<Shard>, a: &[Bytes]) -> Reply {
                 || (s == "default" && !matches!(name, "commandstats" | "latencystats" | "modules"))
         })
     };
+    let memory = has("memory").then(crate::memory::report::measure);
     let parts = shard
         .broadcast(|sh| ShardInfo {
             stats: sh.stats.borrow().clone(),
@@ -1824,6 +1834,7 @@ async fn info(shard: &Rc<Shard>, a: &[Bytes]) -> Reply {
         total.keys.keyspace_hits += p.keys.keyspace_hits;
         total.keys.keyspace_misses += p.keys.keyspace_misses;
         total.keys.expired_time_cap_reached_count += p.keys.expired_time_cap_reached_count;
+        total.keys.evicted_keys += p.keys.evicted_keys;
         total.dirty += p.dirty;
         total.clients += p.clients;
         total.blocked.0 += p.blocked.0;
@@ -1887,11 +1898,15 @@ async fn info(shard: &Rc<Shard>, a: &[Bytes]) -> Reply {
         "connected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:{}\r\ntotal_blocking_keys:{}\r\n",
         total.clients, cfg.maxclients, total.blocked.0, total.blocked.1, total.blocked.2
     ));
-    let rss = crate::metrics::rss_bytes();
-    section("memory", "Memory", format!(
-        "used_memory:{rss}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{rss}\r\nused_memory_peak_human:{}\r\nused_memory_dataset:{rss}\r\ntotal_system_memory:{}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:1.00\r\nmem_allocator:libc\r\nlazyfree_pending_objects:0\r\n",
-        human(rss), human(rss), human(rss), total_system_memory(), cfg.maxmemory, human(cfg.maxmemory), cfg.maxmemory_policy
-    ));
+    if let Some(measured) = memory {
+        let keys = total.dbs.iter().map(|d| d.0 as u64).sum();
+        let expires = total.dbs.iter().map(|d| d.1 as u64).sum();
+        section(
+            "memory",
+            "Memory",
+            crate::memory::report::info_memory(&cfg, measured, keys, expires),
+        );
+    }
     let aof = &total.aof;
     let loading = g.loading.load(std::sync::atomic::Ordering::Relaxed);
     let mut persistence = format!(
@@ -1909,9 +1924,9 @@ async fn info(shard: &Rc<Shard>, a: &[Bytes]) -> Reply {
     section("persistence", "Persistence", persistence);
     let st = &total.stats;
     section("stats", "Stats", format!(
-        "total_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nsync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\nexpired_keys:{}\r\nexpired_stale_perc:0.00\r\nexpired_time_cap_reached_count:{}\r\nevicted_keys:0\r\nevicted_clients:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\ntotal_active_defrag_time:0\r\ntotal_error_replies:{}\r\ndump_payload_sanitizations:0\r\n",
+        "total_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nsync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\nexpired_keys:{}\r\nexpired_stale_perc:0.00\r\nexpired_time_cap_reached_count:{}\r\nevicted_keys:{}\r\nevicted_clients:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\ntotal_active_defrag_time:0\r\ntotal_error_replies:{}\r\ndump_payload_sanitizations:0\r\n",
         st.total_connections_received, st.total_commands_processed, st.net_input_bytes, st.net_output_bytes, st.rejected_connections,
-        total.keys.expired_keys, total.keys.expired_time_cap_reached_count, total.keys.keyspace_hits, total.keys.keyspace_misses, st.total_error_replies
+        total.keys.expired_keys, total.keys.expired_time_cap_reached_count, total.keys.evicted_keys, total.keys.keyspace_hits, total.keys.keyspace_misses, st.total_error_replies
     ));
     section("replication", "Replication", format!(
         "role:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:0000000000000000000000000000000000000000\r\nmaster_repl_offset:0\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\nrepl_backlog_size:1048576\r\nrepl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n",
@@ -1948,7 +1963,7 @@ async fn info(shard: &Rc<Shard>, a: &[Bytes]) -> Reply {
     Reply::Verbatim(Bytes::from(out))
 }
 
-fn human(n: u64) -> String {
+pub fn human(n: u64) -> String {
     let f = n as f64;
     if f < 1024.0 {
         format!("{n}B")
@@ -1974,7 +1989,7 @@ fn os_name() -> String {
     format!("{} {} {}", f(&u.sysname), f(&u.release), f(&u.machine))
 }
 
-fn total_system_memory() -> u64 {
+pub fn total_system_memory() -> u64 {
     let pages = unsafe { libc::sysconf(libc::_SC_PHYS_PAGES) }.max(0) as u64;
     let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(0) as u64;
     pages * size

@@ -752,17 +752,25 @@ fn zadd_apply(ctx: &mut Ctx, key: &[u8], pairs: &[Bytes], f: AddFlags, ch: bool)
     };
     let lim = limits(ctx);
     let nothing = || if f.incr { Reply::Nil } else { Reply::Int(0) };
-    match write_zset(ctx, key) {
+    let created = match write_zset(ctx, key) {
         Err(e) => return e,
         Ok(None) if f.xx => return nothing(),
         Ok(None) => {
             let z = ZSet::with_hint(scores.len(), pairs[1].len(), lim);
             ctx.set(key, Value::ZSet(Box::new(z)), 0);
+            true
         }
-        Ok(Some(_)) => {}
-    }
-    let Ok(Some(z)) = write_zset(ctx, key) else {
-        return Reply::err("ERR internal error");
+        Ok(Some(_)) => false,
+    };
+    // A new key is not touched again (its LFU counter starts at LFU_INIT_VAL, as in Redis).
+    let z = if created {
+        ctx.created_as(key, Value::zset_mut)
+    } else {
+        write_zset(ctx, key).and_then(|z| z.ok_or_else(|| Reply::err("ERR internal error")))
+    };
+    let z = match z {
+        Ok(z) => z,
+        Err(e) => return e,
     };
     let (mut added, mut updated, mut processed) = (0i64, 0i64, 0i64);
     let mut last = 0.0;

@@ -215,7 +215,13 @@ fn process(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
         // Inside MULTI: queued for EXEC (see commands/transaction.rs).
         if c.client.tx.queues(spec.name) {
             let suppress = c.client.suppress(skipped);
-            let r = c.client.tx.queue(args);
+            let r = match crate::memory::evict::refuses_queueing(shard) {
+                Some(oom) => {
+                    c.client.tx.refused();
+                    oom
+                }
+                None => c.client.tx.queue(args),
+            };
             match &mut batch {
                 Some(b) => b.push_reply(r, suppress),
                 None => c.emit(&r, suppress),
@@ -480,6 +486,9 @@ async fn run_barrier(shard: &Rc<Shard>, conn: &ConnRef, args: &[Bytes]) -> Reply
             // Keyed commands are counted by `Shard::exec` on their owner.
             return match route(shard, spec, args) {
                 Route::Spread => {
+                    if let Some(oom) = crate::memory::evict::before_spread(shard, spec) {
+                        return oom;
+                    }
                     let run = coordinator::run(shard, db, spec, args);
                     // Keyspace events of the keys it changed (none while nobody listens).
                     let r = crate::shard::pubsub::coordinated(shard, db, spec, args, run).await;

@@ -49,6 +49,11 @@ impl Appender {
         })
     }
 
+    /// Bytes this writer holds in memory (what maxmemory does not count, as Redis's AOF buffer).
+    pub fn buffer_bytes(&self) -> usize {
+        self.tail.capacity()
+    }
+
     /// Logical length: bytes appended so far.
     pub fn len(&self) -> u64 {
         self.aligned_pos + self.tail.len() as u64

@@ -39,6 +39,8 @@ pub struct Aof {
     pub current_size: u64,
     pub base_size: u64,
     pub rewrite_in_progress: bool,
+    /// Bytes the writer holds in memory (unsynced copy, write buffer): left out of maxmemory.
+    pub buffer_bytes: u64,
     pub last_rewrite_ok: bool,
     pub last_rewrite_secs: i64,
     pub rewrites: u64,
@@ -257,6 +259,7 @@ async fn run(shard: Rc<Shard>, w: Appender) {
             seg_pos += data.len() as u64;
             {
                 let mut a = shard.aof.borrow_mut();
+                a.buffer_bytes = (unsynced.capacity() + wr.buffer_bytes()) as u64;
                 a.written = upto;
                 a.current_size += data.len() as u64;
             }

@@ -12,6 +12,8 @@ const SLICE: Duration = Duration::from_micros(500);
 
 pub async fn run(shard: Rc<Shard>) {
     let mut last_timeout_check = Instant::now();
+    // maxmemory: budgets and background eviction, in this same low-priority queue.
+    glommio::spawn_local(crate::memory::evict::background(shard.clone())).detach();
     loop {
         let hz = shard.config.borrow().hz.clamp(1, 500);
         let period = Duration::from_millis(1000 / hz);

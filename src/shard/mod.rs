@@ -144,6 +144,8 @@ impl Shard {
         global: Arc<Global>,
         mesh: mesh::Mesh,
     ) -> Shard {
+        // First, so the shard's data goes to its own arena.
+        crate::memory::evict::attach(id, n);
         let mut store = ShardStore::new(config.databases);
         store.limits = crate::store::StoreLimits::from_config(&config);
         Shard {
@@ -244,7 +246,11 @@ impl Shard {
 
     /// Run `f` on shard `target` without waiting for it: inline when it is this shard, else
     /// posted (releasing locks: the sooner the better).
-    pub fn run_or_post(self: &Rc<Self>, target: usize, f: impl FnOnce(&Rc<Shard>) + Send + 'static) {
+    pub fn run_or_post(
+        self: &Rc<Self>,
+        target: usize,
+        f: impl FnOnce(&Rc<Shard>) + Send + 'static,
+    ) {
         if target == self.id {
             return f(self);
         }
@@ -364,6 +370,10 @@ impl Shard {
     ) -> Reply {
         if self.aof_failed.get() && spec.is_write() {
             return misconf(self);
+        }
+        if let Some(oom) = crate::memory::evict::before_command(self, spec) {
+            self.stats.borrow_mut().record_rejected(Some(spec.name));
+            return oom;
         }
         let start = crate::util::clock::ticks();
         let reply = run_guarded(spec.name, || {

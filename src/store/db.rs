@@ -303,6 +303,26 @@ impl Db {
             .map(|(k, _)| k)
     }
 
+    /// Give back the table's memory when it is mostly empty (under a quarter full), as Redis's
+    /// cron resizes sparse dicts. Returns whether it did. Positions do not move.
+    pub fn shrink_if_sparse(&mut self) -> bool {
+        let (len, cap) = (self.map.entries.len(), self.map.entries.capacity());
+        if cap < 64 || len * 4 >= cap {
+            return false;
+        }
+        self.map.shrink_to(len + len / 8);
+        true
+    }
+
+    /// A uniformly random key that has a TTL (expired ones included; callers filter).
+    pub fn random_expiring_key(&self) -> Option<&Key> {
+        if self.expires.is_empty() {
+            return None;
+        }
+        self.expires
+            .get_index(fastrand::usize(..self.expires.len()))
+    }
+
     /// One SCAN step: `pos` is 0 to start, else the position returned by the previous step.
     /// Visits up to `count` entries and returns the next position (0 when done).
     pub fn scan(&self, pos: usize, count: usize, mut f: impl FnMut(&Key, &Entry)) -> usize {
@@ -355,6 +375,18 @@ impl Db {
         }
         (sampled, expired)
     }
+}
+
+/// Whether tables grow in small steps (a maxmemory limit is set; all shards share the setting).
+static TIGHT_GROWTH: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub fn set_tight_growth(on: bool) {
+    TIGHT_GROWTH.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+#[inline]
+fn tight_growth() -> bool {
+    TIGHT_GROWTH.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// The keyspace table: `IndexMap`'s layout (entries in a dense `Vec`, a hash index of their
@@ -439,6 +471,12 @@ impl Map {
             }
             hashbrown::hash_table::Entry::Vacant(v) => {
                 let i = entries.len();
+                if i == entries.capacity() && i >= 1024 && tight_growth() {
+                    // Under maxmemory, grow by an eighth rather than double: the slack of a
+                    // doubled table could be more than the whole margin left (Redis 7.0 keeps
+                    // its dicts from expanding past maxmemory for the same reason).
+                    entries.reserve_exact(i / 8);
+                }
                 // Positions are u32: 4 billion keys in one database of one shard is far past
                 // what a shard's memory holds.
                 v.insert(i as u32);
@@ -489,6 +527,15 @@ impl Map {
 
     fn iter(&self) -> impl Iterator<Item = (&Key, &Entry)> {
         self.entries.iter().map(|(k, e)| (k, e))
+    }
+
+    fn shrink_to(&mut self, cap: usize) {
+        self.entries.shrink_to(cap);
+        let entries = &self.entries;
+        let hasher = &self.hasher;
+        self.index.shrink_to(cap, |&i| {
+            Self::hash(hasher, entries[i as usize].0.as_bytes())
+        });
     }
 }
 

@@ -32,6 +32,8 @@ pub struct KeyStats {
     pub keyspace_hits: u64,
     pub keyspace_misses: u64,
     pub expired_time_cap_reached_count: u64,
+    /// Keys deleted to stay under `maxmemory`.
+    pub evicted_keys: u64,
 }
 
 /// Settings a handler needs from the config, copied into each shard.
@@ -40,6 +42,9 @@ pub struct StoreLimits {
     pub proto_max_bulk_len: u64,
     /// An LFU maxmemory policy is set: the access field holds an LFU counter, not a clock.
     pub lfu: bool,
+    /// Redis shares the small integers unless maxmemory is set with an LRU/LFU policy (each
+    /// key then needs its own access field): OBJECT REFCOUNT shows it.
+    pub shared_integers: bool,
     pub lfu_log_factor: u64,
     pub lfu_decay_time: u64,
     /// `hash-max-listpack-entries` / `hash-max-listpack-value`.
@@ -63,6 +68,7 @@ impl Default for StoreLimits {
         StoreLimits {
             proto_max_bulk_len: 512 * 1024 * 1024,
             lfu: false,
+            shared_integers: true,
             lfu_log_factor: 10,
             lfu_decay_time: 1,
             hash: hash::HashLimits {
@@ -82,10 +88,17 @@ impl Default for StoreLimits {
 impl StoreLimits {
     /// The settings handlers need, from the config.
     pub fn from_config(c: &crate::config::Config) -> StoreLimits {
-        use crate::config::MaxmemoryPolicy::{AllkeysLfu, VolatileLfu};
+        use crate::config::MaxmemoryPolicy::{AllkeysLfu, AllkeysLru, VolatileLfu, VolatileLru};
+        value::set_lfu(matches!(c.maxmemory_policy, AllkeysLfu | VolatileLfu));
+        db::set_tight_growth(c.maxmemory != 0);
         StoreLimits {
             proto_max_bulk_len: c.proto_max_bulk_len,
             lfu: matches!(c.maxmemory_policy, AllkeysLfu | VolatileLfu),
+            shared_integers: c.maxmemory == 0
+                || !matches!(
+                    c.maxmemory_policy,
+                    AllkeysLru | VolatileLru | AllkeysLfu | VolatileLfu
+                ),
             lfu_log_factor: c.lfu_log_factor,
             lfu_decay_time: c.lfu_decay_time,
             hash: hash::HashLimits {
@@ -385,6 +398,19 @@ impl Ctx<'_> {
             None => Ok(None),
             Some(e) => as_type(&mut e.value).map(Some).ok_or_else(Reply::wrongtype),
         }
+    }
+
+    /// The value a handler just stored at `key` (with `set`), as the type `as_type` picks,
+    /// without counting an access: Redis's new objects start at LFU_INIT_VAL.
+    pub fn created_as<T: ?Sized>(
+        &mut self,
+        key: &[u8],
+        as_type: fn(&mut Value) -> Option<&mut T>,
+    ) -> Result<&mut T, Reply> {
+        let e = self.store.dbs[self.db]
+            .get_raw_mut(key)
+            .ok_or_else(|| Reply::err("ERR internal error"))?;
+        as_type(&mut e.value).ok_or_else(Reply::wrongtype)
     }
 
     /// As `write_as`, for reading (counts a hit or miss).

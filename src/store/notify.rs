@@ -48,8 +48,6 @@ impl Ctx<'_> {
 }
 
 impl super::ShardStore {
-    /// For eviction (merged separately): no handler context there.
-    #[allow(dead_code)]
     /// Announce an event from outside a command (eviction, for one): queued like a handler's,
     /// published when the shard next drains its outbox (`shard::pubsub::flush_events`).
     pub fn notify(&mut self, db: usize, class: u32, event: &'static str, key: &[u8]) {

@@ -134,7 +134,11 @@ impl Entry {
         Entry {
             value,
             expire_at: 0,
-            lru: (now_ms / 1000) as u32,
+            lru: if lfu_policy() {
+                lfu_new(now_ms)
+            } else {
+                (now_ms / 1000) as u32
+            },
             enc: StrEnc::Auto,
             snap: false,
         }
@@ -159,6 +163,20 @@ impl Entry {
 /// Seconds since the epoch, truncated: the access clock OBJECT IDLETIME reads.
 pub fn lru_clock() -> u32 {
     (crate::util::now_ms() / 1000) as u32
+}
+
+/// Whether an LFU `maxmemory-policy` is set: the access field of new entries then starts as an
+/// LFU counter (Redis's createObject). Process-wide so that every way of making an entry
+/// agrees; the shards set it together with their store limits.
+static LFU_POLICY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub fn set_lfu(on: bool) {
+    LFU_POLICY.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+#[inline]
+fn lfu_policy() -> bool {
+    LFU_POLICY.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// Initial LFU counter of a new key (Redis's LFU_INIT_VAL).
