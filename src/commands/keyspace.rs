@@ -177,7 +177,10 @@ fn parse_expire_flags(args: &[Bytes]) -> Result<u8, Reply> {
         } else if is(opt, "lt") {
             EXPIRE_LT
         } else {
-            return Err(Reply::err(format!("ERR Unsupported option {}", lossy(opt))));
+            return Err(Reply::err(format!(
+                "ERR Unsupported option {}",
+                lossy(args::c_str(opt))
+            )));
         };
     }
     if flags & EXPIRE_NX != 0 && flags & (EXPIRE_XX | EXPIRE_GT | EXPIRE_LT) != 0 {
@@ -366,6 +369,7 @@ fn object(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     } else if is(sub, "refcount") {
         ("refcount", 3)
     } else {
+        let sub = args::c_str(sub);
         let shown = &sub[..sub.len().min(128)];
         return Reply::err(format!(
             "ERR unknown subcommand '{}'. Try {} HELP.",

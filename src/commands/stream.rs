@@ -12,7 +12,7 @@
 //! Redis's serveClientsBlockedOnStreamKey) when XADD, XGROUP DESTROY or, for XREADGROUP, the
 //! key's removal mark the key ready.
 
-use super::args::is;
+use super::args::{c_str, is};
 use super::blocking::Check;
 use super::{CommandSpec, Kind};
 use crate::protocol::reply::Reply;
@@ -1137,7 +1137,7 @@ fn subcommand(args: &[Bytes], table: &[(&'static str, i32)]) -> Result<&'static 
     let Some(&(name, arity)) = table.iter().find(|(n, _)| is(sub, n)) else {
         return Err(Reply::err(format!(
             "ERR unknown subcommand '{}'. Try {} HELP.",
-            lossy(&sub[..sub.len().min(128)]),
+            lossy(&c_str(sub)[..c_str(sub).len().min(128)]),
             lossy(&args[0]).to_ascii_uppercase()
         )));
     };
@@ -1159,7 +1159,7 @@ fn subcommand(args: &[Bytes], table: &[(&'static str, i32)]) -> Result<&'static 
 fn sub_syntax(args: &[Bytes]) -> Reply {
     Reply::err(format!(
         "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
-        lossy(&args[1][..args[1].len().min(128)]),
+        lossy(&c_str(&args[1])[..c_str(&args[1]).len().min(128)]),
         lossy(&args[0]).to_ascii_uppercase()
     ))
 }
