@@ -1,0 +1,89 @@
+//! Differential testing against redis-server 7.0: the same random command sequences (every
+//! supported family, edge-value arguments, wrong types, wrong arity) go to shardis and to a
+//! real `redis-server`, and the replies must be equal, as must the final `DEBUG DIGEST`. The
+//! first divergence is shrunk to a minimal sequence and reported.
+//!
+//! Runs within `cargo test` for a bounded time (a fixed list of seeds, cut short after
+//! `SHARDIS_DIFF_SECS`), with `--shards 1` and `--shards 4`; skipped when `redis-server` is not
+//! installed. Run it longer, with new seeds (see README, "Differential testing"):
+//!
+//! ```text
+//! SHARDIS_DIFF_SEED=1000 SHARDIS_DIFF_SEEDS=5000 SHARDIS_DIFF_SECS=3600 \
+//!     cargo test --test differential -- --nocapture
+//! ```
+//!
+//! `SHARDIS_DIFF_LEN` sets the commands per sequence, `SHARDIS_DIFF_ALL=1` reports every
+//! diverging seed instead of stopping at the first.
+
+mod common;
+#[path = "differential/gen.rs"]
+mod gen;
+#[path = "differential/oracle.rs"]
+mod oracle;
+
+use std::time::{Duration, Instant};
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn redis_installed() -> bool {
+    std::process::Command::new("redis-server")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Runs the configured seeds against shardis with `shards` shards; panics with the minimised
+/// divergence(s).
+fn differential(shards: usize) {
+    if !redis_installed() {
+        eprintln!("skipped: redis-server is not installed (the differential tester needs it)");
+        return;
+    }
+    let first_seed = env_u64("SHARDIS_DIFF_SEED", 1);
+    let seeds = env_u64("SHARDIS_DIFF_SEEDS", 400);
+    let len = env_u64("SHARDIS_DIFF_LEN", 40) as usize;
+    let budget = Duration::from_secs(env_u64("SHARDIS_DIFF_SECS", 25));
+    let report_all = std::env::var("SHARDIS_DIFF_ALL").is_ok_and(|v| v == "1");
+
+    let mut pair = oracle::Pair::start(shards);
+    let started = Instant::now();
+    let mut reports = Vec::new();
+    let mut ran = 0;
+    for seed in first_seed..first_seed + seeds {
+        if started.elapsed() > budget {
+            break;
+        }
+        ran += 1;
+        let seq = gen::sequence(seed, len);
+        if let Some(d) = pair.run(&seq) {
+            let (min, d) = pair.shrink(&seq, d);
+            let report = oracle::report(shards, seed, &min, &d);
+            eprintln!("{report}");
+            reports.push(report);
+            if !report_all {
+                break;
+            }
+        }
+    }
+    eprintln!(
+        "--shards {shards}: {ran} sequences of {len} commands (seeds {first_seed}..) in {:.1?}, {} diverged",
+        started.elapsed(),
+        reports.len()
+    );
+    assert!(reports.is_empty(), "{}", reports.join("\n"));
+}
+
+#[test]
+fn same_replies_as_redis_one_shard() {
+    differential(1);
+}
+
+#[test]
+fn same_replies_as_redis_four_shards() {
+    differential(4);
+}
