@@ -117,8 +117,9 @@ fn parse_db_index(ctx: &Ctx, a: &[u8]) -> Result<usize, Reply> {
     }
 }
 
+/// Client bytes in an error text, as Redis's `%s` shows them: up to the first NUL byte.
 fn lossy(b: &[u8]) -> Cow<'_, str> {
-    String::from_utf8_lossy(b)
+    String::from_utf8_lossy(args::c_str(b))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -177,10 +178,7 @@ fn parse_expire_flags(args: &[Bytes]) -> Result<u8, Reply> {
         } else if is(opt, "lt") {
             EXPIRE_LT
         } else {
-            return Err(Reply::err(format!(
-                "ERR Unsupported option {}",
-                lossy(args::c_str(opt))
-            )));
+            return Err(Reply::err(format!("ERR Unsupported option {}", lossy(opt))));
         };
     }
     if flags & EXPIRE_NX != 0 && flags & (EXPIRE_XX | EXPIRE_GT | EXPIRE_LT) != 0 {
@@ -369,7 +367,6 @@ fn object(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     } else if is(sub, "refcount") {
         ("refcount", 3)
     } else {
-        let sub = args::c_str(sub);
         let shown = &sub[..sub.len().min(128)];
         return Reply::err(format!(
             "ERR unknown subcommand '{}'. Try {} HELP.",

@@ -12,7 +12,7 @@
 //! Redis's serveClientsBlockedOnStreamKey) when XADD, XGROUP DESTROY or, for XREADGROUP, the
 //! key's removal mark the key ready.
 
-use super::args::{c_str, is};
+use super::args::is;
 use super::blocking::Check;
 use super::{CommandSpec, Kind};
 use crate::protocol::reply::Reply;
@@ -280,8 +280,9 @@ fn int(a: &[u8]) -> Result<i64, Reply> {
     super::args::int(a)
 }
 
+/// Client bytes in an error text, as Redis's `%s` shows them: up to the first NUL byte.
 fn lossy(b: &[u8]) -> Cow<'_, str> {
-    String::from_utf8_lossy(b)
+    String::from_utf8_lossy(super::args::c_str(b))
 }
 
 fn stream_read<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut Stream>, Reply> {
@@ -1137,7 +1138,7 @@ fn subcommand(args: &[Bytes], table: &[(&'static str, i32)]) -> Result<&'static 
     let Some(&(name, arity)) = table.iter().find(|(n, _)| is(sub, n)) else {
         return Err(Reply::err(format!(
             "ERR unknown subcommand '{}'. Try {} HELP.",
-            lossy(&c_str(sub)[..c_str(sub).len().min(128)]),
+            lossy(&sub[..sub.len().min(128)]),
             lossy(&args[0]).to_ascii_uppercase()
         )));
     };
@@ -1159,7 +1160,7 @@ fn subcommand(args: &[Bytes], table: &[(&'static str, i32)]) -> Result<&'static 
 fn sub_syntax(args: &[Bytes]) -> Reply {
     Reply::err(format!(
         "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
-        lossy(&c_str(&args[1])[..c_str(&args[1]).len().min(128)]),
+        lossy(&args[1][..args[1].len().min(128)]),
         lossy(&args[0]).to_ascii_uppercase()
     ))
 }

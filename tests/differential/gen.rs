@@ -208,7 +208,9 @@ const FAMILIES: &[&[&str]] = &[
     ],
     // SORT
     &[
-        "SORT K [BY {w_*|nokey|h_*->f}] [LIMIT I I] [GET {#|w_*|h_*->f}] [{ASC|DESC}] [ALPHA] [STORE K]",
+        "SORT K [BY {w_*|nokey|h_*->f}] [LIMIT I I] [GET {#|w_*|h_*->f}] [{ASC|DESC}] [ALPHA]",
+        // Stored without BY: the unspecified orders of BY (see oracle.rs) would be stored.
+        "SORT K [LIMIT I I] [GET {#|w_*}] [{ASC|DESC}] [ALPHA] STORE K",
         "SORT_RO K [LIMIT I I] [{ASC|DESC}] [ALPHA]",
     ],
 ];
@@ -466,8 +468,13 @@ fn expand(rng: &mut Rng, toks: &[&str], pos: &mut usize, out: &mut Vec<Vec<u8>>)
 }
 
 /// One random command.
-pub fn command(rng: &mut Rng) -> Vec<Vec<u8>> {
-    let family = FAMILIES[rng.usize(..FAMILIES.len())];
+pub fn command(rng: &mut Rng, focus: &[usize]) -> Vec<Vec<u8>> {
+    // Mostly the sequence's own families, so that their values build up on the keys.
+    let family = if !focus.is_empty() && rng.u8(..4) != 0 {
+        FAMILIES[focus[rng.usize(..focus.len())]]
+    } else {
+        FAMILIES[rng.usize(..FAMILIES.len())]
+    };
     let template = family[rng.usize(..family.len())];
     let toks = tokens(template);
     let mut pos = 0;
@@ -502,7 +509,16 @@ fn mutate(rng: &mut Rng, args: &mut Vec<Vec<u8>>) {
 }
 
 /// A sequence of `len` random commands from `seed`.
+/// One or two families get most of the commands; every third sequence speaks RESP3.
 pub fn sequence(seed: u64, len: usize) -> Vec<Vec<Vec<u8>>> {
     let mut rng = Rng::with_seed(seed);
-    (0..len).map(|_| command(&mut rng)).collect()
+    let focus: Vec<usize> = (0..rng.usize(1..3))
+        .map(|_| rng.usize(..FAMILIES.len()))
+        .collect();
+    let mut seq = Vec::with_capacity(len + 1);
+    if seed % 3 == 0 {
+        seq.push(vec![b"HELLO".to_vec(), b"3".to_vec()]);
+    }
+    seq.extend((0..len).map(|_| command(&mut rng, &focus)));
+    seq
 }

@@ -82,7 +82,8 @@ impl Side {
     /// Empties the dataset; a server that crashed or hung is started again.
     fn reset(&mut self) {
         let flushed = self.conn.is_some()
-            && matches!(self.call(&[b"FLUSHALL".to_vec()]), Ok(Resp::Simple(_)));
+            && matches!(self.call(&[b"FLUSHALL".to_vec()]), Ok(Resp::Simple(_)))
+            && self.call(&[b"HELLO".to_vec(), b"2".to_vec()]).is_ok();
         if !flushed {
             *self = Side::start(self.shards);
         }
@@ -229,8 +230,8 @@ fn normalize(command: &[Vec<u8>], reply: Resp) -> Resp {
                 sorted(reply, 1)
             }
         }
-        // Random picks: only their shape is specified.
-        "SRANDMEMBER" | "HRANDFIELD" | "ZRANDMEMBER" | "RANDOMKEY" => shape(reply),
+        // Random picks: only their shape is specified. HELLO names the server.
+        "SRANDMEMBER" | "HRANDFIELD" | "ZRANDMEMBER" | "RANDOMKEY" | "HELLO" => shape(reply),
         // GEORADIUS without ASC/DESC returns matches in geohash-box order.
         "GEORADIUS" | "GEORADIUS_RO" | "GEORADIUSBYMEMBER" | "GEOSEARCH"
             if !has_arg(command, "ASC") && !has_arg(command, "DESC") =>
@@ -253,13 +254,19 @@ fn unordered_sort(command: &[Vec<u8>]) -> bool {
     }
 }
 
-/// The reply's items (or pairs of items, `group` = 2) sorted.
+/// The reply's items (or pairs of items, `group` = 2) sorted; RESP3 maps and sets too.
 fn sorted(reply: Resp, group: usize) -> Resp {
+    let sort = |items: Vec<Resp>, group: usize| {
+        let mut chunks: Vec<Vec<Resp>> = items.chunks(group).map(|c| c.to_vec()).collect();
+        chunks.sort_by_key(|c| format!("{c:?}"));
+        chunks.into_iter().flatten().collect()
+    };
     match reply {
-        Resp::Array(items) => {
-            let mut chunks: Vec<Vec<Resp>> = items.chunks(group).map(|c| c.to_vec()).collect();
-            chunks.sort_by_key(|c| format!("{c:?}"));
-            Resp::Array(chunks.into_iter().flatten().collect())
+        Resp::Array(items) => Resp::Array(sort(items, group)),
+        Resp::Set(items) => Resp::Set(sort(items, 1)),
+        Resp::Map(mut pairs) => {
+            pairs.sort_by_key(|p| format!("{p:?}"));
+            Resp::Map(pairs)
         }
         other => other,
     }
@@ -268,7 +275,8 @@ fn sorted(reply: Resp, group: usize) -> Resp {
 /// Arrays become their length, strings a marker: what a random reply must match.
 fn shape(reply: Resp) -> Resp {
     match reply {
-        Resp::Array(items) => Resp::Simple(format!("array of {}", items.len())),
+        Resp::Array(items) | Resp::Set(items) => Resp::Simple(format!("{} items", items.len())),
+        Resp::Map(pairs) => Resp::Simple(format!("{} pairs", pairs.len())),
         Resp::Bulk(_) => Resp::Simple("a bulk string".into()),
         other => other,
     }
