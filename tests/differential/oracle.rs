@@ -127,8 +127,17 @@ impl Pair {
                 let _ = self.shardis.call(&scan);
                 let _ = self.redis.call(&scan);
             }
+            if self.lex_unspecified(command) {
+                continue;
+            }
             let a = self.shardis.call(command).map(|r| normalize(command, r));
             let b = self.redis.call(command).map(|r| normalize(command, r));
+            if sort_errno(command, &a, &b) {
+                // Redis 7.0.15's SORT reads weights with strtod without clearing errno: an
+                // earlier overflow anywhere in the process fails it (README, known
+                // differences). The two datasets may differ from here: stop comparing.
+                return None;
+            }
             if float_rounding(command, &a, &b) {
                 // Redis adds in `long double`: the last digits may differ (see README). Give
                 // shardis Redis's result so that the sequence goes on from the same data.
@@ -147,6 +156,47 @@ impl Pair {
             }
         }
         None
+    }
+
+    /// A lex-range command on a sorted set whose scores differ: Redis leaves its result
+    /// unspecified (it assumes one score), so it is not run on either server.
+    fn lex_unspecified(&mut self, command: &[Vec<u8>]) -> bool {
+        let lex = matches!(
+            name(command).as_str(),
+            "ZRANGEBYLEX" | "ZREVRANGEBYLEX" | "ZLEXCOUNT" | "ZREMRANGEBYLEX"
+        ) || has_arg(command, "BYLEX");
+        if !lex {
+            return false;
+        }
+        // ZRANGESTORE dst src ...: the source is the second key.
+        let key = if name(command) == "ZRANGESTORE" { 2 } else { 1 };
+        let Some(key) = command.get(key) else {
+            return false;
+        };
+        let query = [
+            b"ZRANGE".to_vec(),
+            key.clone(),
+            b"0".to_vec(),
+            b"-1".to_vec(),
+        ];
+        let scores = [&query[..], &[b"WITHSCORES".to_vec()]].concat();
+        match self.redis.call(&scores) {
+            Ok(Resp::Array(items)) => {
+                // RESP2: member, score, member, score …; RESP3: [member, score] pairs.
+                let scores: Vec<&Resp> = match items.first() {
+                    Some(Resp::Array(_)) => items
+                        .iter()
+                        .filter_map(|p| match p {
+                            Resp::Array(pair) => pair.get(1),
+                            _ => None,
+                        })
+                        .collect(),
+                    _ => items.iter().skip(1).step_by(2).collect(),
+                };
+                scores.windows(2).any(|w| w[0] != w[1])
+            }
+            _ => false,
+        }
     }
 
     /// Shrinks a diverging sequence to a minimal one (no single command or chunk of commands
@@ -296,6 +346,14 @@ fn same(command: &[Vec<u8>], a: &Outcome, b: &Outcome) -> bool {
         (Ok(x), Ok(y)) => x == y,
         _ => false,
     }
+}
+
+/// Redis failed a SORT with the weight error where shardis did not (see `run`).
+fn sort_errno(command: &[Vec<u8>], a: &Outcome, b: &Outcome) -> bool {
+    let sort = matches!(name(command).as_str(), "SORT" | "SORT_RO");
+    let errno = matches!(b, Ok(Resp::Error(e))
+        if e == "ERR One or more scores can't be converted into double");
+    sort && errno && a != b
 }
 
 /// INCRBYFLOAT/HINCRBYFLOAT results equal up to f64 precision, the rest being long double's.
