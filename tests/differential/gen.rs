@@ -516,7 +516,7 @@ pub fn sequence(seed: u64, len: usize) -> Vec<Vec<Vec<u8>>> {
         .map(|_| rng.usize(..FAMILIES.len()))
         .collect();
     let mut seq = Vec::with_capacity(len + 1);
-    if seed % 3 == 0 {
+    if seed.is_multiple_of(3) {
         seq.push(vec![b"HELLO".to_vec(), b"3".to_vec()]);
     }
     seq.extend((0..len).map(|_| command(&mut rng, &focus)));
