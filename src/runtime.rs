@@ -37,6 +37,8 @@ pub fn run(mut config: Config, config_file: Option<String>) -> anyhow::Result<()
         shutdown: AtomicBool::new(false),
         connected: AtomicUsize::new(0),
         next_client_id: AtomicU64::new(1),
+        // Unique across restarts (ids in old logs must not come back): 2^20 per ms of clock.
+        next_tx: AtomicU64::new(crate::util::now_ms() << 20),
         started: std::time::Instant::now(),
         started_unix: crate::util::now_ms() / 1000,
         loading: AtomicBool::new(plan.is_some()),

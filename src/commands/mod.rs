@@ -179,6 +179,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         crate::commands::blocking::COMMANDS,
         crate::commands::stream::COMMANDS,
         crate::commands::sort::COMMANDS,
+        crate::commands::transaction::COMMANDS,
     ]
     .into_iter()
     .flatten()
@@ -197,6 +198,7 @@ pub mod set;
 pub mod sort;
 pub mod stream;
 pub mod string;
+pub mod transaction;
 pub mod zset;
 
 static TABLE: OnceLock<ahash::AHashMap<&'static str, &'static CommandSpec>> = OnceLock::new();

@@ -290,7 +290,11 @@ fn sync_inner(
             c.closing = true;
             Reply::ok()
         }
+        "multi" | "discard" | "unwatch" | "watch" | "exec" => {
+            return crate::commands::transaction::exec_sync(shard, &mut c.client.tx, spec.name)
+        }
         "reset" => {
+            crate::commands::transaction::unwatch_all(shard, &mut c.client.tx);
             let id = c.client.id;
             let (addr, laddr) = (c.client.addr.clone(), c.client.laddr.clone());
             let mut fresh = ClientState::new(id, addr, laddr);
@@ -874,6 +878,9 @@ async fn async_inner(
     }
     let sub = a.get(1).map(|s| lower(s)).unwrap_or_default();
     match spec.name {
+        "watch" | "exec" => {
+            crate::commands::transaction::exec_async(shard, conn, spec.name, a).await
+        }
         "bgrewriteaof" => {
             if crate::persistence::compact::start(shard, false).await {
                 Reply::Simple("Background append only file rewriting started".into())
@@ -900,10 +907,10 @@ async fn async_inner(
                         st.dbs[db].len()
                     };
                     if all {
-                        st.dbs.iter_mut().for_each(|d| d.clear());
+                        st.flush(None);
                         st.feed.record(db, &[b"FLUSHALL"]);
                     } else {
-                        st.dbs[db].clear();
+                        st.flush(Some(db));
                         st.feed.record(db, &[b"FLUSHDB"]);
                     }
                     st.dirty += n as u64;

@@ -37,6 +37,8 @@ pub struct ClientState {
     pub last_cmd: &'static str,
     /// False while `requirepass` is set and the client has not authenticated.
     pub authenticated: bool,
+    /// MULTI queue and WATCHed keys.
+    pub tx: crate::commands::transaction::TxState,
 }
 
 impl ClientState {
@@ -58,6 +60,7 @@ impl ClientState {
             no_evict: false,
             last_cmd: "NULL",
             authenticated: true,
+            tx: Default::default(),
         }
     }
 

@@ -4,7 +4,7 @@ use super::{defer_settle, settle, ConnRef};
 use crate::commands::{self, CommandSpec, Handler, Kind};
 use crate::protocol::reply::Reply;
 use crate::routing;
-use crate::shard::{coordinator, Shard};
+use crate::shard::{coordinator, locks, Answer, Shard};
 use bytes::Bytes;
 use std::rc::Rc;
 
@@ -176,6 +176,7 @@ fn process(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
                     .stats
                     .borrow_mut()
                     .record_rejected(found.map(|s| s.name));
+                c.client.tx.refused();
                 let suppress = c.client.suppress(skipped);
                 match &mut batch {
                     Some(b) => b.push_reply(r, suppress),
@@ -204,6 +205,17 @@ fn process(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
             let suppress = c.client.suppress(skipped);
             let r = Reply::err("NOAUTH Authentication required.");
             shard.stats.borrow_mut().record_rejected(Some(spec.name));
+            c.client.tx.refused();
+            match &mut batch {
+                Some(b) => b.push_reply(r, suppress),
+                None => c.emit(&r, suppress),
+            }
+            continue;
+        }
+        // Inside MULTI: queued for EXEC (see commands/transaction.rs).
+        if c.client.tx.queues(spec.name) {
+            let suppress = c.client.suppress(skipped);
+            let r = c.client.tx.queue(args);
             match &mut batch {
                 Some(b) => b.push_reply(r, suppress),
                 None => c.emit(&r, suppress),
@@ -249,6 +261,13 @@ fn process(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
         };
         let suppress = c.client.suppress(skipped);
         match route(shard, spec, &args) {
+            // A key locked by a multi-shard command: wait for it in the task (see locks.rs).
+            Route::Here if locks::command_blocked(shard, c.client.db, spec, &args) => {
+                return Some(Work {
+                    batch,
+                    barrier: Some((args, skipped)),
+                });
+            }
             Route::Here => {
                 let always = shard.aof_always.get();
                 let before = if always { shard.feed_offset() } else { 0 };
@@ -292,14 +311,12 @@ fn process(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
 
 /// Send each shard its part of the batch, wait for all, and write the replies in order.
 async fn run_batch(shard: &Rc<Shard>, conn: &ConnRef, mut batch: Batch) {
-    let now = crate::util::now_ms();
     let calls = std::mem::take(&mut batch.remote)
         .into_iter()
         .map(|(target, cmds)| {
-            shard.call(target, move |sh| {
-                cmds.into_iter()
-                    .map(|r| (r.slot, sh.exec(r.db, r.spec, r.handler, &r.args, now)))
-                    .collect::<Vec<_>>()
+            shard.call_deferred(target, move |sh, answer| {
+                let n = cmds.len();
+                run_part(sh, cmds.into(), Vec::with_capacity(n), answer)
             })
         });
     let results = futures::future::join_all(calls).await;
@@ -323,6 +340,53 @@ async fn run_batch(shard: &Rc<Shard>, conn: &ConnRef, mut batch: Batch) {
             c.emit(r, *suppress);
         }
     }
+}
+
+/// Run one connection's commands on their owning shard, in order. A command whose keys are
+/// locked parks the rest of the list until they are free (see locks.rs).
+fn run_part(
+    sh: &Rc<Shard>,
+    mut cmds: std::collections::VecDeque<Remote>,
+    mut out: Vec<(usize, Reply)>,
+    answer: Answer<Vec<(usize, Reply)>>,
+) {
+    let now = crate::util::now_ms();
+    while let Some(r) = cmds.front() {
+        if locks::command_blocked(sh, r.db, r.spec, &r.args) {
+            let w = locks::want_of(r.db, r.spec, &r.args);
+            locks::park(sh, w, Box::new(move |sh| run_part(sh, cmds, out, answer)));
+            return;
+        }
+        let Some(r) = cmds.pop_front() else { break };
+        out.push((r.slot, sh.exec(r.db, r.spec, r.handler, &r.args, now)));
+    }
+    answer.send(sh, out);
+}
+
+/// Run a keyed command on its owner (this shard or another), once its keys are unlocked.
+async fn exec_keyed(
+    shard: &Rc<Shard>,
+    owner: usize,
+    db: usize,
+    spec: &'static CommandSpec,
+    handler: Handler,
+    args: &[Bytes],
+) -> Reply {
+    let r = Remote {
+        slot: 0,
+        db,
+        spec,
+        handler,
+        args: args.to_vec(),
+    };
+    shard
+        .call_deferred(owner, move |sh, answer| {
+            run_part(sh, vec![r].into(), Vec::with_capacity(1), answer)
+        })
+        .await
+        .and_then(|mut v| v.pop())
+        .map(|(_, r)| r)
+        .unwrap_or_else(|| Reply::err("ERR shard unavailable (shutting down)"))
 }
 
 /// The async half of a connection's flow: finish batches and barriers, then carry on with the
@@ -399,28 +463,23 @@ async fn run_barrier(shard: &Rc<Shard>, conn: &ConnRef, args: &[Bytes]) -> Reply
         Kind::Coordinated(_) if commands::stream::blocks(spec, args) => {
             crate::shard::blocking::run(shard, conn, spec, args).await
         }
-        _ => match route(shard, spec, args) {
-            Route::Spread => coordinator::run(shard, db, spec, args).await,
-            Route::Here => match spec.kind {
-                Kind::Keyed(h) | Kind::Split(h, _) | Kind::Coordinated(h) => {
-                    return shard.exec(db, spec, h, args, crate::util::now_ms())
+        _ => {
+            let h = match spec.kind {
+                Kind::Keyed(h) | Kind::Split(h, _) | Kind::Coordinated(h) => h,
+                Kind::Conn => return unreachable_conn(),
+            };
+            // Keyed commands are counted by `Shard::exec` on their owner.
+            return match route(shard, spec, args) {
+                Route::Spread => {
+                    let r = coordinator::run(shard, db, spec, args).await;
+                    let us = crate::util::clock::elapsed_us(start, crate::util::clock::ticks());
+                    shard.stats.borrow_mut().record(spec.name, us, r.is_error());
+                    r
                 }
-                Kind::Conn => unreachable_conn(),
-            },
-            Route::On(owner) => {
-                let a = args.to_vec();
-                let h = match spec.kind {
-                    Kind::Keyed(h) | Kind::Split(h, _) | Kind::Coordinated(h) => h,
-                    Kind::Conn => return unreachable_conn(),
-                };
-                return shard
-                    .call(owner, move |sh| {
-                        sh.exec(db, spec, h, &a, crate::util::now_ms())
-                    })
-                    .await
-                    .unwrap_or_else(|| Reply::err("ERR shard unavailable (shutting down)"));
-            }
-        },
+                Route::Here => exec_keyed(shard, shard.id, db, spec, h, args).await,
+                Route::On(owner) => exec_keyed(shard, owner, db, spec, h, args).await,
+            };
+        }
     };
     let us = crate::util::clock::elapsed_us(start, crate::util::clock::ticks());
     shard

@@ -62,6 +62,7 @@ pub fn close_conn(shard: &Shard, id: u64) {
         return;
     };
     let mut c = c.borrow_mut();
+    crate::commands::transaction::unwatch_all(shard, &mut c.client.tx);
     if let Some(ep) = &shard.net.borrow().epoll {
         let _ = ep.delete(c.fd);
     }

@@ -129,7 +129,22 @@ async fn rewrite(shard0: &Rc<Shard>, enable: bool) -> Result<(), String> {
         .await?;
     }
     // 3. The switch: on each shard, at one instant between two commands, writes start going
-    // to the new segment and the snapshot begins.
+    // to the new segment and the snapshot begins. Every shard is locked whole meanwhile, so no
+    // multi-shard write straddles the switch: each lies wholly in the bases or wholly in the new
+    // increments, where recovery can tell whether all its parts were logged.
+    let all = (0..n)
+        .map(|t| {
+            let whole = crate::shard::locks::Want {
+                whole: true,
+                exclusive: true,
+                ..Default::default()
+            };
+            (t, whole)
+        })
+        .collect();
+    let quiet = crate::shard::locks::acquire(shard0, all, false, false)
+        .await
+        .ok_or("a shard stopped")?;
     let switched = (0..n).map(|t| {
         shard0.call(t, move |sh| {
             let offset = sh.store.borrow().feed.offset;
@@ -162,6 +177,7 @@ async fn rewrite(shard0: &Rc<Shard>, enable: bool) -> Result<(), String> {
         })
     });
     futures::future::join_all(switched).await;
+    drop(quiet);
     // 4. Every shard writes its base from the snapshot, in its background queue.
     let bases = (0..n).map(|t| {
         let (dir, base) = (dir.clone(), base.clone());

@@ -22,7 +22,28 @@ pub struct Feed {
     /// `aof-timestamp-enabled`: a `#TS:` annotation before the first record of each second.
     pub timestamps: bool,
     last_ts: u64,
+    /// Multi-shard writes holding keys here (see `TxMark`), by key.
+    pub tx_keys: ahash::AHashMap<bytes::Bytes, Vec<(usize, TxMark)>>,
+    /// A multi-shard write holding this whole shard.
+    pub tx_whole: Option<TxMark>,
+    /// The transaction whose bracket is open in `buf`.
+    open: Option<u64>,
 }
+
+/// A multi-shard write: its id (unique across restarts) and how many shards take part. Each
+/// shard logs the records of the transaction's keys inside `MULTI` / `SHARDIS.TX id parts` …
+/// `EXEC`, and, once every part has run, `SHARDIS.TXDONE id parts`. Recovery applies a
+/// transaction only if all `parts` shards logged its TXDONE (each after its own records), so a
+/// crash between two shards' writes leaves none of it. Redis's own loader does not know these
+/// records; `redis-check-aof` accepts them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TxMark {
+    pub id: u64,
+    pub parts: u32,
+}
+
+pub const TX: &[u8] = b"SHARDIS.TX";
+pub const TXDONE: &[u8] = b"SHARDIS.TXDONE";
 
 impl Feed {
     /// Append one command for database `db`.
@@ -31,6 +52,9 @@ impl Feed {
             return;
         }
         let start = self.buf.len();
+        if self.open.is_some() || !self.tx_keys.is_empty() || self.tx_whole.is_some() {
+            self.bracket(db, args);
+        }
         if self.timestamps {
             let secs = crate::util::now_ms() / 1000;
             if secs != self.last_ts {
@@ -53,7 +77,121 @@ impl Feed {
 
     /// The pending bytes, for the writer.
     pub fn take(&mut self) -> Vec<u8> {
+        self.close();
         std::mem::take(&mut self.buf)
+    }
+
+    /// Open, keep or close the bracket of the transaction that owns the key of this record.
+    fn bracket<A: AsRef<[u8]>>(&mut self, db: usize, args: &[A]) {
+        let owner = self.tx_whole.or_else(|| {
+            let key = args.get(1)?.as_ref();
+            self.tx_keys
+                .get(key)?
+                .iter()
+                .find(|(d, _)| *d == db)
+                .map(|(_, m)| *m)
+        });
+        if owner.map(|m| m.id) == self.open {
+            return;
+        }
+        self.close();
+        if let Some(m) = owner {
+            let (mut id, mut parts) = (itoa::Buffer::new(), itoa::Buffer::new());
+            let rec: [&[u8]; 3] = [
+                TX,
+                id.format(m.id).as_bytes(),
+                parts.format(m.parts).as_bytes(),
+            ];
+            self.raw(&[b"MULTI".as_slice()]);
+            self.raw(&rec);
+            self.open = Some(m.id);
+        }
+    }
+
+    /// Close the open transaction bracket, if any.
+    fn close(&mut self) {
+        if self.open.take().is_some() {
+            self.raw(&[b"EXEC".as_slice()]);
+        }
+    }
+
+    /// Append a record as is (no SELECT, no bracket).
+    pub fn raw<A: AsRef<[u8]>>(&mut self, args: &[A]) {
+        if !self.on {
+            return;
+        }
+        let start = self.buf.len();
+        encode(&mut self.buf, args);
+        self.offset += (self.buf.len() - start) as u64;
+    }
+
+    /// A transaction on this shard starts: its records go between MULTI and EXEC, so that a
+    /// crash in the middle of writing them leaves none (the loader drops an open MULTI at the
+    /// end of a log). Returns where it started, for `end_multi`.
+    pub fn begin_multi(&mut self) -> Option<(usize, u64)> {
+        if !self.on {
+            return None;
+        }
+        self.close();
+        let at = (self.buf.len(), self.offset);
+        self.raw(&[b"MULTI".as_slice()]);
+        Some(at)
+    }
+
+    /// The transaction begun at `at` ends: EXEC, or nothing at all if it wrote nothing.
+    pub fn end_multi(&mut self, at: Option<(usize, u64)>) {
+        let Some((len, offset)) = at else { return };
+        self.close();
+        let multi_len = 15; // "*1\r\n$5\r\nMULTI\r\n"
+        if self.buf.len() == len + multi_len && self.buf.len() >= len {
+            self.buf.truncate(len);
+            self.offset = offset;
+        } else {
+            self.raw(&[b"EXEC".as_slice()]);
+        }
+    }
+
+    /// Every part of transaction `m` ran on this shard and the others.
+    pub fn tx_done(&mut self, m: TxMark) {
+        self.close();
+        let (mut id, mut parts) = (itoa::Buffer::new(), itoa::Buffer::new());
+        let rec: [&[u8]; 3] = [
+            TXDONE,
+            id.format(m.id).as_bytes(),
+            parts.format(m.parts).as_bytes(),
+        ];
+        self.raw(&rec);
+    }
+
+    /// Records of `keys` (in `db`) belong to transaction `m` until `unmark`.
+    pub fn mark(&mut self, m: TxMark, keys: &[(usize, bytes::Bytes)], whole: bool) {
+        if whole {
+            self.tx_whole = Some(m);
+            return;
+        }
+        for (db, k) in keys {
+            self.tx_keys.entry(k.clone()).or_default().push((*db, m));
+        }
+    }
+
+    pub fn unmark(&mut self, m: TxMark, keys: &[(usize, bytes::Bytes)], whole: bool) {
+        if self.open == Some(m.id) {
+            self.close();
+        }
+        if whole {
+            if self.tx_whole == Some(m) {
+                self.tx_whole = None;
+            }
+            return;
+        }
+        for (_, k) in keys {
+            if let Some(v) = self.tx_keys.get_mut(k) {
+                v.retain(|(_, x)| *x != m);
+                if v.is_empty() {
+                    self.tx_keys.remove(k);
+                }
+            }
+        }
     }
 }
 

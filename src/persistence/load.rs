@@ -29,6 +29,132 @@ pub struct TailRule {
     pub load_truncated: bool,
 }
 
+/// Which multi-shard writes a replay applies (see `TxMark` in feed.rs): a first pass over every
+/// log (`Scan`) counts the TXDONE records of each transaction; the replay (`Apply`) then applies
+/// the bracketed records of the complete ones only. Plain `MULTI` … `EXEC` blocks (Redis's
+/// transactions, ours on one shard) are applied at their EXEC; one left open at the end of a log
+/// by a crash is dropped, as Redis does.
+pub enum TxPass {
+    Scan(ahash::AHashMap<u64, (u32, u32)>),
+    Apply(std::sync::Arc<ahash::AHashSet<u64>>),
+}
+
+enum Block {
+    /// After MULTI: records held until EXEC.
+    Multi(Vec<Vec<Bytes>>),
+    /// Inside a multi-shard write's bracket: applied or skipped.
+    Tx { skip: bool },
+}
+
+pub struct TxFilter {
+    pub pass: TxPass,
+    block: Option<Block>,
+}
+
+impl TxFilter {
+    pub fn new(pass: TxPass) -> TxFilter {
+        TxFilter { pass, block: None }
+    }
+
+    fn scanning(&self) -> bool {
+        matches!(self.pass, TxPass::Scan(_))
+    }
+
+    /// The ids of the transactions whose TXDONE every part logged, from the counts of a scan.
+    pub fn complete(counts: &ahash::AHashMap<u64, (u32, u32)>) -> ahash::AHashSet<u64> {
+        counts
+            .iter()
+            .filter(|(_, (parts, seen))| seen >= parts)
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// One record of the log.
+    fn record(
+        &mut self,
+        st: &mut ShardStore,
+        db: &mut usize,
+        args: Vec<Bytes>,
+        now: u64,
+    ) -> Result<(), String> {
+        use super::feed::{TX, TXDONE};
+        let is = |name: &[u8]| args[0].eq_ignore_ascii_case(name);
+        let id = || {
+            args.get(1)
+                .and_then(|a| crate::util::num::parse_i64(a))
+                .map(|v| v as u64)
+        };
+        if is(TXDONE) {
+            if let (TxPass::Scan(counts), Some(id)) = (&mut self.pass, id()) {
+                let parts = args
+                    .get(2)
+                    .and_then(|a| crate::util::num::parse_i64(a))
+                    .unwrap_or(0) as u32;
+                let e = counts.entry(id).or_insert((parts, 0));
+                e.1 += 1;
+            }
+            return Ok(());
+        }
+        if self.scanning() {
+            return Ok(());
+        }
+        if is(b"MULTI") {
+            self.flush_open(st, db, now)?;
+            self.block = Some(Block::Multi(Vec::new()));
+            return Ok(());
+        }
+        if is(TX) {
+            let skip = match (&self.pass, id()) {
+                (TxPass::Apply(done), Some(id)) => !done.contains(&id),
+                _ => true,
+            };
+            self.block = Some(Block::Tx { skip });
+            return Ok(());
+        }
+        if is(b"EXEC") {
+            if let Some(Block::Multi(held)) = self.block.take() {
+                for a in held {
+                    apply(st, db, &a, now)?;
+                }
+            }
+            return Ok(());
+        }
+        match &mut self.block {
+            Some(Block::Multi(held)) => held.push(args),
+            // The database changes even in a skipped bracket: later records depend on it.
+            Some(Block::Tx { skip: true }) if is(b"SELECT") => apply(st, db, &args, now)?,
+            Some(Block::Tx { skip: true }) => {}
+            _ => apply(st, db, &args, now)?,
+        }
+        Ok(())
+    }
+
+    /// A MULTI without its EXEC before another MULTI: apply what it held (a log cut in two by
+    /// a segment switch reads this way).
+    fn flush_open(&mut self, st: &mut ShardStore, db: &mut usize, now: u64) -> Result<(), String> {
+        if let Some(Block::Multi(held)) = self.block.take() {
+            for a in held {
+                apply(st, db, &a, now)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The end of a log: a transaction left open by a crash is dropped.
+    pub fn end_of_log(&mut self, name: &str) {
+        if let Some(Block::Multi(held)) = self.block.take() {
+            if !held.is_empty() {
+                logging::warning(&format!(
+                    "!!! Warning: {name} ends inside a MULTI/EXEC block ({} commands): not \
+                     applying them, as left by a crash !!!",
+                    held.len()
+                ));
+            }
+        }
+        self.block = None;
+    }
+}
+
 /// Apply one record. `db` is the stream's selected database.
 fn apply(st: &mut ShardStore, db: &mut usize, args: &[Bytes], now: u64) -> Result<(), String> {
     let unknown = || {
@@ -79,6 +205,7 @@ pub async fn replay_segment(
     db: &mut usize,
     rule: TailRule,
     key_load_delay: i64,
+    tx: &mut TxFilter,
 ) -> Result<LoadStats, String> {
     let path = dir.join(&seg.name);
     let shown = path.display().to_string();
@@ -121,7 +248,7 @@ pub async fn replay_segment(
             while pos < buf.len() {
                 match parse_record(&buf, pos) {
                     Parsed::Record(args, n) => {
-                        apply(&mut st, db, &args, now).map_err(|e| {
+                        tx.record(&mut st, db, args, now).map_err(|e| {
                             format!(
                                 "{e} reading the append only file {shown} at offset {}",
                                 base + pos as u64
@@ -129,7 +256,9 @@ pub async fn replay_segment(
                         })?;
                         pos += n;
                         stats.records += 1;
-                        delay_debt_us += key_load_delay.max(0);
+                        if !tx.scanning() {
+                            delay_debt_us += key_load_delay.max(0);
+                        }
                     }
                     Parsed::Annotation(n) => pos += n,
                     Parsed::Incomplete => {
@@ -146,7 +275,7 @@ pub async fn replay_segment(
             }
         }
         stats.bytes = base + pos as u64;
-        if !reserved && stats.records > 1000 {
+        if !reserved && stats.records > 1000 && !tx.scanning() {
             // Size the table for the whole file from the first chunk's record density:
             // growing a table of millions of keys step by step rehashes it over and over.
             reserved = true;
@@ -168,7 +297,7 @@ pub async fn replay_segment(
         } else {
             glommio::executor().yield_if_needed().await;
         }
-        if last_log.elapsed().as_secs() >= 1 {
+        if last_log.elapsed().as_secs() >= 1 && !tx.scanning() {
             last_log = Instant::now();
             let secs = started.elapsed().as_secs_f64().max(1e-6);
             logging::notice(&format!(
@@ -181,6 +310,10 @@ pub async fn replay_segment(
         }
     };
     let _ = reader.close().await;
+    if tx.scanning() {
+        // The replay that follows judges the file's end.
+        return Ok(stats);
+    }
     if let Some(at) = bad_end {
         // The rest of the file decides: padding or one torn record may be cut; else damage.
         let rest = if eof {

@@ -160,9 +160,36 @@ pub fn prepare(config: &Config, n: usize) -> anyhow::Result<Plan> {
     })
 }
 
+/// The first pass: count the TXDONE records of multi-shard writes in this shard's logs.
+async fn scan_shard(
+    shard: Rc<Shard>,
+    plan: Rc<Plan>,
+) -> Result<ahash::AHashMap<u64, (u32, u32)>, String> {
+    writer::probe_device(&plan.path(PROBE)).await;
+    let mut tx = load::TxFilter::new(load::TxPass::Scan(Default::default()));
+    for &g in &plan.assign[shard.id] {
+        let mut db = 0;
+        for seg in plan.manifest.group(g) {
+            let rule = load::TailRule {
+                may_be_torn: true,
+                load_truncated: true,
+            };
+            load::replay_segment(&shard.store, &plan.dir, &seg, &mut db, rule, 0, &mut tx).await?;
+        }
+    }
+    match tx.pass {
+        load::TxPass::Scan(counts) => Ok(counts),
+        load::TxPass::Apply(_) => Ok(Default::default()),
+    }
+}
+
 /// Replay this shard's logs. In place when not resharding; else each log into a scratch store
-/// whose keys then move to their owners.
-async fn load_shard(shard: Rc<Shard>, plan: Rc<Plan>) -> Result<load::LoadStats, String> {
+/// whose keys then move to their owners. Multi-shard writes are applied if in `complete`.
+async fn load_shard(
+    shard: Rc<Shard>,
+    plan: Rc<Plan>,
+    complete: std::sync::Arc<ahash::AHashSet<u64>>,
+) -> Result<load::LoadStats, String> {
     writer::probe_device(&plan.path(PROBE)).await;
     let (load_truncated, delay) = {
         let c = shard.config.borrow();
@@ -178,6 +205,7 @@ async fn load_shard(shard: Rc<Shard>, plan: Rc<Plan>) -> Result<load::LoadStats,
         }));
         let store = if plan.reshard { &scratch } else { &shard.store };
         let mut db = 0;
+        let mut tx = load::TxFilter::new(load::TxPass::Apply(complete.clone()));
         // A crash can only have torn the last segment with data in this log.
         let last_with_data = segs.iter().rposition(|s| plan.size(&s.name) > 0);
         for (i, seg) in segs.iter().enumerate() {
@@ -185,9 +213,13 @@ async fn load_shard(shard: Rc<Shard>, plan: Rc<Plan>) -> Result<load::LoadStats,
                 may_be_torn: Some(i) == last_with_data,
                 load_truncated,
             };
-            let st = load::replay_segment(store, &plan.dir, seg, &mut db, rule, delay).await?;
+            let st =
+                load::replay_segment(store, &plan.dir, seg, &mut db, rule, delay, &mut tx).await?;
             total.records += st.records;
             total.bytes += st.bytes;
+        }
+        if let Some(last) = segs.last() {
+            tx.end_of_log(&last.name);
         }
         if plan.reshard {
             move_to_owners(&shard, scratch.into_inner()).await?;
@@ -247,10 +279,40 @@ async fn write_base_stopped(shard: &Rc<Shard>, path: &Path) -> std::io::Result<u
 pub async fn load_all(shard: Rc<Shard>, plan: Plan) {
     let started = std::time::Instant::now();
     let plan = std::sync::Arc::new(plan);
-    let loads = (0..shard.n).map(|t| {
+    // First the TXDONE counts of every log, so that the replay knows which multi-shard writes
+    // every part of logged (persistence/feed.rs `TxMark`).
+    let scans = (0..shard.n).map(|t| {
         let plan = plan.clone();
         shard.call_async(t, move |sh| async move {
-            load_shard(sh, Rc::new((*plan).clone())).await
+            scan_shard(sh, Rc::new((*plan).clone())).await
+        })
+    });
+    let mut counts: ahash::AHashMap<u64, (u32, u32)> = Default::default();
+    for r in futures::future::join_all(scans).await {
+        match r {
+            Some(Ok(c)) => {
+                for (id, (parts, seen)) in c {
+                    let e = counts.entry(id).or_insert((parts, 0));
+                    e.1 += seen;
+                }
+            }
+            Some(Err(e)) => fatal(&e),
+            None => fatal("a shard stopped while loading the AOF"),
+        }
+    }
+    let complete = std::sync::Arc::new(load::TxFilter::complete(&counts));
+    let dropped = counts.len() - complete.len();
+    if dropped > 0 {
+        logging::warning(&format!(
+            "{dropped} multi-shard write(s) were not logged by every shard they touched (a \
+             crash between their parts): not applying any of their parts"
+        ));
+    }
+    let loads = (0..shard.n).map(|t| {
+        let plan = plan.clone();
+        let complete = complete.clone();
+        shard.call_async(t, move |sh| async move {
+            load_shard(sh, Rc::new((*plan).clone()), complete).await
         })
     });
     let mut total = load::LoadStats::default();

@@ -381,7 +381,15 @@ pub async fn run(
     let served = match done {
         Some(s) => s,
         None if claim.is_taken() => (&mut rx).await.unwrap_or(Served::Reply(Reply::err(GONE))),
-        None => wait(shard, conn, &claim, rx, parsed.timeout).await,
+        None => {
+            // Inside EXEC nothing blocks: the command answers as if timed out.
+            let timeout = if conn.borrow().client.tx.deny_blocking {
+                Some(std::time::Duration::ZERO)
+            } else {
+                parsed.timeout
+            };
+            wait(shard, conn, &claim, rx, timeout).await
+        }
     };
     deregister(shard, db, registered, claim);
     match served {

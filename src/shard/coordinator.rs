@@ -1,9 +1,8 @@
 //! Commands whose keys live on several shards.
 //!
-//! Today each part runs on its owning shard in turn; a client may observe the in-between state
-//! (MSET half applied, RENAME with the key briefly on neither side). The plan for atomicity is
-//! in README.md ("Multi-shard commands"): intent locks per key taken in ascending shard order,
-//! VLL-style, with these same per-shard parts run under the locks.
+//! Each part runs on its owning shard, in as many hops as the command needs, while the command
+//! holds intent locks on all its keys (locks.rs): no other client observes the in-between state
+//! (MSET half applied, RENAME with the key briefly on neither side).
 
 use super::Shard;
 use crate::commands::set::{self as sets, Op as SetOp};
@@ -16,7 +15,26 @@ use std::rc::Rc;
 
 const GONE: &str = "ERR shard unavailable (shutting down)";
 
+/// Run a command whose keys span shards, atomically: its keys are locked on their shards first
+/// (see locks.rs) and released once every part has run.
 pub async fn run(
+    shard: &Rc<Shard>,
+    db: usize,
+    spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> Reply {
+    let parts = super::locks::plan(shard.n, db, spec, args);
+    let write = spec.is_write();
+    let Some(guard) = super::locks::acquire(shard, parts, write, write).await else {
+        return Reply::err(GONE);
+    };
+    let reply = run_locked(shard, db, spec, args).await;
+    guard.commit().await;
+    reply
+}
+
+/// The parts of a multi-shard command, run by a caller that holds its locks (`run`, EXEC).
+pub async fn run_locked(
     shard: &Rc<Shard>,
     db: usize,
     spec: &'static CommandSpec,

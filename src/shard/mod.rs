@@ -7,6 +7,7 @@
 pub mod blocking;
 pub mod coordinator;
 pub mod cron;
+pub mod locks;
 pub mod mesh;
 
 use crate::commands::CommandSpec;
@@ -54,6 +55,8 @@ pub struct Global {
     pub shutdown: AtomicBool,
     pub connected: AtomicUsize,
     pub next_client_id: AtomicU64,
+    /// Ids of logged multi-shard writes (persistence/feed.rs `TxMark`); only they touch it.
+    pub next_tx: AtomicU64,
     pub started: std::time::Instant,
     pub started_unix: u64,
     /// The AOF is being loaded: commands other than `loading` ones get -LOADING.
@@ -90,7 +93,39 @@ pub struct Shard {
     pub rewrite_queue: std::cell::Cell<Option<glommio::TaskQueueHandle>>,
     /// Clients blocked on this shard's keys (BLPOP …), see `blocking.rs`.
     pub blocking: RefCell<blocking::Registry>,
+    /// Intent locks of multi-shard commands on this shard's keys, see `locks.rs`.
+    pub locks: RefCell<locks::Locks>,
     mesh: mesh::Mesh,
+}
+
+/// The way back to a caller of `Shard::call_deferred`: answered when the work is done, which may
+/// be later than the message (a command parked behind a lock). Under `appendfsync always` the
+/// answer waits for the sync of what was written meanwhile.
+pub struct Answer<R> {
+    tx: futures::channel::oneshot::Sender<R>,
+    before: u64,
+}
+
+impl<R: Send + 'static> Answer<R> {
+    pub fn send(self, sh: &Shard, r: R) {
+        // What was written may serve blocked clients, before anything else runs here.
+        blocking::serve_ready(sh);
+        if sh.aof_always.get() {
+            let after = sh.feed_offset();
+            if after != self.before {
+                let tx = self.tx;
+                sh.aof.borrow_mut().after_synced(
+                    after,
+                    Box::new(move || {
+                        let _ = tx.send(r);
+                    }),
+                );
+                sh.aof_kick();
+                return;
+            }
+        }
+        let _ = self.tx.send(r);
+    }
 }
 
 impl Shard {
@@ -120,6 +155,7 @@ impl Shard {
             aof_queue: std::cell::Cell::new(None),
             rewrite_queue: std::cell::Cell::new(None),
             blocking: RefCell::new(Default::default()),
+            locks: RefCell::new(Default::default()),
             mesh,
         }
     }
@@ -167,6 +203,51 @@ impl Shard {
         // A closed inbox drops queued messages, which cancels `rx`: the caller gets None.
         self.mesh.get(target)?.send(msg).ok()?;
         rx.await.ok()
+    }
+
+    /// Run `f` on shard `target`; it answers through the `Answer` it is given, now or later.
+    /// None if that shard is gone (shutdown) or `f` dropped the answer.
+    pub async fn call_deferred<R: Send + 'static>(
+        self: &Rc<Self>,
+        target: usize,
+        f: impl FnOnce(&Rc<Shard>, Answer<R>) + Send + 'static,
+    ) -> Option<R> {
+        let (tx, rx) = futures::channel::oneshot::channel();
+        let msg: Msg = Box::new(move |sh| {
+            let before = sh.feed_offset();
+            f(sh, Answer { tx, before });
+        });
+        if target == self.id {
+            msg(self);
+        } else {
+            // A closed inbox drops queued messages, which cancels `rx`: the caller gets None.
+            self.mesh.get(target)?.send(msg).ok()?;
+        }
+        if target == self.id && self.aof_always.get() {
+            // Our own records wait for the writer, which needs a kick.
+            self.aof_kick();
+        }
+        rx.await.ok()
+    }
+
+    /// Run `f` on shard `target` without waiting for it (inline when it is this shard).
+    pub fn post(self: &Rc<Self>, target: usize, f: impl FnOnce(&Rc<Shard>) + Send + 'static) {
+        if target == self.id {
+            return f(self);
+        }
+        if let Some(inbox) = self.mesh.get(target) {
+            let _ = inbox.send(Box::new(f));
+        }
+    }
+
+    /// As `post`, from code that holds the shard without its `Rc` (closing a connection).
+    pub fn send_to(&self, target: usize, f: impl FnOnce(&Shard) + Send + 'static) {
+        if target == self.id {
+            return f(self);
+        }
+        if let Some(inbox) = self.mesh.get(target) {
+            let _ = inbox.send(Box::new(move |sh: &Rc<Shard>| f(sh)));
+        }
     }
 
     /// Run the future `f` makes on shard `target` (spawned there) and return its output.
@@ -267,9 +348,18 @@ impl Shard {
         }
         let start = crate::util::clock::ticks();
         let reply = run_guarded(spec.name, || {
-            self.store
-                .borrow_mut()
-                .run_logged(db, now, spec.is_write(), handler, args)
+            let mut st = self.store.borrow_mut();
+            let dirty = st.dirty;
+            let r = st.run_logged(db, now, spec.is_write(), handler, args);
+            // WATCHed keys written by this command (Redis's signalModifiedKey).
+            if !st.watch.is_empty() && st.dirty != dirty {
+                for i in spec.key_indexes(args) {
+                    if let Some(k) = args.get(i) {
+                        st.watch.touch(db, k);
+                    }
+                }
+            }
+            r
         });
         // Clients blocked on keys this wrote are served now, before the next command (Redis's
         // handleClientsBlockedOnKeys after each call).

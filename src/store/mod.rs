@@ -11,6 +11,7 @@ pub mod pack;
 pub mod set;
 pub mod stream;
 pub mod value;
+pub mod watch;
 pub mod zset;
 
 /// Elements per command when a collection is rebuilt as commands (Redis's
@@ -110,6 +111,8 @@ pub struct ShardStore {
     pub limits: StoreLimits,
     /// This shard's pending AOF records.
     pub feed: crate::persistence::feed::Feed,
+    /// Keys clients WATCH here.
+    pub watch: watch::Watches,
 }
 
 impl ShardStore {
@@ -120,6 +123,7 @@ impl ShardStore {
             dirty: 0,
             limits: StoreLimits::default(),
             feed: Default::default(),
+            watch: Default::default(),
         }
     }
 
@@ -130,6 +134,11 @@ impl ShardStore {
         if x == y {
             return;
         }
+        let now = crate::util::now_ms();
+        self.watch
+            .touch_live_in(x, &self.dbs[x], Some(&self.dbs[y]), now);
+        self.watch
+            .touch_live_in(y, &self.dbs[y], Some(&self.dbs[x]), now);
         self.dbs.swap(x, y);
         let (lo, hi) = (x.min(y), x.max(y));
         let (a, b) = self.dbs.split_at_mut(hi);
@@ -148,6 +157,20 @@ impl ShardStore {
             for k in found {
                 d.signal_ready(&k);
             }
+        }
+    }
+
+    /// FLUSHDB (`Some(db)`) or FLUSHALL (`None`) on this shard: watched keys that held live
+    /// values are touched first.
+    pub fn flush(&mut self, db: Option<usize>) {
+        let now = crate::util::now_ms();
+        let range = match db {
+            Some(d) => d..d + 1,
+            None => 0..self.dbs.len(),
+        };
+        for d in range {
+            self.watch.touch_live_in(d, &self.dbs[d], None, now);
+            self.dbs[d].clear();
         }
     }
 
@@ -277,6 +300,7 @@ impl Ctx<'_> {
             dirty,
             limits,
             feed,
+            ..
         } = &mut *self.store;
         let found = live(
             &mut dbs[self.db],

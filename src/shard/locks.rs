@@ -1,0 +1,500 @@
+//! Intent locks: what makes a command whose keys live on several shards atomic.
+//!
+//! The protocol, in the spirit of Dragonfly's VLL (very lightweight locking):
+//! - A multi-shard command (or an EXEC spanning shards) first asks each shard it touches, in
+//!   ascending shard order, to lock that shard's keys: shared for a read-only command,
+//!   exclusive for a write, or the whole shard for work whose keys can't be named in advance
+//!   (SORT … BY/GET patterns, transactions with server commands). A shard grants a request when
+//!   none of its keys conflict with a held lock or with an earlier request still waiting
+//!   there (FIFO, so nothing starves); otherwise the request waits in that shard's queue and the
+//!   coordinator waits for the grant before asking the next shard. All of one shard's keys are
+//!   granted at once and shards are always asked in the same order, so two coordinators cannot
+//!   wait for each other (ordered acquisition: no cycle is possible).
+//! - With every lock held, the command's parts run on their shards, in as many hops as it
+//!   needs; other coordinators' parts never touch these keys meanwhile.
+//! - The locks are then released on every shard (a message each, not waited for); a write also
+//!   marks its keys touched for WATCH there.
+//! - A single-shard command checks `Locks::idle` (one borrow, two comparisons) before running:
+//!   the common case costs nothing more. Only when some lock is held or waiting does it look its
+//!   keys up; if one is locked (or wanted by an earlier waiting request) the command parks in the
+//!   same queue and runs, in order, when the keys are free. Pipelined commands behind it on the
+//!   same connection wait behind it.
+//! - Nobody observes a partial effect: a reader of any involved key waits for the release, and
+//!   the release happens after every part ran (and, under `appendfsync always`, after each part
+//!   was synced, as `Shard::call` answers only then).
+//!
+//! What takes no locks: server-wide commands (FLUSHALL, KEYS, SCAN, DBSIZE …), as the brief
+//! lists them fan-out reads/writes; blocked clients being served (BLPOP …) run inside the
+//! command that woke them.
+
+use super::Shard;
+use crate::persistence::feed::TxMark;
+use bytes::Bytes;
+use futures::channel::oneshot;
+use std::collections::VecDeque;
+use std::rc::Rc;
+
+/// What a request wants on one shard.
+#[derive(Clone, Debug, Default)]
+pub struct Want {
+    /// (database, key) pairs; duplicates are allowed and counted.
+    pub keys: Vec<(usize, Bytes)>,
+    pub exclusive: bool,
+    /// The whole shard (every key), exclusively.
+    pub whole: bool,
+    /// A logged multi-shard write: its records here are bracketed (persistence/feed.rs).
+    pub tx: Option<TxMark>,
+}
+
+#[derive(Default, Clone, Copy)]
+struct Hold {
+    shared: u32,
+    exclusive: bool,
+}
+
+/// A parked piece of work: run when its keys are free.
+pub type Job = Box<dyn FnOnce(&Rc<Shard>)>;
+
+enum Then {
+    /// A coordinator's lock request: the grant wakes it.
+    Grant(oneshot::Sender<()>),
+    /// A command (or the rest of a pipeline) that met a locked key.
+    Run(Job),
+}
+
+struct Waiter {
+    want: Want,
+    then: Then,
+}
+
+/// One shard's lock table and its queue of waiting requests and parked commands.
+#[derive(Default)]
+pub struct Locks {
+    held: ahash::AHashMap<(usize, Bytes), Hold>,
+    whole: bool,
+    queue: VecDeque<Waiter>,
+}
+
+impl Locks {
+    /// Nothing held, nothing waiting: every command may run at once.
+    #[inline]
+    pub fn idle(&self) -> bool {
+        self.held.is_empty() && !self.whole && self.queue.is_empty()
+    }
+
+    fn conflicts_held(&self, w: &Want) -> bool {
+        if self.whole {
+            return true;
+        }
+        if w.whole {
+            return !self.held.is_empty();
+        }
+        w.keys.iter().any(|k| {
+            self.held
+                .get(k)
+                .is_some_and(|h| h.exclusive || (w.exclusive && h.shared > 0))
+        })
+    }
+
+    /// Whether `a` and `b` may not run at the same time.
+    fn conflict(a: &Want, b: &Want) -> bool {
+        if a.whole || b.whole {
+            return true;
+        }
+        if !a.exclusive && !b.exclusive {
+            return false;
+        }
+        a.keys.iter().any(|k| b.keys.contains(k))
+    }
+
+    /// Whether work wanting `w` has to wait: a held lock or an earlier waiter conflicts.
+    pub fn blocks(&self, w: &Want) -> bool {
+        self.conflicts_held(w) || self.queue.iter().any(|q| Self::conflict(&q.want, w))
+    }
+
+    fn hold(&mut self, w: &Want) {
+        if w.whole {
+            self.whole = true;
+            return;
+        }
+        for k in &w.keys {
+            let h = self.held.entry(k.clone()).or_default();
+            if w.exclusive {
+                h.exclusive = true;
+            } else {
+                h.shared += 1;
+            }
+        }
+    }
+
+    fn unhold(&mut self, w: &Want) {
+        if w.whole {
+            self.whole = false;
+            return;
+        }
+        for k in &w.keys {
+            if let Some(h) = self.held.get_mut(k) {
+                if w.exclusive {
+                    h.exclusive = false;
+                } else {
+                    h.shared = h.shared.saturating_sub(1);
+                }
+                if !h.exclusive && h.shared == 0 {
+                    self.held.remove(k);
+                }
+            }
+        }
+    }
+
+    /// The first waiter that may go now (no conflict with what is held nor with any waiter
+    /// ahead of it), taken out of the queue.
+    fn next_ready(&mut self) -> Option<Waiter> {
+        let i = (0..self.queue.len()).find(|&i| {
+            let w = &self.queue[i].want;
+            !self.conflicts_held(w)
+                && !self
+                    .queue
+                    .iter()
+                    .take(i)
+                    .any(|q| Self::conflict(&q.want, w))
+        })?;
+        self.queue.remove(i)
+    }
+}
+
+/// Ask this shard for the locks in `w`: None if granted now, else the grant to wait for.
+fn request(sh: &Rc<Shard>, w: Want) -> Option<oneshot::Receiver<()>> {
+    let mut l = sh.locks.borrow_mut();
+    if !l.blocks(&w) {
+        l.hold(&w);
+        drop(l);
+        mark(sh, &w);
+        return None;
+    }
+    let (tx, rx) = oneshot::channel();
+    l.queue.push_back(Waiter {
+        want: w,
+        then: Then::Grant(tx),
+    });
+    Some(rx)
+}
+
+/// Give the locks in `w` back and let waiters go.
+pub fn release(sh: &Rc<Shard>, w: &Want) {
+    if let Some(m) = w.tx {
+        sh.store.borrow_mut().feed.unmark(m, &w.keys, w.whole);
+    }
+    sh.locks.borrow_mut().unhold(w);
+    wake(sh);
+}
+
+/// Granted: a logged write's records of these keys go in its bracket from now on.
+fn mark(sh: &Shard, w: &Want) {
+    if let Some(m) = w.tx {
+        sh.store.borrow_mut().feed.mark(m, &w.keys, w.whole);
+    }
+}
+
+/// Grant or run every waiter that may go now, in queue order.
+fn wake(sh: &Rc<Shard>) {
+    loop {
+        let next = sh.locks.borrow_mut().next_ready();
+        let Some(waiter) = next else { return };
+        match waiter.then {
+            Then::Grant(tx) => {
+                sh.locks.borrow_mut().hold(&waiter.want);
+                // A coordinator that went away (shutdown) can't use the grant: give it back.
+                if tx.send(()).is_err() {
+                    sh.locks.borrow_mut().unhold(&waiter.want);
+                } else {
+                    mark(sh, &waiter.want);
+                }
+            }
+            // Run outside the borrow: the job takes the store and may park itself again.
+            Then::Run(job) => job(sh),
+        }
+    }
+}
+
+/// Run `job` now if nothing stands in the way of `w` on this shard, else park it until then.
+#[inline]
+pub fn run_when_free(sh: &Rc<Shard>, w: impl FnOnce() -> Want, job: Job) {
+    if sh.locks.borrow().idle() {
+        return job(sh);
+    }
+    let w = w();
+    let blocked = sh.locks.borrow().blocks(&w);
+    if blocked {
+        park(sh, w, job);
+    } else {
+        job(sh);
+    }
+}
+
+/// Queue `job` behind the locks and waiters in the way of `w`.
+pub fn park(sh: &Rc<Shard>, w: Want, job: Job) {
+    sh.locks.borrow_mut().queue.push_back(Waiter {
+        want: w,
+        then: Then::Run(job),
+    });
+}
+
+/// What a command run on one shard wants: its keys there, shared or exclusive.
+pub fn want_of(db: usize, spec: &crate::commands::CommandSpec, args: &[Bytes]) -> Want {
+    Want {
+        keys: spec
+            .key_indexes(args)
+            .into_iter()
+            .filter_map(|i| args.get(i).map(|k| (db, k.clone())))
+            .collect(),
+        exclusive: spec.is_write(),
+        whole: false,
+        tx: None,
+    }
+}
+
+/// Whether a command must wait for locks on this shard (only looked at when some lock is held
+/// or wanted).
+#[inline]
+pub fn command_blocked(
+    sh: &Shard,
+    db: usize,
+    spec: &crate::commands::CommandSpec,
+    args: &[Bytes],
+) -> bool {
+    let l = sh.locks.borrow();
+    !l.idle() && l.blocks(&want_of(db, spec, args))
+}
+
+/// Locks held on several shards; released when dropped (so a coordinator that fails or is
+/// cancelled never leaves keys locked).
+pub struct Guard {
+    shard: Rc<Shard>,
+    parts: Vec<(usize, Want)>,
+    /// A write: mark the keys touched for WATCH when releasing.
+    touched: bool,
+    /// A logged write whose parts all ran: each shard logs its TXDONE as it releases.
+    done: Option<TxMark>,
+}
+
+impl Guard {
+    /// Every part ran: log the transaction as done on every shard, then release. Under
+    /// `appendfsync always` the release waits until every TXDONE is synced, so nobody sees
+    /// (and builds on) a multi-shard write that recovery could still drop.
+    pub async fn commit(mut self) {
+        let Some(m) = self.parts.first().and_then(|p| p.1.tx) else {
+            return;
+        };
+        if self.shard.aof_always.get() {
+            let calls = self.parts.iter().map(|(t, _)| {
+                self.shard
+                    .call(*t, move |sh| sh.store.borrow_mut().feed.tx_done(m))
+            });
+            futures::future::join_all(calls).await;
+        } else {
+            self.done = Some(m);
+        }
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let (touched, done) = (self.touched, self.done);
+        for (target, w) in std::mem::take(&mut self.parts) {
+            self.shard.post(target, move |sh| {
+                {
+                    let mut st = sh.store.borrow_mut();
+                    if let Some(m) = done {
+                        st.feed.tx_done(m);
+                    }
+                    if touched {
+                        for (db, k) in &w.keys {
+                            st.watch.touch(*db, k);
+                        }
+                        if w.whole {
+                            st.watch.touch_all();
+                        }
+                    }
+                }
+                release(sh, &w);
+            });
+        }
+    }
+}
+
+/// Lock `parts` (shard, want), asking the shards in ascending order and waiting for each
+/// grant before the next. `touched`: a write, whose keys WATCH must see touched on release.
+/// `logged`: a write whose records are bracketed in the AOF (when it is on). None if a shard
+/// is gone (shutdown).
+pub async fn acquire(
+    shard: &Rc<Shard>,
+    mut parts: Vec<(usize, Want)>,
+    touched: bool,
+    logged: bool,
+) -> Option<Guard> {
+    parts.sort_by_key(|p| p.0);
+    // One request per shard: merge duplicates (a whole-shard lock absorbs keys).
+    let mut merged: Vec<(usize, Want)> = Vec::with_capacity(parts.len());
+    for (t, w) in parts {
+        match merged.last_mut() {
+            Some((lt, lw)) if *lt == t => {
+                lw.keys.extend(w.keys);
+                lw.exclusive |= w.exclusive;
+                lw.whole |= w.whole;
+            }
+            _ => merged.push((t, w)),
+        }
+    }
+    if logged && merged.len() > 1 && shard.store.borrow().feed.on {
+        let m = TxMark {
+            id: shard
+                .global
+                .next_tx
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            parts: merged.len() as u32,
+        };
+        for (_, w) in &mut merged {
+            w.tx = Some(m);
+        }
+    }
+    let mut guard = Guard {
+        shard: shard.clone(),
+        parts: Vec::with_capacity(merged.len()),
+        touched,
+        done: None,
+    };
+    for (target, w) in merged {
+        let ask = w.clone();
+        let pending = shard.call(target, move |sh| request(sh, ask)).await?;
+        // Held from here on (released by the guard even if the grant never comes).
+        guard.parts.push((target, w));
+        if let Some(rx) = pending {
+            rx.await.ok()?;
+        }
+    }
+    Some(guard)
+}
+
+/// The locks a multi-shard command needs: its keys on their owners, or every whole shard when
+/// its keys can't be named in advance.
+pub fn plan(
+    n: usize,
+    db: usize,
+    spec: &crate::commands::CommandSpec,
+    args: &[Bytes],
+) -> Vec<(usize, Want)> {
+    if spec.spread_fn.is_some_and(|f| f(args)) {
+        return (0..n)
+            .map(|t| {
+                (
+                    t,
+                    Want {
+                        whole: true,
+                        exclusive: true,
+                        keys: Vec::new(),
+                        tx: None,
+                    },
+                )
+            })
+            .collect();
+    }
+    let exclusive = spec.is_write();
+    let mut parts: Vec<(usize, Want)> = Vec::new();
+    for i in spec.key_indexes(args) {
+        let Some(k) = args.get(i) else { continue };
+        let owner = crate::routing::key_shard(k, n);
+        let key = (db, k.clone());
+        match parts.iter_mut().find(|p| p.0 == owner) {
+            Some(p) => p.1.keys.push(key),
+            None => parts.push((
+                owner,
+                Want {
+                    keys: vec![key],
+                    exclusive,
+                    whole: false,
+                    tx: None,
+                },
+            )),
+        }
+    }
+    parts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn want(keys: &[&str], exclusive: bool) -> Want {
+        Want {
+            keys: keys
+                .iter()
+                .map(|k| (0, Bytes::copy_from_slice(k.as_bytes())))
+                .collect(),
+            exclusive,
+            whole: false,
+            tx: None,
+        }
+    }
+
+    #[test]
+    fn shared_locks_share_and_exclusive_ones_exclude() {
+        let mut l = Locks::default();
+        assert!(l.idle());
+        l.hold(&want(&["a", "b"], false));
+        assert!(!l.blocks(&want(&["a"], false)));
+        assert!(l.blocks(&want(&["a"], true)));
+        assert!(!l.blocks(&want(&["c"], true)));
+        l.hold(&want(&["a"], false));
+        l.unhold(&want(&["a", "b"], false));
+        assert!(l.blocks(&want(&["a"], true)), "a is still shared once");
+        l.unhold(&want(&["a"], false));
+        assert!(l.idle());
+    }
+
+    #[test]
+    fn whole_shard_lock_excludes_everything() {
+        let mut l = Locks::default();
+        l.hold(&want(&["a"], false));
+        let whole = Want {
+            whole: true,
+            exclusive: true,
+            keys: vec![],
+            tx: None,
+        };
+        assert!(l.blocks(&whole));
+        l.unhold(&want(&["a"], false));
+        assert!(!l.blocks(&whole));
+        l.hold(&whole);
+        assert!(l.blocks(&want(&["z"], false)));
+    }
+
+    #[test]
+    fn waiters_go_in_order_and_later_ones_do_not_overtake_conflicting_earlier_ones() {
+        let mut l = Locks::default();
+        l.hold(&want(&["a"], true));
+        let (tx1, _rx1) = oneshot::channel();
+        let (tx2, _rx2) = oneshot::channel();
+        let (tx3, _rx3) = oneshot::channel();
+        // 1 waits for a; 2 (on b) conflicts with 1 only through b? No: 1 wants a and b.
+        l.queue.push_back(Waiter {
+            want: want(&["a", "b"], true),
+            then: Then::Grant(tx1),
+        });
+        l.queue.push_back(Waiter {
+            want: want(&["b"], true),
+            then: Then::Grant(tx2),
+        });
+        l.queue.push_back(Waiter {
+            want: want(&["c"], true),
+            then: Then::Grant(tx3),
+        });
+        // c is free and conflicts with nobody ahead: it may go; b must wait behind 1.
+        let first = l.next_ready().map(|w| w.want.keys.len());
+        assert_eq!(first, Some(1));
+        assert_eq!(l.queue.len(), 2);
+        assert!(l.next_ready().is_none(), "1 waits for a, 2 waits behind 1");
+        l.unhold(&want(&["a"], true));
+        let w = l.next_ready().map(|w| w.want);
+        assert_eq!(w.map(|w| w.keys.len()), Some(2));
+    }
+}

@@ -1,0 +1,513 @@
+//! MULTI/EXEC/WATCH and the atomicity of multi-shard commands, through a real client, with
+//! `--shards 1` and `--shards 4` (where the keys below live on different shards).
+
+mod common;
+
+use common::*;
+use redis::Value;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+fn exec_reply(c: &mut redis::Connection, cmds: &[&[&str]]) -> Value {
+    assert_eq!(q(c, &["MULTI"]), ok());
+    for cmd in cmds {
+        assert_eq!(q(c, cmd), status("QUEUED"), "{cmd:?}");
+    }
+    q(c, &["EXEC"])
+}
+
+#[test]
+fn queued_commands_run_in_order_and_reply_as_an_array() {
+    both(|s| {
+        let mut c = s.conn();
+        let r = exec_reply(
+            &mut c,
+            &[
+                &["SET", "a", "1"],
+                &["INCR", "b"],
+                &["RPUSH", "list", "x", "y"],
+                &["MGET", "a", "b", "nokey"],
+                &["RENAME", "a", "a2"],
+                &["EXISTS", "a", "a2"],
+                &["PING"],
+            ],
+        );
+        assert_eq!(
+            r,
+            arr(vec![
+                ok(),
+                int(1),
+                int(2),
+                arr(vec![bulk("1"), bulk("1"), nil()]),
+                ok(),
+                int(1),
+                status("PONG"),
+            ])
+        );
+        // Runtime errors are reported per command; the others still run.
+        let mut raw = s.raw();
+        for cmd in [&b"MULTI"[..], b"INCR list", b"SET after yes", b"EXEC"] {
+            let args: Vec<&[u8]> = cmd.split(|&b| b == b' ').collect();
+            raw.send_cmd(&args);
+        }
+        let mut replies = String::new();
+        for _ in 0..4 {
+            replies.push_str(&raw.read_reply_str());
+        }
+        assert_eq!(
+            replies,
+            "+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n-WRONGTYPE Operation against a key holding \
+             the wrong kind of value\r\n+OK\r\n"
+        );
+        assert_eq!(q(&mut c, &["GET", "after"]), bulk("yes"));
+        // An empty transaction.
+        assert_eq!(exec_reply(&mut c, &[]), arr(vec![]));
+    });
+}
+
+#[test]
+fn queueing_errors_abort_and_misuse_is_refused() {
+    both(|s| {
+        let mut c = s.conn();
+        assert_eq!(qerr(&mut c, &["EXEC"]), "ERR EXEC without MULTI");
+        assert_eq!(qerr(&mut c, &["DISCARD"]), "ERR DISCARD without MULTI");
+        assert_eq!(q(&mut c, &["MULTI"]), ok());
+        assert_eq!(
+            qerr(&mut c, &["MULTI"]),
+            "ERR MULTI calls can not be nested"
+        );
+        assert_eq!(
+            qerr(&mut c, &["WATCH", "x"]),
+            "ERR WATCH inside MULTI is not allowed"
+        );
+        assert_eq!(q(&mut c, &["SET", "x", "1"]), status("QUEUED"));
+        assert_eq!(
+            qerr(&mut c, &["SET", "x"]),
+            "ERR wrong number of arguments for 'set' command"
+        );
+        assert!(qerr(&mut c, &["NOSUCHCMD"]).starts_with("ERR unknown command 'NOSUCHCMD'"));
+        assert_eq!(
+            qerr(&mut c, &["EXEC"]),
+            "EXECABORT Transaction discarded because of previous errors."
+        );
+        assert_eq!(q(&mut c, &["EXISTS", "x"]), int(0), "nothing ran");
+        // DISCARD drops the queue.
+        assert_eq!(q(&mut c, &["MULTI"]), ok());
+        assert_eq!(q(&mut c, &["SET", "x", "1"]), status("QUEUED"));
+        assert_eq!(q(&mut c, &["DISCARD"]), ok());
+        assert_eq!(q(&mut c, &["EXISTS", "x"]), int(0));
+        // Blocking commands don't block inside a transaction.
+        let r = exec_reply(&mut c, &[&["BLPOP", "nolist", "0"], &["SET", "x", "2"]]);
+        assert_eq!(r, arr(vec![Value::Nil, ok()]));
+        // SELECT inside MULTI moves the connection too.
+        let r = exec_reply(&mut c, &[&["SELECT", "3"], &["SET", "indb3", "1"]]);
+        assert_eq!(r, arr(vec![ok(), ok()]));
+        assert_eq!(q(&mut c, &["GET", "indb3"]), bulk("1"));
+        assert_eq!(q(&mut c, &["SELECT", "0"]), ok());
+        assert_eq!(q(&mut c, &["EXISTS", "indb3"]), int(0));
+    });
+}
+
+#[test]
+fn watch_aborts_exec_when_a_watched_key_is_touched() {
+    both_with(&["--enable-debug-command", "yes"], |s| {
+        let mut c = s.conn();
+        let mut other = s.conn();
+        // Touched by another client: EXEC answers nil and runs nothing.
+        q(&mut c, &["SET", "w1", "0"]);
+        assert_eq!(q(&mut c, &["WATCH", "w1", "w2"]), ok());
+        q(&mut other, &["INCR", "w1"]);
+        assert_eq!(exec_reply(&mut c, &[&["SET", "w2", "x"]]), Value::Nil);
+        assert_eq!(q(&mut c, &["EXISTS", "w2"]), int(0));
+        // Untouched: it runs; the watch ends with EXEC.
+        assert_eq!(q(&mut c, &["WATCH", "w1", "w2"]), ok());
+        assert_eq!(exec_reply(&mut c, &[&["SET", "w2", "x"]]), arr(vec![ok()]));
+        q(&mut other, &["INCR", "w1"]);
+        assert_eq!(exec_reply(&mut c, &[&["GET", "w2"]]), arr(vec![bulk("x")]));
+        // UNWATCH forgets.
+        assert_eq!(q(&mut c, &["WATCH", "w1"]), ok());
+        q(&mut other, &["INCR", "w1"]);
+        assert_eq!(q(&mut c, &["UNWATCH"]), ok());
+        assert_eq!(exec_reply(&mut c, &[&["PING"]]), arr(vec![status("PONG")]));
+        // A write through a multi-shard command counts (RENAME onto a watched key).
+        q(&mut c, &["SET", "src", "v"]);
+        assert_eq!(q(&mut c, &["WATCH", "dst"]), ok());
+        q(&mut other, &["RENAME", "src", "dst"]);
+        assert_eq!(exec_reply(&mut c, &[&["PING"]]), Value::Nil);
+        // FLUSHALL touches keys that existed …
+        q(&mut c, &["SET", "w1", "1"]);
+        assert_eq!(q(&mut c, &["WATCH", "w1"]), ok());
+        q(&mut other, &["FLUSHALL"]);
+        assert_eq!(exec_reply(&mut c, &[&["PING"]]), Value::Nil);
+        // … and not those that did not.
+        assert_eq!(q(&mut c, &["WATCH", "absent"]), ok());
+        q(&mut other, &["FLUSHALL"]);
+        assert_eq!(exec_reply(&mut c, &[&["PING"]]), arr(vec![status("PONG")]));
+        // A key that expires after WATCH fails the EXEC; one already stale at WATCH does not.
+        q(&mut c, &["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
+        q(&mut c, &["SET", "soon", "1", "PX", "100"]);
+        assert_eq!(q(&mut c, &["WATCH", "soon"]), ok());
+        thread::sleep(Duration::from_millis(200));
+        assert_eq!(exec_reply(&mut c, &[&["PING"]]), Value::Nil);
+        q(&mut c, &["SET", "stale", "1", "PX", "50"]);
+        thread::sleep(Duration::from_millis(100));
+        assert_eq!(q(&mut c, &["WATCH", "stale"]), ok());
+        assert_eq!(exec_reply(&mut c, &[&["PING"]]), arr(vec![status("PONG")]));
+        q(&mut c, &["DEBUG", "SET-ACTIVE-EXPIRE", "1"]);
+        // Writing it ourselves inside the transaction is fine (the check comes first).
+        q(&mut c, &["SET", "mine", "1"]);
+        assert_eq!(q(&mut c, &["WATCH", "mine"]), ok());
+        assert_eq!(
+            exec_reply(&mut c, &[&["INCR", "mine"], &["INCR", "mine"]]),
+            arr(vec![int(2), int(3)])
+        );
+    });
+}
+
+/// Keys spread over the shards (on `--shards 4`, these land on different shards).
+fn keys(prefix: &str, n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("{prefix}:{i}")).collect()
+}
+
+/// Run `writer` and `checker` closures on threads until the deadline; the checker returns an
+/// error message on a violated invariant.
+fn race(
+    s: &Server,
+    writers: usize,
+    readers: usize,
+    run_for: Duration,
+    writer: impl Fn(&mut redis::Connection, usize, u64) + Send + Sync + 'static,
+    reader: impl Fn(&mut redis::Connection) -> Result<(), String> + Send + Sync + 'static,
+) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = Arc::new(writer);
+    let reader = Arc::new(reader);
+    let mut handles: Vec<thread::JoinHandle<Result<u64, String>>> = Vec::new();
+    for w in 0..writers {
+        let (stop, writer, mut c) = (stop.clone(), writer.clone(), s.conn());
+        handles.push(thread::spawn(move || {
+            let mut i = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                writer(&mut c, w, i);
+                i += 1;
+            }
+            Ok(i)
+        }));
+    }
+    for _ in 0..readers {
+        let (stop, reader, mut c) = (stop.clone(), reader.clone(), s.conn());
+        handles.push(thread::spawn(move || {
+            let mut i = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                reader(&mut c)?;
+                i += 1;
+            }
+            Ok(i)
+        }));
+    }
+    let end = Instant::now() + run_for;
+    while Instant::now() < end && !handles.iter().any(|h| h.is_finished()) {
+        thread::sleep(Duration::from_millis(20));
+    }
+    stop.store(true, Ordering::Relaxed);
+    let mut counts = Vec::new();
+    for h in handles {
+        match h.join() {
+            Ok(Ok(n)) => counts.push(n),
+            Ok(Err(e)) => panic!("invariant violated: {e}"),
+            Err(_) => panic!("a client thread panicked"),
+        }
+    }
+    assert!(
+        counts.iter().all(|&n| n > 0),
+        "every client made progress: {counts:?}"
+    );
+}
+
+#[test]
+fn mset_across_shards_is_never_seen_torn() {
+    for shards in [1, 4] {
+        let s = Server::start(shards);
+        let ks = keys("pair", 6);
+        let mut c = s.conn();
+        let mut init = vec!["MSET".to_string()];
+        for k in &ks {
+            init.push(k.clone());
+            init.push("0".into());
+        }
+        q(&mut c, &init);
+        let wk = ks.clone();
+        let rk = ks.clone();
+        race(
+            &s,
+            3,
+            3,
+            Duration::from_secs(2),
+            move |c, w, i| {
+                let v = format!("{w}-{i}");
+                let mut a = vec!["MSET".to_string()];
+                for k in &wk {
+                    a.push(k.clone());
+                    a.push(v.clone());
+                }
+                q(c, &a);
+            },
+            move |c| {
+                let mut a = vec!["MGET".to_string()];
+                a.extend(rk.iter().cloned());
+                let vals: Vec<String> = qt(c, &a);
+                if vals.iter().any(|v| v != &vals[0]) {
+                    return Err(format!("torn MGET: {vals:?}"));
+                }
+                Ok(())
+            },
+        );
+    }
+}
+
+#[test]
+fn transfers_in_multi_exec_keep_the_total() {
+    for shards in [1, 4] {
+        let s = Server::start(shards);
+        let accounts = keys("acct", 8);
+        let mut c = s.conn();
+        for a in &accounts {
+            q(&mut c, &["SET", a.as_str(), "100"]);
+        }
+        let wa = accounts.clone();
+        let ra = accounts.clone();
+        race(
+            &s,
+            4,
+            2,
+            Duration::from_secs(2),
+            move |c, w, i| {
+                let from = &wa[(w + i as usize) % wa.len()];
+                let to = &wa[(w * 3 + i as usize * 5 + 1) % wa.len()];
+                let amount = (i % 7 + 1).to_string();
+                let r = exec_reply(c, &[&["DECRBY", from, &amount], &["INCRBY", to, &amount]]);
+                assert!(matches!(r, Value::Array(ref v) if v.len() == 2), "{r:?}");
+            },
+            move |c| {
+                // Read both ways: one MGET (atomic across shards) and a read-only transaction.
+                let mut a = vec!["MGET".to_string()];
+                a.extend(ra.iter().cloned());
+                let vals: Vec<i64> = qt(c, &a);
+                let total: i64 = vals.iter().sum();
+                if total != 800 {
+                    return Err(format!("MGET total {total}: {vals:?}"));
+                }
+                let gets: Vec<Vec<&str>> = ra.iter().map(|k| vec!["GET", k.as_str()]).collect();
+                let refs: Vec<&[&str]> = gets.iter().map(|g| g.as_slice()).collect();
+                let r = exec_reply(c, &refs);
+                let vals: Vec<i64> = redis::from_redis_value(&r).map_err(|e| e.to_string())?;
+                let total: i64 = vals.iter().sum();
+                if total != 800 {
+                    return Err(format!("EXEC total {total}: {vals:?}"));
+                }
+                Ok(())
+            },
+        );
+    }
+}
+
+#[test]
+fn rename_ping_pong_never_loses_or_duplicates_the_key() {
+    for shards in [1, 4] {
+        let s = Server::start(shards);
+        let names = keys("ball", 4);
+        let mut c = s.conn();
+        q(&mut c, &["SET", names[0].as_str(), "ball"]);
+        let wn = names.clone();
+        let rn = names.clone();
+        race(
+            &s,
+            3,
+            3,
+            Duration::from_secs(2),
+            move |c, w, i| {
+                let from = &wn[(w + i as usize) % wn.len()];
+                let to = &wn[(w + i as usize + 1 + w) % wn.len()];
+                // Only one of the racing renames finds the ball where it looked.
+                let _ = cmd(&["RENAME", from.as_str(), to.as_str()]).query::<Value>(c);
+            },
+            move |c| {
+                let mut a = vec!["EXISTS".to_string()];
+                a.extend(rn.iter().cloned());
+                let n: i64 = qt(c, &a);
+                if n != 1 {
+                    return Err(format!("{n} balls"));
+                }
+                Ok(())
+            },
+        );
+        let mut a = vec!["MGET".to_string()];
+        a.extend(names.iter().cloned());
+        let vals: Vec<Option<String>> = qt(&mut c, &a);
+        assert_eq!(vals.iter().flatten().count(), 1, "{vals:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Crash atomicity of multi-shard writes in the AOF.
+
+fn segment_files(s: &Server) -> Vec<std::path::PathBuf> {
+    let dir = s.dir().join("appendonlydir");
+    let manifest = std::fs::read_to_string(dir.join("appendonly.aof.manifest")).unwrap_or_default();
+    manifest
+        .lines()
+        .filter(|l| l.starts_with("file "))
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .map(|n| dir.join(n))
+        .collect()
+}
+
+/// Remove the first `SHARDIS.TXDONE` record from `bytes`; false if there is none.
+fn cut_txdone(bytes: &mut Vec<u8>) -> bool {
+    let needle = b"\r\nSHARDIS.TXDONE\r\n";
+    let Some(at) = bytes.windows(needle.len()).position(|w| w == needle) else {
+        return false;
+    };
+    // "*3\r\n$14" precedes the name; then two more bulk strings follow it.
+    let start = at - b"*3\r\n$14".len();
+    let mut pos = at + needle.len();
+    for _ in 0..2 {
+        let line_end = pos
+            + bytes[pos..]
+                .windows(2)
+                .position(|w| w == b"\r\n")
+                .expect("len");
+        let len: usize = std::str::from_utf8(&bytes[pos + 1..line_end])
+            .expect("utf8")
+            .parse()
+            .expect("len");
+        pos = line_end + 2 + len + 2;
+    }
+    bytes.drain(start..pos);
+    true
+}
+
+#[test]
+fn a_multi_shard_write_missing_on_one_shard_is_dropped_whole() {
+    if skip_under_redis("shardis AOF layout") {
+        return;
+    }
+    let args = ["--appendonly", "yes"];
+    let mut s = Server::start_with(4, &args);
+    let accounts = keys("acct", 8);
+    let mut c = s.conn();
+    for a in &accounts {
+        q(&mut c, &["SET", a.as_str(), "100"]);
+    }
+    let mut mset = vec!["MSET".to_string()];
+    for a in &accounts {
+        mset.push(a.clone());
+        mset.push("50".into());
+    }
+    q(&mut c, &mset);
+    drop(c);
+    s.shutdown();
+    // As if one shard crashed before logging that the MSET was done everywhere.
+    let mut cut = false;
+    for seg in segment_files(&s) {
+        let mut bytes = std::fs::read(&seg).expect("segment");
+        if cut_txdone(&mut bytes) {
+            std::fs::write(&seg, &bytes).expect("rewrite segment");
+            cut = true;
+            break;
+        }
+    }
+    assert!(cut, "the MSET spanning shards logged TXDONE records");
+    let s = s.restart(4, &args).expect("restart");
+    let mut c = s.conn();
+    let mut mget = vec!["MGET".to_string()];
+    mget.extend(accounts.iter().cloned());
+    let vals: Vec<String> = qt(&mut c, &mget);
+    assert!(vals.iter().all(|v| v == "100"), "no part applied: {vals:?}");
+    assert!(
+        s.log_contents().contains("not applying"),
+        "{}",
+        s.log_contents()
+    );
+    // The same logs, untouched, apply it everywhere.
+    q(&mut c, &mset);
+    drop(c);
+    let mut s = s;
+    s.shutdown();
+    let s = s.restart(4, &args).expect("restart");
+    let vals: Vec<String> = qt(&mut s.conn(), &mget);
+    assert!(vals.iter().all(|v| v == "50"), "{vals:?}");
+}
+
+#[test]
+fn kill9_during_multi_shard_writes_keeps_the_invariants() {
+    if skip_under_redis("shardis AOF layout") {
+        return;
+    }
+    let args = ["--appendonly", "yes", "--appendfsync", "always"];
+    let mut s = Server::start_with(4, &args);
+    let accounts = keys("acct", 8);
+    let balls = keys("ball", 4);
+    let mut c = s.conn();
+    for a in &accounts {
+        q(&mut c, &["SET", a.as_str(), "100"]);
+    }
+    q(&mut c, &["SET", balls[0].as_str(), "ball"]);
+    for round in 0..3 {
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut handles = Vec::new();
+        for w in 0..4usize {
+            let (stop, mut c, accounts, balls) =
+                (stop.clone(), s.conn(), accounts.clone(), balls.clone());
+            handles.push(thread::spawn(move || {
+                let mut i = w;
+                while !stop.load(Ordering::Relaxed) {
+                    i += 1;
+                    let ok = if w % 2 == 0 {
+                        let from = &accounts[i % 8];
+                        let to = &accounts[(i * 3 + 1) % 8];
+                        redis::pipe()
+                            .atomic()
+                            .cmd("DECRBY")
+                            .arg(from)
+                            .arg(3)
+                            .cmd("INCRBY")
+                            .arg(to)
+                            .arg(3)
+                            .query::<Value>(&mut c)
+                            .is_ok()
+                    } else {
+                        let from = &balls[i % 4];
+                        let to = &balls[(i + 1 + w) % 4];
+                        match cmd(&["RENAME", from.as_str(), to.as_str()]).query::<Value>(&mut c) {
+                            Ok(_) => true,
+                            // "no such key" is an answer; a dropped connection is the crash.
+                            Err(e) => e.kind() == redis::ErrorKind::ResponseError,
+                        }
+                    };
+                    if !ok {
+                        break;
+                    }
+                }
+            }));
+        }
+        thread::sleep(Duration::from_millis(300 + round * 170));
+        s.kill9();
+        stop.store(true, Ordering::Relaxed);
+        for h in handles {
+            let _ = h.join();
+        }
+        s = s.restart(4, &args).expect("restart after kill -9");
+        let mut c = s.conn();
+        let mut mget = vec!["MGET".to_string()];
+        mget.extend(accounts.iter().cloned());
+        let vals: Vec<i64> = qt(&mut c, &mget);
+        assert_eq!(vals.iter().sum::<i64>(), 800, "round {round}: {vals:?}");
+        let mut exists = vec!["EXISTS".to_string()];
+        exists.extend(balls.iter().cloned());
+        let n: i64 = qt(&mut c, &exists);
+        assert_eq!(n, 1, "round {round}: one ball");
+    }
+}
