@@ -293,7 +293,6 @@ const NUMBERS: &[&str] = &[
     "1000",
     "65536",
     "4294967296",
-    "536870912",
     "9223372036854775807",
     "-9223372036854775808",
     "9223372036854775808",
@@ -365,11 +364,12 @@ impl Choices<'_> {
     }
 }
 
-/// The commands a shard's store runs itself (the connection and server commands are not here).
+/// The commands a shard's store runs itself (the connection and server commands are not here),
+/// but PFSELFTEST: Redis's HyperLogLog self-test, long by design, which would dominate the runs.
 fn keyed_commands() -> Vec<&'static commands::CommandSpec> {
     commands::all()
         .into_iter()
-        .filter(|c| !matches!(c.kind, Kind::Conn))
+        .filter(|c| !matches!(c.kind, Kind::Conn) && c.name != "pfselftest")
         .collect()
 }
 

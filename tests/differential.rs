@@ -13,7 +13,9 @@
 //! ```
 //!
 //! `SHARDIS_DIFF_LEN` sets the commands per sequence, `SHARDIS_DIFF_ALL=1` reports every
-//! diverging seed instead of stopping at the first.
+//! diverging seed instead of stopping at the first. `SHARDIS_DIFF_REPLAY=<file>` replays a
+//! reported sequence (one command a line, as the report prints them) `SHARDIS_DIFF_REPEAT`
+//! times on fresh servers, for divergences that depend on timing.
 
 mod common;
 #[path = "differential/gen.rs"]
@@ -120,6 +122,68 @@ fn fixed_divergences_stay_fixed() {
             }
         }
     }
+}
+
+/// Splits a reported command line into arguments: words, or Rust-style quoted strings.
+fn split_line(line: &str) -> Vec<Vec<u8>> {
+    let mut args = Vec::new();
+    let mut chars = line.trim().chars().peekable();
+    while let Some(&c) = chars.peek() {
+        if c == ' ' {
+            chars.next();
+            continue;
+        }
+        let mut arg = String::new();
+        if c == '"' {
+            chars.next();
+            while let Some(c) = chars.next() {
+                match c {
+                    '"' => break,
+                    '\\' => match chars.next() {
+                        Some('0') => arg.push('\0'),
+                        Some('r') => arg.push('\r'),
+                        Some('n') => arg.push('\n'),
+                        Some('t') => arg.push('\t'),
+                        Some(other) => arg.push(other),
+                        None => {}
+                    },
+                    c => arg.push(c),
+                }
+            }
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c == ' ' {
+                    break;
+                }
+                arg.push(c);
+                chars.next();
+            }
+        }
+        args.push(arg.into_bytes());
+    }
+    args
+}
+
+#[test]
+fn replay_reported_sequence() {
+    let Ok(file) = std::env::var("SHARDIS_DIFF_REPLAY") else {
+        return;
+    };
+    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("read {file}: {e}"));
+    let seq: Vec<Vec<Vec<u8>>> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(split_line)
+        .collect();
+    let repeat = env_u64("SHARDIS_DIFF_REPEAT", 1);
+    let shards = env_u64("SHARDIS_DIFF_SHARDS", 4) as usize;
+    for i in 0..repeat {
+        let mut pair = oracle::Pair::start(shards);
+        if let Some(d) = pair.run(&seq) {
+            panic!("run {i}: {}", oracle::report(shards, 0, &seq, &d));
+        }
+    }
+    eprintln!("{repeat} runs of {} commands, no divergence", seq.len());
 }
 
 #[test]

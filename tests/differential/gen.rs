@@ -215,6 +215,27 @@ const FAMILIES: &[&[&str]] = &[
     ],
 ];
 
+/// MULTI/EXEC/WATCH around the other families' commands: generated only with
+/// `SHARDIS_DIFF_TX=1` while the divergences it finds are open (README, "Differential testing").
+const TRANSACTIONS: &[&str] = &[
+    "MULTI",
+    "MULTI",
+    "EXEC",
+    "EXEC",
+    "DISCARD",
+    "WATCH K...",
+    "UNWATCH",
+];
+
+/// The families in play.
+fn families() -> Vec<&'static [&'static str]> {
+    let mut all = FAMILIES.to_vec();
+    if std::env::var("SHARDIS_DIFF_TX").is_ok_and(|v| v == "1") {
+        all.push(TRANSACTIONS);
+    }
+    all
+}
+
 /// The key pool: few keys, so families collide; hash tags and plain names spread them over shards.
 const KEYS: &[&str] = &["k1", "k2", "k3", "{t}a", "{t}b", "w_m1"];
 
@@ -468,12 +489,12 @@ fn expand(rng: &mut Rng, toks: &[&str], pos: &mut usize, out: &mut Vec<Vec<u8>>)
 }
 
 /// One random command.
-pub fn command(rng: &mut Rng, focus: &[usize]) -> Vec<Vec<u8>> {
+pub fn command(rng: &mut Rng, families: &[&[&str]], focus: &[usize]) -> Vec<Vec<u8>> {
     // Mostly the sequence's own families, so that their values build up on the keys.
     let family = if !focus.is_empty() && rng.u8(..4) != 0 {
-        FAMILIES[focus[rng.usize(..focus.len())]]
+        families[focus[rng.usize(..focus.len())]]
     } else {
-        FAMILIES[rng.usize(..FAMILIES.len())]
+        families[rng.usize(..families.len())]
     };
     let template = family[rng.usize(..family.len())];
     let toks = tokens(template);
@@ -512,13 +533,14 @@ fn mutate(rng: &mut Rng, args: &mut Vec<Vec<u8>>) {
 /// One or two families get most of the commands; every third sequence speaks RESP3.
 pub fn sequence(seed: u64, len: usize) -> Vec<Vec<Vec<u8>>> {
     let mut rng = Rng::with_seed(seed);
+    let families = families();
     let focus: Vec<usize> = (0..rng.usize(1..3))
-        .map(|_| rng.usize(..FAMILIES.len()))
+        .map(|_| rng.usize(..families.len()))
         .collect();
     let mut seq = Vec::with_capacity(len + 1);
     if seed.is_multiple_of(3) {
         seq.push(vec![b"HELLO".to_vec(), b"3".to_vec()]);
     }
-    seq.extend((0..len).map(|_| command(&mut rng, &focus)));
+    seq.extend((0..len).map(|_| command(&mut rng, &families, &focus)));
     seq
 }

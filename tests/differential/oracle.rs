@@ -55,7 +55,7 @@ impl Conn {
 struct Side {
     shards: usize,
     // Owned so the process lives as long as the side (dropping it kills the server).
-    _server: Server,
+    server: Server,
     conn: Option<Conn>,
 }
 
@@ -65,7 +65,7 @@ impl Side {
         let conn = Conn::open(&server).ok();
         Side {
             shards,
-            _server: server,
+            server,
             conn,
         }
     }
@@ -79,14 +79,19 @@ impl Side {
         out
     }
 
-    /// Empties the dataset; a server that crashed or hung is started again.
-    fn reset(&mut self) {
+    /// Empties the dataset and the connection's state (transaction, watched keys, protocol);
+    /// a server that crashed or hung is started again.
+    /// True if the server was started again.
+    fn reset(&mut self) -> bool {
+        let _ = self.call(&[b"DISCARD".to_vec()]);
+        let _ = self.call(&[b"UNWATCH".to_vec()]);
         let flushed = self.conn.is_some()
             && matches!(self.call(&[b"FLUSHALL".to_vec()]), Ok(Resp::Simple(_)))
             && self.call(&[b"HELLO".to_vec(), b"2".to_vec()]).is_ok();
         if !flushed {
             *self = Side::start(self.shards);
         }
+        !flushed
     }
 }
 
@@ -104,20 +109,26 @@ pub struct Divergence {
 pub struct Pair {
     shardis: Side,
     redis: Side,
+    /// A second connection to redis-server for the oracle's own questions (never in MULTI).
+    probe: Option<Conn>,
 }
 
 impl Pair {
     pub fn start(shards: usize) -> Pair {
+        let redis = Side::start(REDIS_ORACLE);
         Pair {
             shardis: Side::start(shards),
-            redis: Side::start(REDIS_ORACLE),
+            probe: Conn::open(&redis.server).ok(),
+            redis,
         }
     }
 
     /// Runs `seq` from an empty dataset; the first divergence, if any.
     pub fn run(&mut self, seq: &[Vec<Vec<u8>>]) -> Option<Divergence> {
         self.shardis.reset();
-        self.redis.reset();
+        if self.redis.reset() {
+            self.probe = Conn::open(&self.redis.server).ok();
+        }
         let digest = vec![b"DEBUG".to_vec(), b"DIGEST".to_vec()];
         for (index, command) in seq.iter().chain(std::iter::once(&digest)).enumerate() {
             if index == seq.len() {
@@ -180,7 +191,10 @@ impl Pair {
             b"-1".to_vec(),
         ];
         let scores = [&query[..], &[b"WITHSCORES".to_vec()]].concat();
-        match self.redis.call(&scores) {
+        let Some(probe) = self.probe.as_mut() else {
+            return false;
+        };
+        match probe.call(&scores) {
             Ok(Resp::Array(items)) => {
                 // RESP2: member, score, member, score …; RESP3: [member, score] pairs.
                 let scores: Vec<&Resp> = match items.first() {
