@@ -94,6 +94,15 @@ const FIXED: &[&[&[&[u8]]]] = &[
     &[&[b"XGROUP", b"a\0b", b"k", b"g"]],
     &[&[b"EXPIREAT", b"k", b"-5", b"\0\xff"]],
     &[&[b"XPENDING", b"\0\xff\r\n", b"g1"]],
+    &[&[b"EXEC", b"0"]],
+    &[
+        &[b"WATCH", b"k"],
+        &[b"MULTI"],
+        &[b"SET", b"k", b"v"],
+        &[b"EXEC", b"x"],
+        &[b"EXEC"],
+        &[b"GET", b"k"],
+    ],
     &[
         &[b"SADD", b"{t}b", b"m"],
         &[b"BITOP", b"NOT", b"{t}a", b"{t}b", b"k1"],
