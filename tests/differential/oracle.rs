@@ -130,6 +130,8 @@ impl Pair {
             self.probe = Conn::open(&self.redis.server).ok();
         }
         let digest = vec![b"DEBUG".to_vec(), b"DIGEST".to_vec()];
+        // Commands queued since MULTI: EXEC's reply holds theirs, normalised the same way.
+        let mut queued: Option<Vec<Vec<Vec<u8>>>> = None;
         for (index, command) in seq.iter().chain(std::iter::once(&digest)).enumerate() {
             if index == seq.len() {
                 // Redis's digest counts keys that have expired but are not reclaimed yet; a
@@ -141,8 +143,31 @@ impl Pair {
             if self.lex_unspecified(command) {
                 continue;
             }
-            let a = self.shardis.call(command).map(|r| normalize(command, r));
-            let b = self.redis.call(command).map(|r| normalize(command, r));
+            let a = self.shardis.call(command);
+            let b = self.redis.call(command);
+            let (a, b) = match name(command).as_str() {
+                "EXEC" => {
+                    let cmds = queued.take().unwrap_or_default();
+                    (
+                        a.map(|r| normalize_exec(&cmds, r)),
+                        b.map(|r| normalize_exec(&cmds, r)),
+                    )
+                }
+                _ => (
+                    a.map(|r| normalize(command, r)),
+                    b.map(|r| normalize(command, r)),
+                ),
+            };
+            match (name(command).as_str(), &b) {
+                ("MULTI", Ok(Resp::Simple(_))) => queued = Some(Vec::new()),
+                ("DISCARD", _) => queued = None,
+                (_, Ok(Resp::Simple(s))) if s == "QUEUED" => {
+                    if let Some(q) = queued.as_mut() {
+                        q.push(command.clone());
+                    }
+                }
+                _ => {}
+            }
             if sort_errno(command, &a, &b) {
                 // Redis 7.0.15's SORT reads weights with strtod without clearing errno: an
                 // earlier overflow anywhere in the process fails it (README, known
@@ -315,6 +340,20 @@ fn unordered_sort(command: &[Vec<u8>]) -> bool {
     match by {
         Some(pattern) => !pattern.contains(&b'*') || has_arg(command, "ALPHA"),
         None => false,
+    }
+}
+
+/// EXEC's reply: each queued command's reply normalised as that command's.
+fn normalize_exec(queued: &[Vec<Vec<u8>>], reply: Resp) -> Resp {
+    match reply {
+        Resp::Array(items) if items.len() == queued.len() => Resp::Array(
+            items
+                .into_iter()
+                .zip(queued)
+                .map(|(r, c)| normalize(c, r))
+                .collect(),
+        ),
+        other => other,
     }
 }
 
