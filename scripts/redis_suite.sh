@@ -45,7 +45,8 @@ Options:
                    anything
   --work DIR       where the patched copy and logs go (default: $WORK)
   --shards "N..."  shard counts to run every unit with (default: "$SHARDS_LIST")
-  --port P         port for the servers (default: $PORT)
+  --port P         port for the servers (default: $PORT); the suite's own control port is
+                   found near P+1000, so runs with different --port (and --work) can overlap
   --no-build       don't run 'cargo build --release' first
   --bin PATH       shardis binary (default: target/release/shardis)
   --redis PATH     also run every unit against this redis-server (the reference row)
@@ -167,7 +168,7 @@ run_unit() { # unit label command...
     [ -n "$SKIPFILE" ] && extra+=(--skipfile "$SKIPFILE")
     [ -n "$TAGS" ] && extra+=(--tags "$TAGS")
     (cd "$COPY" && TERM=dumb timeout "$TIMEOUT" tclsh tests/test_helper.tcl --host 127.0.0.1 --port "$PORT" \
-        --single "$unit" --clients 1 --timeout "$TIMEOUT" --dont-clean "${extra[@]}") >"$dir/suite.log" 2>&1
+        --baseport $((PORT + 1000)) --single "$unit" --clients 1 --timeout "$TIMEOUT" --dont-clean "${extra[@]}") >"$dir/suite.log" 2>&1
     local rc=$?
     stop_server
     local ok err exc skip note=

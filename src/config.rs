@@ -119,6 +119,12 @@ config_enum! {
 }
 
 config_enum! {
+    /// `tls-auth-clients`: whether TLS clients must (yes), may (optional) or need not (no)
+    /// present a certificate signed by the configured CA.
+    TlsAuthClients { No = "no", Yes = "yes", Optional = "optional" }
+}
+
+config_enum! {
     /// `appendfsync`.
     AppendFsync { Everysec = "everysec", Always = "always", No = "no" }
 }
@@ -376,6 +382,36 @@ pub struct Config {
     pub repl_ping_replica_period: u64,
     pub replica_read_only: bool,
 
+    // TLS (see src/net/tls.rs); "" strings mean unset, as in Redis.
+    /// Port of the TLS listener (0 = no TLS listener).
+    pub tls_port: u16,
+    pub tls_cert_file: Option<PathBuf>,
+    pub tls_key_file: Option<PathBuf>,
+    /// Refused when set: rustls reads no encrypted keys.
+    pub tls_key_file_pass: Option<Vec<u8>>,
+    pub tls_ca_cert_file: Option<PathBuf>,
+    pub tls_ca_cert_dir: Option<PathBuf>,
+    pub tls_auth_clients: TlsAuthClients,
+    /// Space-separated TLS versions ("TLSv1.2 TLSv1.3"); "" = both.
+    pub tls_protocols: String,
+    /// TLS 1.2 suites, ':'-separated OpenSSL or IANA names; "" = rustls's defaults.
+    pub tls_ciphers: String,
+    /// TLS 1.3 suites, ':'-separated; "" = rustls's defaults.
+    pub tls_ciphersuites: String,
+    /// Choose the suite by our order rather than the client's.
+    pub tls_prefer_server_ciphers: bool,
+    /// Session resumption: the cache's switch and size (entries); the timeout is stored only.
+    pub tls_session_caching: bool,
+    pub tls_session_cache_size: u64,
+    pub tls_session_cache_timeout: u64,
+    /// Accepted and stored: shardis has no replication, cluster bus or DHE suites.
+    pub tls_replication: bool,
+    pub tls_cluster: bool,
+    pub tls_client_cert_file: Option<PathBuf>,
+    pub tls_client_key_file: Option<PathBuf>,
+    pub tls_client_key_file_pass: Option<Vec<u8>>,
+    pub tls_dh_params_file: Option<PathBuf>,
+
     // shardis-specific
     /// Number of shard threads (1..=1024; default: CPUs this process may use).
     pub shards: usize,
@@ -448,6 +484,26 @@ impl Default for Config {
             slowlog_max_len: 128,
             latency_monitor_threshold: 0,
             notify_keyspace_events: KeyspaceEvents(0),
+            tls_port: 0,
+            tls_cert_file: None,
+            tls_key_file: None,
+            tls_key_file_pass: None,
+            tls_ca_cert_file: None,
+            tls_ca_cert_dir: None,
+            tls_auth_clients: TlsAuthClients::Yes,
+            tls_protocols: String::new(),
+            tls_ciphers: String::new(),
+            tls_ciphersuites: String::new(),
+            tls_prefer_server_ciphers: false,
+            tls_session_caching: true,
+            tls_session_cache_size: 20 * 1024,
+            tls_session_cache_timeout: 300,
+            tls_replication: false,
+            tls_cluster: false,
+            tls_client_cert_file: None,
+            tls_client_key_file: None,
+            tls_client_key_file_pass: None,
+            tls_dh_params_file: None,
             shards: default_shards(),
             shard_spin_us: 0,
         }
@@ -1087,6 +1143,34 @@ static DIRECTIVES: &[Directive] = &[
                 ..number!("repl-ping-replica-period", MUTABLE, repl_ping_replica_period, 1, I32_MAX, Signed) },
     Directive { alias: Some("slave-read-only"),
                 ..boolean!("replica-read-only", MUTABLE, replica_read_only) },
+    // TLS. tls-port is immutable here (Redis can open it at run time); the rest is checked
+    // and applied by CONFIG SET (see commands/server.rs config_set and net/tls.rs).
+    number!("tls-port", IMMUTABLE, tls_port, 0, 65535, Signed),
+    opt_path!("tls-cert-file", MUTABLE, tls_cert_file, true),
+    opt_path!("tls-key-file", MUTABLE, tls_key_file, true),
+    Directive { name: "tls-key-file-pass", alias: None, flags: MUTABLE, apply: None,
+                kind: Kind::Str { get: |c| c.tls_key_file_pass.clone().unwrap_or_default(),
+                                  set: |c, v| { c.tls_key_file_pass = (!v.is_empty()).then(|| v.to_vec()); Ok(()) },
+                                  null_if_empty: true } },
+    opt_path!("tls-ca-cert-file", MUTABLE, tls_ca_cert_file, true),
+    opt_path!("tls-ca-cert-dir", MUTABLE, tls_ca_cert_dir, true),
+    enumeration!("tls-auth-clients", MUTABLE, tls_auth_clients, TlsAuthClients),
+    text!("tls-protocols", MUTABLE, tls_protocols),
+    text!("tls-ciphers", MUTABLE, tls_ciphers),
+    text!("tls-ciphersuites", MUTABLE, tls_ciphersuites),
+    boolean!("tls-prefer-server-ciphers", MUTABLE, tls_prefer_server_ciphers),
+    boolean!("tls-session-caching", MUTABLE, tls_session_caching),
+    number!("tls-session-cache-size", MUTABLE, tls_session_cache_size, 0, I32_MAX, Signed),
+    number!("tls-session-cache-timeout", MUTABLE, tls_session_cache_timeout, 0, I32_MAX, Signed),
+    boolean!("tls-replication", MUTABLE, tls_replication),
+    boolean!("tls-cluster", MUTABLE, tls_cluster),
+    opt_path!("tls-client-cert-file", MUTABLE, tls_client_cert_file, true),
+    opt_path!("tls-client-key-file", MUTABLE, tls_client_key_file, true),
+    Directive { name: "tls-client-key-file-pass", alias: None, flags: MUTABLE, apply: None,
+                kind: Kind::Str { get: |c| c.tls_client_key_file_pass.clone().unwrap_or_default(),
+                                  set: |c, v| { c.tls_client_key_file_pass = (!v.is_empty()).then(|| v.to_vec()); Ok(()) },
+                                  null_if_empty: true } },
+    opt_path!("tls-dh-params-file", MUTABLE, tls_dh_params_file, true),
     // shardis-specific
     number!("shards", IMMUTABLE, shards, 1, MAX_SHARDS, Signed),
     number!("shard-spin-us", IMMUTABLE, shard_spin_us, 0, 1_000_000, Signed),
@@ -1968,6 +2052,14 @@ mod tests {
     /// servers have (bind, save and dir differ on purpose, see module docs).
     const REDIS_DEFAULTS: &[(&str, &str)] = &[
         ("port", "6379"),
+        ("tls-port", "0"),
+        ("tls-auth-clients", "yes"),
+        ("tls-cert-file", ""),
+        ("tls-protocols", ""),
+        ("tls-session-caching", "yes"),
+        ("tls-session-cache-size", "20480"),
+        ("tls-session-cache-timeout", "300"),
+        ("tls-prefer-server-ciphers", "no"),
         ("protected-mode", "yes"),
         ("tcp-backlog", "511"),
         ("unixsocket", ""),

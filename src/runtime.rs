@@ -12,18 +12,31 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-pub fn run(mut config: Config, config_file: Option<String>) -> anyhow::Result<()> {
+pub fn run(config: Config, config_file: Option<String>) -> anyhow::Result<()> {
     logging::init(config.loglevel.name(), &config.logfile)
         .with_context(|| format!("Can't open the log file: {}", config.logfile))?;
     let n = config.shards.max(1);
     crate::util::clock::calibrate();
-    let mut addrs = listener::bind_addrs(&config.bind, config.port)?;
-    if config.port == 0 {
-        let port = listener::pick_port(&addrs)?;
-        config.port = port;
-        addrs = listener::bind_addrs(&config.bind, port)?;
+    // As in Redis, `port 0` means no plain TCP listener (with `tls-port`, TLS only).
+    let addrs = match config.port {
+        0 => Vec::new(),
+        p => listener::check_free(&listener::bind_addrs(&config.bind, p)?)?,
+    };
+    let tls_addrs = match config.tls_port {
+        0 => Vec::new(),
+        p if p == config.port => anyhow::bail!(
+            "tls-port {p} is also the plain port: give TLS a port of its own (or port 0)"
+        ),
+        p => {
+            // Certificates are read now: a bad file stops the start, with its name.
+            net::tls::install(&config)
+                .map_err(|e| anyhow::anyhow!("Failed to configure TLS: {e}"))?;
+            listener::check_free(&listener::bind_addrs(&config.bind, p)?).context("tls-port")?
+        }
+    };
+    if addrs.is_empty() && tls_addrs.is_empty() {
+        anyhow::bail!("Configured to not listen anywhere, exiting.");
     }
-    let addrs = listener::check_free(&addrs)?;
     // The AOF directory is read and prepared here, where blocking I/O is harmless.
     let plan = if config.appendonly {
         Some(crate::persistence::prepare(&config, n)?)
@@ -80,6 +93,7 @@ pub fn run(mut config: Config, config_file: Option<String>) -> anyhow::Result<()
         let placement = cpu.map_or(Placement::Unbound, |c| Placement::Fixed(c.id));
         let (mesh, config, global, addrs) =
             (mesh.clone(), config.clone(), global.clone(), addrs.clone());
+        let tls_addrs = tls_addrs.clone();
         let plan = if i == 0 { plan.clone() } else { None };
         let spin = Duration::from_micros(config.shard_spin_us);
         let handle = LocalExecutorBuilder::new(placement)
@@ -88,7 +102,17 @@ pub fn run(mut config: Config, config_file: Option<String>) -> anyhow::Result<()
             .io_memory(2 << 20)
             .spin_before_park(spin)
             .spawn(move || async move {
-                let res = shard_main(i, mesh, n, config, global.clone(), addrs, cpu, plan).await;
+                let res = shard_main(
+                    i,
+                    mesh,
+                    n,
+                    config,
+                    global.clone(),
+                    (addrs, tls_addrs),
+                    cpu,
+                    plan,
+                )
+                .await;
                 if let Err(e) = &res {
                     logging::warning(&format!("Shard failed: {e:#}"));
                     global.shutdown.store(true, Ordering::Release);
@@ -121,7 +145,7 @@ async fn shard_main(
     n: usize,
     config: Config,
     global: Arc<Global>,
-    addrs: Vec<listener::BindAddr>,
+    (addrs, tls_addrs): (Vec<listener::BindAddr>, Vec<listener::BindAddr>),
     cpu: Option<core_affinity::CoreId>,
     plan: Option<crate::persistence::Plan>,
 ) -> anyhow::Result<()> {
@@ -144,14 +168,21 @@ async fn shard_main(
         .map_err(|e| anyhow::anyhow!("spawning the cron task: {e}"))?
         .detach();
     let listeners = listener::bind_shard(&addrs, backlog)?;
+    let tls_listeners = listener::bind_shard(&tls_addrs, backlog)?;
     if id == 0 {
         logging::notice("Server initialized");
         for a in &addrs {
             logging::notice(&format!("Ready to accept connections tcp {}", a.addr));
         }
+        for a in &tls_addrs {
+            logging::notice(&format!("Ready to accept connections tls {}", a.addr));
+        }
     }
-    let serving = glommio::spawn_local_into(net::serve(shard.clone(), listeners, cpu), net_queue)
-        .map_err(|e| anyhow::anyhow!("spawning the network loop: {e}"))?;
+    let serving = glommio::spawn_local_into(
+        net::serve(shard.clone(), listeners, tls_listeners, cpu),
+        net_queue,
+    )
+    .map_err(|e| anyhow::anyhow!("spawning the network loop: {e}"))?;
     if let Some(plan) = plan {
         // Shard 0 drives the load; every shard answers -LOADING meanwhile.
         glommio::spawn_local_into(crate::persistence::load_all(shard.clone(), plan), net_queue)

@@ -1379,6 +1379,9 @@ async fn config_set(shard: &Rc<Shard>, a: &[Bytes]) -> Reply {
         if let Err(e) = probe.set(&refs) {
             return Reply::err(e);
         }
+        if let Some(r) = crate::net::tls::config_set(&probe, &refs) {
+            return r;
+        }
     }
     let was_on = shard.config.borrow().appendonly;
     let pairs = std::sync::Arc::new(pairs);

@@ -101,6 +101,8 @@ pub struct Conn {
     /// Bytes counted for INFO since the last stats update.
     pub bytes_in: u64,
     pub bytes_out: u64,
+    /// The TLS session of a client of the TLS port (see `tls.rs`); None on the plain port.
+    pub tls: Option<Box<rustls::ServerConnection>>,
 }
 
 pub enum ReadOutcome {
@@ -130,11 +132,15 @@ impl Conn {
             blocked: None,
             bytes_in: 0,
             bytes_out: 0,
+            tls: None,
         }
     }
 
     /// Read what the socket has, up to a few chunks (fairness between clients).
     pub fn read(&mut self) -> ReadOutcome {
+        if self.tls.is_some() {
+            return super::tls::read(self);
+        }
         let mut got = false;
         for _ in 0..4 {
             if self.rbuf.capacity() - self.rbuf.len() < READ_CHUNK / 4 {
@@ -176,6 +182,9 @@ impl Conn {
 
     /// Send as much buffered output as the socket takes. Returns false if the socket failed.
     pub fn flush(&mut self) -> bool {
+        if self.tls.is_some() {
+            return super::tls::flush(self);
+        }
         let batch = self.wbuf.len();
         while !self.wbuf.is_empty() {
             match sys::send(self.fd, &self.wbuf) {
@@ -196,6 +205,12 @@ impl Conn {
                 }
             }
         }
+        self.trim_output(batch);
+        true
+    }
+
+    /// After a flush that started with `batch` bytes buffered: give back a big output buffer.
+    pub fn trim_output(&mut self, batch: usize) {
         if self.wbuf.is_empty()
             && self.wbuf.capacity() > 4 * READ_CHUNK
             && (self.wbuf.capacity() > KEEP_OUTPUT || batch < self.wbuf.capacity() / 4)
@@ -204,7 +219,12 @@ impl Conn {
             // large replies would otherwise regrow it (allocation and copies) every round.
             self.wbuf = BytesMut::with_capacity(READ_CHUNK);
         }
-        true
+    }
+
+    /// Output waits to be sent: replies in `wbuf`, or TLS records (handshake included).
+    #[inline]
+    pub fn output_pending(&self) -> bool {
+        !self.wbuf.is_empty() || (self.tls.is_some() && super::tls::wants_write(self))
     }
 
     /// The epoll events this connection should be registered for now.
@@ -217,7 +237,7 @@ impl Conn {
         {
             ev |= sys::IN;
         }
-        if !self.wbuf.is_empty() {
+        if self.output_pending() {
             ev |= sys::OUT;
         }
         ev

@@ -91,14 +91,3 @@ pub fn bind_shard(addrs: &[BindAddr], backlog: i32) -> anyhow::Result<Vec<Socket
     }
     Ok(out)
 }
-
-/// A free port for `port 0`: bound once here, then every shard binds it.
-pub fn pick_port(addrs: &[BindAddr]) -> anyhow::Result<u16> {
-    let a = addrs
-        .first()
-        .map_or(SocketAddr::from(([127, 0, 0, 1], 0)), |b| b.addr);
-    let s = socket_for(&a, false)?;
-    s.bind(&SockAddr::from(a))?;
-    let local = s.local_addr()?.as_socket().map_or(0, |x| x.port());
-    Ok(local)
-}

@@ -12,6 +12,7 @@ pub mod dispatch;
 pub mod listener;
 pub mod parker;
 pub mod sys;
+pub mod tls;
 
 use crate::logging;
 use crate::shard::Shard;
@@ -27,6 +28,8 @@ const WAKE_TOKEN: u64 = 1 << 62;
 /// Longest an idle shard sleeps before polling its sockets again (see `serve`).
 const PARK_BOUND: std::time::Duration = std::time::Duration::from_millis(10);
 const LISTEN_TOKEN: u64 = 1 << 63;
+/// With LISTEN_TOKEN: the listener is a TLS one.
+const TLS_LISTEN_TOKEN: u64 = 1 << 61;
 
 pub type ConnRef = Rc<RefCell<Conn>>;
 
@@ -65,6 +68,9 @@ pub fn close_conn(shard: &Shard, id: u64) {
     crate::commands::transaction::unwatch_all(shard, &mut c.client.tx);
     if let Some(ep) = &shard.net.borrow().epoll {
         let _ = ep.delete(c.fd);
+    }
+    if c.tls.is_some() {
+        tls::close_notify(&mut c);
     }
     sys::close(c.fd);
     c.closed = true;
@@ -170,7 +176,7 @@ pub fn settle(shard: &Shard, conn: &ConnRef) {
         if hard > 0 && c.wbuf.len() as u64 > hard {
             c.closed = true;
         }
-        close = c.closed || (c.closing && c.wbuf.is_empty());
+        close = c.closed || (c.closing && !c.output_pending());
         if !close {
             shard.net.borrow().update_interest(&mut c);
         }
@@ -241,8 +247,8 @@ fn on_conn_event(shard: &Rc<Shard>, conn: &ConnRef, events: u32) {
     dispatch::run_input(shard, conn);
 }
 
-/// Accept every pending connection on a listener.
-fn accept_all(shard: &Rc<Shard>, lfd: i32, ep: &sys::Epoll) {
+/// Accept every pending connection on a listener (a TLS one if `tls`).
+fn accept_all(shard: &Rc<Shard>, lfd: i32, ep: &sys::Epoll, tls: bool) {
     for _ in 0..256 {
         let (fd, peer) = match sys::accept(lfd) {
             Ok(x) => x,
@@ -265,7 +271,10 @@ fn accept_all(shard: &Rc<Shard>, lfd: i32, ep: &sys::Epoll) {
         let g = &shard.global;
         if g.connected.fetch_add(1, Ordering::AcqRel) as u64 >= maxclients {
             g.connected.fetch_sub(1, Ordering::AcqRel);
-            let _ = sys::send(fd, b"-ERR max number of clients reached\r\n");
+            if !tls {
+                // A TLS client could not read it before a handshake.
+                let _ = sys::send(fd, b"-ERR max number of clients reached\r\n");
+            }
             sys::close(fd);
             shard.stats.borrow_mut().rejected_connections += 1;
             continue;
@@ -275,6 +284,17 @@ fn accept_all(shard: &Rc<Shard>, lfd: i32, ep: &sys::Epoll) {
         let addr = peer.map_or_else(|| "?:0".to_string(), |a| a.to_string());
         let laddr = sys::local_addr(fd).map_or_else(|| "?:0".to_string(), |a| a.to_string());
         let mut c = Conn::new(fd, conn::ClientState::new(id, addr, laddr), limits);
+        if tls {
+            match tls::accept() {
+                Ok(session) => c.tls = Some(Box::new(session)),
+                Err(e) => {
+                    logging::warning(&format!("Error accepting a TLS connection: {e}"));
+                    sys::close(fd);
+                    g.connected.fetch_sub(1, Ordering::AcqRel);
+                    continue;
+                }
+            }
+        }
         c.interest = sys::IN;
         c.client.authenticated = open;
         if ep.add(fd, sys::IN, id).is_err() {
@@ -295,11 +315,19 @@ fn accept_all(shard: &Rc<Shard>, lfd: i32, ep: &sys::Epoll) {
 pub async fn serve(
     shard: Rc<Shard>,
     listeners: Vec<socket2::Socket>,
+    tls_listeners: Vec<socket2::Socket>,
     cpu: Option<core_affinity::CoreId>,
 ) -> anyhow::Result<()> {
     let ep = Rc::new(sys::Epoll::new()?);
     for (i, l) in listeners.iter().enumerate() {
         ep.add(l.as_raw_fd(), sys::IN, LISTEN_TOKEN | i as u64)?;
+    }
+    for (i, l) in tls_listeners.iter().enumerate() {
+        ep.add(
+            l.as_raw_fd(),
+            sys::IN,
+            LISTEN_TOKEN | TLS_LISTEN_TOKEN | i as u64,
+        )?;
     }
     let wake = shard.global.wakers[shard.id].clone();
     ep.add(wake.fd(), sys::IN, WAKE_TOKEN)?;
@@ -339,9 +367,11 @@ pub async fn serve(
                     break 'outer;
                 }
             } else if token & LISTEN_TOKEN != 0 {
-                let idx = (token & !LISTEN_TOKEN) as usize;
-                if let Some(l) = listeners.get(idx) {
-                    accept_all(&shard, l.as_raw_fd(), &ep);
+                let tls = token & TLS_LISTEN_TOKEN != 0;
+                let idx = (token & !(LISTEN_TOKEN | TLS_LISTEN_TOKEN)) as usize;
+                let list = if tls { &tls_listeners } else { &listeners };
+                if let Some(l) = list.get(idx) {
+                    accept_all(&shard, l.as_raw_fd(), &ep, tls);
                 }
             } else {
                 let conn = shard.net.borrow().conns.get(&token).cloned();
@@ -357,6 +387,7 @@ pub async fn serve(
 
     // Shutdown: stop accepting, flush what we can, close every client.
     drop(listeners);
+    drop(tls_listeners);
     let ids: Vec<u64> = shard.net.borrow().conns.keys().copied().collect();
     for id in ids {
         let c = shard.net.borrow().conns.get(&id).cloned();

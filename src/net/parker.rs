@@ -194,8 +194,11 @@ fn watch(epfd: RawFd, s: &Shared) {
         s.waker.wake();
         // Backstop for a wake that does not get the executor going. Under heavy
         // oversubscription a shard was seen asleep (in io_uring_enter) with ready sockets and
-        // woken tasks, for minutes, until a signal (strace attaching) interrupted the wait. So:
-        // if the loop neither runs nor re-arms within KICK_AFTER, interrupt its thread.
+        // woken tasks, for minutes, until a signal (strace attaching) interrupted the wait —
+        // also after the loop had run a round or two and before it parked again. So: whenever
+        // the loop neither runs another round nor re-arms within KICK_AFTER, interrupt its
+        // thread (while it is busy, its beat moves and this only looks every KICK_AFTER).
+        let mut beat = beat;
         loop {
             if wait_armed(s, Some(KICK_AFTER)) {
                 break;
@@ -203,12 +206,10 @@ fn watch(epfd: RawFd, s: &Shared) {
             if s.stop.load(Ordering::Acquire) {
                 return;
             }
-            if s.beat.load(Ordering::Relaxed) != beat {
-                // Running (busy): wait for it to park again.
-                if !wait_armed(s, None) {
-                    return;
-                }
-                break;
+            let now = s.beat.load(Ordering::Relaxed);
+            if now != beat {
+                beat = now;
+                continue;
             }
             // SAFETY: the target thread outlives this watcher (the shard joins it on drop
             // before its thread ends), and the signal has a no-op handler installed.

@@ -146,6 +146,16 @@ pub fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
     })
 }
 
+/// Non-blocking gather send (sendmsg), with `send`'s flags: several TLS records in one call.
+pub fn send_vectored(fd: RawFd, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+    // SAFETY: a zeroed msghdr is valid; IoSlice is ABI-compatible with iovec, and the kernel
+    // only reads the slices, which outlive the call.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = bufs.as_ptr() as *mut libc::iovec;
+    msg.msg_iovlen = bufs.len() as _;
+    cvt_size(unsafe { libc::sendmsg(fd, &msg, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL) })
+}
+
 /// Accept one connection as a non-blocking, close-on-exec socket with its peer address.
 pub fn accept(listener: RawFd) -> io::Result<(RawFd, Option<std::net::SocketAddr>)> {
     let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };

@@ -239,4 +239,80 @@ mod tests {
         assert!(f.buf.is_empty());
         assert_eq!(f.offset, 0);
     }
+
+    /// The records as text, one command per line (for readable asserts).
+    fn lines(buf: &[u8]) -> Vec<String> {
+        let buf = bytes::Bytes::copy_from_slice(buf);
+        let mut out = Vec::new();
+        let mut pos = 0;
+        while pos < buf.len() {
+            match crate::persistence::segment::parse_record(&buf, pos) {
+                crate::persistence::segment::Parsed::Record(args, n) => {
+                    let words: Vec<String> = args
+                        .iter()
+                        .map(|a| String::from_utf8_lossy(a).into())
+                        .collect();
+                    out.push(words.join(" "));
+                    pos += n;
+                }
+                _ => break,
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn records_of_a_marked_transaction_are_bracketed_and_closed() {
+        let mut f = Feed {
+            on: true,
+            ..Feed::default()
+        };
+        let m = TxMark { id: 7, parts: 2 };
+        let keys = [(0, bytes::Bytes::from_static(b"a"))];
+        f.record(0, &[b"SET".as_slice(), b"x", b"1"]);
+        f.mark(m, &keys, false);
+        f.record(0, &[b"SET".as_slice(), b"a", b"1"]);
+        f.record(0, &[b"INCR".as_slice(), b"a"]);
+        // Another key in between closes the bracket; the next record of `a` opens another.
+        f.record(0, &[b"SET".as_slice(), b"y", b"1"]);
+        f.record(0, &[b"DEL".as_slice(), b"a"]);
+        f.tx_done(m);
+        f.unmark(m, &keys, false);
+        f.record(0, &[b"SET".as_slice(), b"a", b"2"]);
+        assert_eq!(
+            lines(&f.take()),
+            [
+                "SELECT 0",
+                "SET x 1",
+                "MULTI",
+                "SHARDIS.TX 7 2",
+                "SET a 1",
+                "INCR a",
+                "EXEC",
+                "SET y 1",
+                "MULTI",
+                "SHARDIS.TX 7 2",
+                "DEL a",
+                "EXEC",
+                "SHARDIS.TXDONE 7 2",
+                "SET a 2",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_one_shard_transaction_that_wrote_nothing_leaves_nothing() {
+        let mut f = Feed {
+            on: true,
+            ..Feed::default()
+        };
+        let at = f.begin_multi();
+        f.end_multi(at);
+        assert!(f.buf.is_empty());
+        assert_eq!(f.offset, 0);
+        let at = f.begin_multi();
+        f.record(0, &[b"SET".as_slice(), b"k", b"v"]);
+        f.end_multi(at);
+        assert_eq!(lines(&f.take()), ["MULTI", "SELECT 0", "SET k v", "EXEC"]);
+    }
 }

@@ -351,8 +351,9 @@ impl Shard {
             let mut st = self.store.borrow_mut();
             let dirty = st.dirty;
             let r = st.run_logged(db, now, spec.is_write(), handler, args);
-            // WATCHed keys written by this command (Redis's signalModifiedKey).
-            if !st.watch.is_empty() && st.dirty != dirty {
+            // WATCHed keys written by this command (Redis's signalModifiedKey). A read that
+            // only expired a key lazily does not count (a stale key has no value to change).
+            if !st.watch.is_empty() && st.dirty != dirty && spec.is_write() {
                 for i in spec.key_indexes(args) {
                     if let Some(k) = args.get(i) {
                         st.watch.touch(db, k);

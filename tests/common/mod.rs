@@ -342,7 +342,7 @@ fn wait_ready(child: &mut Child, port: u16) -> Result<(), String> {
 
 /// Picks a free port: bind port 0, read the port, drop the listener. Ports
 /// already handed out by this process are never reused.
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     static USED: Mutex<Vec<u16>> = Mutex::new(Vec::new());
     let mut used = USED.lock().unwrap_or_else(|e| e.into_inner());
     loop {
