@@ -1,47 +1,11 @@
-//! shardis: a Redis-compatible, thread-per-core, shared-nothing key-value server.
+//! The `shardis` binary; the server is the library (src/lib.rs).
 
-mod commands;
-mod config;
-mod logging;
-mod memory;
-mod metrics;
-mod net;
-mod persistence;
-mod protocol;
-mod routing;
-mod runtime;
-mod shard;
-mod store;
-mod util;
+/// jemalloc, whose per-arena statistics are the shards' memory figures (src/memory/alloc.rs).
+/// Declared here, in the binary, so that the fuzz targets built on the library can count
+/// allocations with an allocator of their own.
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() {
-    // A write past RLIMIT_FSIZE must fail with EFBIG (an AOF write error we recover from),
-    // not kill the process.
-    // SAFETY: setting a signal disposition to SIG_IGN has no preconditions.
-    unsafe {
-        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
-    }
-    net::parker::install_kick_handler();
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let config = match config::Config::from_args(&args) {
-        Ok(c) => c,
-        Err(e) => {
-            if let Some(early) = e.downcast_ref::<config::EarlyExit>() {
-                println!("{early}");
-                std::process::exit(0);
-            }
-            eprintln!("{e:#}");
-            std::process::exit(1);
-        }
-    };
-    // Like Redis, relative paths (logfile, AOF directory) are taken from `dir`.
-    if let Err(e) = std::env::set_current_dir(&config.dir) {
-        eprintln!("Can't chdir to '{}': {e}", config.dir.display());
-        std::process::exit(1);
-    }
-    let file = config.config_file.as_ref().map(|p| p.display().to_string());
-    if let Err(e) = runtime::run(config, file) {
-        eprintln!("{e:#}");
-        std::process::exit(1);
-    }
+    shardis::main();
 }

@@ -48,17 +48,39 @@ pub fn range(a: &[u8], lo: i64, hi: i64, msg: Option<&'static str>) -> Result<i6
     Ok(v)
 }
 
-/// A collection SCAN cursor, read as Redis's strtoul does (a negative one wraps), or
-/// `ERR invalid cursor`.
+/// An argument as Redis shows it in an error it formats with C's `%s`: up to its first NUL.
+pub fn c_str(a: &[u8]) -> &[u8] {
+    &a[..memchr::memchr(0, a).unwrap_or(a.len())]
+}
+
+/// A SCAN cursor, read as Redis's strtoul on the C string does: up to the first NUL byte, an
+/// empty one is 0, an optional sign (a negative one wraps), no leading space, no overflow;
+/// else `ERR invalid cursor`.
 pub fn cursor(a: &[u8]) -> Result<u64, Reply> {
-    std::str::from_utf8(a)
-        .ok()
-        .and_then(|s| {
-            s.parse::<u64>()
-                .ok()
-                .or_else(|| s.parse::<i64>().ok().map(|v| v as u64))
-        })
-        .ok_or_else(|| Reply::err("ERR invalid cursor"))
+    let invalid = || Reply::err("ERR invalid cursor");
+    let s = c_str(a);
+    if s.is_empty() {
+        return Ok(0);
+    }
+    let (neg, digits) = match s[0] {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if digits.is_empty() {
+        return Err(invalid());
+    }
+    let mut v: u64 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return Err(invalid());
+        }
+        v = v
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(u64::from(d - b'0')))
+            .ok_or_else(invalid)?;
+    }
+    Ok(if neg { v.wrapping_neg() } else { v })
 }
 
 /// Most elements a random-with-repetition reply (HRANDFIELD/SRANDMEMBER/ZRANDMEMBER with a

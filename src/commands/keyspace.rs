@@ -117,8 +117,9 @@ fn parse_db_index(ctx: &Ctx, a: &[u8]) -> Result<usize, Reply> {
     }
 }
 
+/// Client bytes in an error text, as Redis's `%s` shows them: up to the first NUL byte.
 fn lossy(b: &[u8]) -> Cow<'_, str> {
-    String::from_utf8_lossy(b)
+    String::from_utf8_lossy(args::c_str(b))
 }
 
 // ---------------------------------------------------------------------------------------------

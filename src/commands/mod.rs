@@ -233,9 +233,10 @@ pub fn all() -> Vec<&'static CommandSpec> {
 /// The unknown-command error exactly as Redis words it: the arguments are quoted one by one
 /// while the list is under 128 bytes, each cut to what is left of those 128.
 pub fn unknown_command(args: &[Bytes]) -> Reply {
+    let c_str = args::c_str;
     let name = args
         .first()
-        .map(|a| String::from_utf8_lossy(a))
+        .map(|a| String::from_utf8_lossy(c_str(a)).into_owned())
         .unwrap_or_default();
     let mut list = String::new();
     for a in args.iter().skip(1) {
@@ -243,6 +244,7 @@ pub fn unknown_command(args: &[Bytes]) -> Reply {
             break;
         }
         let room = 128 - list.len();
+        let a = c_str(a);
         let s = String::from_utf8_lossy(&a[..a.len().min(room)]);
         list.push_str(&format!("'{s}' "));
     }

@@ -232,7 +232,7 @@ pub fn auth_required(c: &ClientState, name: &str) -> bool {
 fn sub_err(cmd: &str, sub: &[u8]) -> Reply {
     Reply::err(format!(
         "ERR unknown subcommand '{}'. Try {} HELP.",
-        String::from_utf8_lossy(sub),
+        String::from_utf8_lossy(crate::commands::args::c_str(sub)),
         cmd.to_ascii_uppercase()
     ))
 }
@@ -1122,14 +1122,9 @@ fn sum(v: Vec<Option<i64>>) -> i64 {
 
 /// SCAN over all shards. The cursor packs (position in the shard's table) * shards + shard.
 async fn scan(shard: &Rc<Shard>, db: usize, a: &[Bytes]) -> Reply {
-    // Redis reads the cursor with strtoul: a negative one wraps around.
-    let parsed = std::str::from_utf8(&a[1]).ok().and_then(|s| {
-        s.parse::<u64>()
-            .ok()
-            .or_else(|| s.parse::<i64>().ok().map(|v| v as u64))
-    });
-    let Some(cursor) = parsed else {
-        return Reply::err("ERR invalid cursor");
+    let cursor = match crate::commands::args::cursor(&a[1]) {
+        Ok(c) => c,
+        Err(e) => return e,
     };
     let sa = match crate::commands::keyspace::parse_scan_args(a, 2) {
         Ok(s) => s,

@@ -281,8 +281,9 @@ fn int(a: &[u8]) -> Result<i64, Reply> {
     super::args::int(a)
 }
 
+/// Client bytes in an error text, as Redis's `%s` shows them: up to the first NUL byte.
 fn lossy(b: &[u8]) -> Cow<'_, str> {
-    String::from_utf8_lossy(b)
+    String::from_utf8_lossy(super::args::c_str(b))
 }
 
 fn stream_read<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut Stream>, Reply> {

@@ -145,6 +145,17 @@ pub fn unwatch_all(shard: &Shard, tx: &mut TxState) {
     }
 }
 
+/// A refused EXEC (wrong arity): as Redis's execCommandAbort, whether or not MULTI was called,
+/// the transaction is discarded, the keys unwatched, and the reason given as EXECABORT.
+pub fn exec_abort(shard: &Shard, tx: &mut TxState, reason: &str) -> Reply {
+    tx.queued = None;
+    tx.aborted = false;
+    unwatch_all(shard, tx);
+    Reply::err(format!(
+        "EXECABORT Transaction discarded because of: {reason}"
+    ))
+}
+
 /// The synchronous ones: MULTI, DISCARD, UNWATCH, and the errors of WATCH and EXEC. None: run
 /// `exec_async`.
 pub fn exec_sync(shard: &Rc<Shard>, tx: &mut TxState, name: &str) -> Option<Reply> {

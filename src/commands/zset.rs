@@ -1759,14 +1759,9 @@ fn zintercard(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 // ZSCAN
 
 fn zscan(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    // Redis reads the cursor with strtoul: a negative one wraps around.
-    let parsed = std::str::from_utf8(&args[2]).ok().and_then(|s| {
-        s.parse::<u64>()
-            .ok()
-            .or_else(|| s.parse::<i64>().ok().map(|v| v as u64))
-    });
-    let Some(cursor) = parsed else {
-        return Reply::err("ERR invalid cursor");
+    let cursor = match crate::commands::args::cursor(&args[2]) {
+        Ok(c) => c,
+        Err(e) => return e,
     };
     let empty = || {
         Reply::Array(vec![

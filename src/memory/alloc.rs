@@ -1,4 +1,5 @@
-//! The allocator: jemalloc, with one arena per shard.
+//! The allocator: jemalloc (the binary's global allocator, src/main.rs), with one arena per
+//! shard.
 //!
 //! A shard's data is allocated on its own thread, so binding each shard thread to an arena of
 //! its own makes that arena's statistics the shard's memory, exactly: a block freed by another
@@ -13,9 +14,6 @@
 
 use std::cell::Cell;
 use tikv_jemalloc_ctl::{epoch, raw, stats, thread};
-
-#[global_allocator]
-static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// jemalloc's version, for INFO `mem_allocator` (as Redis reports it).
 pub const NAME: &str = "jemalloc-5.3.0";

@@ -169,6 +169,11 @@ fn process(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
             Some(s) if s.arity_ok(args.len()) => s,
             found => {
                 let r = match found {
+                    Some(s) if s.name == "exec" => commands::transaction::exec_abort(
+                        shard,
+                        &mut c.client.tx,
+                        "wrong number of arguments for 'exec' command",
+                    ),
                     Some(s) => Reply::arity(s.name),
                     None => commands::unknown_command(&args),
                 };

@@ -343,6 +343,10 @@ async fn bitop(shard: &Rc<Shard>, db: usize, spec: &'static CommandSpec, args: &
     let Some((&dst_idx, srcs)) = keys.split_first() else {
         return Reply::arity(spec.name);
     };
+    // Redis rejects a bad operation or source count before it looks at any key.
+    if let Err(e) = crate::commands::bitops::bitop_validate(&args[1], srcs.len()) {
+        return e;
+    }
     let mut values = Vec::with_capacity(srcs.len());
     for &i in srcs {
         match fetch_str(shard, db, args[i].clone()).await {

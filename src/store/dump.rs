@@ -84,10 +84,15 @@ pub fn dump(value: &Value, lim: &StoreLimits) -> Vec<u8> {
         Value::Stream(_) => return Vec::new(),
         Value::ZSet(z) => save_zset(&mut out, z),
     }
-    out.extend_from_slice(&RDB_VERSION.to_le_bytes());
-    let crc = CRC64.checksum(&out);
-    out.extend_from_slice(&crc.to_le_bytes());
-    out
+    seal(out)
+}
+
+/// Appends the footer (RDB version, CRC64) that turns a serialized value into a payload.
+pub fn seal(mut body: Vec<u8>) -> Vec<u8> {
+    body.extend_from_slice(&RDB_VERSION.to_le_bytes());
+    let crc = CRC64.checksum(&body);
+    body.extend_from_slice(&crc.to_le_bytes());
+    body
 }
 
 /// Whether DUMP can serialize this value (streams' RDB encoding is not written yet).

@@ -50,7 +50,11 @@ pub fn parse_f64(s: &[u8]) -> Option<f64> {
             if lower.contains("nan") || lower.contains("inf") {
                 return None;
             }
-            text.parse::<f64>().ok()?
+            match text.parse::<f64>() {
+                Ok(v) => v,
+                // strtod also reads C99 hexadecimal floats ("0x10", "0x1.8p3").
+                Err(_) => parse_hex_f64(text)?,
+            }
         }
     };
     if v.is_nan() {
@@ -58,6 +62,38 @@ pub fn parse_f64(s: &[u8]) -> Option<f64> {
     } else {
         Some(v)
     }
+}
+
+/// strtod's hexadecimal form: `[+-]0x<hex digits>[.<hex digits>][p[+-]<decimal exponent>]`.
+fn parse_hex_f64(text: &str) -> Option<f64> {
+    let (neg, rest) = match text.as_bytes().first()? {
+        b'-' => (true, &text[1..]),
+        b'+' => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let rest = rest
+        .strip_prefix("0x")
+        .or_else(|| rest.strip_prefix("0X"))?;
+    let (mantissa, exp) = match rest.find(['p', 'P']) {
+        Some(i) => (&rest[..i], rest[i + 1..].parse::<i32>().ok()?),
+        None => (rest, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if int.is_empty() && frac.is_empty() {
+        return None;
+    }
+    let mut v = 0f64;
+    for c in int.chars() {
+        v = v * 16.0 + f64::from(c.to_digit(16)?);
+    }
+    let mut scale = 1.0 / 16.0;
+    for c in frac.chars() {
+        v += f64::from(c.to_digit(16)?) * scale;
+        scale /= 16.0;
+    }
+    let v = v * 2f64.powi(exp);
+    // Out of range is an error for strtod's callers in Redis (ERANGE).
+    v.is_finite().then_some(if neg { -v } else { v })
 }
 
 /// Format like C's `%.17g` (what Redis 7.0 uses for double replies).

@@ -46,6 +46,10 @@ pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
+/// `shards` value that makes `Server::start_with` launch the real `redis-server` whatever
+/// SHARDIS_TEST_SERVER says: the differential tester's oracle (tests/differential.rs).
+pub const REDIS_ORACLE: usize = 0;
+
 /// True when the suite runs against a real `redis-server` (the oracle).
 pub fn is_redis() -> bool {
     matches!(std::env::var("SHARDIS_TEST_SERVER").as_deref(), Ok("redis"))
@@ -393,7 +397,7 @@ fn spawn_server(port: u16, shards: usize, extra: &[&str], dir: &Path, log: &Path
     let out = std::fs::File::create(log).expect("create server log file");
     let err = out.try_clone().expect("clone server log file");
     let port_s = port.to_string();
-    let mut cmd = if is_redis() {
+    let mut cmd = if is_redis() || shards == REDIS_ORACLE {
         let mut c = Command::new("redis-server");
         c.args([
             "--port",
