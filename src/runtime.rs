@@ -62,9 +62,11 @@ pub fn run(config: Config, config_file: Option<String>) -> anyhow::Result<()> {
             .unwrap_or_default(),
         port: config.port,
         wakers,
+        pulses: (0..n).map(|_| Default::default()).collect(),
         subscriptions: AtomicUsize::new(0),
     });
     spawn_signal_thread(global.clone())?;
+    crate::shard::watchdog::spawn(global.pulses.clone())?;
 
     logging::notice(&format!(
         "shardis {} (Redis {} compatible) starting: pid={}, port={}, shards={}",
@@ -102,24 +104,29 @@ pub fn run(config: Config, config_file: Option<String>) -> anyhow::Result<()> {
             // io_uring buffers are locked memory: keep them small (see tuning.md on memlock).
             .io_memory(2 << 20)
             .spin_before_park(spin)
-            .spawn(move || async move {
-                let res = shard_main(
-                    i,
-                    mesh,
-                    n,
-                    config,
-                    global.clone(),
-                    (addrs, tls_addrs),
-                    cpu,
-                    plan,
-                )
-                .await;
-                if let Err(e) = &res {
-                    logging::warning(&format!("Shard failed: {e:#}"));
-                    global.shutdown.store(true, Ordering::Release);
-                    global.wakers.iter().for_each(|w| w.notify());
+            .spawn(move || {
+                // On the shard's thread, before its executor first sleeps.
+                global.pulses[i].register();
+                async move {
+                    let res = shard_main(
+                        i,
+                        mesh,
+                        n,
+                        config,
+                        global.clone(),
+                        (addrs, tls_addrs),
+                        cpu,
+                        plan,
+                    )
+                    .await;
+                    if let Err(e) = &res {
+                        logging::warning(&format!("Shard failed: {e:#}"));
+                        global.shutdown.store(true, Ordering::Release);
+                        global.wakers.iter().for_each(|w| w.notify());
+                    }
+                    global.pulses[i].deregister();
+                    res
                 }
-                res
             })
             .map_err(std::io::Error::from)
             .with_context(|| format!("starting shard {i}"))?;

@@ -335,6 +335,7 @@ pub async fn serve(
 
     'outer: loop {
         parker.beat();
+        shard.global.pulses[shard.id].beat();
         let mut n = ep.wait(&mut events, 0)?;
         if n == 0 {
             if shard.global.shutdown.load(Ordering::Acquire) {

@@ -10,6 +10,7 @@ pub mod cron;
 pub mod locks;
 pub mod mesh;
 pub mod pubsub;
+pub mod watchdog;
 
 use crate::commands::CommandSpec;
 use crate::config::Config;
@@ -68,6 +69,8 @@ pub struct Global {
     pub port: u16,
     /// Each shard's wake-up eventfd, by shard id (shutdown, cross-shard client kills).
     pub wakers: Vec<Arc<crate::net::sys::EventFd>>,
+    /// Each shard's heartbeat, by shard id (see `watchdog.rs`).
+    pub pulses: Vec<Arc<watchdog::Pulse>>,
     /// Pub/sub subscriptions of all clients on all shards, touched once per (un)subscribe:
     /// while 0, publishing and keyspace events cost nothing (see `pubsub.rs`).
     pub subscriptions: AtomicUsize,
