@@ -5,6 +5,7 @@ mod config;
 mod logging;
 mod metrics;
 mod net;
+mod observe;
 mod persistence;
 mod protocol;
 mod routing;

@@ -47,6 +47,7 @@ pub fn run(mut config: Config, config_file: Option<String>) -> anyhow::Result<()
             .unwrap_or_default(),
         port: config.port,
         wakers,
+        monitors: crate::observe::monitor::Monitors::new(n),
     });
     spawn_signal_thread(global.clone())?;
 

@@ -179,6 +179,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         crate::commands::blocking::COMMANDS,
         crate::commands::stream::COMMANDS,
         crate::commands::sort::COMMANDS,
+        crate::commands::observe::COMMANDS,
     ]
     .into_iter()
     .flatten()
@@ -192,6 +193,7 @@ pub mod hash;
 pub mod hyperloglog;
 pub mod keyspace;
 pub mod list;
+pub mod observe;
 pub mod server;
 pub mod set;
 pub mod sort;

@@ -37,6 +37,8 @@ pub struct ClientState {
     pub last_cmd: &'static str,
     /// False while `requirepass` is set and the client has not authenticated.
     pub authenticated: bool,
+    /// Address and name as last handed out by `tag` (slow log entries made on other shards).
+    tag: std::cell::RefCell<Option<std::sync::Arc<crate::observe::ClientTag>>>,
 }
 
 impl ClientState {
@@ -58,7 +60,24 @@ impl ClientState {
             no_evict: false,
             last_cmd: "NULL",
             authenticated: true,
+            tag: Default::default(),
         }
+    }
+
+    /// Who this client is, for the slow log; shared while the name stays the same.
+    pub fn tag(&self) -> std::sync::Arc<crate::observe::ClientTag> {
+        let mut cached = self.tag.borrow_mut();
+        if let Some(t) = cached.as_ref() {
+            if t.name == self.name {
+                return t.clone();
+            }
+        }
+        let t = std::sync::Arc::new(crate::observe::ClientTag {
+            addr: self.addr.clone(),
+            name: self.name.clone(),
+        });
+        *cached = Some(t.clone());
+        t
     }
 
     /// Called as a command starts: whether an earlier CLIENT REPLY SKIP drops its reply.

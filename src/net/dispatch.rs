@@ -131,6 +131,14 @@ pub fn run_input(shard: &Rc<Shard>, conn: &ConnRef) {
 /// Parse and run commands until the input is used up, output is backed up, or a command needs
 /// to wait for other shards. Returns the work left for an async task, if any.
 fn process(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
+    // The commands run here are this client's (slow log entries name it).
+    let prev = shard.observe.set_client(Some(c.client.tag()));
+    let work = process_input(shard, c);
+    shard.observe.set_client(prev);
+    work
+}
+
+fn process_input(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
     let mut batch: Option<Batch> = None;
     // One clock read for the whole batch: commands of one read run within microseconds.
     let now = crate::util::now_ms();
@@ -155,6 +163,9 @@ fn process(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
             Ok(None) => break,
             Err(e) => {
                 let r = Reply::Error(e.0.into());
+                if let Reply::Error(e) = &r {
+                    shard.stats.borrow_mut().record_error(e);
+                }
                 match &mut batch {
                     Some(b) => b.push_reply(r, false),
                     None => c.emit(&r, false),
@@ -176,6 +187,9 @@ fn process(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
                     .stats
                     .borrow_mut()
                     .record_rejected(found.map(|s| s.name));
+                if let Reply::Error(e) = &r {
+                    shard.stats.borrow_mut().record_error(e);
+                }
                 let suppress = c.client.suppress(skipped);
                 match &mut batch {
                     Some(b) => b.push_reply(r, suppress),
@@ -204,11 +218,15 @@ fn process(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
             let suppress = c.client.suppress(skipped);
             let r = Reply::err("NOAUTH Authentication required.");
             shard.stats.borrow_mut().record_rejected(Some(spec.name));
+            shard.stats.borrow_mut().record_error("NOAUTH");
             match &mut batch {
                 Some(b) => b.push_reply(r, suppress),
                 None => c.emit(&r, suppress),
             }
             continue;
+        }
+        if crate::observe::monitor::active(shard) {
+            crate::observe::monitor::feed(shard, spec, &args, c.client.db, &c.client.addr);
         }
         let handler = match spec.kind {
             Kind::Conn => {
@@ -293,13 +311,19 @@ fn process(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
 /// Send each shard its part of the batch, wait for all, and write the replies in order.
 async fn run_batch(shard: &Rc<Shard>, conn: &ConnRef, mut batch: Batch) {
     let now = crate::util::now_ms();
+    let tag = conn.borrow().client.tag();
     let calls = std::mem::take(&mut batch.remote)
         .into_iter()
         .map(|(target, cmds)| {
+            let tag = tag.clone();
             shard.call(target, move |sh| {
-                cmds.into_iter()
+                let prev = sh.observe.set_client(Some(tag));
+                let out = cmds
+                    .into_iter()
                     .map(|r| (r.slot, sh.exec(r.db, r.spec, r.handler, &r.args, now)))
-                    .collect::<Vec<_>>()
+                    .collect::<Vec<_>>();
+                sh.observe.set_client(prev);
+                out
             })
         });
     let results = futures::future::join_all(calls).await;
@@ -383,7 +407,10 @@ async fn run_barrier(shard: &Rc<Shard>, conn: &ConnRef, args: &[Bytes]) -> Reply
     let Some(spec) = commands::lookup(&args[0]) else {
         return commands::unknown_command(args);
     };
-    let db = conn.borrow().client.db;
+    let (db, tag) = {
+        let c = conn.borrow();
+        (c.client.db, c.client.tag())
+    };
     let start = crate::util::clock::ticks();
     let reply = match spec.kind {
         Kind::Conn => {
@@ -403,7 +430,10 @@ async fn run_barrier(shard: &Rc<Shard>, conn: &ConnRef, args: &[Bytes]) -> Reply
             Route::Spread => coordinator::run(shard, db, spec, args).await,
             Route::Here => match spec.kind {
                 Kind::Keyed(h) | Kind::Split(h, _) | Kind::Coordinated(h) => {
-                    return shard.exec(db, spec, h, args, crate::util::now_ms())
+                    let prev = shard.observe.set_client(Some(tag));
+                    let r = shard.exec(db, spec, h, args, crate::util::now_ms());
+                    shard.observe.set_client(prev);
+                    return r;
                 }
                 Kind::Conn => unreachable_conn(),
             },
@@ -415,18 +445,17 @@ async fn run_barrier(shard: &Rc<Shard>, conn: &ConnRef, args: &[Bytes]) -> Reply
                 };
                 return shard
                     .call(owner, move |sh| {
-                        sh.exec(db, spec, h, &a, crate::util::now_ms())
+                        let prev = sh.observe.set_client(Some(tag));
+                        let r = sh.exec(db, spec, h, &a, crate::util::now_ms());
+                        sh.observe.set_client(prev);
+                        r
                     })
                     .await
                     .unwrap_or_else(|| Reply::err("ERR shard unavailable (shutting down)"));
             }
         },
     };
-    let us = crate::util::clock::elapsed_us(start, crate::util::clock::ticks());
-    shard
-        .stats
-        .borrow_mut()
-        .record(spec.name, us, reply.is_error());
+    crate::observe::done(shard, spec, args, start, &reply, &|| Some(tag.clone()));
     reply
 }
 

@@ -64,6 +64,8 @@ pub struct Global {
     pub port: u16,
     /// Each shard's wake-up eventfd, by shard id (shutdown, cross-shard client kills).
     pub wakers: Vec<Arc<crate::net::sys::EventFd>>,
+    /// MONITOR clients per shard (checked once per command: is there any).
+    pub monitors: crate::observe::monitor::Monitors,
 }
 
 pub struct Shard {
@@ -90,6 +92,8 @@ pub struct Shard {
     pub rewrite_queue: std::cell::Cell<Option<glommio::TaskQueueHandle>>,
     /// Clients blocked on this shard's keys (BLPOP …), see `blocking.rs`.
     pub blocking: RefCell<blocking::Registry>,
+    /// Slow log, latency monitor, MONITOR clients (see `observe`).
+    pub observe: crate::observe::Observe,
     mesh: mesh::Mesh,
 }
 
@@ -101,6 +105,7 @@ impl Shard {
         global: Arc<Global>,
         mesh: mesh::Mesh,
     ) -> Shard {
+        let observe = crate::observe::Observe::new(&config);
         let mut store = ShardStore::new(config.databases);
         store.limits = crate::store::StoreLimits::from_config(&config);
         Shard {
@@ -120,6 +125,7 @@ impl Shard {
             aof_queue: std::cell::Cell::new(None),
             rewrite_queue: std::cell::Cell::new(None),
             blocking: RefCell::new(Default::default()),
+            observe,
             mesh,
         }
     }
@@ -167,6 +173,13 @@ impl Shard {
         // A closed inbox drops queued messages, which cancels `rx`: the caller gets None.
         self.mesh.get(target)?.send(msg).ok()?;
         rx.await.ok()
+    }
+
+    /// Run `f` on shard `target` without waiting for it (dropped if that shard is gone).
+    pub fn post(&self, target: usize, f: impl FnOnce(&Rc<Shard>) + Send + 'static) {
+        if let Some(inbox) = self.mesh.get(target) {
+            let _ = inbox.send(Box::new(f));
+        }
     }
 
     /// Run the future `f` makes on shard `target` (spawned there) and return its output.
@@ -274,10 +287,9 @@ impl Shard {
         // Clients blocked on keys this wrote are served now, before the next command (Redis's
         // handleClientsBlockedOnKeys after each call).
         blocking::serve_ready(self);
-        let us = crate::util::clock::elapsed_us(start, crate::util::clock::ticks());
-        self.stats
-            .borrow_mut()
-            .record(spec.name, us, reply.is_error());
+        crate::observe::done(self, spec, args, start, &reply, &|| {
+            self.observe.client.borrow().clone()
+        });
         reply
     }
 
