@@ -17,7 +17,7 @@ fn info(c: &mut redis::Connection, section: &str) -> String {
 }
 
 fn fields(line: &str) -> HashMap<String, String> {
-    line.split(|ch: char| ch == ' ' || ch == ',')
+    line.split([' ', ','])
         .filter_map(|kv| {
             kv.split_once('=')
                 .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -282,7 +282,7 @@ fn latency_histogram_has_redis_shape() {
         assert_eq!(as_int(&set["calls"]), 5);
         // Cumulative counts by bucket, ending at the total.
         let buckets: Vec<i64> = items(&set["histogram_usec"]).iter().map(as_int).collect();
-        assert!(!buckets.is_empty() && buckets.len() % 2 == 0);
+        assert!(!buckets.is_empty() && buckets.len().is_multiple_of(2));
         let counts: Vec<i64> = buckets.chunks(2).map(|p| p[1]).collect();
         assert!(counts.windows(2).all(|w| w[0] < w[1]), "{counts:?}");
         assert_eq!(*counts.last().unwrap(), 5);
@@ -329,7 +329,7 @@ fn slowlog_merges_every_shard_newest_first() {
             assert_eq!(as_str(&e[5]), "slowpoke");
         }
         let len = as_int(&q(&mut c, &["SLOWLOG", "LEN"]));
-        assert!(len as usize >= keys.len() + 1, "{len}");
+        assert!(len as usize > keys.len(), "{len}");
         assert_eq!(items(&q(&mut c, &["SLOWLOG", "GET", "2"])).len(), 2);
         assert_eq!(items(&q(&mut c, &["SLOWLOG", "GET"])).len(), 10);
         assert_eq!(

@@ -248,7 +248,7 @@ async fn merged_slowlog(shard: &Rc<Shard>) -> Vec<slowlog::Entry> {
         })
         .await;
     let mut all: Vec<slowlog::Entry> = parts.into_iter().flatten().flatten().collect();
-    all.sort_by(|x, y| y.id.cmp(&x.id));
+    all.sort_by_key(|e| std::cmp::Reverse(e.id));
     all.truncate(shard.observe.knobs.get().slowlog_max);
     all
 }
@@ -350,7 +350,7 @@ fn graph(event: &str, s: &latency::Series) -> String {
     const ROWS: u64 = 4;
     for row in (0..ROWS).rev() {
         for x in &s.samples {
-            let level = if hi == 0 { 0 } else { x.1 * ROWS / hi };
+            let level = (x.1 * ROWS).checked_div(hi).unwrap_or(0);
             out.push(if level > row {
                 '#'
             } else if row == 0 {
