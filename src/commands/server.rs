@@ -322,7 +322,11 @@ fn sync_inner(
         "command" => command(a),
         "client" => match sub.as_str() {
             "list" | "kill" | "unblock" => return None,
-            _ => client_sync(shard, &mut c.client, a, &sub),
+            "info" if a.len() == 2 => {
+                let line = client_line(shard, &c.client, Some(c), c.client.id);
+                Reply::Verbatim(Bytes::from(line + "\n"))
+            }
+            _ => client_sync(&mut c.client, a, &sub),
         },
         "config" => match sub.as_str() {
             "get" => {
@@ -490,7 +494,7 @@ fn check_client_name(n: &[u8]) -> Result<(), Reply> {
     Ok(())
 }
 
-fn client_sync(shard: &Rc<Shard>, cl: &mut ClientState, a: &[Bytes], sub: &str) -> Reply {
+fn client_sync(cl: &mut ClientState, a: &[Bytes], sub: &str) -> Reply {
     let n = a.len();
     match (sub, n) {
         ("id", 2) => Reply::Int(cl.id as i64),
@@ -506,7 +510,6 @@ fn client_sync(shard: &Rc<Shard>, cl: &mut ClientState, a: &[Bytes], sub: &str) 
                 Reply::ok()
             }
         },
-        ("info", 2) => Reply::Verbatim(Bytes::from(client_line(shard, cl, None) + "\n")),
         ("getredir", 2) => Reply::Int(-1),
         ("no-evict", 3) => {
             if args::is(&a[2], "on") {
@@ -522,6 +525,7 @@ fn client_sync(shard: &Rc<Shard>, cl: &mut ClientState, a: &[Bytes], sub: &str) 
             // OFF and SKIP are not answered themselves; ON is.
             if args::is(&a[2], "on") {
                 cl.reply_off = false;
+                cl.force_reply = true;
             } else if args::is(&a[2], "off") {
                 cl.reply_off = true;
                 cl.skip_current = true;
@@ -573,12 +577,14 @@ fn client_sync(shard: &Rc<Shard>, cl: &mut ClientState, a: &[Bytes], sub: &str) 
     }
 }
 
-/// One CLIENT LIST line, in Redis 7.0's field order.
-fn client_line(shard: &Shard, cl: &ClientState, conn: Option<&Conn>) -> String {
+/// One CLIENT LIST line, in Redis 7.0's field order. `me` is the client asking, whose query
+/// buffer still holds the command running now, as Redis counts it.
+fn client_line(shard: &Shard, cl: &ClientState, conn: Option<&Conn>, me: u64) -> String {
+    let running = if cl.id == me { cl.cmd_bytes } else { 0 };
     let (fd, qbuf, qfree, omem) = conn.map_or((-1, 0, 0, 0), |c| {
         (
             c.fd,
-            c.rbuf.len(),
+            c.rbuf.len() + running,
             c.rbuf.capacity() - c.rbuf.len(),
             c.wbuf.len(),
         )
@@ -1011,7 +1017,7 @@ async fn async_inner(
             Reply::ok()
         }
         "client" => match sub.as_str() {
-            "list" => client_list(shard, a).await,
+            "list" => client_list(shard, a, my_id).await,
             "kill" => client_kill(shard, my_id, a).await,
             "unblock" => client_unblock(shard, a).await,
             _ => sub_err("client", &a[1]),
@@ -1150,7 +1156,7 @@ fn scan_reply(cursor: u64, keys: Vec<Bytes>) -> Reply {
     ])
 }
 
-async fn client_list(shard: &Rc<Shard>, a: &[Bytes]) -> Reply {
+async fn client_list(shard: &Rc<Shard>, a: &[Bytes], me: u64) -> Reply {
     let mut ids: Option<Vec<u64>> = None;
     let mut i = 2;
     while i < a.len() {
@@ -1193,7 +1199,7 @@ async fn client_list(shard: &Rc<Shard>, a: &[Bytes]) -> Reply {
                 .filter_map(|(id, c)| {
                     c.try_borrow()
                         .ok()
-                        .map(|c| (*id, client_line(sh, &c.client, Some(&c))))
+                        .map(|c| (*id, client_line(sh, &c.client, Some(&c), me)))
                 })
                 .collect();
             out.sort();
@@ -1253,6 +1259,9 @@ struct KillFilter {
 }
 
 async fn client_kill(shard: &Rc<Shard>, my_id: u64, a: &[Bytes]) -> Reply {
+    if a.len() < 3 {
+        return sub_arity("client", &a[1]);
+    }
     let old_form = a.len() == 3;
     let mut f = KillFilter::default();
     if old_form {

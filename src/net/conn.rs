@@ -37,6 +37,10 @@ pub struct ClientState {
     pub last_cmd: &'static str,
     /// False while `requirepass` is set and the client has not authenticated.
     pub authenticated: bool,
+    /// CLIENT REPLY ON is answered even right after CLIENT REPLY SKIP (as in Redis).
+    pub force_reply: bool,
+    /// Bytes of the command now running, which Redis's `qbuf` still counts.
+    pub cmd_bytes: usize,
     /// Address and name as last handed out by `tag` (slow log entries made on other shards).
     tag: std::cell::RefCell<Option<std::sync::Arc<crate::observe::ClientTag>>>,
 }
@@ -60,6 +64,8 @@ impl ClientState {
             no_evict: false,
             last_cmd: "NULL",
             authenticated: true,
+            force_reply: false,
+            cmd_bytes: 0,
             tag: Default::default(),
         }
     }
@@ -88,6 +94,10 @@ impl ClientState {
     /// Whether the reply of the command that just ran is dropped (CLIENT REPLY), given what
     /// `take_skip` said when it started.
     pub fn suppress(&mut self, skipped: bool) -> bool {
+        if std::mem::take(&mut self.force_reply) {
+            self.skip_current = false;
+            return false;
+        }
         skipped | self.reply_off | std::mem::take(&mut self.skip_current)
     }
 }

@@ -158,8 +158,12 @@ fn process_input(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
         if batch.as_ref().is_some_and(|b| b.full()) {
             break;
         }
+        let before = c.rbuf.len();
         let args = match c.parser.parse(&mut c.rbuf) {
-            Ok(Some(a)) => a,
+            Ok(Some(a)) => {
+                c.client.cmd_bytes = before - c.rbuf.len();
+                a
+            }
             Ok(None) => break,
             Err(e) => {
                 let r = Reply::Error(e.0.into());
