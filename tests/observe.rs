@@ -524,3 +524,19 @@ fn monitor_sees_commands_from_every_shard() {
         assert!(!lines.iter().any(|l| l.contains("\"LIST\"")), "{lines:?}");
     });
 }
+
+#[test]
+fn client_info_counts_the_running_command() {
+    both(|s| {
+        let mut r = s.raw();
+        // `*2\r\n$6\r\nCLIENT\r\n$4\r\nINFO\r\n` is 26 bytes, still in the query buffer in Redis.
+        let line = String::from_utf8_lossy(&r.roundtrip(&[b"CLIENT", b"INFO"])).into_owned();
+        let f = fields(line.trim());
+        assert_eq!(f["qbuf"], "26", "{line}");
+        assert_ne!(f["fd"], "-1", "{line}");
+        // CLIENT REPLY ON is answered even right after SKIP.
+        r.send(b"CLIENT REPLY SKIP\r\nCLIENT REPLY ON\r\nPING\r\n");
+        assert_eq!(r.read_reply_str(), "+OK\r\n");
+        assert_eq!(r.read_reply_str(), "+PONG\r\n");
+    });
+}
