@@ -230,7 +230,20 @@ const SUBCOMMANDS: &[&str] = &[
 /// command's name.
 #[inline]
 pub fn fullname(spec: &'static CommandSpec, args: &[Bytes]) -> &'static str {
-    if args.len() < 2 || !(spec.arity == -2 || spec.name == "command") {
+    if args.len() < 2
+        || !matches!(
+            spec.name,
+            "client"
+                | "config"
+                | "memory"
+                | "command"
+                | "object"
+                | "xinfo"
+                | "xgroup"
+                | "slowlog"
+                | "latency"
+        )
+    {
         return spec.name;
     }
     sub_fullname(spec.name, &args[1]).unwrap_or(spec.name)
