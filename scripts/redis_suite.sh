@@ -11,6 +11,7 @@ FETCH=0
 WORK=${TMPDIR:-/tmp}/shardis-redis-suite
 SHARDS_LIST="1 4"
 PORT=17820
+BASEPORT=21111
 BUILD=1
 SHARDIS_BIN=$REPO/target/release/shardis
 REDIS_BIN=
@@ -47,6 +48,8 @@ Options:
   --work DIR       where the patched copy and logs go (default: $WORK)
   --shards "N..."  shard counts to run every unit with (default: "$SHARDS_LIST")
   --port P         port for the servers (default: $PORT)
+  --baseport P     test_helper's --baseport: its own ports lie just below P (default: $BASEPORT;
+                   give another when a second suite runs on the machine)
   --no-build       don't run 'cargo build --release' first
   --bin PATH       shardis binary (default: target/release/shardis)
   --redis PATH     also run every unit against this redis-server (the reference row)
@@ -79,6 +82,7 @@ while [ $# -gt 0 ]; do
         --work) WORK=$2; shift 2 ;;
         --shards) SHARDS_LIST=$2; shift 2 ;;
         --port) PORT=$2; shift 2 ;;
+        --baseport) BASEPORT=$2; shift 2 ;;
         --no-build) BUILD=0; shift ;;
         --bin) SHARDIS_BIN=$2; BUILD=0; shift 2 ;;
         --redis) REDIS_BIN=$2; shift 2 ;;

@@ -375,6 +375,10 @@ pub struct Config {
     pub slowlog_max_len: u64,
     /// Milliseconds (0 = latency monitor off).
     pub latency_monitor_threshold: u64,
+    /// Per-command latency histograms (INFO latencystats, LATENCY HISTOGRAM).
+    pub latency_tracking: bool,
+    /// The percentiles INFO latencystats shows.
+    pub latency_tracking_info_percentiles: Percentiles,
     pub notify_keyspace_events: KeyspaceEvents,
 
     // Replication: accepted and stored for compatibility; shardis has no replication.
@@ -483,6 +487,8 @@ impl Default for Config {
             slowlog_log_slower_than: 10000,
             slowlog_max_len: 128,
             latency_monitor_threshold: 0,
+            latency_tracking: true,
+            latency_tracking_info_percentiles: Percentiles(vec![50.0, 99.0, 99.9]),
             notify_keyspace_events: KeyspaceEvents(0),
             tls_port: 0,
             tls_cert_file: None,
@@ -559,6 +565,12 @@ Examples:
        ./shardis --port 7777 --shards 4
        ./shardis /etc/myshardis.conf --loglevel verbose -
        ./shardis /etc/myshardis.conf --loglevel verbose";
+
+/// `latency-tracking-info-percentiles`: each within 0..=100, so never NaN (hence `Eq`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Percentiles(pub Vec<f64>);
+
+impl Eq for Percentiles {}
 
 /// A fatal configuration error; `Display` is the complete message to print
 /// (Redis' "*** FATAL CONFIG FILE ERROR ***" block, or "can't open" text).
@@ -1132,6 +1144,8 @@ static DIRECTIVES: &[Directive] = &[
     number!("slowlog-log-slower-than", MUTABLE, slowlog_log_slower_than, -1, i64::MAX, Signed),
     number!("slowlog-max-len", MUTABLE, slowlog_max_len, 0, i64::MAX, Signed),
     number!("latency-monitor-threshold", MUTABLE, latency_monitor_threshold, 0, i64::MAX, Signed),
+    boolean!("latency-tracking", MUTABLE, latency_tracking),
+    special!("latency-tracking-info-percentiles", MUTABLE | MULTI_ARG, get_ltp, set_ltp, rewrite_ltp),
     special!("notify-keyspace-events", MUTABLE, get_nke, set_nke, rewrite_nke),
     enumeration!("enable-debug-command", IMMUTABLE, enable_debug_command, EnableDebug),
     // Replication (accepted and stored; shardis has no replication)
@@ -1513,6 +1527,56 @@ fn rewrite_obuf(c: &Config, def: &Config) -> Vec<(String, bool)> {
 }
 
 // --- notify-keyspace-events ---
+
+// --- latency-tracking-info-percentiles ---
+
+/// Redis prints each as `%f` with the trailing zeros (and a bare dot) cut.
+pub fn fmt_percentile(p: f64) -> String {
+    let s = format!("{p:.6}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+fn get_ltp(c: &Config) -> String {
+    c.latency_tracking_info_percentiles
+        .0
+        .iter()
+        .map(|p| fmt_percentile(*p))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A single `""` means none.
+fn set_ltp(c: &mut Config, args: &[&[u8]], _loading: bool) -> Result<(), String> {
+    let args = if args == [b"".as_slice()] {
+        &[][..]
+    } else {
+        args
+    };
+    let mut v = Vec::with_capacity(args.len());
+    for a in args {
+        let p = crate::util::num::parse_f64(a)
+            .ok_or("Invalid latency-tracking-info-percentiles parameters")?;
+        if !(0.0..=100.0).contains(&p) {
+            return Err(
+                "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]"
+                    .into(),
+            );
+        }
+        v.push(p);
+    }
+    c.latency_tracking_info_percentiles = Percentiles(v);
+    Ok(())
+}
+
+fn rewrite_ltp(c: &Config, def: &Config) -> Vec<(String, bool)> {
+    let v = &c.latency_tracking_info_percentiles.0;
+    let line = if v.is_empty() {
+        "latency-tracking-info-percentiles \"\"".to_string()
+    } else {
+        format!("latency-tracking-info-percentiles {}", get_ltp(c))
+    };
+    vec![(line, *v != def.latency_tracking_info_percentiles.0)]
+}
 
 fn get_nke(c: &Config) -> String {
     c.notify_keyspace_events.to_string()
@@ -2100,6 +2164,8 @@ mod tests {
         ("slowlog-log-slower-than", "10000"),
         ("slowlog-max-len", "128"),
         ("latency-monitor-threshold", "0"),
+        ("latency-tracking", "yes"),
+        ("latency-tracking-info-percentiles", "50 99 99.9"),
         ("notify-keyspace-events", ""),
         ("key-load-delay", "0"),
         ("rdb-key-save-delay", "0"),

@@ -11,6 +11,7 @@ mod logging;
 mod memory;
 mod metrics;
 mod net;
+mod observe;
 mod persistence;
 mod protocol;
 mod routing;

@@ -6,7 +6,19 @@ pub struct CommandStat {
     pub usec: u64,
     pub failed: u64,
     pub rejected: u64,
+    /// Run times in ns (`latency-tracking`): INFO latencystats, LATENCY HISTOGRAM.
+    pub latency: Option<Box<hdrhistogram::Histogram<u64>>>,
 }
+
+/// Redis's range for command latency histograms: 1 ns to 1 s, 2 significant digits.
+fn new_histogram() -> Option<Box<hdrhistogram::Histogram<u64>>> {
+    hdrhistogram::Histogram::new_with_bounds(1, 1_000_000_000, 2)
+        .ok()
+        .map(Box::new)
+}
+
+/// Distinct error codes counted before errorstats stops growing (Redis's ERRORSTATS_LIMIT).
+const ERRORSTATS_LIMIT: usize = 128;
 
 #[derive(Default, Clone, Debug)]
 pub struct ServerStats {
@@ -17,18 +29,44 @@ pub struct ServerStats {
     pub net_output_bytes: u64,
     pub total_error_replies: u64,
     pub commands: ahash::AHashMap<&'static str, CommandStat>,
+    /// Error replies by code (the first word: ERR, WRONGTYPE …), INFO errorstats.
+    pub errors: ahash::AHashMap<String, u64>,
 }
 
 impl ServerStats {
+    /// One command ran for `ns`; `track` adds it to its latency histogram.
     #[inline]
-    pub fn record(&mut self, name: &'static str, usec: u64, failed: bool) {
+    pub fn record_timed(&mut self, name: &'static str, ns: u64, failed: bool, track: bool) {
         self.total_commands_processed += 1;
         let s = self.commands.entry(name).or_default();
         s.calls += 1;
-        s.usec += usec;
+        s.usec += ns / 1000;
         if failed {
             s.failed += 1;
             self.total_error_replies += 1;
+        }
+        if track {
+            if s.latency.is_none() {
+                s.latency = new_histogram();
+            }
+            if let Some(h) = &mut s.latency {
+                h.saturating_record(ns.max(1));
+            }
+        }
+    }
+
+    /// Count an error reply under its code, as Redis's afterErrorReply does (`total_error_replies`
+    /// is counted by `record`/`record_rejected`).
+    pub fn record_error(&mut self, text: &str) {
+        let head = &text.as_bytes()[..text.len().min(32)];
+        let code = match memchr::memchr(b' ', head) {
+            Some(i) => &text[..i],
+            None => "ERR",
+        };
+        if let Some(n) = self.errors.get_mut(code) {
+            *n += 1;
+        } else if self.errors.len() < ERRORSTATS_LIMIT {
+            self.errors.insert(code.to_string(), 1);
         }
     }
 
@@ -53,6 +91,17 @@ impl ServerStats {
             s.usec += v.usec;
             s.failed += v.failed;
             s.rejected += v.rejected;
+            if let Some(h) = &v.latency {
+                match &mut s.latency {
+                    Some(mine) => {
+                        let _ = mine.add(h.as_ref());
+                    }
+                    None => s.latency = Some(h.clone()),
+                }
+            }
+        }
+        for (code, n) in &other.errors {
+            *self.errors.entry(code.clone()).or_default() += n;
         }
     }
 }

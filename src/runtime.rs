@@ -64,6 +64,7 @@ pub fn run(config: Config, config_file: Option<String>) -> anyhow::Result<()> {
         wakers,
         pulses: (0..n).map(|_| Default::default()).collect(),
         subscriptions: AtomicUsize::new(0),
+        monitors: crate::observe::monitor::Monitors::new(n),
     });
     spawn_signal_thread(global.clone())?;
     crate::shard::watchdog::spawn(global.pulses.clone())?;

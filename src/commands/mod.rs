@@ -181,6 +181,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         crate::commands::sort::COMMANDS,
         crate::commands::transaction::COMMANDS,
         crate::commands::pubsub::COMMANDS,
+        crate::commands::observe::COMMANDS,
     ]
     .into_iter()
     .flatten()
@@ -194,6 +195,7 @@ pub mod hash;
 pub mod hyperloglog;
 pub mod keyspace;
 pub mod list;
+pub mod observe;
 pub mod pubsub;
 pub mod server;
 pub mod set;

@@ -229,7 +229,7 @@ pub fn auth_required(c: &ClientState, name: &str) -> bool {
     !c.authenticated && !allowed_unauthenticated(name)
 }
 
-fn sub_err(cmd: &str, sub: &[u8]) -> Reply {
+pub fn sub_err(cmd: &str, sub: &[u8]) -> Reply {
     Reply::err(format!(
         "ERR unknown subcommand '{}'. Try {} HELP.",
         String::from_utf8_lossy(crate::commands::args::c_str(sub)),
@@ -245,7 +245,7 @@ fn sub_arity(cmd: &str, sub: &[u8]) -> Reply {
     ))
 }
 
-fn help(lines: &[&str]) -> Reply {
+pub fn help(lines: &[&str]) -> Reply {
     Reply::Array(
         lines
             .iter()
@@ -267,8 +267,7 @@ pub fn exec_sync(
 ) -> Option<Reply> {
     let start = crate::util::clock::ticks();
     let r = sync_inner(shard, c, spec, a)?;
-    let us = crate::util::clock::elapsed_us(start, crate::util::clock::ticks());
-    shard.stats.borrow_mut().record(spec.name, us, r.is_error());
+    crate::observe::done(shard, spec, a, start, &r, &|| Some(c.client.tag()));
     Some(r)
 }
 
@@ -305,6 +304,7 @@ fn sync_inner(
             crate::commands::transaction::unwatch_all(shard, &mut c.client.tx);
             crate::shard::pubsub::forget(shard, &mut c.client);
             let id = c.client.id;
+            crate::observe::monitor::remove(shard, id);
             let (addr, laddr) = (c.client.addr.clone(), c.client.laddr.clone());
             let mut fresh = ClientState::new(id, addr, laddr);
             fresh.created = c.client.created;
@@ -335,7 +335,11 @@ fn sync_inner(
         "command" => command(a),
         "client" => match sub.as_str() {
             "list" | "kill" | "unblock" => return None,
-            _ => client_sync(shard, &mut c.client, a, &sub),
+            "info" if a.len() == 2 => {
+                let line = client_line(shard, &c.client, Some(c), c.client.id);
+                Reply::Verbatim(Bytes::from(line + "\n"))
+            }
+            _ => client_sync(&mut c.client, a, &sub),
         },
         "config" => match sub.as_str() {
             "get" => {
@@ -367,6 +371,7 @@ fn sync_inner(
             "set" | "resetstat" | "rewrite" => return None,
             _ => sub_err("config", &a[1]),
         },
+        "slowlog" | "latency" | "monitor" => return super::observe::exec_sync(shard, c, a),
         "memory" => match sub.as_str() {
             "doctor" if a.len() == 2 => {
                 Reply::Verbatim(Bytes::from(crate::memory::report::doctor(0, 0)))
@@ -510,7 +515,7 @@ fn check_client_name(n: &[u8]) -> Result<(), Reply> {
     Ok(())
 }
 
-fn client_sync(shard: &Rc<Shard>, cl: &mut ClientState, a: &[Bytes], sub: &str) -> Reply {
+fn client_sync(cl: &mut ClientState, a: &[Bytes], sub: &str) -> Reply {
     let n = a.len();
     match (sub, n) {
         ("id", 2) => Reply::Int(cl.id as i64),
@@ -526,7 +531,6 @@ fn client_sync(shard: &Rc<Shard>, cl: &mut ClientState, a: &[Bytes], sub: &str) 
                 Reply::ok()
             }
         },
-        ("info", 2) => Reply::Verbatim(Bytes::from(client_line(shard, cl, None) + "\n")),
         ("getredir", 2) => Reply::Int(-1),
         ("no-evict", 3) => {
             if args::is(&a[2], "on") {
@@ -542,6 +546,7 @@ fn client_sync(shard: &Rc<Shard>, cl: &mut ClientState, a: &[Bytes], sub: &str) 
             // OFF and SKIP are not answered themselves; ON is.
             if args::is(&a[2], "on") {
                 cl.reply_off = false;
+                cl.force_reply = true;
             } else if args::is(&a[2], "off") {
                 cl.reply_off = true;
                 cl.skip_current = true;
@@ -593,12 +598,14 @@ fn client_sync(shard: &Rc<Shard>, cl: &mut ClientState, a: &[Bytes], sub: &str) 
     }
 }
 
-/// One CLIENT LIST line, in Redis 7.0's field order.
-fn client_line(shard: &Shard, cl: &ClientState, conn: Option<&Conn>) -> String {
+/// One CLIENT LIST line, in Redis 7.0's field order. `me` is the client asking, whose query
+/// buffer still holds the command running now, as Redis counts it.
+fn client_line(shard: &Shard, cl: &ClientState, conn: Option<&Conn>, me: u64) -> String {
+    let running = if cl.id == me { cl.cmd_bytes } else { 0 };
     let (fd, qbuf, qfree, omem) = conn.map_or((-1, 0, 0, 0), |c| {
         (
             c.fd,
-            c.rbuf.len(),
+            c.rbuf.len() + running,
             c.rbuf.capacity() - c.rbuf.len(),
             c.wbuf.len(),
         )
@@ -617,7 +624,9 @@ fn client_line(shard: &Shard, cl: &ClientState, conn: Option<&Conn>) -> String {
         name,
         cl.created.elapsed().as_secs(),
         cl.last_interaction.elapsed().as_secs(),
-        if conn.is_some_and(|c| c.blocked.is_some()) {
+        if shard.observe.monitors.borrow().contains(&cl.id) {
+            "O"
+        } else if conn.is_some_and(|c| c.blocked.is_some()) {
             "b"
         } else {
             "N"
@@ -875,8 +884,9 @@ pub async fn exec_async(
 ) -> Reply {
     let start = crate::util::clock::ticks();
     let r = async_inner(shard, conn, spec, a).await;
-    let us = crate::util::clock::elapsed_us(start, crate::util::clock::ticks());
-    shard.stats.borrow_mut().record(spec.name, us, r.is_error());
+    crate::observe::done(shard, spec, a, start, &r, &|| {
+        conn.try_borrow().ok().map(|c| c.client.tag())
+    });
     r
 }
 
@@ -1015,6 +1025,7 @@ async fn async_inner(
             fallback.map_or(Reply::Nil, Reply::Bulk)
         }
         "scan" => scan(shard, db, a).await,
+        "slowlog" | "latency" => super::observe::exec_async(shard, a).await,
         "info" => info(shard, a).await,
         "shutdown" => {
             for w in a.iter().skip(1) {
@@ -1038,7 +1049,7 @@ async fn async_inner(
             Reply::ok()
         }
         "client" => match sub.as_str() {
-            "list" => client_list(shard, a).await,
+            "list" => client_list(shard, a, my_id).await,
             "kill" => client_kill(shard, my_id, a).await,
             "unblock" => client_unblock(shard, a).await,
             _ => sub_err("client", &a[1]),
@@ -1172,7 +1183,7 @@ fn scan_reply(cursor: u64, keys: Vec<Bytes>) -> Reply {
     ])
 }
 
-async fn client_list(shard: &Rc<Shard>, a: &[Bytes]) -> Reply {
+async fn client_list(shard: &Rc<Shard>, a: &[Bytes], me: u64) -> Reply {
     let mut ids: Option<Vec<u64>> = None;
     let mut i = 2;
     while i < a.len() {
@@ -1215,7 +1226,7 @@ async fn client_list(shard: &Rc<Shard>, a: &[Bytes]) -> Reply {
                 .filter_map(|(id, c)| {
                     c.try_borrow()
                         .ok()
-                        .map(|c| (*id, client_line(sh, &c.client, Some(&c))))
+                        .map(|c| (*id, client_line(sh, &c.client, Some(&c), me)))
                 })
                 .collect();
             out.sort();
@@ -1275,6 +1286,9 @@ struct KillFilter {
 }
 
 async fn client_kill(shard: &Rc<Shard>, my_id: u64, a: &[Bytes]) -> Reply {
+    if a.len() < 3 {
+        return sub_arity("client", &a[1]);
+    }
     let old_form = a.len() == 3;
     let mut f = KillFilter::default();
     if old_form {
@@ -1418,6 +1432,7 @@ async fn config_set(shard: &Rc<Shard>, a: &[Bytes]) -> Reply {
                 .collect();
             let mut cfg = sh.config.borrow_mut();
             if cfg.set(&refs).is_ok() {
+                sh.observe.refresh(&cfg);
                 crate::logging::set_level(cfg.loglevel.name());
                 let limits = cfg.parse_limits();
                 sh.store.borrow_mut().limits = crate::store::StoreLimits::from_config(&cfg);
@@ -1741,6 +1756,7 @@ struct ShardInfo {
     /// Blocked clients, those of them with a timeout, and keys with waiters.
     blocked: (usize, usize, usize),
     aof: AofInfo,
+    rates: (f64, f64, f64),
 }
 
 /// One shard's AOF figures for INFO persistence.
@@ -1779,10 +1795,11 @@ async fn info(shard: &Rc<Shard>, a: &[Bytes]) -> Reply {
     }
     let has = |name: &str| {
         sections.iter().any(|s| {
+            // No module adds sections, so "all" is "everything".
             s == name
                 || s == "everything"
-                || (s == "all" && name != "modules")
-                || (s == "default" && !matches!(name, "commandstats" | "latencystats" | "modules"))
+                || s == "all"
+                || (s == "default" && !matches!(name, "commandstats" | "latencystats"))
         })
     };
     let memory = has("memory").then(crate::memory::report::measure);
@@ -1818,12 +1835,31 @@ async fn info(shard: &Rc<Shard>, a: &[Bytes]) -> Reply {
                     buffered: sh.store.borrow().feed.buf.len() as u64,
                 }
             },
+            rates: sh.observe.rates.get().now(),
         })
         .await;
     let mut total = ShardInfo::default();
     total.aof.last_rewrite_ok = true;
     total.aof.last_rewrite_secs = -1;
-    for p in parts.into_iter().flatten() {
+    let mut shard_lines = String::new();
+    let mut rates = (0.0, 0.0, 0.0);
+    for (i, p) in parts.into_iter().enumerate() {
+        let Some(p) = p else { continue };
+        let line = crate::observe::info::ShardLine {
+            keys: p.dbs.iter().map(|d| d.0).sum(),
+            expires: p.dbs.iter().map(|d| d.1).sum(),
+            commands: p.stats.total_commands_processed,
+            ops_per_sec: p.rates.0,
+            clients: p.clients,
+            blocked: p.blocked.0,
+            net_input: p.stats.net_input_bytes,
+            net_output: p.stats.net_output_bytes,
+            aof_size: p.aof.current,
+        };
+        shard_lines.push_str(&line.render(i));
+        rates.0 += p.rates.0;
+        rates.1 += p.rates.1;
+        rates.2 += p.rates.2;
         total.stats.merge(&p.stats);
         total.keys.expired_keys += p.keys.expired_keys;
         total.keys.keyspace_hits += p.keys.keyspace_hits;
@@ -1873,7 +1909,7 @@ async fn info(shard: &Rc<Shard>, a: &[Bytes]) -> Reply {
     };
     let uptime = g.started.elapsed().as_secs();
     section("server", "Server", format!(
-        "redis_version:{REDIS_VERSION}\r\nshardis_version:{}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:standalone\r\nos:{}\r\narch_bits:64\r\nmonotonic_clock:POSIX clock_gettime\r\nmultiplexing_api:epoll\r\nprocess_id:{}\r\nprocess_supervised:no\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{}\r\nuptime_in_days:{}\r\nhz:{}\r\nconfigured_hz:{}\r\nlru_clock:{}\r\nexecutable:{}\r\nconfig_file:{}\r\nshards:{}\r\n",
+        "redis_version:{REDIS_VERSION}\r\nshardis_version:{}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:standalone\r\nos:{}\r\narch_bits:64\r\nmonotonic_clock:POSIX clock_gettime\r\nmultiplexing_api:epoll\r\natomicvar_api:c11-builtin\r\ngcc_version:0.0.0\r\nprocess_id:{}\r\nprocess_supervised:no\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{}\r\nuptime_in_days:{}\r\nhz:{}\r\nconfigured_hz:{}\r\nlru_clock:{}\r\nexecutable:{}\r\nconfig_file:{}\r\nio_threads_active:0\r\nshards:{}\r\n",
         env!("CARGO_PKG_VERSION"),
         os_name(),
         std::process::id(),
@@ -1916,12 +1952,14 @@ async fn info(shard: &Rc<Shard>, a: &[Bytes]) -> Reply {
             aof.current, aof.base, aof.buffered
         ));
     }
+    persistence.push_str("rdb_saves:0\r\nrdb_last_cow_size:0\r\nrdb_last_load_keys_expired:0\r\nrdb_last_load_keys_loaded:0\r\naof_rewrites_consecutive_failures:0\r\naof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\ncurrent_cow_size_age:0\r\n");
     section("persistence", "Persistence", persistence);
     let st = &total.stats;
     section("stats", "Stats", format!(
-        "total_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nsync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\nexpired_keys:{}\r\nexpired_stale_perc:0.00\r\nexpired_time_cap_reached_count:{}\r\nevicted_keys:{}\r\nevicted_clients:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\ntotal_active_defrag_time:0\r\ntotal_error_replies:{}\r\ndump_payload_sanitizations:0\r\n",
-        st.total_connections_received, st.total_commands_processed, st.net_input_bytes, st.net_output_bytes, st.rejected_connections,
-        total.keys.expired_keys, total.keys.expired_time_cap_reached_count, total.keys.evicted_keys, total.keys.keyspace_hits, total.keys.keyspace_misses, st.total_error_replies
+        "total_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nsync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\nexpired_keys:{}\r\nexpired_stale_perc:0.00\r\nexpired_time_cap_reached_count:{}\r\nevicted_keys:{}\r\nevicted_clients:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\ntotal_active_defrag_time:0\r\ntotal_error_replies:{}\r\ndump_payload_sanitizations:0\r\n{}",
+        st.total_connections_received, st.total_commands_processed, rates.0.round() as u64, st.net_input_bytes, st.net_output_bytes, st.rejected_connections,
+        total.keys.expired_keys, total.keys.expired_time_cap_reached_count, total.keys.evicted_keys, total.keys.keyspace_hits, total.keys.keyspace_misses, st.total_error_replies,
+        stats_extra(rates)
     ));
     section("replication", "Replication", format!(
         "role:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:0000000000000000000000000000000000000000\r\nmaster_repl_offset:0\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\nrepl_backlog_size:1048576\r\nrepl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n",
@@ -1929,8 +1967,10 @@ async fn info(shard: &Rc<Shard>, a: &[Bytes]) -> Reply {
     ));
     let (u, s) = crate::metrics::cpu_times();
     section("cpu", "CPU", format!(
-        "used_cpu_sys:{s:.6}\r\nused_cpu_user:{u:.6}\r\nused_cpu_sys_children:0.000000\r\nused_cpu_user_children:0.000000\r\n"
+        "used_cpu_sys:{s:.6}\r\nused_cpu_user:{u:.6}\r\nused_cpu_sys_children:0.000000\r\nused_cpu_user_children:0.000000\r\n{}",
+        main_thread_cpu()
     ));
+    section("modules", "Modules", String::new());
     let mut cs: Vec<_> = st.commands.iter().collect();
     cs.sort_by_key(|(k, _)| **k);
     let mut body = String::new();
@@ -1946,7 +1986,17 @@ async fn info(shard: &Rc<Shard>, a: &[Bytes]) -> Reply {
         ));
     }
     section("commandstats", "Commandstats", body);
-    section("errorstats", "Errorstats", String::new());
+    section(
+        "errorstats",
+        "Errorstats",
+        crate::observe::info::errorstats(st),
+    );
+    let pct = cfg.latency_tracking_info_percentiles.0.clone();
+    section(
+        "latencystats",
+        "Latencystats",
+        crate::observe::info::latencystats(st, &pct),
+    );
     section("cluster", "Cluster", "cluster_enabled:0\r\n".into());
     let mut body = String::new();
     for (i, (k, e)) in total.dbs.iter().enumerate() {
@@ -1955,7 +2005,31 @@ async fn info(shard: &Rc<Shard>, a: &[Bytes]) -> Reply {
         }
     }
     section("keyspace", "Keyspace", body);
+    section("shards", "Shards", shard_lines);
     Reply::Verbatim(Bytes::from(out))
+}
+
+/// Redis 7.0's Stats fields that follow `dump_payload_sanitizations` or that shardis has no
+/// counterpart for (replication, defrag, tracking, io threads).
+fn stats_extra(rates: (f64, f64, f64)) -> String {
+    format!(
+        "total_net_repl_input_bytes:0\r\ntotal_net_repl_output_bytes:0\r\ninstantaneous_input_kbps:{:.2}\r\ninstantaneous_output_kbps:{:.2}\r\ninstantaneous_input_repl_kbps:0.00\r\ninstantaneous_output_repl_kbps:0.00\r\nexpire_cycle_cpu_milliseconds:0\r\ntotal_eviction_exceeded_time:0\r\ncurrent_eviction_exceeded_time:0\r\npubsubshard_channels:0\r\nslave_expires_tracked_keys:0\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0\r\nactive_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\ncurrent_active_defrag_time:0\r\ntracking_total_keys:0\r\ntracking_total_items:0\r\ntracking_total_prefixes:0\r\nunexpected_error_replies:0\r\ntotal_reads_processed:0\r\ntotal_writes_processed:0\r\nio_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\nreply_buffer_shrinks:0\r\nreply_buffer_expands:0\r\n",
+        rates.1 / 1024.0,
+        rates.2 / 1024.0,
+    )
+}
+
+/// `used_cpu_*_main_thread`: the CPU time of the shard thread answering.
+fn main_thread_cpu() -> String {
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage fills the struct it is given.
+    unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) };
+    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+    format!(
+        "used_cpu_sys_main_thread:{:.6}\r\nused_cpu_user_main_thread:{:.6}\r\n",
+        t(ru.ru_stime),
+        t(ru.ru_utime)
+    )
 }
 
 pub fn human(n: u64) -> String {

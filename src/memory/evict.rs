@@ -5,7 +5,7 @@
 //! left is done by a background task in the shard's low-priority queue, a slice at a time. A
 //! command flagged `denyoom` is refused with -OOM when nothing can be freed (`noeviction`, or no
 //! candidate left: a `volatile-*` policy with no key that has a TTL). Evicted keys are logged to
-//! the AOF as DEL, counted in INFO `evicted_keys` and reported through `on_key_evicted`.
+//! the AOF as DEL, counted in INFO `evicted_keys` and announced as the `evicted` keyspace event.
 //!
 //! Candidates: the random policies take a random key of the next non-empty database in turn;
 //! LRU, LFU and TTL sample `maxmemory-samples` keys of every database into a pool of the 16 best

@@ -41,6 +41,12 @@ pub struct ClientState {
     pub tx: crate::commands::transaction::TxState,
     /// Pub/sub subscriptions (see `shard/pubsub.rs`).
     pub subs: crate::shard::pubsub::Subs,
+    /// CLIENT REPLY ON is answered even right after CLIENT REPLY SKIP (as in Redis).
+    pub force_reply: bool,
+    /// Bytes of the command now running, which Redis's `qbuf` still counts.
+    pub cmd_bytes: usize,
+    /// Address and name as last handed out by `tag` (slow log entries made on other shards).
+    tag: std::cell::RefCell<Option<std::sync::Arc<crate::observe::ClientTag>>>,
 }
 
 impl ClientState {
@@ -64,7 +70,26 @@ impl ClientState {
             authenticated: true,
             tx: Default::default(),
             subs: Default::default(),
+            force_reply: false,
+            cmd_bytes: 0,
+            tag: Default::default(),
         }
+    }
+
+    /// Who this client is, for the slow log; shared while the name stays the same.
+    pub fn tag(&self) -> std::sync::Arc<crate::observe::ClientTag> {
+        let mut cached = self.tag.borrow_mut();
+        if let Some(t) = cached.as_ref() {
+            if t.name == self.name {
+                return t.clone();
+            }
+        }
+        let t = std::sync::Arc::new(crate::observe::ClientTag {
+            addr: self.addr.clone(),
+            name: self.name.clone(),
+        });
+        *cached = Some(t.clone());
+        t
     }
 
     /// Called as a command starts: whether an earlier CLIENT REPLY SKIP drops its reply.
@@ -75,6 +100,10 @@ impl ClientState {
     /// Whether the reply of the command that just ran is dropped (CLIENT REPLY), given what
     /// `take_skip` said when it started.
     pub fn suppress(&mut self, skipped: bool) -> bool {
+        if std::mem::take(&mut self.force_reply) {
+            self.skip_current = false;
+            return false;
+        }
         skipped | self.reply_off | std::mem::take(&mut self.skip_current)
     }
 }

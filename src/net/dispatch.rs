@@ -8,6 +8,9 @@ use crate::shard::{coordinator, locks, Answer, Shard};
 use bytes::Bytes;
 use std::rc::Rc;
 
+/// Who sent a command (for the slow log of the shard that runs it).
+type ClientTag = std::sync::Arc<crate::observe::ClientTag>;
+
 /// A command to run on another shard, and where its reply goes.
 struct Remote {
     slot: usize,
@@ -131,6 +134,14 @@ pub fn run_input(shard: &Rc<Shard>, conn: &ConnRef) {
 /// Parse and run commands until the input is used up, output is backed up, or a command needs
 /// to wait for other shards. Returns the work left for an async task, if any.
 fn process(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
+    // The commands run here are this client's (slow log entries name it).
+    let prev = shard.observe.set_client(Some(c.client.tag()));
+    let work = process_input(shard, c);
+    shard.observe.set_client(prev);
+    work
+}
+
+fn process_input(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
     let mut batch: Option<Batch> = None;
     // One clock read for the whole batch: commands of one read run within microseconds.
     let now = crate::util::now_ms();
@@ -150,11 +161,18 @@ fn process(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
         if batch.as_ref().is_some_and(|b| b.full()) {
             break;
         }
+        let before = c.rbuf.len();
         let args = match c.parser.parse(&mut c.rbuf) {
-            Ok(Some(a)) => a,
+            Ok(Some(a)) => {
+                c.client.cmd_bytes = before - c.rbuf.len();
+                a
+            }
             Ok(None) => break,
             Err(e) => {
                 let r = Reply::Error(e.0.into());
+                if let Reply::Error(e) = &r {
+                    shard.stats.borrow_mut().record_error(e);
+                }
                 match &mut batch {
                     Some(b) => b.push_reply(r, false),
                     None => c.emit(&r, false),
@@ -182,6 +200,9 @@ fn process(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
                     .borrow_mut()
                     .record_rejected(found.map(|s| s.name));
                 c.client.tx.refused();
+                if let Reply::Error(e) = &r {
+                    shard.stats.borrow_mut().record_error(e);
+                }
                 let suppress = c.client.suppress(skipped);
                 match &mut batch {
                     Some(b) => b.push_reply(r, suppress),
@@ -210,6 +231,7 @@ fn process(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
             let suppress = c.client.suppress(skipped);
             let r = Reply::err("NOAUTH Authentication required.");
             shard.stats.borrow_mut().record_rejected(Some(spec.name));
+            shard.stats.borrow_mut().record_error("NOAUTH");
             c.client.tx.refused();
             match &mut batch {
                 Some(b) => b.push_reply(r, suppress),
@@ -241,6 +263,9 @@ fn process(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
                 None => c.emit(&r, suppress),
             }
             continue;
+        }
+        if crate::observe::monitor::active(shard) {
+            crate::observe::monitor::feed(shard, spec, &args, c.client.db, &c.client.addr);
         }
         let handler = match spec.kind {
             Kind::Conn => {
@@ -331,12 +356,14 @@ fn process(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
 
 /// Send each shard its part of the batch, wait for all, and write the replies in order.
 async fn run_batch(shard: &Rc<Shard>, conn: &ConnRef, mut batch: Batch) {
+    let tag = conn.borrow().client.tag();
     let calls = std::mem::take(&mut batch.remote)
         .into_iter()
         .map(|(target, cmds)| {
+            let tag = tag.clone();
             shard.call_deferred(target, move |sh, answer| {
                 let n = cmds.len();
-                run_part(sh, cmds.into(), Vec::with_capacity(n), answer)
+                run_part(sh, cmds.into(), Vec::with_capacity(n), tag, answer)
             })
         });
     let results = futures::future::join_all(calls).await;
@@ -368,18 +395,27 @@ fn run_part(
     sh: &Rc<Shard>,
     mut cmds: std::collections::VecDeque<Remote>,
     mut out: Vec<(usize, Reply)>,
+    tag: ClientTag,
     answer: Answer<Vec<(usize, Reply)>>,
 ) {
     let now = crate::util::now_ms();
+    // The slow log names the client that sent these, not this shard's.
+    let prev = sh.observe.set_client(Some(tag.clone()));
     while let Some(r) = cmds.front() {
         if locks::command_blocked(sh, r.db, r.spec, &r.args) {
             let w = locks::want_of(r.db, r.spec, &r.args);
-            locks::park(sh, w, Box::new(move |sh| run_part(sh, cmds, out, answer)));
+            sh.observe.set_client(prev);
+            locks::park(
+                sh,
+                w,
+                Box::new(move |sh| run_part(sh, cmds, out, tag, answer)),
+            );
             return;
         }
         let Some(r) = cmds.pop_front() else { break };
         out.push((r.slot, sh.exec(r.db, r.spec, r.handler, &r.args, now)));
     }
+    sh.observe.set_client(prev);
     answer.send(sh, out);
 }
 
@@ -391,6 +427,7 @@ async fn exec_keyed(
     spec: &'static CommandSpec,
     handler: Handler,
     args: &[Bytes],
+    tag: ClientTag,
 ) -> Reply {
     let r = Remote {
         slot: 0,
@@ -401,7 +438,7 @@ async fn exec_keyed(
     };
     shard
         .call_deferred(owner, move |sh, answer| {
-            run_part(sh, vec![r].into(), Vec::with_capacity(1), answer)
+            run_part(sh, vec![r].into(), Vec::with_capacity(1), tag, answer)
         })
         .await
         .and_then(|mut v| v.pop())
@@ -467,7 +504,10 @@ async fn run_barrier(shard: &Rc<Shard>, conn: &ConnRef, args: &[Bytes]) -> Reply
     let Some(spec) = commands::lookup(&args[0]) else {
         return commands::unknown_command(args);
     };
-    let db = conn.borrow().client.db;
+    let (db, tag) = {
+        let c = conn.borrow();
+        (c.client.db, c.client.tag())
+    };
     let start = crate::util::clock::ticks();
     let reply = match spec.kind {
         Kind::Conn => {
@@ -489,28 +529,21 @@ async fn run_barrier(shard: &Rc<Shard>, conn: &ConnRef, args: &[Bytes]) -> Reply
                 Kind::Conn => return unreachable_conn(),
             };
             // Keyed commands are counted by `Shard::exec` on their owner.
-            return match route(shard, spec, args) {
+            match route(shard, spec, args) {
                 Route::Spread => {
                     if let Some(oom) = crate::memory::evict::before_spread(shard, spec) {
                         return oom;
                     }
                     let run = coordinator::run(shard, db, spec, args);
                     // Keyspace events of the keys it changed (none while nobody listens).
-                    let r = crate::shard::pubsub::coordinated(shard, db, spec, args, run).await;
-                    let us = crate::util::clock::elapsed_us(start, crate::util::clock::ticks());
-                    shard.stats.borrow_mut().record(spec.name, us, r.is_error());
-                    r
+                    crate::shard::pubsub::coordinated(shard, db, spec, args, run).await
                 }
-                Route::Here => exec_keyed(shard, shard.id, db, spec, h, args).await,
-                Route::On(owner) => exec_keyed(shard, owner, db, spec, h, args).await,
-            };
+                Route::Here => return exec_keyed(shard, shard.id, db, spec, h, args, tag).await,
+                Route::On(owner) => return exec_keyed(shard, owner, db, spec, h, args, tag).await,
+            }
         }
     };
-    let us = crate::util::clock::elapsed_us(start, crate::util::clock::ticks());
-    shard
-        .stats
-        .borrow_mut()
-        .record(spec.name, us, reply.is_error());
+    crate::observe::done(shard, spec, args, start, &reply, &|| Some(tag.clone()));
     reply
 }
 

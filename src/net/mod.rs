@@ -64,6 +64,7 @@ pub fn close_conn(shard: &Shard, id: u64) {
     let Some(c) = shard.net.borrow_mut().conns.remove(&id) else {
         return;
     };
+    crate::observe::monitor::remove(shard, id);
     let mut c = c.borrow_mut();
     crate::commands::transaction::unwatch_all(shard, &mut c.client.tx);
     if let Some(ep) = &shard.net.borrow().epoll {

@@ -254,7 +254,9 @@ async fn run(shard: Rc<Shard>, w: Appender) {
             continue;
         };
         if !data.is_empty() {
+            let t0 = Instant::now();
             let res = wr.append(&data).await;
+            crate::observe::event(&shard, "aof-write", t0.elapsed().as_millis() as u64);
             unsynced.extend_from_slice(&data);
             seg_pos += data.len() as u64;
             {
@@ -305,11 +307,16 @@ async fn run(shard: Rc<Shard>, w: Appender) {
         if due {
             // `no` leaves syncing to the OS; with O_DIRECT that means writing the partial block
             // out each second without the fdatasync.
+            let t0 = Instant::now();
             let res = if policy == Policy::No && !stopping {
                 wr.flush().await
             } else {
                 wr.sync().await
             };
+            if policy == Policy::Always {
+                let ms = t0.elapsed().as_millis() as u64;
+                crate::observe::event(&shard, "aof-fsync-always", ms);
+            }
             if let Err(e) = res {
                 fail(&shard, &e);
                 continue;

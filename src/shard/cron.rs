@@ -25,6 +25,7 @@ pub async fn run(shard: Rc<Shard>) {
         {
             return;
         }
+        crate::observe::cron(&shard);
         if shard.active_expire.get() {
             active_expire_cycle(&shard, period).await;
         }

@@ -74,6 +74,8 @@ pub struct Global {
     /// Pub/sub subscriptions of all clients on all shards, touched once per (un)subscribe:
     /// while 0, publishing and keyspace events cost nothing (see `pubsub.rs`).
     pub subscriptions: AtomicUsize,
+    /// MONITOR clients per shard (checked once per command: is there any).
+    pub monitors: crate::observe::monitor::Monitors,
 }
 
 pub struct Shard {
@@ -106,6 +108,8 @@ pub struct Shard {
     pub hold_ready: std::cell::Cell<u32>,
     /// Pub/sub subscribers connected to this shard.
     pub pubsub: RefCell<pubsub::Registry>,
+    /// Slow log, latency monitor, MONITOR clients (see `observe`).
+    pub observe: crate::observe::Observe,
     mesh: mesh::Mesh,
 }
 
@@ -149,6 +153,7 @@ impl Shard {
     ) -> Shard {
         // First, so the shard's data goes to its own arena.
         crate::memory::evict::attach(id, n);
+        let observe = crate::observe::Observe::new(&config);
         let mut store = ShardStore::new(config.databases);
         store.limits = crate::store::StoreLimits::from_config(&config);
         Shard {
@@ -171,6 +176,7 @@ impl Shard {
             locks: RefCell::new(Default::default()),
             hold_ready: std::cell::Cell::new(0),
             pubsub: RefCell::new(Default::default()),
+            observe,
             mesh,
         }
     }
@@ -399,10 +405,9 @@ impl Shard {
         blocking::serve_ready(self);
         // Keyspace notifications it queued go out now, in command order.
         pubsub::flush_events(self);
-        let us = crate::util::clock::elapsed_us(start, crate::util::clock::ticks());
-        self.stats
-            .borrow_mut()
-            .record(spec.name, us, reply.is_error());
+        crate::observe::done(self, spec, args, start, &reply, &|| {
+            self.observe.client.borrow().clone()
+        });
         reply
     }
 

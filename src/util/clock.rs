@@ -46,11 +46,11 @@ pub fn calibrate() -> f64 {
     })
 }
 
-/// Microseconds between two `ticks()` readings.
+/// Nanoseconds between two `ticks()` readings.
 #[inline]
-pub fn elapsed_us(start: u64, end: u64) -> u64 {
+pub fn elapsed_ns(start: u64, end: u64) -> u64 {
     let rate = TICKS_PER_US.get().copied().unwrap_or_else(calibrate);
-    (end.saturating_sub(start) as f64 / rate) as u64
+    (end.saturating_sub(start) as f64 * 1000.0 / rate) as u64
 }
 
 #[cfg(test)]
@@ -60,7 +60,7 @@ mod tests {
         super::calibrate();
         let t0 = super::ticks();
         std::thread::sleep(std::time::Duration::from_millis(20));
-        let us = super::elapsed_us(t0, super::ticks());
+        let us = super::elapsed_ns(t0, super::ticks()) / 1000;
         assert!((15_000..200_000).contains(&us), "{us}");
     }
 }
