@@ -598,6 +598,28 @@ fn client_sync(cl: &mut ClientState, a: &[Bytes], sub: &str) -> Reply {
     }
 }
 
+/// CLIENT LIST's `flags`, as Redis spells them (O monitor, P pub/sub, x in MULTI, b blocked;
+/// N for none).
+fn client_flags(shard: &Shard, cl: &ClientState, conn: Option<&Conn>) -> String {
+    let mut f = String::new();
+    if shard.observe.monitors.borrow().contains(&cl.id) {
+        f.push('O');
+    }
+    if cl.subs.active() {
+        f.push('P');
+    }
+    if cl.tx.in_multi() {
+        f.push('x');
+    }
+    if conn.is_some_and(|c| c.blocked.is_some()) {
+        f.push('b');
+    }
+    if f.is_empty() {
+        f.push('N');
+    }
+    f
+}
+
 /// One CLIENT LIST line, in Redis 7.0's field order. `me` is the client asking, whose query
 /// buffer still holds the command running now, as Redis counts it.
 fn client_line(shard: &Shard, cl: &ClientState, conn: Option<&Conn>, me: u64) -> String {
@@ -616,7 +638,7 @@ fn client_line(shard: &Shard, cl: &ClientState, conn: Option<&Conn>, me: u64) ->
         .map(|n| String::from_utf8_lossy(n).into_owned())
         .unwrap_or_default();
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} shard={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} shard={}",
         cl.id,
         cl.addr,
         cl.laddr,
@@ -624,14 +646,12 @@ fn client_line(shard: &Shard, cl: &ClientState, conn: Option<&Conn>, me: u64) ->
         name,
         cl.created.elapsed().as_secs(),
         cl.last_interaction.elapsed().as_secs(),
-        if shard.observe.monitors.borrow().contains(&cl.id) {
-            "O"
-        } else if conn.is_some_and(|c| c.blocked.is_some()) {
-            "b"
-        } else {
-            "N"
-        },
+        client_flags(shard, cl, conn),
         cl.db,
+        cl.subs.channels.len(),
+        cl.subs.patterns.len(),
+        cl.subs.shard_channels.len(),
+        cl.tx.queued.as_ref().map_or(-1, |q| q.len() as i64),
         qbuf,
         qfree,
         qbuf + qfree,
