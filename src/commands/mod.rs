@@ -180,6 +180,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         crate::commands::stream::COMMANDS,
         crate::commands::sort::COMMANDS,
         crate::commands::transaction::COMMANDS,
+        crate::scripting::COMMANDS,
     ]
     .into_iter()
     .flatten()

@@ -881,6 +881,8 @@ async fn async_inner(
         "watch" | "exec" => {
             crate::commands::transaction::exec_async(shard, conn, spec.name, a).await
         }
+        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro" | "script"
+        | "function" => crate::scripting::exec(shard, conn, spec, a).await,
         "bgrewriteaof" => {
             if crate::persistence::compact::start(shard, false).await {
                 Reply::Simple("Background append only file rewriting started".into())

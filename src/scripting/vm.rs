@@ -1,0 +1,681 @@
+//! One Lua 5.1 interpreter set up as Redis sets up its own (script_lua.c, eval.c): the
+//! `redis` library, the sandbox (no io/os/loadfile/dofile, protected globals), Redis's error
+//! handler, and Redis's conversions between Lua values and replies in both directions.
+//!
+//! What `redis.call` does with a command is not decided here: the script's runner installs a
+//! `Caller` for the length of one run (the shard's own store, or a helper thread's channel to the
+//! shards, see `mod.rs`). The VM only checks what Redis checks before running a command from a
+//! script (known command, arity, `noscript`, writes from read-only scripts).
+
+use crate::commands::{self, CommandSpec};
+use crate::protocol::reply::Reply;
+use bytes::Bytes;
+use mlua::{Function, Lua, StdLib, Table, Value};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// Runs the commands of one script run.
+pub trait Caller {
+    fn call(&mut self, spec: &'static CommandSpec, args: Vec<Bytes>) -> Reply;
+}
+
+/// The state of the run in progress on this thread.
+struct Run {
+    caller: Box<dyn Caller>,
+    read_only: bool,
+    wrote: bool,
+    /// Set by SCRIPT KILL (see `busy.rs`), looked at by the instruction-count hook.
+    kill: Arc<AtomicBool>,
+    killed: bool,
+    started: std::time::Instant,
+    busy: Option<Arc<super::busy::Entry>>,
+    eval: bool,
+}
+
+thread_local! {
+    static RUN: RefCell<Option<Run>> = const { RefCell::new(None) };
+    /// Functions registered by the library being loaded (FUNCTION LOAD).
+    static REGISTERING: RefCell<Option<Vec<(String, Function, Vec<String>)>>> = const { RefCell::new(None) };
+}
+
+/// The Lua prelude: Redis's error handler (eval.c) and `redis.call`/`redis.pcall` written over
+/// a primitive that never raises, so that errors are Lua tables as in Redis and the handler
+/// finds the script's own line. The handler skips this prelude's frames.
+const PRELUDE: &str = r#"
+local dbg = debug
+local rawcall = __shardis_call
+__shardis_call = nil
+function __redis__err__handler(err)
+  local lvl = 2
+  local i = dbg.getinfo(lvl, 'nSl')
+  while i and (i.what == 'C' or i.source == '@shardis_prelude') do
+    lvl = lvl + 1
+    i = dbg.getinfo(lvl, 'nSl')
+  end
+  if type(err) ~= 'table' then
+    err = {err='ERR ' .. tostring(err)}
+  end
+  if i then
+    err['source'] = i.source
+    err['line'] = i.currentline
+  end
+  return err
+end
+redis.pcall = function(...)
+  local ok, r = rawcall(...)
+  return r
+end
+function __shardis_run(f, keys, args)
+  return xpcall(function() return f(keys, args) end, __redis__err__handler)
+end
+"#;
+
+const PROTECT: &str = r#"
+debug = nil
+loadfile = nil
+dofile = nil
+print = nil
+setmetatable(_G, {
+  __newindex = function(t, n, v)
+    error("Script attempted to create global variable '" .. tostring(n) .. "'", 2)
+  end,
+  __index = function(t, n)
+    error("Script attempted to access nonexistent global variable '" .. tostring(n) .. "'", 2)
+  end,
+})
+"#;
+
+/// A compiled script or a registered function, and its flags.
+pub struct Vm {
+    pub lua: Lua,
+    run: Function,
+    /// EVAL scripts by SHA1.
+    scripts: HashMap<String, Function>,
+    /// FUNCTION libraries' functions by function name.
+    pub functions: HashMap<String, Function>,
+}
+
+fn err_table(lua: &Lua, text: &str) -> mlua::Result<Value> {
+    let t = lua.create_table()?;
+    t.raw_set("err", text)?;
+    Ok(Value::Table(t))
+}
+
+/// Redis's luaPushErrorBuff: "-CODE msg" keeps its code, a bare message gets "ERR".
+fn error_text(s: &str) -> String {
+    match s.strip_prefix('-') {
+        Some(rest) => match rest.split_once(' ') {
+            Some((code, msg)) => format!("{code} {}", msg.trim_matches(['\r', '\n'])),
+            None => format!("ERR {rest}"),
+        },
+        None => format!("ERR {}", s.trim_matches(['\r', '\n'])),
+    }
+}
+
+impl Vm {
+    pub fn new() -> mlua::Result<Vm> {
+        // SAFETY: the debug library is needed by Redis's error handler only; the prelude keeps
+        // it in a local and removes the global before any user code runs.
+        let lua = unsafe {
+            Lua::unsafe_new_with(
+                StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::DEBUG,
+                mlua::LuaOptions::default(),
+            )
+        };
+        let g = lua.globals();
+        let redis = lua.create_table()?;
+        let raw = lua.create_function(raw_call)?;
+        lua.set_named_registry_value(RAW_CALL, &raw)?;
+        g.raw_set("__shardis_call", raw)?;
+        // SAFETY: `redis_call` follows the Lua C API protocol (see there).
+        redis.raw_set("call", unsafe { lua.create_c_function(redis_call)? })?;
+        redis.raw_set(
+            "error_reply",
+            lua.create_function(|lua, v: Value| match v {
+                Value::String(s) => {
+                    let s = s.to_string_lossy();
+                    let s = if s.starts_with('-') { s } else { format!("-{s}") };
+                    err_table(lua, &error_text(&s))
+                }
+                _ => err_table(lua, "ERR wrong number or type of arguments"),
+            })?,
+        )?;
+        redis.raw_set(
+            "status_reply",
+            lua.create_function(|lua, v: Value| match v {
+                Value::String(s) => {
+                    let t = lua.create_table()?;
+                    t.raw_set("ok", s)?;
+                    Ok(Value::Table(t))
+                }
+                _ => err_table(lua, "ERR wrong number or type of arguments"),
+            })?,
+        )?;
+        redis.raw_set(
+            "sha1hex",
+            lua.create_function(|_, v: Value| match v {
+                Value::String(s) => Ok(sha1_hex(&s.as_bytes())),
+                _ => Err(mlua::Error::RuntimeError(
+                    "wrong number of arguments".into(),
+                )),
+            })?,
+        )?;
+        redis.raw_set(
+            "log",
+            lua.create_function(|_, args: mlua::Variadic<Value>| {
+                if args.len() < 2 {
+                    return Err(mlua::Error::RuntimeError(
+                        "redis.log() requires two arguments or more.".into(),
+                    ));
+                }
+                let msg: Vec<String> = args[1..]
+                    .iter()
+                    .map(|v| match v {
+                        Value::String(s) => s.to_string_lossy(),
+                        Value::Integer(i) => i.to_string(),
+                        Value::Number(n) => n.to_string(),
+                        _ => String::new(),
+                    })
+                    .collect();
+                crate::logging::notice(&msg.join(" "));
+                Ok(())
+            })?,
+        )?;
+        redis.raw_set(
+            "setresp",
+            lua.create_function(|_, v: i64| {
+                if v != 2 && v != 3 {
+                    return Err(mlua::Error::RuntimeError(
+                        "RESP version must be 2 or 3.".into(),
+                    ));
+                }
+                Ok(())
+            })?,
+        )?;
+        redis.raw_set(
+            "set_repl",
+            lua.create_function(|_, _: mlua::Variadic<Value>| Ok(()))?,
+        )?;
+        redis.raw_set("replicate_commands", lua.create_function(|_, ()| Ok(true))?)?;
+        redis.raw_set("breakpoint", lua.create_function(|_, ()| Ok(false))?)?;
+        redis.raw_set("debug", lua.create_function(|_, ()| Ok(()))?)?;
+        redis.raw_set(
+            "register_function",
+            lua.create_function(register_function)?,
+        )?;
+        for (k, v) in [
+            ("REPL_NONE", 0),
+            ("REPL_AOF", 1),
+            ("REPL_SLAVE", 2),
+            ("REPL_REPLICA", 2),
+            ("REPL_ALL", 3),
+            ("LOG_DEBUG", 0),
+            ("LOG_VERBOSE", 1),
+            ("LOG_NOTICE", 2),
+            ("LOG_WARNING", 3),
+        ] {
+            redis.raw_set(k, v)?;
+        }
+        g.raw_set("redis", redis)?;
+        g.raw_set("bit", super::bit::library(&lua)?)?;
+        lua.load(PRELUDE).set_name("@shardis_prelude").exec()?;
+        let run: Function = g.raw_get("__shardis_run")?;
+        g.raw_set("__shardis_run", Value::Nil)?;
+        lua.load(PROTECT).set_name("@shardis_prelude").exec()?;
+        lua.set_hook(
+            mlua::HookTriggers::new().every_nth_instruction(100_000),
+            |_, _| hook(),
+        );
+        Ok(Vm {
+            lua,
+            run,
+            scripts: HashMap::new(),
+            functions: HashMap::new(),
+        })
+    }
+
+    /// Compile a script body (without its shebang line, whose line feed it keeps).
+    pub fn compile(&mut self, sha: &str, body: &[u8]) -> Result<(), String> {
+        if self.scripts.contains_key(sha) {
+            return Ok(());
+        }
+        match self
+            .lua
+            .load(body)
+            .set_name("@user_script")
+            .into_function()
+        {
+            Ok(f) => {
+                self.scripts.insert(sha.to_string(), f);
+                Ok(())
+            }
+            Err(e) => Err(format!(
+                "ERR Error compiling script (new function): {}",
+                lua_message(&e)
+            )),
+        }
+    }
+
+    pub fn has_script(&self, sha: &str) -> bool {
+        self.scripts.contains_key(sha)
+    }
+
+    pub fn flush(&mut self) {
+        self.scripts.clear();
+    }
+
+    /// Run EVAL script `sha` (compiled) with KEYS and ARGV.
+    pub fn eval(&self, sha: &str, keys: &[Bytes], argv: &[Bytes], how: How) -> Reply {
+        let Some(f) = self.scripts.get(sha) else {
+            return Reply::err("NOSCRIPT No matching script. Please use EVAL.");
+        };
+        let g = self.lua.globals();
+        let set = |name: &str, items: &[Bytes]| -> mlua::Result<()> {
+            let t = self.lua.create_table_with_capacity(items.len(), 0)?;
+            for (i, k) in items.iter().enumerate() {
+                t.raw_set(i + 1, self.lua.create_string(k)?)?;
+            }
+            g.raw_set(name, t)
+        };
+        if let Err(e) = set("KEYS", keys).and_then(|_| set("ARGV", argv)) {
+            return Reply::err(format!("ERR {e}"));
+        }
+        // EVAL's scripts take no arguments: the wrapper passes nil, nil.
+        self.call_guarded(f, Value::Nil, Value::Nil, &format!("f_{sha}"), how, true)
+    }
+
+    /// Run function `name` of a loaded library with its keys and args tables.
+    pub fn fcall(&self, name: &str, keys: &[Bytes], argv: &[Bytes], how: How) -> Reply {
+        let Some(f) = self.functions.get(name) else {
+            return Reply::err("ERR Function not found");
+        };
+        let mk = |items: &[Bytes]| -> mlua::Result<Table> {
+            let t = self.lua.create_table_with_capacity(items.len(), 0)?;
+            for (i, k) in items.iter().enumerate() {
+                t.raw_set(i + 1, self.lua.create_string(k)?)?;
+            }
+            Ok(t)
+        };
+        let (k, a) = match mk(keys).and_then(|k| Ok((k, mk(argv)?))) {
+            Ok(p) => p,
+            Err(e) => return Reply::err(format!("ERR {e}")),
+        };
+        self.call_guarded(f, Value::Table(k), Value::Table(a), name, how, false)
+    }
+
+    fn call_guarded(
+        &self,
+        f: &Function,
+        keys: Value,
+        args: Value,
+        funcname: &str,
+        how: How,
+        eval: bool,
+    ) -> Reply {
+        let kill = Arc::new(AtomicBool::new(false));
+        let prev = RUN.with(|r| {
+            r.borrow_mut().replace(Run {
+                caller: how.caller,
+                read_only: how.read_only,
+                wrote: false,
+                kill: kill.clone(),
+                killed: false,
+                started: std::time::Instant::now(),
+                busy: None,
+                eval,
+            })
+        });
+        let out: mlua::Result<mlua::MultiValue> = self.run.call((f.clone(), keys, args));
+        let run = RUN.with(|r| std::mem::replace(&mut *r.borrow_mut(), prev));
+        if let Some(e) = run.as_ref().and_then(|r| r.busy.clone()) {
+            super::busy::finished(&e);
+        }
+        let killed = run.as_ref().is_some_and(|r| r.killed);
+        let out = match out {
+            Ok(v) => v,
+            Err(e) => return Reply::err(format!("ERR Error running script {funcname}, {e}")),
+        };
+        let mut vals = out.into_iter();
+        let ok = matches!(vals.next(), Some(Value::Boolean(true)));
+        let v = vals.next().unwrap_or(Value::Nil);
+        if ok {
+            return from_lua(&v);
+        }
+        if killed {
+            return Reply::err(format!(
+                "ERR Script killed by user with SCRIPT KILL... script: {funcname}, on @user_script:1."
+            ));
+        }
+        match &v {
+            Value::Table(t) => {
+                let msg: String = match t.raw_get::<Value>("err") {
+                    Ok(Value::String(s)) => s.to_string_lossy(),
+                    _ => "ERR unknown error".into(),
+                };
+                let src: Option<String> = match t.raw_get::<Value>("source") {
+                    Ok(Value::String(s)) => Some(s.to_string_lossy()),
+                    _ => None,
+                };
+                let line: Option<String> = match t.raw_get::<Value>("line") {
+                    Ok(Value::Integer(i)) => Some(i.to_string()),
+                    Ok(Value::Number(n)) => Some((n as i64).to_string()),
+                    Ok(Value::String(s)) => Some(s.to_string_lossy()),
+                    _ => None,
+                };
+                match (src, line) {
+                    (Some(s), Some(l)) => {
+                        Reply::err(format!("{msg} script: {funcname}, on {s}:{l}."))
+                    }
+                    _ => Reply::err(msg),
+                }
+            }
+            other => {
+                let msg = match other {
+                    Value::String(s) => s.to_string_lossy(),
+                    Value::Error(e) => e.to_string(),
+                    _ => "execution failure".into(),
+                };
+                let msg: String = msg.chars().take(100).collect();
+                Reply::err(format!("ERR Error running script {funcname}, {msg}"))
+            }
+        }
+    }
+
+    /// Load a library's code: run it with `redis.register_function` collecting the functions.
+    pub fn load_library(
+        &self,
+        code: &[u8],
+    ) -> Result<Vec<(String, Function, Vec<String>)>, String> {
+        // The shebang line goes; its line feed stays, so line numbers don't move.
+        let skip = match code.starts_with(b"#!") {
+            true => memchr::memchr(b'\n', code).unwrap_or(code.len()),
+            false => 0,
+        };
+        let f = self
+            .lua
+            .load(&code[skip..])
+            .set_name("@user_function")
+            .into_function()
+            .map_err(|e| format!("ERR Error compiling function: {}", lua_message(&e)))?;
+        REGISTERING.with(|r| *r.borrow_mut() = Some(Vec::new()));
+        let res = f.call::<()>(());
+        let got = REGISTERING.with(|r| r.borrow_mut().take()).unwrap_or_default();
+        if let Err(e) = res {
+            return Err(format!("ERR Error registering functions: {}", lua_message(&e)));
+        }
+        if got.is_empty() {
+            return Err("ERR No functions registered".into());
+        }
+        Ok(got)
+    }
+}
+
+/// How a run goes: who runs its commands, and whether it may write.
+pub struct How {
+    pub caller: Box<dyn Caller>,
+    pub read_only: bool,
+}
+
+/// The text of a Lua error without mlua's decoration.
+fn lua_message(e: &mlua::Error) -> String {
+    match e {
+        mlua::Error::SyntaxError { message, .. } => message.clone(),
+        mlua::Error::RuntimeError(m) => m.clone(),
+        mlua::Error::CallbackError { cause, .. } => lua_message(cause),
+        other => other.to_string(),
+    }
+}
+
+pub fn sha1_hex(b: &[u8]) -> String {
+    sha1_smol::Sha1::from(b).digest().to_string()
+}
+
+/// The instruction-count hook: SCRIPT KILL, and making a long script visible to it.
+fn hook() -> mlua::Result<mlua::VmState> {
+    let stop = RUN.with(|r| {
+        let mut r = r.borrow_mut();
+        let run = r.as_mut()?;
+        if run.busy.is_none() && run.started.elapsed() >= super::busy::threshold() {
+            run.busy = Some(super::busy::register(run.kill.clone(), run.eval));
+        }
+        if let Some(b) = &run.busy {
+            b.wrote.store(run.wrote, Ordering::Relaxed);
+        }
+        if run.kill.load(Ordering::Relaxed) {
+            run.killed = true;
+            return Some(());
+        }
+        None
+    });
+    match stop {
+        Some(()) => Err(mlua::Error::RuntimeError(
+            "Script killed by user with SCRIPT KILL...".into(),
+        )),
+        None => Ok(mlua::VmState::Continue),
+    }
+}
+
+/// `redis.register_function(name, f)` or `redis.register_function{function_name=…,
+/// callback=…, flags={…}}`, only while FUNCTION LOAD runs the library.
+fn register_function(_: &Lua, args: mlua::Variadic<Value>) -> mlua::Result<()> {
+    let (name, f, flags) = match args.as_slice() {
+        [Value::String(n), Value::Function(f)] => (n.to_string_lossy(), f.clone(), Vec::new()),
+        [Value::Table(t)] => {
+            let name: String = match t.raw_get::<Value>("function_name")? {
+                Value::String(s) => s.to_string_lossy(),
+                _ => {
+                    return Err(mlua::Error::RuntimeError(
+                        "function_name argument given to redis.register_function must be a string"
+                            .into(),
+                    ))
+                }
+            };
+            let f = match t.raw_get::<Value>("callback")? {
+                Value::Function(f) => f,
+                _ => {
+                    return Err(mlua::Error::RuntimeError(
+                        "callback argument given to redis.register_function must be a function"
+                            .into(),
+                    ))
+                }
+            };
+            let mut flags = Vec::new();
+            if let Value::Table(ft) = t.raw_get::<Value>("flags")? {
+                for v in ft.sequence_values::<String>() {
+                    let v = v?;
+                    if !super::flags::KNOWN.contains(&v.as_str()) {
+                        return Err(mlua::Error::RuntimeError(format!("unknown flag given: {v}")));
+                    }
+                    flags.push(v);
+                }
+            }
+            (name, f, flags)
+        }
+        _ => {
+            return Err(mlua::Error::RuntimeError(
+                "wrong number of arguments to redis.register_function".into(),
+            ))
+        }
+    };
+    let ok_name = !name.is_empty()
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'_');
+    if !ok_name {
+        return Err(mlua::Error::RuntimeError(
+            "Function names can only contain letters, numbers, or underscores(_) and must be at least one character long".into(),
+        ));
+    }
+    REGISTERING.with(|r| match r.borrow_mut().as_mut() {
+        Some(list) => {
+            if list.iter().any(|(n, _, _)| *n == name) {
+                return Err(mlua::Error::RuntimeError(
+                    "Function already exists in the library".into(),
+                ));
+            }
+            list.push((name, f, flags));
+            Ok(())
+        }
+        None => Err(mlua::Error::RuntimeError(
+            "redis.register_function can only be called on FUNCTION LOAD command".into(),
+        )),
+    })
+}
+
+const RAW_CALL: &str = "shardis_raw_call";
+
+/// `redis.call`: a C function, as in Redis, so that `return redis.call(…)` is no Lua tail call
+/// and the error handler still finds the script's line; it raises the error table itself.
+unsafe extern "C-unwind" fn redis_call(l: *mut mlua::ffi::lua_State) -> std::os::raw::c_int {
+    let n = mlua::ffi::lua_gettop(l);
+    mlua::ffi::lua_getfield(l, mlua::ffi::LUA_REGISTRYINDEX, c"shardis_raw_call".as_ptr());
+    mlua::ffi::lua_insert(l, 1);
+    // `raw_call` reports command errors as values; only a Lua failure (memory) raises here.
+    mlua::ffi::lua_call(l, n, 2);
+    if mlua::ffi::lua_toboolean(l, -2) == 0 {
+        // Nothing owned lives in this frame: the error's longjmp leaves nothing behind.
+        mlua::ffi::lua_error(l);
+    }
+    1
+}
+
+/// The primitive under `redis.call`/`redis.pcall`: (true, reply) or (false, error table).
+fn raw_call(lua: &Lua, args: mlua::Variadic<Value>) -> mlua::Result<(bool, Value)> {
+    if args.is_empty() {
+        return Ok((
+            false,
+            err_table(
+                lua,
+                "ERR Please specify at least one argument for this redis lib call",
+            )?,
+        ));
+    }
+    let mut argv = Vec::with_capacity(args.len());
+    for v in args.iter() {
+        match v {
+            Value::String(s) => argv.push(Bytes::copy_from_slice(&s.as_bytes())),
+            Value::Integer(_) | Value::Number(_) => match lua.coerce_string(v.clone())? {
+                Some(s) => argv.push(Bytes::copy_from_slice(&s.as_bytes())),
+                None => argv.push(Bytes::new()),
+            },
+            _ => {
+                return Ok((
+                    false,
+                    err_table(
+                        lua,
+                        "ERR Lua redis lib command arguments must be strings or integers",
+                    )?,
+                ))
+            }
+        }
+    }
+    let reply = RUN.with(|r| {
+        let mut r = r.borrow_mut();
+        let Some(run) = r.as_mut() else {
+            return Reply::err(
+                "ERR redis.call/pcall can only be called inside a script invocation",
+            );
+        };
+        let spec = match commands::lookup(&argv[0]) {
+            Some(s) if s.arity_ok(argv.len()) => s,
+            Some(_) => {
+                return Reply::err("ERR Wrong number of args calling Redis command from script")
+            }
+            None => return Reply::err("ERR Unknown Redis command called from script"),
+        };
+        if spec.has_flag("noscript") {
+            return Reply::err("ERR This Redis command is not allowed from script");
+        }
+        let write = spec.is_write() || spec.has_flag("may_replicate");
+        if run.read_only && write {
+            return Reply::err("ERR Write commands are not allowed from read-only scripts.");
+        }
+        if spec.is_write() {
+            run.wrote = true;
+        }
+        run.caller.call(spec, argv)
+    });
+    match reply {
+        Reply::Error(e) => Ok((false, err_table(lua, &e)?)),
+        r => Ok((true, to_lua(lua, &r)?)),
+    }
+}
+
+/// A command's reply as Lua sees it (RESP2 rules, as Redis's redisProtocolToLuaType).
+pub fn to_lua(lua: &Lua, r: &Reply) -> mlua::Result<Value> {
+    Ok(match r {
+        Reply::Simple(s) => {
+            let t = lua.create_table()?;
+            t.raw_set("ok", s.as_ref())?;
+            Value::Table(t)
+        }
+        Reply::Error(e) => err_table(lua, e)?,
+        Reply::Int(i) => Value::Integer(*i as mlua::Integer),
+        Reply::Bulk(b) | Reply::Verbatim(b) | Reply::DoubleText(b) => {
+            Value::String(lua.create_string(b)?)
+        }
+        Reply::Double(d) => Value::String(lua.create_string(crate::util::num::fmt_double(*d))?),
+        Reply::Bool(b) => Value::Integer(*b as mlua::Integer),
+        Reply::Nil | Reply::NilArray => Value::Boolean(false),
+        Reply::Array(items) | Reply::Set(items) | Reply::Push(items) => {
+            let t = lua.create_table_with_capacity(items.len(), 0)?;
+            for (i, it) in items.iter().enumerate() {
+                t.raw_set(i + 1, to_lua(lua, it)?)?;
+            }
+            Value::Table(t)
+        }
+        Reply::Map(pairs) | Reply::Pairs(pairs) => {
+            let t = lua.create_table_with_capacity(pairs.len() * 2, 0)?;
+            for (i, (k, v)) in pairs.iter().enumerate() {
+                t.raw_set(2 * i + 1, to_lua(lua, k)?)?;
+                t.raw_set(2 * i + 2, to_lua(lua, v)?)?;
+            }
+            Value::Table(t)
+        }
+        Reply::KeyedArrays(pairs) => {
+            let t = lua.create_table_with_capacity(pairs.len(), 0)?;
+            for (i, (k, v)) in pairs.iter().enumerate() {
+                let p = lua.create_table_with_capacity(2, 0)?;
+                p.raw_set(1, to_lua(lua, k)?)?;
+                p.raw_set(2, to_lua(lua, v)?)?;
+                t.raw_set(i + 1, p)?;
+            }
+            Value::Table(t)
+        }
+        Reply::Raw(b) => match super::resp::parse(b) {
+            Some(r) => to_lua(lua, &r)?,
+            None => Value::Boolean(false),
+        },
+    })
+}
+
+/// A script's return value as a reply (Redis's luaReplyToRedisReply, RESP2).
+pub fn from_lua(v: &Value) -> Reply {
+    match v {
+        Value::String(s) => Reply::Bulk(Bytes::copy_from_slice(&s.as_bytes())),
+        Value::Boolean(true) => Reply::Int(1),
+        Value::Boolean(false) => Reply::Nil,
+        Value::Integer(i) => Reply::Int(*i as i64),
+        // Lua numbers are truncated to integers, as Redis casts them.
+        Value::Number(n) => Reply::Int(*n as i64),
+        Value::Table(t) => {
+            if let Ok(Value::String(e)) = t.raw_get::<Value>("err") {
+                return Reply::err(e.to_string_lossy());
+            }
+            if let Ok(Value::String(s)) = t.raw_get::<Value>("ok") {
+                return Reply::Simple(s.to_string_lossy().replace(['\r', '\n'], " ").into());
+            }
+            let mut out = Vec::new();
+            for i in 1.. {
+                match t.raw_get::<Value>(i) {
+                    Ok(Value::Nil) | Err(_) => break,
+                    Ok(v) => out.push(from_lua(&v)),
+                }
+            }
+            Reply::Array(out)
+        }
+        _ => Reply::Nil,
+    }
+}
