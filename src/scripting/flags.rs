@@ -91,10 +91,7 @@ pub fn library_name(code: &[u8]) -> Result<String, String> {
         }
     }
     let name = name.ok_or_else(|| "ERR Library name was not given".to_string())?;
-    let ok = !name.is_empty()
-        && name
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || c == b'_');
+    let ok = !name.is_empty() && name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_');
     if !ok {
         return Err("ERR Library names can only contain letters, numbers, or underscores(_) and must be at least one character long".into());
     }
@@ -108,7 +105,8 @@ mod tests {
     #[test]
     fn shebangs() {
         assert_eq!(shebang(b"return 1").map(|p| p.1), Ok(0));
-        let (f, n) = shebang(b"#!lua flags=no-writes,allow-cross-slot-keys\nreturn 1").unwrap_or_default();
+        let (f, n) =
+            shebang(b"#!lua flags=no-writes,allow-cross-slot-keys\nreturn 1").unwrap_or_default();
         assert!(f.no_writes && f.cross_slot && f.shebang);
         assert_eq!(n, 43);
         assert!(shebang(b"#!lua flags=bad\n").is_err());

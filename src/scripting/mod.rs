@@ -219,9 +219,7 @@ async fn store_script(shard: &Rc<Shard>, sha: &str, body: &Bytes) -> Result<(), 
     shard
         .broadcast(move |_| {
             LOCAL.with(|l| {
-                l.borrow_mut()
-                    .bodies
-                    .insert(sha.clone(), body.clone());
+                l.borrow_mut().bodies.insert(sha.clone(), body.clone());
             })
         })
         .await;
@@ -634,7 +632,9 @@ async fn remote_call(
         return Reply::err(NON_LOCAL);
     };
     shard
-        .call(t, move |sh| sh.exec(db, spec, h, &args, crate::util::now_ms()))
+        .call(t, move |sh| {
+            sh.exec(db, spec, h, &args, crate::util::now_ms())
+        })
         .await
         .unwrap_or_else(|| Reply::err(GONE))
 }
@@ -702,7 +702,12 @@ async fn script(shard: &Rc<Shard>, a: &[Bytes]) -> Reply {
 }
 
 fn help(lines: &[&str]) -> Reply {
-    Reply::Array(lines.iter().map(|l| Reply::Simple(l.to_string().into())).collect())
+    Reply::Array(
+        lines
+            .iter()
+            .map(|l| Reply::Simple(l.to_string().into()))
+            .collect(),
+    )
 }
 
 fn sub_error(cmd: &str, sub: &Bytes) -> Reply {
@@ -775,8 +780,11 @@ async fn function(shard: &Rc<Shard>, a: &[Bytes]) -> Reply {
                     i += 1;
                 } else {
                     return Reply::Error(
-                        format!("ERR Unknown option given: {}", String::from_utf8_lossy(&a[i]))
-                            .into(),
+                        format!(
+                            "ERR Unknown option given: {}",
+                            String::from_utf8_lossy(&a[i])
+                        )
+                        .into(),
                     );
                 }
             }

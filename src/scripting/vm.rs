@@ -34,10 +34,13 @@ struct Run {
     eval: bool,
 }
 
+/// A function registered by a library being loaded: name, function, flags.
+pub type Registered = (String, Function, Vec<String>);
+
 thread_local! {
     static RUN: RefCell<Option<Run>> = const { RefCell::new(None) };
     /// Functions registered by the library being loaded (FUNCTION LOAD).
-    static REGISTERING: RefCell<Option<Vec<(String, Function, Vec<String>)>>> = const { RefCell::new(None) };
+    static REGISTERING: RefCell<Option<Vec<Registered>>> = const { RefCell::new(None) };
 }
 
 /// The Lua prelude: Redis's error handler (eval.c) and `redis.call`/`redis.pcall` written over
@@ -136,7 +139,11 @@ impl Vm {
             lua.create_function(|lua, v: Value| match v {
                 Value::String(s) => {
                     let s = s.to_string_lossy();
-                    let s = if s.starts_with('-') { s } else { format!("-{s}") };
+                    let s = if s.starts_with('-') {
+                        s
+                    } else {
+                        format!("-{s}")
+                    };
                     err_table(lua, &error_text(&s))
                 }
                 _ => err_table(lua, "ERR wrong number or type of arguments"),
@@ -201,10 +208,7 @@ impl Vm {
         redis.raw_set("replicate_commands", lua.create_function(|_, ()| Ok(true))?)?;
         redis.raw_set("breakpoint", lua.create_function(|_, ()| Ok(false))?)?;
         redis.raw_set("debug", lua.create_function(|_, ()| Ok(()))?)?;
-        redis.raw_set(
-            "register_function",
-            lua.create_function(register_function)?,
-        )?;
+        redis.raw_set("register_function", lua.create_function(register_function)?)?;
         for (k, v) in [
             ("REPL_NONE", 0),
             ("REPL_AOF", 1),
@@ -241,12 +245,7 @@ impl Vm {
         if self.scripts.contains_key(sha) {
             return Ok(());
         }
-        match self
-            .lua
-            .load(body)
-            .set_name("@user_script")
-            .into_function()
-        {
+        match self.lua.load(body).set_name("@user_script").into_function() {
             Ok(f) => {
                 self.scripts.insert(sha.to_string(), f);
                 Ok(())
@@ -384,10 +383,7 @@ impl Vm {
     }
 
     /// Load a library's code: run it with `redis.register_function` collecting the functions.
-    pub fn load_library(
-        &self,
-        code: &[u8],
-    ) -> Result<Vec<(String, Function, Vec<String>)>, String> {
+    pub fn load_library(&self, code: &[u8]) -> Result<Vec<Registered>, String> {
         // The shebang line goes; its line feed stays, so line numbers don't move.
         let skip = match code.starts_with(b"#!") {
             true => memchr::memchr(b'\n', code).unwrap_or(code.len()),
@@ -401,9 +397,14 @@ impl Vm {
             .map_err(|e| format!("ERR Error compiling function: {}", lua_message(&e)))?;
         REGISTERING.with(|r| *r.borrow_mut() = Some(Vec::new()));
         let res = f.call::<()>(());
-        let got = REGISTERING.with(|r| r.borrow_mut().take()).unwrap_or_default();
+        let got = REGISTERING
+            .with(|r| r.borrow_mut().take())
+            .unwrap_or_default();
         if let Err(e) = res {
-            return Err(format!("ERR Error registering functions: {}", lua_message(&e)));
+            return Err(format!(
+                "ERR Error registering functions: {}",
+                lua_message(&e)
+            ));
         }
         if got.is_empty() {
             return Err("ERR No functions registered".into());
@@ -460,49 +461,46 @@ fn hook() -> mlua::Result<mlua::VmState> {
 /// `redis.register_function(name, f)` or `redis.register_function{function_name=…,
 /// callback=…, flags={…}}`, only while FUNCTION LOAD runs the library.
 fn register_function(_: &Lua, args: mlua::Variadic<Value>) -> mlua::Result<()> {
-    let (name, f, flags) = match args.as_slice() {
-        [Value::String(n), Value::Function(f)] => (n.to_string_lossy(), f.clone(), Vec::new()),
-        [Value::Table(t)] => {
-            let name: String = match t.raw_get::<Value>("function_name")? {
-                Value::String(s) => s.to_string_lossy(),
-                _ => {
-                    return Err(mlua::Error::RuntimeError(
+    let (name, f, flags) =
+        match args.as_slice() {
+            [Value::String(n), Value::Function(f)] => (n.to_string_lossy(), f.clone(), Vec::new()),
+            [Value::Table(t)] => {
+                let name: String = match t.raw_get::<Value>("function_name")? {
+                    Value::String(s) => s.to_string_lossy(),
+                    _ => return Err(mlua::Error::RuntimeError(
                         "function_name argument given to redis.register_function must be a string"
                             .into(),
-                    ))
-                }
-            };
-            let f = match t.raw_get::<Value>("callback")? {
-                Value::Function(f) => f,
-                _ => {
-                    return Err(mlua::Error::RuntimeError(
-                        "callback argument given to redis.register_function must be a function"
-                            .into(),
-                    ))
-                }
-            };
-            let mut flags = Vec::new();
-            if let Value::Table(ft) = t.raw_get::<Value>("flags")? {
-                for v in ft.sequence_values::<String>() {
-                    let v = v?;
-                    if !super::flags::KNOWN.contains(&v.as_str()) {
-                        return Err(mlua::Error::RuntimeError(format!("unknown flag given: {v}")));
+                    )),
+                };
+                let f =
+                    match t.raw_get::<Value>("callback")? {
+                        Value::Function(f) => f,
+                        _ => return Err(mlua::Error::RuntimeError(
+                            "callback argument given to redis.register_function must be a function"
+                                .into(),
+                        )),
+                    };
+                let mut flags = Vec::new();
+                if let Value::Table(ft) = t.raw_get::<Value>("flags")? {
+                    for v in ft.sequence_values::<String>() {
+                        let v = v?;
+                        if !super::flags::KNOWN.contains(&v.as_str()) {
+                            return Err(mlua::Error::RuntimeError(format!(
+                                "unknown flag given: {v}"
+                            )));
+                        }
+                        flags.push(v);
                     }
-                    flags.push(v);
                 }
+                (name, f, flags)
             }
-            (name, f, flags)
-        }
-        _ => {
-            return Err(mlua::Error::RuntimeError(
-                "wrong number of arguments to redis.register_function".into(),
-            ))
-        }
-    };
-    let ok_name = !name.is_empty()
-        && name
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || c == b'_');
+            _ => {
+                return Err(mlua::Error::RuntimeError(
+                    "wrong number of arguments to redis.register_function".into(),
+                ))
+            }
+        };
+    let ok_name = !name.is_empty() && name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_');
     if !ok_name {
         return Err(mlua::Error::RuntimeError(
             "Function names can only contain letters, numbers, or underscores(_) and must be at least one character long".into(),
@@ -530,7 +528,11 @@ const RAW_CALL: &str = "shardis_raw_call";
 /// and the error handler still finds the script's line; it raises the error table itself.
 unsafe extern "C-unwind" fn redis_call(l: *mut mlua::ffi::lua_State) -> std::os::raw::c_int {
     let n = mlua::ffi::lua_gettop(l);
-    mlua::ffi::lua_getfield(l, mlua::ffi::LUA_REGISTRYINDEX, c"shardis_raw_call".as_ptr());
+    mlua::ffi::lua_getfield(
+        l,
+        mlua::ffi::LUA_REGISTRYINDEX,
+        c"shardis_raw_call".as_ptr(),
+    );
     mlua::ffi::lua_insert(l, 1);
     // `raw_call` reports command errors as values; only a Lua failure (memory) raises here.
     mlua::ffi::lua_call(l, n, 2);
@@ -612,7 +614,7 @@ pub fn to_lua(lua: &Lua, r: &Reply) -> mlua::Result<Value> {
             Value::Table(t)
         }
         Reply::Error(e) => err_table(lua, e)?,
-        Reply::Int(i) => Value::Integer(*i as mlua::Integer),
+        Reply::Int(i) => Value::Integer(*i),
         Reply::Bulk(b) | Reply::Verbatim(b) | Reply::DoubleText(b) => {
             Value::String(lua.create_string(b)?)
         }
@@ -657,7 +659,7 @@ pub fn from_lua(v: &Value) -> Reply {
         Value::String(s) => Reply::Bulk(Bytes::copy_from_slice(&s.as_bytes())),
         Value::Boolean(true) => Reply::Int(1),
         Value::Boolean(false) => Reply::Nil,
-        Value::Integer(i) => Reply::Int(*i as i64),
+        Value::Integer(i) => Reply::Int(*i),
         // Lua numbers are truncated to integers, as Redis casts them.
         Value::Number(n) => Reply::Int(*n as i64),
         Value::Table(t) => {
