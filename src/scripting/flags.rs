@@ -79,7 +79,7 @@ pub fn library_name(code: &[u8]) -> Result<String, String> {
     let line = String::from_utf8_lossy(&code[2..end]);
     let mut parts = line.split(' ').filter(|p| !p.is_empty());
     match parts.next() {
-        Some("lua") => {}
+        Some(e) if e.eq_ignore_ascii_case("lua") => {}
         Some(e) => return Err(format!("ERR Engine '{e}' not found")),
         None => return Err("ERR Missing library metadata".into()),
     }

@@ -20,6 +20,7 @@
 
 pub mod bit;
 pub mod busy;
+pub mod cjson;
 pub mod flags;
 pub mod resp;
 pub mod vm;
@@ -228,21 +229,25 @@ async fn store_script(shard: &Rc<Shard>, sha: &str, body: &Bytes) -> Result<(), 
 
 async fn run(shard: &Rc<Shard>, conn: &ConnRef, name: &str, a: &[Bytes]) -> Reply {
     let ro_cmd = name.ends_with("_ro");
+    let fcall = name.starts_with("fcall");
+    if fcall && crate::util::num::parse_i64(&a[2]).is_none() {
+        return Reply::err("ERR Bad number of keys provided");
+    }
     let (keys, argv) = match split_args(a) {
         Ok(p) => p,
         Err(e) => return e,
     };
-    let (what, flags) = if name.starts_with("fcall") {
+    let (what, flags) = if fcall {
         let fname = String::from_utf8_lossy(&a[1]).into_owned();
         let found = LOCAL.with(|l| {
             l.borrow().libraries.iter().find_map(|lib| {
                 lib.functions
                     .iter()
-                    .find(|f| f.0 == fname)
-                    .map(|f| (lib.clone(), f.1.clone()))
+                    .find(|f| f.0.eq_ignore_ascii_case(&fname))
+                    .map(|f| (lib.clone(), f.0.clone(), f.1.clone()))
             })
         });
-        let Some((lib, fl)) = found else {
+        let Some((lib, fname, fl)) = found else {
             return Reply::err("ERR Function not found");
         };
         let f = Flags::from_names(fl.iter().map(String::as_str));

@@ -48,8 +48,6 @@ thread_local! {
 /// finds the script's own line. The handler skips this prelude's frames.
 const PRELUDE: &str = r#"
 local dbg = debug
-local rawcall = __shardis_call
-__shardis_call = nil
 function __redis__err__handler(err)
   local lvl = 2
   local i = dbg.getinfo(lvl, 'nSl')
@@ -65,10 +63,6 @@ function __redis__err__handler(err)
     err['line'] = i.currentline
   end
   return err
-end
-redis.pcall = function(...)
-  local ok, r = rawcall(...)
-  return r
 end
 function __shardis_run(f, keys, args)
   return xpcall(function() return f(keys, args) end, __redis__err__handler)
@@ -130,10 +124,11 @@ impl Vm {
         let g = lua.globals();
         let redis = lua.create_table()?;
         let raw = lua.create_function(raw_call)?;
-        lua.set_named_registry_value(RAW_CALL, &raw)?;
-        g.raw_set("__shardis_call", raw)?;
+        lua.set_named_registry_value(RAW_CALL, raw)?;
         // SAFETY: `redis_call` follows the Lua C API protocol (see there).
         redis.raw_set("call", unsafe { lua.create_c_function(redis_call)? })?;
+        // SAFETY: as `redis_call`.
+        redis.raw_set("pcall", unsafe { lua.create_c_function(redis_pcall)? })?;
         redis.raw_set(
             "error_reply",
             lua.create_function(|lua, v: Value| match v {
@@ -224,6 +219,7 @@ impl Vm {
         }
         g.raw_set("redis", redis)?;
         g.raw_set("bit", super::bit::library(&lua)?)?;
+        g.raw_set("cjson", super::cjson::library(&lua)?)?;
         lua.load(PRELUDE).set_name("@shardis_prelude").exec()?;
         let run: Function = g.raw_get("__shardis_run")?;
         g.raw_set("__shardis_run", Value::Nil)?;
@@ -429,6 +425,34 @@ fn lua_message(e: &mlua::Error) -> String {
     }
 }
 
+/// A number passed to a command: the shortest text that reads back as the same double, as
+/// Redis's fpconv_dtoa gives (so 2^53-1 stays exact).
+fn arg_number(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 1e17 {
+        return (n as i64).to_string();
+    }
+    let s = format!("{n}");
+    if s.len() > 21 {
+        return format!("{n:e}").replace('e', "e+").replace("e+-", "e-");
+    }
+    s
+}
+
+/// A number as Lua 5.1 prints it (LUA_NUMBER_FMT, "%.14g").
+pub fn lua_number(n: f64) -> String {
+    let mut buf = [0u8; 64];
+    // SAFETY: the buffer is large enough for any %.14g output and snprintf NUL-terminates it.
+    let len = unsafe {
+        libc::snprintf(
+            buf.as_mut_ptr() as *mut libc::c_char,
+            buf.len(),
+            c"%.14g".as_ptr(),
+            n,
+        )
+    };
+    String::from_utf8_lossy(&buf[..(len.max(0) as usize).min(buf.len() - 1)]).into_owned()
+}
+
 pub fn sha1_hex(b: &[u8]) -> String {
     sha1_smol::Sha1::from(b).digest().to_string()
 }
@@ -522,20 +546,22 @@ fn register_function(_: &Lua, args: mlua::Variadic<Value>) -> mlua::Result<()> {
     })
 }
 
+/// Blocking commands Redis 7.0 flags `noscript` (BLMPOP/BZMPOP run without blocking there).
+const NOSCRIPT_BLOCKING: &[&str] = &[
+    "blpop",
+    "brpop",
+    "brpoplpush",
+    "blmove",
+    "bzpopmin",
+    "bzpopmax",
+];
+
 const RAW_CALL: &str = "shardis_raw_call";
 
 /// `redis.call`: a C function, as in Redis, so that `return redis.call(…)` is no Lua tail call
 /// and the error handler still finds the script's line; it raises the error table itself.
 unsafe extern "C-unwind" fn redis_call(l: *mut mlua::ffi::lua_State) -> std::os::raw::c_int {
-    let n = mlua::ffi::lua_gettop(l);
-    mlua::ffi::lua_getfield(
-        l,
-        mlua::ffi::LUA_REGISTRYINDEX,
-        c"shardis_raw_call".as_ptr(),
-    );
-    mlua::ffi::lua_insert(l, 1);
-    // `raw_call` reports command errors as values; only a Lua failure (memory) raises here.
-    mlua::ffi::lua_call(l, n, 2);
+    call_packed(l);
     if mlua::ffi::lua_toboolean(l, -2) == 0 {
         // Nothing owned lives in this frame: the error's longjmp leaves nothing behind.
         mlua::ffi::lua_error(l);
@@ -543,8 +569,38 @@ unsafe extern "C-unwind" fn redis_call(l: *mut mlua::ffi::lua_State) -> std::os:
     1
 }
 
+/// `redis.pcall`: as `redis.call`, the error table returned instead of raised.
+unsafe extern "C-unwind" fn redis_pcall(l: *mut mlua::ffi::lua_State) -> std::os::raw::c_int {
+    call_packed(l);
+    1
+}
+
+/// Call `raw_call` with this C call's arguments packed in one table (a script may pass
+/// thousands: `redis.call('lpush', k, unpack(t))`), leaving (ok, reply) on the stack.
+unsafe fn call_packed(l: *mut mlua::ffi::lua_State) {
+    let n = mlua::ffi::lua_gettop(l);
+    mlua::ffi::lua_createtable(l, n, 0);
+    mlua::ffi::lua_insert(l, 1);
+    for i in (1..=n).rev() {
+        mlua::ffi::lua_rawseti(l, 1, i as _);
+    }
+    mlua::ffi::lua_getfield(
+        l,
+        mlua::ffi::LUA_REGISTRYINDEX,
+        c"shardis_raw_call".as_ptr(),
+    );
+    mlua::ffi::lua_insert(l, 1);
+    // `raw_call` reports command errors as values; only a Lua failure (memory) raises here.
+    mlua::ffi::lua_call(l, 1, 2);
+}
+
 /// The primitive under `redis.call`/`redis.pcall`: (true, reply) or (false, error table).
-fn raw_call(lua: &Lua, args: mlua::Variadic<Value>) -> mlua::Result<(bool, Value)> {
+fn raw_call(lua: &Lua, packed: Table) -> mlua::Result<(bool, Value)> {
+    let n = packed.raw_len();
+    let mut args = Vec::with_capacity(n);
+    for i in 1..=n {
+        args.push(packed.raw_get::<Value>(i)?);
+    }
     if args.is_empty() {
         return Ok((
             false,
@@ -558,10 +614,8 @@ fn raw_call(lua: &Lua, args: mlua::Variadic<Value>) -> mlua::Result<(bool, Value
     for v in args.iter() {
         match v {
             Value::String(s) => argv.push(Bytes::copy_from_slice(&s.as_bytes())),
-            Value::Integer(_) | Value::Number(_) => match lua.coerce_string(v.clone())? {
-                Some(s) => argv.push(Bytes::copy_from_slice(&s.as_bytes())),
-                None => argv.push(Bytes::new()),
-            },
+            Value::Integer(i) => argv.push(Bytes::from(arg_number(*i as f64))),
+            Value::Number(n) => argv.push(Bytes::from(arg_number(*n))),
             _ => {
                 return Ok((
                     false,
@@ -587,8 +641,14 @@ fn raw_call(lua: &Lua, args: mlua::Variadic<Value>) -> mlua::Result<(bool, Value
             }
             None => return Reply::err("ERR Unknown Redis command called from script"),
         };
-        if spec.has_flag("noscript") {
+        if spec.has_flag("noscript") || NOSCRIPT_BLOCKING.contains(&spec.name) {
             return Reply::err("ERR This Redis command is not allowed from script");
+        }
+        if crate::commands::stream::blocks(spec, &argv) {
+            return Reply::err(format!(
+                "ERR {} command is not allowed with BLOCK option from scripts",
+                String::from_utf8_lossy(&argv[0])
+            ));
         }
         let write = spec.is_write() || spec.has_flag("may_replicate");
         if run.read_only && write {
@@ -653,8 +713,19 @@ pub fn to_lua(lua: &Lua, r: &Reply) -> mlua::Result<Value> {
     })
 }
 
+/// How deep a returned table may nest. Redis stops where the Lua stack runs out (a table
+/// holding itself); here the limit also bounds the recursion of conversion and encoding.
+const MAX_NESTING: usize = 200;
+
 /// A script's return value as a reply (Redis's luaReplyToRedisReply, RESP2).
 pub fn from_lua(v: &Value) -> Reply {
+    from_lua_at(v, 0)
+}
+
+fn from_lua_at(v: &Value, depth: usize) -> Reply {
+    if depth > MAX_NESTING {
+        return Reply::err("ERR reached lua stack limit");
+    }
     match v {
         Value::String(s) => Reply::Bulk(Bytes::copy_from_slice(&s.as_bytes())),
         Value::Boolean(true) => Reply::Int(1),
@@ -673,7 +744,7 @@ pub fn from_lua(v: &Value) -> Reply {
             for i in 1.. {
                 match t.raw_get::<Value>(i) {
                     Ok(Value::Nil) | Err(_) => break,
-                    Ok(v) => out.push(from_lua(&v)),
+                    Ok(v) => out.push(from_lua_at(&v, depth + 1)),
                 }
             }
             Reply::Array(out)
