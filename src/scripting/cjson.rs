@@ -55,9 +55,9 @@ pub fn library(lua: &Lua) -> mlua::Result<Table> {
     )?;
     t.raw_set(
         "encode",
-        lua.create_function(|lua, v: Value| {
+        lua.create_function(|_, v: Value| {
             let mut out = String::new();
-            encode(lua, &v, 0, &mut out)?;
+            encode(&v, 0, &mut out)?;
             Ok(out)
         })?,
     )?;
@@ -73,7 +73,7 @@ pub fn library(lua: &Lua) -> mlua::Result<Table> {
     Ok(t)
 }
 
-fn encode(lua: &Lua, v: &Value, depth: usize, out: &mut String) -> mlua::Result<()> {
+fn encode(v: &Value, depth: usize, out: &mut String) -> mlua::Result<()> {
     match v {
         Value::Nil => out.push_str("null"),
         Value::LightUserData(p) if p.0.is_null() => out.push_str("null"),
@@ -119,7 +119,7 @@ fn encode(lua: &Lua, v: &Value, depth: usize, out: &mut String) -> mlua::Result<
                     if i > 1 {
                         out.push(',');
                     }
-                    encode(lua, &t.raw_get::<Value>(i)?, depth + 1, out)?;
+                    encode(&t.raw_get::<Value>(i)?, depth + 1, out)?;
                 }
                 out.push(']');
             } else {
@@ -144,7 +144,7 @@ fn encode(lua: &Lua, v: &Value, depth: usize, out: &mut String) -> mlua::Result<
                     first = false;
                     string(&key, out);
                     out.push(':');
-                    encode(lua, &val, depth + 1, out)?;
+                    encode(&val, depth + 1, out)?;
                 }
                 out.push('}');
             }
