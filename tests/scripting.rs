@@ -532,3 +532,63 @@ fn scripts_inside_multi_exec() {
         assert!(done);
     });
 }
+
+#[test]
+fn script_kill_stops_a_long_read_only_script() {
+    // Declared keys on two shards: the Lua runs on a helper thread, so every shard still
+    // serves SCRIPT KILL. (On one shard see README: the shard is busy until the script ends.)
+    let s = Server::start_with(4, &["--busy-reply-threshold", "100"]);
+    let mut c = s.conn();
+    let runner = {
+        let mut r = s.conn();
+        std::thread::spawn(move || {
+            cmd(&[
+                "EVAL_RO",
+                "local i = 0 while true do i = i + 1 end",
+                "2",
+                A,
+                B,
+            ])
+            .query::<Value>(&mut r)
+            .map_err(|e| error_line(&e))
+        })
+    };
+    let killed = wait_until(Duration::from_secs(20), || {
+        cmd(&["SCRIPT", "KILL"]).query::<Value>(&mut c).is_ok()
+    });
+    assert!(killed, "SCRIPT KILL never found the script");
+    let e = runner.join().expect("runner").expect_err("killed");
+    assert!(
+        e.starts_with("ERR Script killed by user with SCRIPT KILL..."),
+        "{e}"
+    );
+    assert_eq!(
+        qerr(&mut c, &["SCRIPT", "KILL"]),
+        "NOTBUSY No scripts in execution right now."
+    );
+    // A script that wrote can't be killed.
+    let runner = {
+        let mut r = s.conn();
+        std::thread::spawn(move || {
+            cmd(&[
+                "EVAL",
+                "redis.call('set', KEYS[1], 1) local t = redis.call('time')[1] while tonumber(redis.call('time')[1]) < t + 2 do end return 1",
+                "2",
+                A,
+                B,
+            ])
+            .query::<Value>(&mut r)
+        })
+    };
+    let unkillable = wait_until(Duration::from_secs(20), || {
+        matches!(
+            cmd(&["SCRIPT", "KILL"]).query::<Value>(&mut c),
+            Err(e) if error_line(&e).starts_with("UNKILLABLE")
+        )
+    });
+    assert!(unkillable);
+    assert_eq!(
+        runner.join().expect("runner").expect("ran to its end"),
+        int(1)
+    );
+}

@@ -3,7 +3,7 @@
 //! it is past the threshold (short scripts never touch this); SCRIPT KILL, from any shard, sets
 //! its kill flag and the hook stops it.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 pub struct Entry {
@@ -13,12 +13,6 @@ pub struct Entry {
 }
 
 static RUNNING: Mutex<Vec<Arc<Entry>>> = Mutex::new(Vec::new());
-static THRESHOLD_MS: AtomicU64 = AtomicU64::new(5000);
-
-pub fn threshold() -> std::time::Duration {
-    std::time::Duration::from_millis(THRESHOLD_MS.load(Ordering::Relaxed))
-}
-
 pub fn register(kill: Arc<AtomicBool>, eval: bool) -> Arc<Entry> {
     let e = Arc::new(Entry {
         kill,

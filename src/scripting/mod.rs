@@ -171,6 +171,7 @@ struct Job {
     argv: Vec<Bytes>,
     db: usize,
     read_only: bool,
+    busy_after: std::time::Duration,
 }
 
 /// The entry point from the connection layer (`server::exec_async`).
@@ -286,6 +287,7 @@ async fn run(shard: &Rc<Shard>, conn: &ConnRef, name: &str, a: &[Bytes]) -> Repl
         argv,
         db,
         read_only: ro_cmd || flags.no_writes,
+        busy_after: std::time::Duration::from_millis(shard.config.borrow().busy_reply_threshold),
     };
     let n = shard.n;
     let mut owners: Vec<usize> = job.keys.iter().map(|k| routing::key_shard(k, n)).collect();
@@ -344,6 +346,7 @@ fn run_here(sh: &Rc<Shard>, job: Job) -> Reply {
     let how = How {
         caller,
         read_only: job.read_only,
+        busy_after: job.busy_after,
     };
     let r = with_vm(|vm| {
         let at = sh.store.borrow_mut().feed.begin_multi();
@@ -564,6 +567,7 @@ fn helper(job: Job, tx: futures::channel::mpsc::UnboundedSender<Req>) -> Reply {
     let how = How {
         caller: Box::new(RemoteCaller { tx, db: job.db }),
         read_only: job.read_only,
+        busy_after: job.busy_after,
     };
     run_in(&mut vm, &job, how)
 }

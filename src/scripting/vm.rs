@@ -30,6 +30,8 @@ struct Run {
     kill: Arc<AtomicBool>,
     killed: bool,
     started: std::time::Instant,
+    /// busy-reply-threshold: past it the script shows in `busy.rs`; zero: never.
+    busy_after: std::time::Duration,
     busy: Option<Arc<super::busy::Entry>>,
     eval: bool,
 }
@@ -318,6 +320,7 @@ impl Vm {
                 kill: kill.clone(),
                 killed: false,
                 started: std::time::Instant::now(),
+                busy_after: how.busy_after,
                 busy: None,
                 eval,
             })
@@ -413,6 +416,7 @@ impl Vm {
 pub struct How {
     pub caller: Box<dyn Caller>,
     pub read_only: bool,
+    pub busy_after: std::time::Duration,
 }
 
 /// The text of a Lua error without mlua's decoration.
@@ -462,7 +466,10 @@ fn hook() -> mlua::Result<mlua::VmState> {
     let stop = RUN.with(|r| {
         let mut r = r.borrow_mut();
         let run = r.as_mut()?;
-        if run.busy.is_none() && run.started.elapsed() >= super::busy::threshold() {
+        if run.busy.is_none()
+            && !run.busy_after.is_zero()
+            && run.started.elapsed() >= run.busy_after
+        {
             run.busy = Some(super::busy::register(run.kill.clone(), run.eval));
         }
         if let Some(b) = &run.busy {
