@@ -151,8 +151,14 @@ fn errors_as_redis_words_them() {
         assert!(e.ends_with("on @user_script:2."), "{e}");
         let e = eval_err(&mut c, "x = 5", &[]);
         assert!(
-            e.contains("Script attempted to create global variable 'x'"),
+            e.starts_with("ERR user_script:1: Attempt to modify a readonly table"),
             "{e}"
+        );
+        let e = eval_err(&mut c, "redis.call = function() return 1 end", &[]);
+        assert!(e.contains("Attempt to modify a readonly table"), "{e}");
+        assert_eq!(
+            eval(&mut c, "return redis.call('ping')", &[], &[]),
+            status("PONG")
         );
         let e = eval_err(&mut c, "return os.time()", &[]);
         assert!(e.contains("nonexistent global variable 'os'"), "{e}");

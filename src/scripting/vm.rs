@@ -71,24 +71,68 @@ function __shardis_run(f, keys, args)
 end
 "#;
 
+/// The sandbox. Lua 5.1 has no read-only tables (Redis patches its Lua for them), so user code
+/// runs with a proxy as its globals: reads go to the real globals (an unknown name is an
+/// error), writes are refused, and the library tables scripts could tamper with are proxies
+/// too. `setmetatable`, `rawset` and `loadstring` are wrapped so the proxies can't be undone.
+/// Returns the proxy, which `Vm` installs as every user chunk's environment.
 const PROTECT: &str = r#"
-debug = nil
-loadfile = nil
-dofile = nil
-print = nil
-setmetatable(_G, {
-  __newindex = function(t, n, v)
-    error("Script attempted to create global variable '" .. tostring(n) .. "'", 2)
-  end,
-  __index = function(t, n)
-    error("Script attempted to access nonexistent global variable '" .. tostring(n) .. "'", 2)
-  end,
-})
+local G = _G
+local readonly = {}
+local function ro(t, what)
+  local meta = {}
+  local mt = {
+    __index = function(_, n)
+      local v = t[n]
+      if v == nil and what then
+        error("Script attempted to access nonexistent " .. what .. " '" .. tostring(n) .. "'", 0)
+      end
+      return v
+    end,
+    __newindex = function() error("Attempt to modify a readonly table", 2) end,
+    __metatable = meta,
+  }
+  setmetatable(meta, {__newindex = function() error("Attempt to modify a readonly table", 2) end})
+  local p = setmetatable({}, mt)
+  readonly[p] = true
+  readonly[meta] = true
+  return p
+end
+G.debug = nil
+G.loadfile = nil
+G.dofile = nil
+G.print = nil
+G.redis = ro(G.redis)
+G.bit = ro(G.bit)
+G.cjson = ro(G.cjson)
+local setmt, rset, ls, sfenv = setmetatable, rawset, loadstring, setfenv
+local proxy
+G.setmetatable = function(t, m)
+  if readonly[t] then error("Attempt to modify a readonly table", 2) end
+  return setmt(t, m)
+end
+G.rawset = function(t, k, v)
+  if readonly[t] then error("Attempt to modify a readonly table", 2) end
+  return rset(t, k, v)
+end
+G.loadstring = function(s, name)
+  if type(s) == 'string' and s:sub(1, 1) == '\27' then
+    return nil, 'binary chunks are not allowed'
+  end
+  local f, e = ls(s, name)
+  if f then sfenv(f, proxy) end
+  return f, e
+end
+proxy = ro(G, "global variable")
+G._G = proxy
+return proxy
 "#;
 
 /// A compiled script or a registered function, and its flags.
 pub struct Vm {
     pub lua: Lua,
+    /// The globals user code sees (see PROTECT).
+    sandbox: Table,
     run: Function,
     /// EVAL scripts by SHA1.
     scripts: HashMap<String, Function>,
@@ -225,13 +269,14 @@ impl Vm {
         lua.load(PRELUDE).set_name("@shardis_prelude").exec()?;
         let run: Function = g.raw_get("__shardis_run")?;
         g.raw_set("__shardis_run", Value::Nil)?;
-        lua.load(PROTECT).set_name("@shardis_prelude").exec()?;
+        let sandbox: Table = lua.load(PROTECT).set_name("@shardis_prelude").eval()?;
         lua.set_hook(
             mlua::HookTriggers::new().every_nth_instruction(100_000),
             |_, _| hook(),
         );
         Ok(Vm {
             lua,
+            sandbox,
             run,
             scripts: HashMap::new(),
             functions: HashMap::new(),
@@ -243,7 +288,12 @@ impl Vm {
         if self.scripts.contains_key(sha) {
             return Ok(());
         }
-        match self.lua.load(body).set_name("@user_script").into_function() {
+        let chunk = self
+            .lua
+            .load(body)
+            .set_name("@user_script")
+            .set_environment(self.sandbox.clone());
+        match chunk.into_function() {
             Ok(f) => {
                 self.scripts.insert(sha.to_string(), f);
                 Ok(())
@@ -392,6 +442,7 @@ impl Vm {
             .lua
             .load(&code[skip..])
             .set_name("@user_function")
+            .set_environment(self.sandbox.clone())
             .into_function()
             .map_err(|e| format!("ERR Error compiling function: {}", lua_message(&e)))?;
         REGISTERING.with(|r| *r.borrow_mut() = Some(Vec::new()));
