@@ -318,14 +318,14 @@ async fn run_on_one(shard: &Rc<Shard>, t: usize, job: Job, in_exec: bool) -> Rep
         .call_deferred(t, move |sh, answer| {
             // Inside EXEC the transaction already holds these keys' locks.
             if in_exec {
-                let r = run_here(sh, job);
+                let r = run_here(sh, job, false);
                 return answer.send(sh, r);
             }
             locks::run_when_free(
                 sh,
                 || want,
                 Box::new(move |sh| {
-                    let r = run_here(sh, job);
+                    let r = run_here(sh, job, true);
                     answer.send(sh, r)
                 }),
             );
@@ -334,8 +334,9 @@ async fn run_on_one(shard: &Rc<Shard>, t: usize, job: Job, in_exec: bool) -> Rep
         .unwrap_or_else(|| Reply::err(GONE))
 }
 
-/// Run `job` on this shard's VM, its writes logged as one MULTI/EXEC.
-fn run_here(sh: &Rc<Shard>, job: Job) -> Reply {
+/// Run `job` on this shard's VM, its writes logged as one MULTI/EXEC (`wrap`; not inside an
+/// EXEC, whose own records already bracket them).
+fn run_here(sh: &Rc<Shard>, job: Job, wrap: bool) -> Reply {
     let caller = Box::new(LocalCaller {
         sh: sh.clone(),
         db: job.db,
@@ -349,7 +350,11 @@ fn run_here(sh: &Rc<Shard>, job: Job) -> Reply {
         busy_after: job.busy_after,
     };
     let r = with_vm(|vm| {
-        let at = sh.store.borrow_mut().feed.begin_multi();
+        let at = if wrap {
+            sh.store.borrow_mut().feed.begin_multi()
+        } else {
+            None
+        };
         let r = run_in(vm, &job, how);
         sh.store.borrow_mut().feed.end_multi(at);
         r
@@ -486,7 +491,6 @@ enum Req {
 /// A script whose declared keys span shards (or which takes every shard whole): lock, then run
 /// its Lua on a helper thread while this task carries its commands to their shards.
 async fn run_across(shard: &Rc<Shard>, job: Job, whole: bool, in_exec: bool) -> Reply {
-    use futures::StreamExt;
     let n = shard.n;
     let mut parts: Vec<(usize, Want)> = Vec::new();
     if whole {
@@ -535,7 +539,7 @@ async fn run_across(shard: &Rc<Shard>, job: Job, whole: bool, in_exec: bool) -> 
         return Reply::err(format!("ERR could not start the script thread: {e}"));
     }
     let mut result = Reply::err(GONE);
-    while let Some(req) = rx.next().await {
+    while let Some(req) = next_request(&mut rx).await {
         match req {
             Req::Call {
                 spec,
@@ -556,6 +560,19 @@ async fn run_across(shard: &Rc<Shard>, job: Job, whole: bool, in_exec: bool) -> 
         g.commit().await;
     }
     result
+}
+
+/// The helper thread's next request. A wake from a foreign thread can sit unseen while the
+/// executor sleeps (see net/parker.rs), so a short timer bounds the wait as a backstop.
+async fn next_request(rx: &mut futures::channel::mpsc::UnboundedReceiver<Req>) -> Option<Req> {
+    use futures::StreamExt;
+    loop {
+        let timer = glommio::timer::Timer::new(std::time::Duration::from_micros(50));
+        match futures::future::select(rx.next(), timer).await {
+            futures::future::Either::Left((req, _)) => return req,
+            futures::future::Either::Right(_) => {}
+        }
+    }
 }
 
 /// The helper thread: a fresh VM whose `redis.call` sends each command back to the coordinator.
