@@ -348,6 +348,7 @@ fn run_here(sh: &Rc<Shard>, job: Job, wrap: bool) -> Reply {
         caller,
         read_only: job.read_only,
         busy_after: job.busy_after,
+        global: Some(sh.global.clone()),
     };
     let r = with_vm(|vm| {
         let at = if wrap {
@@ -528,11 +529,12 @@ async fn run_across(shard: &Rc<Shard>, job: Job, whole: bool, in_exec: bool) -> 
     };
     let declared: Vec<Bytes> = job.keys.clone();
     let (tx, mut rx) = futures::channel::mpsc::unbounded::<Req>();
+    let global = shard.global.clone();
     let spawned = std::thread::Builder::new()
         .name("shardis-script".into())
         .spawn(move || {
             let done = tx.clone();
-            let r = helper(job, tx);
+            let r = helper(job, tx, global);
             let _ = done.unbounded_send(Req::Done(r));
         });
     if let Err(e) = spawned {
@@ -576,7 +578,11 @@ async fn next_request(rx: &mut futures::channel::mpsc::UnboundedReceiver<Req>) -
 }
 
 /// The helper thread: a fresh VM whose `redis.call` sends each command back to the coordinator.
-fn helper(job: Job, tx: futures::channel::mpsc::UnboundedSender<Req>) -> Reply {
+fn helper(
+    job: Job,
+    tx: futures::channel::mpsc::UnboundedSender<Req>,
+    global: std::sync::Arc<crate::shard::Global>,
+) -> Reply {
     let mut vm = match Vm::new() {
         Ok(v) => v,
         Err(e) => return Reply::err(format!("ERR creating the Lua VM: {e}")),
@@ -585,6 +591,7 @@ fn helper(job: Job, tx: futures::channel::mpsc::UnboundedSender<Req>) -> Reply {
         caller: Box::new(RemoteCaller { tx, db: job.db }),
         read_only: job.read_only,
         busy_after: job.busy_after,
+        global: Some(global),
     };
     run_in(&mut vm, &job, how)
 }

@@ -32,6 +32,8 @@ struct Run {
     started: std::time::Instant,
     /// busy-reply-threshold: past it the script shows in `busy.rs`; zero: never.
     busy_after: std::time::Duration,
+    /// The server is shutting down: the script stops, so its shard can close cleanly.
+    global: Option<Arc<crate::shard::Global>>,
     busy: Option<Arc<super::busy::Entry>>,
     eval: bool,
 }
@@ -371,6 +373,7 @@ impl Vm {
                 killed: false,
                 started: std::time::Instant::now(),
                 busy_after: how.busy_after,
+                global: how.global,
                 busy: None,
                 eval,
             })
@@ -468,6 +471,7 @@ pub struct How {
     pub caller: Box<dyn Caller>,
     pub read_only: bool,
     pub busy_after: std::time::Duration,
+    pub global: Option<Arc<crate::shard::Global>>,
 }
 
 /// The text of a Lua error without mlua's decoration.
@@ -526,7 +530,11 @@ fn hook() -> mlua::Result<mlua::VmState> {
         if let Some(b) = &run.busy {
             b.wrote.store(run.wrote, Ordering::Relaxed);
         }
-        if run.kill.load(Ordering::Relaxed) {
+        let stopping = run
+            .global
+            .as_ref()
+            .is_some_and(|g| g.shutdown.load(Ordering::Relaxed));
+        if run.kill.load(Ordering::Relaxed) || stopping {
             run.killed = true;
             return Some(());
         }
