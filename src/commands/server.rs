@@ -1564,6 +1564,10 @@ async fn debug(shard: &Rc<Shard>, db: usize, a: &[Bytes], resp3: bool) -> Reply 
             Reply::ok()
         }
         "protocol" if a.len() == 3 => debug_protocol(&a[2], resp3),
+        "set-disable-deny-scripts" if a.len() == 3 => {
+            crate::scripting::set_deny_disabled(a[2].as_ref() != b"0");
+            Reply::ok()
+        }
         "set-active-expire" if a.len() == 3 => {
             let on = a[2].as_ref() != b"0";
             shard.broadcast(move |sh| sh.active_expire.set(on)).await;

@@ -42,6 +42,17 @@ const GONE: &str = "ERR shard unavailable (shutting down)";
 const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
 const NON_LOCAL: &str = "ERR Script attempted to access a non local key in a cluster node";
 
+/// DEBUG SET-DISABLE-DENY-SCRIPTS: let scripts run `noscript` commands (a testing aid of Redis).
+static DENY_DISABLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub fn set_deny_disabled(on: bool) {
+    DENY_DISABLED.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+pub fn deny_disabled() -> bool {
+    DENY_DISABLED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Key indexes of EVAL/FCALL forms: `numkeys` at 2, the keys after it.
 fn numkeys_keys(a: &[Bytes]) -> Vec<usize> {
     let Some(n) = a.get(2).and_then(|n| crate::util::num::parse_i64(n)) else {
