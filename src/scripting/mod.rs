@@ -183,6 +183,8 @@ struct Job {
     db: usize,
     read_only: bool,
     busy_after: std::time::Duration,
+    /// `databases`, for SELECT inside the script.
+    ndb: usize,
 }
 
 /// The entry point from the connection layer (`server::exec_async`).
@@ -299,6 +301,7 @@ async fn run(shard: &Rc<Shard>, conn: &ConnRef, name: &str, a: &[Bytes]) -> Repl
         db,
         read_only: ro_cmd || flags.no_writes,
         busy_after: std::time::Duration::from_millis(shard.config.borrow().busy_reply_threshold),
+        ndb: shard.store.borrow().dbs.len(),
     };
     let n = shard.n;
     let mut owners: Vec<usize> = job.keys.iter().map(|k| routing::key_shard(k, n)).collect();
@@ -419,7 +422,8 @@ impl Caller for LocalCaller {
             Kind::Keyed(h) | Kind::Split(h, _) | Kind::Coordinated(h) => h,
             Kind::Conn => {
                 let db = self.db;
-                return conn_command(sh.n == 1, spec, &args, &mut self.db, || {
+                let ndb = sh.store.borrow().dbs.len();
+                return conn_command(sh.n == 1, ndb, spec, &args, &mut self.db, || {
                     sh.store.borrow().dbs[db].len() as i64
                 });
             }
@@ -449,6 +453,7 @@ impl Caller for LocalCaller {
 /// itself (one shard, or every shard locked whole); `dbsize` counts the keys.
 fn conn_command(
     whole: bool,
+    ndb: usize,
     spec: &CommandSpec,
     args: &[Bytes],
     db: &mut usize,
@@ -468,7 +473,7 @@ fn conn_command(
             ])
         }
         "select" => match crate::util::num::parse_i64(&args[1]) {
-            Some(d) if d >= 0 && (d as usize) < 16 => {
+            Some(d) if d >= 0 && (d as usize) < ndb => {
                 *db = d as usize;
                 Reply::ok()
             }
@@ -599,7 +604,11 @@ fn helper(
         Err(e) => return Reply::err(format!("ERR creating the Lua VM: {e}")),
     };
     let how = How {
-        caller: Box::new(RemoteCaller { tx, db: job.db }),
+        caller: Box::new(RemoteCaller {
+            tx,
+            db: job.db,
+            ndb: job.ndb,
+        }),
         read_only: job.read_only,
         busy_after: job.busy_after,
         global: Some(global),
@@ -610,13 +619,14 @@ fn helper(
 struct RemoteCaller {
     tx: futures::channel::mpsc::UnboundedSender<Req>,
     db: usize,
+    ndb: usize,
 }
 
 impl Caller for RemoteCaller {
     fn call(&mut self, spec: &'static CommandSpec, args: Vec<Bytes>) -> Reply {
         if spec.name == "select" {
             let mut db = self.db;
-            let r = conn_command(false, spec, &args, &mut db, || 0);
+            let r = conn_command(false, self.ndb, spec, &args, &mut db, || 0);
             self.db = db;
             return r;
         }
@@ -651,7 +661,10 @@ async fn remote_call(
                 .await;
             return Reply::Int(counts.into_iter().flatten().sum());
         }
-        Kind::Conn => return conn_command(false, spec, &args, &mut db.clone(), || 0),
+        Kind::Conn => {
+            let ndb = shard.store.borrow().dbs.len();
+            return conn_command(false, ndb, spec, &args, &mut db.clone(), || 0);
+        }
     };
     let idx = spec.key_indexes(&args);
     let mut owner = None;
