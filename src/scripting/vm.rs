@@ -104,7 +104,16 @@ G.debug = nil
 G.loadfile = nil
 G.dofile = nil
 G.print = nil
-G.redis = ro(G.redis)
+local raw_redis = G.redis
+-- While FUNCTION LOAD runs a library, its code sees only this (as in Redis's function_lua.c).
+local lib_api = ro({redis = ro({
+  register_function = raw_redis.register_function,
+  log = raw_redis.log,
+  LOG_DEBUG = raw_redis.LOG_DEBUG, LOG_VERBOSE = raw_redis.LOG_VERBOSE,
+  LOG_NOTICE = raw_redis.LOG_NOTICE, LOG_WARNING = raw_redis.LOG_WARNING,
+}, "global variable")}, "global variable")
+raw_redis.register_function = nil
+G.redis = ro(raw_redis)
 G.bit = ro(G.bit)
 G.cjson = ro(G.cjson)
 local setmt, rset, ls, sfenv = setmetatable, rawset, loadstring, setfenv
@@ -127,7 +136,19 @@ G.loadstring = function(s, name)
 end
 proxy = ro(G, "global variable")
 G._G = proxy
-return proxy
+-- Functions' globals: the library API while their library loads, the sandbox afterwards.
+local current = proxy
+local fmeta = {}
+setmt(fmeta, {__newindex = function() error("Attempt to modify a readonly table", 2) end})
+local fenv = setmt({}, {
+  __index = function(_, n) return current[n] end,
+  __newindex = function() error("Attempt to modify a readonly table", 2) end,
+  __metatable = fmeta,
+})
+readonly[fenv] = true
+readonly[fmeta] = true
+local function loading(on) if on then current = lib_api else current = proxy end end
+return proxy, fenv, loading
 "#;
 
 /// A compiled script or a registered function, and its flags.
@@ -135,6 +156,9 @@ pub struct Vm {
     pub lua: Lua,
     /// The globals user code sees (see PROTECT).
     sandbox: Table,
+    /// The globals of function libraries, and the switch to their load-time API.
+    fenv: Table,
+    loading: Function,
     run: Function,
     /// EVAL scripts by SHA1.
     scripts: HashMap<String, Function>,
@@ -271,7 +295,8 @@ impl Vm {
         lua.load(PRELUDE).set_name("@shardis_prelude").exec()?;
         let run: Function = g.raw_get("__shardis_run")?;
         g.raw_set("__shardis_run", Value::Nil)?;
-        let sandbox: Table = lua.load(PROTECT).set_name("@shardis_prelude").eval()?;
+        let (sandbox, fenv, loading): (Table, Table, Function) =
+            lua.load(PROTECT).set_name("@shardis_prelude").eval()?;
         lua.set_hook(
             mlua::HookTriggers::new().every_nth_instruction(100_000),
             |_, _| hook(),
@@ -279,6 +304,8 @@ impl Vm {
         Ok(Vm {
             lua,
             sandbox,
+            fenv,
+            loading,
             run,
             scripts: HashMap::new(),
             functions: HashMap::new(),
@@ -445,11 +472,12 @@ impl Vm {
             .lua
             .load(&code[skip..])
             .set_name("@user_function")
-            .set_environment(self.sandbox.clone())
+            .set_environment(self.fenv.clone())
             .into_function()
             .map_err(|e| format!("ERR Error compiling function: {}", lua_message(&e)))?;
         REGISTERING.with(|r| *r.borrow_mut() = Some(Vec::new()));
-        let res = f.call::<()>(());
+        let res = self.loading.call::<()>(true).and_then(|_| f.call::<()>(()));
+        let _ = self.loading.call::<()>(false);
         let got = REGISTERING
             .with(|r| r.borrow_mut().take())
             .unwrap_or_default();
@@ -551,9 +579,17 @@ fn hook() -> mlua::Result<mlua::VmState> {
 /// `redis.register_function(name, f)` or `redis.register_function{function_name=…,
 /// callback=…, flags={…}}`, only while FUNCTION LOAD runs the library.
 fn register_function(_: &Lua, args: mlua::Variadic<Value>) -> mlua::Result<()> {
+    let fail = |m: &str| Err(mlua::Error::RuntimeError(m.to_string()));
     let (name, f, flags) =
         match args.as_slice() {
             [Value::String(n), Value::Function(f)] => (n.to_string_lossy(), f.clone(), Vec::new()),
+            [Value::String(_), _] => {
+                return fail("second argument to redis.register_function must be a function")
+            }
+            [_, _] => return fail("first argument to redis.register_function must be a string"),
+            [v] if !matches!(v, Value::Table(_)) => {
+                return fail("calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments).")
+            }
             [Value::Table(t)] => {
                 let name: String = match t.raw_get::<Value>("function_name")? {
                     Value::String(s) => s.to_string_lossy(),
@@ -593,7 +629,7 @@ fn register_function(_: &Lua, args: mlua::Variadic<Value>) -> mlua::Result<()> {
     let ok_name = !name.is_empty() && name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_');
     if !ok_name {
         return Err(mlua::Error::RuntimeError(
-            "Function names can only contain letters, numbers, or underscores(_) and must be at least one character long".into(),
+            "Library names can only contain letters, numbers, or underscores(_) and must be at least one character long".into(),
         ));
     }
     REGISTERING.with(|r| match r.borrow_mut().as_mut() {
