@@ -45,6 +45,8 @@ thread_local! {
     static RUN: RefCell<Option<Run>> = const { RefCell::new(None) };
     /// Functions registered by the library being loaded (FUNCTION LOAD).
     static REGISTERING: RefCell<Option<Vec<Registered>>> = const { RefCell::new(None) };
+    /// When the library being loaded started running (FUNCTION LOAD's 500 ms limit).
+    static LOAD_STARTED: std::cell::Cell<Option<std::time::Instant>> = const { std::cell::Cell::new(None) };
 }
 
 /// The Lua prelude: Redis's error handler (eval.c) and `redis.call`/`redis.pcall` written over
@@ -476,7 +478,9 @@ impl Vm {
             .into_function()
             .map_err(|e| format!("ERR Error compiling function: {}", lua_message(&e)))?;
         REGISTERING.with(|r| *r.borrow_mut() = Some(Vec::new()));
+        LOAD_STARTED.with(|l| l.set(Some(std::time::Instant::now())));
         let res = self.loading.call::<()>(true).and_then(|_| f.call::<()>(()));
+        LOAD_STARTED.with(|l| l.set(None));
         let _ = self.loading.call::<()>(false);
         let got = REGISTERING
             .with(|r| r.borrow_mut().take())
@@ -504,10 +508,18 @@ pub struct How {
 
 /// The text of a Lua error without mlua's decoration.
 fn lua_message(e: &mlua::Error) -> String {
+    let m = lua_message_full(e);
+    match m.find("\nstack traceback:") {
+        Some(i) => m[..i].to_string(),
+        None => m,
+    }
+}
+
+fn lua_message_full(e: &mlua::Error) -> String {
     match e {
         mlua::Error::SyntaxError { message, .. } => message.clone(),
         mlua::Error::RuntimeError(m) => m.clone(),
-        mlua::Error::CallbackError { cause, .. } => lua_message(cause),
+        mlua::Error::CallbackError { cause, .. } => lua_message_full(cause),
         other => other.to_string(),
     }
 }
@@ -546,6 +558,13 @@ pub fn sha1_hex(b: &[u8]) -> String {
 
 /// The instruction-count hook: SCRIPT KILL, and making a long script visible to it.
 fn hook() -> mlua::Result<mlua::VmState> {
+    let load_too_long = LOAD_STARTED.with(|l| {
+        l.get()
+            .is_some_and(|t| t.elapsed() >= std::time::Duration::from_millis(500))
+    });
+    if load_too_long {
+        return Err(mlua::Error::RuntimeError("FUNCTION LOAD timeout".into()));
+    }
     let stop = RUN.with(|r| {
         let mut r = r.borrow_mut();
         let run = r.as_mut()?;
