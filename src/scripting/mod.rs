@@ -129,8 +129,8 @@ pub static COMMANDS: &[CommandSpec] = &[
 struct Library {
     name: String,
     code: Bytes,
-    /// (function name, flags)
-    functions: Vec<(String, Vec<String>)>,
+    /// (function name, flags, description)
+    functions: Vec<(String, Vec<String>, Option<String>)>,
 }
 
 /// One shard's scripting state (thread-local: one shard per executor thread).
@@ -393,7 +393,7 @@ fn run_in(vm: &mut Vm, job: &Job, how: How) -> Reply {
                 // A helper thread's fresh VM: load the library first.
                 match vm.load_library(&lib.code) {
                     Ok(fs) => {
-                        for (n, f, _) in fs {
+                        for (n, f, ..) in fs {
                             vm.functions.insert(n, f);
                         }
                     }
@@ -795,7 +795,7 @@ fn load_here(code: &Bytes, replace: bool) -> Result<String, String> {
             return Err("ERR no Lua VM".into());
         };
         let fs = vm.load_library(code)?;
-        for (f, _, _) in &fs {
+        for (f, ..) in &fs {
             let clash = l
                 .libraries
                 .iter()
@@ -805,7 +805,7 @@ fn load_here(code: &Bytes, replace: bool) -> Result<String, String> {
             }
         }
         if let Some(old) = l.libraries.iter().position(|x| x.name == name) {
-            for (f, _) in &l.libraries[old].functions {
+            for (f, ..) in &l.libraries[old].functions {
                 vm.functions.remove(f);
             }
             l.libraries.remove(old);
@@ -815,9 +815,9 @@ fn load_here(code: &Bytes, replace: bool) -> Result<String, String> {
             code: code.clone(),
             functions: Vec::new(),
         };
-        for (f, func, flags) in fs {
+        for (f, func, flags, desc) in fs {
             vm.functions.insert(f.clone(), func);
-            lib.functions.push((f, flags));
+            lib.functions.push((f, flags, desc));
         }
         l.libraries.push(lib);
         Ok(name)
@@ -879,7 +879,7 @@ async fn function(shard: &Rc<Shard>, a: &[Bytes]) -> Reply {
                         if let Some(i) = l.libraries.iter().position(|x| x.name == name) {
                             let lib = l.libraries.remove(i);
                             if let Some(vm) = l.vm.as_mut() {
-                                for (f, _) in &lib.functions {
+                                for (f, ..) in &lib.functions {
                                     vm.functions.remove(f);
                                 }
                             }
@@ -997,10 +997,13 @@ fn function_list(a: &[Bytes]) -> Reply {
                             Reply::Array(
                                 lib.functions
                                     .iter()
-                                    .map(|(f, fl)| {
+                                    .map(|(f, fl, desc)| {
                                         Reply::Map(vec![
                                             (k("name"), k(f)),
-                                            (k("description"), Reply::Nil),
+                                            (
+                                                k("description"),
+                                                desc.as_deref().map_or(Reply::Nil, k),
+                                            ),
                                             (
                                                 k("flags"),
                                                 Reply::Set(fl.iter().map(|x| k(x)).collect()),

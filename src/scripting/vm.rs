@@ -38,8 +38,8 @@ struct Run {
     eval: bool,
 }
 
-/// A function registered by a library being loaded: name, function, flags.
-pub type Registered = (String, Function, Vec<String>);
+/// A function registered by a library being loaded: name, function, flags, description.
+pub type Registered = (String, Function, Vec<String>, Option<String>);
 
 thread_local! {
     static RUN: RefCell<Option<Run>> = const { RefCell::new(None) };
@@ -599,6 +599,7 @@ fn hook() -> mlua::Result<mlua::VmState> {
 /// callback=…, flags={…}}`, only while FUNCTION LOAD runs the library.
 fn register_function(_: &Lua, args: mlua::Variadic<Value>) -> mlua::Result<()> {
     let fail = |m: &str| Err(mlua::Error::RuntimeError(m.to_string()));
+    let mut description = None;
     let (name, f, flags) =
         match args.as_slice() {
             [Value::String(n), Value::Function(f)] => (n.to_string_lossy(), f.clone(), Vec::new()),
@@ -610,33 +611,8 @@ fn register_function(_: &Lua, args: mlua::Variadic<Value>) -> mlua::Result<()> {
                 return fail("calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments).")
             }
             [Value::Table(t)] => {
-                let name: String = match t.raw_get::<Value>("function_name")? {
-                    Value::String(s) => s.to_string_lossy(),
-                    _ => return Err(mlua::Error::RuntimeError(
-                        "function_name argument given to redis.register_function must be a string"
-                            .into(),
-                    )),
-                };
-                let f =
-                    match t.raw_get::<Value>("callback")? {
-                        Value::Function(f) => f,
-                        _ => return Err(mlua::Error::RuntimeError(
-                            "callback argument given to redis.register_function must be a function"
-                                .into(),
-                        )),
-                    };
-                let mut flags = Vec::new();
-                if let Value::Table(ft) = t.raw_get::<Value>("flags")? {
-                    for v in ft.sequence_values::<String>() {
-                        let v = v?;
-                        if !super::flags::KNOWN.contains(&v.as_str()) {
-                            return Err(mlua::Error::RuntimeError(format!(
-                                "unknown flag given: {v}"
-                            )));
-                        }
-                        flags.push(v);
-                    }
-                }
+                let (name, f, flags, desc) = named_args(t)?;
+                description = desc;
                 (name, f, flags)
             }
             _ => {
@@ -653,12 +629,12 @@ fn register_function(_: &Lua, args: mlua::Variadic<Value>) -> mlua::Result<()> {
     }
     REGISTERING.with(|r| match r.borrow_mut().as_mut() {
         Some(list) => {
-            if list.iter().any(|(n, _, _)| *n == name) {
+            if list.iter().any(|(n, ..)| *n == name) {
                 return Err(mlua::Error::RuntimeError(
                     "Function already exists in the library".into(),
                 ));
             }
-            list.push((name, f, flags));
+            list.push((name, f, flags, description));
             Ok(())
         }
         None => Err(mlua::Error::RuntimeError(
@@ -713,6 +689,54 @@ unsafe fn call_packed(l: *mut mlua::ffi::lua_State) {
     mlua::ffi::lua_insert(l, 1);
     // `raw_call` reports command errors as values; only a Lua failure (memory) raises here.
     mlua::ffi::lua_call(l, 1, 2);
+}
+
+/// `redis.register_function{function_name=…, callback=…, flags={…}, description=…}`.
+fn named_args(t: &Table) -> mlua::Result<(String, Function, Vec<String>, Option<String>)> {
+    let fail = |m: String| Err(mlua::Error::RuntimeError(m));
+    let (mut name, mut f, mut flags, mut desc) = (None, None, Vec::new(), None);
+    for pair in t.clone().pairs::<Value, Value>() {
+        let (k, v) = pair?;
+        let Value::String(k) = k else {
+            return fail(
+                "named argument key given to redis.register_function is not a string".into(),
+            );
+        };
+        match (k.to_string_lossy().as_str(), v) {
+            ("function_name", Value::String(s)) => name = Some(s.to_string_lossy()),
+            ("function_name", _) => {
+                return fail("function_name argument given to redis.register_function must be a string".into())
+            }
+            ("description", Value::String(s)) => desc = Some(s.to_string_lossy()),
+            ("description", _) => {
+                return fail("description argument given to redis.register_function must be a string".into())
+            }
+            ("callback", Value::Function(c)) => f = Some(c),
+            ("callback", _) => {
+                return fail("callback argument given to redis.register_function must be a function".into())
+            }
+            ("flags", Value::Table(ft)) => {
+                for v in ft.sequence_values::<String>() {
+                    let v = v?;
+                    if !super::flags::KNOWN.contains(&v.as_str()) {
+                        return fail("unknown flag given".into());
+                    }
+                    flags.push(v);
+                }
+            }
+            ("flags", _) => {
+                return fail("flags argument to redis.register_function must be a table representing function flags".into())
+            }
+            _ => return fail("unknown argument given to redis.register_function".into()),
+        }
+    }
+    let Some(name) = name else {
+        return fail("redis.register_function must get a function name argument".into());
+    };
+    let Some(f) = f else {
+        return fail("redis.register_function must get a callback argument".into());
+    };
+    Ok((name, f, flags, desc))
 }
 
 /// The primitive under `redis.call`/`redis.pcall`: (true, reply) or (false, error table).
