@@ -580,16 +580,44 @@ async fn run_across(shard: &Rc<Shard>, job: Job, whole: bool, in_exec: bool) -> 
     result
 }
 
-/// The helper thread's next request. A wake from a foreign thread can sit unseen while the
-/// executor sleeps (see net/parker.rs), so a short timer bounds the wait as a backstop.
+/// The helper thread's next request. It usually follows the last answer within microseconds,
+/// so the task first yields to the shard's other work and looks again, for a short while; then
+/// it waits for the wake. A wake from a foreign thread can sit unseen while the executor sleeps
+/// (see net/parker.rs), so a short timer bounds that wait as a backstop.
 async fn next_request(rx: &mut futures::channel::mpsc::UnboundedReceiver<Req>) -> Option<Req> {
     use futures::StreamExt;
+    let start = std::time::Instant::now();
+    while start.elapsed() < std::time::Duration::from_micros(50) {
+        match rx.try_recv() {
+            Ok(r) => return Some(r),
+            Err(futures::channel::mpsc::TryRecvError::Closed) => return None,
+            Err(_) => YieldNow(false).await,
+        }
+    }
     loop {
         let timer = glommio::timer::Timer::new(std::time::Duration::from_micros(50));
         match futures::future::select(rx.next(), timer).await {
             futures::future::Either::Left((req, _)) => return req,
             futures::future::Either::Right(_) => {}
         }
+    }
+}
+
+/// Let the executor run its other ready tasks once.
+struct YieldNow(bool);
+
+impl std::future::Future for YieldNow {
+    type Output = ();
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if self.0 {
+            return std::task::Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
     }
 }
 
@@ -639,6 +667,14 @@ impl Caller for RemoteCaller {
         };
         if self.tx.unbounded_send(req).is_err() {
             return Reply::err(GONE);
+        }
+        // The answer usually comes within microseconds: look a few times before sleeping.
+        for _ in 0..200 {
+            match answer.try_recv() {
+                Ok(r) => return r,
+                Err(std::sync::mpsc::TryRecvError::Empty) => std::hint::spin_loop(),
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => return Reply::err(GONE),
+            }
         }
         answer.recv().unwrap_or_else(|_| Reply::err(GONE))
     }
