@@ -113,6 +113,7 @@ local lib_api = ro({redis = ro({
   log = raw_redis.log,
   LOG_DEBUG = raw_redis.LOG_DEBUG, LOG_VERBOSE = raw_redis.LOG_VERBOSE,
   LOG_NOTICE = raw_redis.LOG_NOTICE, LOG_WARNING = raw_redis.LOG_WARNING,
+  REDIS_VERSION = raw_redis.REDIS_VERSION, REDIS_VERSION_NUM = raw_redis.REDIS_VERSION_NUM,
 }, "global variable")}, "global variable")
 raw_redis.register_function = nil
 G.redis = ro(raw_redis)
@@ -291,6 +292,8 @@ impl Vm {
         ] {
             redis.raw_set(k, v)?;
         }
+        redis.raw_set("REDIS_VERSION", crate::commands::server::REDIS_VERSION)?;
+        redis.raw_set("REDIS_VERSION_NUM", 0x07000f)?;
         g.raw_set("redis", redis)?;
         g.raw_set("bit", super::bit::library(&lua)?)?;
         g.raw_set("cjson", super::cjson::library(&lua)?)?;
@@ -716,12 +719,13 @@ fn named_args(t: &Table) -> mlua::Result<(String, Function, Vec<String>, Option<
                 return fail("callback argument given to redis.register_function must be a function".into())
             }
             ("flags", Value::Table(ft)) => {
-                for v in ft.sequence_values::<String>() {
-                    let v = v?;
-                    if !super::flags::KNOWN.contains(&v.as_str()) {
-                        return fail("unknown flag given".into());
+                for v in ft.sequence_values::<Value>() {
+                    match v? {
+                        Value::String(f) if super::flags::KNOWN.contains(&&*f.to_string_lossy()) => {
+                            flags.push(f.to_string_lossy())
+                        }
+                        _ => return fail("unknown flag given".into()),
                     }
-                    flags.push(v);
                 }
             }
             ("flags", _) => {
