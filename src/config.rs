@@ -327,6 +327,8 @@ pub struct Config {
     pub maxmemory_samples: u64,
     pub lfu_log_factor: u64,
     pub lfu_decay_time: u64,
+    /// Scripts: ms after which a running script can be stopped by SCRIPT KILL.
+    pub busy_reply_threshold: u64,
     pub zset_max_listpack_entries: u64,
     pub zset_max_listpack_value: u64,
     pub lazyfree_lazy_eviction: bool,
@@ -450,6 +452,7 @@ impl Default for Config {
             maxmemory_samples: 5,
             lfu_log_factor: 10,
             lfu_decay_time: 1,
+            busy_reply_threshold: 5000,
             zset_max_listpack_entries: 128,
             zset_max_listpack_value: 64,
             lazyfree_lazy_eviction: false,
@@ -1103,6 +1106,8 @@ static DIRECTIVES: &[Directive] = &[
     number!("maxmemory-samples", MUTABLE, maxmemory_samples, 1, I32_MAX, Signed),
     number!("lfu-log-factor", MUTABLE, lfu_log_factor, 0, I32_MAX, Signed),
     number!("lfu-decay-time", MUTABLE, lfu_decay_time, 0, I32_MAX, Signed),
+    Directive { alias: Some("lua-time-limit"),
+                ..number!("busy-reply-threshold", MUTABLE, busy_reply_threshold, 0, i64::MAX, Signed) },
     // Data types
     Directive { alias: Some("zset-max-ziplist-entries"),
                 ..number!("zset-max-listpack-entries", MUTABLE, zset_max_listpack_entries, 0, i64::MAX, Unsigned) },

@@ -16,6 +16,7 @@ mod persistence;
 mod protocol;
 mod routing;
 mod runtime;
+mod scripting;
 mod shard;
 mod store;
 mod util;

@@ -182,6 +182,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         crate::commands::transaction::COMMANDS,
         crate::commands::pubsub::COMMANDS,
         crate::commands::observe::COMMANDS,
+        crate::scripting::COMMANDS,
     ]
     .into_iter()
     .flatten()

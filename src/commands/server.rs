@@ -936,6 +936,8 @@ async fn async_inner(
         "watch" | "exec" => {
             crate::commands::transaction::exec_async(shard, conn, spec.name, a).await
         }
+        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro" | "script"
+        | "function" => crate::scripting::exec(shard, conn, spec, a).await,
         "bgrewriteaof" => {
             if crate::persistence::compact::start(shard, false).await {
                 Reply::Simple("Background append only file rewriting started".into())
@@ -1621,6 +1623,10 @@ async fn debug(shard: &Rc<Shard>, db: usize, a: &[Bytes], resp3: bool) -> Reply 
             Reply::ok()
         }
         "protocol" if a.len() == 3 => debug_protocol(&a[2], resp3),
+        "set-disable-deny-scripts" if a.len() == 3 => {
+            crate::scripting::set_deny_disabled(a[2].as_ref() != b"0");
+            Reply::ok()
+        }
         "set-active-expire" if a.len() == 3 => {
             let on = a[2].as_ref() != b"0";
             shard.broadcast(move |sh| sh.active_expire.set(on)).await;

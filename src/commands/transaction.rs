@@ -462,7 +462,7 @@ async fn run_on_one(
                     return answer.send(sh, Reply::NilArray);
                 }
                 let now = crate::util::now_ms();
-                sh.hold_ready.set(sh.hold_ready.get() + 1);
+                let hold = crate::shard::blocking::HoldReady::new(sh);
                 let at = sh.store.borrow_mut().feed.begin_multi();
                 let replies = steps
                     .iter()
@@ -474,7 +474,7 @@ async fn run_on_one(
                     })
                     .collect();
                 sh.store.borrow_mut().feed.end_multi(at);
-                sh.hold_ready.set(sh.hold_ready.get() - 1);
+                drop(hold);
                 answer.send(sh, Reply::Array(replies));
             };
             locks::run_when_free(sh, || want, Box::new(job));

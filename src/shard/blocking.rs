@@ -155,6 +155,25 @@ fn remove_waiter(sh: &Shard, db: usize, key: &Bytes, claim: &Arc<Claim>) {
     }
 }
 
+/// While alive, blocked clients of this shard are not served (a script or transaction is
+/// running); dropping it (also on unwinding) lets them be served again.
+pub struct HoldReady<'a>(&'a Shard);
+
+impl<'a> HoldReady<'a> {
+    pub fn new(sh: &'a Shard) -> HoldReady<'a> {
+        sh.hold_ready.set(sh.hold_ready.get() + 1);
+        HoldReady(sh)
+    }
+}
+
+impl Drop for HoldReady<'_> {
+    fn drop(&mut self) {
+        self.0
+            .hold_ready
+            .set(self.0.hold_ready.get().saturating_sub(1));
+    }
+}
+
 /// Serve the waiters of keys that writes made ready. Called after every command and
 /// cross-shard message; with nobody blocked on this shard it is one check.
 #[inline]

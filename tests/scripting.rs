@@ -1,0 +1,600 @@
+//! Lua scripting: EVAL/EVALSHA/EVAL_RO, SCRIPT, FUNCTION/FCALL, conversions and errors as
+//! Redis 7.0 has them, routing of scripts across shards, atomicity, and AOF replay.
+
+mod common;
+
+use common::*;
+use redis::Value;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+// "foo" (slot 12182) and "bar" (slot 5061) live on different shards of a 4-shard server.
+const A: &str = "{foo}acct";
+const B: &str = "{bar}acct";
+
+fn eval(c: &mut redis::Connection, script: &str, keys: &[&str], args: &[&str]) -> Value {
+    let mut a: Vec<String> = vec!["EVAL".into(), script.into(), keys.len().to_string()];
+    a.extend(keys.iter().map(|s| s.to_string()));
+    a.extend(args.iter().map(|s| s.to_string()));
+    q(c, &a)
+}
+
+fn eval_err(c: &mut redis::Connection, script: &str, keys: &[&str]) -> String {
+    let mut a: Vec<String> = vec!["EVAL".into(), script.into(), keys.len().to_string()];
+    a.extend(keys.iter().map(|s| s.to_string()));
+    qerr(c, &a)
+}
+
+#[test]
+fn lua_to_redis_conversions() {
+    both(|s| {
+        let mut c = s.conn();
+        assert_eq!(eval(&mut c, "return 42", &[], &[]), int(42));
+        assert_eq!(eval(&mut c, "return 3.99", &[], &[]), int(3), "truncated");
+        assert_eq!(eval(&mut c, "return -3.99", &[], &[]), int(-3));
+        assert_eq!(eval(&mut c, "return 'x'", &[], &[]), bulk("x"));
+        assert_eq!(eval(&mut c, "return true", &[], &[]), int(1));
+        assert_eq!(eval(&mut c, "return false", &[], &[]), nil());
+        assert_eq!(eval(&mut c, "return nil", &[], &[]), nil());
+        assert_eq!(
+            eval(&mut c, "return {1,'a',{2,false}}", &[], &[]),
+            arr(vec![int(1), bulk("a"), arr(vec![int(2), nil()])])
+        );
+        assert_eq!(
+            eval(&mut c, "return {1,2,nil,4}", &[], &[]),
+            arr(vec![int(1), int(2)]),
+            "a table stops at its first nil"
+        );
+        assert_eq!(eval(&mut c, "return {ok='fine'}", &[], &[]), status("fine"));
+        assert_eq!(
+            eval(&mut c, "return redis.status_reply('PONG')", &[], &[]),
+            status("PONG")
+        );
+        assert_eq!(eval_err(&mut c, "return {err='My Error'}", &[]), "My Error");
+        assert_eq!(
+            eval_err(&mut c, "return redis.error_reply('My Error')", &[]),
+            "My Error"
+        );
+        assert_eq!(
+            eval(
+                &mut c,
+                "return {KEYS[1], ARGV[1], ARGV[2]}",
+                &["k"],
+                &["a", "b"]
+            ),
+            arr(vec![bulk("k"), bulk("a"), bulk("b")])
+        );
+        assert_eq!(
+            eval(&mut c, "return redis.sha1hex('')", &[], &[]),
+            bulk("da39a3ee5e6b4b0d3255bfef95601890afd80709")
+        );
+        assert_eq!(eval(&mut c, "return bit.band(7, 3)", &[], &[]), int(3));
+        assert_eq!(
+            eval(&mut c, "return bit.tohex(255, 2)", &[], &[]),
+            bulk("ff")
+        );
+    });
+}
+
+#[test]
+fn redis_to_lua_conversions() {
+    both(|s| {
+        let mut c = s.conn();
+        q(&mut c, &["SET", "k", "5"]);
+        q(&mut c, &["RPUSH", "l", "a", "b"]);
+        let t = "local r = redis.call(ARGV[1], KEYS[1]) return {type(r), tostring(r)}";
+        let typ = |c: &mut redis::Connection, cmd: &str, key: &str| -> Vec<String> {
+            let v: Vec<String> = qt(c, &["EVAL", t, "1", key, cmd]);
+            v
+        };
+        assert_eq!(typ(&mut c, "get", "k"), ["string", "5"]);
+        assert_eq!(typ(&mut c, "incr", "k"), ["number", "6"]);
+        assert_eq!(typ(&mut c, "get", "missing"), ["boolean", "false"]);
+        assert_eq!(typ(&mut c, "llen", "l"), ["number", "2"]);
+        // Arrays (LRANGE is pre-encoded on the server) and status replies.
+        assert_eq!(
+            eval(
+                &mut c,
+                "return redis.call('lrange', KEYS[1], 0, -1)",
+                &["l"],
+                &[]
+            ),
+            arr(vec![bulk("a"), bulk("b")])
+        );
+        assert_eq!(
+            eval(
+                &mut c,
+                "local r = redis.call('set', KEYS[1], 'v') return r['ok']",
+                &["k"],
+                &[]
+            ),
+            bulk("OK")
+        );
+        // pcall hands the error over as a table.
+        assert_eq!(
+            eval(
+                &mut c,
+                "local r = redis.pcall('incr', KEYS[1]) return r['err']",
+                &["l"],
+                &[]
+            ),
+            bulk("WRONGTYPE Operation against a key holding the wrong kind of value")
+        );
+        // Numbers as arguments are sent as Lua prints them.
+        assert_eq!(
+            eval(
+                &mut c,
+                "redis.call('set', KEYS[1], 3.5) return redis.call('get', KEYS[1])",
+                &["k"],
+                &[]
+            ),
+            bulk("3.5")
+        );
+    });
+}
+
+#[test]
+fn errors_as_redis_words_them() {
+    both(|s| {
+        let mut c = s.conn();
+        q(&mut c, &["RPUSH", "l", "a"]);
+        let e = eval_err(&mut c, "return redis.call('incr', KEYS[1])", &["l"]);
+        assert!(
+            e.starts_with(
+                "WRONGTYPE Operation against a key holding the wrong kind of value script: f_"
+            ) && e.ends_with(", on @user_script:1."),
+            "{e}"
+        );
+        let e = eval_err(&mut c, "local a = 1\nerror('boom')", &[]);
+        assert!(e.starts_with("ERR user_script:2: boom script: f_"), "{e}");
+        assert!(e.ends_with("on @user_script:2."), "{e}");
+        let e = eval_err(&mut c, "x = 5", &[]);
+        assert!(
+            e.starts_with("ERR user_script:1: Attempt to modify a readonly table"),
+            "{e}"
+        );
+        let e = eval_err(&mut c, "redis.call = function() return 1 end", &[]);
+        assert!(e.contains("Attempt to modify a readonly table"), "{e}");
+        assert_eq!(
+            eval(&mut c, "return redis.call('ping')", &[], &[]),
+            status("PONG")
+        );
+        let e = eval_err(&mut c, "return os.time()", &[]);
+        assert!(e.contains("nonexistent global variable 'os'"), "{e}");
+        let e = eval_err(&mut c, "return loadfile('/etc/passwd')", &[]);
+        assert!(e.contains("nonexistent global variable 'loadfile'"), "{e}");
+        let e = eval_err(&mut c, "return redis.call('nosuch')", &[]);
+        assert!(
+            e.starts_with("ERR Unknown Redis command called from script"),
+            "{e}"
+        );
+        let e = eval_err(&mut c, "return redis.call('get')", &[]);
+        assert!(
+            e.starts_with("ERR Wrong number of args calling Redis command from script"),
+            "{e}"
+        );
+        let e = eval_err(&mut c, "return redis.call('eval', 'return 1', 0)", &[]);
+        assert!(
+            e.starts_with("ERR This Redis command is not allowed from script"),
+            "{e}"
+        );
+        let e = eval_err(&mut c, "return redis.call('get', {})", &[]);
+        assert!(
+            e.starts_with("ERR Lua redis lib command arguments must be strings or integers"),
+            "{e}"
+        );
+        let e = eval_err(&mut c, "return +", &[]);
+        assert!(
+            e.starts_with("ERR Error compiling script (new function): user_script:1:"),
+            "{e}"
+        );
+        assert_eq!(
+            qerr(&mut c, &["EVAL", "return 1", "2", "a"]),
+            "ERR Number of keys can't be greater than number of args"
+        );
+        assert_eq!(
+            qerr(&mut c, &["EVAL", "return 1", "-1"]),
+            "ERR Number of keys can't be negative"
+        );
+        assert_eq!(
+            qerr(&mut c, &["EVAL", "return 1", "x"]),
+            "ERR value is not an integer or out of range"
+        );
+        assert_eq!(
+            qerr(
+                &mut c,
+                &["EVALSHA", "ffffffffffffffffffffffffffffffffffffffff", "0"]
+            ),
+            "NOSCRIPT No matching script. Please use EVAL."
+        );
+        assert_eq!(
+            qerr(&mut c, &["EVAL", "#!lua flags=bogus\nreturn 1", "0"]),
+            "ERR Unexpected flag in script shebang: bogus"
+        );
+    });
+}
+
+#[test]
+fn evalsha_works_from_every_connection() {
+    both(|s| {
+        let mut c = s.conn();
+        let sha: String = qt(&mut c, &["SCRIPT", "LOAD", "return ARGV[1]"]);
+        assert_eq!(
+            sha,
+            sha1_smol::Sha1::from("return ARGV[1]").digest().to_string()
+        );
+        // Connections are spread over the shards: each must find the script.
+        for _ in 0..8 {
+            let mut other = s.conn();
+            assert_eq!(
+                q(&mut other, &["EVALSHA", sha.as_str(), "0", "hi"]),
+                bulk("hi")
+            );
+            assert_eq!(
+                q(&mut other, &["SCRIPT", "EXISTS", sha.as_str(), "nope"]),
+                arr(vec![int(1), int(0)])
+            );
+        }
+        // A script first run with EVAL is cached everywhere too.
+        eval(&mut c, "return 'e'", &[], &[]);
+        let real = sha1_smol::Sha1::from("return 'e'").digest().to_string();
+        for _ in 0..8 {
+            let mut other = s.conn();
+            assert_eq!(q(&mut other, &["EVALSHA", real.as_str(), "0"]), bulk("e"));
+        }
+        q(&mut c, &["SCRIPT", "FLUSH"]);
+        for _ in 0..4 {
+            let mut other = s.conn();
+            assert_eq!(
+                qerr(&mut other, &["EVALSHA", sha.as_str(), "0", "hi"]),
+                "NOSCRIPT No matching script. Please use EVAL."
+            );
+        }
+        assert_eq!(
+            qerr(&mut c, &["SCRIPT", "KILL"]),
+            "NOTBUSY No scripts in execution right now."
+        );
+    });
+}
+
+#[test]
+fn read_only_scripts_refuse_writes() {
+    both(|s| {
+        let mut c = s.conn();
+        let e = qerr(
+            &mut c,
+            &["EVAL_RO", "return redis.call('set', KEYS[1], 1)", "1", "k"],
+        );
+        assert!(
+            e.starts_with("ERR Write commands are not allowed from read-only scripts."),
+            "{e}"
+        );
+        let e = qerr(
+            &mut c,
+            &[
+                "EVAL",
+                "#!lua flags=no-writes\nreturn redis.call('set', KEYS[1], 1)",
+                "1",
+                "k",
+            ],
+        );
+        assert!(e.starts_with("ERR Write commands are not allowed"), "{e}");
+        assert_eq!(
+            qerr(&mut c, &["EVAL_RO", "#!lua\nreturn 1", "0"]),
+            "ERR Can not execute a script with write flag using *_ro command."
+        );
+        q(&mut c, &["SET", "k", "v"]);
+        assert_eq!(
+            q(
+                &mut c,
+                &["EVAL_RO", "return redis.call('get', KEYS[1])", "1", "k"]
+            ),
+            bulk("v")
+        );
+        let sha: String = qt(
+            &mut c,
+            &["SCRIPT", "LOAD", "return redis.call('get', KEYS[1])"],
+        );
+        assert_eq!(
+            q(&mut c, &["EVALSHA_RO", sha.as_str(), "1", "k"]),
+            bulk("v")
+        );
+    });
+}
+
+#[test]
+fn undeclared_keys_on_other_shards_are_refused() {
+    let s = Server::start(4);
+    let mut c = s.conn();
+    let e = eval_err(&mut c, &format!("return redis.call('get', '{B}')"), &[A]);
+    assert!(
+        e.starts_with("ERR Script attempted to access a non local key in a cluster node"),
+        "{e}"
+    );
+    let e = eval_err(&mut c, "return redis.call('get', 'x')", &[]);
+    assert!(e.contains("non local key"), "no keys declared: {e}");
+    // A key of the same shard as the declared one is fine (Redis cluster allows it too).
+    assert_eq!(
+        eval(
+            &mut c,
+            "return redis.call('set', '{foo}other', 1)",
+            &[A],
+            &[]
+        ),
+        ok()
+    );
+    // Keyless commands without the whole keyspace are refused.
+    let e = eval_err(&mut c, "return redis.call('dbsize')", &[A]);
+    assert!(e.contains("allow-cross-slot-keys"), "{e}");
+    // On one shard every key is local.
+    let s1 = Server::start(1);
+    let mut c1 = s1.conn();
+    assert_eq!(
+        eval(&mut c1, "return redis.call('set', 'x', 1)", &[], &[]),
+        ok()
+    );
+    assert_eq!(
+        eval(&mut c1, "return redis.call('dbsize')", &[], &[]),
+        int(1)
+    );
+}
+
+#[test]
+fn cross_slot_flag_takes_every_shard() {
+    both(|s| {
+        let mut c = s.conn();
+        q(&mut c, &["MSET", A, "1", B, "2"]);
+        let script = format!(
+            "#!lua flags=allow-cross-slot-keys\n\
+             redis.call('incr', '{A}')\n\
+             redis.call('incr', '{B}')\n\
+             return {{redis.call('get', '{A}'), redis.call('get', '{B}'), redis.call('dbsize')}}"
+        );
+        assert_eq!(
+            eval(&mut c, &script, &[], &[]),
+            arr(vec![bulk("2"), bulk("3"), int(2)])
+        );
+    });
+}
+
+#[test]
+fn scripts_across_shards_move_values_atomically() {
+    both(|s| {
+        let mut c = s.conn();
+        q(&mut c, &["MSET", A, "1000", B, "1000"]);
+        let transfer = "local v = tonumber(redis.call('get', KEYS[1]))\n\
+                        local n = tonumber(ARGV[1])\n\
+                        if v < n then return 0 end\n\
+                        redis.call('decrby', KEYS[1], n)\n\
+                        redis.call('incrby', KEYS[2], n)\n\
+                        return 1";
+        let sha: String = qt(&mut c, &["SCRIPT", "LOAD", transfer]);
+        let stop = Arc::new(AtomicBool::new(false));
+        let readers: Vec<_> = (0..2)
+            .map(|i| {
+                let stop = stop.clone();
+                let mut r = s.conn();
+                std::thread::spawn(move || {
+                    let mut seen = 0;
+                    while !stop.load(Ordering::Relaxed) {
+                        let vals: Vec<i64> = if i == 0 {
+                            qt(&mut r, &["MGET", A, B])
+                        } else {
+                            qt(
+                                &mut r,
+                                &[
+                                    "EVAL_RO",
+                                    "return {tonumber(redis.call('get', KEYS[1])), tonumber(redis.call('get', KEYS[2]))}",
+                                    "2",
+                                    A,
+                                    B,
+                                ],
+                            )
+                        };
+                        assert_eq!(vals.iter().sum::<i64>(), 2000, "torn read {vals:?}");
+                        seen += 1;
+                    }
+                    seen
+                })
+            })
+            .collect();
+        let writers: Vec<_> = (0..3)
+            .map(|w| {
+                let mut c = s.conn();
+                let sha = sha.clone();
+                std::thread::spawn(move || {
+                    for i in 0..150 {
+                        let (from, to) = if (i + w) % 2 == 0 { (A, B) } else { (B, A) };
+                        let n = ((i * 7 + w) % 13).to_string();
+                        let _: i64 = qt(
+                            &mut c,
+                            &["EVALSHA", sha.as_str(), "2", from, to, n.as_str()],
+                        );
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            w.join().expect("writer");
+        }
+        stop.store(true, Ordering::Relaxed);
+        for r in readers {
+            assert!(r.join().expect("reader") > 0);
+        }
+        let vals: Vec<i64> = qt(&mut c, &["MGET", A, B]);
+        assert_eq!(vals.iter().sum::<i64>(), 2000);
+    });
+}
+
+#[test]
+fn functions_load_and_fcall() {
+    both(|s| {
+        let mut c = s.conn();
+        let lib = "#!lua name=mylib\n\
+                   redis.register_function('setit', function(keys, args) return redis.call('set', keys[1], args[1]) end)\n\
+                   redis.register_function{function_name='getit', callback=function(keys) return redis.call('get', keys[1]) end, flags={'no-writes'}}";
+        assert_eq!(q(&mut c, &["FUNCTION", "LOAD", lib]), bulk("mylib"));
+        assert_eq!(
+            qerr(&mut c, &["FUNCTION", "LOAD", lib]),
+            "ERR Library 'mylib' already exists"
+        );
+        assert_eq!(
+            q(&mut c, &["FUNCTION", "LOAD", "REPLACE", lib]),
+            bulk("mylib")
+        );
+        for (i, (k, v)) in [(A, "1"), (B, "2")].into_iter().enumerate() {
+            let mut other = s.conn();
+            assert_eq!(q(&mut other, &["FCALL", "setit", "1", k, v]), ok(), "{i}");
+            assert_eq!(q(&mut other, &["FCALL_RO", "getit", "1", k]), bulk(v));
+        }
+        assert_eq!(
+            qerr(&mut c, &["FCALL_RO", "setit", "1", A, "x"]),
+            "ERR Can not execute a script with write flag using *_ro command."
+        );
+        assert_eq!(
+            qerr(&mut c, &["FCALL", "nosuch", "0"]),
+            "ERR Function not found"
+        );
+        assert_eq!(
+            qerr(&mut c, &["FUNCTION", "LOAD", "return 1"]),
+            "ERR Missing library metadata"
+        );
+        let listed = q(&mut c, &["FUNCTION", "LIST"]);
+        assert!(format!("{listed:?}").contains("getit"), "{listed:?}");
+        assert_eq!(q(&mut c, &["FUNCTION", "DELETE", "mylib"]), ok());
+        assert_eq!(
+            qerr(&mut c, &["FCALL", "getit", "1", A]),
+            "ERR Function not found"
+        );
+        assert_eq!(
+            qerr(&mut c, &["FUNCTION", "DELETE", "mylib"]),
+            "ERR Library not found"
+        );
+    });
+}
+
+#[test]
+fn script_effects_replay_from_the_aof() {
+    if skip_under_redis("shardis restart") {
+        return;
+    }
+    for shards in [1, 4] {
+        let args = ["--appendonly", "yes"];
+        let mut s = Server::start_with(shards, &args);
+        {
+            let mut c = s.conn();
+            q(&mut c, &["MSET", A, "10", B, "10"]);
+            // One shard: its commands logged between MULTI and EXEC.
+            eval(
+                &mut c,
+                "redis.call('incrby', KEYS[1], 5) redis.call('set', KEYS[2], 'x') return 1",
+                &[A, "{foo}side"],
+                &[],
+            );
+            // Across shards: bracketed per shard.
+            eval(
+                &mut c,
+                "redis.call('decrby', KEYS[1], 3) redis.call('incrby', KEYS[2], 3) return 1",
+                &[A, B],
+                &[],
+            );
+            // Effects, not the script: a random value is replayed as it was.
+            eval(
+                &mut c,
+                "redis.call('set', KEYS[1], tostring(redis.call('time')[2])) return 1",
+                &["{foo}t"],
+                &[],
+            );
+        }
+        let t: String = qt(&mut s.conn(), &["GET", "{foo}t"]);
+        s.shutdown();
+        let s = s.restart(shards, &args).expect("restart");
+        let mut c = s.conn();
+        let vals: Vec<String> = qt(&mut c, &["MGET", A, B, "{foo}side", "{foo}t"]);
+        assert_eq!(vals, ["12", "13", "x", t.as_str()], "{shards} shards");
+    }
+}
+
+#[test]
+fn scripts_inside_multi_exec() {
+    both(|s| {
+        let mut c = s.conn();
+        q(&mut c, &["MULTI"]);
+        q(
+            &mut c,
+            &["EVAL", "return redis.call('incr', KEYS[1])", "1", A],
+        );
+        q(
+            &mut c,
+            &["EVAL", "return redis.call('incr', KEYS[1])", "2", A, B],
+        );
+        q(&mut c, &["SET", B, "7"]);
+        let r = q(&mut c, &["EXEC"]);
+        assert_eq!(r, arr(vec![int(1), int(2), ok()]));
+        let done = wait_until(Duration::from_secs(10), || {
+            qt::<String, _>(&mut c, &["GET", B]) == "7"
+        });
+        assert!(done);
+    });
+}
+
+#[test]
+fn script_kill_stops_a_long_read_only_script() {
+    // Declared keys on two shards: the Lua runs on a helper thread, so every shard still
+    // serves SCRIPT KILL. (On one shard see README: the shard is busy until the script ends.)
+    let s = Server::start_with(4, &["--busy-reply-threshold", "100"]);
+    let mut c = s.conn();
+    let runner = {
+        let mut r = s.conn();
+        std::thread::spawn(move || {
+            cmd(&[
+                "EVAL_RO",
+                "local i = 0 while true do i = i + 1 end",
+                "2",
+                A,
+                B,
+            ])
+            .query::<Value>(&mut r)
+            .map_err(|e| error_line(&e))
+        })
+    };
+    let killed = wait_until(Duration::from_secs(20), || {
+        cmd(&["SCRIPT", "KILL"]).query::<Value>(&mut c).is_ok()
+    });
+    assert!(killed, "SCRIPT KILL never found the script");
+    let e = runner.join().expect("runner").expect_err("killed");
+    assert!(
+        e.starts_with("ERR Script killed by user with SCRIPT KILL..."),
+        "{e}"
+    );
+    assert_eq!(
+        qerr(&mut c, &["SCRIPT", "KILL"]),
+        "NOTBUSY No scripts in execution right now."
+    );
+    // A script that wrote can't be killed.
+    let runner = {
+        let mut r = s.conn();
+        std::thread::spawn(move || {
+            cmd(&[
+                "EVAL",
+                "redis.call('set', KEYS[1], 1) local t = redis.call('time')[1] while tonumber(redis.call('time')[1]) < t + 2 do end return 1",
+                "2",
+                A,
+                B,
+            ])
+            .query::<Value>(&mut r)
+        })
+    };
+    let unkillable = wait_until(Duration::from_secs(20), || {
+        matches!(
+            cmd(&["SCRIPT", "KILL"]).query::<Value>(&mut c),
+            Err(e) if error_line(&e).starts_with("UNKILLABLE")
+        )
+    });
+    assert!(unkillable);
+    assert_eq!(
+        runner.join().expect("runner").expect("ran to its end"),
+        int(1)
+    );
+}
