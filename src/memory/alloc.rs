@@ -13,6 +13,12 @@
 //! in thread-local counters that cost one load to read.
 
 use std::cell::Cell;
+
+/// The library's own unit tests measure jemalloc's arenas, so they run on it too (the binary
+/// declares it for the server, src/main.rs).
+#[cfg(test)]
+#[global_allocator]
+static TEST_GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 use tikv_jemalloc_ctl::{epoch, raw, stats, thread};
 
 /// jemalloc's version, for INFO `mem_allocator` (as Redis reports it).
