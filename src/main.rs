@@ -1,5 +1,6 @@
 //! shardis: a Redis-compatible, thread-per-core, shared-nothing key-value server.
 
+mod acl;
 mod commands;
 mod config;
 mod logging;

@@ -179,11 +179,13 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         crate::commands::blocking::COMMANDS,
         crate::commands::stream::COMMANDS,
         crate::commands::sort::COMMANDS,
+        crate::commands::acl::COMMANDS,
     ]
     .into_iter()
     .flatten()
 }
 
+pub mod acl;
 pub mod bitops;
 pub mod blocking;
 pub mod docs;

@@ -295,11 +295,12 @@ fn sync_inner(
             let (addr, laddr) = (c.client.addr.clone(), c.client.laddr.clone());
             let mut fresh = ClientState::new(id, addr, laddr);
             fresh.created = c.client.created;
-            fresh.authenticated = shard.config.borrow().requirepass.is_none();
+            fresh.authenticated = shard.acl.borrow().default_open();
             c.client = fresh;
             Reply::simple("RESET")
         }
         "hello" => hello(shard, c, a),
+        "acl" => return crate::commands::acl::sync(shard, c, a),
         "auth" => auth(shard, &mut c.client, &a[1..]),
         "select" => match args::int(&a[1]) {
             Err(e) => e,
@@ -437,47 +438,42 @@ fn hello(shard: &Rc<Shard>, c: &mut Conn, a: &[Bytes]) -> Reply {
     ])
 }
 
-/// AUTH [username] password against `requirepass` (the default user).
+/// AUTH [username] password, checked against the ACL users (`requirepass` is the default
+/// user's password). A failure is logged in ACL LOG.
 fn auth(shard: &Rc<Shard>, client: &mut ClientState, a: &[Bytes]) -> Reply {
     if a.len() > 2 {
         return Reply::syntax();
     }
     let (user, given) = if a.len() == 2 {
-        (Some(&a[0]), &a[1])
+        (a[0].as_ref(), &a[1])
     } else {
-        (None, &a[0])
+        (&b"default"[..], &a[0])
     };
-    let Some(pass) = shard.config.borrow().requirepass.clone() else {
-        return auth_without_password(client, user);
+    let found = {
+        let acl = shard.acl.borrow();
+        if a.len() == 1 && acl.user("default").is_some_and(|u| u.nopass) {
+            return Reply::err("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
+        }
+        crate::acl::authenticate(&acl, user, given).map(|u| (u, acl.version))
     };
-    let user_ok = user.is_none_or(|u| u.as_ref() == b"default");
-    if user_ok && constant_time_eq(given, &pass) {
-        client.authenticated = true;
-        Reply::ok()
-    } else {
-        Reply::err("WRONGPASS invalid username-password pair or user is disabled.")
-    }
-}
-
-/// The default user has no password: AUTH <pass> is an error, AUTH default <any> succeeds.
-fn auth_without_password(client: &mut ClientState, user: Option<&Bytes>) -> Reply {
-    match user {
-        None => Reply::err("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"),
-        Some(u) if u.as_ref() == b"default" => {
+    match found {
+        Some((u, version)) => {
             client.authenticated = true;
+            client.acl.set_user(u, version);
             Reply::ok()
         }
-        Some(_) => Reply::err("WRONGPASS invalid username-password pair or user is disabled."),
+        None => {
+            let name = String::from_utf8_lossy(user).into_owned();
+            crate::acl::gate::record(
+                shard,
+                client,
+                crate::acl::log::Reason::Auth,
+                "AUTH".into(),
+                name,
+            );
+            Reply::err("WRONGPASS invalid username-password pair or user is disabled.")
+        }
     }
-}
-
-/// Compare without an early exit, so timing does not reveal the matching prefix.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    let mut diff = (a.len() ^ b.len()) as u8;
-    for i in 0..a.len().max(b.len()) {
-        diff |= a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0);
-    }
-    diff == 0
 }
 
 fn check_client_name(n: &[u8]) -> Result<(), Reply> {
@@ -573,7 +569,7 @@ fn client_sync(shard: &Rc<Shard>, cl: &mut ClientState, a: &[Bytes], sub: &str) 
 }
 
 /// One CLIENT LIST line, in Redis 7.0's field order.
-fn client_line(shard: &Shard, cl: &ClientState, conn: Option<&Conn>) -> String {
+pub fn client_line(shard: &Shard, cl: &ClientState, conn: Option<&Conn>) -> String {
     let (fd, qbuf, qfree, omem) = conn.map_or((-1, 0, 0, 0), |c| {
         (
             c.fd,
@@ -588,7 +584,7 @@ fn client_line(shard: &Shard, cl: &ClientState, conn: Option<&Conn>) -> String {
         .map(|n| String::from_utf8_lossy(n).into_owned())
         .unwrap_or_default();
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} shard={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={} shard={}",
         cl.id,
         cl.addr,
         cl.laddr,
@@ -611,6 +607,7 @@ fn client_line(shard: &Shard, cl: &ClientState, conn: Option<&Conn>) -> String {
             Some(sub) => format!("{}|{}", cl.last_cmd, String::from_utf8_lossy(sub).to_ascii_lowercase()),
             None => cl.last_cmd.to_string(),
         },
+        cl.acl.name(),
         if cl.resp3 { 3 } else { 2 },
         shard.id
     )
@@ -874,6 +871,7 @@ async fn async_inner(
     }
     let sub = a.get(1).map(|s| lower(s)).unwrap_or_default();
     match spec.name {
+        "acl" => crate::commands::acl::run(shard, conn, a).await,
         "bgrewriteaof" => {
             if crate::persistence::compact::start(shard, false).await {
                 Reply::Simple("Background append only file rewriting started".into())
@@ -1379,6 +1377,9 @@ async fn config_set(shard: &Rc<Shard>, a: &[Bytes]) -> Reply {
         }
     }
     let was_on = shard.config.borrow().appendonly;
+    let new_pass = pairs
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case(b"requirepass"));
     let pairs = std::sync::Arc::new(pairs);
     shard
         .broadcast(move |sh| {
@@ -1401,6 +1402,9 @@ async fn config_set(shard: &Rc<Shard>, a: &[Bytes]) -> Reply {
             }
         })
         .await;
+    if new_pass {
+        crate::commands::acl::sync_requirepass(shard).await;
+    }
     let now_on = shard.config.borrow().appendonly;
     if now_on != was_on {
         if now_on {

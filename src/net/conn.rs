@@ -37,6 +37,8 @@ pub struct ClientState {
     pub last_cmd: &'static str,
     /// False while `requirepass` is set and the client has not authenticated.
     pub authenticated: bool,
+    /// Its ACL user (see `crate::acl`).
+    pub acl: crate::acl::ClientAcl,
 }
 
 impl ClientState {
@@ -58,6 +60,7 @@ impl ClientState {
             no_evict: false,
             last_cmd: "NULL",
             authenticated: true,
+            acl: Default::default(),
         }
     }
 

@@ -150,7 +150,7 @@ fn process(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
         if batch.as_ref().is_some_and(|b| b.full()) {
             break;
         }
-        let args = match c.parser.parse(&mut c.rbuf) {
+        let mut args = match c.parser.parse(&mut c.rbuf) {
             Ok(Some(a)) => a,
             Ok(None) => break,
             Err(e) => {
@@ -165,7 +165,7 @@ fn process(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
             }
         };
         let skipped = c.client.take_skip();
-        let spec = match commands::lookup(&args[0]) {
+        let spec = match crate::acl::rename::lookup(&args[0]) {
             Some(s) if s.arity_ok(args.len()) => s,
             found => {
                 let r = match found {
@@ -209,6 +209,26 @@ fn process(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
                 None => c.emit(&r, suppress),
             }
             continue;
+        }
+        if crate::acl::rename::active() {
+            // Past here the command goes by its real name (barriers look it up again).
+            args[0] = Bytes::from_static(spec.name.as_bytes());
+        }
+        match crate::acl::gate::check(shard, &mut c.client, spec, &args) {
+            Ok(()) => {}
+            Err(crate::acl::gate::Refused::Gone) => {
+                c.closed = true;
+                break;
+            }
+            Err(crate::acl::gate::Refused::Denied(r)) => {
+                let suppress = c.client.suppress(skipped);
+                shard.stats.borrow_mut().record_rejected(Some(spec.name));
+                match &mut batch {
+                    Some(b) => b.push_reply(r, suppress),
+                    None => c.emit(&r, suppress),
+                }
+                continue;
+            }
         }
         let handler = match spec.kind {
             Kind::Conn => {

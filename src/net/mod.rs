@@ -11,6 +11,7 @@ pub mod conn;
 pub mod dispatch;
 pub mod listener;
 pub mod parker;
+pub mod protected;
 pub mod sys;
 
 use crate::logging;
@@ -252,15 +253,26 @@ fn accept_all(shard: &Rc<Shard>, lfd: i32, ep: &sys::Epoll) {
                 return;
             }
         };
-        let (maxclients, keepalive, limits, open) = {
+        let (maxclients, keepalive, limits, protected) = {
             let cfg = shard.config.borrow();
             (
                 cfg.maxclients,
                 cfg.tcp_keepalive,
                 cfg.parse_limits(),
-                cfg.requirepass.is_none(),
+                cfg.protected_mode,
             )
         };
+        let (open, nopass) = {
+            let acl = shard.acl.borrow();
+            let nopass = acl.user("default").is_none_or(|u| u.nopass);
+            (acl.default_open(), nopass)
+        };
+        if protected && nopass && !protected::is_local(peer) {
+            let _ = sys::send(fd, protected::DENIED);
+            sys::close(fd);
+            shard.stats.borrow_mut().rejected_connections += 1;
+            continue;
+        }
         let g = &shard.global;
         if g.connected.fetch_add(1, Ordering::AcqRel) as u64 >= maxclients {
             g.connected.fetch_sub(1, Ordering::AcqRel);

@@ -90,6 +90,8 @@ pub struct Shard {
     pub rewrite_queue: std::cell::Cell<Option<glommio::TaskQueueHandle>>,
     /// Clients blocked on this shard's keys (BLPOP …), see `blocking.rs`.
     pub blocking: RefCell<blocking::Registry>,
+    /// This shard's copy of the ACL users (see `crate::acl`).
+    pub acl: RefCell<crate::acl::AclState>,
     mesh: mesh::Mesh,
 }
 
@@ -101,6 +103,8 @@ impl Shard {
         global: Arc<Global>,
         mesh: mesh::Mesh,
     ) -> Shard {
+        // The users were checked at startup (runtime::run); a failure here cannot happen.
+        let users = crate::acl::initial_users(&config).unwrap_or_default();
         let mut store = ShardStore::new(config.databases);
         store.limits = crate::store::StoreLimits::from_config(&config);
         Shard {
@@ -120,6 +124,7 @@ impl Shard {
             aof_queue: std::cell::Cell::new(None),
             rewrite_queue: std::cell::Cell::new(None),
             blocking: RefCell::new(Default::default()),
+            acl: RefCell::new(crate::acl::AclState::new(users)),
             mesh,
         }
     }

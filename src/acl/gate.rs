@@ -1,0 +1,80 @@
+//! The per-command ACL gate run by the connection layer, and ACL LOG recording (entries go to
+//! shard 0, which keeps the server's log).
+
+use super::log::{Entry, Reason};
+use super::Denied;
+use crate::commands::CommandSpec;
+use crate::net::conn::ClientState;
+use crate::protocol::reply::Reply;
+use crate::shard::Shard;
+use bytes::Bytes;
+use std::rc::Rc;
+
+pub enum Refused {
+    /// The client's user was deleted: close the connection.
+    Gone,
+    /// -NOPERM …
+    Denied(Reply),
+}
+
+/// Whether the client may run this command. The common case (an unrestricted user, ACL
+/// unchanged) is a version compare and a flag.
+#[inline]
+pub fn check(
+    shard: &Rc<Shard>,
+    client: &mut ClientState,
+    spec: &CommandSpec,
+    args: &[Bytes],
+) -> Result<(), Refused> {
+    {
+        let acl = shard.acl.borrow();
+        if !client.acl.refresh(&acl) {
+            return Err(Refused::Gone);
+        }
+    }
+    if client.acl.unrestricted {
+        return Ok(());
+    }
+    match client.acl.user.check(spec, args) {
+        Ok(()) => Ok(()),
+        Err(d) => {
+            let r = Reply::err(d.message());
+            let (reason, object) = match d {
+                Denied::Command(c) => (Reason::Command, c),
+                Denied::Key(k) => (Reason::Key, String::from_utf8_lossy(&k).into_owned()),
+            };
+            record(shard, client, reason, object, client.acl.name().to_string());
+            Err(Refused::Denied(r))
+        }
+    }
+}
+
+/// Add an ACL LOG entry (on shard 0, in the order this shard sends them).
+pub fn record(
+    shard: &Rc<Shard>,
+    client: &ClientState,
+    reason: Reason,
+    object: String,
+    username: String,
+) {
+    let now = std::time::Instant::now();
+    let entry = Entry {
+        count: 1,
+        reason,
+        object,
+        username,
+        client_info: crate::commands::server::client_line(shard, client, None),
+        created: now,
+        updated: now,
+    };
+    let shard = shard.clone();
+    glommio::spawn_local(async move {
+        shard
+            .call(0, move |sh| {
+                let max = sh.config.borrow().acllog_max_len as usize;
+                sh.acl.borrow_mut().log.add(entry, max);
+            })
+            .await;
+    })
+    .detach();
+}
