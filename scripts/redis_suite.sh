@@ -18,6 +18,7 @@ TIMEOUT=600
 KEEP_LOGS=0
 SKIPFILE=
 TAGS=
+SPAWN=0
 DEFAULT_UNITS="unit/type/list unit/type/list-2 unit/type/list-3 unit/type/hash unit/type/set
 unit/type/zset unit/type/incr unit/type/string unit/keyspace unit/expire unit/hyperloglog unit/geo
 unit/info-command unit/protocol unit/auth"
@@ -54,6 +55,9 @@ Options:
                    scripts/redis_suite.skip lists the tests that need features shardis does not
                    have yet (MULTI, replication, streams...), so that the rest of each unit runs
   --tags TAGS      test_helper's --tags (e.g. "-needs:repl" leaves out tests with that tag)
+  --spawn          let the suite start its servers (not external-server mode): every test's
+                   config overrides apply and the tests tagged external:skip run too (auth, acl,
+                   limits, …); scripts/redis_suite_server.sh stands in for src/redis-server
   --keep-logs      keep server logs and suite output under the work directory (always kept
                    for units with failures)
   -h, --help       this text
@@ -81,6 +85,7 @@ while [ $# -gt 0 ]; do
         --redis) REDIS_BIN=$2; shift 2 ;;
         --timeout) TIMEOUT=$2; shift 2 ;;
         --keep-logs) KEEP_LOGS=1; shift ;;
+        --spawn) SPAWN=1; shift ;;
         --skipfile) SKIPFILE=$(cd "$(dirname "$2")" && pwd)/$(basename "$2"); shift 2 ;;
         --tags) TAGS=$2; shift 2 ;;
         -h|--help) usage; exit 0 ;;
@@ -116,6 +121,14 @@ mkdir -p "$COPY"
 cp -r "$SRC/tests" "$COPY/"
 # A few units read files outside tests/ (e.g. the assets); keep the layout test_helper expects.
 for d in src utils; do [ -d "$SRC/$d" ] && ln -s "$SRC/$d" "$COPY/$d"; done
+if [ "$SPAWN" = 1 ]; then
+    # src/ of our own, with the stand-in server beside links to the rest.
+    rm "$COPY/src"
+    mkdir "$COPY/src"
+    for f in "$SRC"/src/*; do ln -s "$f" "$COPY/src/$(basename "$f")"; done
+    rm -f "$COPY/src/redis-server"
+    ln -s "$SCRIPT_DIR/redis_suite_server.sh" "$COPY/src/redis-server"
+fi
 sed -i 's/^\(\s*\)r function flush$/\1catch {r function flush}/' "$COPY/tests/support/server.tcl"
 grep -q 'catch {r function flush}' "$COPY/tests/support/server.tcl" ||
     echo "warning: the 'r function flush' line was not found; the patch was not applied" >&2
@@ -156,18 +169,23 @@ run_unit() { # unit label command...
     local name; name=$(echo "$unit-$label" | tr '/' '_')
     local dir=$LOGS/$name
     mkdir -p "$dir"
-    (cd "$dir" && exec "$@" >"$dir/server.log" 2>&1) &
-    SERVER_PID=$!
-    if ! wait_ready; then
-        ROWS+=("$unit|$label|-|-|-|server did not start")
-        stop_server
-        return
-    fi
     local extra=()
+    if [ "$SPAWN" = 0 ]; then
+        (cd "$dir" && exec "$@" >"$dir/server.log" 2>&1) &
+        SERVER_PID=$!
+        if ! wait_ready; then
+            ROWS+=("$unit|$label|-|-|-|server did not start")
+            stop_server
+            return
+        fi
+        extra+=(--host 127.0.0.1 --port "$PORT")
+    fi
     [ -n "$SKIPFILE" ] && extra+=(--skipfile "$SKIPFILE")
     [ -n "$TAGS" ] && extra+=(--tags "$TAGS")
-    (cd "$COPY" && TERM=dumb timeout "$TIMEOUT" tclsh tests/test_helper.tcl --host 127.0.0.1 --port "$PORT" \
-        --single "$unit" --clients 1 --timeout "$TIMEOUT" --dont-clean "${extra[@]}") >"$dir/suite.log" 2>&1
+    local shards=${label#shards=}
+    (cd "$COPY" && TERM=dumb SHARDIS_BIN=$SHARDIS_BIN SHARDIS_SHARDS=$shards timeout "$TIMEOUT" \
+        tclsh tests/test_helper.tcl --single "$unit" --clients 1 --timeout "$TIMEOUT" --dont-clean \
+        "${extra[@]}") >"$dir/suite.log" 2>&1
     local rc=$?
     stop_server
     local ok err exc skip note=
@@ -186,7 +204,7 @@ run_unit() { # unit label command...
 
 for unit in $UNITS; do
     [ -f "$COPY/tests/$unit.tcl" ] || { ROWS+=("$unit|-|-|-|-|-|no such unit"); continue; }
-    if [ -n "$REDIS_BIN" ]; then
+    if [ -n "$REDIS_BIN" ] && [ "$SPAWN" = 0 ]; then
         run_unit "$unit" redis "$REDIS_BIN" --port "$PORT" --bind 127.0.0.1 --save '' \
             --appendonly no --enable-debug-command yes
     fi

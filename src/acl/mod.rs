@@ -30,6 +30,9 @@ pub type Users = BTreeMap<String, Arc<User>>;
 pub struct AclState {
     pub users: Arc<Users>,
     pub version: u64,
+    /// Bumped by ACL LOAD, which (as in Redis) replaces every user and so disconnects every
+    /// client authenticated before it.
+    pub epoch: u64,
     /// ACL LOG (kept on shard 0 only).
     pub log: log::AclLog,
 }
@@ -39,15 +42,17 @@ impl AclState {
         AclState {
             users: Arc::new(users),
             version: 1,
+            epoch: 0,
             log: log::AclLog::default(),
         }
     }
 
     /// Install a newer snapshot (older ones, overtaken in flight, are ignored).
-    pub fn install(&mut self, users: Arc<Users>, version: u64) {
+    pub fn install(&mut self, users: Arc<Users>, version: u64, epoch: u64) {
         if version > self.version {
             self.users = users;
             self.version = version;
+            self.epoch = epoch;
         }
     }
 
@@ -68,6 +73,8 @@ impl AclState {
 pub struct ClientAcl {
     pub user: Arc<User>,
     pub version: u64,
+    /// The ACL LOAD epoch it authenticated in; None until its first command.
+    pub epoch: Option<u64>,
     /// The user may run every command on every key: nothing to check per command.
     pub unrestricted: bool,
 }
@@ -80,6 +87,7 @@ impl Default for ClientAcl {
             user,
             // Compared with the shard's version (from 1) before the first command.
             version: 0,
+            epoch: None,
         }
     }
 }
@@ -96,6 +104,9 @@ impl ClientAcl {
         if self.version == acl.version {
             return true;
         }
+        if *self.epoch.get_or_insert(acl.epoch) != acl.epoch {
+            return false;
+        }
         match acl.user(&self.user.name) {
             Some(u) => {
                 self.user = u.clone();
@@ -107,10 +118,11 @@ impl ClientAcl {
         }
     }
 
-    pub fn set_user(&mut self, user: Arc<User>, version: u64) {
+    pub fn set_user(&mut self, user: Arc<User>, acl: &AclState) {
         self.unrestricted = user.unrestricted();
         self.user = user;
-        self.version = version;
+        self.version = acl.version;
+        self.epoch = Some(acl.epoch);
     }
 }
 
@@ -164,8 +176,7 @@ pub fn add_user_line(users: &mut Users, words: &[Vec<u8>], unique: bool) -> Resu
     if !valid_username(&name) {
         return Err("Usernames can't contain spaces or null characters".into());
     }
-    let existing = users.get(&name);
-    if unique && existing.is_some() && name != "default" {
+    if unique && seen_in_config(users, &name) {
         return Err("Duplicate user found. A user can only be defined once in config files".into());
     }
     let mut u = if name == "default" {
@@ -178,8 +189,16 @@ pub fn add_user_line(users: &mut Users, words: &[Vec<u8>], unique: bool) -> Resu
     };
     let refs: Vec<&[u8]> = rules.iter().map(Vec::as_slice).collect();
     u.apply_all(&refs)?;
+    u.declared = true;
     users.insert(name, Arc::new(u));
     Ok(())
+}
+
+/// Whether a config file already declared this user (the built-in default user does not count).
+fn seen_in_config(users: &Users, name: &str) -> bool {
+    users
+        .get(name)
+        .is_some_and(|u| name != "default" || u.declared)
 }
 
 pub fn valid_username(name: &str) -> bool {

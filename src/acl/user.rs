@@ -36,6 +36,8 @@ pub struct User {
     pub all_keys: bool,
     pub channels: Vec<Vec<u8>>,
     pub all_channels: bool,
+    /// Declared by a `user` line (config or ACL file), for the duplicate check.
+    pub declared: bool,
 }
 
 /// Why a command was refused (ACL LOG's reason and object).
@@ -110,6 +112,7 @@ impl User {
             all_keys: false,
             channels: Vec::new(),
             all_channels: false,
+            declared: false,
         }
     }
 
@@ -383,22 +386,8 @@ impl User {
 
     /// The permission check for one command invocation (`name` is the command's table name).
     pub fn check(&self, spec: &crate::commands::CommandSpec, args: &[Bytes]) -> Result<(), Denied> {
-        if !self.all_commands && !spec.has_flag("no_auth") {
-            let cat = catalog();
-            let id = cat.resolve(spec.name, args);
-            let allowed = id.is_some_and(|id| {
-                self.bit(id)
-                    || args.get(1).is_some_and(|a1| {
-                        let a1 = String::from_utf8_lossy(a1);
-                        self.first_args
-                            .iter()
-                            .any(|(i, v)| *i == id && v.iter().any(|s| s.eq_ignore_ascii_case(&a1)))
-                    })
-            });
-            if !allowed {
-                let name = id.map_or(spec.name, |i| cat.entries[i].name.as_str());
-                return Err(Denied::Command(name.to_string()));
-            }
+        if !spec.has_flag("no_auth") {
+            self.check_command(spec.name, args)?;
         }
         if !self.all_keys {
             let idx = spec.key_indexes(args);
@@ -414,6 +403,31 @@ impl User {
             }
         }
         Ok(())
+    }
+
+    /// The command part of the check, by the command's lower-case name (also for commands
+    /// Redis has and shardis does not, for ACL DRYRUN).
+    pub fn check_command(&self, name: &str, args: &[Bytes]) -> Result<(), Denied> {
+        if self.all_commands {
+            return Ok(());
+        }
+        let cat = catalog();
+        let id = cat.resolve(name, args);
+        let allowed = id.is_some_and(|id| {
+            self.bit(id)
+                || args.get(1).is_some_and(|a1| {
+                    let a1 = String::from_utf8_lossy(a1);
+                    self.first_args
+                        .iter()
+                        .any(|(i, v)| *i == id && v.iter().any(|s| s.eq_ignore_ascii_case(&a1)))
+                })
+        });
+        if allowed {
+            Ok(())
+        } else {
+            let name = id.map_or(name, |i| cat.entries[i].name.as_str());
+            Err(Denied::Command(name.to_string()))
+        }
     }
 
     /// Whether this user may use a channel (for pub/sub; `literal` for PUBLISH/SUBSCRIBE
@@ -564,7 +578,7 @@ impl User {
                     if user_bit { '+' } else { '-' },
                     cat.entries[id].name
                 ));
-                fake.set_bit(id, user_bit);
+                fake.set_command(id, user_bit);
             }
             if !user_bit {
                 if let Some((_, v)) = self.first_args.iter().find(|(i, _)| *i == id) {

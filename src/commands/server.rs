@@ -296,12 +296,21 @@ fn sync_inner(
             let mut fresh = ClientState::new(id, addr, laddr);
             fresh.created = c.client.created;
             fresh.authenticated = shard.acl.borrow().default_open();
+            c.parser.set_unauthenticated(!fresh.authenticated);
             c.client = fresh;
             Reply::simple("RESET")
         }
-        "hello" => hello(shard, c, a),
+        "hello" => {
+            let r = hello(shard, c, a);
+            c.parser.set_unauthenticated(!c.client.authenticated);
+            r
+        }
         "acl" => return crate::commands::acl::sync(shard, c, a),
-        "auth" => auth(shard, &mut c.client, &a[1..]),
+        "auth" => {
+            let r = auth(shard, &mut c.client, &a[1..]);
+            c.parser.set_unauthenticated(!c.client.authenticated);
+            r
+        }
         "select" => match args::int(&a[1]) {
             Err(e) => e,
             Ok(n) if n < 0 || n as usize >= shard.store.borrow().dbs.len() => {
@@ -454,14 +463,15 @@ fn auth(shard: &Rc<Shard>, client: &mut ClientState, a: &[Bytes]) -> Reply {
         if a.len() == 1 && acl.user("default").is_some_and(|u| u.nopass) {
             return Reply::err("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
         }
-        crate::acl::authenticate(&acl, user, given).map(|u| (u, acl.version))
+        let found = crate::acl::authenticate(&acl, user, given);
+        if let Some(u) = &found {
+            client.authenticated = true;
+            client.acl.set_user(u.clone(), &acl);
+        }
+        found
     };
     match found {
-        Some((u, version)) => {
-            client.authenticated = true;
-            client.acl.set_user(u, version);
-            Reply::ok()
-        }
+        Some(_) => Reply::ok(),
         None => {
             let name = String::from_utf8_lossy(user).into_owned();
             crate::acl::gate::record(

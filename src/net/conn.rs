@@ -229,6 +229,7 @@ impl crate::config::Config {
     pub fn parse_limits(&self) -> ParseLimits {
         ParseLimits {
             proto_max_bulk_len: self.proto_max_bulk_len as usize,
+            unauthenticated: false,
         }
     }
 

@@ -262,10 +262,10 @@ fn accept_all(shard: &Rc<Shard>, lfd: i32, ep: &sys::Epoll) {
                 cfg.protected_mode,
             )
         };
-        let (open, nopass) = {
+        let (open, nopass, epoch) = {
             let acl = shard.acl.borrow();
             let nopass = acl.user("default").is_none_or(|u| u.nopass);
-            (acl.default_open(), nopass)
+            (acl.default_open(), nopass, acl.epoch)
         };
         if protected && nopass && !protected::is_local(peer) {
             let _ = sys::send(fd, protected::DENIED);
@@ -288,6 +288,8 @@ fn accept_all(shard: &Rc<Shard>, lfd: i32, ep: &sys::Epoll) {
         let mut c = Conn::new(fd, conn::ClientState::new(id, addr, laddr), limits);
         c.interest = sys::IN;
         c.client.authenticated = open;
+        c.parser.set_unauthenticated(!open);
+        c.client.acl.epoch = Some(epoch);
         if ep.add(fd, sys::IN, id).is_err() {
             sys::close(fd);
             g.connected.fetch_sub(1, Ordering::AcqRel);
