@@ -101,6 +101,8 @@ pub struct Conn {
     /// Bytes counted for INFO since the last stats update.
     pub bytes_in: u64,
     pub bytes_out: u64,
+    /// Since when its unsent replies exceed the soft output-buffer limit (see `limits.rs`).
+    pub soft_limit_since: Option<Instant>,
 }
 
 pub enum ReadOutcome {
@@ -130,6 +132,7 @@ impl Conn {
             blocked: None,
             bytes_in: 0,
             bytes_out: 0,
+            soft_limit_since: None,
         }
     }
 

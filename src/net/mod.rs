@@ -9,6 +9,7 @@
 
 pub mod conn;
 pub mod dispatch;
+pub mod limits;
 pub mod listener;
 pub mod parker;
 pub mod protected;
