@@ -36,17 +36,56 @@ pub fn check(
         return Ok(());
     }
     match client.acl.user.check(spec, args) {
-        Ok(()) => Ok(()),
+        Ok(()) => match sort_patterns_denied(&client.acl.user, spec, args) {
+            Some(r) => Err(Refused::Denied(r)),
+            None => Ok(()),
+        },
         Err(d) => {
             let r = Reply::err(d.message());
             let (reason, object) = match d {
                 Denied::Command(c) => (Reason::Command, c),
-                Denied::Key(k) => (Reason::Key, String::from_utf8_lossy(&k).into_owned()),
+                Denied::Key(_, k) => (Reason::Key, String::from_utf8_lossy(&k).into_owned()),
             };
             record(shard, client, reason, object, client.acl.name().to_string());
             Err(Refused::Denied(r))
         }
     }
+}
+
+/// SORT's BY and GET patterns read keys no key spec names: Redis allows them only to a user
+/// who may read every key, and answers this (not an ACL LOG entry) otherwise.
+fn sort_patterns_denied(user: &super::User, spec: &CommandSpec, args: &[Bytes]) -> Option<Reply> {
+    if !matches!(spec.name, "sort" | "sort_ro") {
+        return None;
+    }
+    let mut full = None;
+    let mut reads_all = || *full.get_or_insert_with(|| user.reads_every_key(spec, args));
+    let mut j = 2;
+    while j < args.len() {
+        let left = args.len() - j - 1;
+        let a = &args[j];
+        if a.eq_ignore_ascii_case(b"limit") && left >= 2 {
+            j += 2;
+        } else if a.eq_ignore_ascii_case(b"store") && left >= 1 {
+            j += 1;
+        } else if a.eq_ignore_ascii_case(b"by") && left >= 1 {
+            if args[j + 1].contains(&b'*') && !reads_all() {
+                return Some(Reply::err(
+                    "ERR BY option of SORT denied due to insufficient ACL permissions.",
+                ));
+            }
+            j += 1;
+        } else if a.eq_ignore_ascii_case(b"get") && left >= 1 {
+            if !reads_all() {
+                return Some(Reply::err(
+                    "ERR GET option of SORT denied due to insufficient ACL permissions.",
+                ));
+            }
+            j += 1;
+        }
+        j += 1;
+    }
+    None
 }
 
 /// Add an ACL LOG entry (on shard 0, in the order this shard sends them).

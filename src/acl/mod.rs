@@ -15,8 +15,11 @@ pub mod catalog;
 pub mod categories;
 pub mod file;
 pub mod gate;
+pub mod keys;
+pub mod keyspecs;
 pub mod log;
 pub mod rename;
+pub mod selector;
 pub mod user;
 
 use std::collections::BTreeMap;
@@ -187,6 +190,8 @@ pub fn add_user_line(users: &mut Users, words: &[Vec<u8>], unique: bool) -> Resu
     } else {
         User::new(&name)
     };
+    let rules = user::merge_selector_args(rules)
+        .map_err(|_| "Unmatched parenthesis in selector definition.".to_string())?;
     let refs: Vec<&[u8]> = rules.iter().map(Vec::as_slice).collect();
     u.apply_all(&refs)?;
     u.declared = true;

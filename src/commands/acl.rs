@@ -112,7 +112,16 @@ pub async fn run(shard: &Rc<Shard>, conn: &ConnRef, a: &[Bytes]) -> Reply {
             if !acl::valid_username(&name) {
                 return Reply::err("ERR Usernames can't contain spaces or null characters");
             }
-            let rules: Vec<Vec<u8>> = a[3..].iter().map(|r| r.to_vec()).collect();
+            let given: Vec<Vec<u8>> = a[3..].iter().map(|r| r.to_vec()).collect();
+            let rules = match acl::user::merge_selector_args(&given) {
+                Ok(r) => r,
+                Err(at) => {
+                    return Reply::err(format!(
+                        "ERR Unmatched parenthesis in acl selector starting at '{}'.",
+                        String::from_utf8_lossy(&at)
+                    ))
+                }
+            };
             change(shard, move |users, _, _| {
                 let mut u = users
                     .get(&name)
@@ -216,9 +225,18 @@ pub async fn sync_requirepass(shard: &Rc<Shard>) {
     .await;
 }
 
+fn selector_map(sel: &acl::selector::Selector) -> Vec<(Reply, Reply)> {
+    let s = Reply::bulk_str;
+    vec![
+        (s("commands"), s(&sel.describe_commands())),
+        (s("keys"), s(&sel.describe_keys())),
+        (s("channels"), s(&sel.describe_channels())),
+    ]
+}
+
 fn getuser(u: &acl::User) -> Reply {
     let s = Reply::bulk_str;
-    Reply::Map(vec![
+    let mut m = vec![
         (
             s("flags"),
             Reply::Array(u.flags().into_iter().map(s).collect()),
@@ -227,11 +245,18 @@ fn getuser(u: &acl::User) -> Reply {
             s("passwords"),
             Reply::Array(u.password_hexes().iter().map(|h| s(h)).collect()),
         ),
-        (s("commands"), s(&u.describe_commands())),
-        (s("keys"), s(&u.describe_keys())),
-        (s("channels"), s(&u.describe_channels())),
-        (s("selectors"), Reply::Array(Vec::new())),
-    ])
+    ];
+    m.extend(selector_map(&u.root));
+    m.push((
+        s("selectors"),
+        Reply::Array(
+            u.selectors
+                .iter()
+                .map(|sel| Reply::Map(selector_map(sel)))
+                .collect(),
+        ),
+    ));
+    Reply::Map(m)
 }
 
 fn cat(a: &[Bytes]) -> Reply {
@@ -295,7 +320,7 @@ fn dryrun(users: &Users, a: &[Bytes]) -> Reply {
         Some(spec) if !spec.arity_ok(args.len()) => return Reply::arity(spec.name),
         Some(spec) => u.check(spec, args),
         // A Redis command shardis lacks: its command permission can still be told.
-        None if catalog::catalog().lookup(&name).is_some() => u.check_command(&name, args),
+        None if catalog::catalog().lookup(&name).is_some() => u.check_by_name(&name, None, args),
         None => {
             return Reply::err(format!(
                 "ERR Command '{}' not found",
@@ -308,7 +333,7 @@ fn dryrun(users: &Users, a: &[Bytes]) -> Reply {
         Err(acl::Denied::Command(c)) => Reply::bulk_str(&format!(
             "This user has no permissions to run the '{c}' command"
         )),
-        Err(acl::Denied::Key(k)) => Reply::bulk_str(&format!(
+        Err(acl::Denied::Key(_, k)) => Reply::bulk_str(&format!(
             "This user has no permissions to access the '{}' key",
             String::from_utf8_lossy(&k)
         )),
