@@ -579,3 +579,85 @@ fn protected_mode_refuses_non_local_clients() {
         assert_eq!(talk(connect_from(s.port())), "+PONG\r\n");
     }
 }
+
+/// Selectors add permission sets; key permissions follow what each command does with each key
+/// (Redis's key specs), checked on keys of every shard.
+#[test]
+fn selectors_and_key_flags() {
+    both(|s| {
+        let mut admin = s.conn();
+        q(
+            &mut admin,
+            &[
+                "ACL", "SETUSER", "sel", "on", "nopass", "-@all", "(+@write", "~w:*)",
+                "(+@read ~r:*)",
+            ],
+        );
+        let line = strings(q(&mut admin, &["ACL", "LIST"]))
+            .into_iter()
+            .find(|l| l.starts_with("user sel "))
+            .unwrap();
+        assert!(
+            line.ends_with("(~w:* resetchannels -@all +@write) (~r:* resetchannels -@all +@read)"),
+            "{line}"
+        );
+        let mut c = s.conn();
+        auth(&mut c, "sel", "x");
+        for k in spread_keys("w", 8) {
+            assert_eq!(q(&mut c, &["SET", &k, "1"]), ok());
+            assert_eq!(qerr(&mut c, &["GET", &k]), NOPERM_KEY);
+        }
+        for k in spread_keys("r", 8) {
+            assert_eq!(q(&mut c, &["GET", &k]), nil());
+            assert_eq!(qerr(&mut c, &["SET", &k, "1"]), NOPERM_KEY);
+        }
+        assert_eq!(qerr(&mut c, &["PING"]), noperm_cmd("ping"));
+        assert_eq!(
+            qerr(&mut admin, &["ACL", "SETUSER", "sel", "(+get"]),
+            "ERR Unmatched parenthesis in acl selector starting at '(+get'."
+        );
+        assert_eq!(q(&mut admin, &["ACL", "SETUSER", "sel", "clearselectors"]), ok());
+        assert_eq!(qerr(&mut c, &["SET", "w:1", "1"]), noperm_cmd("set"));
+
+        // SET needs read access only with GET; BITFIELD write access only to change bits.
+        q(&mut admin, &["ACL", "SETUSER", "wo", "on", "nopass", "+@all", "%W~w:*", "%R~r:*"]);
+        let mut w = s.conn();
+        auth(&mut w, "wo", "x");
+        assert_eq!(q(&mut w, &["SET", "w:a", "v"]), ok());
+        assert_eq!(qerr(&mut w, &["SET", "w:a", "v", "GET"]), NOPERM_KEY);
+        assert_eq!(q(&mut w, &["LPUSH", "w:l", "1"]), int(1));
+        assert_eq!(
+            q(&mut w, &["BITFIELD", "r:b", "GET", "u4", "0"]),
+            arr(vec![int(0)])
+        );
+        assert_eq!(
+            qerr(&mut w, &["BITFIELD", "r:b", "SET", "u4", "0", "1"]),
+            NOPERM_KEY
+        );
+        // A store reads its sources and writes its destination, across shards.
+        q(&mut admin, &["SADD", "r:s1", "a", "b"]);
+        q(&mut admin, &["SADD", "r:s2", "b"]);
+        assert_eq!(q(&mut w, &["SINTERSTORE", "w:dst", "r:s1", "r:s2"]), int(1));
+        assert_eq!(
+            qerr(&mut w, &["SINTERSTORE", "r:dst", "r:s1", "r:s2"]),
+            NOPERM_KEY
+        );
+        // Existence checks need either permission.
+        assert_eq!(q(&mut w, &["EXISTS", "w:a", "r:s1"]), int(2));
+        assert_eq!(qerr(&mut w, &["EXISTS", "other"]), NOPERM_KEY);
+        // SORT's BY and GET patterns need read access to every key.
+        assert_eq!(
+            qerr(&mut w, &["SORT", "r:s1", "BY", "r:*", "ALPHA"]),
+            "ERR BY option of SORT denied due to insufficient ACL permissions."
+        );
+        assert_eq!(
+            qerr(&mut w, &["SORT", "r:s1", "ALPHA", "GET", "#"]),
+            "ERR GET option of SORT denied due to insufficient ACL permissions."
+        );
+        q(&mut admin, &["ACL", "SETUSER", "wo", "(+sort %R~*)"]);
+        assert_eq!(
+            qt::<Vec<String>, _>(&mut w, &["SORT", "r:s1", "ALPHA", "GET", "#"]),
+            vec!["a", "b"]
+        );
+    });
+}
