@@ -7,7 +7,7 @@
 conf=/dev/null
 case "${1:-}" in --*|'') ;; *) conf=$1; shift ;; esac
 filtered=$(mktemp "${TMPDIR:-/tmp}/shardis-suite-conf.XXXXXX")
-grep -v -E '^(always-show-logo|notify-keyspace-events|latency-monitor-threshold|repl-diskless-sync-delay|rdbcompression|dbfilename|slave-serve-stale-data|no-appendfsync-on-rewrite|activerehashing|enable-protected-configs|enable-module-command|propagation-error-behavior|acl-pubsub-default|daemonize|pidfile|logfile)( |$)' \
+grep -v -E '^(always-show-logo|notify-keyspace-events|latency-monitor-threshold|repl-diskless-sync-delay|rdbcompression|dbfilename|slave-serve-stale-data|no-appendfsync-on-rewrite|activerehashing|enable-protected-configs|enable-module-command|propagation-error-behavior|daemonize|pidfile|logfile)( |$)' \
     "$conf" >"$filtered"
 echo "* PID: $$"
 exec "${SHARDIS_BIN:?}" "$filtered" --shards "${SHARDIS_SHARDS:-1}" "$@"

@@ -317,6 +317,8 @@ pub struct Config {
     /// `aclfile`: where ACL LOAD/SAVE read and write users.
     pub aclfile: Option<PathBuf>,
     pub acllog_max_len: u64,
+    /// `acl-pubsub-default allchannels`: new users may use every channel.
+    pub acl_pubsub_default_all: bool,
     /// `user <name> <rules…>` lines of the config file, in order (see `crate::acl`).
     pub acl_users: Vec<Vec<Vec<u8>>>,
     /// `rename-command <from> <to>` pairs (`to` empty: disabled).
@@ -414,6 +416,7 @@ impl Default for Config {
             requirepass: None,
             aclfile: None,
             acllog_max_len: 128,
+            acl_pubsub_default_all: false,
             acl_users: Vec::new(),
             rename_commands: Vec::new(),
             maxmemory: 0,
@@ -1031,6 +1034,16 @@ static DIRECTIVES: &[Directive] = &[
     opt_path!("pidfile", IMMUTABLE, pidfile, true),
     opt_path!("aclfile", IMMUTABLE, aclfile, false),
     number!("acllog-max-len", MUTABLE, acllog_max_len, 0, i64::MAX, Signed),
+    Directive { name: "acl-pubsub-default", alias: None, flags: MUTABLE, apply: None,
+                kind: Kind::Enum {
+                    names: &["allchannels", "resetchannels"],
+                    get: |c| if c.acl_pubsub_default_all { "allchannels" } else { "resetchannels" },
+                    set: |c, v| {
+                        let all = v.eq_ignore_ascii_case(b"allchannels");
+                        c.acl_pubsub_default_all = all;
+                        all || v.eq_ignore_ascii_case(b"resetchannels")
+                    },
+                } },
     enumeration!("loglevel", MUTABLE, loglevel, LogLevel),
     text!("logfile", IMMUTABLE, logfile),
     number!("databases", IMMUTABLE, databases, 1, I32_MAX, Signed),

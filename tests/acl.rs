@@ -589,7 +589,14 @@ fn selectors_and_key_flags() {
         q(
             &mut admin,
             &[
-                "ACL", "SETUSER", "sel", "on", "nopass", "-@all", "(+@write", "~w:*)",
+                "ACL",
+                "SETUSER",
+                "sel",
+                "on",
+                "nopass",
+                "-@all",
+                "(+@write",
+                "~w:*)",
                 "(+@read ~r:*)",
             ],
         );
@@ -616,11 +623,19 @@ fn selectors_and_key_flags() {
             qerr(&mut admin, &["ACL", "SETUSER", "sel", "(+get"]),
             "ERR Unmatched parenthesis in acl selector starting at '(+get'."
         );
-        assert_eq!(q(&mut admin, &["ACL", "SETUSER", "sel", "clearselectors"]), ok());
+        assert_eq!(
+            q(&mut admin, &["ACL", "SETUSER", "sel", "clearselectors"]),
+            ok()
+        );
         assert_eq!(qerr(&mut c, &["SET", "w:1", "1"]), noperm_cmd("set"));
 
         // SET needs read access only with GET; BITFIELD write access only to change bits.
-        q(&mut admin, &["ACL", "SETUSER", "wo", "on", "nopass", "+@all", "%W~w:*", "%R~r:*"]);
+        q(
+            &mut admin,
+            &[
+                "ACL", "SETUSER", "wo", "on", "nopass", "+@all", "%W~w:*", "%R~r:*",
+            ],
+        );
         let mut w = s.conn();
         auth(&mut w, "wo", "x");
         assert_eq!(q(&mut w, &["SET", "w:a", "v"]), ok());

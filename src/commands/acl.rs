@@ -122,10 +122,17 @@ pub async fn run(shard: &Rc<Shard>, conn: &ConnRef, a: &[Bytes]) -> Reply {
                     ))
                 }
             };
-            change(shard, move |users, _, _| {
-                let mut u = users
-                    .get(&name)
-                    .map_or_else(|| acl::User::new(&name), |u| (**u).clone());
+            change(shard, move |users, cfg, _| {
+                let mut u = users.get(&name).map_or_else(
+                    || {
+                        let mut u = acl::User::new(&name);
+                        if cfg.acl_pubsub_default_all {
+                            let _ = u.apply(b"allchannels");
+                        }
+                        u
+                    },
+                    |u| (**u).clone(),
+                );
                 let refs: Vec<&[u8]> = rules.iter().map(Vec::as_slice).collect();
                 u.apply_all(&refs).map_err(|e| format!("ERR {e}"))?;
                 users.insert(name, Arc::new(u));
