@@ -46,7 +46,8 @@ Options:
                    anything
   --work DIR       where the patched copy and logs go (default: $WORK)
   --shards "N..."  shard counts to run every unit with (default: "$SHARDS_LIST")
-  --port P         port for the servers (default: $PORT)
+  --port P         port for the servers (default: $PORT); with --spawn, the suite's servers
+                   get ports from P+40 on and its test server one just below
   --no-build       don't run 'cargo build --release' first
   --bin PATH       shardis binary (default: target/release/shardis)
   --redis PATH     also run every unit against this redis-server (the reference row)
@@ -179,6 +180,9 @@ run_unit() { # unit label command...
             return
         fi
         extra+=(--host 127.0.0.1 --port "$PORT")
+    else
+        # The suite's own ports (its servers, its test server below them) from --port.
+        extra+=(--baseport "$((PORT + 40))" --portcount 400)
     fi
     [ -n "$SKIPFILE" ] && extra+=(--skipfile "$SKIPFILE")
     [ -n "$TAGS" ] && extra+=(--tags "$TAGS")

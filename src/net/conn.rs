@@ -103,6 +103,8 @@ pub struct Conn {
     pub bytes_out: u64,
     /// Since when its unsent replies exceed the soft output-buffer limit (see `limits.rs`).
     pub soft_limit_since: Option<Instant>,
+    /// The most input held at once since the cron last looked (see `limits.rs`).
+    pub rbuf_peak: usize,
 }
 
 pub enum ReadOutcome {
@@ -133,6 +135,7 @@ impl Conn {
             bytes_in: 0,
             bytes_out: 0,
             soft_limit_since: None,
+            rbuf_peak: 0,
         }
     }
 
@@ -163,9 +166,19 @@ impl Conn {
         }
         if got {
             self.client.last_interaction = Instant::now();
+            self.rbuf_peak = self.rbuf_peak.max(self.rbuf.len());
             ReadOutcome::Data
         } else {
             ReadOutcome::Empty
+        }
+    }
+
+    /// All input was parsed: take back the room the parsed requests used at the front of the
+    /// buffer (no copy when it is empty), so it keeps its read size (what CLIENT LIST shows).
+    #[inline]
+    pub fn reclaim_input(&mut self) {
+        if self.rbuf.is_empty() && self.rbuf.capacity() < READ_CHUNK {
+            self.rbuf.reserve(READ_CHUNK);
         }
     }
 

@@ -152,7 +152,10 @@ fn process(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
         }
         let mut args = match c.parser.parse(&mut c.rbuf) {
             Ok(Some(a)) => a,
-            Ok(None) => break,
+            Ok(None) => {
+                c.reclaim_input();
+                break;
+            }
             Err(e) => {
                 let r = Reply::Error(e.0.into());
                 match &mut batch {

@@ -1,8 +1,9 @@
-//! Per-client limits checked once a second from the shard's cron: the soft output-buffer
-//! limit (`client-output-buffer-limit normal <hard> <soft> <seconds>`: replies waiting above
-//! `soft` for `seconds` close the client; the hard limit is checked as replies are written,
-//! in `settle`), and the query buffers of idle clients, given back after 2 s as Redis does, so
-//! that many idle connections cost little memory.
+//! Per-client limits checked at every cron tick (`hz`): the soft output-buffer limit
+//! (`client-output-buffer-limit normal <hard> <soft> <seconds>`: replies waiting above `soft`
+//! for `seconds` close the client; the hard limit is checked as replies are written, in
+//! `settle`), and query buffers, resized as Redis's clientsCronResizeQueryBuffer does: given
+//! back after 2 s idle, and cut down to the recent peak when a big request grew them, so that
+//! many connections cost little memory.
 
 use crate::shard::Shard;
 use std::rc::Rc;
@@ -10,6 +11,10 @@ use std::time::{Duration, Instant};
 
 /// Idle time after which an empty query buffer is freed (Redis: 2 s).
 const QUERY_BUFFER_IDLE: Duration = Duration::from_secs(2);
+/// A query buffer above this, more than twice its recent peak, is cut (PROTO_RESIZE_THRESHOLD).
+const QUERY_BUFFER_BIG: usize = 32 * 1024;
+/// Only buffers wasting at least this much are resized.
+const QUERY_BUFFER_SLACK: usize = 4 * 1024;
 
 pub fn cron(shard: &Rc<Shard>) {
     let limit = shard.config.borrow().client_output_buffer_limit.normal;
@@ -28,13 +33,19 @@ pub fn cron(shard: &Rc<Shard>) {
         } else {
             c.soft_limit_since = None;
         }
-        if !c.busy
-            && c.rbuf.is_empty()
-            && c.rbuf.capacity() > 0
-            && c.client.last_interaction.elapsed() >= QUERY_BUFFER_IDLE
-        {
-            c.rbuf = bytes::BytesMut::new();
+        let (len, cap) = (c.rbuf.len(), c.rbuf.capacity());
+        if !c.busy && cap - len > QUERY_BUFFER_SLACK {
+            if c.client.last_interaction.elapsed() >= QUERY_BUFFER_IDLE {
+                if len == 0 {
+                    c.rbuf = bytes::BytesMut::new();
+                }
+            } else if cap > QUERY_BUFFER_BIG && cap / 2 > c.rbuf_peak {
+                let mut smaller = bytes::BytesMut::with_capacity(len.max(c.rbuf_peak));
+                smaller.extend_from_slice(&c.rbuf);
+                c.rbuf = smaller;
+            }
         }
+        c.rbuf_peak = c.rbuf.len();
     }
     for (id, addr) in over {
         crate::logging::warning(&format!(

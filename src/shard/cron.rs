@@ -26,10 +26,10 @@ pub async fn run(shard: Rc<Shard>) {
         if shard.active_expire.get() {
             active_expire_cycle(&shard, period).await;
         }
+        crate::net::limits::cron(&shard);
         if last_timeout_check.elapsed() >= Duration::from_secs(1) {
             last_timeout_check = Instant::now();
             close_idle_clients(&shard);
-            crate::net::limits::cron(&shard);
             if shard.id == 0 {
                 maybe_rewrite_aof(&shard).await;
             }
