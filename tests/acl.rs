@@ -676,3 +676,29 @@ fn selectors_and_key_flags() {
         );
     });
 }
+
+#[test]
+fn client_kill_by_user_and_client_list_user() {
+    both(|s| {
+        let mut admin = s.conn();
+        q(
+            &mut admin,
+            &["ACL", "SETUSER", "k", "on", "nopass", "+@all", "~*"],
+        );
+        let mut conns: Vec<redis::Connection> = (0..4).map(|_| s.conn()).collect();
+        for c in conns.iter_mut() {
+            auth(c, "k", "x");
+        }
+        let list: String = qt(&mut admin, &["CLIENT", "LIST"]);
+        assert_eq!(list.matches(" user=k ").count(), 4, "{list}");
+        assert_eq!(
+            qerr(&mut admin, &["CLIENT", "KILL", "USER", "ghost"]),
+            "ERR No such user 'ghost'"
+        );
+        assert_eq!(q(&mut admin, &["CLIENT", "KILL", "USER", "k"]), int(4));
+        for c in conns.iter_mut() {
+            assert!(cmd(&["PING"]).query::<Value>(c).is_err());
+        }
+        assert_eq!(q(&mut admin, &["PING"]), status("PONG"));
+    });
+}

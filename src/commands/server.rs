@@ -1250,6 +1250,7 @@ struct KillFilter {
     id: Option<u64>,
     addr: Option<String>,
     laddr: Option<String>,
+    user: Option<String>,
     skip: Option<u64>,
     normal_only: bool,
     none: bool,
@@ -1285,12 +1286,11 @@ async fn client_kill(shard: &Rc<Shard>, my_id: u64, a: &[Bytes]) -> Reply {
                     }
                 },
                 "user" => {
-                    if v.as_ref() != b"default" {
-                        return Reply::err(format!(
-                            "ERR No such user '{}'",
-                            String::from_utf8_lossy(v)
-                        ));
+                    let name = String::from_utf8_lossy(v).into_owned();
+                    if shard.acl.borrow().user(&name).is_none() {
+                        return Reply::err(format!("ERR No such user '{name}'"));
                     }
+                    f.user = Some(name);
                 }
                 "skipme" => match lower(v).as_str() {
                     "yes" => f.skip = Some(my_id),
@@ -1336,6 +1336,7 @@ fn kill_local(sh: &Rc<Shard>, f: &KillFilter, my_id: u64) -> usize {
             c.try_borrow().map_or(true, |c| {
                 f.addr.as_ref().is_none_or(|a| *a == c.client.addr)
                     && f.laddr.as_ref().is_none_or(|a| *a == c.client.laddr)
+                    && f.user.as_ref().is_none_or(|u| u == c.client.acl.name())
             })
         })
         .map(|(_, c)| c.clone())
