@@ -1625,9 +1625,14 @@ fn load_text(cfg: &mut Config, text: &[u8], src: &Source, depth: usize) -> Resul
         } else if name.eq_ignore_ascii_case(b"user") && !values.is_empty() {
             let words: Vec<Vec<u8>> = values.iter().map(|v| v.to_vec()).collect();
             crate::acl::validate_user_line(&words).map_err(|e| {
-                fatal(&format!(
-                    "Error in user declaration '{}': {e}",
-                    String::from_utf8_lossy(values[0])
+                // Not `fatal`: the line may hold a password, which is never logged.
+                ConfigError(format!(
+                    "\n*** FATAL CONFIG FILE ERROR (shardis) ***\nReading {}, at line {}\n>>> 'user {} …'\nError in user declaration '{}': {}",
+                    src.describe(),
+                    idx + 1,
+                    String::from_utf8_lossy(values[0]),
+                    String::from_utf8_lossy(values[0]),
+                    crate::acl::redact(&e)
                 ))
             })?;
             cfg.acl_users.push(words);

@@ -206,6 +206,17 @@ fn seen_in_config(users: &Users, name: &str) -> bool {
         .is_some_and(|u| name != "default" || u.declared)
 }
 
+/// An error about a rule, with a password rule's password blanked out (`'>…'`).
+pub fn redact(e: &str) -> String {
+    match e.split_once("modifier '") {
+        Some((head, rest)) if rest.starts_with(['>', '<']) => {
+            let tail = rest.split_once("': ").map_or("", |(_, t)| t);
+            format!("{head}modifier '{}…': {tail}", &rest[..1])
+        }
+        _ => e.to_string(),
+    }
+}
+
 pub fn valid_username(name: &str) -> bool {
     !name.is_empty() && !name.bytes().any(|b| b == b' ' || b == 0)
 }
