@@ -702,3 +702,33 @@ fn client_kill_by_user_and_client_list_user() {
         assert_eq!(q(&mut admin, &["PING"]), status("PONG"));
     });
 }
+
+/// A pipelined flood of denied commands is answered and logged as one grouped entry.
+#[test]
+fn denial_flood_is_grouped() {
+    both(|s| {
+        let mut admin = s.conn();
+        q(
+            &mut admin,
+            &["ACL", "SETUSER", "f", "on", "nopass", "~*", "+get"],
+        );
+        let mut raw = s.raw();
+        assert_eq!(raw.roundtrip(&[b"AUTH", b"f", b"x"]), b"+OK\r\n");
+        let n = 20_000;
+        let mut flood = Vec::new();
+        for _ in 0..n {
+            flood.extend_from_slice(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n");
+        }
+        raw.send(&flood);
+        let expect = format!("-{}\r\n", noperm_cmd("set"));
+        for _ in 0..n {
+            assert_eq!(raw.read_reply_str(), expect);
+        }
+        let log = match q(&mut admin, &["ACL", "LOG"]) {
+            Value::Array(v) => v,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(log.len(), 1);
+        assert_eq!(log_field(&log[0], "count"), int(n));
+    });
+}

@@ -106,12 +106,30 @@ pub fn record(
         created: now,
         updated: now,
     };
+    let max = shard.config.borrow().acllog_max_len as usize;
+    if max == 0 {
+        return;
+    }
+    let first = {
+        let mut acl = shard.acl.borrow_mut();
+        let first = acl.outbox.is_empty();
+        acl.outbox.add(entry, max);
+        first
+    };
+    if !first {
+        // A flush is already on its way; it takes this entry too.
+        return;
+    }
     let shard = shard.clone();
     glommio::spawn_local(async move {
+        let entries = shard.acl.borrow_mut().outbox.drain();
         shard
             .call(0, move |sh| {
                 let max = sh.config.borrow().acllog_max_len as usize;
-                sh.acl.borrow_mut().log.add(entry, max);
+                let mut acl = sh.acl.borrow_mut();
+                for e in entries {
+                    acl.log.add(e, max);
+                }
             })
             .await;
     })

@@ -55,13 +55,22 @@ impl AclLog {
                 && o.username == e.username
                 && now.duration_since(o.updated).as_millis() < GROUPING_MS
         }) {
-            old.count += 1;
+            old.count += e.count;
             old.updated = now;
             old.client_info = std::mem::take(&mut e.client_info);
             return;
         }
         self.entries.push_front(e);
         self.entries.truncate(max_len);
+    }
+
+    /// Take every entry, oldest first.
+    pub fn drain(&mut self) -> Vec<Entry> {
+        self.entries.drain(..).rev().collect()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
     }
 
     pub fn reset(&mut self) {

@@ -38,6 +38,9 @@ pub struct AclState {
     pub epoch: u64,
     /// ACL LOG (kept on shard 0 only).
     pub log: log::AclLog,
+    /// This shard's entries on their way to shard 0's log: a flood of denials becomes a few
+    /// grouped entries and one message, not a message each.
+    pub outbox: log::AclLog,
 }
 
 impl AclState {
@@ -47,6 +50,7 @@ impl AclState {
             version: 1,
             epoch: 0,
             log: log::AclLog::default(),
+            outbox: log::AclLog::default(),
         }
     }
 
