@@ -11,7 +11,6 @@ FETCH=0
 WORK=${TMPDIR:-/tmp}/shardis-redis-suite
 SHARDS_LIST="1 4"
 PORT=17820
-BASEPORT=21111
 BUILD=1
 SHARDIS_BIN=$REPO/target/release/shardis
 REDIS_BIN=
@@ -20,6 +19,7 @@ KEEP_LOGS=0
 SKIPFILE=
 TAGS=
 BASEPORT=
+SPAWN=0
 DEFAULT_UNITS="unit/type/list unit/type/list-2 unit/type/list-3 unit/type/hash unit/type/set
 unit/type/zset unit/type/incr unit/type/string unit/keyspace unit/expire unit/hyperloglog unit/geo
 unit/info-command unit/protocol unit/auth"
@@ -47,9 +47,10 @@ Options:
                    anything
   --work DIR       where the patched copy and logs go (default: $WORK)
   --shards "N..."  shard counts to run every unit with (default: "$SHARDS_LIST")
-  --port P         port for the servers (default: $PORT)
-  --baseport P     test_helper's --baseport: its own ports lie just below P (default: $BASEPORT;
-                   give another when a second suite runs on the machine)
+  --port P         port for the servers (default: $PORT); with --spawn, the suite's servers
+                   get ports from P+40 on and its test server one just below
+  --baseport P     test_helper's --baseport in external-server mode: its own ports lie just below
+                   P (default: --port + 1000; give another when a second suite runs)
   --no-build       don't run 'cargo build --release' first
   --bin PATH       shardis binary (default: target/release/shardis)
   --redis PATH     also run every unit against this redis-server (the reference row)
@@ -58,8 +59,9 @@ Options:
                    scripts/redis_suite.skip lists the tests that need features shardis does not
                    have yet (MULTI, replication, streams...), so that the rest of each unit runs
   --tags TAGS      test_helper's --tags (e.g. "-needs:repl" leaves out tests with that tag)
-  --baseport P     test_helper's --baseport (its own ports sit just below P; use another value
-                   when a second suite runs on the same machine)
+  --spawn          let the suite start its servers (not external-server mode): every test's
+                   config overrides apply and the tests tagged external:skip run too (auth, acl,
+                   limits, …); scripts/redis_suite_server.sh stands in for src/redis-server
   --keep-logs      keep server logs and suite output under the work directory (always kept
                    for units with failures)
   -h, --help       this text
@@ -88,9 +90,9 @@ while [ $# -gt 0 ]; do
         --redis) REDIS_BIN=$2; shift 2 ;;
         --timeout) TIMEOUT=$2; shift 2 ;;
         --keep-logs) KEEP_LOGS=1; shift ;;
+        --spawn) SPAWN=1; shift ;;
         --skipfile) SKIPFILE=$(cd "$(dirname "$2")" && pwd)/$(basename "$2"); shift 2 ;;
         --tags) TAGS=$2; shift 2 ;;
-        --baseport) BASEPORT=$2; shift 2 ;;
         -h|--help) usage; exit 0 ;;
         -*) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
         *) UNITS="$UNITS $1"; shift ;;
@@ -124,6 +126,14 @@ mkdir -p "$COPY"
 cp -r "$SRC/tests" "$COPY/"
 # A few units read files outside tests/ (e.g. the assets); keep the layout test_helper expects.
 for d in src utils; do [ -d "$SRC/$d" ] && ln -s "$SRC/$d" "$COPY/$d"; done
+if [ "$SPAWN" = 1 ]; then
+    # src/ of our own, with the stand-in server beside links to the rest.
+    rm "$COPY/src"
+    mkdir "$COPY/src"
+    for f in "$SRC"/src/*; do ln -s "$f" "$COPY/src/$(basename "$f")"; done
+    rm -f "$COPY/src/redis-server"
+    ln -s "$SCRIPT_DIR/redis_suite_server.sh" "$COPY/src/redis-server"
+fi
 sed -i 's/^\(\s*\)r function flush$/\1catch {r function flush}/' "$COPY/tests/support/server.tcl"
 grep -q 'catch {r function flush}' "$COPY/tests/support/server.tcl" ||
     echo "warning: the 'r function flush' line was not found; the patch was not applied" >&2
@@ -164,19 +174,26 @@ run_unit() { # unit label command...
     local name; name=$(echo "$unit-$label" | tr '/' '_')
     local dir=$LOGS/$name
     mkdir -p "$dir"
-    (cd "$dir" && exec "$@" >"$dir/server.log" 2>&1) &
-    SERVER_PID=$!
-    if ! wait_ready; then
-        ROWS+=("$unit|$label|-|-|-|server did not start")
-        stop_server
-        return
-    fi
     local extra=()
+    if [ "$SPAWN" = 0 ]; then
+        (cd "$dir" && exec "$@" >"$dir/server.log" 2>&1) &
+        SERVER_PID=$!
+        if ! wait_ready; then
+            ROWS+=("$unit|$label|-|-|-|server did not start")
+            stop_server
+            return
+        fi
+        extra+=(--host 127.0.0.1 --port "$PORT" --baseport "${BASEPORT:-$((PORT + 1000))}")
+    else
+        # The suite's own ports (its servers, its test server below them) from --port.
+        extra+=(--baseport "$((PORT + 40))" --portcount 400)
+    fi
     [ -n "$SKIPFILE" ] && extra+=(--skipfile "$SKIPFILE")
     [ -n "$TAGS" ] && extra+=(--tags "$TAGS")
-    extra+=(--baseport "${BASEPORT:-$((PORT + 1000))}")
-    (cd "$COPY" && TERM=dumb timeout "$TIMEOUT" tclsh tests/test_helper.tcl --host 127.0.0.1 --port "$PORT" \
-        --single "$unit" --clients 1 --timeout "$TIMEOUT" --dont-clean "${extra[@]}") >"$dir/suite.log" 2>&1
+    local shards=${label#shards=}
+    (cd "$COPY" && TERM=dumb SHARDIS_BIN=$SHARDIS_BIN SHARDIS_SHARDS=$shards timeout "$TIMEOUT" \
+        tclsh tests/test_helper.tcl --single "$unit" --clients 1 --timeout "$TIMEOUT" --dont-clean \
+        "${extra[@]}") >"$dir/suite.log" 2>&1
     local rc=$?
     stop_server
     local ok err exc skip note=
@@ -195,7 +212,7 @@ run_unit() { # unit label command...
 
 for unit in $UNITS; do
     [ -f "$COPY/tests/$unit.tcl" ] || { ROWS+=("$unit|-|-|-|-|-|no such unit"); continue; }
-    if [ -n "$REDIS_BIN" ]; then
+    if [ -n "$REDIS_BIN" ] && [ "$SPAWN" = 0 ]; then
         run_unit "$unit" redis "$REDIS_BIN" --port "$PORT" --bind 127.0.0.1 --save '' \
             --appendonly no --enable-debug-command yes
     fi

@@ -320,6 +320,15 @@ pub struct Config {
     pub client_output_buffer_limit: ClientOutputBufferLimits,
     /// None: no password (Redis' `requirepass ""`).
     pub requirepass: Option<Vec<u8>>,
+    /// `aclfile`: where ACL LOAD/SAVE read and write users.
+    pub aclfile: Option<PathBuf>,
+    pub acllog_max_len: u64,
+    /// `acl-pubsub-default allchannels`: new users may use every channel.
+    pub acl_pubsub_default_all: bool,
+    /// `user <name> <rules…>` lines of the config file, in order (see `crate::acl`).
+    pub acl_users: Vec<Vec<Vec<u8>>>,
+    /// `rename-command <from> <to>` pairs (`to` empty: disabled).
+    pub rename_commands: Vec<(Vec<u8>, Vec<u8>)>,
 
     // Memory
     pub maxmemory: u64,
@@ -447,6 +456,11 @@ impl Default for Config {
             client_query_buffer_limit: 1 << 30,
             client_output_buffer_limit: ClientOutputBufferLimits::default(),
             requirepass: None,
+            aclfile: None,
+            acllog_max_len: 128,
+            acl_pubsub_default_all: false,
+            acl_users: Vec::new(),
+            rename_commands: Vec::new(),
             maxmemory: 0,
             maxmemory_policy: MaxmemoryPolicy::NoEviction,
             maxmemory_samples: 5,
@@ -1089,6 +1103,18 @@ static DIRECTIVES: &[Directive] = &[
     Directive { name: "daemonize", alias: None, flags: IMMUTABLE, apply: None,
                 kind: Kind::Bool { get: |_| false, set: |_, _| {}, check: Some(refuse_daemonize) } },
     opt_path!("pidfile", IMMUTABLE, pidfile, true),
+    opt_path!("aclfile", IMMUTABLE, aclfile, false),
+    number!("acllog-max-len", MUTABLE, acllog_max_len, 0, i64::MAX, Signed),
+    Directive { name: "acl-pubsub-default", alias: None, flags: MUTABLE, apply: None,
+                kind: Kind::Enum {
+                    names: &["allchannels", "resetchannels"],
+                    get: |c| if c.acl_pubsub_default_all { "allchannels" } else { "resetchannels" },
+                    set: |c, v| {
+                        let all = v.eq_ignore_ascii_case(b"allchannels");
+                        c.acl_pubsub_default_all = all;
+                        all || v.eq_ignore_ascii_case(b"resetchannels")
+                    },
+                } },
     enumeration!("loglevel", MUTABLE, loglevel, LogLevel),
     text!("logfile", IMMUTABLE, logfile),
     number!("databases", IMMUTABLE, databases, 1, I32_MAX, Signed),
@@ -1749,6 +1775,26 @@ fn load_text(cfg: &mut Config, text: &[u8], src: &Source, depth: usize) -> Resul
                 return Err(fatal("wrong number of arguments"));
             }
             apply_directive(cfg, d, &values, true).map_err(|e| fatal(&e))?;
+        } else if name.eq_ignore_ascii_case(b"user") && !values.is_empty() {
+            let words: Vec<Vec<u8>> = values.iter().map(|v| v.to_vec()).collect();
+            crate::acl::validate_user_line(&words).map_err(|e| {
+                // Not `fatal`: the line may hold a password, which is never logged.
+                ConfigError(format!(
+                    "\n*** FATAL CONFIG FILE ERROR (shardis) ***\nReading {}, at line {}\n>>> 'user {} …'\nError in user declaration '{}': {}",
+                    src.describe(),
+                    idx + 1,
+                    String::from_utf8_lossy(values[0]),
+                    String::from_utf8_lossy(values[0]),
+                    crate::acl::redact(&e)
+                ))
+            })?;
+            cfg.acl_users.push(words);
+        } else if name.eq_ignore_ascii_case(b"rename-command") && values.len() == 2 {
+            if crate::commands::lookup(values[0]).is_none() {
+                return Err(fatal("No such command in rename-command"));
+            }
+            cfg.rename_commands
+                .push((values[0].to_vec(), values[1].to_vec()));
         } else if name.eq_ignore_ascii_case(b"include") && values.len() == 1 {
             if depth >= MAX_INCLUDE_DEPTH {
                 return Err(fatal("include nesting too deep (include loop?)"));
@@ -1850,7 +1896,7 @@ fn trim(mut s: &[u8]) -> &[u8] {
 /// \n \r \t \b \a \xHH and \<any> escapes, 'single quotes' with \' only.
 /// A closing quote must be followed by whitespace or the end. None means
 /// unbalanced quotes.
-fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
+pub(crate) fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
     let at = |i: usize| line.get(i).copied();
     let hex = |b: u8| char::from(b).to_digit(16);
     let ends_word = |b: Option<u8>| b.is_none_or(is_c_space);

@@ -142,6 +142,8 @@ pub fn resp_parser(data: &[u8]) {
         } else {
             usize::from(mode >> 1)
         },
+        // Some inputs are parsed as a client that has not authenticated (smaller limits).
+        unauthenticated: mode & 0x80 != 0,
     };
     let whole = parse_pieces(limits, input, &mut std::iter::once(input.len()));
     // Piece sizes from a small generator seeded by the mode: 1..=16 bytes, or one byte at a time.

@@ -4,6 +4,7 @@
 //! library so that the fuzz targets (fuzz/) and their bounded CI run (tests/fuzz_targets.rs)
 //! reach the request parser and the command handlers, through [`fuzzing`].
 
+mod acl;
 mod commands;
 mod config;
 pub mod fuzzing;

@@ -16,6 +16,9 @@ pub fn run(config: Config, config_file: Option<String>) -> anyhow::Result<()> {
     logging::init(config.loglevel.name(), &config.logfile)
         .with_context(|| format!("Can't open the log file: {}", config.logfile))?;
     let n = config.shards.max(1);
+    // Bad users (config `user` lines, aclfile) stop the start, as in Redis.
+    crate::acl::initial_users(&config).map_err(anyhow::Error::msg)?;
+    crate::acl::rename::install(&config.rename_commands);
     crate::util::clock::calibrate();
     // As in Redis, `port 0` means no plain TCP listener (with `tls-port`, TLS only).
     let addrs = match config.port {

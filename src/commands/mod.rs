@@ -183,11 +183,13 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         crate::commands::pubsub::COMMANDS,
         crate::commands::observe::COMMANDS,
         crate::scripting::COMMANDS,
+        crate::commands::acl::COMMANDS,
     ]
     .into_iter()
     .flatten()
 }
 
+pub mod acl;
 pub mod bitops;
 pub mod blocking;
 pub mod docs;

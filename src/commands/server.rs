@@ -308,12 +308,22 @@ fn sync_inner(
             let (addr, laddr) = (c.client.addr.clone(), c.client.laddr.clone());
             let mut fresh = ClientState::new(id, addr, laddr);
             fresh.created = c.client.created;
-            fresh.authenticated = shard.config.borrow().requirepass.is_none();
+            fresh.authenticated = shard.acl.borrow().default_open();
+            c.parser.set_unauthenticated(!fresh.authenticated);
             c.client = fresh;
             Reply::simple("RESET")
         }
-        "hello" => hello(shard, c, a),
-        "auth" => auth(shard, &mut c.client, &a[1..]),
+        "hello" => {
+            let r = hello(shard, c, a);
+            c.parser.set_unauthenticated(!c.client.authenticated);
+            r
+        }
+        "acl" => return crate::commands::acl::sync(shard, c, a),
+        "auth" => {
+            let r = auth(shard, &mut c.client, &a[1..]);
+            c.parser.set_unauthenticated(!c.client.authenticated);
+            r
+        }
         "select" => match args::int(&a[1]) {
             Err(e) => e,
             Ok(n) if n < 0 || n as usize >= shard.store.borrow().dbs.len() => {
@@ -463,47 +473,43 @@ fn hello(shard: &Rc<Shard>, c: &mut Conn, a: &[Bytes]) -> Reply {
     ])
 }
 
-/// AUTH [username] password against `requirepass` (the default user).
+/// AUTH [username] password, checked against the ACL users (`requirepass` is the default
+/// user's password). A failure is logged in ACL LOG.
 fn auth(shard: &Rc<Shard>, client: &mut ClientState, a: &[Bytes]) -> Reply {
     if a.len() > 2 {
         return Reply::syntax();
     }
     let (user, given) = if a.len() == 2 {
-        (Some(&a[0]), &a[1])
+        (a[0].as_ref(), &a[1])
     } else {
-        (None, &a[0])
+        (&b"default"[..], &a[0])
     };
-    let Some(pass) = shard.config.borrow().requirepass.clone() else {
-        return auth_without_password(client, user);
-    };
-    let user_ok = user.is_none_or(|u| u.as_ref() == b"default");
-    if user_ok && constant_time_eq(given, &pass) {
-        client.authenticated = true;
-        Reply::ok()
-    } else {
-        Reply::err("WRONGPASS invalid username-password pair or user is disabled.")
-    }
-}
-
-/// The default user has no password: AUTH <pass> is an error, AUTH default <any> succeeds.
-fn auth_without_password(client: &mut ClientState, user: Option<&Bytes>) -> Reply {
-    match user {
-        None => Reply::err("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"),
-        Some(u) if u.as_ref() == b"default" => {
-            client.authenticated = true;
-            Reply::ok()
+    let found = {
+        let acl = shard.acl.borrow();
+        if a.len() == 1 && acl.user("default").is_some_and(|u| u.nopass) {
+            return Reply::err("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
         }
-        Some(_) => Reply::err("WRONGPASS invalid username-password pair or user is disabled."),
+        let found = crate::acl::authenticate(&acl, user, given);
+        if let Some(u) = &found {
+            client.authenticated = true;
+            client.acl.set_user(u.clone(), &acl);
+        }
+        found
+    };
+    match found {
+        Some(_) => Reply::ok(),
+        None => {
+            let name = String::from_utf8_lossy(user).into_owned();
+            crate::acl::gate::record(
+                shard,
+                client,
+                crate::acl::log::Reason::Auth,
+                "AUTH".into(),
+                name,
+            );
+            Reply::err("WRONGPASS invalid username-password pair or user is disabled.")
+        }
     }
-}
-
-/// Compare without an early exit, so timing does not reveal the matching prefix.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    let mut diff = (a.len() ^ b.len()) as u8;
-    for i in 0..a.len().max(b.len()) {
-        diff |= a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0);
-    }
-    diff == 0
 }
 
 fn check_client_name(n: &[u8]) -> Result<(), Reply> {
@@ -622,7 +628,7 @@ fn client_flags(shard: &Shard, cl: &ClientState, conn: Option<&Conn>) -> String 
 
 /// One CLIENT LIST line, in Redis 7.0's field order. `me` is the client asking, whose query
 /// buffer still holds the command running now, as Redis counts it.
-fn client_line(shard: &Shard, cl: &ClientState, conn: Option<&Conn>, me: u64) -> String {
+pub fn client_line(shard: &Shard, cl: &ClientState, conn: Option<&Conn>, me: u64) -> String {
     let running = if cl.id == me { cl.cmd_bytes } else { 0 };
     let (fd, qbuf, qfree, omem) = conn.map_or((-1, 0, 0, 0), |c| {
         (
@@ -638,7 +644,7 @@ fn client_line(shard: &Shard, cl: &ClientState, conn: Option<&Conn>, me: u64) ->
         .map(|n| String::from_utf8_lossy(n).into_owned())
         .unwrap_or_default();
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} shard={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={} shard={}",
         cl.id,
         cl.addr,
         cl.laddr,
@@ -661,6 +667,7 @@ fn client_line(shard: &Shard, cl: &ClientState, conn: Option<&Conn>, me: u64) ->
             Some(sub) => format!("{}|{}", cl.last_cmd, String::from_utf8_lossy(sub).to_ascii_lowercase()),
             None => cl.last_cmd.to_string(),
         },
+        cl.acl.name(),
         if cl.resp3 { 3 } else { 2 },
         shard.id
     )
@@ -938,6 +945,7 @@ async fn async_inner(
         }
         "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro" | "script"
         | "function" => crate::scripting::exec(shard, conn, spec, a).await,
+        "acl" => crate::commands::acl::run(shard, conn, a).await,
         "bgrewriteaof" => {
             if crate::persistence::compact::start(shard, false).await {
                 Reply::Simple("Background append only file rewriting started".into())
@@ -1302,6 +1310,7 @@ struct KillFilter {
     id: Option<u64>,
     addr: Option<String>,
     laddr: Option<String>,
+    user: Option<String>,
     skip: Option<u64>,
     normal_only: bool,
     none: bool,
@@ -1340,12 +1349,11 @@ async fn client_kill(shard: &Rc<Shard>, my_id: u64, a: &[Bytes]) -> Reply {
                     }
                 },
                 "user" => {
-                    if v.as_ref() != b"default" {
-                        return Reply::err(format!(
-                            "ERR No such user '{}'",
-                            String::from_utf8_lossy(v)
-                        ));
+                    let name = String::from_utf8_lossy(v).into_owned();
+                    if shard.acl.borrow().user(&name).is_none() {
+                        return Reply::err(format!("ERR No such user '{name}'"));
                     }
+                    f.user = Some(name);
                 }
                 "skipme" => match lower(v).as_str() {
                     "yes" => f.skip = Some(my_id),
@@ -1391,6 +1399,7 @@ fn kill_local(sh: &Rc<Shard>, f: &KillFilter, my_id: u64) -> usize {
             c.try_borrow().map_or(true, |c| {
                 f.addr.as_ref().is_none_or(|a| *a == c.client.addr)
                     && f.laddr.as_ref().is_none_or(|a| *a == c.client.laddr)
+                    && f.user.as_ref().is_none_or(|u| u == c.client.acl.name())
             })
         })
         .map(|(_, c)| c.clone())
@@ -1445,6 +1454,9 @@ async fn config_set(shard: &Rc<Shard>, a: &[Bytes]) -> Reply {
         }
     }
     let was_on = shard.config.borrow().appendonly;
+    let new_pass = pairs
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case(b"requirepass"));
     let pairs = std::sync::Arc::new(pairs);
     shard
         .broadcast(move |sh| {
@@ -1469,6 +1481,9 @@ async fn config_set(shard: &Rc<Shard>, a: &[Bytes]) -> Reply {
             }
         })
         .await;
+    if new_pass {
+        crate::commands::acl::sync_requirepass(shard).await;
+    }
     let now_on = shard.config.borrow().appendonly;
     if now_on != was_on {
         if now_on {

@@ -47,6 +47,8 @@ pub struct ClientState {
     pub cmd_bytes: usize,
     /// Address and name as last handed out by `tag` (slow log entries made on other shards).
     tag: std::cell::RefCell<Option<std::sync::Arc<crate::observe::ClientTag>>>,
+    /// Its ACL user (see `crate::acl`).
+    pub acl: crate::acl::ClientAcl,
 }
 
 impl ClientState {
@@ -73,6 +75,7 @@ impl ClientState {
             force_reply: false,
             cmd_bytes: 0,
             tag: Default::default(),
+            acl: Default::default(),
         }
     }
 
@@ -137,6 +140,8 @@ pub struct Conn {
     pub tls: Option<Box<rustls::ServerConnection>>,
     /// Since when the output has been over its class's soft limit (client-output-buffer-limit).
     pub obuf_soft_since: Option<Instant>,
+    /// The most input held at once since the cron last looked (see `limits.rs`).
+    pub rbuf_peak: usize,
 }
 
 pub enum ReadOutcome {
@@ -168,6 +173,7 @@ impl Conn {
             bytes_out: 0,
             tls: None,
             obuf_soft_since: None,
+            rbuf_peak: 0,
         }
     }
 
@@ -201,9 +207,19 @@ impl Conn {
         }
         if got {
             self.client.last_interaction = Instant::now();
+            self.rbuf_peak = self.rbuf_peak.max(self.rbuf.len());
             ReadOutcome::Data
         } else {
             ReadOutcome::Empty
+        }
+    }
+
+    /// All input was parsed: take back the room the parsed requests used at the front of the
+    /// buffer (no copy when it is empty), so it keeps its read size (what CLIENT LIST shows).
+    #[inline]
+    pub fn reclaim_input(&mut self) {
+        if self.rbuf.is_empty() && self.rbuf.capacity() < READ_CHUNK {
+            self.rbuf.reserve(READ_CHUNK);
         }
     }
 
@@ -284,6 +300,7 @@ impl crate::config::Config {
     pub fn parse_limits(&self) -> ParseLimits {
         ParseLimits {
             proto_max_bulk_len: self.proto_max_bulk_len as usize,
+            unauthenticated: false,
         }
     }
 }

@@ -162,12 +162,15 @@ fn process_input(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
             break;
         }
         let before = c.rbuf.len();
-        let args = match c.parser.parse(&mut c.rbuf) {
+        let mut args = match c.parser.parse(&mut c.rbuf) {
             Ok(Some(a)) => {
                 c.client.cmd_bytes = before - c.rbuf.len();
                 a
             }
-            Ok(None) => break,
+            Ok(None) => {
+                c.reclaim_input();
+                break;
+            }
             Err(e) => {
                 let r = Reply::Error(e.0.into());
                 if let Reply::Error(e) = &r {
@@ -183,7 +186,7 @@ fn process_input(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
             }
         };
         let skipped = c.client.take_skip();
-        let spec = match commands::lookup(&args[0]) {
+        let spec = match crate::acl::rename::lookup(&args[0]) {
             Some(s) if s.arity_ok(args.len()) => s,
             found => {
                 let r = match found {
@@ -238,6 +241,27 @@ fn process_input(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
                 None => c.emit(&r, suppress),
             }
             continue;
+        }
+        if crate::acl::rename::active() {
+            // Past here the command goes by its real name (barriers look it up again).
+            args[0] = Bytes::from_static(spec.name.as_bytes());
+        }
+        match crate::acl::gate::check(shard, &mut c.client, spec, &args) {
+            Ok(()) => {}
+            Err(crate::acl::gate::Refused::Gone) => {
+                c.closed = true;
+                break;
+            }
+            Err(crate::acl::gate::Refused::Denied(r)) => {
+                let suppress = c.client.suppress(skipped);
+                shard.stats.borrow_mut().record_rejected(Some(spec.name));
+                c.client.tx.refused();
+                match &mut batch {
+                    Some(b) => b.push_reply(r, suppress),
+                    None => c.emit(&r, suppress),
+                }
+                continue;
+            }
         }
         // Inside MULTI: queued for EXEC (see commands/transaction.rs).
         if c.client.tx.queues(spec.name) {

@@ -9,8 +9,10 @@
 
 pub mod conn;
 pub mod dispatch;
+pub mod limits;
 pub mod listener;
 pub mod parker;
+pub mod protected;
 pub mod sys;
 pub mod tls;
 
@@ -257,15 +259,26 @@ fn accept_all(shard: &Rc<Shard>, lfd: i32, ep: &sys::Epoll, tls: bool) {
                 return;
             }
         };
-        let (maxclients, keepalive, limits, open) = {
+        let (maxclients, keepalive, limits, protected) = {
             let cfg = shard.config.borrow();
             (
                 cfg.maxclients,
                 cfg.tcp_keepalive,
                 cfg.parse_limits(),
-                cfg.requirepass.is_none(),
+                cfg.protected_mode,
             )
         };
+        let (open, nopass, epoch) = {
+            let acl = shard.acl.borrow();
+            let nopass = acl.user("default").is_none_or(|u| u.nopass);
+            (acl.default_open(), nopass, acl.epoch)
+        };
+        if protected && nopass && !protected::is_local(peer) {
+            let _ = sys::send(fd, protected::DENIED);
+            sys::close(fd);
+            shard.stats.borrow_mut().rejected_connections += 1;
+            continue;
+        }
         let g = &shard.global;
         if g.connected.fetch_add(1, Ordering::AcqRel) as u64 >= maxclients {
             g.connected.fetch_sub(1, Ordering::AcqRel);
@@ -295,6 +308,8 @@ fn accept_all(shard: &Rc<Shard>, lfd: i32, ep: &sys::Epoll, tls: bool) {
         }
         c.interest = sys::IN;
         c.client.authenticated = open;
+        c.parser.set_unauthenticated(!open);
+        c.client.acl.epoch = Some(epoch);
         if ep.add(fd, sys::IN, id).is_err() {
             sys::close(fd);
             g.connected.fetch_sub(1, Ordering::AcqRel);

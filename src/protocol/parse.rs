@@ -20,12 +20,16 @@ const ARGS_KEEP_CAPACITY: usize = 4096;
 #[derive(Clone, Copy, Debug)]
 pub struct ParseLimits {
     pub proto_max_bulk_len: usize,
+    /// The client has not authenticated: Redis allows it at most 10 arguments and 16 KiB
+    /// bulks, so that an unauthenticated peer cannot make the server buffer much.
+    pub unauthenticated: bool,
 }
 
 impl Default for ParseLimits {
     fn default() -> Self {
         ParseLimits {
             proto_max_bulk_len: 512 * 1024 * 1024,
+            unauthenticated: false,
         }
     }
 }
@@ -98,8 +102,15 @@ impl RequestParser {
         }
     }
 
+    /// New config limits; whether the client is authenticated stays as it was.
     pub fn set_limits(&mut self, limits: ParseLimits) {
+        let unauthenticated = self.limits.unauthenticated;
         self.limits = limits;
+        self.limits.unauthenticated = unauthenticated;
+    }
+
+    pub fn set_unauthenticated(&mut self, on: bool) {
+        self.limits.unauthenticated = on;
     }
 
     /// Parse the next complete command from the front of `buf`.
@@ -242,6 +253,9 @@ impl RequestParser {
                 .and_then(string2ll)
                 .filter(|&n| n <= MAX_MULTIBULK_LEN)
                 .ok_or_else(|| proto_err("invalid multibulk length"))?;
+            if count > 10 && self.limits.unauthenticated {
+                return Err(proto_err("unauthenticated multibulk length"));
+            }
             self.pos = cr + 2;
             if count <= 0 {
                 return Ok(self.skip(buf, cr + 2));
@@ -282,6 +296,9 @@ impl RequestParser {
                         .and_then(|n| usize::try_from(n).ok())
                         .filter(|&n| n <= self.limits.proto_max_bulk_len)
                         .ok_or_else(|| proto_err("invalid bulk length"))?;
+                    if len > 16384 && self.limits.unauthenticated {
+                        return Err(proto_err("unauthenticated bulk length"));
+                    }
                     self.pos = cr + 2;
                     self.scan = self.pos;
                     self.phase = Phase::BulkData(len);
@@ -735,6 +752,7 @@ mod tests {
     fn bulk_limit_is_configurable() {
         let limits = ParseLimits {
             proto_max_bulk_len: 10,
+            ..Default::default()
         };
         let mut p = RequestParser::new(limits);
         let mut buf = BytesMut::from(&encode(&[b"0123456789"])[..]);
@@ -748,6 +766,7 @@ mod tests {
         );
         p.set_limits(ParseLimits {
             proto_max_bulk_len: 3,
+            ..Default::default()
         });
         let mut buf = BytesMut::from(&encode(&[b"abcd"])[..]);
         assert_eq!(

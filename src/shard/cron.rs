@@ -29,6 +29,7 @@ pub async fn run(shard: Rc<Shard>) {
         if shard.active_expire.get() {
             active_expire_cycle(&shard, period).await;
         }
+        crate::net::limits::cron(&shard);
         if last_timeout_check.elapsed() >= Duration::from_secs(1) {
             last_timeout_check = Instant::now();
             close_idle_clients(&shard);

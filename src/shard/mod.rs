@@ -110,6 +110,8 @@ pub struct Shard {
     pub pubsub: RefCell<pubsub::Registry>,
     /// Slow log, latency monitor, MONITOR clients (see `observe`).
     pub observe: crate::observe::Observe,
+    /// This shard's copy of the ACL users (see `crate::acl`).
+    pub acl: RefCell<crate::acl::AclState>,
     mesh: mesh::Mesh,
 }
 
@@ -154,6 +156,8 @@ impl Shard {
         // First, so the shard's data goes to its own arena.
         crate::memory::evict::attach(id, n);
         let observe = crate::observe::Observe::new(&config);
+        // The users were checked at startup (runtime::run); a failure here cannot happen.
+        let users = crate::acl::initial_users(&config).unwrap_or_default();
         let mut store = ShardStore::new(config.databases);
         store.limits = crate::store::StoreLimits::from_config(&config);
         Shard {
@@ -177,6 +181,7 @@ impl Shard {
             hold_ready: std::cell::Cell::new(0),
             pubsub: RefCell::new(Default::default()),
             observe,
+            acl: RefCell::new(crate::acl::AclState::new(users)),
             mesh,
         }
     }
