@@ -23,6 +23,11 @@ pub async fn run(
     spec: &'static CommandSpec,
     args: &[Bytes],
 ) -> Reply {
+    if let Kind::Split(h, merge) = spec.kind {
+        if !shard.aof_always.get() {
+            return split_in_one_pass(shard, db, spec, h, merge, args).await;
+        }
+    }
     let parts = super::locks::plan(shard.n, db, spec, args);
     let write = spec.is_write();
     let Some(guard) = super::locks::acquire(shard, parts, write, write).await else {
@@ -101,22 +106,16 @@ async fn on_shard(
         .unwrap_or_else(|| Reply::err(GONE))
 }
 
-/// Split a command of independent keys into one command per shard and merge the replies.
-async fn split(
-    shard: &Rc<Shard>,
-    db: usize,
-    spec: &'static CommandSpec,
-    h: Handler,
-    merge: Merge,
-    args: &[Bytes],
-) -> Reply {
+/// Per shard: the sub-command and the positions (in key order) of its keys. Err: the arity
+/// error of a key without its value (MSET a 1 b), before any shard is touched.
+type Parts = Vec<(usize, Vec<Bytes>, Vec<usize>)>;
+
+fn split_parts(shard: &Shard, spec: &CommandSpec, args: &[Bytes]) -> Result<(Parts, usize), Reply> {
     let step = spec.keys.step.max(1) as usize;
-    // A key without its value (MSET a 1 b) must fail whole, before any shard is touched.
     if step > 1 && !(args.len() - spec.keys.first.max(1) as usize).is_multiple_of(step) {
-        return Reply::arity(spec.name);
+        return Err(Reply::arity(spec.name));
     }
-    // Per shard: the sub-command and the positions (in key order) of its keys.
-    let mut parts: Vec<(usize, Vec<Bytes>, Vec<usize>)> = Vec::new();
+    let mut parts: Parts = Vec::new();
     for (pos, i) in spec.key_indexes(args).into_iter().enumerate() {
         let owner = routing::key_shard(&args[i], shard.n);
         let part = match parts.iter_mut().position(|p| p.0 == owner) {
@@ -131,11 +130,115 @@ async fn split(
             .extend(args[i..(i + step).min(args.len())].iter().cloned());
         part.2.push(pos);
     }
-    let total: usize = parts.iter().map(|p| p.2.len()).sum();
+    let total = parts.iter().map(|p| p.2.len()).sum();
+    Ok((parts, total))
+}
+
+/// Split a command of independent keys into one command per shard and merge the replies
+/// (its locks held by the caller).
+async fn split(
+    shard: &Rc<Shard>,
+    db: usize,
+    spec: &'static CommandSpec,
+    h: Handler,
+    merge: Merge,
+    args: &[Bytes],
+) -> Reply {
+    let (parts, total) = match split_parts(shard, spec, args) {
+        Ok(p) => p,
+        Err(e) => return e,
+    };
     let calls = parts.into_iter().map(|(owner, sub, positions)| async move {
         (on_shard(shard, owner, db, h, sub).await, positions)
     });
     let results = futures::future::join_all(calls).await;
+    merge_replies(merge, results, total)
+}
+
+/// A split command (MSET, MGET, DEL …) atomically in one message per shard, instead of one
+/// per lock plus one per part: the shards are visited in ascending order (the lock order);
+/// each but the last locks its keys and runs its part, keeping the locks; the last locks, runs
+/// and releases in one step; then the others release. Nobody sees a partial effect: the parts
+/// already run stay locked (readers wait) until the last shard has run its part. Not under
+/// `appendfsync always`, whose releases wait for every shard's TXDONE to be synced (`run`).
+async fn split_in_one_pass(
+    shard: &Rc<Shard>,
+    db: usize,
+    spec: &'static CommandSpec,
+    h: Handler,
+    merge: Merge,
+    args: &[Bytes],
+) -> Reply {
+    use super::locks;
+    let (mut parts, total) = match split_parts(shard, spec, args) {
+        Ok(p) => p,
+        Err(e) => return e,
+    };
+    parts.sort_by_key(|p| p.0);
+    let write = spec.is_write();
+    let mark = (write && parts.len() > 1 && shard.store.borrow().feed.on).then(|| {
+        crate::persistence::feed::TxMark {
+            id: shard
+                .global
+                .next_tx
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            parts: parts.len() as u32,
+        }
+    });
+    let n = parts.len();
+    // Released when dropped, also if a shard is gone half-way.
+    let mut guard = locks::Guard::held(shard, Vec::new(), write, mark);
+    let mut results = Vec::with_capacity(n);
+    for (i, (owner, sub, positions)) in parts.into_iter().enumerate() {
+        let last = i + 1 == n;
+        let mut want = locks::want_of(db, spec, &sub);
+        want.tx = mark;
+        let w = want.clone();
+        let r = shard
+            .call_deferred(owner, move |sh, answer| {
+                let ask = w.clone();
+                let job = move |sh: &Rc<Shard>| {
+                    let r = super::run_guarded("multi-shard part", || {
+                        if last {
+                            if let Some(m) = w.tx {
+                                sh.store.borrow_mut().feed.mark(m, &w.keys, false);
+                            }
+                        } else {
+                            locks::take(sh, &w);
+                        }
+                        let now = crate::util::now_ms();
+                        sh.store.borrow_mut().run_logged(db, now, write, h, &sub)
+                    });
+                    if last {
+                        let mut st = sh.store.borrow_mut();
+                        if let Some(m) = w.tx {
+                            st.feed.tx_done(m);
+                            st.feed.unmark(m, &w.keys, false);
+                        }
+                        if write {
+                            for (d, k) in &w.keys {
+                                st.watch.touch(*d, k);
+                            }
+                        }
+                    }
+                    answer.send(sh, r);
+                };
+                locks::run_when_free(sh, || ask, Box::new(job));
+            })
+            .await;
+        let Some(r) = r else {
+            return Reply::err(GONE);
+        };
+        if !last {
+            guard.push(owner, want);
+        }
+        results.push((r, positions));
+    }
+    drop(guard);
+    merge_replies(merge, results, total)
+}
+
+fn merge_replies(merge: Merge, results: Vec<(Reply, Vec<usize>)>, total: usize) -> Reply {
     match merge {
         Merge::SumInt => {
             let mut sum = 0;

@@ -194,6 +194,13 @@ pub fn release(sh: &Rc<Shard>, w: &Want) {
     wake(sh);
 }
 
+/// Take the locks in `w` here now (the caller checked that nothing is in the way: a job run by
+/// `run_when_free`).
+pub fn take(sh: &Shard, w: &Want) {
+    sh.locks.borrow_mut().hold(w);
+    mark(sh, w);
+}
+
 /// Granted: a logged write's records of these keys go in its bracket from now on.
 fn mark(sh: &Shard, w: &Want) {
     if let Some(m) = w.tx {
@@ -287,6 +294,27 @@ pub struct Guard {
 }
 
 impl Guard {
+    /// Locks taken already (by `take`), on `parts`: released (TXDONE logged if `done`, keys
+    /// touched for WATCH if `touched`) when dropped.
+    /// One more shard whose locks `take` took.
+    pub fn push(&mut self, target: usize, w: Want) {
+        self.parts.push((target, w));
+    }
+
+    pub fn held(
+        shard: &Rc<Shard>,
+        parts: Vec<(usize, Want)>,
+        touched: bool,
+        done: Option<TxMark>,
+    ) -> Guard {
+        Guard {
+            shard: shard.clone(),
+            parts,
+            touched,
+            done,
+        }
+    }
+
     /// Every part ran: log the transaction as done on every shard, then release. Under
     /// `appendfsync always` the release waits until every TXDONE is synced, so nobody sees
     /// (and builds on) a multi-shard write that recovery could still drop.

@@ -125,8 +125,10 @@ pub struct Answer<R> {
 
 impl<R: Send + 'static> Answer<R> {
     pub fn send(self, sh: &Shard, r: R) {
-        // What was written may serve blocked clients, before anything else runs here.
+        // What was written may serve blocked clients, before anything else runs here; its
+        // keyspace events go out (as after `call`).
         blocking::serve_ready(sh);
+        pubsub::flush_events(sh);
         if sh.aof_always.get() {
             let after = sh.feed_offset();
             if after != self.before {
