@@ -356,17 +356,7 @@ async fn run(
     // Lock everything the transaction touches, then run it step by step.
     let mut parts: Vec<(usize, Want)> = Vec::new();
     if steps.iter().any(Step::needs_whole) {
-        parts.extend((0..shard.n).map(|t| {
-            (
-                t,
-                Want {
-                    keys: Vec::new(),
-                    exclusive: true,
-                    whole: true,
-                    ..Default::default()
-                },
-            )
-        }));
+        parts = locks::whole_shards(shard.n);
     } else {
         for s in &steps {
             for (t, mut w) in locks::plan(shard.n, s.db, s.spec, &s.args) {

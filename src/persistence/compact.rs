@@ -132,16 +132,7 @@ async fn rewrite(shard0: &Rc<Shard>, enable: bool) -> Result<(), String> {
     // to the new segment and the snapshot begins. Every shard is locked whole meanwhile, so no
     // multi-shard write straddles the switch: each lies wholly in the bases or wholly in the new
     // increments, where recovery can tell whether all its parts were logged.
-    let all = (0..n)
-        .map(|t| {
-            let whole = crate::shard::locks::Want {
-                whole: true,
-                exclusive: true,
-                ..Default::default()
-            };
-            (t, whole)
-        })
-        .collect();
+    let all = crate::shard::locks::whole_shards(n);
     let quiet = crate::shard::locks::acquire(shard0, all, false, false)
         .await
         .ok_or("a shard stopped")?;

@@ -517,19 +517,11 @@ async fn run_across(shard: &Rc<Shard>, job: Job, whole: bool, in_exec: bool) -> 
     let n = shard.n;
     let mut parts: Vec<(usize, Want)> = Vec::new();
     if whole {
-        parts.extend((0..n).map(|t| {
-            (
-                t,
-                Want {
-                    keys: Vec::new(),
-                    exclusive: true,
-                    whole: true,
-                    tx: None,
-                    // Blocked clients are served after the script, as in Redis.
-                    hold_ready: true,
-                },
-            )
-        }));
+        parts = crate::shard::locks::whole_shards(n);
+        // Blocked clients are served after the script, as in Redis.
+        for p in &mut parts {
+            p.1.hold_ready = true;
+        }
     } else {
         for k in &job.keys {
             parts.push((

@@ -413,6 +413,20 @@ pub async fn acquire(
     Some(guard)
 }
 
+/// Every shard, whole: for work whose keys can't be named in advance.
+pub fn whole_shards(n: usize) -> Vec<(usize, Want)> {
+    (0..n)
+        .map(|t| {
+            let w = Want {
+                whole: true,
+                exclusive: true,
+                ..Default::default()
+            };
+            (t, w)
+        })
+        .collect()
+}
+
 /// The locks a multi-shard command needs: its keys on their owners, or every whole shard when
 /// its keys can't be named in advance.
 pub fn plan(
@@ -422,19 +436,7 @@ pub fn plan(
     args: &[Bytes],
 ) -> Vec<(usize, Want)> {
     if spec.spread_fn.is_some_and(|f| f(args)) {
-        return (0..n)
-            .map(|t| {
-                (
-                    t,
-                    Want {
-                        whole: true,
-                        exclusive: true,
-                        keys: Vec::new(),
-                        ..Default::default()
-                    },
-                )
-            })
-            .collect();
+        return whole_shards(n);
     }
     let exclusive = spec.is_write();
     let mut parts: Vec<(usize, Want)> = Vec::new();
