@@ -732,3 +732,46 @@ fn denial_flood_is_grouped() {
         assert_eq!(log_field(&log[0], "count"), int(n));
     });
 }
+
+#[test]
+fn channel_permissions_guard_publish_and_subscribe() {
+    both(|s| {
+        let mut admin = s.conn();
+        q(
+            &mut admin,
+            &[
+                "ACL",
+                "SETUSER",
+                "ch",
+                "on",
+                ">p",
+                "resetchannels",
+                "&news.*",
+                "+@all",
+                "~*",
+            ],
+        );
+        let mut c = s.conn();
+        auth(&mut c, "ch", "p");
+        let denied =
+            "NOPERM this user has no permissions to access one of the channels used as arguments";
+        assert_eq!(q(&mut c, &["PUBLISH", "news.1", "x"]), int(0));
+        assert_eq!(qerr(&mut c, &["PUBLISH", "sports", "x"]), denied);
+        assert_eq!(qerr(&mut c, &["SPUBLISH", "sports", "x"]), denied);
+        // A pattern must equal an allowed one; a channel must match one.
+        assert_eq!(qerr(&mut c, &["PSUBSCRIBE", "n*"]), denied);
+        assert_eq!(qerr(&mut c, &["SUBSCRIBE", "news.1", "sports"]), denied);
+        let log = match q(&mut admin, &["ACL", "LOG", "1"]) {
+            Value::Array(v) => v,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(log_field(&log[0], "reason"), bulk("channel"));
+        assert_eq!(log_field(&log[0], "object"), bulk("sports"));
+        // Allowed subscriptions go through (the connection then is in subscribed mode).
+        let mut sub = s.conn();
+        auth(&mut sub, "ch", "p");
+        let mut ps = sub.as_pubsub();
+        ps.psubscribe("news.*").expect("allowed pattern");
+        ps.subscribe("news.2").expect("allowed channel");
+    });
+}

@@ -36,10 +36,26 @@ pub fn check(
         return Ok(());
     }
     match client.acl.user.check(spec, args) {
-        Ok(()) => match sort_patterns_denied(&client.acl.user, spec, args) {
-            Some(r) => Err(Refused::Denied(r)),
-            None => Ok(()),
-        },
+        Ok(()) => {
+            if let Some(c) = channel_denied(&client.acl.user, spec, args) {
+                let object = String::from_utf8_lossy(&c).into_owned();
+                record(
+                    shard,
+                    client,
+                    Reason::Channel,
+                    object,
+                    client.acl.name().to_string(),
+                );
+                return Err(Refused::Denied(Reply::err(
+                    "NOPERM this user has no permissions to access one of the channels used \
+                     as arguments",
+                )));
+            }
+            match sort_patterns_denied(&client.acl.user, spec, args) {
+                Some(r) => Err(Refused::Denied(r)),
+                None => Ok(()),
+            }
+        }
         Err(d) => {
             let r = Reply::err(d.message());
             let (reason, object) = match d {
@@ -50,6 +66,22 @@ pub fn check(
             Err(Refused::Denied(r))
         }
     }
+}
+
+/// The first channel of a pub/sub command this user may not use (Redis checks PUBLISH,
+/// (S)SUBSCRIBE and SPUBLISH channels against the `&` patterns, and PSUBSCRIBE patterns by
+/// equality; unsubscribing is always allowed).
+fn channel_denied(user: &super::User, spec: &CommandSpec, args: &[Bytes]) -> Option<Bytes> {
+    let (channels, literal) = match spec.name {
+        "publish" | "spublish" => (args.get(1..2)?, true),
+        "subscribe" | "ssubscribe" => (args.get(1..)?, true),
+        "psubscribe" => (args.get(1..)?, false),
+        _ => return None,
+    };
+    channels
+        .iter()
+        .find(|c| !user.channel_ok(c, literal))
+        .cloned()
 }
 
 /// SORT's BY and GET patterns read keys no key spec names: Redis allows them only to a user

@@ -49,15 +49,18 @@ pub struct AclLog {
 impl AclLog {
     pub fn add(&mut self, mut e: Entry, max_len: usize) {
         let now = e.created;
-        if let Some(old) = self.entries.iter_mut().take(10).find(|o| {
+        let similar = self.entries.iter().take(10).position(|o| {
             o.reason == e.reason
                 && o.object == e.object
                 && o.username == e.username
                 && now.duration_since(o.updated).as_millis() < GROUPING_MS
-        }) {
+        });
+        // A repeat updates the earlier entry and, as in Redis, makes it the newest.
+        if let Some(mut old) = similar.and_then(|i| self.entries.remove(i)) {
             old.count += e.count;
             old.updated = now;
             old.client_info = std::mem::take(&mut e.client_info);
+            self.entries.push_front(old);
             return;
         }
         self.entries.push_front(e);

@@ -263,9 +263,9 @@ impl Selector {
         self.all_keys || self.keys.iter().any(|k| k.read && k.pattern == b"*")
     }
 
-    /// Nothing to check per command: all commands on all keys.
+    /// Nothing to check per command: all commands on all keys and channels.
     pub fn unrestricted(&self) -> bool {
-        self.all_commands && self.all_keys
+        self.all_commands && self.all_keys && self.all_channels
     }
 
     /// The check for one invocation of a command by its table name (a Redis command shardis

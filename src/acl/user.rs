@@ -260,7 +260,6 @@ impl User {
     }
 
     /// Whether this user may use a channel (for pub/sub).
-    #[allow(dead_code)]
     pub fn channel_ok(&self, channel: &[u8], literal: bool) -> bool {
         self.root.channel_ok(channel, literal)
             || self
