@@ -93,6 +93,13 @@ fn queueing_errors_abort_and_misuse_is_refused() {
             "EXECABORT Transaction discarded because of previous errors."
         );
         assert_eq!(q(&mut c, &["EXISTS", "x"]), int(0), "nothing ran");
+        // Redis's no-multi commands are refused, and abort the transaction.
+        assert_eq!(q(&mut c, &["MULTI"]), ok());
+        assert_eq!(
+            qerr(&mut c, &["SHUTDOWN"]),
+            "ERR Command not allowed inside a transaction"
+        );
+        assert!(qerr(&mut c, &["EXEC"]).starts_with("EXECABORT"));
         // DISCARD drops the queue.
         assert_eq!(q(&mut c, &["MULTI"]), ok());
         assert_eq!(q(&mut c, &["SET", "x", "1"]), status("QUEUED"));

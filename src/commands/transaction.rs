@@ -301,8 +301,19 @@ async fn exec(shard: &Rc<Shard>, conn: &ConnRef) -> Reply {
             .collect();
         (q, aborted, watched, c.client.db)
     };
+    // Out of memory with a queued command that may grow it: Redis refuses the EXEC itself.
+    let denyoom = queued
+        .iter()
+        .any(|a| super::lookup(&a[0]).is_some_and(|s| s.has_flag("denyoom")));
+    let oom = if denyoom && !aborted {
+        crate::memory::evict::refuses_queueing(shard)
+    } else {
+        None
+    };
     let reply = if aborted {
         Reply::err("EXECABORT Transaction discarded because of previous errors.")
+    } else if let Some(Reply::Error(e)) = oom {
+        Reply::err(format!("EXECABORT Transaction discarded because of: {e}"))
     } else {
         run(shard, conn, queued, watched, db0).await
     };

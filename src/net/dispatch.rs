@@ -271,6 +271,11 @@ fn process_input(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
                     c.client.tx.refused();
                     oom
                 }
+                // Redis's no-multi commands.
+                None if matches!(spec.name, "shutdown" | "save" | "sync" | "psync") => {
+                    c.client.tx.refused();
+                    Reply::err("ERR Command not allowed inside a transaction")
+                }
                 None => c.client.tx.queue(args),
             };
             match &mut batch {
