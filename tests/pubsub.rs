@@ -587,3 +587,22 @@ fn commands_across_shards_notify() {
         );
     });
 }
+
+#[test]
+fn info_counts_channels_and_patterns_server_wide() {
+    both(|s| {
+        let mut sub = s.conn();
+        let mut ps = sub.as_pubsub();
+        ps.subscribe("info-ch").expect("subscribe");
+        ps.psubscribe("info-*").expect("psubscribe");
+        // Asked on several connections (so on other shards than the subscriber's).
+        for _ in 0..4 {
+            let mut c = s.conn();
+            assert!(wait_until(Duration::from_secs(10), || {
+                let info: String = qt(&mut c, &["INFO", "stats"]);
+                info_field(&info, "pubsub_channels").as_deref() == Some("1")
+                    && info_field(&info, "pubsub_patterns").as_deref() == Some("1")
+            }));
+        }
+    });
+}

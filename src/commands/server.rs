@@ -1997,9 +1997,13 @@ async fn info(shard: &Rc<Shard>, a: &[Bytes]) -> Reply {
     section("persistence", "Persistence", persistence);
     let st = &total.stats;
     section("stats", "Stats", format!(
-        "total_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nsync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\nexpired_keys:{}\r\nexpired_stale_perc:0.00\r\nexpired_time_cap_reached_count:{}\r\nevicted_keys:{}\r\nevicted_clients:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\ntotal_active_defrag_time:0\r\ntotal_error_replies:{}\r\ndump_payload_sanitizations:0\r\n{}",
+        "total_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nsync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\nexpired_keys:{}\r\nexpired_stale_perc:0.00\r\nexpired_time_cap_reached_count:{}\r\nevicted_keys:{}\r\nevicted_clients:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\ntotal_active_defrag_time:0\r\ntotal_error_replies:{}\r\ndump_payload_sanitizations:0\r\n{}",
         st.total_connections_received, st.total_commands_processed, rates.0.round() as u64, st.net_input_bytes, st.net_output_bytes, st.rejected_connections,
-        total.keys.expired_keys, total.keys.expired_time_cap_reached_count, total.keys.evicted_keys, total.keys.keyspace_hits, total.keys.keyspace_misses, st.total_error_replies,
+        total.keys.expired_keys, total.keys.expired_time_cap_reached_count, total.keys.evicted_keys, total.keys.keyspace_hits, total.keys.keyspace_misses,
+        // Every shard knows all shards' subscriptions (as PUBSUB NUMPAT answers).
+        shard.pubsub.borrow().names(crate::shard::pubsub::Space::Channel, None).len(),
+        shard.pubsub.borrow().names(crate::shard::pubsub::Space::Pattern, None).len(),
+        st.total_error_replies,
         stats_extra(rates)
     ));
     section("replication", "Replication", format!(
