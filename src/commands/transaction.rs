@@ -486,27 +486,27 @@ async fn run_on_one(
 
 /// One command of a transaction spanning shards, run while EXEC holds its locks.
 async fn run_step(shard: &Rc<Shard>, conn: &ConnRef, s: Step) -> Reply {
-    let Step { args, spec, .. } = s;
     // The database as the earlier commands left it (SELECT runs for real).
     let db = conn.borrow().client.db;
+    let step = Step { db, ..s };
+    let (spec, args) = (step.spec, &step.args);
     let h = match spec.kind {
-        _ if s_blocks(spec, &args) => {
-            return crate::shard::blocking::run(shard, conn, spec, &args).await;
+        _ if step.blocks() => {
+            return crate::shard::blocking::run(shard, conn, spec, args).await;
         }
         Kind::Conn => {
             let done = {
                 let mut c = conn.borrow_mut();
-                super::server::exec_sync(shard, &mut c, spec, &args)
+                super::server::exec_sync(shard, &mut c, spec, args)
             };
             return match done {
                 Some(r) => r,
                 // Boxed: EXEC itself is one of these commands.
-                None => Box::pin(super::server::exec_async(shard, conn, spec, &args)).await,
+                None => Box::pin(super::server::exec_async(shard, conn, spec, args)).await,
             };
         }
         Kind::Keyed(h) | Kind::Split(h, _) | Kind::Coordinated(h) => h,
     };
-    let step = Step { args, spec, db };
     match step.single_owner(shard.n, shard.id) {
         Some(owner) => {
             let Step { args, .. } = step;
@@ -525,10 +525,6 @@ async fn run_step(shard: &Rc<Shard>, conn: &ConnRef, s: Step) -> Reply {
             r
         }
     }
-}
-
-fn s_blocks(spec: &CommandSpec, args: &[Bytes]) -> bool {
-    spec.has_flag("blocking") || super::stream::blocks(spec, args)
 }
 
 /// A multi-shard write ran inside EXEC: its keys are touched for other clients' WATCH.

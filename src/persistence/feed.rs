@@ -43,6 +43,8 @@ pub struct TxMark {
 }
 
 pub const TX: &[u8] = b"SHARDIS.TX";
+/// `MULTI` as a RESP record.
+const MULTI_RECORD: &[u8] = b"*1\r\n$5\r\nMULTI\r\n";
 pub const TXDONE: &[u8] = b"SHARDIS.TXDONE";
 
 impl Feed {
@@ -134,7 +136,8 @@ impl Feed {
         }
         self.close();
         let at = (self.buf.len(), self.offset);
-        self.raw(&[b"MULTI".as_slice()]);
+        self.buf.extend_from_slice(MULTI_RECORD);
+        self.offset += MULTI_RECORD.len() as u64;
         Some(at)
     }
 
@@ -142,8 +145,8 @@ impl Feed {
     pub fn end_multi(&mut self, at: Option<(usize, u64)>) {
         let Some((len, offset)) = at else { return };
         self.close();
-        let multi_len = 15; // "*1\r\n$5\r\nMULTI\r\n"
-        if self.buf.len() == len + multi_len && self.buf.len() >= len {
+        // Only the MULTI record since `begin_multi`: take it back.
+        if self.offset - offset == MULTI_RECORD.len() as u64 {
             self.buf.truncate(len);
             self.offset = offset;
         } else {
