@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Memory per key and per element, shardis next to redis-server: for each dataset both servers
-# are started fresh (shardis with one shard; redis-server without persistence), VmRSS is read
-# from /proc/PID/status, the dataset is loaded with `redis-cli --pipe`, and VmRSS is read again.
-# The table shows each server's RSS growth, per key or element, and shardis / redis.
+# are started fresh (shardis with one shard; redis-server without persistence), VmRSS (from
+# /proc/PID/status) and INFO used_memory are read, the dataset is loaded with `redis-cli --pipe`,
+# and both are read again. The table shows each server's growth per key or element, and the
+# shardis / redis ratios.
 # Run `scripts/memory.sh --help` for the options.
 set -euo pipefail
 
@@ -14,7 +15,7 @@ SHARDIS_BIN=$REPO/target/release/shardis
 REDIS_BIN=$(command -v redis-server || true)
 CLI_BIN=$(command -v redis-cli || true)
 BASE_PORT=17810
-DATASETS=strings,hashes,sets,zsets,lists,bighash,bigset,bigzset
+DATASETS=strings,strings16,strings16ttl,hashes,sets,zsets,lists,bighash,bigset,bigzset
 SCALE=1
 
 usage() {
@@ -26,6 +27,8 @@ Loads each dataset into a fresh shardis (--shards 1) and a fresh redis-server (-
 
 Datasets (counts at --scale 1):
   strings   1M   SET key:<i> value:<i>
+  strings16 1M   SET key:<12-digit i> <32-byte value>   (16-byte keys, 32-byte values)
+  strings16ttl   as strings16, each with EX 100000
   hashes    100k HSET h:<i> field0 value0 ... field9 value9
   sets      100k SADD s:<i> 0 1 ... 9          (intset)
   zsets     100k ZADD z:<i> 0 m0 1 m1 ... 9 m9 (listpack)
@@ -111,6 +114,13 @@ gen() {
             k = "key:" i; v = "value:" i
             printf "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n", length(k), k, length(v), v } }' >"$out"
         n 1000000 ;;
+    strings16 | strings16ttl)
+        awk -v n="$(n 1000000)" -v ttl="$([[ $name == strings16ttl ]] && echo 1 || echo 0)" 'BEGIN {
+            for (i = 0; i < n; i++) {
+                k = sprintf("key:%012d", i); v = sprintf("%032d", i)
+                if (ttl) printf "*5\r\n$3\r\nSET\r\n$16\r\n%s\r\n$32\r\n%s\r\n$2\r\nEX\r\n$6\r\n100000\r\n", k, v
+                else printf "*3\r\n$3\r\nSET\r\n$16\r\n%s\r\n$32\r\n%s\r\n", k, v } }' >"$out"
+        n 1000000 ;;
     hashes)
         awk -v n="$(n 100000)" 'BEGIN { for (i = 0; i < n; i++) {
             k = "h:" i; printf "*22\r\n$4\r\nHSET\r\n$%d\r\n%s\r\n", length(k), k
@@ -156,6 +166,7 @@ gen() {
 }
 
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+used_memory() { "$CLI_BIN" -p "$1" INFO memory | awk -F: '/^used_memory:/ { print $2 + 0 }'; }
 
 wait_ready() { # port
     local k
@@ -166,7 +177,8 @@ wait_ready() { # port
     return 1
 }
 
-# Start a server, load a dataset, print "rss_before_kb rss_after_kb".
+# Start a server, load a dataset, print "rss_before_kb rss_after_kb used_before used_after"
+# (used_memory from INFO, in bytes).
 measure() { # kind dataset
     local kind=$1 name=$2 port pid before after
     port=$(pick_port)
@@ -180,27 +192,32 @@ measure() { # kind dataset
     PIDS+=("$pid")
     wait_ready "$port" || { cat "$TMPD/$kind.log" >&2; die "$kind did not answer PING"; }
     before=$(rss_kb "$pid")
+    ubefore=$(used_memory "$port")
     "$CLI_BIN" -p "$port" --pipe <"$TMPD/$name.resp" >"$TMPD/pipe.out" 2>&1 ||
         { cat "$TMPD/pipe.out" >&2; die "$kind: loading $name failed"; }
     grep -q "errors: 0" "$TMPD/pipe.out" || { cat "$TMPD/pipe.out" >&2; die "$kind: errors loading $name"; }
     sleep 0.5
     after=$(rss_kb "$pid")
+    uafter=$(used_memory "$port")
     kill "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
     unset 'PIDS[-1]'
-    echo "$before $after"
+    echo "$before $after $ubefore $uafter"
 }
 
-printf '%-9s %9s | %11s %9s | %11s %9s | %6s\n' dataset items "shardis MB" "B/item" "redis MB" "B/item" ratio
-printf -- '----------------------------------------------------------------------------------\n'
+printf '%-12s %8s | %-26s | %-26s | %s\n' "" "" "shardis B/item" "redis B/item" "shardis/redis"
+printf '%-12s %8s | %8s %8s %8s | %8s %8s %8s | %6s %6s\n' dataset items RSS_MB RSS used RSS_MB RSS used RSS used
+printf -- '-----------------------------------------------------------------------------------------------\n'
 IFS=, read -ra SETS <<<"$DATASETS"
 for d in "${SETS[@]}"; do
     items=$(gen "$d")
-    read -r sb sa <<<"$(measure shardis "$d")"
-    read -r rb ra <<<"$(measure redis "$d")"
+    read -r sb sa sub sua <<<"$(measure shardis "$d")"
+    read -r rb ra rub rua <<<"$(measure redis "$d")"
     rm -f "$TMPD/$d.resp"
-    awk -v d="$d" -v n="$items" -v sb="$sb" -v sa="$sa" -v rb="$rb" -v ra="$ra" 'BEGIN {
+    awk -v d="$d" -v n="$items" -v sb="$sb" -v sa="$sa" -v rb="$rb" -v ra="$ra" \
+        -v su="$((sua - sub))" -v ru="$((rua - rub))" 'BEGIN {
         s = (sa - sb) * 1024; r = (ra - rb) * 1024
-        printf "%-9s %9d | %11.1f %9.0f | %11.1f %9.0f | %6.2f\n",
-            d, n, s / 1e6, s / n, r / 1e6, r / n, (r > 0 ? s / r : 0) }'
+        printf "%-12s %8d | %8.1f %8.0f %8.0f | %8.1f %8.0f %8.0f | %6.2f %6.2f\n",
+            d, n, s / 1e6, s / n, su / n, r / 1e6, r / n, ru / n,
+            (r > 0 ? s / r : 0), (ru > 0 ? su / ru : 0) }'
 done

@@ -507,3 +507,92 @@ fn lfu_counters_start_at_five_for_every_kind_of_new_key() {
             .starts_with("ERR An LFU maxmemory policy is not selected"));
     });
 }
+
+/// SET `key:<12 digits>` (16 bytes) to a 32-byte value for i in `range`, with EX `ttl` if not 0,
+/// in pipelines of 1000.
+fn load_small_strings(con: &mut redis::Connection, range: std::ops::Range<usize>, ttl: u64) {
+    let keys: Vec<usize> = range.collect();
+    for chunk in keys.chunks(1000) {
+        let mut p = redis::pipe();
+        for i in chunk {
+            let c = p
+                .cmd("SET")
+                .arg(format!("key:{i:012}"))
+                .arg(format!("{i:032}"));
+            if ttl != 0 {
+                c.arg("EX").arg(ttl);
+            }
+            c.ignore();
+        }
+        if let Err(e) = p.query::<()>(con) {
+            panic!("loading: {e}");
+        }
+    }
+}
+
+/// The per-key cost of the workload the memory-efficiency target names (16-byte keys, 32-byte
+/// values; Redis 7.0 needs ~136 bytes per key for it, ~176 with a TTL): the value lives inline
+/// in the table slot, slots in fixed chunks, and the TTL index names positions, not key copies.
+#[test]
+fn small_strings_cost_under_a_hundred_bytes_per_key() {
+    if skip_under_redis("shardis's own memory layout") {
+        return;
+    }
+    let s = Server::start(1);
+    let mut con = s.conn();
+    let n = 200_000;
+    let base = used(&mut con);
+    load_small_strings(&mut con, 0..n, 0);
+    let plain = used(&mut con);
+    let per_key = (plain - base) as f64 / n as f64;
+    assert!(per_key <= 100.0, "{per_key:.1} bytes per key");
+
+    // The same keys again with a TTL each: only the TTL index grows.
+    load_small_strings(&mut con, 0..n, 100_000);
+    let per_key_ttl = (used(&mut con) - base) as f64 / n as f64;
+    assert!(
+        per_key_ttl <= 115.0,
+        "{per_key_ttl:.1} bytes per key with a TTL"
+    );
+
+    let dbsize: usize = qt(&mut con, &["DBSIZE"]);
+    assert_eq!(dbsize, n);
+    let info: String = qt(&mut con, &["INFO", "keyspace"]);
+    assert!(
+        info.contains(&format!("db0:keys={n},expires={n},")),
+        "{info}"
+    );
+    for i in [0, 1, n / 2, n - 1] {
+        let v: String = qt(&mut con, &["GET", &format!("key:{i:012}")]);
+        assert_eq!(v, format!("{i:032}"));
+    }
+}
+
+/// SLOWLOG keeps copies of the arguments: a slice of the connection's read buffer would keep
+/// the whole buffer alive (tens of KB to megabytes under a deep pipeline) per entry.
+#[test]
+fn slowlog_entries_do_not_pin_network_buffers() {
+    let s = Server::start(1);
+    let mut con = s.conn();
+    let _: () = qt(&mut con, &["CONFIG", "SET", "slowlog-log-slower-than", "0"]);
+    let _: () = qt(&mut con, &["CONFIG", "SET", "slowlog-max-len", "1024"]);
+    let base = used(&mut con);
+    // 1024 logged commands, each from a pipeline whose read buffer held ~512 KB.
+    let value = "v".repeat(4096);
+    for round in 0..8 {
+        let mut p = redis::pipe();
+        for i in 0..128 {
+            p.cmd("SET").arg(format!("k{i}")).arg(&value).ignore();
+        }
+        p.cmd("PING").ignore();
+        let _: () = p
+            .query(&mut con)
+            .unwrap_or_else(|e| panic!("round {round}: {e}"));
+    }
+    let _: () = qt(&mut con, &["FLUSHALL", "SYNC"]);
+    let len: usize = qt(&mut con, &["SLOWLOG", "LEN"]);
+    assert!(len >= 1000, "slowlog holds {len}");
+    let grown = used(&mut con).saturating_sub(base);
+    // Each entry holds its arguments cut to 128 bytes: ~1024 × a few hundred bytes.
+    assert!(grown < 3_000_000, "used_memory grew by {grown} bytes");
+}

@@ -8,7 +8,7 @@ use super::{args, CommandSpec, Kind};
 use crate::protocol::reply::Reply;
 use crate::store::{Ctx, Value};
 use crate::util::num;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("setbit", 4, "write denyoom", (1, 1, 1), Kind::Keyed(setbit)).doc(
@@ -253,16 +253,13 @@ fn modify_str<R>(
             _ => return Err(Reply::wrongtype()),
         };
         // Reuse the stored allocation when it is not shared; otherwise copy it once.
-        let mut buf = match std::mem::take(slot).try_into_mut() {
-            Ok(m) => m,
-            Err(shared) => BytesMut::from(&shared[..]),
-        };
+        let mut buf = std::mem::take(slot).into_mut();
         let grown = buf.len() < min_len;
         if grown {
             buf.resize(min_len, 0);
         }
         let (r, changes) = f(&mut buf, grown);
-        *slot = buf.freeze();
+        *slot = buf.into();
         e.enc = crate::store::value::StrEnc::Raw;
         ctx.store.dirty += changes;
         return Ok(r);
@@ -270,7 +267,7 @@ fn modify_str<R>(
     let mut buf = vec![0u8; min_len];
     let (r, changes) = f(&mut buf, true);
     // `set` counts one change itself.
-    ctx.set(key, Value::Str(Bytes::from(buf)), 0);
+    ctx.set(key, Value::Str(buf.into()), 0);
     if let Some(e) = ctx.db().get_raw_mut(key) {
         e.enc = crate::store::value::StrEnc::Raw;
     }
@@ -549,7 +546,7 @@ fn bitop(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     if res.is_empty() {
         ctx.delete(&args[2]);
     } else {
-        ctx.set(&args[2], Value::Str(Bytes::from(res)), 0);
+        ctx.set(&args[2], Value::Str(res.into()), 0);
         // Redis builds the result as a buffer: "raw" whatever its length.
         if let Some(e) = ctx.db().get_raw_mut(&args[2]) {
             e.enc = crate::store::value::StrEnc::Raw;
@@ -905,7 +902,7 @@ mod tests {
         match name.as_str() {
             "get" => ctx.get_str(&args[1]).map_or_else(|e| e, Reply::opt_bulk),
             "set" => {
-                ctx.set(&args[1], Value::Str(args[2].clone()), 0);
+                ctx.set(&args[1], Value::str(&args[2]), 0);
                 Reply::ok()
             }
             "strlen" => ctx
@@ -938,8 +935,7 @@ mod tests {
     }
 
     fn set(st: &mut ShardStore, key: &str, v: &[u8]) {
-        st.ctx(0)
-            .set(key.as_bytes(), Value::Str(Bytes::copy_from_slice(v)), 0);
+        st.ctx(0).set(key.as_bytes(), Value::str(v), 0);
     }
 
     #[test]
@@ -1612,10 +1608,8 @@ mod tests {
     fn writes_keep_ttl_and_bitop_clears_it() {
         let mut st = ShardStore::new(16);
         let far = crate::util::now_ms() + 100_000;
-        st.ctx(0)
-            .set(b"k", Value::Str(Bytes::from_static(b"\x00")), far);
-        st.ctx(0)
-            .set(b"d", Value::Str(Bytes::from_static(b"x")), far);
+        st.ctx(0).set(b"k", Value::str(b"\x00"), far);
+        st.ctx(0).set(b"d", Value::str(b"x"), far);
         run(&mut st, "SETBIT k 20 1");
         run(&mut st, "BITFIELD k SET u8 32 7");
         let ttl = |st: &mut ShardStore, k: &[u8]| st.ctx(0).lookup(k).map(|e| e.expire_at);

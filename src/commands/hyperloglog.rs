@@ -100,16 +100,16 @@ fn with_hll<R>(
         return Err(Reply::wrongtype());
     };
     hll::validate(slot).map_err(hll_err)?;
-    let mut buf = Vec::from(std::mem::take(slot));
+    let mut buf = Vec::from(std::mem::take(slot).into_mut());
     let r = f(&mut buf);
-    *slot = Bytes::from(buf);
+    *slot = buf.into();
     e.enc = StrEnc::Raw;
     Ok(Some(r))
 }
 
 /// Store a freshly built HLL at an absent key ("raw", as Redis creates it).
 fn create(ctx: &mut Ctx, key: &[u8], buf: Vec<u8>) {
-    ctx.set(key, Value::Str(Bytes::from(buf)), 0);
+    ctx.set(key, Value::Str(buf.into()), 0);
     if let Some(e) = ctx.db().get_raw_mut(key) {
         e.enc = StrEnc::Raw;
     }
@@ -378,8 +378,7 @@ mod tests {
     #[test]
     fn not_an_hll() {
         let mut st = ShardStore::new(1);
-        st.ctx(0)
-            .set(b"s", Value::Str(Bytes::from_static(b"hello")), 0);
+        st.ctx(0).set(b"s", Value::str(b"hello"), 0);
         assert_eq!(
             run(&mut st, &[b"PFADD", b"s", b"a"]),
             Reply::err(ERR_NOT_HLL)
@@ -388,10 +387,10 @@ mod tests {
         let mut bad = hll::new_hll();
         bad.extend_from_slice(&[0x7f, 0xff]);
         // A valid cached cardinality is answered without walking the registers.
-        st.ctx(0).set(b"c", Value::Str(Bytes::from(bad.clone())), 0);
+        st.ctx(0).set(b"c", Value::Str(bad.clone().into()), 0);
         assert_eq!(run(&mut st, &[b"PFCOUNT", b"c"]), Reply::Int(0));
         hll::invalidate_cache(&mut bad);
-        st.ctx(0).set(b"c", Value::Str(Bytes::from(bad)), 0);
+        st.ctx(0).set(b"c", Value::Str(bad.into()), 0);
         assert_eq!(run(&mut st, &[b"PFCOUNT", b"c"]), Reply::err(ERR_CORRUPT));
         assert_eq!(
             run(&mut st, &[b"PFMERGE", b"x", b"c"]),

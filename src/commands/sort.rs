@@ -175,7 +175,7 @@ fn pattern_key(pat: &[u8], elem: &[u8]) -> Option<Lookup> {
 pub fn resolve(ctx: &mut Ctx, key: &[u8], field: Option<&[u8]>) -> Option<Bytes> {
     let e = ctx.lookup_read(key)?;
     match (&e.value, field) {
-        (Value::Str(s), None) => Some(s.clone()),
+        (Value::Str(s), None) => Some(s.to_bytes()),
         (Value::Hash(h), Some(f)) => h.get(f).map(Bytes::copy_from_slice),
         _ => None,
     }

@@ -7,7 +7,7 @@
 use super::args;
 use super::{CommandSpec, Kind, Merge};
 use crate::protocol::reply::Reply;
-use crate::store::value::StrEnc;
+use crate::store::value::{Str, StrEnc};
 use crate::store::{Ctx, Value};
 use crate::util::num;
 use bytes::{Bytes, BytesMut};
@@ -323,13 +323,7 @@ fn parse_opts(args: &[Bytes], from: usize, is_set: bool) -> Result<StrOpts<'_>, 
 /// An owned copy of an argument, so a stored value never pins a network buffer.
 #[inline]
 fn owned(b: &[u8]) -> Value {
-    Value::Str(Bytes::copy_from_slice(b))
-}
-
-/// A buffer we may grow in place: the value's own allocation when nothing else refers to it,
-/// else a copy (a reply still being written may hold the old value).
-fn into_mut(b: Bytes) -> BytesMut {
-    b.try_into_mut().unwrap_or_else(|b| BytesMut::from(&b[..]))
+    Value::str(b)
 }
 
 /// `checkStringLength`: would a string of `len + add` bytes exceed proto-max-bulk-len?
@@ -355,7 +349,7 @@ enum Step {
 /// up once. `f` gets the current value (empty if absent) and whether the key exists; when it
 /// returns `Write` an existing value is left as `f` changed it, an absent key is created from
 /// it without TTL. A non-string key replies WRONGTYPE without calling `f`.
-fn update_str(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(&mut Bytes, bool) -> Step) -> Reply {
+fn update_str(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(&mut Str, bool) -> Step) -> Reply {
     let lru = (ctx.now / 1000) as u32;
     match ctx.lookup(key) {
         Some(e) => {
@@ -381,7 +375,7 @@ fn update_str(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(&mut Bytes, bool) -> Ste
             }
         }
         None => {
-            let mut b = Bytes::new();
+            let mut b = Str::new();
             match f(&mut b, false) {
                 Step::Keep(r) => r,
                 Step::Write(r) => {
@@ -544,7 +538,7 @@ fn mget(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         // A key of another type reads as nil here, not WRONGTYPE.
         out.push(match ctx.lookup_read(key) {
             Some(e) => match &e.value {
-                Value::Str(b) => Reply::Bulk(b.clone()),
+                Value::Str(b) => Reply::Bulk(b.to_bytes()),
                 #[allow(unreachable_patterns)]
                 _ => Reply::Nil,
             },
@@ -587,7 +581,7 @@ fn append(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     update_str(ctx, &args[1], |b, exists| {
         if !exists {
             // A new key takes the argument as it is (it already passed the protocol limit).
-            *b = Bytes::copy_from_slice(add);
+            *b = Str::copy_from(add);
             return Step::Write(Reply::Int(add.len() as i64));
         }
         let total = (b.len() as u64).checked_add(add.len() as u64);
@@ -595,9 +589,9 @@ fn append(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             return Step::Keep(Reply::err(BULK_LEN_ERR));
         }
         // Grow in place when we can, so repeated APPENDs are amortised O(1) like sds.
-        let mut m = into_mut(std::mem::take(b));
+        let mut m = std::mem::take(b).into_mut();
         m.extend_from_slice(add);
-        *b = m.freeze();
+        *b = m.into();
         Step::WriteRaw(Reply::Int(b.len() as i64))
     })
 }
@@ -660,7 +654,7 @@ fn setrange(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         };
         let start = end - value.len();
         let mut m = if exists {
-            into_mut(std::mem::take(b))
+            std::mem::take(b).into_mut()
         } else {
             BytesMut::new()
         };
@@ -668,7 +662,7 @@ fn setrange(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             m.resize(end, 0);
         }
         m[start..end].copy_from_slice(value);
-        *b = m.freeze();
+        *b = m.into();
         Step::WriteRaw(Reply::Int(b.len() as i64))
     })
 }
@@ -712,7 +706,7 @@ fn incr_decr(ctx: &mut Ctx, key: &[u8], by: i64) -> Reply {
         let Some(new) = old.checked_add(by) else {
             return Step::Keep(Reply::err("ERR increment or decrement would overflow"));
         };
-        *b = Bytes::copy_from_slice(itoa::Buffer::new().format(new).as_bytes());
+        *b = Str::copy_from(itoa::Buffer::new().format(new).as_bytes());
         Step::Write(Reply::Int(new))
     })
 }
@@ -737,8 +731,8 @@ fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             return Step::Keep(Reply::err("ERR increment would produce NaN or Infinity"));
         }
         // The formatted text is what is stored, so later reads agree with this reply.
-        *b = Bytes::from(num::fmt_human_sum(new, old, by));
-        Step::Write(Reply::Bulk(b.clone()))
+        *b = Str::copy_from(num::fmt_human_sum(new, old, by).as_bytes());
+        Step::Write(Reply::Bulk(b.to_bytes()))
     });
     // Redis stores the result as text, never as an int-encoded object.
     if !reply.is_error() {

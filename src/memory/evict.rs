@@ -426,7 +426,7 @@ mod tests {
     fn store_with(keys: &[(&str, u32, u64)]) -> ShardStore {
         let mut st = ShardStore::new(2);
         for (i, (k, lru, ttl)) in keys.iter().enumerate() {
-            let mut e = Entry::new_at(Value::Str(Bytes::from_static(b"v")), 0);
+            let mut e = Entry::new_at(Value::str(b"v"), 0);
             e.lru = *lru;
             e.expire_at = *ttl;
             st.dbs[i % 2].insert(k.as_bytes(), e);

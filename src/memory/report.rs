@@ -14,8 +14,9 @@ use std::fmt::Write;
 /// and control byte (the index is kept at most 7/8 full).
 pub const SLOT_BYTES: usize =
     std::mem::size_of::<(crate::store::key::Key, Entry)>() + 4 * 8 / 7 + 2;
-/// Bytes of a key's place in its database's TTL index (a key copy and its index slot).
-pub const EXPIRES_SLOT_BYTES: usize = std::mem::size_of::<crate::store::key::Key>() + 8 + 8 + 2;
+/// Bytes of a key's place in its database's TTL index (its position, and that position's
+/// index slot and control byte, the index kept at most 7/8 full).
+pub const EXPIRES_SLOT_BYTES: usize = 4 + 4 * 8 / 7 + 2;
 
 /// The figures every report is built from.
 #[derive(Clone, Copy, Debug, Default)]
@@ -289,11 +290,12 @@ pub fn key_usage(key: &[u8], e: &Entry) -> usize {
         0
     };
     let value = match &e.value {
-        Value::Str(b) => alloc::usable_size(b.len()),
+        Value::Str(b) if b.heap_len() == 0 => 0,
+        Value::Str(b) => alloc::usable_size(b.heap_len()),
         v => v.mem_usage(),
     };
     let ttl = if e.expire_at != 0 {
-        EXPIRES_SLOT_BYTES + key_heap
+        EXPIRES_SLOT_BYTES
     } else {
         0
     };

@@ -474,7 +474,7 @@ async fn bitop(shard: &Rc<Shard>, db: usize, spec: &'static CommandSpec, args: &
                 }
             } else {
                 ctx.store.feed.record(db, &[b"SET", &dst[..], &result[..]]);
-                ctx.set(&dst, Value::Str(Bytes::from(result)), 0);
+                ctx.set(&dst, Value::Str(result.into()), 0);
                 // Built as a buffer in Redis: "raw" whatever its length.
                 if let Some(e) = ctx.db().get_raw_mut(&dst) {
                     e.enc = crate::store::value::StrEnc::Raw;

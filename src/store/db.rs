@@ -1,6 +1,6 @@
 //! One database's slice of the keyspace on one shard.
 //!
-//! Keys live in an insertion-ordered hash map (`Map`, below), which gives O(1) lookup, O(1)
+//! Keys live in an insertion-ordered hash table (`Table`, in table.rs), which gives O(1) lookup, O(1)
 //! uniform random sampling (RANDOMKEY, active expiry, later eviction) and a cheap stateless
 //! SCAN cursor. Removal is `swap_remove`, which moves the last entry into the hole, so SCAN walks
 //! positions from the end towards 0: a moved entry always comes from the visited tail into an
@@ -8,14 +8,15 @@
 //! exists for the whole scan is returned, as Redis guarantees.
 
 use super::key::Key;
+use super::table::Table;
+use super::ttl::Ttls;
 use super::value::Entry;
-use indexmap::IndexSet;
 
 #[derive(Default)]
 pub struct Db {
-    map: Map,
+    map: Table,
     /// Keys that carry a TTL, sampled by the active expiry cycle.
-    expires: IndexSet<Key, ahash::RandomState>,
+    ttls: Ttls,
     /// Flips when a snapshot starts; entries whose mark differs are not in it yet.
     gen: bool,
     /// The running snapshot (AOF rewrite), if any.
@@ -45,7 +46,7 @@ pub struct Snap {
     /// Serialized commands not yet taken by the writer.
     pub out: Vec<u8>,
     /// Maps emptied by FLUSHDB/FLUSHALL during the snapshot, still to walk.
-    detached: Vec<Map>,
+    detached: Vec<Table>,
     /// The database index when the snapshot began (SWAPDB moves databases, not snapshots).
     pub index: usize,
 }
@@ -72,7 +73,7 @@ impl Db {
     }
 
     pub fn expires_len(&self) -> usize {
-        self.expires.len()
+        self.ttls.len()
     }
 
     /// The entry, expired or not (callers check expiry through `Ctx`).
@@ -188,12 +189,28 @@ impl Db {
     /// Remove the entry at a position from `index_of`.
     pub fn remove_at(&mut self, idx: usize) -> Option<Entry> {
         self.before_change(idx);
-        let (k, e) = self.map.swap_remove_index(idx)?;
-        if e.expire_at != 0 {
-            self.expires.swap_remove(&k);
-        }
+        let (k, e) = self.take_at(idx)?;
         self.removed(k.as_bytes());
         Some(e)
+    }
+
+    /// Take the slot at `idx` out of the table and the TTL index. The table fills the hole
+    /// with its last slot; the TTL index follows that move.
+    fn take_at(&mut self, idx: usize) -> Option<(Key, Entry)> {
+        let last = self.map.len().checked_sub(1)?;
+        let (k, e) = self.map.swap_remove_index(idx)?;
+        if e.expire_at != 0 {
+            self.ttls.remove(idx);
+        }
+        if idx != last
+            && self
+                .map
+                .get_index(idx)
+                .is_some_and(|(_, m)| m.expire_at != 0)
+        {
+            self.ttls.moved(last, idx);
+        }
+        Some((k, e))
     }
 
     /// A key was removed: ready for the waiters that want to hear of it.
@@ -233,39 +250,30 @@ impl Db {
         let (idx, old) = self.map.insert_full(key, entry);
         let had_ttl = old.as_ref().is_some_and(|e| e.expire_at != 0);
         if has_ttl && !had_ttl {
-            if let Some((k, _)) = self.map.get_index(idx) {
-                let k = k.clone();
-                self.expires.insert(k);
-            }
+            self.ttls.insert(idx);
         } else if !has_ttl && had_ttl {
-            self.expires.swap_remove(key);
+            self.ttls.remove(idx);
         }
         old
     }
 
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
-        self.before_change_key(key);
-        let e = self.map.swap_remove(key)?;
-        if e.expire_at != 0 {
-            self.expires.swap_remove(key);
-        }
-        self.removed(key);
-        Some(e)
+        let idx = self.map.get_index_of(key)?;
+        self.remove_at(idx)
     }
 
     /// Set or clear (0) the absolute expiry of an existing key. Returns false if absent.
     pub fn set_expire(&mut self, key: &[u8], at: u64) -> bool {
         self.before_change_key(key);
-        let Some((_, k, e)) = self.map.get_full_mut(key) else {
+        let Some((idx, _, e)) = self.map.get_full_mut(key) else {
             return false;
         };
         let had = e.expire_at != 0;
         e.expire_at = at;
         if at != 0 && !had {
-            let k = k.clone();
-            self.expires.insert(k);
+            self.ttls.insert(idx);
         } else if at == 0 && had {
-            self.expires.swap_remove(key);
+            self.ttls.remove(idx);
         }
         true
     }
@@ -285,8 +293,8 @@ impl Db {
             // The walker still serializes what the snapshot had not reached.
             s.detached.push(std::mem::take(&mut self.map));
         }
-        self.map = Map::default();
-        self.expires = IndexSet::default();
+        self.map = Table::default();
+        self.ttls = Ttls::default();
         let gone: Vec<bytes::Bytes> = self.watched_gone.iter().cloned().collect();
         for k in gone {
             self.signal_ready(&k);
@@ -306,21 +314,17 @@ impl Db {
     /// Give back the table's memory when it is mostly empty (under a quarter full), as Redis's
     /// cron resizes sparse dicts. Returns whether it did. Positions do not move.
     pub fn shrink_if_sparse(&mut self) -> bool {
-        let (len, cap) = (self.map.entries.len(), self.map.entries.capacity());
-        if cap < 64 || len * 4 >= cap {
+        if !self.map.is_sparse() {
             return false;
         }
-        self.map.shrink_to(len + len / 8);
+        self.map.shrink();
+        self.ttls.shrink();
         true
     }
 
     /// A uniformly random key that has a TTL (expired ones included; callers filter).
     pub fn random_expiring_key(&self) -> Option<&Key> {
-        if self.expires.is_empty() {
-            return None;
-        }
-        self.expires
-            .get_index(fastrand::usize(..self.expires.len()))
+        self.map.get_index(self.ttls.random()?).map(|(k, _)| k)
     }
 
     /// One SCAN step: `pos` is 0 to start, else the position returned by the previous step.
@@ -359,191 +363,21 @@ impl Db {
         let mut sampled = 0;
         let mut expired = 0;
         for _ in 0..samples {
-            if self.expires.is_empty() {
+            let Some(idx) = self.ttls.random() else {
                 break;
-            }
-            let idx = fastrand::usize(..self.expires.len());
-            let Some(key) = self.expires.get_index(idx).cloned() else {
+            };
+            let Some((key, e)) = self.map.get_index(idx) else {
                 break;
             };
             sampled += 1;
-            if self.is_expired(&key, now) {
-                self.remove(&key);
+            if e.expire_at != 0 && e.expire_at <= now {
+                let key = key.clone();
+                self.remove_at(idx);
                 on_expired(&key);
                 expired += 1;
             }
         }
         (sampled, expired)
-    }
-}
-
-/// Whether tables grow in small steps (a maxmemory limit is set; all shards share the setting).
-static TIGHT_GROWTH: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-pub fn set_tight_growth(on: bool) {
-    TIGHT_GROWTH.store(on, std::sync::atomic::Ordering::Relaxed);
-}
-
-#[inline]
-fn tight_growth() -> bool {
-    TIGHT_GROWTH.load(std::sync::atomic::Ordering::Relaxed)
-}
-
-/// The keyspace table: `IndexMap`'s layout (entries in a dense `Vec`, a hash index of their
-/// positions) trimmed for memory, as it holds one slot per key: the index stores `u32`
-/// positions instead of `usize` and the entries carry no cached hash (an inline key is rehashed
-/// when the index grows or an entry moves; that is cheap next to the 8 bytes a key it saves).
-#[derive(Default)]
-struct Map {
-    entries: Vec<(Key, Entry)>,
-    index: hashbrown::HashTable<u32>,
-    hasher: ahash::RandomState,
-}
-
-impl Map {
-    #[inline]
-    fn hash(hasher: &ahash::RandomState, key: &[u8]) -> u64 {
-        hasher.hash_one(key)
-    }
-
-    #[inline]
-    fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    #[inline]
-    fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
-    #[inline]
-    fn get_index_of(&self, key: &[u8]) -> Option<usize> {
-        let h = Self::hash(&self.hasher, key);
-        let entries = &self.entries;
-        self.index
-            .find(h, |&i| entries[i as usize].0.as_bytes() == key)
-            .map(|&i| i as usize)
-    }
-
-    #[inline]
-    fn get(&self, key: &[u8]) -> Option<&Entry> {
-        let i = self.get_index_of(key)?;
-        self.entries.get(i).map(|(_, e)| e)
-    }
-
-    #[inline]
-    fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        let i = self.get_index_of(key)?;
-        self.entries.get_mut(i).map(|(_, e)| e)
-    }
-
-    #[inline]
-    fn get_full_mut(&mut self, key: &[u8]) -> Option<(usize, &Key, &mut Entry)> {
-        let i = self.get_index_of(key)?;
-        self.entries.get_mut(i).map(|(k, e)| (i, &*k, e))
-    }
-
-    #[inline]
-    fn get_index(&self, i: usize) -> Option<(&Key, &Entry)> {
-        self.entries.get(i).map(|(k, e)| (k, e))
-    }
-
-    #[inline]
-    fn get_index_mut(&mut self, i: usize) -> Option<(&Key, &mut Entry)> {
-        self.entries.get_mut(i).map(|(k, e)| (&*k, e))
-    }
-
-    /// Insert or replace; an existing key keeps its stored key. Returns the position and the
-    /// entry replaced.
-    fn insert_full(&mut self, key: &[u8], entry: Entry) -> (usize, Option<Entry>) {
-        let h = Self::hash(&self.hasher, key);
-        let entries = &mut self.entries;
-        let hasher = &self.hasher;
-        match self.index.entry(
-            h,
-            |&i| entries[i as usize].0.as_bytes() == key,
-            |&i| Self::hash(hasher, entries[i as usize].0.as_bytes()),
-        ) {
-            hashbrown::hash_table::Entry::Occupied(o) => {
-                let i = *o.get() as usize;
-                let old = std::mem::replace(&mut entries[i].1, entry);
-                (i, Some(old))
-            }
-            hashbrown::hash_table::Entry::Vacant(v) => {
-                let i = entries.len();
-                if i == entries.capacity() && i >= 1024 && tight_growth() {
-                    // Under maxmemory, grow by an eighth rather than double: the slack of a
-                    // doubled table could be more than the whole margin left (Redis 7.0 keeps
-                    // its dicts from expanding past maxmemory for the same reason).
-                    entries.reserve_exact(i / 8);
-                }
-                // Positions are u32: 4 billion keys in one database of one shard is far past
-                // what a shard's memory holds.
-                v.insert(i as u32);
-                entries.push((Key::new(key), entry));
-                (i, None)
-            }
-        }
-    }
-
-    /// Remove the entry at `i`, moving the last one into its place.
-    fn swap_remove_index(&mut self, i: usize) -> Option<(Key, Entry)> {
-        let last = self.entries.len().checked_sub(1)?;
-        if i > last {
-            return None;
-        }
-        let h = Self::hash(&self.hasher, self.entries[i].0.as_bytes());
-        if let Ok(o) = self.index.find_entry(h, |&j| j as usize == i) {
-            o.remove();
-        }
-        if i != last {
-            let h = Self::hash(&self.hasher, self.entries[last].0.as_bytes());
-            if let Some(j) = self.index.find_mut(h, |&j| j as usize == last) {
-                *j = i as u32;
-            }
-        }
-        Some(self.entries.swap_remove(i))
-    }
-
-    fn swap_remove(&mut self, key: &[u8]) -> Option<Entry> {
-        let i = self.get_index_of(key)?;
-        self.swap_remove_index(i).map(|(_, e)| e)
-    }
-
-    /// The last entry, removed (detached maps are walked from the end).
-    fn pop(&mut self) -> Option<(Key, Entry)> {
-        let last = self.entries.len().checked_sub(1)?;
-        self.swap_remove_index(last)
-    }
-
-    fn reserve(&mut self, additional: usize) {
-        self.entries.reserve(additional);
-        let entries = &self.entries;
-        let hasher = &self.hasher;
-        self.index.reserve(additional, |&i| {
-            Self::hash(hasher, entries[i as usize].0.as_bytes())
-        });
-    }
-
-    fn iter(&self) -> impl Iterator<Item = (&Key, &Entry)> {
-        self.entries.iter().map(|(k, e)| (k, e))
-    }
-
-    fn shrink_to(&mut self, cap: usize) {
-        self.entries.shrink_to(cap);
-        let entries = &self.entries;
-        let hasher = &self.hasher;
-        self.index.shrink_to(cap, |&i| {
-            Self::hash(hasher, entries[i as usize].0.as_bytes())
-        });
-    }
-}
-
-impl IntoIterator for Map {
-    type Item = (Key, Entry);
-    type IntoIter = std::vec::IntoIter<(Key, Entry)>;
-    fn into_iter(self) -> Self::IntoIter {
-        self.entries.into_iter()
     }
 }
 
@@ -554,7 +388,7 @@ mod tests {
     use bytes::Bytes;
 
     fn e(v: &str, exp: u64) -> Entry {
-        let mut e = Entry::new(Value::Str(Bytes::copy_from_slice(v.as_bytes())));
+        let mut e = Entry::new(Value::str(v.as_bytes()));
         e.expire_at = exp;
         e
     }
@@ -572,59 +406,6 @@ mod tests {
         db.remove(b"b");
         assert_eq!(db.expires_len(), 0);
         assert_eq!(db.len(), 1);
-    }
-
-    #[test]
-    fn map_agrees_with_a_hashmap() {
-        let mut m = Map::default();
-        let mut want = std::collections::HashMap::new();
-        fastrand::seed(7);
-        for step in 0..20_000u32 {
-            // Short keys inline, long ones on the heap.
-            let k = if step % 3 == 0 {
-                format!("{:0>30}", fastrand::u32(..500))
-            } else {
-                format!("k{}", fastrand::u32(..500))
-            };
-            match fastrand::u8(..4) {
-                0 | 1 => {
-                    let (i, old) = m.insert_full(k.as_bytes(), e(&step.to_string(), 0));
-                    assert_eq!(
-                        m.get_index(i).map(|(k, _)| k.to_vec()),
-                        Some(k.clone().into_bytes())
-                    );
-                    assert_eq!(old.is_some(), want.insert(k, step).is_some());
-                }
-                2 => assert_eq!(
-                    m.swap_remove(k.as_bytes()).is_some(),
-                    want.remove(&k).is_some()
-                ),
-                _ => {
-                    if !m.is_empty() {
-                        let i = fastrand::usize(..m.len());
-                        let (gone, _) = m.swap_remove_index(i).unwrap();
-                        assert!(want.remove(std::str::from_utf8(&gone).unwrap()).is_some());
-                    }
-                }
-            }
-            assert_eq!(m.len(), want.len());
-        }
-        for (k, v) in &want {
-            let Some(Entry {
-                value: Value::Str(b),
-                ..
-            }) = m.get(k.as_bytes())
-            else {
-                panic!("missing {k}");
-            };
-            assert_eq!(b, v.to_string().as_bytes());
-        }
-        for i in 0..m.len() {
-            let (k, _) = m.get_index(i).unwrap();
-            assert_eq!(m.get_index_of(k), Some(i));
-        }
-        while m.pop().is_some() {}
-        assert!(m.is_empty());
     }
 
     #[test]
@@ -758,7 +539,7 @@ mod tests {
                     Op::Touch(k) => {
                         if let Some(i) = db.index_of(&[k]) {
                             if let Some(e) = db.at_mut(i) {
-                                e.value = Value::Str(Bytes::from_static(b"touched"));
+                                e.value = Value::str(b"touched");
                             }
                         }
                     }

@@ -142,7 +142,7 @@ pub fn restore(payload: &[u8], lim: &StoreLimits) -> Result<Value, &'static str>
 fn load_object(ty: u8, r: &mut Reader, lim: &StoreLimits) -> Option<Value> {
     let fill = lim.list_max_listpack_size;
     match ty {
-        RDB_TYPE_STRING => load_string(r).map(|b| Value::Str(Bytes::from(b))),
+        RDB_TYPE_STRING => load_string(r).map(|b| Value::Str(b.into())),
         RDB_TYPE_LIST => {
             let n = load_count(r)?;
             let mut l = List::new();
@@ -1174,7 +1174,7 @@ mod tests {
     }
 
     fn s(b: &[u8]) -> Value {
-        Value::Str(Bytes::copy_from_slice(b))
+        Value::str(b)
     }
 
     /// (member, score) of a restored sorted set, in order.

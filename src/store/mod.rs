@@ -11,6 +11,9 @@ pub mod notify;
 pub mod pack;
 pub mod set;
 pub mod stream;
+pub mod string;
+pub mod table;
+pub mod ttl;
 pub mod value;
 pub mod watch;
 pub mod zset;
@@ -90,7 +93,6 @@ impl StoreLimits {
     pub fn from_config(c: &crate::config::Config) -> StoreLimits {
         use crate::config::MaxmemoryPolicy::{AllkeysLfu, AllkeysLru, VolatileLfu, VolatileLru};
         value::set_lfu(matches!(c.maxmemory_policy, AllkeysLfu | VolatileLfu));
-        db::set_tight_growth(c.maxmemory != 0);
         StoreLimits {
             proto_max_bulk_len: c.proto_max_bulk_len,
             lfu: matches!(c.maxmemory_policy, AllkeysLfu | VolatileLfu),
@@ -435,7 +437,7 @@ impl Ctx<'_> {
         match self.lookup_read(key) {
             None => Ok(None),
             Some(e) => match &e.value {
-                Value::Str(b) => Ok(Some(value::share_or_copy(b))),
+                Value::Str(b) => Ok(Some(b.to_bytes())),
                 #[allow(unreachable_patterns)]
                 _ => Err(Reply::wrongtype()),
             },

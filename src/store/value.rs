@@ -2,9 +2,11 @@
 
 use bytes::Bytes;
 
+pub use super::string::Str;
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
-    Str(Bytes),
+    Str(Str),
     List(super::list::List),
     Hash(super::hash::Hash),
     Set(super::set::Set),
@@ -73,7 +75,7 @@ impl Value {
     /// Approximate bytes used by the value, for MEMORY USAGE.
     pub fn mem_usage(&self) -> usize {
         match self {
-            Value::Str(b) => b.len() + 16,
+            Value::Str(b) => b.heap_len() + 16,
             Value::List(l) => l.mem_usage(),
             Value::Hash(h) => h.mem_usage(),
             Value::Set(s) => s.mem_usage(),
@@ -83,16 +85,22 @@ impl Value {
     }
 }
 
-/// A stored string handed out for a reply. Small ones are copied: sharing touches the
-/// reference count, which lives in its own allocation (a likely cache miss under load, twice:
-/// once to take it, once to drop it) and turns the value into a shared one for good. Large ones
-/// are shared, saving the copy.
+/// A stored byte string handed out for a reply (collections' elements): small ones copied,
+/// large ones shared, for the reasons `Str::to_bytes` gives.
 #[inline]
 pub fn share_or_copy(b: &Bytes) -> Bytes {
-    if b.len() <= 128 {
+    if b.len() <= super::string::COPY_MAX {
         Bytes::copy_from_slice(b)
     } else {
         b.clone()
+    }
+}
+
+impl Value {
+    /// A string value holding a copy of `b`.
+    #[inline]
+    pub fn str(b: &[u8]) -> Value {
+        Value::Str(Str::copy_from(b))
     }
 }
 
