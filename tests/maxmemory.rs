@@ -596,3 +596,25 @@ fn slowlog_entries_do_not_pin_network_buffers() {
     // Each entry holds its arguments cut to 128 bytes: ~1024 × a few hundred bytes.
     assert!(grown < 3_000_000, "used_memory grew by {grown} bytes");
 }
+
+/// Writing a key again keeps its LFU counter (Redis's SET is an access followed by an
+/// overwrite that carries the old counter over): a hot key stays hot for the eviction pool.
+#[test]
+fn overwriting_a_key_keeps_its_lfu_counter() {
+    both_with(&["--maxmemory-policy", "allkeys-lfu"], |s| {
+        let mut con = s.conn();
+        let _: () = qt(&mut con, &["SET", "hot", "v"]);
+        // lfu-log-factor 0 counts every access.
+        let _: () = qt(&mut con, &["CONFIG", "SET", "lfu-log-factor", "0"]);
+        for _ in 0..20 {
+            let _: Option<String> = qt(&mut con, &["GET", "hot"]);
+        }
+        let before: i64 = qt(&mut con, &["OBJECT", "FREQ", "hot"]);
+        assert!(before >= 20, "freq {before} after 20 reads");
+        let _: () = qt(&mut con, &["SET", "hot", "v2"]);
+        let after: i64 = qt(&mut con, &["OBJECT", "FREQ", "hot"]);
+        assert_eq!(after, before + 1, "SET counts as one more access");
+        let _: () = qt(&mut con, &["SET", "cold", "v"]);
+        assert_eq!(q(&mut con, &["OBJECT", "FREQ", "cold"]), int(5));
+    });
+}

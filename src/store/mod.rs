@@ -270,11 +270,17 @@ fn live<'d>(
 /// Record an access on an entry: the LRU clock, or the LFU counter under an LFU policy.
 #[inline]
 fn touch(limits: &StoreLimits, now: u64, e: &mut Entry) {
-    e.lru = if limits.lfu {
-        value::lfu_access(e.lru, now, limits.lfu_log_factor, limits.lfu_decay_time)
+    e.lru = touched(limits, now, e.lru);
+}
+
+/// An entry's access field after an access.
+#[inline]
+fn touched(limits: &StoreLimits, now: u64, field: u32) -> u32 {
+    if limits.lfu {
+        value::lfu_access(field, now, limits.lfu_log_factor, limits.lfu_decay_time)
     } else {
         (now / 1000) as u32
-    };
+    }
 }
 
 /// What a synchronous handler runs against: one shard's store, the client's database, and the
@@ -450,7 +456,18 @@ impl Ctx<'_> {
         let mut e = Entry::new_at(value, self.now);
         e.expire_at = expire_at;
         if self.store.limits.lfu {
-            e.lru = value::lfu_new(self.now);
+            // Redis's SET looks the key up for writing (an access) and its dbOverwrite keeps the
+            // old LFU counter: a hot key written again stays hot. A fresh key starts at
+            // LFU_INIT_VAL. (Under LRU the new entry's clock is now, as Redis's is.)
+            let now = self.now;
+            let old = self.store.dbs[self.db]
+                .get_raw(key)
+                .filter(|o| o.expire_at == 0 || o.expire_at > now)
+                .map(|o| o.lru);
+            e.lru = match old {
+                Some(field) => touched(&self.store.limits, now, field),
+                None => value::lfu_new(now),
+            };
         }
         let created = self.store.dbs[self.db].insert(key, e).is_none();
         self.store.dirty += 1;
