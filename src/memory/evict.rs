@@ -377,6 +377,7 @@ pub async fn background(shard: Rc<Shard>) {
             return;
         }
         for d in shard.store.borrow_mut().dbs.iter_mut() {
+            d.rehash_step(1024);
             d.shrink_if_sparse();
         }
         let maxmemory = shard.config.borrow().maxmemory;

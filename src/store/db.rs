@@ -322,6 +322,12 @@ impl Db {
         true
     }
 
+    /// Move some of a growing index's positions along (the cron's share of the incremental
+    /// rehash, so that a table that stopped getting writes finishes it too).
+    pub fn rehash_step(&mut self, positions: usize) {
+        self.map.rehash_step(positions);
+    }
+
     /// A uniformly random key that has a TTL (expired ones included; callers filter).
     pub fn random_expiring_key(&self) -> Option<&Key> {
         self.map.get_index(self.ttls.random()?).map(|(k, _)| k)

@@ -12,9 +12,21 @@
 //! table in one stretch while the shard served no one (tens of ms at millions of keys).
 //! Chunks are allocated as the table fills and never move; only the first grows by doubling,
 //! so a small database stays small.
+//!
+//! The index grows incrementally, as Redis's dict rehashes: a full index is set aside and a
+//! twice larger one started; every write then moves a few positions (in position order) from
+//! the old index to the new, and lookups probe both until the old one is empty. Rehashing a
+//! million keys at once stopped the shard for tens of milliseconds (each position's key is read
+//! from its slot to hash it again: a cache miss apiece).
 
 use super::key::Key;
 use super::value::Entry;
+
+/// Indexes smaller than this grow in one go (cheap); larger ones incrementally.
+const INCREMENTAL_FROM: usize = if cfg!(test) { 16 } else { 4096 };
+/// Positions moved to the new index per write while it grows: enough that the move ends long
+/// before the new index fills (it has room for twice the old), few enough to cost ~1 µs.
+const MOVES_PER_WRITE: usize = 16;
 
 const CHUNK_BITS: u32 = 10;
 const CHUNK: usize = 1 << CHUNK_BITS;
@@ -119,6 +131,10 @@ impl Slots {
 pub struct Table {
     slots: Slots,
     index: hashbrown::HashTable<u32>,
+    /// While the index grows: the previous one. Positions below `moved` are all in `index`;
+    /// the others are in one of the two.
+    old: Option<hashbrown::HashTable<u32>>,
+    moved: usize,
     hasher: ahash::RandomState,
 }
 
@@ -140,15 +156,68 @@ impl Table {
 
     #[inline]
     pub fn get_index_of(&self, key: &[u8]) -> Option<usize> {
-        let h = Self::hash(&self.hasher, key);
+        self.find(Self::hash(&self.hasher, key), key)
+    }
+
+    /// The position of `key`, whose hash is `h`, in either index.
+    #[inline]
+    fn find(&self, h: u64, key: &[u8]) -> Option<usize> {
         let slots = &self.slots;
-        self.index
-            .find(h, |&i| {
-                slots
-                    .get(i as usize)
-                    .is_some_and(|(k, _)| k.as_bytes() == key)
-            })
-            .map(|&i| i as usize)
+        let eq = |&i: &u32| {
+            slots
+                .get(i as usize)
+                .is_some_and(|(k, _)| k.as_bytes() == key)
+        };
+        match self.index.find(h, eq) {
+            Some(&i) => Some(i as usize),
+            None => self.old.as_ref()?.find(h, eq).map(|&i| i as usize),
+        }
+    }
+
+    /// The hash of the key at position `i`.
+    #[inline]
+    fn hash_at(slots: &Slots, hasher: &ahash::RandomState, i: u32) -> u64 {
+        slots
+            .get(i as usize)
+            .map_or(0, |(k, _)| Self::hash(hasher, k.as_bytes()))
+    }
+
+    /// Move up to `n` positions from the old index to the new one; drop the old one when it is
+    /// empty. A no-op when the index is not growing.
+    pub fn rehash_step(&mut self, n: usize) {
+        let Some(old) = self.old.as_mut() else {
+            return;
+        };
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        let end = self.moved.saturating_add(n).min(slots.len);
+        for p in self.moved..end {
+            let h = Self::hash_at(slots, hasher, p as u32);
+            if let Ok(o) = old.find_entry(h, |&j| j as usize == p) {
+                o.remove();
+                self.index
+                    .insert_unique(h, p as u32, |&j| Self::hash_at(slots, hasher, j));
+            }
+        }
+        self.moved = end;
+        if self.moved >= slots.len || old.is_empty() {
+            self.old = None;
+            self.moved = 0;
+        }
+    }
+
+    /// Before an insert: start growing the index incrementally when it is full (small ones
+    /// grow at once, inside hashbrown), or take a step of a growth under way.
+    #[inline]
+    fn before_insert(&mut self) {
+        if self.old.is_some() {
+            self.rehash_step(MOVES_PER_WRITE);
+        } else if self.index.len() == self.index.capacity() && self.index.len() >= INCREMENTAL_FROM
+        {
+            let bigger = hashbrown::HashTable::with_capacity(self.index.len() * 2);
+            self.old = Some(std::mem::replace(&mut self.index, bigger));
+            self.moved = 0;
+            self.rehash_step(MOVES_PER_WRITE);
+        }
     }
 
     #[inline]
@@ -182,7 +251,17 @@ impl Table {
     /// Insert or replace; an existing key keeps its stored key. Returns the position and the
     /// entry replaced.
     pub fn insert_full(&mut self, key: &[u8], entry: Entry) -> (usize, Option<Entry>) {
+        self.before_insert();
         let h = Self::hash(&self.hasher, key);
+        if self.old.is_some() {
+            if let Some(i) = self.old.as_ref().and_then(|_| self.find(h, key)) {
+                let old = self
+                    .slots
+                    .get_mut(i)
+                    .map(|(_, e)| std::mem::replace(e, entry));
+                return (i, old);
+            }
+        }
         let slots = &mut self.slots;
         let hasher = &self.hasher;
         match self.index.entry(
@@ -223,22 +302,31 @@ impl Table {
         if i > last {
             return None;
         }
-        let slots = &self.slots;
-        let hash_at = |j: usize| {
-            slots
-                .get(j)
-                .map(|(k, _)| Self::hash(&self.hasher, k.as_bytes()))
-        };
-        if let Some(h) = hash_at(i) {
-            if let Ok(o) = self.index.find_entry(h, |&j| j as usize == i) {
-                o.remove();
-            }
+        self.rehash_step(MOVES_PER_WRITE);
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        let h = Self::hash_at(slots, hasher, i as u32);
+        if let Ok(o) = self.index.find_entry(h, |&j| j as usize == i) {
+            o.remove();
+        } else if let Some(Ok(o)) = self
+            .old
+            .as_mut()
+            .map(|old| old.find_entry(h, |&j| j as usize == i))
+        {
+            o.remove();
         }
         if i != last {
-            if let Some(h) = hash_at(last) {
-                if let Some(j) = self.index.find_mut(h, |&j| j as usize == last) {
-                    *j = i as u32;
-                }
+            let h = Self::hash_at(slots, hasher, last as u32);
+            if let Some(j) = self.index.find_mut(h, |&j| j as usize == last) {
+                *j = i as u32;
+            } else if let Some(Ok(o)) = self
+                .old
+                .as_mut()
+                .map(|old| old.find_entry(h, |&j| j as usize == last))
+            {
+                // Into the new index: `i` may be below `moved`.
+                o.remove();
+                self.index
+                    .insert_unique(h, i as u32, |&j| Self::hash_at(slots, hasher, j));
             }
         }
         self.slots.swap_remove(i)
@@ -253,6 +341,7 @@ impl Table {
     /// Make room in the index for `additional` more keys at once (loading), instead of
     /// rehashing step by step. (Slots need no reserve: chunks never move.)
     pub fn reserve(&mut self, additional: usize) {
+        self.rehash_step(usize::MAX);
         let slots = &self.slots;
         let hasher = &self.hasher;
         self.index.reserve(additional, |&i| {
@@ -268,12 +357,16 @@ impl Table {
 
     /// Whether the table holds much more room than keys (under a quarter full).
     pub fn is_sparse(&self) -> bool {
+        if self.old.is_some() {
+            return false;
+        }
         let cap = self.index.capacity().max(self.slots.capacity());
         cap >= 64 && self.len() * 4 < cap
     }
 
     /// Give back the room past the keys held. Positions do not move.
     pub fn shrink(&mut self) {
+        self.rehash_step(usize::MAX);
         self.slots.shrink();
         let slots = &self.slots;
         let hasher = &self.hasher;
@@ -361,6 +454,48 @@ mod tests {
         assert!(m.is_empty());
         m.shrink();
         assert!(m.slots.capacity() <= 4);
+    }
+
+    #[test]
+    fn every_key_is_found_while_the_index_grows_incrementally() {
+        let mut m = Table::default();
+        let mut model = std::collections::HashSet::new();
+        let mut growing = 0;
+        for i in 0..20_000u32 {
+            m.insert_full(format!("k{i}").as_bytes(), e("v"));
+            model.insert(i);
+            growing += m.old.is_some() as u32;
+            // Deletes while growing move slots (the last into the hole) across both indexes.
+            if i % 7 == 3 {
+                if let Some(j) = m.get_index_of(format!("k{}", i / 2).as_bytes()) {
+                    m.swap_remove_index(j);
+                }
+                model.remove(&(i / 2));
+            }
+            let probe = fastrand::u32(..=i);
+            let found = m.get_index_of(format!("k{probe}").as_bytes());
+            assert_eq!(
+                found.is_some(),
+                model.contains(&probe),
+                "k{probe} at step {i}"
+            );
+            if let Some(j) = found {
+                let k = m.get_index(j).map(|(k, _)| k.to_vec());
+                assert_eq!(k, Some(format!("k{probe}").into_bytes()));
+            }
+        }
+        assert!(
+            growing > 100,
+            "the index grew incrementally ({growing} steps seen)"
+        );
+        assert_eq!(m.len(), model.len());
+        for j in 0..m.len() {
+            let (k, _) = m.get_index(j).unwrap();
+            assert_eq!(m.get_index_of(k), Some(j));
+        }
+        m.rehash_step(usize::MAX);
+        assert!(m.old.is_none());
+        assert_eq!(m.index.len(), m.len());
     }
 
     #[test]
