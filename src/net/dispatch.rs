@@ -141,7 +141,27 @@ fn process(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
     work
 }
 
+/// Requests of a pipeline whose keys are prefetched before the first of them runs.
+const PREFETCH_AHEAD: usize = 16;
+
+/// Prefetch the keys of the requests waiting in the input that this shard owns (their first
+/// key, the one after the command name), so that their lookups' cache misses overlap.
+fn prefetch_input(shard: &Shard, c: &super::conn::Conn) {
+    let Ok(store) = shard.store.try_borrow() else {
+        return;
+    };
+    let Some(db) = store.dbs.get(c.client.db) else {
+        return;
+    };
+    crate::protocol::peek::second_args(&c.rbuf, PREFETCH_AHEAD, |k| {
+        if shard.n == 1 || routing::key_shard(k, shard.n) == shard.id {
+            db.prefetch(k);
+        }
+    });
+}
+
 fn process_input(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
+    prefetch_input(shard, c);
     let mut batch: Option<Batch> = None;
     // One clock read for the whole batch: commands of one read run within microseconds.
     let now = crate::util::now_ms();

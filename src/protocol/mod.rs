@@ -1,3 +1,4 @@
 //! RESP: the request parser and the reply writer.
 pub mod parse;
+pub mod peek;
 pub mod reply;

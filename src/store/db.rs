@@ -322,6 +322,12 @@ impl Db {
         true
     }
 
+    /// See `Table::prefetch`.
+    #[inline]
+    pub fn prefetch(&self, key: &[u8]) {
+        self.map.prefetch(key);
+    }
+
     /// Move some of a growing index's positions along (the cron's share of the incremental
     /// rehash, so that a table that stopped getting writes finishes it too).
     pub fn rehash_step(&mut self, positions: usize) {
