@@ -100,6 +100,29 @@ fn queueing_errors_abort_and_misuse_is_refused() {
             "ERR Command not allowed inside a transaction"
         );
         assert!(qerr(&mut c, &["EXEC"]).starts_with("EXECABORT"));
+        // A subcommand that does not exist or has the wrong arity is refused at queue time.
+        for (cmd, err) in [
+            (
+                &["CONFIG", "GET"][..],
+                "ERR wrong number of arguments for 'config|get' command",
+            ),
+            (
+                &["CONFIG", "NOSUCH"][..],
+                "ERR unknown subcommand 'NOSUCH'. Try CONFIG HELP.",
+            ),
+            (
+                &["OBJECT", "ENCODING", "a", "b"][..],
+                "ERR wrong number of arguments for 'object|encoding' command",
+            ),
+        ] {
+            assert_eq!(q(&mut c, &["MULTI"]), ok());
+            assert_eq!(q(&mut c, &["SET", "x", "1"]), status("QUEUED"));
+            assert_eq!(qerr(&mut c, cmd), err);
+            assert!(qerr(&mut c, &["EXEC"]).starts_with("EXECABORT"));
+            assert_eq!(q(&mut c, &["EXISTS", "x"]), int(0), "nothing ran");
+        }
+        let r = exec_reply(&mut c, &[&["CONFIG", "GET", "maxmemory"]]);
+        assert_eq!(r, arr(vec![arr(vec![bulk("maxmemory"), bulk("0")])]));
         // DISCARD drops the queue.
         assert_eq!(q(&mut c, &["MULTI"]), ok());
         assert_eq!(q(&mut c, &["SET", "x", "1"]), status("QUEUED"));

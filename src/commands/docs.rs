@@ -347,6 +347,37 @@ pub fn subcommand_names(name: &str) -> Vec<&'static str> {
     sub_infos(name).iter().map(|s| s.name).collect()
 }
 
+/// What Redis's processCommand answers for a container command whose subcommand is unknown
+/// or has the wrong number of arguments; None when it is fine (or `name` has no subcommands).
+/// Handlers give the same errors when they run; inside MULTI this check is what refuses the
+/// command at queue time, as Redis does (the transaction then fails with EXECABORT).
+pub fn subcommand_error(name: &str, args: &[bytes::Bytes]) -> Option<Reply> {
+    let subs = sub_infos(name);
+    let sub = args.get(1).filter(|_| !subs.is_empty())?;
+    let full = format!(
+        "{name}|{}",
+        String::from_utf8_lossy(sub).to_ascii_lowercase()
+    );
+    let Some(info) = subs.iter().find(|s| s.name == full) else {
+        return Some(Reply::err(format!(
+            "ERR unknown subcommand '{}'. Try {} HELP.",
+            String::from_utf8_lossy(&sub[..sub.len().min(128)]),
+            name.to_ascii_uppercase()
+        )));
+    };
+    let n = args.len() as i64;
+    let fits = if info.arity >= 0 {
+        n == info.arity
+    } else {
+        n >= -info.arity
+    };
+    (!fits).then(|| {
+        Reply::err(format!(
+            "ERR wrong number of arguments for '{full}' command"
+        ))
+    })
+}
+
 /// COMMAND INFO entries of a container's subcommands (same 10-element shape as a command's entry; key specs may be an empty array), for the subcommands slot of COMMAND INFO.
 pub fn subcommand_infos(name: &str) -> Vec<Reply> {
     sub_infos(name).iter().map(SubInfo::reply).collect()

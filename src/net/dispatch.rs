@@ -286,15 +286,17 @@ fn process_input(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
         // Inside MULTI: queued for EXEC (see commands/transaction.rs).
         if c.client.tx.queues(spec.name) {
             let suppress = c.client.suppress(skipped);
-            let r = match crate::memory::evict::refuses_queueing(shard) {
-                Some(oom) => {
+            let refused = crate::memory::evict::refuses_queueing(shard)
+                .or_else(|| {
+                    // Redis's no-multi commands.
+                    matches!(spec.name, "shutdown" | "save" | "sync" | "psync")
+                        .then(|| Reply::err("ERR Command not allowed inside a transaction"))
+                })
+                .or_else(|| commands::docs::subcommand_error(spec.name, &args));
+            let r = match refused {
+                Some(err) => {
                     c.client.tx.refused();
-                    oom
-                }
-                // Redis's no-multi commands.
-                None if matches!(spec.name, "shutdown" | "save" | "sync" | "psync") => {
-                    c.client.tx.refused();
-                    Reply::err("ERR Command not allowed inside a transaction")
+                    err
                 }
                 None => c.client.tx.queue(args),
             };
