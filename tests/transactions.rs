@@ -166,6 +166,15 @@ fn watch_aborts_exec_when_a_watched_key_is_touched() {
         assert_eq!(q(&mut c, &["WATCH", "dst"]), ok());
         q(&mut other, &["RENAME", "src", "dst"]);
         assert_eq!(exec_reply(&mut c, &[&["PING"]]), Value::Nil);
+        // Only what a command writes is touched: a source of SUNIONSTORE is not, its
+        // destination is (one shard: the hash tag keeps both keys together).
+        q(&mut c, &["SADD", "{t}src", "a"]);
+        assert_eq!(q(&mut c, &["WATCH", "{t}src"]), ok());
+        q(&mut other, &["SUNIONSTORE", "{t}dst", "{t}src"]);
+        assert_eq!(exec_reply(&mut c, &[&["PING"]]), arr(vec![status("PONG")]));
+        assert_eq!(q(&mut c, &["WATCH", "{t}dst"]), ok());
+        q(&mut other, &["SUNIONSTORE", "{t}dst", "{t}src"]);
+        assert_eq!(exec_reply(&mut c, &[&["PING"]]), Value::Nil);
         // FLUSHALL touches keys that existed …
         q(&mut c, &["SET", "w1", "1"]);
         assert_eq!(q(&mut c, &["WATCH", "w1"]), ok());

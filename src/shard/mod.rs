@@ -398,8 +398,18 @@ impl Shard {
             let r = st.run_logged(db, now, spec.is_write(), handler, args);
             // WATCHed keys written by this command (Redis's signalModifiedKey). A read that
             // only expired a key lazily does not count (a stale key has no value to change).
+            // Only the keys it may write: a source of SUNIONSTORE, PFMERGE or BITOP is not
+            // touched (Redis signals the destination only).
             if !st.watch.is_empty() && st.dirty != dirty && spec.is_write() {
-                for i in spec.key_indexes(args) {
+                let written: Vec<usize> = match crate::acl::keys::keys(spec.name, args) {
+                    Some(ks) => ks
+                        .into_iter()
+                        .filter(|&(_, f)| f & crate::acl::keys::WRITE != 0)
+                        .map(|(i, _)| i)
+                        .collect(),
+                    None => spec.key_indexes(args),
+                };
+                for i in written {
                     if let Some(k) = args.get(i) {
                         st.watch.touch(db, k);
                     }
