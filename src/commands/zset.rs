@@ -751,25 +751,20 @@ fn zadd_apply(ctx: &mut Ctx, key: &[u8], pairs: &[Bytes], f: AddFlags, ch: bool)
     };
     let lim = limits(ctx);
     let nothing = || if f.incr { Reply::Nil } else { Reply::Int(0) };
-    let created = match write_zset(ctx, key) {
+    // One lookup for an existing key; a new key is not touched again (its LFU counter starts
+    // at LFU_INIT_VAL, as in Redis).
+    let z = match write_zset(ctx, key) {
         Err(e) => return e,
         Ok(None) if f.xx => return nothing(),
+        Ok(Some(z)) => z,
         Ok(None) => {
             let z = ZSet::with_hint(scores.len(), pairs[1].len(), lim);
             ctx.set(key, Value::ZSet(Box::new(z)), 0);
-            true
+            match ctx.created_as(key, Value::zset_mut) {
+                Ok(z) => z,
+                Err(e) => return e,
+            }
         }
-        Ok(Some(_)) => false,
-    };
-    // A new key is not touched again (its LFU counter starts at LFU_INIT_VAL, as in Redis).
-    let z = if created {
-        ctx.created_as(key, Value::zset_mut)
-    } else {
-        write_zset(ctx, key).and_then(|z| z.ok_or_else(|| Reply::err("ERR internal error")))
-    };
-    let z = match z {
-        Ok(z) => z,
-        Err(e) => return e,
     };
     let (mut added, mut updated, mut processed) = (0i64, 0i64, 0i64);
     let mut last = 0.0;
@@ -1179,8 +1174,11 @@ pub fn pop_from(
     if max {
         out.reverse();
     }
+    let emptied = z.is_empty();
     ctx.store.dirty += n as u64;
-    drop_if_empty(ctx, key);
+    if emptied {
+        ctx.delete(key);
+    }
     Ok(Some(out))
 }
 
@@ -1196,7 +1194,8 @@ fn zpop(ctx: &mut Ctx, args: &[Bytes], max: bool) -> Reply {
         None => None,
     };
     // WRONGTYPE wins over a zero count.
-    if tri!(read_type_only(ctx, &args[1])) && count == Some(0) {
+    if count == Some(0) {
+        tri!(read_type_only(ctx, &args[1]));
         return Reply::Array(Vec::new());
     }
     match tri!(pop_from(ctx, &args[1], max, count.unwrap_or(1) as u64)) {
