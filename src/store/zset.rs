@@ -392,6 +392,7 @@ impl ZSet {
         }
         match &mut self.0 {
             Repr::Pack(p) => p.remove_span(start, end),
+            Repr::Big(b) if start == 0 && end == b.len() => b.take_all(),
             Repr::Big(b) => (start..end).filter_map(|_| b.remove_rank(start)).collect(),
         }
     }
@@ -520,6 +521,8 @@ struct Big {
     index: HashTable<u32>,
     hasher: ahash::RandomState,
     tree: Tree,
+    /// Bytes of all members (MEMORY USAGE without a walk).
+    member_bytes: usize,
 }
 
 impl Big {
@@ -536,18 +539,13 @@ impl Big {
     }
 
     fn mem_usage(&self) -> usize {
-        let members: usize = self
-            .slots
-            .v
-            .iter()
-            .map(|s| {
-                s.member
-                    .as_ref()
-                    .map_or(0, |m| m.len().next_multiple_of(16))
-            })
-            .sum();
-        // Slots, index buckets (id + control byte), tree items at about 3/4 fill.
-        96 + members + self.slots.v.capacity() * 24 + self.index.capacity() * 5 + self.len() * 16
+        // Members (rounded to the allocator's 16-byte steps), slots, index buckets (id and
+        // control byte), tree items at about 3/4 fill.
+        96 + self.member_bytes
+            + self.len() * 8
+            + self.slots.v.capacity() * 24
+            + self.index.capacity() * 5
+            + self.len() * 16
     }
 
     fn len(&self) -> usize {
@@ -557,6 +555,7 @@ impl Big {
     /// Insert a member known to be absent.
     fn insert_new(&mut self, member: &[u8], score: f64) {
         let hash = self.hash(member);
+        self.member_bytes += member.len();
         let slot = Slot {
             score,
             member: Some(member.into()),
@@ -628,9 +627,27 @@ impl Big {
         Some((Bytes::from(member.into_vec()), score))
     }
 
+    /// Remove every member, returning them in order.
+    fn take_all(&mut self) -> Vec<(Bytes, f64)> {
+        let mut out = Vec::with_capacity(self.len());
+        if let Some(mut c) = self.tree.cursor(0) {
+            loop {
+                let (score, id) = c.get();
+                let m = self.slots.v[id as usize].member.take().unwrap_or_default();
+                out.push((Bytes::from(m.into_vec()), score));
+                if !c.advance() {
+                    break;
+                }
+            }
+        }
+        *self = Big::default();
+        out
+    }
+
     /// Free a slot, returning its member.
     fn release(&mut self, id: u32) -> Box<[u8]> {
         let m = self.slots.v[id as usize].member.take().unwrap_or_default();
+        self.member_bytes -= m.len();
         if id as usize + 1 == self.slots.v.len() {
             self.slots.v.pop();
         } else {
@@ -933,8 +950,10 @@ mod tests {
             if let Repr::Big(b) = &z.0 {
                 b.tree.check(&b.slots);
                 assert_eq!(b.index.len(), b.tree.len());
-                let live = b.slots.v.iter().filter(|s| s.member.is_some()).count();
-                assert_eq!(live, b.tree.len());
+                let live = b.slots.v.iter().filter_map(|s| s.member.as_ref());
+                let (count, bytes) = live.fold((0, 0), |(c, n), m| (c + 1, n + m.len()));
+                assert_eq!(count, b.tree.len());
+                assert_eq!(bytes, b.member_bytes);
             }
         }
     }
