@@ -393,7 +393,13 @@ impl ZSet {
         match &mut self.0 {
             Repr::Pack(p) => p.remove_span(start, end),
             Repr::Big(b) if start == 0 && end == b.len() => b.take_all(),
-            Repr::Big(b) => (start..end).filter_map(|_| b.remove_rank(start)).collect(),
+            Repr::Big(b) => {
+                let out = (start..end).filter_map(|_| b.remove_rank(start)).collect();
+                if start == 0 || end == b.len() + (end - start) {
+                    b.warm_end(start != 0);
+                }
+                out
+            }
         }
     }
 
@@ -491,6 +497,19 @@ impl<'a> Iterator for Iter<'a> {
 
 // ---------------------------------------------------------------------------------------------
 // Large encoding
+
+/// Ask for the cache line at `p` without waiting for it (a hint: no fault, no effect on
+/// results).
+#[inline]
+fn prefetch(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch never faults nor reads into the program, whatever the address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p as *const i8);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
 
 /// A member and its score; `member` is None for a free slot.
 #[derive(Clone, Debug)]
@@ -642,6 +661,20 @@ impl Big {
         }
         *self = Big::default();
         out
+    }
+
+    /// Start fetching what the next pop from one end will read: ZPOPMIN, ZPOPMAX and their
+    /// blocking forms drain a set in order, and each pop would otherwise wait on memory for the
+    /// slot, then for the member (hashed to find its index entry, and sent). The next item's
+    /// member is fetched (its slot was asked for at the previous pop), and the slot after it.
+    fn warm_end(&self, last: bool) {
+        let [next, after] = self.tree.ends(last);
+        if let Some(m) = next.and_then(|id| self.slots.v[id as usize].member.as_deref()) {
+            prefetch(m.as_ptr());
+        }
+        if let Some(id) = after {
+            prefetch(&self.slots.v[id as usize] as *const Slot as *const u8);
+        }
     }
 
     /// Free a slot, returning its member.

@@ -535,6 +535,25 @@ impl Tree {
         }
     }
 
+    /// The ids of the (up to) two items at one end that share the end leaf: the next pops.
+    pub fn ends(&self, last: bool) -> [Option<u32>; 2] {
+        let mut n = &self.root;
+        loop {
+            match n {
+                Node::Leaf(l) => {
+                    let at = |i: usize| (i < l.len).then(|| l.ids[i]);
+                    return if last {
+                        let k = l.len;
+                        [k.checked_sub(1).and_then(at), k.checked_sub(2).and_then(at)]
+                    } else {
+                        [at(0), at(1)]
+                    };
+                }
+                Node::Inner(i) => n = if last { &i.kids[i.kids.len() - 1] } else { &i.kids[0] },
+            }
+        }
+    }
+
     /// 0-based position of (score, member), if present.
     pub fn rank<M: Members + ?Sized>(&self, keys: &M, score: f64, member: &[u8]) -> Option<usize> {
         let mut n = &self.root;
