@@ -12,11 +12,14 @@ use bytes::Bytes;
 /// Largest magnitude stored as an integer (every integer up to it is an exact f64).
 const INT_MAX: f64 = (1u64 << 53) as f64;
 
+/// The buffer: the entry count (u32, little-endian), then the entries; empty for no entries.
+/// A boxed slice has no spare capacity, and the set's handle is 16 bytes.
 #[derive(Clone, Debug, Default)]
 pub struct ZPack {
-    buf: Vec<u8>,
-    len: usize,
+    buf: Box<[u8]>,
 }
+
+const HEAD: usize = 4;
 
 fn put_varint(out: &mut Vec<u8>, mut n: u64) {
     while n >= 0x80 {
@@ -79,39 +82,72 @@ pub fn before(score: f64, member: &[u8], score2: f64, member2: &[u8]) -> bool {
     score < score2 || (score == score2 && member < member2)
 }
 
+/// An exactly sized buffer of `count` entries: the header, then `parts` of entry bytes.
+fn assemble(count: usize, parts: &[&[u8]]) -> Box<[u8]> {
+    if count == 0 {
+        return Box::default();
+    }
+    let body: usize = parts.iter().map(|p| p.len()).sum();
+    let mut v = Vec::with_capacity(HEAD + body);
+    v.extend_from_slice(&(count as u32).to_le_bytes());
+    for p in parts {
+        v.extend_from_slice(p);
+    }
+    v.into_boxed_slice()
+}
+
 impl ZPack {
     pub fn new() -> ZPack {
         ZPack::default()
     }
 
-    pub fn len(&self) -> usize {
-        self.len
+    /// A pack of entries given in order.
+    pub fn build<'a>(items: impl IntoIterator<Item = (f64, &'a [u8])>) -> ZPack {
+        let mut body = Vec::new();
+        let mut n = 0;
+        for (s, m) in items {
+            encode(&mut body, s, m);
+            n += 1;
+        }
+        ZPack {
+            buf: assemble(n, &[&body]),
+        }
     }
 
-    /// Encoded bytes in use.
+    pub fn len(&self) -> usize {
+        match self.buf.get(..HEAD) {
+            Some(h) => u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize,
+            None => 0,
+        }
+    }
+
+    /// Bytes allocated.
     pub fn bytes(&self) -> usize {
         self.buf.len()
     }
 
+    fn body(&self) -> &[u8] {
+        self.buf.get(HEAD..).unwrap_or(&[])
+    }
+
     /// Entries with their byte offsets: (offset, score, member).
     pub fn entries(&self) -> Entries<'_> {
-        Entries {
-            buf: &self.buf,
-            pos: 0,
-        }
+        self.entries_at(0)
     }
 
     /// Entries from byte offset `pos` on.
     pub fn entries_at(&self, pos: usize) -> Entries<'_> {
         Entries {
-            buf: &self.buf,
+            buf: self.body(),
             pos,
         }
     }
 
     /// Byte offset of entry `i` (the end for `i == len`).
     pub fn offset(&self, i: usize) -> usize {
-        self.entries().nth(i).map_or(self.buf.len(), |(o, _, _)| o)
+        self.entries()
+            .nth(i)
+            .map_or(self.body().len(), |(o, _, _)| o)
     }
 
     /// (index, byte offset, score) of `member`.
@@ -122,46 +158,36 @@ impl ZPack {
             .map(|(i, (o, s, _))| (i, o, s))
     }
 
-    /// Insert an absent member at its place in the order.
+    /// Insert an absent member at its place in the order. The buffer is reallocated to the
+    /// new size, as a listpack is on every insert: a set built and then left alone keeps no
+    /// slack.
     pub fn insert(&mut self, score: f64, member: &[u8]) {
+        let body = self.body();
         let at = self
             .entries()
             .find(|&(_, s, m)| !before(s, m, score, member))
-            .map_or(self.buf.len(), |(o, _, _)| o);
+            .map_or(body.len(), |(o, _, _)| o);
         let mut enc = Vec::with_capacity(member.len() + 12);
         encode(&mut enc, score, member);
-        // Grown to fit, as a listpack is reallocated per insert: a set built and then left
-        // alone keeps no slack.
-        self.buf.reserve_exact(enc.len());
-        self.buf.splice(at..at, enc);
-        self.len += 1;
-    }
-
-    /// Append an entry after all others (built in order).
-    pub fn push(&mut self, score: f64, member: &[u8]) {
-        encode(&mut self.buf, score, member);
-        self.len += 1;
+        self.buf = assemble(self.len() + 1, &[&body[..at], &enc, &body[at..]]);
     }
 
     /// Remove the entries in byte range `from..to` (entry boundaries), `n` of them.
     fn cut(&mut self, from: usize, to: usize, n: usize) {
-        self.buf.drain(from..to);
-        self.len -= n;
-        if self.buf.capacity() > self.buf.len() + 32 {
-            self.buf.shrink_to_fit();
-        }
+        let body = self.body();
+        self.buf = assemble(self.len() - n, &[&body[..from], &body[to..]]);
     }
 
     /// Remove the entry at byte offset `at`.
     pub fn remove_at(&mut self, at: usize) {
-        let (_, _, next) = decode(&self.buf, at);
+        let (_, _, next) = decode(self.body(), at);
         self.cut(at, next, 1);
     }
 
     /// Remove entries `[start, end)`, returning them in order.
     pub fn remove_span(&mut self, start: usize, end: usize) -> Vec<(Bytes, f64)> {
         let from = self.offset(start);
-        let mut out = Vec::with_capacity(end.saturating_sub(start).min(self.len));
+        let mut out = Vec::with_capacity(end.saturating_sub(start).min(self.len()));
         let mut it = self.entries_at(from);
         for _ in start..end {
             match it.next() {
@@ -173,11 +199,6 @@ impl ZPack {
         let n = out.len();
         self.cut(from, to, n);
         out
-    }
-
-    /// Give back unused room (after a build).
-    pub fn fit(&mut self) {
-        self.buf.shrink_to_fit();
     }
 }
 
@@ -244,12 +265,12 @@ mod tests {
             assert_eq!(g.0.to_bits(), w.0.to_bits());
             assert_eq!(g.1, w.1);
         }
-        // Ten short members with small integral scores: 4 bytes each.
+        // Ten short members with small integral scores: 4 bytes each, and the count.
         let mut q = ZPack::new();
         for i in 0..10 {
             q.insert(i as f64, format!("m{i}").as_bytes());
         }
-        assert_eq!(q.bytes(), 40);
+        assert_eq!(q.bytes(), 44);
         assert_eq!(q.find(b"m3").map(|(i, _, s)| (i, s)), Some((3, 3.0)));
         let gone = q.remove_span(2, 5);
         assert_eq!(gone.len(), 3);
@@ -258,6 +279,8 @@ mod tests {
         let (_, at, _) = q.find(b"m9").unwrap();
         q.remove_at(at);
         assert_eq!(q.len(), 6);
-        assert_eq!(q.bytes(), 24);
+        assert_eq!(q.bytes(), 28);
+        q.remove_span(0, 6);
+        assert_eq!((q.len(), q.bytes()), (0, 0));
     }
 }

@@ -186,12 +186,9 @@ impl ZSet {
     pub fn from_sorted(items: Vec<(Bytes, f64)>, lim: PackLimits) -> ZSet {
         let longest = items.iter().map(|(m, _)| m.len()).max().unwrap_or(0);
         if lim.fits(items.len(), longest) {
-            let mut p = ZPack::new();
-            for (m, s) in &items {
-                p.push(*s, m);
-            }
-            p.fit();
-            ZSet(Repr::Pack(p))
+            ZSet(Repr::Pack(ZPack::build(
+                items.iter().map(|(m, s)| (*s, &m[..])),
+            )))
         } else {
             let mut b = Big::default();
             for (m, s) in items {
@@ -223,7 +220,7 @@ impl ZSet {
     /// Approximate bytes used, for MEMORY USAGE.
     pub fn mem_usage(&self) -> usize {
         match &self.0 {
-            Repr::Pack(p) => 48 + p.bytes(),
+            Repr::Pack(p) => 16 + p.bytes(),
             Repr::Big(b) => b.mem_usage(),
         }
     }
@@ -704,6 +701,12 @@ mod tests {
         entries: 4,
         value: 3,
     };
+
+    /// The handle a key's value points to: one 16-byte allocation.
+    #[test]
+    fn handle_is_two_words() {
+        assert_eq!(std::mem::size_of::<ZSet>(), 16);
+    }
 
     #[test]
     fn converts_past_the_limits_and_keeps_order() {

@@ -549,7 +549,13 @@ impl Tree {
                         [at(0), at(1)]
                     };
                 }
-                Node::Inner(i) => n = if last { &i.kids[i.kids.len() - 1] } else { &i.kids[0] },
+                Node::Inner(i) => {
+                    n = if last {
+                        &i.kids[i.kids.len() - 1]
+                    } else {
+                        &i.kids[0]
+                    }
+                }
             }
         }
     }
