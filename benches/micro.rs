@@ -38,6 +38,14 @@ mod routing;
 #[path = "../src/store/zset.rs"]
 mod zset;
 
+#[allow(dead_code, unused_imports)]
+#[path = "../src/store/zpack.rs"]
+mod zpack;
+
+#[allow(dead_code, unused_imports)]
+#[path = "../src/store/ztree.rs"]
+mod ztree;
+
 /// `n` pipelined `SET key:000123 <64-byte value>` requests, as redis-benchmark sends them.
 fn set_pipeline(n: usize) -> Vec<u8> {
     let mut out = Vec::new();

@@ -9,7 +9,6 @@
 use super::zset::{read_zset, store_result, strict_double};
 use super::{CommandSpec, Kind};
 use crate::protocol::reply::Reply;
-use crate::store::value::share_or_copy;
 use crate::store::zset::{ScoreRange, ZSet};
 use crate::store::Ctx;
 use crate::util::geohash::{self, Shape, ShapeKind};
@@ -595,7 +594,7 @@ fn find_points(z: &ZSet, shape: &Shape, limit: usize) -> Vec<Point> {
             let (lon, lat) = geohash::decode_score(s);
             if let Some(dist) = shape.contains(lon, lat) {
                 found.push(Point {
-                    member: share_or_copy(m),
+                    member: Bytes::copy_from_slice(m),
                     score: s,
                     lon,
                     lat,

@@ -257,12 +257,12 @@ fn build_vector(v: Option<&Value>, mut o: SortOpts) -> (Vector, SortOpts) {
             } else if o.desc {
                 z.iter_from(z.len() - 1 - from, true)
                     .take(window)
-                    .map(|(m, _)| m.clone())
+                    .map(|(m, _)| Bytes::copy_from_slice(m))
                     .collect()
             } else {
                 z.iter_from(from, false)
                     .take(window)
-                    .map(|(m, _)| m.clone())
+                    .map(|(m, _)| Bytes::copy_from_slice(m))
                     .collect()
             };
             end -= start;
@@ -271,7 +271,7 @@ fn build_vector(v: Option<&Value>, mut o: SortOpts) -> (Vector, SortOpts) {
         }
         Some(Value::List(l)) => l.iter().map(Bytes::copy_from_slice).collect(),
         Some(Value::Set(s)) => s.members(),
-        Some(Value::ZSet(z)) => z.iter().map(|(m, _)| m.clone()).collect(),
+        Some(Value::ZSet(z)) => z.iter().map(|(m, _)| Bytes::copy_from_slice(m)).collect(),
         _ => Vec::new(),
     };
     (Vector { elems, start, end }, o)

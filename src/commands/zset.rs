@@ -8,7 +8,6 @@
 use super::{CommandSpec, Kind};
 use crate::protocol::reply::Reply;
 use crate::store::set::Set;
-use crate::store::value::share_or_copy;
 use crate::store::zset::{LexRange, LexVal, PackLimits, ScoreRange, ZSet};
 use crate::store::{Ctx, Value};
 use crate::util::num;
@@ -533,8 +532,8 @@ fn drop_if_empty(ctx: &mut Ctx, key: &[u8]) {
 }
 
 /// Owned (member, score) for a reply or a result set.
-fn own(m: &Bytes, s: f64) -> (Bytes, f64) {
-    (share_or_copy(m), s)
+fn own(m: &[u8], s: f64) -> (Bytes, f64) {
+    (Bytes::copy_from_slice(m), s)
 }
 
 /// A member list, with scores as pairs (nested in RESP3) when asked.
@@ -606,7 +605,7 @@ pub fn rewrite_commands(key: &[u8], z: &ZSet, out: &mut Vec<Vec<Bytes>>) {
             cmd.push(Bytes::copy_from_slice(key));
         }
         cmd.push(Bytes::from(num::fmt_double(s)));
-        cmd.push(m.clone());
+        cmd.push(Bytes::copy_from_slice(m));
         if cmd.len() == 2 + 2 * PER_COMMAND {
             out.push(std::mem::take(&mut cmd));
         }
@@ -752,25 +751,20 @@ fn zadd_apply(ctx: &mut Ctx, key: &[u8], pairs: &[Bytes], f: AddFlags, ch: bool)
     };
     let lim = limits(ctx);
     let nothing = || if f.incr { Reply::Nil } else { Reply::Int(0) };
-    let created = match write_zset(ctx, key) {
+    // One lookup for an existing key; a new key is not touched again (its LFU counter starts
+    // at LFU_INIT_VAL, as in Redis).
+    let z = match write_zset(ctx, key) {
         Err(e) => return e,
         Ok(None) if f.xx => return nothing(),
+        Ok(Some(z)) => z,
         Ok(None) => {
             let z = ZSet::with_hint(scores.len(), pairs[1].len(), lim);
             ctx.set(key, Value::ZSet(Box::new(z)), 0);
-            true
+            match ctx.created_as(key, Value::zset_mut) {
+                Ok(z) => z,
+                Err(e) => return e,
+            }
         }
-        Ok(Some(_)) => false,
-    };
-    // A new key is not touched again (its LFU counter starts at LFU_INIT_VAL, as in Redis).
-    let z = if created {
-        ctx.created_as(key, Value::zset_mut)
-    } else {
-        write_zset(ctx, key).and_then(|z| z.ok_or_else(|| Reply::err("ERR internal error")))
-    };
-    let z = match z {
-        Ok(z) => z,
-        Err(e) => return e,
     };
     let (mut added, mut updated, mut processed) = (0i64, 0i64, 0i64);
     let mut last = 0.0;
@@ -1180,8 +1174,11 @@ pub fn pop_from(
     if max {
         out.reverse();
     }
+    let emptied = z.is_empty();
     ctx.store.dirty += n as u64;
-    drop_if_empty(ctx, key);
+    if emptied {
+        ctx.delete(key);
+    }
     Ok(Some(out))
 }
 
@@ -1197,7 +1194,8 @@ fn zpop(ctx: &mut Ctx, args: &[Bytes], max: bool) -> Reply {
         None => None,
     };
     // WRONGTYPE wins over a zero count.
-    if tri!(read_type_only(ctx, &args[1])) && count == Some(0) {
+    if count == Some(0) {
+        tri!(read_type_only(ctx, &args[1]));
         return Reply::Array(Vec::new());
     }
     match tri!(pop_from(ctx, &args[1], max, count.unwrap_or(1) as u64)) {
@@ -1305,7 +1303,7 @@ fn zmpop(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 fn zrandmember(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     if args.len() < 3 {
         return match tri!(read_zset(ctx, &args[1])).and_then(|z| z.random()) {
-            Some((m, _)) => Reply::Bulk(share_or_copy(m)),
+            Some((m, _)) => Reply::Bulk(Bytes::copy_from_slice(m)),
             None => Reply::Nil,
         };
     }
@@ -1522,7 +1520,7 @@ pub enum SetOpInput<'a> {
 }
 
 /// A member handed out by `SetOpInput::entries`: shared from the store, or made (intsets).
-type Member<'a> = std::borrow::Cow<'a, Bytes>;
+type Member<'a> = std::borrow::Cow<'a, [u8]>;
 
 impl<'a> SetOpInput<'a> {
     /// The input held by a value; None for another type.
@@ -1552,12 +1550,11 @@ impl<'a> SetOpInput<'a> {
         use std::borrow::Cow;
         match *self {
             SetOpInput::Z(z) => Box::new(z.iter().map(|(m, s)| (Cow::Borrowed(m), s))),
-            SetOpInput::S(Set::Table(t)) => Box::new(
-                t.iter()
-                    .map(|m| (Cow::Owned(Bytes::copy_from_slice(m.as_bytes())), 1.0)),
-            ),
+            SetOpInput::S(Set::Table(t)) => {
+                Box::new(t.iter().map(|m| (Cow::Owned(m.as_bytes().to_vec()), 1.0)))
+            }
             SetOpInput::S(Set::Ints(v)) => Box::new(v.iter().map(|i| {
-                let m = Bytes::copy_from_slice(itoa::Buffer::new().format(i).as_bytes());
+                let m = itoa::Buffer::new().format(i).as_bytes().to_vec();
                 (Cow::Owned(m), 1.0)
             })),
         }
@@ -1600,8 +1597,8 @@ pub fn fetch_setop_input(ctx: &mut Ctx, key: &[u8]) -> Result<Option<OwnedInput>
 
 fn member_bytes(m: Member) -> Bytes {
     match m {
-        std::borrow::Cow::Borrowed(b) => share_or_copy(b),
-        std::borrow::Cow::Owned(b) => b,
+        std::borrow::Cow::Borrowed(b) => Bytes::copy_from_slice(b),
+        std::borrow::Cow::Owned(b) => Bytes::from(b),
     }
 }
 
@@ -1782,7 +1779,7 @@ fn zscan(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let pos = usize::try_from(cursor).unwrap_or(usize::MAX);
     let next = z.scan(pos, sa.count, |m, s| {
         if pattern.is_none_or(|p| crate::util::glob::glob_match(p, m, false)) {
-            found.push(Reply::Bulk(share_or_copy(m)));
+            found.push(Reply::Bulk(Bytes::copy_from_slice(m)));
             found.push(Reply::Bulk(Bytes::from(num::fmt_double(s))));
         }
     });

@@ -16,7 +16,9 @@ pub mod table;
 pub mod ttl;
 pub mod value;
 pub mod watch;
+pub mod zpack;
 pub mod zset;
+pub mod ztree;
 
 /// Elements per command when a collection is rebuilt as commands (Redis's
 /// AOF_REWRITE_ITEMS_PER_CMD).

@@ -1,19 +1,22 @@
 //! Sorted sets: the value behind ZADD and its family (Redis 7.0 `t_zset.c`).
 //!
-//! Two encodings, as in Redis. Small sets are a flat `Vec` of (score, member) kept in order
-//! (Redis's listpack: no allocation per element besides the member, linear member lookup,
-//! binary search by position). Larger ones are a skiplist with spans (O(log n) insert, delete,
-//! rank and range) next to a member → score map. A set moves to the skiplist when an insert
-//! takes it past `zset-max-listpack-entries` members or adds a member longer than
-//! `zset-max-listpack-value` bytes and, as in Redis, never moves back by itself; sets built
-//! whole (ZUNIONSTORE, ZRANGESTORE …) get the encoding their final size calls for.
+//! Two encodings, as in Redis. Small sets are packed in one byte buffer in order (`zpack`,
+//! Redis's listpack: linear member lookup, a few bytes per entry). Larger ones keep each member
+//! once, in a slot, with a hash index of slots for member lookups and the order in an
+//! order-statistic B+tree of (score, slot) (`ztree`: O(log n) insert, delete, rank and range
+//! with few cache misses). OBJECT ENCODING calls the large one "skiplist", as Redis does. A set
+//! moves to it when an insert takes it past `zset-max-listpack-entries` members or adds a
+//! member longer than `zset-max-listpack-value` bytes and, as in Redis, never moves back by
+//! itself; sets built whole (ZUNIONSTORE, ZRANGESTORE …) get the encoding their final size
+//! calls for.
 //!
 //! Order is (score, member), members compared as bytes (memcmp, shorter first on a tie), which
 //! is the order every range command observes. Scores are never NaN.
 
+use super::zpack::{Entries, ZPack};
+use super::ztree::{Cursor, Members, Tree};
 use bytes::Bytes;
-use indexmap::map::raw_entry_v1::{RawEntryApiV1, RawEntryMut};
-use indexmap::IndexMap;
+use hashbrown::HashTable;
 use std::cmp::Ordering;
 
 /// The listpack thresholds (`zset-max-listpack-entries`, `zset-max-listpack-value`).
@@ -140,10 +143,10 @@ pub struct ZSet(Repr);
 
 #[derive(Clone, Debug)]
 enum Repr {
-    /// (score, member) in order: Redis's listpack encoding.
-    Pack(Vec<(f64, Bytes)>),
-    /// Redis's skiplist encoding.
-    Skip(Skip),
+    /// Redis's listpack encoding.
+    Pack(ZPack),
+    /// Redis's skiplist encoding (here a B+tree: see `ztree`).
+    Big(Box<Big>),
 }
 
 impl Default for ZSet {
@@ -163,24 +166,18 @@ impl PartialEq for ZSet {
     }
 }
 
-/// `(score, member)` strictly before `(score2, member2)`.
-#[inline]
-fn before(score: f64, member: &[u8], score2: f64, member2: &[u8]) -> bool {
-    score < score2 || (score == score2 && member < member2)
-}
-
 impl ZSet {
     pub fn new() -> ZSet {
-        ZSet(Repr::Pack(Vec::new()))
+        ZSet(Repr::Pack(ZPack::new()))
     }
 
-    /// An empty set that will hold about `len` members, the longest `max_member` bytes: a
-    /// skiplist from the start when that is where it would end up (Redis's zsetTypeCreate).
+    /// An empty set that will hold about `len` members, the longest `max_member` bytes: the
+    /// large encoding from the start when that is where it would end up (zsetTypeCreate).
     pub fn with_hint(len: usize, max_member: usize, lim: PackLimits) -> ZSet {
         if lim.fits(len.max(1), max_member) {
-            ZSet(Repr::Pack(Vec::with_capacity(len.min(lim.entries))))
+            ZSet::new()
         } else {
-            ZSet(Repr::Skip(Skip::new()))
+            ZSet(Repr::Big(Box::default()))
         }
     }
 
@@ -189,22 +186,22 @@ impl ZSet {
     pub fn from_sorted(items: Vec<(Bytes, f64)>, lim: PackLimits) -> ZSet {
         let longest = items.iter().map(|(m, _)| m.len()).max().unwrap_or(0);
         if lim.fits(items.len(), longest) {
-            ZSet(Repr::Pack(
-                items.into_iter().map(|(m, s)| (pack_score(s), m)).collect(),
-            ))
+            ZSet(Repr::Pack(ZPack::build(
+                items.iter().map(|(m, s)| (*s, &m[..])),
+            )))
         } else {
-            let mut s = Skip::new();
-            for (m, score) in items {
-                s.insert_new(m, score);
+            let mut b = Big::default();
+            for (m, s) in items {
+                b.insert_new(&m, s);
             }
-            ZSet(Repr::Skip(s))
+            ZSet(Repr::Big(Box::new(b)))
         }
     }
 
     pub fn len(&self) -> usize {
         match &self.0 {
-            Repr::Pack(v) => v.len(),
-            Repr::Skip(s) => s.map.len(),
+            Repr::Pack(p) => p.len(),
+            Repr::Big(b) => b.tree.len(),
         }
     }
 
@@ -216,27 +213,27 @@ impl ZSet {
     pub fn encoding(&self) -> &'static str {
         match &self.0 {
             Repr::Pack(_) => "listpack",
-            Repr::Skip(_) => "skiplist",
+            Repr::Big(_) => "skiplist",
         }
     }
 
     /// Approximate bytes used, for MEMORY USAGE.
     pub fn mem_usage(&self) -> usize {
         match &self.0 {
-            Repr::Pack(v) => 16 + v.iter().map(|(_, m)| m.len() + 10).sum::<usize>(),
-            Repr::Skip(s) => 64 + s.map.len() * 120 + s.map.keys().map(|m| m.len()).sum::<usize>(),
+            Repr::Pack(p) => 16 + p.bytes(),
+            Repr::Big(b) => b.mem_usage(),
         }
     }
 
     pub fn score(&self, member: &[u8]) -> Option<f64> {
         match &self.0 {
-            Repr::Pack(v) => v.iter().find(|(_, m)| m[..] == *member).map(|(s, _)| *s),
-            Repr::Skip(s) => s.map.get(member).copied(),
+            Repr::Pack(p) => p.find(member).map(|(_, _, s)| s),
+            Repr::Big(b) => b.id(member).map(|id| b.slots.v[id as usize].score),
         }
     }
 
     /// Add `member` or change its score. Returns true if it was added. The set converts to the
-    /// skiplist first when the new member would break the listpack limits.
+    /// large encoding first when the new member would break the listpack limits.
     #[cfg(test)]
     pub fn insert(&mut self, member: &[u8], score: f64, lim: PackLimits) -> bool {
         self.upsert(member, lim, |_| Some(score))
@@ -252,82 +249,85 @@ impl ZSet {
         lim: PackLimits,
         decide: impl FnOnce(Option<f64>) -> Option<f64>,
     ) -> bool {
-        if let Repr::Pack(v) = &mut self.0 {
-            if let Some(i) = v.iter().position(|(_, m)| m[..] == *member) {
-                if let Some(score) = decide(Some(v[i].0)) {
-                    debug_assert!(!score.is_nan());
-                    if v[i].0 != score {
-                        let (_, m) = v.remove(i);
-                        pack_insert(v, score, m);
-                    }
+        let p = match &mut self.0 {
+            Repr::Big(b) => return b.upsert(member, decide),
+            Repr::Pack(p) => p,
+        };
+        if let Some((_, at, cur)) = p.find(member) {
+            if let Some(score) = decide(Some(cur)) {
+                debug_assert!(!score.is_nan());
+                if cur != score {
+                    p.remove_at(at);
+                    p.insert(score, member);
                 }
-                return false;
             }
-            let Some(score) = decide(None) else {
-                return false;
-            };
-            debug_assert!(!score.is_nan());
-            if v.len() < lim.entries && member.len() <= lim.value {
-                pack_insert(v, score, Bytes::copy_from_slice(member));
-                return true;
-            }
-            self.convert_to_skip();
-            if let Repr::Skip(s) = &mut self.0 {
-                s.insert_new(Bytes::copy_from_slice(member), score);
-            }
+            return false;
+        }
+        let Some(score) = decide(None) else {
+            return false;
+        };
+        debug_assert!(!score.is_nan());
+        if p.len() < lim.entries && member.len() <= lim.value {
+            p.insert(score, member);
             return true;
         }
-        match &mut self.0 {
-            Repr::Skip(s) => s.upsert(member, decide),
-            Repr::Pack(_) => false,
+        let mut b = Big::default();
+        for (_, s, m) in p.entries() {
+            b.insert_new(m, s);
         }
+        b.insert_new(member, score);
+        self.0 = Repr::Big(Box::new(b));
+        true
     }
 
     /// Remove `member`, returning its score.
     pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
         match &mut self.0 {
-            Repr::Pack(v) => {
-                let i = v.iter().position(|(_, m)| m[..] == *member)?;
-                Some(v.remove(i).0)
-            }
-            Repr::Skip(s) => {
-                let score = s.map.swap_remove(member)?;
-                s.list.delete(score, member);
+            Repr::Pack(p) => {
+                let (_, at, score) = p.find(member)?;
+                p.remove_at(at);
                 Some(score)
             }
+            Repr::Big(b) => b.remove(member),
         }
     }
 
     /// 0-based position of `member` in (score, member) order.
     pub fn rank(&self, member: &[u8]) -> Option<usize> {
         match &self.0 {
-            Repr::Pack(v) => v.iter().position(|(_, m)| m[..] == *member),
-            Repr::Skip(s) => {
-                let score = *s.map.get(member)?;
-                s.list.rank(score, member).checked_sub(1)
+            Repr::Pack(p) => p.find(member).map(|(i, _, _)| i),
+            Repr::Big(b) => {
+                let id = b.id(member)?;
+                b.tree.rank(&b.slots, b.slots.v[id as usize].score, member)
             }
         }
     }
 
     /// The member at a 0-based position.
-    #[cfg(test)]
-    pub fn get(&self, rank: usize) -> Option<(&Bytes, f64)> {
+    pub fn get(&self, rank: usize) -> Option<(&[u8], f64)> {
         match &self.0 {
-            Repr::Pack(v) => v.get(rank).map(|(s, m)| (m, *s)),
-            Repr::Skip(s) => {
-                let n = s.list.by_rank(rank + 1)?;
-                let node = &s.list.nodes[n as usize];
-                Some((&node.member, node.score))
+            Repr::Pack(p) => p.entries().nth(rank).map(|(_, s, m)| (m, s)),
+            Repr::Big(b) => {
+                let (s, id) = b.tree.get(rank)?;
+                Some((b.slots.member(id), s))
             }
         }
     }
 
     /// How many members, from the first, satisfy `pred`; `pred` must hold for a prefix of the
     /// order and not after it (a position found by descent, not by scanning).
-    pub fn count_while(&self, pred: impl Fn(f64, &[u8]) -> bool) -> usize {
+    fn count_while(&self, pred: impl Fn(f64, &[u8]) -> bool) -> usize {
         match &self.0 {
-            Repr::Pack(v) => v.partition_point(|(s, m)| pred(*s, m)),
-            Repr::Skip(s) => s.list.count_while(pred),
+            Repr::Pack(p) => p.entries().take_while(|&(_, s, m)| pred(s, m)).count(),
+            Repr::Big(b) => b.tree.count_while(|s, id| pred(s, b.slots.member(id))),
+        }
+    }
+
+    /// `count_while` for a predicate on the score alone: the tree never reads a member.
+    fn count_while_score(&self, pred: impl Fn(f64) -> bool) -> usize {
+        match &self.0 {
+            Repr::Pack(p) => p.entries().take_while(|&(_, s, _)| pred(s)).count(),
+            Repr::Big(b) => b.tree.count_while(|s, _| pred(s)),
         }
     }
 
@@ -336,8 +336,8 @@ impl ZSet {
         if r.is_empty() {
             return (0, 0);
         }
-        let start = self.count_while(|s, _| !r.gte_min(s));
-        let end = self.count_while(|s, _| r.lte_max(s));
+        let start = self.count_while_score(|s| !r.gte_min(s));
+        let end = self.count_while_score(|s| r.lte_max(s));
         (start, end.max(start))
     }
 
@@ -364,17 +364,21 @@ impl ZSet {
             (true, false) => len - rank,
             (true, true) => rank + 1,
         };
-        let pos = match &self.0 {
-            _ if left == 0 => 0,
-            Repr::Pack(_) => rank,
-            Repr::Skip(s) => s.list.by_rank(rank + 1).unwrap_or(NIL) as usize,
+        let at = match &self.0 {
+            _ if left == 0 => At::Done,
+            Repr::Pack(p) if rev => {
+                // No way back through varints: list the entries up to `rank` once.
+                let mut v: Vec<_> = p.entries().take(rank + 1).map(|(_, s, m)| (m, s)).collect();
+                v.reverse();
+                At::PackRev(v.into_iter())
+            }
+            Repr::Pack(p) => At::Pack(p.entries_at(p.offset(rank))),
+            Repr::Big(b) => match b.tree.cursor(rank) {
+                Some(c) => At::Big(&b.slots, c, true),
+                None => At::Done,
+            },
         };
-        Iter {
-            repr: &self.0,
-            pos,
-            rev,
-            left,
-        }
+        Iter { at, rev, left }
     }
 
     /// Remove the members at positions `[start, end)`; returns them in order.
@@ -384,122 +388,101 @@ impl ZSet {
             return Vec::new();
         }
         match &mut self.0 {
-            Repr::Pack(v) => v.drain(start..end).map(|(s, m)| (m, s)).collect(),
-            Repr::Skip(s) => {
-                let gone = s.list.delete_span(start, end);
-                for (m, _) in &gone {
-                    s.map.swap_remove(&m[..]);
+            Repr::Pack(p) => p.remove_span(start, end),
+            Repr::Big(b) if start == 0 && end == b.len() => b.take_all(),
+            Repr::Big(b) => {
+                let out = (start..end).filter_map(|_| b.remove_rank(start)).collect();
+                if start == 0 || end == b.len() + (end - start) {
+                    b.warm_end(start != 0);
                 }
-                gone
+                out
             }
         }
     }
 
-    /// The member at a uniformly drawn position of the storage (position in order for a
-    /// listpack, in the member map for a skiplist): O(1) random access for ZRANDMEMBER.
-    pub fn slot(&self, i: usize) -> Option<(&Bytes, f64)> {
-        match &self.0 {
-            Repr::Pack(v) => v.get(i).map(|(s, m)| (m, *s)),
-            Repr::Skip(s) => s.map.get_index(i).map(|(m, s)| (m, *s)),
-        }
+    /// The member at a uniformly drawn position: `i` in `0..len`, for ZRANDMEMBER.
+    pub fn slot(&self, i: usize) -> Option<(&[u8], f64)> {
+        self.get(i)
     }
 
     /// A uniformly random member.
-    pub fn random(&self) -> Option<(&Bytes, f64)> {
+    pub fn random(&self) -> Option<(&[u8], f64)> {
         if self.is_empty() {
             return None;
         }
-        self.slot(fastrand::usize(..self.len()))
+        self.get(fastrand::usize(..self.len()))
     }
 
     /// One ZSCAN step: `pos` 0 starts, the return value is the next position (0 when done). A
-    /// listpack is returned whole in one step, as Redis does. For a skiplist the member map is
-    /// walked from its end towards 0: removal moves the last entry into the hole, so an entry
-    /// not yet visited never moves and every member present throughout is returned.
-    pub fn scan(&self, pos: usize, count: usize, mut f: impl FnMut(&Bytes, f64)) -> usize {
+    /// listpack is returned whole in one step, as Redis does. A large set is walked by member
+    /// slot: a member keeps its slot for life, so every member present throughout is returned.
+    pub fn scan(&self, pos: usize, count: usize, mut f: impl FnMut(&[u8], f64)) -> usize {
         match &self.0 {
-            Repr::Pack(v) => {
-                for (s, m) in v {
-                    f(m, *s);
+            Repr::Pack(p) => {
+                for (_, s, m) in p.entries() {
+                    f(m, s);
                 }
                 0
             }
-            Repr::Skip(s) => {
-                let len = s.map.len();
-                let mut next = if pos == 0 { len } else { pos.min(len) };
-                let mut visited = 0;
-                while next > 0 && visited < count.max(1) {
-                    if let Some((m, sc)) = s.map.get_index(next - 1) {
-                        f(m, *sc);
+            Repr::Big(b) => {
+                let slots = &b.slots.v;
+                let mut next = pos;
+                let mut seen = 0;
+                while next < slots.len() && seen < count.max(1) {
+                    if let Some(m) = &slots[next].member {
+                        f(m, slots[next].score);
+                        seen += 1;
                     }
-                    next -= 1;
-                    visited += 1;
+                    next += 1;
                 }
-                next
+                if next >= slots.len() {
+                    0
+                } else {
+                    next
+                }
             }
         }
     }
-
-    /// Switch a listpack to the skiplist encoding.
-    fn convert_to_skip(&mut self) {
-        if let Repr::Pack(v) = &mut self.0 {
-            let mut s = Skip::new();
-            for (score, m) in std::mem::take(v) {
-                s.insert_new(m, score);
-            }
-            self.0 = Repr::Skip(s);
-        }
-    }
-}
-
-/// A listpack stores an integral score as an integer, so -0 reads back as 0 there (a skiplist
-/// keeps the sign, as Redis's does).
-#[inline]
-fn pack_score(s: f64) -> f64 {
-    if s == 0.0 {
-        0.0
-    } else {
-        s
-    }
-}
-
-fn pack_insert(v: &mut Vec<(f64, Bytes)>, score: f64, member: Bytes) {
-    let score = pack_score(score);
-    let at = v.partition_point(|(s, m)| before(*s, m, score, &member));
-    v.insert(at, (score, member));
 }
 
 /// Iterator over (member, score) from a position, forwards or backwards.
 pub struct Iter<'a> {
-    repr: &'a Repr,
-    /// Index in the listpack, or node id in the skiplist.
-    pos: usize,
+    at: At<'a>,
     rev: bool,
     left: usize,
 }
 
+enum At<'a> {
+    Done,
+    Pack(Entries<'a>),
+    PackRev(std::vec::IntoIter<(&'a [u8], f64)>),
+    /// The cursor, and whether it stands on the next item to yield (not yet stepped).
+    Big(&'a Slots, Cursor<'a>, bool),
+}
+
 impl<'a> Iterator for Iter<'a> {
-    type Item = (&'a Bytes, f64);
+    type Item = (&'a [u8], f64);
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.left == 0 {
             return None;
         }
         self.left -= 1;
-        match self.repr {
-            Repr::Pack(v) => {
-                let (s, m) = v.get(self.pos)?;
-                self.pos = if self.rev {
-                    self.pos.wrapping_sub(1)
-                } else {
-                    self.pos + 1
-                };
-                Some((m, *s))
-            }
-            Repr::Skip(sk) => {
-                let n = sk.list.nodes.get(self.pos)?;
-                self.pos = if self.rev { n.back } else { n.links[0].next } as usize;
-                Some((&n.member, n.score))
+        match &mut self.at {
+            At::Done => None,
+            At::Pack(e) => e.next().map(|(_, s, m)| (m, s)),
+            At::PackRev(v) => v.next(),
+            At::Big(slots, c, fresh) => {
+                if !*fresh {
+                    let moved = if self.rev { c.retreat() } else { c.advance() };
+                    if !moved {
+                        self.left = 0;
+                        return None;
+                    }
+                }
+                *fresh = false;
+                let (s, id) = c.get();
+                Some((slots.member(id), s))
             }
         }
     }
@@ -510,490 +493,197 @@ impl<'a> Iterator for Iter<'a> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Skiplist encoding
+// Large encoding
 
-/// Skiplist plus member map. The map is insertion-ordered so that ZSCAN has a stable cursor
-/// and ZRANDMEMBER O(1) uniform access.
-#[derive(Clone, Debug)]
-struct Skip {
-    list: SkipList,
-    map: IndexMap<Bytes, f64, ahash::RandomState>,
+/// Ask for the cache line at `p` without waiting for it (a hint: no fault, no effect on
+/// results).
+#[inline]
+fn prefetch(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch never faults nor reads into the program, whatever the address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p as *const i8);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }
 
-impl Skip {
-    fn new() -> Skip {
-        Skip {
-            list: SkipList::new(),
-            map: IndexMap::default(),
-        }
+/// A member and its score; `member` is None for a free slot.
+#[derive(Clone, Debug)]
+struct Slot {
+    score: f64,
+    member: Option<Box<[u8]>>,
+}
+
+/// Members by id: an id stays with its member for life (ZSCAN's cursor), freed ids are reused.
+#[derive(Clone, Debug, Default)]
+struct Slots {
+    v: Vec<Slot>,
+    free: Vec<u32>,
+}
+
+impl Members for Slots {
+    #[inline]
+    fn member(&self, id: u32) -> &[u8] {
+        self.v[id as usize].member.as_deref().unwrap_or(&[])
+    }
+}
+
+/// A large sorted set: each member stored once, in its slot; a hash index of slot ids for
+/// member lookups; the order in a B+tree of (score, id).
+#[derive(Clone, Debug, Default)]
+struct Big {
+    slots: Slots,
+    index: HashTable<u32>,
+    hasher: ahash::RandomState,
+    tree: Tree,
+    /// Bytes of all members (MEMORY USAGE without a walk).
+    member_bytes: usize,
+}
+
+impl Big {
+    #[inline]
+    fn hash(&self, member: &[u8]) -> u64 {
+        self.hasher.hash_one(member)
+    }
+
+    fn id(&self, member: &[u8]) -> Option<u32> {
+        let slots = &self.slots;
+        self.index
+            .find(self.hash(member), |&id| slots.member(id) == member)
+            .copied()
+    }
+
+    fn mem_usage(&self) -> usize {
+        // Members (rounded to the allocator's 16-byte steps), slots, index buckets (id and
+        // control byte), tree items at about 3/4 fill.
+        96 + self.member_bytes
+            + self.len() * 8
+            + self.slots.v.capacity() * 24
+            + self.index.capacity() * 5
+            + self.len() * 16
+    }
+
+    fn len(&self) -> usize {
+        self.tree.len()
     }
 
     /// Insert a member known to be absent.
-    fn insert_new(&mut self, member: Bytes, score: f64) {
-        self.list.insert(score, member.clone());
-        self.map.insert(member, score);
+    fn insert_new(&mut self, member: &[u8], score: f64) {
+        let hash = self.hash(member);
+        self.member_bytes += member.len();
+        let slot = Slot {
+            score,
+            member: Some(member.into()),
+        };
+        let id = match self.slots.free.pop() {
+            Some(id) => {
+                self.slots.v[id as usize] = slot;
+                id
+            }
+            None => {
+                self.slots.v.push(slot);
+                (self.slots.v.len() - 1) as u32
+            }
+        };
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.index
+            .insert_unique(hash, id, |&x| hasher.hash_one(slots.member(x)));
+        self.tree.insert(&self.slots, score, id);
     }
 
-    /// `ZSet::upsert` for this encoding: one hash of the member for the lookup and the insert.
+    /// `ZSet::upsert` for this encoding: one hash lookup, then the tree.
     fn upsert(&mut self, member: &[u8], decide: impl FnOnce(Option<f64>) -> Option<f64>) -> bool {
-        let hash = self.map.hasher().hash_one(member);
-        match self
-            .map
-            .raw_entry_mut_v1()
-            .from_key_hashed_nocheck(hash, member)
-        {
-            RawEntryMut::Occupied(mut e) => {
-                let cur = *e.get();
+        match self.id(member) {
+            Some(id) => {
+                let cur = self.slots.v[id as usize].score;
                 if let Some(score) = decide(Some(cur)) {
                     debug_assert!(!score.is_nan());
                     if cur != score {
-                        *e.get_mut() = score;
-                        self.list.update_score(cur, member, score);
+                        self.tree.remove(&self.slots, cur, member);
+                        self.slots.v[id as usize].score = score;
+                        self.tree.insert(&self.slots, score, id);
                     }
                 }
                 false
             }
-            RawEntryMut::Vacant(e) => {
+            None => {
                 let Some(score) = decide(None) else {
                     return false;
                 };
                 debug_assert!(!score.is_nan());
-                let m = Bytes::copy_from_slice(member);
-                self.list.insert(score, m.clone());
-                e.insert_hashed_nocheck(hash, m, score);
+                self.insert_new(member, score);
                 true
             }
         }
     }
-}
 
-const MAX_LEVEL: usize = 32;
-/// No node (end of a level, or no predecessor).
-const NIL: u32 = u32::MAX;
-/// The header node's id.
-const HEAD: u32 = 0;
+    fn remove(&mut self, member: &[u8]) -> Option<f64> {
+        let hash = self.hash(member);
+        let slots = &self.slots;
+        let entry = self
+            .index
+            .find_entry(hash, |&id| slots.member(id) == member)
+            .ok()?;
+        let (id, _) = entry.remove();
+        let score = self.slots.v[id as usize].score;
+        self.tree.remove(&self.slots, score, member);
+        self.release(id);
+        Some(score)
+    }
 
-#[derive(Clone, Copy, Debug)]
-struct Link {
-    next: u32,
-    /// Positions crossed by following `next` (Redis's span), for rank arithmetic.
-    span: u32,
-    /// The score of `next` (meaningless when `next` is NIL). A descent compares against it
-    /// where it stands instead of loading the next node: the nodes are scattered over memory
-    /// and each load is a likely cache miss; the next node is only read on a score tie (for
-    /// its member) or when the descent moves there.
-    score: f64,
-}
-
-const NO_LINK: Link = Link {
-    next: NIL,
-    span: 0,
-    score: 0.0,
-};
-
-/// Levels kept in the node itself (a node has more than 2 with probability 1/16): the descent
-/// reads the links of a node in the same cache line as the node, not in an allocation of
-/// their own.
-const INLINE: usize = 3;
-
-/// `repr(C)` keeps the links, read at every step of a descent, at the start.
-#[repr(C)]
-#[derive(Clone, Debug)]
-struct Node {
-    /// Levels `0..INLINE` (those past `lvl` unused).
-    links: [Link; INLINE],
-    /// Previous node on level 0; NIL for the first.
-    back: u32,
-    /// How many levels the node has.
-    lvl: u32,
-    score: f64,
-    member: Bytes,
-    /// Levels `INLINE..lvl` (empty, without allocation, for most nodes).
-    upper: Box<[Link]>,
-}
-
-impl Node {
-    fn new(score: f64, member: Bytes, back: u32, lvl: usize) -> Node {
-        Node {
-            links: [NO_LINK; INLINE],
-            back,
-            lvl: lvl as u32,
-            score,
-            member,
-            upper: if lvl > INLINE {
-                vec![NO_LINK; lvl - INLINE].into_boxed_slice()
-            } else {
-                Box::new([])
-            },
+    /// Remove the member at 0-based position `rank`.
+    fn remove_rank(&mut self, rank: usize) -> Option<(Bytes, f64)> {
+        let (score, id) = self.tree.remove_rank(rank)?;
+        let hash = self.hash(self.slots.member(id));
+        if let Ok(e) = self.index.find_entry(hash, |&x| x == id) {
+            e.remove();
         }
-    }
-}
-
-/// Redis's zskiplist with nodes in an arena (ids instead of pointers; freed ids reused).
-#[derive(Clone, Debug)]
-struct SkipList {
-    nodes: Vec<Node>,
-    free: Vec<u32>,
-    level: usize,
-    len: usize,
-    tail: u32,
-}
-
-impl SkipList {
-    fn new() -> SkipList {
-        let head = Node::new(0.0, Bytes::new(), NIL, MAX_LEVEL);
-        SkipList {
-            nodes: vec![head],
-            free: Vec::new(),
-            level: 1,
-            len: 0,
-            tail: NIL,
-        }
+        let member = self.release(id);
+        Some((Bytes::from(member.into_vec()), score))
     }
 
-    #[inline]
-    fn link(&self, x: u32, i: usize) -> Link {
-        let n = &self.nodes[x as usize];
-        if i < INLINE {
-            n.links[i]
-        } else {
-            n.upper[i - INLINE]
-        }
-    }
-
-    #[inline]
-    fn link_mut(&mut self, x: u32, i: usize) -> &mut Link {
-        let n = &mut self.nodes[x as usize];
-        if i < INLINE {
-            &mut n.links[i]
-        } else {
-            &mut n.upper[i - INLINE]
-        }
-    }
-
-    /// Whether `l` leads to a node strictly before (score, member).
-    #[inline]
-    fn leads_before(&self, l: Link, score: f64, member: &[u8]) -> bool {
-        l.next != NIL
-            && (l.score < score
-                || (l.score == score && self.nodes[l.next as usize].member[..] < *member))
-    }
-
-    #[inline]
-    fn node(&self, x: u32) -> &Node {
-        &self.nodes[x as usize]
-    }
-
-    /// Level of a new node: 1, then one more with probability 1/4 each (Redis's ZSKIPLIST_P).
-    fn random_level() -> usize {
-        let mut l = 1;
-        while l < MAX_LEVEL && (fastrand::u32(..) & 0xFFFF) < 0xFFFF / 4 {
-            l += 1;
-        }
-        l
-    }
-
-    fn alloc(&mut self, node: Node) -> u32 {
-        match self.free.pop() {
-            Some(id) => {
-                self.nodes[id as usize] = node;
-                id
-            }
-            None => {
-                self.nodes.push(node);
-                (self.nodes.len() - 1) as u32
-            }
-        }
-    }
-
-    fn release(&mut self, x: u32) -> (f64, Bytes) {
-        let n = &mut self.nodes[x as usize];
-        let member = std::mem::take(&mut n.member);
-        n.upper = Box::new([]);
-        n.lvl = 0;
-        self.free.push(x);
-        (n.score, member)
-    }
-
-    /// The last node before (score, member) on each level.
-    fn path(&self, score: f64, member: &[u8]) -> [u32; MAX_LEVEL] {
-        let mut update = [HEAD; MAX_LEVEL];
-        let mut x = HEAD;
-        for i in (0..self.level).rev() {
+    /// Remove every member, returning them in order.
+    fn take_all(&mut self) -> Vec<(Bytes, f64)> {
+        let mut out = Vec::with_capacity(self.len());
+        if let Some(mut c) = self.tree.cursor(0) {
             loop {
-                let l = self.link(x, i);
-                if self.leads_before(l, score, member) {
-                    x = l.next;
-                } else {
-                    break;
-                }
-            }
-            update[i] = x;
-        }
-        update
-    }
-
-    /// zslInsert: (score, member) must not be present.
-    fn insert(&mut self, score: f64, member: Bytes) {
-        let mut update = [HEAD; MAX_LEVEL];
-        let mut rank = [0u32; MAX_LEVEL];
-        let mut x = HEAD;
-        for i in (0..self.level).rev() {
-            rank[i] = if i == self.level - 1 { 0 } else { rank[i + 1] };
-            loop {
-                let l = self.link(x, i);
-                if self.leads_before(l, score, &member) {
-                    rank[i] += l.span;
-                    x = l.next;
-                } else {
-                    break;
-                }
-            }
-            update[i] = x;
-        }
-        let lvl = Self::random_level();
-        if lvl > self.level {
-            for i in self.level..lvl {
-                rank[i] = 0;
-                update[i] = HEAD;
-                self.link_mut(HEAD, i).span = self.len as u32;
-            }
-            self.level = lvl;
-        }
-        let back = if update[0] == HEAD { NIL } else { update[0] };
-        let id = self.alloc(Node::new(score, member, back, lvl));
-        for i in 0..lvl {
-            let u = self.link(update[i], i);
-            let crossed = rank[0] - rank[i];
-            *self.link_mut(id, i) = Link {
-                next: u.next,
-                span: u.span - crossed,
-                score: u.score,
-            };
-            *self.link_mut(update[i], i) = Link {
-                next: id,
-                span: crossed + 1,
-                score,
-            };
-        }
-        for (i, &u) in update.iter().enumerate().take(self.level).skip(lvl) {
-            self.link_mut(u, i).span += 1;
-        }
-        let nx = self.link(id, 0).next;
-        if nx != NIL {
-            self.nodes[nx as usize].back = id;
-        } else {
-            self.tail = id;
-        }
-        self.len += 1;
-    }
-
-    /// zslDeleteNode: unlink `x`, whose predecessors per level are `update`.
-    fn unlink(&mut self, x: u32, update: &[u32; MAX_LEVEL]) {
-        for (i, &u) in update.iter().enumerate().take(self.level) {
-            let xl = if i < self.node(x).lvl as usize {
-                Some(self.link(x, i))
-            } else {
-                None
-            };
-            let ul = self.link_mut(u, i);
-            match xl {
-                Some(xl) if ul.next == x => {
-                    ul.span = ul.span + xl.span - 1;
-                    ul.next = xl.next;
-                    ul.score = xl.score;
-                }
-                _ => ul.span -= 1,
-            }
-        }
-        let (nx, back) = (self.link(x, 0).next, self.node(x).back);
-        if nx != NIL {
-            self.nodes[nx as usize].back = back;
-        } else {
-            self.tail = back;
-        }
-        while self.level > 1 && self.link(HEAD, self.level - 1).next == NIL {
-            self.level -= 1;
-        }
-        self.len -= 1;
-    }
-
-    /// Delete (score, member) if present.
-    fn delete(&mut self, score: f64, member: &[u8]) -> bool {
-        let update = self.path(score, member);
-        let x = self.link(update[0], 0).next;
-        if x != NIL && self.node(x).score == score && self.node(x).member[..] == *member {
-            self.unlink(x, &update);
-            self.release(x);
-            true
-        } else {
-            false
-        }
-    }
-
-    /// zslUpdateScore: move (cur, member) to `score`, in place when the order allows.
-    fn update_score(&mut self, cur: f64, member: &[u8], score: f64) {
-        let update = self.path(cur, member);
-        let x = self.link(update[0], 0).next;
-        if x == NIL || self.node(x).member[..] != *member {
-            return;
-        }
-        let back = self.node(x).back;
-        let nx = self.link(x, 0).next;
-        if (back == NIL || self.node(back).score < score)
-            && (nx == NIL || self.node(nx).score > score)
-        {
-            self.nodes[x as usize].score = score;
-            // The links into x, one per level of x, are those of its predecessors.
-            for (i, &u) in update.iter().enumerate().take(self.node(x).lvl as usize) {
-                self.link_mut(u, i).score = score;
-            }
-            return;
-        }
-        self.unlink(x, &update);
-        let (_, m) = self.release(x);
-        self.insert(score, m);
-    }
-
-    /// 1-based rank of (score, member), 0 if absent (zslGetRank).
-    fn rank(&self, score: f64, member: &[u8]) -> usize {
-        let mut rank = 0usize;
-        let mut x = HEAD;
-        // x's score: only a node with the score sought can be the one.
-        let mut xscore = None;
-        for i in (0..self.level).rev() {
-            loop {
-                let l = self.link(x, i);
-                if l.next != NIL
-                    && (l.score < score
-                        || (l.score == score && self.node(l.next).member[..] <= *member))
-                {
-                    rank += l.span as usize;
-                    x = l.next;
-                    xscore = Some(l.score);
-                } else {
-                    break;
-                }
-            }
-            if xscore == Some(score) && self.node(x).member[..] == *member {
-                return rank;
-            }
-        }
-        0
-    }
-
-    /// The node at a 1-based rank (zslGetElementByRank).
-    fn by_rank(&self, rank: usize) -> Option<u32> {
-        if rank == 0 || rank > self.len {
-            return None;
-        }
-        let mut traversed = 0usize;
-        let mut x = HEAD;
-        for i in (0..self.level).rev() {
-            loop {
-                let l = self.link(x, i);
-                if l.next != NIL && traversed + l.span as usize <= rank {
-                    traversed += l.span as usize;
-                    x = l.next;
-                } else {
-                    break;
-                }
-            }
-            if traversed == rank {
-                return Some(x);
-            }
-        }
-        None
-    }
-
-    /// Length of the prefix whose nodes satisfy `pred`.
-    fn count_while(&self, pred: impl Fn(f64, &[u8]) -> bool) -> usize {
-        let mut rank = 0usize;
-        let mut x = HEAD;
-        for i in (0..self.level).rev() {
-            loop {
-                let l = self.link(x, i);
-                if l.next != NIL && pred(l.score, &self.node(l.next).member) {
-                    rank += l.span as usize;
-                    x = l.next;
-                } else {
+                let (score, id) = c.get();
+                let m = self.slots.v[id as usize].member.take().unwrap_or_default();
+                out.push((Bytes::from(m.into_vec()), score));
+                if !c.advance() {
                     break;
                 }
             }
         }
-        rank
-    }
-
-    /// Delete the nodes at 0-based positions `[start, end)` (zslDeleteRangeByRank).
-    fn delete_span(&mut self, start: usize, end: usize) -> Vec<(Bytes, f64)> {
-        let mut update = [HEAD; MAX_LEVEL];
-        let mut traversed = 0usize;
-        let mut x = HEAD;
-        for i in (0..self.level).rev() {
-            loop {
-                let l = self.link(x, i);
-                if l.next != NIL && traversed + (l.span as usize) < start + 1 {
-                    traversed += l.span as usize;
-                    x = l.next;
-                } else {
-                    break;
-                }
-            }
-            update[i] = x;
-        }
-        let mut out = Vec::with_capacity(end - start);
-        let mut x = self.link(x, 0).next;
-        let mut pos = start;
-        while x != NIL && pos < end {
-            let next = self.link(x, 0).next;
-            self.unlink(x, &update);
-            let (score, m) = self.release(x);
-            out.push((m, score));
-            pos += 1;
-            x = next;
-        }
+        *self = Big::default();
         out
     }
 
-    /// Check the invariants (tests).
-    #[cfg(test)]
-    fn check(&self) {
-        let mut count = 0;
-        let mut x = self.link(HEAD, 0).next;
-        let mut prev = NIL;
-        while x != NIL {
-            let n = self.node(x);
-            assert_eq!(n.back, prev);
-            if prev != NIL {
-                let p = self.node(prev);
-                assert!(before(p.score, &p.member, n.score, &n.member));
-            }
-            assert_eq!(n.upper.len(), (n.lvl as usize).saturating_sub(INLINE));
-            prev = x;
-            x = n.links[0].next;
-            count += 1;
+    /// Start fetching what the next pop from one end will read: ZPOPMIN, ZPOPMAX and their
+    /// blocking forms drain a set in order, and each pop would otherwise wait on memory for the
+    /// slot, then for the member (hashed to find its index entry, and sent). The next item's
+    /// member is fetched (its slot was asked for at the previous pop), and the slot after it.
+    fn warm_end(&self, last: bool) {
+        let [next, after] = self.tree.ends(last);
+        if let Some(m) = next.and_then(|id| self.slots.v[id as usize].member.as_deref()) {
+            prefetch(m.as_ptr());
         }
-        assert_eq!(count, self.len);
-        assert_eq!(self.tail, prev);
-        // Spans: every link's span is the distance in positions.
-        let pos_of = |id: u32| -> usize {
-            let mut p = 0;
-            let mut y = HEAD;
-            while y != id {
-                y = self.link(y, 0).next;
-                p += 1;
-            }
-            p
-        };
-        for i in 0..self.level {
-            let mut y = HEAD;
-            while self.link(y, i).next != NIL {
-                let l = self.link(y, i);
-                assert_eq!(l.span as usize, pos_of(l.next) - pos_of(y));
-                assert_eq!(l.score.to_bits(), self.node(l.next).score.to_bits());
-                y = l.next;
-            }
+        if let Some(id) = after {
+            prefetch(&self.slots.v[id as usize] as *const Slot as *const u8);
         }
+    }
+
+    /// Free a slot, returning its member.
+    fn release(&mut self, id: u32) -> Box<[u8]> {
+        let m = self.slots.v[id as usize].member.take().unwrap_or_default();
+        self.member_bytes -= m.len();
+        if id as usize + 1 == self.slots.v.len() {
+            self.slots.v.pop();
+        } else {
+            self.slots.free.push(id);
+        }
+        m
     }
 }
 
@@ -1012,6 +702,12 @@ mod tests {
         value: 3,
     };
 
+    /// The handle a key's value points to: one 16-byte allocation.
+    #[test]
+    fn handle_is_two_words() {
+        assert_eq!(std::mem::size_of::<ZSet>(), 16);
+    }
+
     #[test]
     fn converts_past_the_limits_and_keeps_order() {
         let mut z = ZSet::new();
@@ -1021,7 +717,7 @@ mod tests {
         assert_eq!(z.encoding(), "listpack");
         assert!(z.insert(b"e", 0.0, SMALL));
         assert_eq!(z.encoding(), "skiplist");
-        let order: Vec<_> = z.iter().map(|(m, _)| m.clone()).collect();
+        let order: Vec<_> = z.iter().map(|(m, _)| Bytes::copy_from_slice(m)).collect();
         assert_eq!(order, vec![b("d"), b("e"), b("c"), b("b"), b("a")]);
         let mut z = ZSet::new();
         z.insert(b"abcd", 1.0, SMALL);
@@ -1046,8 +742,8 @@ mod tests {
             }
             assert_eq!(z.rank(b"m010"), Some(10));
             assert_eq!(
-                z.get(10).map(|(m, s)| (m.clone(), s)),
-                Some((b("m010"), 5.0))
+                z.get(10).map(|(m, s)| (m.to_vec(), s)),
+                Some((b"m010".to_vec(), 5.0))
             );
             let r = ScoreRange {
                 min: 5.0,
@@ -1095,7 +791,7 @@ mod tests {
         let mut round = 0;
         loop {
             pos = z.scan(pos, 10, |m, _| {
-                seen.insert(m.clone());
+                seen.insert(m.to_vec());
             });
             round += 1;
             z.remove(format!("k{}", 500 + (round * 7) % 500).as_bytes());
@@ -1287,9 +983,13 @@ mod tests {
                 assert_eq!(z.score(m), Some(*s));
                 assert_eq!(z.get(i).map(|(x, _)| x.to_vec()), Some(m.clone()));
             }
-            if let Repr::Skip(s) = &z.0 {
-                s.list.check();
-                assert_eq!(s.map.len(), s.list.len);
+            if let Repr::Big(b) = &z.0 {
+                b.tree.check(&b.slots);
+                assert_eq!(b.index.len(), b.tree.len());
+                let live = b.slots.v.iter().filter_map(|s| s.member.as_ref());
+                let (count, bytes) = live.fold((0, 0), |(c, n), m| (c + 1, n + m.len()));
+                assert_eq!(count, b.tree.len());
+                assert_eq!(bytes, b.member_bytes);
             }
         }
     }
