@@ -540,3 +540,45 @@ fn client_info_counts_the_running_command() {
         assert_eq!(r.read_reply_str(), "+PONG\r\n");
     });
 }
+
+/// A transaction as MONITOR shows it (Redis's order): MULTI, then each queued command as EXEC
+/// runs it, then EXEC; a discarded transaction shows MULTI and EXEC only.
+#[test]
+fn monitor_shows_a_transaction_in_run_order() {
+    both(|s| {
+        let mut mon = s.raw();
+        mon.send_cmd(&[b"MONITOR"]);
+        assert_eq!(mon.read_reply_str(), "+OK\r\n");
+        let mut c = s.conn();
+        q(&mut c, &["MULTI"]);
+        q(&mut c, &["SET", "foo", "bar"]);
+        q(&mut c, &["EXEC"]);
+        q(&mut c, &["MULTI"]);
+        let _ = qerr(&mut c, &["NOSUCHCMD"]);
+        let _ = qerr(&mut c, &["EXEC"]);
+        q(&mut c, &["ECHO", "monitor-done"]);
+        let mut lines = Vec::new();
+        assert!(wait_until(WAIT, || {
+            lines.push(mon.read_reply_str());
+            lines.iter().any(|l| l.contains("\"monitor-done\""))
+        }));
+        let names: Vec<String> = lines
+            .iter()
+            .filter_map(|l| l.split("] ").nth(1))
+            .map(|rest| rest.trim_end().to_string())
+            .filter(|l| !l.starts_with("\"CLIENT\" \"SETINFO\""))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "\"MULTI\"",
+                "\"SET\" \"foo\" \"bar\"",
+                "\"EXEC\"",
+                "\"MULTI\"",
+                "\"EXEC\"",
+                "\"ECHO\" \"monitor-done\""
+            ],
+            "{lines:?}"
+        );
+    });
+}

@@ -186,7 +186,7 @@ pub fn exec_sync(shard: &Rc<Shard>, tx: &mut TxState, name: &str) -> Option<Repl
 pub async fn exec_async(shard: &Rc<Shard>, conn: &ConnRef, name: &str, args: &[Bytes]) -> Reply {
     match name {
         "watch" => watch(shard, conn, args).await,
-        "exec" => exec(shard, conn).await,
+        "exec" => exec(shard, conn, args).await,
         _ => Reply::err("ERR internal routing error"),
     }
 }
@@ -288,7 +288,7 @@ impl Step {
     }
 }
 
-async fn exec(shard: &Rc<Shard>, conn: &ConnRef) -> Reply {
+async fn exec(shard: &Rc<Shard>, conn: &ConnRef, args: &[Bytes]) -> Reply {
     let (queued, aborted, watched, db0) = {
         let mut c = conn.borrow_mut();
         let tx = &mut c.client.tx;
@@ -310,6 +310,7 @@ async fn exec(shard: &Rc<Shard>, conn: &ConnRef) -> Reply {
     } else {
         None
     };
+    let monitored = crate::observe::monitor::active(shard).then(|| queued.clone());
     let reply = if aborted {
         Reply::err("EXECABORT Transaction discarded because of previous errors.")
     } else if let Some(Reply::Error(e)) = oom {
@@ -318,8 +319,41 @@ async fn exec(shard: &Rc<Shard>, conn: &ConnRef) -> Reply {
         run(shard, conn, queued, watched, db0).await
     };
     let mut c = conn.borrow_mut();
+    if let Some(queued) = monitored {
+        monitor_exec(shard, &c.client.addr, db0, &queued, &reply, args);
+    }
     unwatch_all(shard, &mut c.client.tx);
     reply
+}
+
+/// MONITOR lines for a transaction, as Redis writes them: the commands it ran (none if it was
+/// discarded or a WATCHed key changed), then EXEC itself (`exec`, as the client sent it).
+fn monitor_exec(
+    shard: &Rc<Shard>,
+    addr: &str,
+    db0: usize,
+    queued: &[Vec<Bytes>],
+    reply: &Reply,
+    exec: &[Bytes],
+) {
+    use crate::observe::monitor::feed;
+    let mut db = db0;
+    if matches!(reply, Reply::Array(_)) {
+        for args in queued {
+            if let Some(spec) = super::lookup(&args[0]) {
+                feed(shard, spec, args, db, addr);
+                if spec.name == "select" {
+                    let n = args.get(1).and_then(|a| crate::util::num::parse_i64(a));
+                    if let Some(n) = n.filter(|&n| n >= 0) {
+                        db = n as usize;
+                    }
+                }
+            }
+        }
+    }
+    if let Some(spec) = super::lookup(b"exec") {
+        feed(shard, spec, exec, db, addr);
+    }
 }
 
 async fn run(

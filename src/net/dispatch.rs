@@ -315,7 +315,9 @@ fn process_input(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
             }
             continue;
         }
-        if crate::observe::monitor::active(shard) {
+        // EXEC is shown after the commands it runs (commands/transaction.rs), as Redis shows
+        // each command once it has run.
+        if spec.name != "exec" && crate::observe::monitor::active(shard) {
             crate::observe::monitor::feed(shard, spec, &args, c.client.db, &c.client.addr);
         }
         let handler = match spec.kind {
