@@ -775,3 +775,57 @@ fn channel_permissions_guard_publish_and_subscribe() {
         ps.subscribe("news.2").expect("allowed channel");
     });
 }
+
+/// ACL LOG's context inside a transaction, and EXEC's second check of the queued commands (the
+/// rules may change between MULTI and EXEC), as Redis 7.0.
+#[test]
+fn transactions_are_checked_again_at_exec_and_logged_as_multi() {
+    both(|s| {
+        let mut admin = s.conn();
+        q(
+            &mut admin,
+            &[
+                "ACL", "SETUSER", "tx", "on", ">p", "~*", "+multi", "+exec", "+incr",
+            ],
+        );
+        let mut c = s.conn();
+        auth(&mut c, "tx", "p");
+        // Refused while queueing: context multi, the EXEC aborts.
+        q(&mut admin, &["ACL", "LOG", "RESET"]);
+        assert_eq!(q(&mut c, &["MULTI"]), ok());
+        assert!(qerr(&mut c, &["SET", "k", "v"]).starts_with("NOPERM"));
+        assert!(qerr(&mut c, &["EXEC"]).starts_with("EXECABORT"));
+        let log = match q(&mut admin, &["ACL", "LOG"]) {
+            Value::Array(v) => v,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(log_field(&log[0], "context"), bulk("multi"));
+        assert_eq!(log_field(&log[0], "object"), bulk("set"));
+        // Allowed when queued, taken away before EXEC: that command's reply is the error.
+        let mut raw = s.raw();
+        assert_eq!(raw.roundtrip(&[b"AUTH", b"tx", b"p"]), b"+OK\r\n");
+        assert_eq!(raw.roundtrip(&[b"MULTI"]), b"+OK\r\n");
+        assert_eq!(raw.roundtrip(&[b"INCR", b"n"]), b"+QUEUED\r\n");
+        q(&mut admin, &["ACL", "SETUSER", "tx", "-incr"]);
+        assert_eq!(
+            String::from_utf8_lossy(&raw.roundtrip(&[b"EXEC"])),
+            "*1\r\n-NOPERM ACLs rules changed between the moment the transaction was \
+             accumulated and the EXEC call. This command is no longer allowed for the \
+             following reason: no permission to execute the command or subcommand\r\n"
+        );
+        assert_eq!(q(&mut admin, &["EXISTS", "n"]), int(0));
+        let log = match q(&mut admin, &["ACL", "LOG"]) {
+            Value::Array(v) => v,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(log_field(&log[0], "context"), bulk("multi"));
+        assert_eq!(log_field(&log[0], "object"), bulk("incr"));
+        // Outside a transaction the context is toplevel.
+        assert!(qerr(&mut c, &["INCR", "n"]).starts_with("NOPERM"));
+        let log = match q(&mut admin, &["ACL", "LOG"]) {
+            Value::Array(v) => v,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(log_field(&log[0], "context"), bulk("toplevel"));
+    });
+}

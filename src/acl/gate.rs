@@ -13,8 +13,8 @@ use std::rc::Rc;
 pub enum Refused {
     /// The client's user was deleted: close the connection.
     Gone,
-    /// -NOPERM …
-    Denied(Reply),
+    /// -NOPERM … (with what was denied, when it is logged).
+    Denied(Reply, Option<Reason>),
 }
 
 /// Whether the client may run this command. The common case (an unrestricted user, ACL
@@ -46,13 +46,16 @@ pub fn check(
                     object,
                     client.acl.name().to_string(),
                 );
-                return Err(Refused::Denied(Reply::err(
-                    "NOPERM this user has no permissions to access one of the channels used \
-                     as arguments",
-                )));
+                return Err(Refused::Denied(
+                    Reply::err(
+                        "NOPERM this user has no permissions to access one of the channels \
+                         used as arguments",
+                    ),
+                    Some(Reason::Channel),
+                ));
             }
             match sort_patterns_denied(&client.acl.user, spec, args) {
-                Some(r) => Err(Refused::Denied(r)),
+                Some(r) => Err(Refused::Denied(r, None)),
                 None => Ok(()),
             }
         }
@@ -63,7 +66,7 @@ pub fn check(
                 Denied::Key(_, k) => (Reason::Key, String::from_utf8_lossy(&k).into_owned()),
             };
             record(shard, client, reason, object, client.acl.name().to_string());
-            Err(Refused::Denied(r))
+            Err(Refused::Denied(r, Some(reason)))
         }
     }
 }
@@ -120,6 +123,32 @@ fn sort_patterns_denied(user: &super::User, spec: &CommandSpec, args: &[Bytes]) 
     None
 }
 
+/// Redis's second check of a queued command, when EXEC runs it (the rules may have changed
+/// since it was queued; a denial is logged in the "multi" context): None to run it, else the
+/// error that stands in for its reply.
+pub fn recheck_queued(
+    shard: &Rc<Shard>,
+    client: &mut ClientState,
+    spec: &CommandSpec,
+    args: &[Bytes],
+) -> Option<Reply> {
+    let reason = match check(shard, client, spec, args) {
+        Ok(()) => return None,
+        Err(Refused::Denied(_, Some(Reason::Command))) => {
+            "no permission to execute the command or subcommand"
+        }
+        Err(Refused::Denied(_, Some(Reason::Key))) => "no permission to touch the specified keys",
+        Err(Refused::Denied(_, Some(Reason::Channel))) => {
+            "no permission to access one of the channels used as arguments"
+        }
+        Err(_) => "no permission",
+    };
+    Some(Reply::err(format!(
+        "NOPERM ACLs rules changed between the moment the transaction was accumulated and the \
+         EXEC call. This command is no longer allowed for the following reason: {reason}"
+    )))
+}
+
 /// Add an ACL LOG entry (on shard 0, in the order this shard sends them).
 pub fn record(
     shard: &Rc<Shard>,
@@ -129,9 +158,16 @@ pub fn record(
     username: String,
 ) {
     let now = std::time::Instant::now();
+    // Inside MULTI (queueing) or EXEC (running the queue) the context is the transaction's.
+    let context = if client.tx.in_multi() || client.tx.deny_blocking {
+        "multi"
+    } else {
+        "toplevel"
+    };
     let entry = Entry {
         count: 1,
         reason,
+        context,
         object,
         username,
         client_info: crate::commands::server::client_line(shard, client, None, client.id),

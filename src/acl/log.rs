@@ -31,6 +31,8 @@ impl Reason {
 pub struct Entry {
     pub count: u64,
     pub reason: Reason,
+    /// Where the denied command was: "toplevel", or "multi" (queued, or run by EXEC).
+    pub context: &'static str,
     pub object: String,
     pub username: String,
     pub client_info: String,
@@ -51,6 +53,7 @@ impl AclLog {
         let now = e.created;
         let similar = self.entries.iter().take(10).position(|o| {
             o.reason == e.reason
+                && o.context == e.context
                 && o.object == e.object
                 && o.username == e.username
                 && now.duration_since(o.updated).as_millis() < GROUPING_MS
@@ -91,7 +94,7 @@ impl AclLog {
                     Reply::Map(vec![
                         (s("count"), Reply::Int(e.count as i64)),
                         (s("reason"), s(e.reason.name())),
-                        (s("context"), s("toplevel")),
+                        (s("context"), s(e.context)),
                         (s("object"), s(&e.object)),
                         (s("username"), s(&e.username)),
                         (s("age-seconds"), Reply::Double(age)),

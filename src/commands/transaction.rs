@@ -244,6 +244,8 @@ struct Step {
     args: Vec<Bytes>,
     spec: &'static CommandSpec,
     db: usize,
+    /// Refused by the ACL check EXEC makes again: the reply that stands in for it.
+    denied: Option<Reply>,
 }
 
 impl Step {
@@ -371,7 +373,20 @@ async fn run(
         let Some(spec) = super::lookup(&args[0]) else {
             return Reply::err("EXECABORT Transaction discarded because of previous errors.");
         };
-        steps.push(Step { args, spec, db });
+        let denied = {
+            let mut c = conn.borrow_mut();
+            // Marks the log context as the transaction's.
+            c.client.tx.deny_blocking = true;
+            let d = crate::acl::gate::recheck_queued(shard, &mut c.client, spec, &args);
+            c.client.tx.deny_blocking = false;
+            d
+        };
+        steps.push(Step {
+            args,
+            spec,
+            db,
+            denied,
+        });
         if spec.name == "select" {
             if let Some(d) = steps
                 .last()
@@ -502,6 +517,7 @@ async fn run_on_one(
                 let replies = steps
                     .iter()
                     .map(|s| match s.spec.kind {
+                        _ if s.denied.is_some() => s.denied.clone().unwrap_or(Reply::Nil),
                         Kind::Keyed(h) | Kind::Split(h, _) | Kind::Coordinated(h) => {
                             sh.exec(s.db, s.spec, h, &s.args, now)
                         }
@@ -520,6 +536,9 @@ async fn run_on_one(
 
 /// One command of a transaction spanning shards, run while EXEC holds its locks.
 async fn run_step(shard: &Rc<Shard>, conn: &ConnRef, s: Step) -> Reply {
+    if let Some(r) = s.denied {
+        return r;
+    }
     // The database as the earlier commands left it (SELECT runs for real).
     let db = conn.borrow().client.db;
     let step = Step { db, ..s };

@@ -272,7 +272,7 @@ fn process_input(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
                 c.closed = true;
                 break;
             }
-            Err(crate::acl::gate::Refused::Denied(r)) => {
+            Err(crate::acl::gate::Refused::Denied(r, _)) => {
                 let suppress = c.client.suppress(skipped);
                 shard.stats.borrow_mut().record_rejected(Some(spec.name));
                 c.client.tx.refused();
