@@ -582,7 +582,7 @@ pub fn store_result(
             ctx.propagate(&c);
         }
     }
-    ctx.set(dst, Value::ZSet(Box::new(z)), 0);
+    ctx.set(dst, Value::ZSet(z), 0);
     Reply::Int(n as i64)
 }
 
@@ -759,7 +759,7 @@ fn zadd_apply(ctx: &mut Ctx, key: &[u8], pairs: &[Bytes], f: AddFlags, ch: bool)
         Ok(Some(z)) => z,
         Ok(None) => {
             let z = ZSet::with_hint(scores.len(), pairs[1].len(), lim);
-            ctx.set(key, Value::ZSet(Box::new(z)), 0);
+            ctx.set(key, Value::ZSet(z), 0);
             match ctx.created_as(key, Value::zset_mut) {
                 Ok(z) => z,
                 Err(e) => return e,
@@ -1589,7 +1589,7 @@ fn read_setop_input<'a>(ctx: &'a mut Ctx<'_>, key: &[u8]) -> Result<Option<&'a V
 /// A copy of the input at `key` (for the coordinator).
 pub fn fetch_setop_input(ctx: &mut Ctx, key: &[u8]) -> Result<Option<OwnedInput>, Reply> {
     Ok(match read_setop_input(ctx, key)? {
-        Some(Value::ZSet(z)) => Some(OwnedInput::Z((**z).clone())),
+        Some(Value::ZSet(z)) => Some(OwnedInput::Z((*z).clone())),
         Some(Value::Set(s)) => Some(OwnedInput::S(s.clone())),
         _ => None,
     })

@@ -788,10 +788,7 @@ fn zset_from_items(mut items: Vec<(Bytes, f64)>, lim: &StoreLimits) -> Option<Va
     if items.is_empty() || members.windows(2).any(|w| w[0] == w[1]) {
         return None;
     }
-    Some(Value::ZSet(Box::new(ZSet::from_sorted(
-        items,
-        lim.zset_pack,
-    ))))
+    Some(Value::ZSet(ZSet::from_sorted(items, lim.zset_pack)))
 }
 
 /// rdbSaveLen.
@@ -1217,7 +1214,7 @@ mod tests {
                 PackLimits::default(),
             );
         }
-        let v = Value::ZSet(Box::new(z));
+        let v = Value::ZSet(z);
         let back = rst(&dump(&v, &StoreLimits::default())).expect("round trip");
         assert_eq!(back, v);
         assert_eq!(back.encoding(), "skiplist");

@@ -10,7 +10,7 @@ pub enum Value {
     List(super::list::List),
     Hash(super::hash::Hash),
     Set(super::set::Set),
-    ZSet(Box<super::zset::ZSet>),
+    ZSet(super::zset::ZSet),
     Stream(Box<super::stream::Stream>),
 }
 
