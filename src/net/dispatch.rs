@@ -153,10 +153,17 @@ fn prefetch_input(shard: &Shard, c: &super::conn::Conn) {
     let Some(db) = store.dbs.get(c.client.db) else {
         return;
     };
+    let mut first: Option<&[u8]> = None;
     crate::protocol::peek::second_args(&c.rbuf, PREFETCH_AHEAD, |k| {
+        // A pipeline on one hot key (LPUSH list …) has nothing to prefetch after the first.
+        if first.is_some_and(|f| f == k) {
+            return false;
+        }
+        first.get_or_insert(k);
         if shard.n == 1 || routing::key_shard(k, shard.n) == shard.id {
             db.prefetch(k);
         }
+        true
     });
 }
 

@@ -5,8 +5,9 @@
 //! Advisory only: anything unexpected (inline requests, a partial request, a malformed one)
 //! ends the look ahead, and the real parser decides what the bytes mean.
 
-/// Call `f` with the second argument of each of the first `max` complete requests in `buf`.
-pub fn second_args(buf: &[u8], max: usize, mut f: impl FnMut(&[u8])) {
+/// Call `f` with the second argument of each of the first `max` complete requests in `buf`,
+/// until it returns false.
+pub fn second_args<'a>(buf: &'a [u8], max: usize, mut f: impl FnMut(&'a [u8]) -> bool) {
     let mut pos = 0;
     for _ in 0..max {
         let Some((argc, p)) = header(buf, pos, b'*') else {
@@ -21,8 +22,8 @@ pub fn second_args(buf: &[u8], max: usize, mut f: impl FnMut(&[u8])) {
             if buf.len() < end + 2 {
                 return;
             }
-            if j == 1 {
-                f(&buf[p..end]);
+            if j == 1 && !f(&buf[p..end]) {
+                return;
             }
             pos = end + 2;
         }
@@ -52,7 +53,10 @@ mod tests {
 
     fn keys(buf: &[u8], max: usize) -> Vec<Vec<u8>> {
         let mut out = vec![];
-        second_args(buf, max, |k| out.push(k.to_vec()));
+        second_args(buf, max, |k| {
+            out.push(k.to_vec());
+            true
+        });
         out
     }
 
