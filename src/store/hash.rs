@@ -6,11 +6,33 @@
 use super::key::Key;
 use super::pack::Pack;
 use bytes::Bytes;
-use indexmap::IndexMap;
 
-/// Fields and values as `Key`s: up to 22 bytes inline in the table's bucket, longer ones in an
+/// Fields and values as `Key`s: up to 22 bytes inline in the table's item, longer ones in an
 /// exactly sized buffer (a `Bytes` handle would cost 32 bytes plus an allocation each).
-pub type Table = IndexMap<Key, Key, ahash::RandomState>;
+pub type Table = super::table::Table<Pair>;
+
+/// A field and its value, as the table holds them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pair {
+    pub field: Key,
+    pub value: Key,
+}
+
+impl Pair {
+    pub fn new(field: &[u8], value: &[u8]) -> Pair {
+        Pair {
+            field: Key::new(field),
+            value: Key::new(value),
+        }
+    }
+}
+
+impl super::table::Keyed for Pair {
+    #[inline]
+    fn key(&self) -> &[u8] {
+        &self.field
+    }
+}
 
 /// The table is boxed so that a small hash (the common case) keeps `Value` and every keyspace
 /// entry small.
@@ -74,7 +96,7 @@ impl Hash {
                 }
                 None
             }
-            Hash::Table(t) => t.get(field).map(|v| &v[..]),
+            Hash::Table(t) => t.get(field).map(|p| &p.value[..]),
         }
     }
 
@@ -84,10 +106,10 @@ impl Hash {
 
     fn convert_to_table(&mut self) {
         if let Hash::Packed(p) = self {
-            let mut t = Table::with_capacity_and_hasher(p.len() / 2, Default::default());
+            let mut t = Table::with_capacity(p.len() / 2);
             let mut it = p.iter();
             while let (Some(f), Some(v)) = (it.next(), it.next()) {
-                t.insert(Key::new(f), Key::new(v));
+                t.insert(Pair::new(f, v));
             }
             *self = Hash::Table(Box::new(t));
         }
@@ -120,14 +142,14 @@ impl Hash {
                     true
                 }
             },
-            Hash::Table(t) => match t.get_mut(field) {
+            Hash::Table(t) => {
+                let (p, new) = t.find_or_insert(field, || Pair::new(field, value));
                 // An existing field keeps its stored key; only the value is replaced.
-                Some(v) => {
-                    *v = Key::new(value);
-                    false
+                if !new {
+                    p.value = Key::new(value);
                 }
-                None => t.insert(Key::new(field), Key::new(value)).is_none(),
-            },
+                new
+            }
         };
         if matches!(self, Hash::Packed(_)) && self.len() > lim.entries {
             self.convert_to_table();
@@ -156,7 +178,7 @@ impl Hash {
                 let mut it = p.iter();
                 Box::new(std::iter::from_fn(move || Some((it.next()?, it.next()?))))
             }
-            Hash::Table(t) => Box::new(t.iter().map(|(f, v)| (&f[..], &v[..]))),
+            Hash::Table(t) => Box::new(t.iter().map(|p| (&p.field[..], &p.value[..]))),
         }
     }
 
@@ -164,7 +186,7 @@ impl Hash {
     pub fn pair_at(&self, i: usize) -> Option<(&[u8], &[u8])> {
         match self {
             Hash::Packed(p) => Some((p.get(2 * i)?, p.get(2 * i + 1)?)),
-            Hash::Table(t) => t.get_index(i).map(|(f, v)| (&f[..], &v[..])),
+            Hash::Table(t) => t.get_index(i).map(|p| (&p.field[..], &p.value[..])),
         }
     }
 
@@ -184,8 +206,8 @@ impl Hash {
                 let mut next = if pos == 0 { len } else { pos.min(len) };
                 let mut visited = 0;
                 while next > 0 && visited < count {
-                    if let Some((k, v)) = t.get_index(next - 1) {
-                        f(k, v);
+                    if let Some(p) = t.get_index(next - 1) {
+                        f(&p.field, &p.value);
                     }
                     next -= 1;
                     visited += 1;
@@ -201,7 +223,11 @@ impl Hash {
             Hash::Packed(p) => p.bytes() + 32,
             Hash::Table(t) => {
                 let heap = |k: &Key| if k.len() > 22 { k.len() + 8 } else { 0 };
-                t.iter().map(|(f, v)| 64 + heap(f) + heap(v)).sum::<usize>() + 64
+                // The item, and about two u32 index slots and their control bytes.
+                t.iter()
+                    .map(|p| 58 + heap(&p.field) + heap(&p.value))
+                    .sum::<usize>()
+                    + 64
             }
         }
     }

@@ -11,6 +11,7 @@ pub mod notify;
 pub mod pack;
 pub mod set;
 pub mod stream;
+pub mod table;
 pub mod value;
 pub mod watch;
 pub mod zset;

@@ -28,12 +28,27 @@ impl Clone for Pack {
     }
 }
 
-/// The capacity to allocate for `n` bytes: `n` rounded up to what the allocator hands out
-/// anyway (glibc malloc: 16-byte steps with an 8-byte header, 24 usable bytes at least), plus an
-/// eighth past 512 bytes so a growing large pack is not copied on every push.
+/// The capacity to allocate for `n` bytes: `n` rounded up to the jemalloc size class it lands
+/// in anyway (the gap would be wasted, and this way later pushes fill it without a
+/// reallocation), plus an eighth past 512 bytes so a growing large pack is not copied on every
+/// push.
 pub fn fit_capacity(n: usize) -> usize {
-    let n = if n > 512 { n + n / 8 } else { n };
-    ((n + 8 + 15) & !15).max(32) - 8
+    size_class(if n > 512 { n + n / 8 } else { n })
+}
+
+/// jemalloc's size class for `n` bytes (x86-64, 16-byte quantum): 8, then 16-byte steps up to
+/// 128, then four classes per doubling (160, 192, 224, 256, 320, …).
+pub fn size_class(n: usize) -> usize {
+    if n <= 8 {
+        return 8;
+    }
+    if n <= 128 {
+        return (n + 15) & !15;
+    }
+    // 2^(lg-1) < n <= 2^lg; the classes in that range are 2^(lg-3) apart.
+    let lg = usize::BITS - (n - 1).leading_zeros();
+    let step = 1usize << (lg - 3);
+    (n + step - 1) & !(step - 1)
 }
 
 /// Bytes of the varint header for a length.
@@ -292,10 +307,26 @@ mod tests {
             p.push_back(format!("value{i}").as_bytes());
         }
         assert_eq!(p.bytes(), 140);
-        assert_eq!(p.buf.capacity(), 152);
-        for n in [0, 1, 24, 25, 100, 140, 500, 600, 8000] {
+        assert_eq!(p.buf.capacity(), 160);
+        for (n, c) in [
+            (0, 8),
+            (9, 16),
+            (100, 112),
+            (129, 160),
+            (256, 256),
+            (257, 320),
+        ] {
+            assert_eq!(size_class(n), c);
+        }
+        for n in [0, 1, 24, 25, 100, 140, 500, 600, 8000, 70_000] {
             let c = fit_capacity(n);
-            assert!(c >= n && (c + 8).is_multiple_of(16), "{n} -> {c}");
+            assert!(c >= n && c == size_class(c), "{n} -> {c}");
+        }
+        // What jemalloc really hands out (the tests run on it, see memory/alloc.rs).
+        for n in [1, 17, 100, 140, 390, 1000, 5000, 40_000] {
+            // SAFETY: nallocx only computes a size; flags 0 asks for no special alignment.
+            let real = unsafe { tikv_jemalloc_sys::nallocx(n, 0) };
+            assert_eq!(real, size_class(n), "{n}");
         }
         p.remove_range(0, 16);
         assert!(p.buf.capacity() < 64);
