@@ -54,7 +54,10 @@ pub fn trim_args(args: &[Bytes], redact: &[usize]) -> Vec<Bytes> {
             v.extend_from_slice(format!("... ({} more bytes)", a.len() - MAX_STRING).as_bytes());
             out.push(Bytes::from(v));
         } else {
-            out.push(a.clone());
+            // A copy: the argument is a slice of the connection's read buffer, which a shared
+            // handle would keep alive whole (megabytes under a pipeline) for as long as the
+            // entry stays in the log.
+            out.push(Bytes::copy_from_slice(a));
         }
     }
     out
