@@ -392,8 +392,8 @@ fn save_hash(out: &mut Vec<u8>, h: &Hash) {
             out.push(RDB_TYPE_HASH);
             save_len(out, t.len() as u64);
             for p in t.iter() {
-                save_string(out, &p.field);
-                save_string(out, &p.value);
+                save_string(out, p.field());
+                save_string(out, p.value());
             }
         }
     }

@@ -3,26 +3,76 @@
 //! fields, or a field or value longer than `hash-max-listpack-value`, becomes a hash table for
 //! good (Redis never converts back either).
 
-use super::key::Key;
 use super::pack::Pack;
 use bytes::Bytes;
 
-/// Fields and values as `Key`s: up to 22 bytes inline in the table's item, longer ones in an
-/// exactly sized buffer (a `Bytes` handle would cost 32 bytes plus an allocation each).
+/// The hash-table encoding: fields and their values as `Pair`s (a `Bytes` handle per string
+/// would cost 32 bytes plus an allocation each).
 pub type Table = super::table::Table<Pair>;
 
-/// A field and its value, as the table holds them.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Pair {
-    pub field: Key,
-    pub value: Key,
+/// Bytes a pair keeps inline: what fits beside its two lengths and tag in 40 bytes.
+const PAIR_INLINE: usize = 37;
+
+/// A field and its value as the table holds them, in one 40-byte item: both inline when
+/// together they fit `PAIR_INLINE` bytes (short fields and values, the usual case), otherwise
+/// both in one exactly sized heap buffer.
+#[derive(Clone)]
+pub enum Pair {
+    Inline {
+        flen: u8,
+        vlen: u8,
+        buf: [u8; PAIR_INLINE],
+    },
+    Heap {
+        flen: usize,
+        buf: Box<[u8]>,
+    },
 }
 
 impl Pair {
     pub fn new(field: &[u8], value: &[u8]) -> Pair {
-        Pair {
-            field: Key::new(field),
-            value: Key::new(value),
+        let n = field.len() + value.len();
+        if n <= PAIR_INLINE {
+            let mut buf = [0u8; PAIR_INLINE];
+            buf[..field.len()].copy_from_slice(field);
+            buf[field.len()..n].copy_from_slice(value);
+            Pair::Inline {
+                flen: field.len() as u8,
+                vlen: value.len() as u8,
+                buf,
+            }
+        } else {
+            let mut buf = Vec::with_capacity(n);
+            buf.extend_from_slice(field);
+            buf.extend_from_slice(value);
+            Pair::Heap {
+                flen: field.len(),
+                buf: buf.into_boxed_slice(),
+            }
+        }
+    }
+
+    #[inline]
+    pub fn field(&self) -> &[u8] {
+        match self {
+            Pair::Inline { flen, buf, .. } => &buf[..*flen as usize],
+            Pair::Heap { flen, buf } => &buf[..*flen],
+        }
+    }
+
+    #[inline]
+    pub fn value(&self) -> &[u8] {
+        match self {
+            Pair::Inline { flen, vlen, buf } => &buf[*flen as usize..(*flen + *vlen) as usize],
+            Pair::Heap { flen, buf } => &buf[*flen..],
+        }
+    }
+
+    /// Heap bytes, for MEMORY USAGE.
+    fn heap(&self) -> usize {
+        match self {
+            Pair::Inline { .. } => 0,
+            Pair::Heap { buf, .. } => buf.len(),
         }
     }
 }
@@ -30,7 +80,24 @@ impl Pair {
 impl super::table::Keyed for Pair {
     #[inline]
     fn key(&self) -> &[u8] {
-        &self.field
+        self.field()
+    }
+}
+
+impl PartialEq for Pair {
+    fn eq(&self, other: &Pair) -> bool {
+        self.field() == other.field() && self.value() == other.value()
+    }
+}
+
+impl std::fmt::Debug for Pair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:?}: {:?}",
+            String::from_utf8_lossy(self.field()),
+            String::from_utf8_lossy(self.value())
+        )
     }
 }
 
@@ -96,7 +163,7 @@ impl Hash {
                 }
                 None
             }
-            Hash::Table(t) => t.get(field).map(|p| &p.value[..]),
+            Hash::Table(t) => t.get(field).map(Pair::value),
         }
     }
 
@@ -144,9 +211,8 @@ impl Hash {
             },
             Hash::Table(t) => {
                 let (p, new) = t.find_or_insert(field, || Pair::new(field, value));
-                // An existing field keeps its stored key; only the value is replaced.
                 if !new {
-                    p.value = Key::new(value);
+                    *p = Pair::new(field, value);
                 }
                 new
             }
@@ -178,7 +244,7 @@ impl Hash {
                 let mut it = p.iter();
                 Box::new(std::iter::from_fn(move || Some((it.next()?, it.next()?))))
             }
-            Hash::Table(t) => Box::new(t.iter().map(|p| (&p.field[..], &p.value[..]))),
+            Hash::Table(t) => Box::new(t.iter().map(|p| (p.field(), p.value()))),
         }
     }
 
@@ -186,7 +252,7 @@ impl Hash {
     pub fn pair_at(&self, i: usize) -> Option<(&[u8], &[u8])> {
         match self {
             Hash::Packed(p) => Some((p.get(2 * i)?, p.get(2 * i + 1)?)),
-            Hash::Table(t) => t.get_index(i).map(|p| (&p.field[..], &p.value[..])),
+            Hash::Table(t) => t.get_index(i).map(|p| (p.field(), p.value())),
         }
     }
 
@@ -207,7 +273,7 @@ impl Hash {
                 let mut visited = 0;
                 while next > 0 && visited < count {
                     if let Some(p) = t.get_index(next - 1) {
-                        f(&p.field, &p.value);
+                        f(p.field(), p.value());
                     }
                     next -= 1;
                     visited += 1;
@@ -222,12 +288,8 @@ impl Hash {
         match self {
             Hash::Packed(p) => p.bytes() + 32,
             Hash::Table(t) => {
-                let heap = |k: &Key| if k.len() > 22 { k.len() + 8 } else { 0 };
                 // The item, and about two u32 index slots and their control bytes.
-                t.iter()
-                    .map(|p| 58 + heap(&p.field) + heap(&p.value))
-                    .sum::<usize>()
-                    + 64
+                t.iter().map(|p| 50 + p.heap()).sum::<usize>() + 64
             }
         }
     }
@@ -261,6 +323,22 @@ mod tests {
             8 => proptest::collection::vec(b'a'..b'h', 0..3),
             1 => proptest::collection::vec(b'a'..b'c', 60..70),
         ]
+    }
+
+    #[test]
+    fn pairs_are_40_bytes_and_inline_when_short() {
+        assert_eq!(std::mem::size_of::<Pair>(), 40);
+        for (f, v, inline) in [
+            (&b""[..], &b""[..], true),
+            (b"field:123456", b"value:123456", true),
+            (&[b'f'; 20], &[b'v'; 17], true),
+            (&[b'f'; 20], &[b'v'; 18], false),
+            (b"f", &[b'v'; 300], false),
+        ] {
+            let p = Pair::new(f, v);
+            assert_eq!((p.field(), p.value()), (f, v));
+            assert_eq!(matches!(p, Pair::Inline { .. }), inline);
+        }
     }
 
     proptest! {
