@@ -3,7 +3,7 @@
 //! fields, or a field or value longer than `hash-max-listpack-value`, becomes a hash table for
 //! good (Redis never converts back either).
 
-use super::pack::Pack;
+use super::pack::{entry_size, Pack};
 use bytes::Bytes;
 
 /// The hash-table encoding: fields and their values as `Pair`s (a `Bytes` handle per string
@@ -194,6 +194,25 @@ impl Hash {
         }
     }
 
+    /// Room in a new (empty) pack for the fields and values a command is about to set, in one
+    /// allocation rather than one per pair; `fit` afterwards gives back what a field repeated
+    /// in the command left unused. (A pack that holds fields already grows pair by pair:
+    /// reserving for fields that turn out to exist would cost two reallocations instead.)
+    pub fn reserve_for<'a>(&mut self, strings: impl IntoIterator<Item = &'a [u8]>) {
+        if let Hash::Packed(p) = self {
+            if p.is_empty() {
+                p.reserve(strings.into_iter().map(|s| entry_size(s.len())).sum());
+            }
+        }
+    }
+
+    /// See `reserve_for`.
+    pub fn fit(&mut self) {
+        if let Hash::Packed(p) = self {
+            p.fit();
+        }
+    }
+
     /// Set a field; true if it is new.
     pub fn set(&mut self, field: &[u8], value: &[u8], lim: HashLimits) -> bool {
         self.try_conversion([field, value], lim);
@@ -204,6 +223,7 @@ impl Hash {
                     false
                 }
                 None => {
+                    p.reserve(entry_size(field.len()) + entry_size(value.len()));
                     p.push_back(field);
                     p.push_back(value);
                     true
@@ -352,7 +372,10 @@ mod tests {
             let mut m: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
             for (set, f, v) in ops {
                 if set {
+                    // As HSET does: room for the command's strings first, trimmed after.
+                    h.reserve_for([&f[..], &v[..], &f[..], &v[..]]);
                     prop_assert_eq!(h.set(&f, &v, lim), m.insert(f.clone(), v.clone()).is_none());
+                    h.fit();
                 } else {
                     prop_assert_eq!(h.remove(&f), m.remove(&f).is_some());
                 }

@@ -142,7 +142,7 @@ impl Pack {
 
     /// Room for `add` more bytes, allocated to fit (see the module comment).
     #[inline]
-    fn reserve(&mut self, add: usize) {
+    pub fn reserve(&mut self, add: usize) {
         let need = self.buf.len() + add;
         if need > self.buf.capacity() {
             self.buf.reserve_exact(fit_capacity(need) - self.buf.len());
@@ -155,6 +155,14 @@ impl Pack {
         if self.buf.capacity() >= want + 64 || (self.buf.is_empty() && self.buf.capacity() > 0) {
             self.buf
                 .shrink_to(if self.buf.is_empty() { 0 } else { want });
+        }
+    }
+
+    /// Give back what a `reserve` larger than the pushes that followed left unused.
+    pub fn fit(&mut self) {
+        let want = fit_capacity(self.buf.len());
+        if self.buf.capacity() > want {
+            self.buf.shrink_to(want);
         }
     }
 
@@ -330,5 +338,10 @@ mod tests {
         }
         p.remove_range(0, 16);
         assert!(p.buf.capacity() < 64);
+        // A reservation larger than what followed is given back.
+        p.reserve(300);
+        p.push_back(b"x");
+        p.fit();
+        assert_eq!(p.buf.capacity(), size_class(p.bytes()));
     }
 }
