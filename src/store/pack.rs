@@ -291,8 +291,12 @@ impl<'a> Iterator for Iter<'a> {
 
     #[inline]
     fn next(&mut self) -> Option<&'a [u8]> {
-        if self.pos >= self.buf.len() {
-            return None;
+        let b = *self.buf.get(self.pos)?;
+        // Entries under 128 bytes (nearly all of them) have a one-byte header.
+        if b < 0x80 {
+            let s = self.pos + 1;
+            self.pos = s + b as usize;
+            return self.buf.get(s..self.pos);
         }
         let (s, e) = entry_at(self.buf, self.pos);
         self.pos = e;
