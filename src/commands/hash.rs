@@ -190,10 +190,12 @@ fn hset_generic(ctx: &mut Ctx, args: &[Bytes]) -> Result<i64, Reply> {
     let h = hash_create(ctx, &args[1])?;
     // Convert once up front when any argument is too long for the pack, as Redis does.
     h.try_conversion(args[2..].iter().map(|a| &a[..]), lim);
+    h.reserve_for(args[2..].iter().map(|a| &a[..]));
     let mut created = 0;
     for pair in args[2..].chunks_exact(2) {
         created += h.set(&pair[0], &pair[1], lim) as i64;
     }
+    h.fit();
     ctx.store.dirty += ((args.len() - 2) / 2) as u64;
     Ok(created)
 }

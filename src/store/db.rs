@@ -8,7 +8,7 @@
 //! exists for the whole scan is returned, as Redis guarantees.
 
 use super::key::Key;
-use super::table::Table;
+use super::table;
 use super::ttl::Ttls;
 use super::value::Entry;
 
@@ -51,6 +51,9 @@ pub struct Snap {
     pub index: usize,
 }
 
+/// The keyspace's table: keys and their entries.
+type Table = table::Table<(Key, Entry)>;
+
 /// Serialize an entry into a snapshot's output.
 #[inline(never)]
 fn snap_emit(out: &mut Vec<u8>, key: &Key, e: &Entry) {
@@ -79,13 +82,13 @@ impl Db {
     /// The entry, expired or not (callers check expiry through `Ctx`).
     #[inline]
     pub fn get_raw(&self, key: &[u8]) -> Option<&Entry> {
-        self.map.get(key)
+        self.map.get(key).map(|(_, e)| e)
     }
 
     #[inline]
     pub fn get_raw_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
         self.before_change_key(key);
-        self.map.get_mut(key)
+        self.map.get_mut(key).map(|(_, e)| e)
     }
 
     /// Snapshot hook: the entry at `idx` is about to change or go; serialize it first if the
@@ -234,7 +237,7 @@ impl Db {
 
     #[inline]
     pub fn is_expired(&self, key: &[u8], now: u64) -> bool {
-        matches!(self.map.get(key), Some(e) if e.expire_at != 0 && e.expire_at <= now)
+        matches!(self.map.get(key), Some((_, e)) if e.expire_at != 0 && e.expire_at <= now)
     }
 
     /// Insert or replace. The key bytes are copied so a stored key never pins a network buffer.
@@ -247,7 +250,8 @@ impl Db {
         entry.snap = self.gen;
         let has_ttl = entry.expire_at != 0;
         // One probe: an existing key keeps its stored key and gets the new entry.
-        let (idx, old) = self.map.insert_full(key, entry);
+        let (idx, old) = self.map.replace((Key::new(key), entry));
+        let old = old.map(|(_, e)| e);
         let had_ttl = old.as_ref().is_some_and(|e| e.expire_at != 0);
         if has_ttl && !had_ttl {
             self.ttls.insert(idx);
@@ -265,7 +269,10 @@ impl Db {
     /// Set or clear (0) the absolute expiry of an existing key. Returns false if absent.
     pub fn set_expire(&mut self, key: &[u8], at: u64) -> bool {
         self.before_change_key(key);
-        let Some((idx, _, e)) = self.map.get_full_mut(key) else {
+        let Some(idx) = self.map.get_index_of(key) else {
+            return false;
+        };
+        let Some((_, e)) = self.map.get_index_mut(idx) else {
             return false;
         };
         let had = e.expire_at != 0;
@@ -361,7 +368,7 @@ impl Db {
 
     /// Iterate over all entries (KEYS, DEBUG, fan-outs).
     pub fn iter(&self) -> impl Iterator<Item = (&Key, &Entry)> {
-        self.map.iter()
+        self.map.iter().map(|(k, e)| (k, e))
     }
 
     /// Active expiry step: test up to `samples` random keys with a TTL, delete the expired ones

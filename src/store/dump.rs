@@ -293,10 +293,10 @@ fn hash_from_flat(flat: Vec<Vec<u8>>, lim: HashLimits, check_sizes: bool) -> Opt
     if !table {
         return Some(Value::Hash(Hash::Packed(flat.iter().collect())));
     }
-    let mut t = hash::Table::with_capacity_and_hasher(n, Default::default());
+    let mut t = hash::Table::with_capacity(n);
     let mut it = flat.into_iter();
     while let (Some(f), Some(v)) = (it.next(), it.next()) {
-        t.insert(Key::new(&f), Key::new(&v));
+        t.insert(hash::Pair::new(&f, &v));
     }
     Some(Value::Hash(Hash::Table(Box::new(t))))
 }
@@ -391,9 +391,9 @@ fn save_hash(out: &mut Vec<u8>, h: &Hash) {
         Hash::Table(t) => {
             out.push(RDB_TYPE_HASH);
             save_len(out, t.len() as u64);
-            for (f, v) in t.iter() {
-                save_string(out, f.as_bytes());
-                save_string(out, v.as_bytes());
+            for p in t.iter() {
+                save_string(out, p.field());
+                save_string(out, p.value());
             }
         }
     }
@@ -406,11 +406,7 @@ fn save_set(out: &mut Vec<u8>, s: &Set) {
         Set::Ints(v) => {
             out.push(RDB_TYPE_SET_INTSET);
             // The set's own width, which (as Redis's intset) never narrows after removals.
-            let width: usize = match v {
-                set::Ints::W16(_) => 2,
-                set::Ints::W32(_) => 4,
-                set::Ints::W64(_) => 8,
-            };
+            let width = v.width();
             let mut blob = Vec::with_capacity(8 + v.len() * width);
             blob.extend_from_slice(&(width as u32).to_le_bytes());
             blob.extend_from_slice(&(v.len() as u32).to_le_bytes());

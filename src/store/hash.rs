@@ -3,14 +3,103 @@
 //! fields, or a field or value longer than `hash-max-listpack-value`, becomes a hash table for
 //! good (Redis never converts back either).
 
-use super::key::Key;
-use super::pack::Pack;
+use super::pack::{entry_size, Pack};
 use bytes::Bytes;
-use indexmap::IndexMap;
 
-/// Fields and values as `Key`s: up to 22 bytes inline in the table's bucket, longer ones in an
-/// exactly sized buffer (a `Bytes` handle would cost 32 bytes plus an allocation each).
-pub type Table = IndexMap<Key, Key, ahash::RandomState>;
+/// The hash-table encoding: fields and their values as `Pair`s (a `Bytes` handle per string
+/// would cost 32 bytes plus an allocation each).
+pub type Table = super::table::Table<Pair>;
+
+/// Bytes a pair keeps inline: what fits beside its two lengths and tag in 40 bytes.
+const PAIR_INLINE: usize = 37;
+
+/// A field and its value as the table holds them, in one 40-byte item: both inline when
+/// together they fit `PAIR_INLINE` bytes (short fields and values, the usual case), otherwise
+/// both in one exactly sized heap buffer.
+#[derive(Clone)]
+pub enum Pair {
+    Inline {
+        flen: u8,
+        vlen: u8,
+        buf: [u8; PAIR_INLINE],
+    },
+    Heap {
+        flen: usize,
+        buf: Box<[u8]>,
+    },
+}
+
+impl Pair {
+    pub fn new(field: &[u8], value: &[u8]) -> Pair {
+        let n = field.len() + value.len();
+        if n <= PAIR_INLINE {
+            let mut buf = [0u8; PAIR_INLINE];
+            buf[..field.len()].copy_from_slice(field);
+            buf[field.len()..n].copy_from_slice(value);
+            Pair::Inline {
+                flen: field.len() as u8,
+                vlen: value.len() as u8,
+                buf,
+            }
+        } else {
+            let mut buf = Vec::with_capacity(n);
+            buf.extend_from_slice(field);
+            buf.extend_from_slice(value);
+            Pair::Heap {
+                flen: field.len(),
+                buf: buf.into_boxed_slice(),
+            }
+        }
+    }
+
+    #[inline]
+    pub fn field(&self) -> &[u8] {
+        match self {
+            Pair::Inline { flen, buf, .. } => &buf[..*flen as usize],
+            Pair::Heap { flen, buf } => &buf[..*flen],
+        }
+    }
+
+    #[inline]
+    pub fn value(&self) -> &[u8] {
+        match self {
+            Pair::Inline { flen, vlen, buf } => &buf[*flen as usize..(*flen + *vlen) as usize],
+            Pair::Heap { flen, buf } => &buf[*flen..],
+        }
+    }
+
+    /// Heap bytes, for MEMORY USAGE.
+    fn heap(&self) -> usize {
+        match self {
+            Pair::Inline { .. } => 0,
+            Pair::Heap { buf, .. } => buf.len(),
+        }
+    }
+}
+
+impl super::table::Keyed for Pair {
+    #[inline]
+    fn key(&self) -> &[u8] {
+        self.field()
+    }
+}
+
+impl PartialEq for Pair {
+    fn eq(&self, other: &Pair) -> bool {
+        self.field() == other.field() && self.value() == other.value()
+    }
+}
+
+impl std::fmt::Debug for Pair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:?}: {:?}",
+            String::from_utf8_lossy(self.field()),
+            String::from_utf8_lossy(self.value())
+        )
+    }
+}
 
 /// The table is boxed so that a small hash (the common case) keeps `Value` and every keyspace
 /// entry small.
@@ -74,7 +163,7 @@ impl Hash {
                 }
                 None
             }
-            Hash::Table(t) => t.get(field).map(|v| &v[..]),
+            Hash::Table(t) => t.get(field).map(Pair::value),
         }
     }
 
@@ -84,10 +173,10 @@ impl Hash {
 
     fn convert_to_table(&mut self) {
         if let Hash::Packed(p) = self {
-            let mut t = Table::with_capacity_and_hasher(p.len() / 2, Default::default());
+            let mut t = Table::with_capacity(p.len() / 2);
             let mut it = p.iter();
             while let (Some(f), Some(v)) = (it.next(), it.next()) {
-                t.insert(Key::new(f), Key::new(v));
+                t.insert(Pair::new(f, v));
             }
             *self = Hash::Table(Box::new(t));
         }
@@ -105,6 +194,25 @@ impl Hash {
         }
     }
 
+    /// Room in a new (empty) pack for the fields and values a command is about to set, in one
+    /// allocation rather than one per pair; `fit` afterwards gives back what a field repeated
+    /// in the command left unused. (A pack that holds fields already grows pair by pair:
+    /// reserving for fields that turn out to exist would cost two reallocations instead.)
+    pub fn reserve_for<'a>(&mut self, strings: impl IntoIterator<Item = &'a [u8]>) {
+        if let Hash::Packed(p) = self {
+            if p.is_empty() {
+                p.reserve(strings.into_iter().map(|s| entry_size(s.len())).sum());
+            }
+        }
+    }
+
+    /// See `reserve_for`.
+    pub fn fit(&mut self) {
+        if let Hash::Packed(p) = self {
+            p.fit();
+        }
+    }
+
     /// Set a field; true if it is new.
     pub fn set(&mut self, field: &[u8], value: &[u8], lim: HashLimits) -> bool {
         self.try_conversion([field, value], lim);
@@ -115,19 +223,19 @@ impl Hash {
                     false
                 }
                 None => {
+                    p.reserve(entry_size(field.len()) + entry_size(value.len()));
                     p.push_back(field);
                     p.push_back(value);
                     true
                 }
             },
-            Hash::Table(t) => match t.get_mut(field) {
-                // An existing field keeps its stored key; only the value is replaced.
-                Some(v) => {
-                    *v = Key::new(value);
-                    false
+            Hash::Table(t) => {
+                let (p, new) = t.find_or_insert(field, || Pair::new(field, value));
+                if !new {
+                    *p = Pair::new(field, value);
                 }
-                None => t.insert(Key::new(field), Key::new(value)).is_none(),
-            },
+                new
+            }
         };
         if matches!(self, Hash::Packed(_)) && self.len() > lim.entries {
             self.convert_to_table();
@@ -156,7 +264,7 @@ impl Hash {
                 let mut it = p.iter();
                 Box::new(std::iter::from_fn(move || Some((it.next()?, it.next()?))))
             }
-            Hash::Table(t) => Box::new(t.iter().map(|(f, v)| (&f[..], &v[..]))),
+            Hash::Table(t) => Box::new(t.iter().map(|p| (p.field(), p.value()))),
         }
     }
 
@@ -164,7 +272,7 @@ impl Hash {
     pub fn pair_at(&self, i: usize) -> Option<(&[u8], &[u8])> {
         match self {
             Hash::Packed(p) => Some((p.get(2 * i)?, p.get(2 * i + 1)?)),
-            Hash::Table(t) => t.get_index(i).map(|(f, v)| (&f[..], &v[..])),
+            Hash::Table(t) => t.get_index(i).map(|p| (p.field(), p.value())),
         }
     }
 
@@ -184,8 +292,8 @@ impl Hash {
                 let mut next = if pos == 0 { len } else { pos.min(len) };
                 let mut visited = 0;
                 while next > 0 && visited < count {
-                    if let Some((k, v)) = t.get_index(next - 1) {
-                        f(k, v);
+                    if let Some(p) = t.get_index(next - 1) {
+                        f(p.field(), p.value());
                     }
                     next -= 1;
                     visited += 1;
@@ -200,8 +308,8 @@ impl Hash {
         match self {
             Hash::Packed(p) => p.bytes() + 32,
             Hash::Table(t) => {
-                let heap = |k: &Key| if k.len() > 22 { k.len() + 8 } else { 0 };
-                t.iter().map(|(f, v)| 64 + heap(f) + heap(v)).sum::<usize>() + 64
+                // The item, and about two u32 index slots and their control bytes.
+                t.iter().map(|p| 50 + p.heap()).sum::<usize>() + 64
             }
         }
     }
@@ -237,6 +345,22 @@ mod tests {
         ]
     }
 
+    #[test]
+    fn pairs_are_40_bytes_and_inline_when_short() {
+        assert_eq!(std::mem::size_of::<Pair>(), 40);
+        for (f, v, inline) in [
+            (&b""[..], &b""[..], true),
+            (b"field:123456", b"value:123456", true),
+            (&[b'f'; 20], &[b'v'; 17], true),
+            (&[b'f'; 20], &[b'v'; 18], false),
+            (b"f", &[b'v'; 300], false),
+        ] {
+            let p = Pair::new(f, v);
+            assert_eq!((p.field(), p.value()), (f, v));
+            assert_eq!(matches!(p, Pair::Inline { .. }), inline);
+        }
+    }
+
     proptest! {
         #[test]
         fn behaves_like_a_map(
@@ -248,7 +372,10 @@ mod tests {
             let mut m: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
             for (set, f, v) in ops {
                 if set {
+                    // As HSET does: room for the command's strings first, trimmed after.
+                    h.reserve_for([&f[..], &v[..], &f[..], &v[..]]);
                     prop_assert_eq!(h.set(&f, &v, lim), m.insert(f.clone(), v.clone()).is_none());
+                    h.fit();
                 } else {
                     prop_assert_eq!(h.remove(&f), m.remove(&f).is_some());
                 }

@@ -28,12 +28,27 @@ impl Clone for Pack {
     }
 }
 
-/// The capacity to allocate for `n` bytes: `n` rounded up to what the allocator hands out
-/// anyway (glibc malloc: 16-byte steps with an 8-byte header, 24 usable bytes at least), plus an
-/// eighth past 512 bytes so a growing large pack is not copied on every push.
+/// The capacity to allocate for `n` bytes: `n` rounded up to the jemalloc size class it lands
+/// in anyway (the gap would be wasted, and this way later pushes fill it without a
+/// reallocation), plus an eighth past 512 bytes so a growing large pack is not copied on every
+/// push.
 pub fn fit_capacity(n: usize) -> usize {
-    let n = if n > 512 { n + n / 8 } else { n };
-    ((n + 8 + 15) & !15).max(32) - 8
+    size_class(if n > 512 { n + n / 8 } else { n })
+}
+
+/// jemalloc's size class for `n` bytes (x86-64, 16-byte quantum): 8, then 16-byte steps up to
+/// 128, then four classes per doubling (160, 192, 224, 256, 320, …).
+pub fn size_class(n: usize) -> usize {
+    if n <= 8 {
+        return 8;
+    }
+    if n <= 128 {
+        return (n + 15) & !15;
+    }
+    // 2^(lg-1) < n <= 2^lg; the classes in that range are 2^(lg-3) apart.
+    let lg = usize::BITS - (n - 1).leading_zeros();
+    let step = 1usize << (lg - 3);
+    (n + step - 1) & !(step - 1)
 }
 
 /// Bytes of the varint header for a length.
@@ -127,7 +142,7 @@ impl Pack {
 
     /// Room for `add` more bytes, allocated to fit (see the module comment).
     #[inline]
-    fn reserve(&mut self, add: usize) {
+    pub fn reserve(&mut self, add: usize) {
         let need = self.buf.len() + add;
         if need > self.buf.capacity() {
             self.buf.reserve_exact(fit_capacity(need) - self.buf.len());
@@ -140,6 +155,14 @@ impl Pack {
         if self.buf.capacity() >= want + 64 || (self.buf.is_empty() && self.buf.capacity() > 0) {
             self.buf
                 .shrink_to(if self.buf.is_empty() { 0 } else { want });
+        }
+    }
+
+    /// Give back what a `reserve` larger than the pushes that followed left unused.
+    pub fn fit(&mut self) {
+        let want = fit_capacity(self.buf.len());
+        if self.buf.capacity() > want {
+            self.buf.shrink_to(want);
         }
     }
 
@@ -157,11 +180,21 @@ impl Pack {
         } else {
             self.span(i).map_or(self.buf.len(), |(st, _)| st)
         };
-        let mut enc = Vec::with_capacity(entry_size(v.len()));
-        put_varint(&mut enc, v.len());
-        enc.extend_from_slice(v);
-        self.reserve(enc.len());
-        self.buf.splice(at..at, enc);
+        // Open a gap and write the entry into it: one move of the tail, no temporary.
+        let size = entry_size(v.len());
+        self.reserve(size);
+        let old = self.buf.len();
+        self.buf.resize(old + size, 0);
+        self.buf.copy_within(at..old, at + size);
+        let mut n = v.len();
+        let mut pos = at;
+        while n >= 0x80 {
+            self.buf[pos] = (n as u8) | 0x80;
+            n >>= 7;
+            pos += 1;
+        }
+        self.buf[pos] = n as u8;
+        self.buf[pos + 1..at + size].copy_from_slice(v);
         self.len += 1;
     }
 
@@ -211,9 +244,12 @@ impl Pack {
     }
 
     pub fn pop_back(&mut self) -> Option<Bytes> {
-        let last = self.len.checked_sub(1)?;
-        let v = Bytes::copy_from_slice(self.get(last)?);
-        self.remove(last);
+        // One walk to the last entry, then a truncation (no second walk to remove it).
+        let (st, s, e) = self.spans().last()?;
+        let v = Bytes::copy_from_slice(&self.buf[s..e]);
+        self.buf.truncate(st);
+        self.len -= 1;
+        self.shrink();
         Some(v)
     }
 
@@ -255,8 +291,12 @@ impl<'a> Iterator for Iter<'a> {
 
     #[inline]
     fn next(&mut self) -> Option<&'a [u8]> {
-        if self.pos >= self.buf.len() {
-            return None;
+        let b = *self.buf.get(self.pos)?;
+        // Entries under 128 bytes (nearly all of them) have a one-byte header.
+        if b < 0x80 {
+            let s = self.pos + 1;
+            self.pos = s + b as usize;
+            return self.buf.get(s..self.pos);
         }
         let (s, e) = entry_at(self.buf, self.pos);
         self.pos = e;
@@ -292,12 +332,33 @@ mod tests {
             p.push_back(format!("value{i}").as_bytes());
         }
         assert_eq!(p.bytes(), 140);
-        assert_eq!(p.buf.capacity(), 152);
-        for n in [0, 1, 24, 25, 100, 140, 500, 600, 8000] {
+        assert_eq!(p.buf.capacity(), 160);
+        for (n, c) in [
+            (0, 8),
+            (9, 16),
+            (100, 112),
+            (129, 160),
+            (256, 256),
+            (257, 320),
+        ] {
+            assert_eq!(size_class(n), c);
+        }
+        for n in [0, 1, 24, 25, 100, 140, 500, 600, 8000, 70_000] {
             let c = fit_capacity(n);
-            assert!(c >= n && (c + 8).is_multiple_of(16), "{n} -> {c}");
+            assert!(c >= n && c == size_class(c), "{n} -> {c}");
+        }
+        // What jemalloc really hands out (the tests run on it, see memory/alloc.rs).
+        for n in [1, 17, 100, 140, 390, 1000, 5000, 40_000] {
+            // SAFETY: nallocx only computes a size; flags 0 asks for no special alignment.
+            let real = unsafe { tikv_jemalloc_sys::nallocx(n, 0) };
+            assert_eq!(real, size_class(n), "{n}");
         }
         p.remove_range(0, 16);
         assert!(p.buf.capacity() < 64);
+        // A reservation larger than what followed is given back.
+        p.reserve(300);
+        p.push_back(b"x");
+        p.fit();
+        assert_eq!(p.buf.capacity(), size_class(p.bytes()));
     }
 }

@@ -4,11 +4,10 @@
 
 use super::key::Key;
 use bytes::Bytes;
-use indexmap::IndexSet;
 
-/// Members as `Key`s: up to 22 bytes inline in the table's bucket instead of a 32-byte `Bytes`
+/// Members as `Key`s: up to 22 bytes inline in the table's item instead of a 32-byte `Bytes`
 /// handle plus an allocation each.
-pub type Table = IndexSet<Key, ahash::RandomState>;
+pub type Table = super::table::Table<Key>;
 
 /// The table is boxed so that an intset (and `Value`, and every keyspace entry) stays small.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,24 +23,45 @@ impl Default for Set {
 }
 
 /// Sorted distinct integers at the narrowest width that holds them all, as Redis's intset
-/// (2, 4 or 8 bytes each; widened when a member needs it, never narrowed). The array is
-/// allocated to fit, as the intset is reallocated on each insert.
-#[derive(Debug, Clone, PartialEq)]
+/// (2, 4 or 8 bytes each; widened when a member needs it, never narrowed). Up to `TINY` 16-bit
+/// members live inline, in the set's own slot of the keyspace entry, so a small set of small
+/// integers (the common case) costs no allocation at all; beyond that the array is allocated
+/// to fit, as the intset is reallocated on each insert.
+#[derive(Debug, Clone)]
 pub enum Ints {
+    Tiny { len: u8, buf: [i16; TINY] },
     W16(Vec<i16>),
     W32(Vec<i32>),
     W64(Vec<i64>),
 }
 
+/// Inline capacity: what fits beside the tags in the 32 bytes a `Set` takes anyway.
+const TINY: usize = 14;
+
 impl Default for Ints {
     fn default() -> Self {
-        Ints::W16(Vec::new())
+        Ints::Tiny {
+            len: 0,
+            buf: [0; TINY],
+        }
     }
 }
 
+// By content and width (what DUMP writes), whether inline or not.
+impl PartialEq for Ints {
+    fn eq(&self, other: &Ints) -> bool {
+        self.width() == other.width() && self.iter().eq(other.iter())
+    }
+}
+
+/// `$e` over the members as a slice of their width.
 macro_rules! each {
     ($s:expr, $v:ident => $e:expr) => {
         match $s {
+            Ints::Tiny { len, buf } => {
+                let $v = &buf[..*len as usize];
+                $e
+            }
             Ints::W16($v) => $e,
             Ints::W32($v) => $e,
             // The same code for every width; for this one a widening is the identity.
@@ -69,13 +89,28 @@ fn shrink<T>(v: &mut Vec<T>) {
     }
 }
 
+/// The inline form of 16-bit members (at most `TINY`).
+fn tiny(v: &[i16]) -> Ints {
+    let mut buf = [0; TINY];
+    buf[..v.len()].copy_from_slice(v);
+    Ints::Tiny {
+        len: v.len() as u8,
+        buf,
+    }
+}
+
 impl Ints {
     /// The intset of sorted distinct integers, at the narrowest width that holds them all.
     pub fn from_sorted(all: Vec<i64>) -> Ints {
         let (lo, hi) = (all.first().copied(), all.last().copied());
         let fits = |t: fn(i64) -> bool| lo.is_none_or(t) && hi.is_none_or(t);
         if fits(|x| i16::try_from(x).is_ok()) {
-            Ints::W16(all.into_iter().map(|x| x as i16).collect())
+            let v: Vec<i16> = all.into_iter().map(|x| x as i16).collect();
+            if v.len() <= TINY {
+                tiny(&v)
+            } else {
+                Ints::W16(v)
+            }
         } else if fits(|x| i32::try_from(x).is_ok()) {
             Ints::W32(all.into_iter().map(|x| x as i32).collect())
         } else {
@@ -85,6 +120,15 @@ impl Ints {
 
     pub fn len(&self) -> usize {
         each!(self, v => v.len())
+    }
+
+    /// Bytes per member: 2, 4 or 8 (the intset's encoding).
+    pub fn width(&self) -> usize {
+        match self {
+            Ints::Tiny { .. } | Ints::W16(_) => 2,
+            Ints::W32(_) => 4,
+            Ints::W64(_) => 8,
+        }
     }
 
     pub fn get(&self, i: usize) -> Option<i64> {
@@ -100,6 +144,8 @@ impl Ints {
         // A value outside the current width sorts before or after every member.
         let outside = || Err(if x < 0 { 0 } else { self.len() });
         match self {
+            Ints::Tiny { len, buf } => i16::try_from(x)
+                .map_or_else(|_| outside(), |x| buf[..*len as usize].binary_search(&x)),
             Ints::W16(v) => i16::try_from(x).map_or_else(|_| outside(), |x| v.binary_search(&x)),
             Ints::W32(v) => i32::try_from(x).map_or_else(|_| outside(), |x| v.binary_search(&x)),
             Ints::W64(v) => v.binary_search(&x),
@@ -115,12 +161,7 @@ impl Ints {
         } else {
             8
         };
-        let have = match self {
-            Ints::W16(_) => 2,
-            Ints::W32(_) => 4,
-            Ints::W64(_) => 8,
-        };
-        if need <= have {
+        if need <= self.width() {
             return;
         }
         let all: Vec<i64> = self.iter().collect();
@@ -145,6 +186,21 @@ impl Ints {
             return false;
         };
         match self {
+            Ints::Tiny { len, buf } => {
+                let n = *len as usize;
+                if n < TINY {
+                    buf.copy_within(pos..n, pos + 1);
+                    buf[pos] = x as i16;
+                    *len += 1;
+                } else {
+                    let mut v = Vec::new();
+                    grow_one(&mut v);
+                    v.extend_from_slice(&buf[..n]);
+                    grow_one(&mut v);
+                    v.insert(pos, x as i16);
+                    *self = Ints::W16(v);
+                }
+            }
             Ints::W16(v) => {
                 grow_one(v);
                 v.insert(pos, x as i16)
@@ -166,17 +222,40 @@ impl Ints {
         if i >= self.len() {
             return None;
         }
-        let x = each!(self, v => {
-            let x = i64::from(v.remove(i));
-            shrink(v);
-            x
-        });
+        let x = match self {
+            Ints::Tiny { len, buf } => {
+                let x = buf[i];
+                buf.copy_within(i + 1..*len as usize, i);
+                *len -= 1;
+                i64::from(x)
+            }
+            Ints::W16(v) => {
+                let x = v.remove(i);
+                // Back inline once it fits again: the allocation is freed.
+                if v.len() <= TINY {
+                    *self = tiny(v);
+                } else {
+                    shrink(v);
+                }
+                i64::from(x)
+            }
+            Ints::W32(v) => {
+                let x = v.remove(i);
+                shrink(v);
+                i64::from(x)
+            }
+            Ints::W64(v) => {
+                let x = v.remove(i);
+                shrink(v);
+                x
+            }
+        };
         Some(x)
     }
 
     /// Bytes of the array, for MEMORY USAGE.
     fn bytes(&self) -> usize {
-        each!(self, v => std::mem::size_of_val(&v[..]))
+        self.len() * self.width()
     }
 }
 
@@ -261,7 +340,7 @@ impl Set {
                 Some(Ok(pos)) => v.remove_at(pos).is_some(),
                 _ => false,
             },
-            Set::Table(t) => t.swap_remove(m),
+            Set::Table(t) => t.swap_remove(m).is_some(),
         }
     }
 
@@ -347,7 +426,8 @@ impl Set {
             Set::Ints(v) => v.bytes() + 32,
             Set::Table(t) => {
                 let heap = |k: &Key| if k.len() > 22 { k.len() + 8 } else { 0 };
-                t.iter().map(|m| 40 + heap(m)).sum::<usize>() + 64
+                // The item, and about two u32 index slots and their control bytes.
+                t.iter().map(|m| 34 + heap(m)).sum::<usize>() + 64
             }
         }
     }
@@ -380,6 +460,36 @@ mod tests {
             1 => Just(b"007".to_vec()),
             1 => proptest::collection::vec(b'a'..b'e', 1..3),
         ]
+    }
+
+    #[test]
+    fn small_intsets_are_inline() {
+        use std::mem::size_of;
+        assert_eq!(size_of::<Set>(), 32);
+        let mut s = Set::for_member(b"0");
+        for i in 0..TINY as i64 {
+            assert!(s.add(i.to_string().as_bytes(), 512));
+        }
+        assert!(matches!(&s, Set::Ints(Ints::Tiny { .. })));
+        assert!(s.add(b"-1", 512));
+        assert!(matches!(&s, Set::Ints(Ints::W16(_))));
+        assert!(s.remove(b"5"));
+        assert!(matches!(&s, Set::Ints(Ints::Tiny { .. })));
+        assert_eq!(s.members().len(), TINY);
+        assert!(s.add(b"70000", 512));
+        assert!(matches!(&s, Set::Ints(Ints::W32(_))));
+        // Width is part of the value (DUMP writes it); the representation is not.
+        let v: Vec<i64> = (0..20).collect();
+        let mut a = Ints::from_sorted(v[..TINY].to_vec());
+        let mut b = Ints::from_sorted(v.clone());
+        for i in TINY..20 {
+            assert_eq!(b.remove_at(TINY), Some(i as i64));
+        }
+        assert_eq!(a, b);
+        a.insert(100_000);
+        assert_eq!(a.width(), 4);
+        a.remove_at(TINY);
+        assert_ne!(a, b);
     }
 
     proptest! {

@@ -16,7 +16,7 @@ pub const INLINE: usize = 38;
 /// Values up to this size are copied into a reply rather than shared: sharing touches the
 /// reference count, which lives in its own allocation (a likely cache miss under load, twice:
 /// once to take it, once to drop it) and turns the value into a shared one for good.
-pub(super) const COPY_MAX: usize = 128;
+const COPY_MAX: usize = 128;
 
 #[derive(Clone)]
 pub enum Str {

@@ -1,10 +1,12 @@
-//! The keyspace table: one slot per key.
+//! The hash table of the keyspace (one slot per key) and of large hashes and sets (one per
+//! field or member): items that carry their own key (`Keyed`).
 //!
-//! `IndexMap`'s layout (slots at dense positions, a hash index of those positions) trimmed for
-//! memory: the index stores `u32` positions instead of `usize` and the slots carry no cached
-//! hash (an inline key is rehashed when the index grows or a slot moves; cheap next to the
-//! 8 bytes a key it saves). The dense positions give O(1) uniform sampling (RANDOMKEY, active
-//! expiry, eviction) and a stateless SCAN cursor (see `Db::scan`).
+//! `IndexMap`'s layout (items at dense positions, a hash index of those positions) trimmed for
+//! memory: the index stores `u32` positions instead of `usize` and the items carry no cached
+//! hash (a short key is rehashed when the index grows or an item moves; cheap next to the
+//! 8 bytes an item it saves). The dense positions give O(1) uniform sampling (RANDOMKEY, active
+//! expiry, eviction, HRANDFIELD, SPOP) and a stateless SCAN cursor (see `Db::scan`): a removal
+//! moves the last item into the hole, as `IndexMap::swap_remove` does.
 //!
 //! The slots live in fixed chunks of 1024 instead of one `Vec`: a `Vec` grown by doubling
 //! carries up to 2× slack (at 1M keys of 80-byte slots it held 96 MB for 80 MB of slots, as
@@ -20,7 +22,26 @@
 //! from its slot to hash it again: a cache miss apiece).
 
 use super::key::Key;
-use super::value::Entry;
+
+/// An item that carries its own key (what the table hashes and compares).
+pub trait Keyed {
+    fn key(&self) -> &[u8];
+}
+
+impl Keyed for Key {
+    #[inline]
+    fn key(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
+/// A keyspace slot: the key and its entry.
+impl Keyed for (Key, super::value::Entry) {
+    #[inline]
+    fn key(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
 
 /// Indexes smaller than this grow in one go (cheap); larger ones incrementally.
 const INCREMENTAL_FROM: usize = if cfg!(test) { 16 } else { 4096 };
@@ -32,18 +53,25 @@ const CHUNK_BITS: u32 = 10;
 const CHUNK: usize = 1 << CHUNK_BITS;
 const MASK: usize = CHUNK - 1;
 
-type Slot = (Key, Entry);
-
-/// Slots at dense positions `0..len`, in chunks of `CHUNK`.
-#[derive(Default)]
-struct Slots {
-    chunks: Vec<Vec<Slot>>,
+/// Items at dense positions `0..len`, in chunks of `CHUNK`.
+#[derive(Clone)]
+struct Slots<T> {
+    chunks: Vec<Vec<T>>,
     len: usize,
 }
 
-impl Slots {
+impl<T> Default for Slots<T> {
+    fn default() -> Slots<T> {
+        Slots {
+            chunks: Vec::new(),
+            len: 0,
+        }
+    }
+}
+
+impl<T> Slots<T> {
     #[inline]
-    fn get(&self, i: usize) -> Option<&Slot> {
+    fn get(&self, i: usize) -> Option<&T> {
         if i >= self.len {
             return None;
         }
@@ -51,14 +79,20 @@ impl Slots {
     }
 
     #[inline]
-    fn get_mut(&mut self, i: usize) -> Option<&mut Slot> {
+    fn get_mut(&mut self, i: usize) -> Option<&mut T> {
         if i >= self.len {
             return None;
         }
         self.chunks.get_mut(i >> CHUNK_BITS)?.get_mut(i & MASK)
     }
 
-    fn push(&mut self, s: Slot) {
+    /// The item at a position known to be held (like indexing a `Vec`).
+    #[inline]
+    fn at_mut(&mut self, i: usize) -> &mut T {
+        &mut self.chunks[i >> CHUNK_BITS][i & MASK]
+    }
+
+    fn push(&mut self, s: T) {
         let c = self.len >> CHUNK_BITS;
         if c == self.chunks.len() {
             // The first chunk grows as a Vec does (a small database stays small) and reaches
@@ -80,7 +114,7 @@ impl Slots {
         self.len += 1;
     }
 
-    fn pop(&mut self) -> Option<Slot> {
+    fn pop(&mut self) -> Option<T> {
         // One empty chunk is kept at the end, so that a table hovering at a chunk boundary does
         // not allocate and free a chunk on every insert and delete; a second is dropped.
         if self.chunks.last().is_some_and(|c| c.is_empty()) && self.len & MASK != 0 {
@@ -95,7 +129,7 @@ impl Slots {
     }
 
     /// Remove the slot at `i`, moving the last one into its place.
-    fn swap_remove(&mut self, i: usize) -> Option<Slot> {
+    fn swap_remove(&mut self, i: usize) -> Option<T> {
         if i >= self.len {
             return None;
         }
@@ -122,14 +156,23 @@ impl Slots {
         self.chunks.iter().map(|c| c.capacity()).sum()
     }
 
-    fn iter(&self) -> impl Iterator<Item = &Slot> {
+    fn iter(&self) -> impl Iterator<Item = &T> {
         self.chunks.iter().flatten()
     }
 }
 
-#[derive(Default)]
-pub struct Table {
-    slots: Slots,
+/// What `Table::place` did with an item.
+enum Placed<T> {
+    Added,
+    /// Its key was there: the item given back.
+    Kept(T),
+    /// Its key was there: the item it replaced.
+    Replaced(T),
+}
+
+#[derive(Clone)]
+pub struct Table<T> {
+    slots: Slots<T>,
     index: hashbrown::HashTable<u32>,
     /// While the index grows: the previous one. Positions below `moved` are all in `index`;
     /// the others are in one of the two.
@@ -138,10 +181,29 @@ pub struct Table {
     hasher: ahash::RandomState,
 }
 
-impl Table {
+impl<T> Default for Table<T> {
+    fn default() -> Table<T> {
+        Table {
+            slots: Slots::default(),
+            index: hashbrown::HashTable::new(),
+            old: None,
+            moved: 0,
+            hasher: ahash::RandomState::new(),
+        }
+    }
+}
+
+impl<T: Keyed> Table<T> {
     #[inline]
     fn hash(hasher: &ahash::RandomState, key: &[u8]) -> u64 {
         hasher.hash_one(key)
+    }
+
+    /// A table with index room for `n` items.
+    pub fn with_capacity(n: usize) -> Table<T> {
+        let mut t = Table::default();
+        t.index.reserve(n, |_| 0);
+        t
     }
 
     #[inline]
@@ -163,11 +225,7 @@ impl Table {
     #[inline]
     fn find(&self, h: u64, key: &[u8]) -> Option<usize> {
         let slots = &self.slots;
-        let eq = |&i: &u32| {
-            slots
-                .get(i as usize)
-                .is_some_and(|(k, _)| k.as_bytes() == key)
-        };
+        let eq = |&i: &u32| slots.get(i as usize).is_some_and(|x| x.key() == key);
         match self.index.find(h, eq) {
             Some(&i) => Some(i as usize),
             None => self.old.as_ref()?.find(h, eq).map(|&i| i as usize),
@@ -184,8 +242,8 @@ impl Table {
         // An `eq` that only touches the candidate's slot and declines: the probe reads the
         // control bytes and positions the real lookup will read, and stops at the group's end.
         let _ = self.index.find(h, |&i| {
-            if let Some((k, _)) = slots.get(i as usize) {
-                std::hint::black_box(k.len());
+            if let Some(x) = slots.get(i as usize) {
+                std::hint::black_box(x.key().len());
             }
             false
         });
@@ -193,10 +251,10 @@ impl Table {
 
     /// The hash of the key at position `i`.
     #[inline]
-    fn hash_at(slots: &Slots, hasher: &ahash::RandomState, i: u32) -> u64 {
+    fn hash_at(slots: &Slots<T>, hasher: &ahash::RandomState, i: u32) -> u64 {
         slots
             .get(i as usize)
-            .map_or(0, |(k, _)| Self::hash(hasher, k.as_bytes()))
+            .map_or(0, |x| Self::hash(hasher, x.key()))
     }
 
     /// Move up to `n` positions from the old index to the new one; drop the old one when it is
@@ -238,83 +296,132 @@ impl Table {
     }
 
     #[inline]
-    pub fn get(&self, key: &[u8]) -> Option<&Entry> {
+    pub fn get(&self, key: &[u8]) -> Option<&T> {
+        self.slots.get(self.get_index_of(key)?)
+    }
+
+    #[inline]
+    pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut T> {
         let i = self.get_index_of(key)?;
-        self.slots.get(i).map(|(_, e)| e)
+        self.slots.get_mut(i)
     }
 
     #[inline]
-    pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        let i = self.get_index_of(key)?;
-        self.slots.get_mut(i).map(|(_, e)| e)
+    pub fn contains(&self, key: &[u8]) -> bool {
+        self.get_index_of(key).is_some()
     }
 
+    /// The item at position `i` (the order of `iter`).
     #[inline]
-    pub fn get_full_mut(&mut self, key: &[u8]) -> Option<(usize, &Key, &mut Entry)> {
-        let i = self.get_index_of(key)?;
-        self.slots.get_mut(i).map(|(k, e)| (i, &*k, e))
+    pub fn get_index(&self, i: usize) -> Option<&T> {
+        self.slots.get(i)
     }
 
+    /// The item at position `i`, to change (but not its key).
     #[inline]
-    pub fn get_index(&self, i: usize) -> Option<(&Key, &Entry)> {
-        self.slots.get(i).map(|(k, e)| (k, e))
+    pub fn get_index_mut(&mut self, i: usize) -> Option<&mut T> {
+        self.slots.get_mut(i)
     }
 
-    #[inline]
-    pub fn get_index_mut(&mut self, i: usize) -> Option<(&Key, &mut Entry)> {
-        self.slots.get_mut(i).map(|(k, e)| (&*k, e))
-    }
-
-    /// Insert or replace; an existing key keeps its stored key. Returns the position and the
-    /// entry replaced.
-    pub fn insert_full(&mut self, key: &[u8], entry: Entry) -> (usize, Option<Entry>) {
+    /// The item with `key`, made by `make` and appended if there is none, and whether it is
+    /// new. The caller may change the item but not its key.
+    pub fn find_or_insert(&mut self, key: &[u8], make: impl FnOnce() -> T) -> (&mut T, bool) {
         self.before_insert();
         let h = Self::hash(&self.hasher, key);
-        if self.old.is_some() {
-            if let Some(i) = self.old.as_ref().and_then(|_| self.find(h, key)) {
-                let old = self
-                    .slots
-                    .get_mut(i)
-                    .map(|(_, e)| std::mem::replace(e, entry));
-                return (i, old);
-            }
-        }
-        let slots = &mut self.slots;
-        let hasher = &self.hasher;
-        match self.index.entry(
-            h,
-            |&i| {
-                slots
-                    .get(i as usize)
-                    .is_some_and(|(k, _)| k.as_bytes() == key)
-            },
-            |&i| {
-                slots
-                    .get(i as usize)
-                    .map_or(0, |(k, _)| Self::hash(hasher, k.as_bytes()))
-            },
-        ) {
-            hashbrown::hash_table::Entry::Occupied(o) => {
-                let i = *o.get() as usize;
-                match slots.get_mut(i) {
-                    Some((_, e)) => (i, Some(std::mem::replace(e, entry))),
-                    // The index only holds positions of slots.
-                    None => (i, None),
+        let found = if self.old.is_some() {
+            self.find(h, key)
+        } else {
+            None
+        };
+        let (i, new) = match found {
+            Some(i) => (i, false),
+            None => {
+                let slots = &mut self.slots;
+                let hasher = &self.hasher;
+                match self.index.entry(
+                    h,
+                    |&i| slots.get(i as usize).is_some_and(|x| x.key() == key),
+                    |&i| {
+                        slots
+                            .get(i as usize)
+                            .map_or(0, |x| Self::hash(hasher, x.key()))
+                    },
+                ) {
+                    hashbrown::hash_table::Entry::Occupied(o) => (*o.get() as usize, false),
+                    hashbrown::hash_table::Entry::Vacant(v) => {
+                        let i = slots.len;
+                        // Positions are u32: 4 billion items in one table is far past what a
+                        // shard's memory holds.
+                        v.insert(i as u32);
+                        slots.push(make());
+                        (i, true)
+                    }
                 }
             }
-            hashbrown::hash_table::Entry::Vacant(v) => {
-                let i = slots.len;
-                // Positions are u32: 4 billion keys in one database of one shard is far past
-                // what a shard's memory holds.
-                v.insert(i as u32);
-                slots.push((Key::new(key), entry));
-                (i, None)
+        };
+        (self.slots.at_mut(i), new)
+    }
+
+    /// Add `item` unless an item with its key is there; true if it was added.
+    pub fn insert(&mut self, item: T) -> bool {
+        matches!(self.place(item, false).1, Placed::Added)
+    }
+
+    /// Insert `item`, or put it in the place of the item with its key. Returns its position
+    /// and the item it replaced.
+    pub fn replace(&mut self, item: T) -> (usize, Option<T>) {
+        match self.place(item, true) {
+            (i, Placed::Replaced(old)) => (i, Some(old)),
+            (i, _) => (i, None),
+        }
+    }
+
+    /// Add `item` at the end; if its key is there, replace that item (`replace`) or give `item`
+    /// back.
+    fn place(&mut self, item: T, replace: bool) -> (usize, Placed<T>) {
+        self.before_insert();
+        let h = Self::hash(&self.hasher, item.key());
+        let found = if self.old.is_some() {
+            self.find(h, item.key())
+        } else {
+            None
+        };
+        let i = match found {
+            Some(i) => i,
+            None => {
+                let slots = &mut self.slots;
+                let hasher = &self.hasher;
+                match self.index.entry(
+                    h,
+                    |&i| slots.get(i as usize).is_some_and(|x| x.key() == item.key()),
+                    |&i| {
+                        slots
+                            .get(i as usize)
+                            .map_or(0, |x| Self::hash(hasher, x.key()))
+                    },
+                ) {
+                    hashbrown::hash_table::Entry::Occupied(o) => *o.get() as usize,
+                    hashbrown::hash_table::Entry::Vacant(v) => {
+                        let i = slots.len;
+                        v.insert(i as u32);
+                        slots.push(item);
+                        return (i, Placed::Added);
+                    }
+                }
             }
+        };
+        if replace {
+            (
+                i,
+                Placed::Replaced(std::mem::replace(self.slots.at_mut(i), item)),
+            )
+        } else {
+            (i, Placed::Kept(item))
         }
     }
 
     /// Remove the slot at `i`, moving the last one into its place.
-    pub fn swap_remove_index(&mut self, i: usize) -> Option<(Key, Entry)> {
+    pub fn swap_remove_index(&mut self, i: usize) -> Option<T> {
         let last = self.slots.len.checked_sub(1)?;
         if i > last {
             return None;
@@ -349,8 +456,14 @@ impl Table {
         self.slots.swap_remove(i)
     }
 
-    /// The last slot, removed (detached tables are walked from the end).
-    pub fn pop(&mut self) -> Option<(Key, Entry)> {
+    /// Remove the item with `key`.
+    pub fn swap_remove(&mut self, key: &[u8]) -> Option<T> {
+        let i = self.get_index_of(key)?;
+        self.swap_remove_index(i)
+    }
+
+    /// The last item, removed (detached tables are walked from the end).
+    pub fn pop(&mut self) -> Option<T> {
         let last = self.slots.len.checked_sub(1)?;
         self.swap_remove_index(last)
     }
@@ -364,12 +477,13 @@ impl Table {
         self.index.reserve(additional, |&i| {
             slots
                 .get(i as usize)
-                .map_or(0, |(k, _)| Self::hash(hasher, k.as_bytes()))
+                .map_or(0, |x| Self::hash(hasher, x.key()))
         });
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&Key, &Entry)> {
-        self.slots.iter().map(|(k, e)| (k, e))
+    /// Items in table order (insertion order, but for the moves of `swap_remove`).
+    pub fn iter(&self) -> impl Iterator<Item = &T> {
+        self.slots.iter()
     }
 
     /// Whether the table holds much more room than keys (under a quarter full).
@@ -390,23 +504,47 @@ impl Table {
         self.index.shrink_to(slots.len, |&i| {
             slots
                 .get(i as usize)
-                .map_or(0, |(k, _)| Self::hash(hasher, k.as_bytes()))
+                .map_or(0, |x| Self::hash(hasher, x.key()))
         });
     }
 }
 
-impl IntoIterator for Table {
-    type Item = (Key, Entry);
-    type IntoIter = std::iter::Flatten<std::vec::IntoIter<Vec<Slot>>>;
+impl<T> IntoIterator for Table<T> {
+    type Item = T;
+    type IntoIter = std::iter::Flatten<std::vec::IntoIter<Vec<T>>>;
     fn into_iter(self) -> Self::IntoIter {
         self.slots.chunks.into_iter().flatten()
+    }
+}
+
+impl<T: Keyed> FromIterator<T> for Table<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(it: I) -> Table<T> {
+        let it = it.into_iter();
+        let mut t = Table::with_capacity(it.size_hint().0);
+        for item in it {
+            t.insert(item);
+        }
+        t
+    }
+}
+
+// As `IndexMap`'s: the same items, whatever their order.
+impl<T: Keyed + PartialEq> PartialEq for Table<T> {
+    fn eq(&self, other: &Table<T>) -> bool {
+        self.len() == other.len() && self.iter().all(|x| other.get(x.key()) == Some(x))
+    }
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for Table<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.slots.iter()).finish()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::value::Value;
+    use crate::store::value::{Entry, Value};
 
     fn e(v: &str) -> Entry {
         Entry::new(Value::str(v.as_bytes()))
@@ -414,7 +552,7 @@ mod tests {
 
     #[test]
     fn agrees_with_a_hashmap_across_chunks() {
-        let mut m = Table::default();
+        let mut m: Table<(Key, Entry)> = Table::default();
         let mut want = std::collections::HashMap::new();
         fastrand::seed(7);
         // Enough keys to span several chunks, churned so the table crosses chunk boundaries
@@ -428,7 +566,7 @@ mod tests {
             };
             match fastrand::u8(..4) {
                 0 | 1 => {
-                    let (i, old) = m.insert_full(k.as_bytes(), e(&step.to_string()));
+                    let (i, old) = m.replace((Key::new(k.as_bytes()), e(&step.to_string())));
                     assert_eq!(
                         m.get_index(i).map(|(k, _)| k.to_vec()),
                         Some(k.clone().into_bytes())
@@ -453,10 +591,13 @@ mod tests {
             }
         }
         for (k, v) in &want {
-            let Some(Entry {
-                value: Value::Str(b),
-                ..
-            }) = m.get(k.as_bytes())
+            let Some((
+                _,
+                Entry {
+                    value: Value::Str(b),
+                    ..
+                },
+            )) = m.get(k.as_bytes())
             else {
                 panic!("missing {k}");
             };
@@ -475,11 +616,11 @@ mod tests {
 
     #[test]
     fn every_key_is_found_while_the_index_grows_incrementally() {
-        let mut m = Table::default();
+        let mut m: Table<(Key, Entry)> = Table::default();
         let mut model = std::collections::HashSet::new();
         let mut growing = 0;
         for i in 0..20_000u32 {
-            m.insert_full(format!("k{i}").as_bytes(), e("v"));
+            m.replace((Key::new(format!("k{i}").as_bytes()), e("v")));
             model.insert(i);
             growing += m.old.is_some() as u32;
             // Deletes while growing move slots (the last into the hole) across both indexes.
@@ -517,9 +658,9 @@ mod tests {
 
     #[test]
     fn chunks_are_exact_past_the_first() {
-        let mut m = Table::default();
+        let mut m: Table<(Key, Entry)> = Table::default();
         for i in 0..(3 * CHUNK + 5) {
-            m.insert_full(format!("k{i}").as_bytes(), e("v"));
+            m.replace((Key::new(format!("k{i}").as_bytes()), e("v")));
         }
         assert_eq!(m.slots.chunks.len(), 4);
         assert!(m.slots.chunks.iter().all(|c| c.capacity() == CHUNK));
@@ -531,5 +672,55 @@ mod tests {
         }
         assert!(m.slots.chunks.len() <= 3);
         assert_eq!(m.len(), 2 * CHUNK - 5);
+    }
+
+    proptest::proptest! {
+        /// Against `IndexSet`, the structure it replaced for large sets: same members, same
+        /// order (so the same SCAN and random-pick behaviour), same answers.
+        #[test]
+        fn behaves_like_an_indexset(
+            ops in proptest::collection::vec((0u8..4, 0u16..300, proptest::bool::ANY), 0..600),
+        ) {
+            let mut t: Table<Key> = Table::default();
+            let mut m: indexmap::IndexSet<Vec<u8>> = indexmap::IndexSet::new();
+            for (op, n, long) in ops {
+                // Short members inline, long ones on the heap.
+                let k = if long { format!("{n:0>30}") } else { format!("m{n}") }.into_bytes();
+                match op {
+                    0 | 1 => proptest::prop_assert_eq!(t.insert(Key::new(&k)), m.insert(k.clone())),
+                    2 => proptest::prop_assert_eq!(t.swap_remove(&k).is_some(), m.swap_remove(&k)),
+                    _ => if !m.is_empty() {
+                        let i = n as usize % m.len();
+                        proptest::prop_assert_eq!(
+                            t.swap_remove_index(i).map(|x| x.to_vec()),
+                            m.swap_remove_index(i)
+                        );
+                    },
+                }
+                proptest::prop_assert_eq!(t.len(), m.len());
+                proptest::prop_assert_eq!(t.contains(&k), m.contains(&k));
+            }
+            let got: Vec<Vec<u8>> = t.iter().map(|x| x.to_vec()).collect();
+            let want: Vec<Vec<u8>> = m.iter().cloned().collect();
+            proptest::prop_assert_eq!(got, want);
+            for (i, k) in m.iter().enumerate() {
+                proptest::prop_assert_eq!(t.get_index_of(k), Some(i));
+            }
+            let copy = t.clone();
+            proptest::prop_assert_eq!(&copy, &t);
+        }
+    }
+
+    #[test]
+    fn find_or_insert_keeps_one_item_per_key() {
+        let mut t: Table<Key> = (0..100)
+            .map(|i| Key::new(format!("k{i}").as_bytes()))
+            .collect();
+        let (x, new) = t.find_or_insert(b"k7", || Key::new(b"unused"));
+        assert!(!new && &x[..] == b"k7");
+        let (x, new) = t.find_or_insert(b"k100", || Key::new(b"k100"));
+        assert!(new && &x[..] == b"k100");
+        assert_eq!(t.len(), 101);
+        assert_eq!(t.get_index_of(b"k100"), Some(100));
     }
 }

@@ -1,7 +1,5 @@
 //! Values held in the keyspace. One variant per Redis type; the data-type families add theirs.
 
-use bytes::Bytes;
-
 pub use super::string::Str;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -82,17 +80,6 @@ impl Value {
             Value::ZSet(z) => z.mem_usage(),
             Value::Stream(s) => s.mem_usage(),
         }
-    }
-}
-
-/// A stored byte string handed out for a reply (collections' elements): small ones copied,
-/// large ones shared, for the reasons `Str::to_bytes` gives.
-#[inline]
-pub fn share_or_copy(b: &Bytes) -> Bytes {
-    if b.len() <= super::string::COPY_MAX {
-        Bytes::copy_from_slice(b)
-    } else {
-        b.clone()
     }
 }
 
