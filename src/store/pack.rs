@@ -180,21 +180,11 @@ impl Pack {
         } else {
             self.span(i).map_or(self.buf.len(), |(st, _)| st)
         };
-        // Open a gap and write the entry into it: one move of the tail, no temporary.
-        let size = entry_size(v.len());
-        self.reserve(size);
-        let old = self.buf.len();
-        self.buf.resize(old + size, 0);
-        self.buf.copy_within(at..old, at + size);
-        let mut n = v.len();
-        let mut pos = at;
-        while n >= 0x80 {
-            self.buf[pos] = (n as u8) | 0x80;
-            n >>= 7;
-            pos += 1;
-        }
-        self.buf[pos] = n as u8;
-        self.buf[pos + 1..at + size].copy_from_slice(v);
+        let mut enc = Vec::with_capacity(entry_size(v.len()));
+        put_varint(&mut enc, v.len());
+        enc.extend_from_slice(v);
+        self.reserve(enc.len());
+        self.buf.splice(at..at, enc);
         self.len += 1;
     }
 
@@ -244,12 +234,9 @@ impl Pack {
     }
 
     pub fn pop_back(&mut self) -> Option<Bytes> {
-        // One walk to the last entry, then a truncation (no second walk to remove it).
-        let (st, s, e) = self.spans().last()?;
-        let v = Bytes::copy_from_slice(&self.buf[s..e]);
-        self.buf.truncate(st);
-        self.len -= 1;
-        self.shrink();
+        let last = self.len.checked_sub(1)?;
+        let v = Bytes::copy_from_slice(self.get(last)?);
+        self.remove(last);
         Some(v)
     }
 
