@@ -13,11 +13,6 @@ use std::ops::Deref;
 /// (which the `Value` tag shares) and one for the length.
 pub const INLINE: usize = 38;
 
-/// Values up to this size are copied into a reply rather than shared: sharing touches the
-/// reference count, which lives in its own allocation (a likely cache miss under load, twice:
-/// once to take it, once to drop it) and turns the value into a shared one for good.
-const COPY_MAX: usize = 128;
-
 #[derive(Clone)]
 pub enum Str {
     Inline { len: u8, buf: [u8; INLINE] },
@@ -67,11 +62,11 @@ impl Str {
         }
     }
 
-    /// The value for a reply: copied when small, shared when large.
+    /// The value for a reply: copied when small, shared when large (`share_or_copy`).
     #[inline]
     pub fn to_bytes(&self) -> Bytes {
         match self {
-            Str::Heap(b) if b.len() > COPY_MAX => b.clone(),
+            Str::Heap(b) => super::value::share_or_copy(b),
             s => Bytes::copy_from_slice(s.as_bytes()),
         }
     }

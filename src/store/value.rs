@@ -83,6 +83,18 @@ impl Value {
     }
 }
 
+/// A stored byte string handed out for a reply: copied when small (sharing touches the
+/// reference count, which lives in its own allocation: a likely cache miss under load, twice),
+/// shared when large (saving the copy).
+#[inline]
+pub fn share_or_copy(b: &bytes::Bytes) -> bytes::Bytes {
+    if b.len() <= 128 {
+        bytes::Bytes::copy_from_slice(b)
+    } else {
+        b.clone()
+    }
+}
+
 impl Value {
     /// A string value holding a copy of `b`.
     #[inline]
