@@ -1,7 +1,7 @@
 //! Micro-benchmarks of the self-contained hot-path modules: the RESP request parser, the reply
-//! writer and key routing. The crate has no lib target, so the source files are included with `#[path]`; only
-//! files that need little from `crate::` can be benchmarked this way (their dependencies are
-//! included the same way).
+//! writer, key routing and the sorted-set structures. The source files are included with
+//! `#[path]` (the lib keeps these modules private); only files that need little from `crate::`
+//! can be benchmarked this way (their dependencies are included the same way).
 //!
 //! The store (`ShardStore` set/get) is not benchmarked here: `store/mod.rs` names
 //! `crate::commands::Handler`, `crate::persistence::feed` and `crate::config`, and `store/db.rs`
@@ -26,8 +26,12 @@ mod reply;
 #[allow(dead_code, unused_imports)]
 #[path = "../src/util/num.rs"]
 pub mod num;
+#[allow(dead_code)]
+#[path = "../src/util/varint.rs"]
+pub mod varint;
 mod util {
     pub(crate) use super::num;
+    pub(crate) use super::varint;
 }
 
 #[allow(dead_code, unused_imports)]

@@ -10,6 +10,7 @@
 //! doubling: a collection built and then left alone (the usual case) would otherwise keep up to
 //! half its allocation unused for good.
 
+use crate::util::varint;
 use bytes::Bytes;
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -51,45 +52,21 @@ pub fn size_class(n: usize) -> usize {
     (n + step - 1) & !(step - 1)
 }
 
-/// Bytes of the varint header for a length.
-fn varint_len(mut n: usize) -> usize {
-    let mut k = 1;
-    while n >= 0x80 {
-        n >>= 7;
-        k += 1;
-    }
-    k
-}
-
-fn put_varint(out: &mut Vec<u8>, mut n: usize) {
-    while n >= 0x80 {
-        out.push((n as u8) | 0x80);
-        n >>= 7;
-    }
-    out.push(n as u8);
+fn put_varint(out: &mut Vec<u8>, n: usize) {
+    varint::put(out, n as u64);
 }
 
 /// Decode the entry starting at `pos`: (data start, data end). Entries are only ever written
 /// by this module, so the buffer is well formed.
 #[inline]
 fn entry_at(buf: &[u8], mut pos: usize) -> (usize, usize) {
-    let mut n = 0usize;
-    let mut shift = 0;
-    loop {
-        let b = buf[pos];
-        pos += 1;
-        n |= ((b & 0x7f) as usize) << shift;
-        if b & 0x80 == 0 {
-            break;
-        }
-        shift += 7;
-    }
+    let n = varint::get(buf, &mut pos) as usize;
     (pos, pos + n)
 }
 
 /// Encoded size of an entry (header + data).
 pub fn entry_size(data_len: usize) -> usize {
-    varint_len(data_len) + data_len
+    varint::len(data_len as u64) + data_len
 }
 
 impl Pack {

@@ -12,6 +12,7 @@
 //! So each node also tracks the size its listpack would have in Redis (`lp_bytes`), with
 //! listpack's encoding sizes, and a node is closed exactly when Redis would close it.
 
+use crate::util::varint;
 use bytes::Bytes;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -159,36 +160,13 @@ fn lp_str(s: &[u8]) -> usize {
 // ---------------------------------------------------------------------------------------------
 // Varints for the packed node buffer.
 
-fn put_varint(out: &mut Vec<u8>, mut n: u64) {
-    while n >= 0x80 {
-        out.push((n as u8) | 0x80);
-        n >>= 7;
-    }
-    out.push(n as u8);
-}
-
-/// Read a varint at `*pos`. The buffer is only ever written by this module.
-fn get_varint(buf: &[u8], pos: &mut usize) -> u64 {
-    let mut n = 0u64;
-    let mut shift = 0;
-    loop {
-        let b = buf[*pos];
-        *pos += 1;
-        n |= ((b & 0x7f) as u64) << shift;
-        if b & 0x80 == 0 {
-            return n;
-        }
-        shift += 7;
-    }
-}
-
 fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
-    put_varint(out, b.len() as u64);
+    varint::put(out, b.len() as u64);
     out.extend_from_slice(b);
 }
 
 fn get_bytes<'a>(buf: &'a [u8], pos: &mut usize) -> &'a [u8] {
-    let n = get_varint(buf, pos) as usize;
+    let n = varint::get(buf, pos) as usize;
     let s = &buf[*pos..*pos + n];
     *pos += n;
     s
@@ -247,18 +225,18 @@ impl Node {
         let mut p = at;
         let flags = buf[p];
         p += 1;
-        let dms = get_varint(buf, &mut p);
-        let dseq = get_varint(buf, &mut p);
+        let dms = varint::get(buf, &mut p);
+        let dseq = varint::get(buf, &mut p);
         let id = StreamId::new(master.ms.wrapping_add(dms), master.seq.wrapping_add(dseq));
         let same = flags & FLAG_SAMEFIELDS != 0;
         let nfields = if same {
             self.fields.len()
         } else {
-            get_varint(buf, &mut p) as usize
+            varint::get(buf, &mut p) as usize
         };
         let data = p;
         for _ in 0..(if same { nfields } else { nfields * 2 }) {
-            let n = get_varint(buf, &mut p) as usize;
+            let n = varint::get(buf, &mut p) as usize;
             p += n;
         }
         Raw {
@@ -306,13 +284,13 @@ impl Node {
         let dms = id.ms.wrapping_sub(master.ms);
         let dseq = id.seq.wrapping_sub(master.seq);
         self.buf.push(flags);
-        put_varint(&mut self.buf, dms);
-        put_varint(&mut self.buf, dseq);
+        varint::put(&mut self.buf, dms);
+        varint::put(&mut self.buf, dseq);
         // Listpack bytes as Redis counts them: flags, deltas, [count], fields, values, lp-count.
         let mut lp = lp_int(flags as i64) + lp_int(dms as i64) + lp_int(dseq as i64);
         let mut lp_count = n as i64 + 3;
         if !same {
-            put_varint(&mut self.buf, n as u64);
+            varint::put(&mut self.buf, n as u64);
             lp += lp_int(n as i64);
             lp_count += n as i64 + 1;
         }

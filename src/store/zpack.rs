@@ -7,6 +7,7 @@
 //! Access is sequential, as in a listpack: the owning set moves to the tree encoding past
 //! `zset-max-listpack-entries` members.
 
+use crate::util::varint;
 use bytes::Bytes;
 
 /// Largest magnitude stored as an integer (every integer up to it is an exact f64).
@@ -21,40 +22,17 @@ pub struct ZPack {
 
 const HEAD: usize = 4;
 
-fn put_varint(out: &mut Vec<u8>, mut n: u64) {
-    while n >= 0x80 {
-        out.push((n as u8) | 0x80);
-        n >>= 7;
-    }
-    out.push(n as u8);
-}
-
-#[inline]
-fn get_varint(buf: &[u8], pos: &mut usize) -> u64 {
-    let mut n = 0u64;
-    let mut shift = 0;
-    loop {
-        let b = buf[*pos];
-        *pos += 1;
-        n |= ((b & 0x7f) as u64) << shift;
-        if b & 0x80 == 0 {
-            return n;
-        }
-        shift += 7;
-    }
-}
-
 /// Encode one entry. A listpack keeps an integral score as an integer, so -0 reads back as 0.
 fn encode(out: &mut Vec<u8>, score: f64, member: &[u8]) {
     if score.fract() == 0.0 && score.abs() < INT_MAX {
         let i = score as i64;
         let zz = ((i << 1) ^ (i >> 63)) as u64;
-        put_varint(out, (zz << 1) | 1);
+        varint::put(out, (zz << 1) | 1);
     } else {
         out.push(0);
         out.extend_from_slice(&score.to_le_bytes());
     }
-    put_varint(out, member.len() as u64);
+    varint::put(out, member.len() as u64);
     out.extend_from_slice(member);
 }
 
@@ -62,7 +40,7 @@ fn encode(out: &mut Vec<u8>, score: f64, member: &[u8]) {
 /// the buffer, so it is well formed.
 #[inline]
 fn decode(buf: &[u8], mut pos: usize) -> (f64, &[u8], usize) {
-    let tag = get_varint(buf, &mut pos);
+    let tag = varint::get(buf, &mut pos);
     let score = if tag & 1 == 1 {
         let zz = tag >> 1;
         ((zz >> 1) as i64 ^ -((zz & 1) as i64)) as f64
@@ -72,7 +50,7 @@ fn decode(buf: &[u8], mut pos: usize) -> (f64, &[u8], usize) {
         pos += 8;
         f64::from_le_bytes(b)
     };
-    let n = get_varint(buf, &mut pos) as usize;
+    let n = varint::get(buf, &mut pos) as usize;
     (score, &buf[pos..pos + n], pos + n)
 }
 

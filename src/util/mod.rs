@@ -3,6 +3,7 @@ pub mod clock;
 pub mod geohash;
 pub mod glob;
 pub mod num;
+pub mod varint;
 
 /// Milliseconds since the Unix epoch (wall clock, as Redis's `mstime`).
 pub fn now_ms() -> u64 {
