@@ -1,7 +1,7 @@
 //! The per-command ACL gate run by the connection layer, and ACL LOG recording (entries go to
 //! shard 0, which keeps the server's log).
 
-use super::log::{Entry, Reason};
+use super::log::{Context, Entry, Reason};
 use super::Denied;
 use crate::commands::CommandSpec;
 use crate::net::conn::ClientState;
@@ -26,6 +26,26 @@ pub fn check(
     spec: &CommandSpec,
     args: &[Bytes],
 ) -> Result<(), Refused> {
+    check_in(shard, client, spec, args, context_of(client))
+}
+
+/// The ACL LOG context of what the client runs now: a command queued inside MULTI, or run by
+/// EXEC, is the transaction's.
+pub fn context_of(client: &ClientState) -> Context {
+    if client.tx.in_multi() || client.tx.deny_blocking {
+        Context::Multi
+    } else {
+        Context::Toplevel
+    }
+}
+
+fn check_in(
+    shard: &Rc<Shard>,
+    client: &mut ClientState,
+    spec: &CommandSpec,
+    args: &[Bytes],
+    context: Context,
+) -> Result<(), Refused> {
     {
         let acl = shard.acl.borrow();
         if !client.acl.refresh(&acl) {
@@ -42,6 +62,7 @@ pub fn check(
                 record(
                     shard,
                     client,
+                    context,
                     Reason::Channel,
                     object,
                     client.acl.name().to_string(),
@@ -65,7 +86,8 @@ pub fn check(
                 Denied::Command(c) => (Reason::Command, c),
                 Denied::Key(_, k) => (Reason::Key, String::from_utf8_lossy(&k).into_owned()),
             };
-            record(shard, client, reason, object, client.acl.name().to_string());
+            let user = client.acl.name().to_string();
+            record(shard, client, context, reason, object, user);
             Err(Refused::Denied(r, Some(reason)))
         }
     }
@@ -132,7 +154,7 @@ pub fn recheck_queued(
     spec: &CommandSpec,
     args: &[Bytes],
 ) -> Option<Reply> {
-    let reason = match check(shard, client, spec, args) {
+    let reason = match check_in(shard, client, spec, args, Context::Multi) {
         Ok(()) => return None,
         Err(Refused::Denied(_, Some(Reason::Command))) => {
             "no permission to execute the command or subcommand"
@@ -153,17 +175,12 @@ pub fn recheck_queued(
 pub fn record(
     shard: &Rc<Shard>,
     client: &ClientState,
+    context: Context,
     reason: Reason,
     object: String,
     username: String,
 ) {
     let now = std::time::Instant::now();
-    // Inside MULTI (queueing) or EXEC (running the queue) the context is the transaction's.
-    let context = if client.tx.in_multi() || client.tx.deny_blocking {
-        "multi"
-    } else {
-        "toplevel"
-    };
     let entry = Entry {
         count: 1,
         reason,

@@ -27,12 +27,28 @@ impl Reason {
     }
 }
 
+/// Where the denied command was (Redis's ACL_LOG_CTX_*).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Context {
+    Toplevel,
+    /// Queued inside MULTI, or run by EXEC.
+    Multi,
+}
+
+impl Context {
+    pub fn name(self) -> &'static str {
+        match self {
+            Context::Toplevel => "toplevel",
+            Context::Multi => "multi",
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Entry {
     pub count: u64,
     pub reason: Reason,
-    /// Where the denied command was: "toplevel", or "multi" (queued, or run by EXEC).
-    pub context: &'static str,
+    pub context: Context,
     pub object: String,
     pub username: String,
     pub client_info: String,
@@ -94,7 +110,7 @@ impl AclLog {
                     Reply::Map(vec![
                         (s("count"), Reply::Int(e.count as i64)),
                         (s("reason"), s(e.reason.name())),
-                        (s("context"), s(e.context)),
+                        (s("context"), s(e.context.name())),
                         (s("object"), s(&e.object)),
                         (s("username"), s(&e.username)),
                         (s("age-seconds"), Reply::Double(age)),

@@ -503,6 +503,7 @@ fn auth(shard: &Rc<Shard>, client: &mut ClientState, a: &[Bytes]) -> Reply {
             crate::acl::gate::record(
                 shard,
                 client,
+                crate::acl::gate::context_of(client),
                 crate::acl::log::Reason::Auth,
                 "AUTH".into(),
                 name,

@@ -320,12 +320,6 @@ fn parse_opts(args: &[Bytes], from: usize, is_set: bool) -> Result<StrOpts<'_>, 
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-/// An owned copy of an argument, so a stored value never pins a network buffer.
-#[inline]
-fn owned(b: &[u8]) -> Value {
-    Value::str(b)
-}
-
 /// `checkStringLength`: would a string of `len + add` bytes exceed proto-max-bulk-len?
 fn check_len(ctx: &Ctx, len: u64, add: u64) -> Result<usize, Reply> {
     len.checked_add(add)
@@ -407,7 +401,7 @@ fn get(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 fn set(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     if args.len() == 3 {
         // The common case: no options, no lookup needed (replacing drops any TTL).
-        ctx.set(&args[1], owned(&args[2]), 0);
+        ctx.set(&args[1], Value::str(&args[2]), 0);
         return Reply::ok();
     }
     let o = tri!(parse_opts(args, 3, true));
@@ -442,9 +436,9 @@ fn set_generic(
     // An EXAT/PXAT in the past is stored as given and expires on the next access, as 7.0 does
     // (the key still counts in DBSIZE until then).
     if o.keepttl {
-        ctx.set_keep_ttl(key, owned(val));
+        ctx.set_keep_ttl(key, Value::str(val));
     } else {
-        ctx.set(key, owned(val), at);
+        ctx.set(key, Value::str(val), at);
         if at != 0 {
             log_set_pxat(ctx, key, val, at);
         }
@@ -465,27 +459,27 @@ fn setnx(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     if ctx.exists(&args[1]) {
         return Reply::Int(0);
     }
-    ctx.set(&args[1], owned(&args[2]), 0);
+    ctx.set(&args[1], Value::str(&args[2]), 0);
     Reply::Int(1)
 }
 
 fn setex(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let at = tri!(expire_at_ms(&args[2], ExpireUnit::Ex, ctx.now, "setex"));
-    ctx.set(&args[1], owned(&args[3]), at);
+    ctx.set(&args[1], Value::str(&args[3]), at);
     log_set_pxat(ctx, &args[1], &args[3], at);
     Reply::ok()
 }
 
 fn psetex(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let at = tri!(expire_at_ms(&args[2], ExpireUnit::Px, ctx.now, "psetex"));
-    ctx.set(&args[1], owned(&args[3]), at);
+    ctx.set(&args[1], Value::str(&args[3]), at);
     log_set_pxat(ctx, &args[1], &args[3], at);
     Reply::ok()
 }
 
 fn getset(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let old = tri!(ctx.get_str(&args[1]));
-    ctx.set(&args[1], owned(&args[2]), 0);
+    ctx.set(&args[1], Value::str(&args[2]), 0);
     Reply::opt_bulk(old)
 }
 
@@ -553,7 +547,7 @@ fn mset(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         return Reply::arity("mset");
     }
     for pair in args[1..].chunks_exact(2) {
-        ctx.set(&pair[0], owned(&pair[1]), 0);
+        ctx.set(&pair[0], Value::str(&pair[1]), 0);
     }
     Reply::ok()
 }
@@ -567,7 +561,7 @@ fn msetnx(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         return Reply::Int(0);
     }
     for pair in args[1..].chunks_exact(2) {
-        ctx.set(&pair[0], owned(&pair[1]), 0);
+        ctx.set(&pair[0], Value::str(&pair[1]), 0);
     }
     Reply::Int(1)
 }

@@ -339,23 +339,29 @@ fn monitor_exec(
     exec: &[Bytes],
 ) {
     use crate::observe::monitor::feed;
+    let ndb = shard.config.borrow().databases;
     let mut db = db0;
     if matches!(reply, Reply::Array(_)) {
         for args in queued {
             if let Some(spec) = super::lookup(&args[0]) {
                 feed(shard, spec, args, db, addr);
-                if spec.name == "select" {
-                    let n = args.get(1).and_then(|a| crate::util::num::parse_i64(a));
-                    if let Some(n) = n.filter(|&n| n >= 0) {
-                        db = n as usize;
-                    }
-                }
+                db = selected_db(spec, args, ndb).unwrap_or(db);
             }
         }
     }
     if let Some(spec) = super::lookup(b"exec") {
         feed(shard, spec, exec, db, addr);
     }
+}
+
+/// The database a queued SELECT moves the rest of the transaction to; None for any other
+/// command or an index out of range (that SELECT fails and the database stays).
+fn selected_db(spec: &CommandSpec, args: &[Bytes], ndb: usize) -> Option<usize> {
+    if spec.name != "select" {
+        return None;
+    }
+    let d = crate::util::num::parse_i64(args.get(1)?)?;
+    (d >= 0 && (d as usize) < ndb).then_some(d as usize)
 }
 
 async fn run(
@@ -373,29 +379,16 @@ async fn run(
         let Some(spec) = super::lookup(&args[0]) else {
             return Reply::err("EXECABORT Transaction discarded because of previous errors.");
         };
-        let denied = {
-            let mut c = conn.borrow_mut();
-            // Marks the log context as the transaction's.
-            c.client.tx.deny_blocking = true;
-            let d = crate::acl::gate::recheck_queued(shard, &mut c.client, spec, &args);
-            c.client.tx.deny_blocking = false;
-            d
-        };
+        let denied =
+            crate::acl::gate::recheck_queued(shard, &mut conn.borrow_mut().client, spec, &args);
         steps.push(Step {
             args,
             spec,
             db,
             denied,
         });
-        if spec.name == "select" {
-            if let Some(d) = steps
-                .last()
-                .and_then(|s| s.args.get(1))
-                .and_then(|a| crate::util::num::parse_i64(a))
-                .filter(|&d| d >= 0 && (d as usize) < ndb)
-            {
-                db = d as usize;
-            }
+        if let Some(d) = steps.last().and_then(|s| selected_db(s.spec, &s.args, ndb)) {
+            db = d;
         }
     }
     // One shard for everything: one message.

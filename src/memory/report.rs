@@ -129,26 +129,19 @@ pub fn info_memory(cfg: &Config, measured: Figures, keys: u64, expires: u64) -> 
     line("maxmemory", &cfg.maxmemory);
     line("maxmemory_human", &h(cfg.maxmemory));
     line("maxmemory_policy", &cfg.maxmemory_policy);
-    line(
-        "allocator_frag_ratio",
-        &format!("{:.2}", ratio(t.active, t.allocated)),
-    );
-    line("allocator_frag_bytes", &diff(t.active, t.allocated));
-    line(
-        "allocator_rss_ratio",
-        &format!("{:.2}", ratio(t.resident, t.active)),
-    );
-    line("allocator_rss_bytes", &diff(t.resident, t.active));
-    line(
-        "rss_overhead_ratio",
-        &format!("{:.2}", ratio(f.rss, t.resident)),
-    );
-    line("rss_overhead_bytes", &diff(f.rss, t.resident));
-    line(
-        "mem_fragmentation_ratio",
-        &format!("{:.2}", ratio(f.rss, f.used)),
-    );
-    line("mem_fragmentation_bytes", &diff(f.rss, f.used));
+    // Each overhead as Redis reports it: `<name>_ratio` (2 decimals) and `<name>_bytes`.
+    for (name, outer, inner) in [
+        ("allocator_frag", t.active, t.allocated),
+        ("allocator_rss", t.resident, t.active),
+        ("rss_overhead", f.rss, t.resident),
+        ("mem_fragmentation", f.rss, f.used),
+    ] {
+        line(
+            &format!("{name}_ratio"),
+            &format!("{:.2}", ratio(outer, inner)),
+        );
+        line(&format!("{name}_bytes"), &diff(outer, inner));
+    }
     let aof = super::budget::uncounted();
     line("mem_not_counted_for_evict", &aof);
     line("mem_replication_backlog", &0);

@@ -153,14 +153,29 @@ fn prefetch_input(shard: &Shard, c: &super::conn::Conn) {
     let Some(db) = store.dbs.get(c.client.db) else {
         return;
     };
+    let mine = |k: &[u8]| shard.n == 1 || routing::key_shard(k, shard.n) == shard.id;
+    // The first key is prefetched only once a second, different one shows up: a lone request
+    // (no pipeline) or a pipeline on one hot key (LPUSH list …) has nothing to overlap.
     let mut first: Option<&[u8]> = None;
+    let mut overlapping = false;
     crate::protocol::peek::second_args(&c.rbuf, PREFETCH_AHEAD, |k| {
-        // A pipeline on one hot key (LPUSH list …) has nothing to prefetch after the first.
-        if first.is_some_and(|f| f == k) {
-            return false;
+        match first {
+            None => {
+                first = Some(k);
+                return true;
+            }
+            Some(f) if !overlapping => {
+                if f == k {
+                    return false;
+                }
+                overlapping = true;
+                if mine(f) {
+                    db.prefetch(f);
+                }
+            }
+            Some(_) => {}
         }
-        first.get_or_insert(k);
-        if shard.n == 1 || routing::key_shard(k, shard.n) == shard.id {
+        if mine(k) {
             db.prefetch(k);
         }
         true

@@ -10,7 +10,7 @@
 use super::key::Key;
 use super::table;
 use super::ttl::Ttls;
-use super::value::Entry;
+use super::value::{Entry, Str, Value};
 
 #[derive(Default)]
 pub struct Db {
@@ -250,8 +250,16 @@ impl Db {
         entry.snap = self.gen;
         let has_ttl = entry.expire_at != 0;
         // One probe: an existing key keeps its stored key and gets the new entry.
-        let (idx, old) = self.map.replace((Key::new(key), entry));
-        let old = old.map(|(_, e)| e);
+        // An existing key keeps its stored key and gets the new entry (one probe either way);
+        // a new one is appended with an empty entry first, as the table makes the slot.
+        let (idx, created) = self.map.find_or_insert_full(key, || {
+            (Key::new(key), Entry::new_at(Value::Str(Str::new()), 0))
+        });
+        let old = self
+            .map
+            .get_index_mut(idx)
+            .map(|(_, e)| std::mem::replace(e, entry))
+            .filter(|_| !created);
         let had_ttl = old.as_ref().is_some_and(|e| e.expire_at != 0);
         if has_ttl && !had_ttl {
             self.ttls.insert(idx);

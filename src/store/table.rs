@@ -161,15 +161,6 @@ impl<T> Slots<T> {
     }
 }
 
-/// What `Table::place` did with an item.
-enum Placed<T> {
-    Added,
-    /// Its key was there: the item given back.
-    Kept(T),
-    /// Its key was there: the item it replaced.
-    Replaced(T),
-}
-
 #[derive(Clone)]
 pub struct Table<T> {
     slots: Slots<T>,
@@ -323,101 +314,60 @@ impl<T: Keyed> Table<T> {
         self.slots.get_mut(i)
     }
 
-    /// The item with `key`, made by `make` and appended if there is none, and whether it is
-    /// new. The caller may change the item but not its key.
-    pub fn find_or_insert(&mut self, key: &[u8], make: impl FnOnce() -> T) -> (&mut T, bool) {
+    /// The position of `key`, and whether it is new: then the position (the end) is already in
+    /// the index and the caller must push the item at once.
+    fn claim(&mut self, key: &[u8]) -> (usize, bool) {
         self.before_insert();
         let h = Self::hash(&self.hasher, key);
-        let found = if self.old.is_some() {
-            self.find(h, key)
-        } else {
-            None
-        };
-        let (i, new) = match found {
-            Some(i) => (i, false),
-            None => {
-                let slots = &mut self.slots;
-                let hasher = &self.hasher;
-                match self.index.entry(
-                    h,
-                    |&i| slots.get(i as usize).is_some_and(|x| x.key() == key),
-                    |&i| {
-                        slots
-                            .get(i as usize)
-                            .map_or(0, |x| Self::hash(hasher, x.key()))
-                    },
-                ) {
-                    hashbrown::hash_table::Entry::Occupied(o) => (*o.get() as usize, false),
-                    hashbrown::hash_table::Entry::Vacant(v) => {
-                        let i = slots.len;
-                        // Positions are u32: 4 billion items in one table is far past what a
-                        // shard's memory holds.
-                        v.insert(i as u32);
-                        slots.push(make());
-                        (i, true)
-                    }
-                }
+        if self.old.is_some() {
+            if let Some(i) = self.find(h, key) {
+                return (i, false);
             }
-        };
+        }
+        let slots = &self.slots;
+        let hasher = &self.hasher;
+        match self.index.entry(
+            h,
+            |&i| slots.get(i as usize).is_some_and(|x| x.key() == key),
+            |&i| {
+                slots
+                    .get(i as usize)
+                    .map_or(0, |x| Self::hash(hasher, x.key()))
+            },
+        ) {
+            hashbrown::hash_table::Entry::Occupied(o) => (*o.get() as usize, false),
+            hashbrown::hash_table::Entry::Vacant(v) => {
+                // Positions are u32: 4 billion items in one table is far past what a shard's
+                // memory holds.
+                v.insert(slots.len as u32);
+                (slots.len, true)
+            }
+        }
+    }
+
+    /// The position of the item with `key`, made by `make` and appended if there is none, and
+    /// whether it is new. The caller may change the item but not its key.
+    pub fn find_or_insert_full(&mut self, key: &[u8], make: impl FnOnce() -> T) -> (usize, bool) {
+        let (i, new) = self.claim(key);
+        if new {
+            self.slots.push(make());
+        }
+        (i, new)
+    }
+
+    /// `find_or_insert_full`, giving the item.
+    pub fn find_or_insert(&mut self, key: &[u8], make: impl FnOnce() -> T) -> (&mut T, bool) {
+        let (i, new) = self.find_or_insert_full(key, make);
         (self.slots.at_mut(i), new)
     }
 
     /// Add `item` unless an item with its key is there; true if it was added.
     pub fn insert(&mut self, item: T) -> bool {
-        matches!(self.place(item, false).1, Placed::Added)
-    }
-
-    /// Insert `item`, or put it in the place of the item with its key. Returns its position
-    /// and the item it replaced.
-    pub fn replace(&mut self, item: T) -> (usize, Option<T>) {
-        match self.place(item, true) {
-            (i, Placed::Replaced(old)) => (i, Some(old)),
-            (i, _) => (i, None),
+        let (_, new) = self.claim(item.key());
+        if new {
+            self.slots.push(item);
         }
-    }
-
-    /// Add `item` at the end; if its key is there, replace that item (`replace`) or give `item`
-    /// back.
-    fn place(&mut self, item: T, replace: bool) -> (usize, Placed<T>) {
-        self.before_insert();
-        let h = Self::hash(&self.hasher, item.key());
-        let found = if self.old.is_some() {
-            self.find(h, item.key())
-        } else {
-            None
-        };
-        let i = match found {
-            Some(i) => i,
-            None => {
-                let slots = &mut self.slots;
-                let hasher = &self.hasher;
-                match self.index.entry(
-                    h,
-                    |&i| slots.get(i as usize).is_some_and(|x| x.key() == item.key()),
-                    |&i| {
-                        slots
-                            .get(i as usize)
-                            .map_or(0, |x| Self::hash(hasher, x.key()))
-                    },
-                ) {
-                    hashbrown::hash_table::Entry::Occupied(o) => *o.get() as usize,
-                    hashbrown::hash_table::Entry::Vacant(v) => {
-                        let i = slots.len;
-                        v.insert(i as u32);
-                        slots.push(item);
-                        return (i, Placed::Added);
-                    }
-                }
-            }
-        };
-        if replace {
-            (
-                i,
-                Placed::Replaced(std::mem::replace(self.slots.at_mut(i), item)),
-            )
-        } else {
-            (i, Placed::Kept(item))
-        }
+        new
     }
 
     /// Remove the slot at `i`, moving the last one into its place.
@@ -566,7 +516,12 @@ mod tests {
             };
             match fastrand::u8(..4) {
                 0 | 1 => {
-                    let (i, old) = m.replace((Key::new(k.as_bytes()), e(&step.to_string())));
+                    let (i, new) =
+                        m.find_or_insert_full(k.as_bytes(), || (Key::new(k.as_bytes()), e("")));
+                    if let Some(slot) = m.get_index_mut(i) {
+                        slot.1 = e(&step.to_string());
+                    }
+                    let old = (!new).then_some(());
                     assert_eq!(
                         m.get_index(i).map(|(k, _)| k.to_vec()),
                         Some(k.clone().into_bytes())
@@ -620,7 +575,7 @@ mod tests {
         let mut model = std::collections::HashSet::new();
         let mut growing = 0;
         for i in 0..20_000u32 {
-            m.replace((Key::new(format!("k{i}").as_bytes()), e("v")));
+            m.insert((Key::new(format!("k{i}").as_bytes()), e("v")));
             model.insert(i);
             growing += m.old.is_some() as u32;
             // Deletes while growing move slots (the last into the hole) across both indexes.
@@ -660,7 +615,7 @@ mod tests {
     fn chunks_are_exact_past_the_first() {
         let mut m: Table<(Key, Entry)> = Table::default();
         for i in 0..(3 * CHUNK + 5) {
-            m.replace((Key::new(format!("k{i}").as_bytes()), e("v")));
+            m.insert((Key::new(format!("k{i}").as_bytes()), e("v")));
         }
         assert_eq!(m.slots.chunks.len(), 4);
         assert!(m.slots.chunks.iter().all(|c| c.capacity() == CHUNK));

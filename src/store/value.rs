@@ -96,7 +96,7 @@ pub fn share_or_copy(b: &bytes::Bytes) -> bytes::Bytes {
 }
 
 impl Value {
-    /// A string value holding a copy of `b`.
+    /// A string value holding a copy of `b` (never a slice that would pin a network buffer).
     #[inline]
     pub fn str(b: &[u8]) -> Value {
         Value::Str(Str::copy_from(b))
