@@ -30,7 +30,7 @@ pub fn main() {
     unsafe {
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
-    net::parker::install_kick_handler();
+    shard::watchdog::install_kick_handler();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let config = match config::Config::from_args(&args) {
         Ok(c) => c,

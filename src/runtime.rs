@@ -112,17 +112,9 @@ pub fn run(config: Config, config_file: Option<String>) -> anyhow::Result<()> {
                 // On the shard's thread, before its executor first sleeps.
                 global.pulses[i].register();
                 async move {
-                    let res = shard_main(
-                        i,
-                        mesh,
-                        n,
-                        config,
-                        global.clone(),
-                        (addrs, tls_addrs),
-                        cpu,
-                        plan,
-                    )
-                    .await;
+                    let res =
+                        shard_main(i, mesh, n, config, global.clone(), (addrs, tls_addrs), plan)
+                            .await;
                     if let Err(e) = &res {
                         logging::warning(&format!("Shard failed: {e:#}"));
                         global.shutdown.store(true, Ordering::Release);
@@ -158,7 +150,6 @@ async fn shard_main(
     config: Config,
     global: Arc<Global>,
     (addrs, tls_addrs): (Vec<listener::BindAddr>, Vec<listener::BindAddr>),
-    cpu: Option<core_affinity::CoreId>,
     plan: Option<crate::persistence::Plan>,
 ) -> anyhow::Result<()> {
     let backlog = config.tcp_backlog as i32;
@@ -191,7 +182,7 @@ async fn shard_main(
         }
     }
     let serving = glommio::spawn_local_into(
-        net::serve(shard.clone(), listeners, tls_listeners, cpu),
+        net::serve(shard.clone(), listeners, tls_listeners),
         net_queue,
     )
     .map_err(|e| anyhow::anyhow!("spawning the network loop: {e}"))?;

@@ -1,5 +1,14 @@
 //! The network path of a shard: an epoll loop over its listeners and client sockets, driven by
-//! a glommio task (see `parker.rs` for why epoll and not glommio's TcpStream).
+//! a glommio task.
+//!
+//! Why epoll and not glommio's TcpStream: DESIGN.md measured TcpStream at ~1.5× Redis's CPU per
+//! request, because it re-arms a one-shot io_uring poll after every read. Here the sockets stay
+//! registered in one level-triggered epoll set per shard, which the loop polls with a zero
+//! timeout while there is work. When a poll finds nothing, the loop waits for the set's own fd
+//! to become readable through one io_uring poll on the shard's glommio reactor
+//! (`glommio::net::poll_readable`, the one function shardis adds to glommio: vendor/README.md).
+//! So the cost of a poll is paid once per idle→busy edge, on the shard's own thread: no helper
+//! thread and no cross-thread wake-up.
 //!
 //! Per readable client: one read, parse every complete command, run the ones this shard owns
 //! inline, group the others by owning shard (one message per shard per read), and write all
@@ -11,7 +20,6 @@ pub mod conn;
 pub mod dispatch;
 pub mod limits;
 pub mod listener;
-pub mod parker;
 pub mod protected;
 pub mod sys;
 pub mod tls;
@@ -27,7 +35,8 @@ use std::sync::atomic::Ordering;
 
 const WAKE_TOKEN: u64 = 1 << 62;
 
-/// Longest an idle shard sleeps before polling its sockets again (see `serve`).
+/// Longest an idle shard sleeps before polling its sockets again (see `serve`): the watchdog
+/// (shard/watchdog.rs) counts on a heartbeat at least this often.
 const PARK_BOUND: std::time::Duration = std::time::Duration::from_millis(10);
 const LISTEN_TOKEN: u64 = 1 << 63;
 /// With LISTEN_TOKEN: the listener is a TLS one.
@@ -329,7 +338,6 @@ pub async fn serve(
     shard: Rc<Shard>,
     listeners: Vec<socket2::Socket>,
     tls_listeners: Vec<socket2::Socket>,
-    cpu: Option<core_affinity::CoreId>,
 ) -> anyhow::Result<()> {
     let ep = Rc::new(sys::Epoll::new()?);
     for (i, l) in listeners.iter().enumerate() {
@@ -345,12 +353,10 @@ pub async fn serve(
     let wake = shard.global.wakers[shard.id].clone();
     ep.add(wake.fd(), sys::IN, WAKE_TOKEN)?;
     shard.net.borrow_mut().epoll = Some(ep.clone());
-    let parker = parker::Parker::new(ep.fd(), cpu, format!("shardis-park-{}", shard.id))?;
     let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 512];
     let spin = std::time::Duration::from_micros(shard.config.borrow().shard_spin_us);
 
     'outer: loop {
-        parker.beat();
         shard.global.pulses[shard.id].beat();
         let mut n = ep.wait(&mut events, 0)?;
         if n == 0 {
@@ -358,16 +364,15 @@ pub async fn serve(
                 break;
             }
             // Optionally spin a little before parking (lower wake-up latency, more CPU).
-            let deadline = std::time::Instant::now() + spin;
-            while n == 0 && std::time::Instant::now() < deadline {
+            let deadline = (!spin.is_zero()).then(|| std::time::Instant::now() + spin);
+            while n == 0 && deadline.is_some_and(|d| std::time::Instant::now() < d) {
                 glommio::executor().yield_now().await;
                 n = ep.wait(&mut events, 0)?;
             }
             if n == 0 {
-                // Defence in depth: the park is also bounded by a local timer, so even if the
-                // watcher's cross-thread wake went missing (or the watcher died) the shard
-                // looks at its sockets within 10 ms. Idle, this costs 100 wake-ups/s.
-                let park = std::pin::pin!(parker.park());
+                // The wait is bounded so that the heartbeat moves while idle, and so that even
+                // a wake-up gone missing costs at most PARK_BOUND. Idle: 100 wake-ups/s.
+                let park = std::pin::pin!(glommio::net::poll_readable(ep.fd()));
                 let tick = std::pin::pin!(glommio::timer::sleep(PARK_BOUND));
                 futures::future::select(park, tick).await;
                 continue;
@@ -410,8 +415,5 @@ pub async fn serve(
         }
         close_conn(&shard, id);
     }
-    // The parker may be blocked in epoll_wait: make the set ready so its thread can exit.
-    wake.notify();
-    drop(parker);
     Ok(())
 }

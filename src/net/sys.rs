@@ -59,32 +59,23 @@ impl Epoll {
 
     /// Wait for events; `timeout_ms` 0 polls, -1 blocks. EINTR reads as no events.
     pub fn wait(&self, events: &mut [libc::epoll_event], timeout_ms: i32) -> io::Result<usize> {
-        wait_raw(self.fd, events, timeout_ms)
-    }
-}
-
-/// epoll_wait on a raw epoll fd (the parker thread waits on the shard's set without owning it).
-pub fn wait_raw(
-    epfd: RawFd,
-    events: &mut [libc::epoll_event],
-    timeout_ms: i32,
-) -> io::Result<usize> {
-    let n = unsafe {
-        libc::epoll_wait(
-            epfd,
-            events.as_mut_ptr(),
-            events.len() as libc::c_int,
-            timeout_ms,
-        )
-    };
-    if n < 0 {
-        let e = io::Error::last_os_error();
-        if e.kind() == io::ErrorKind::Interrupted {
-            return Ok(0);
+        let n = unsafe {
+            libc::epoll_wait(
+                self.fd,
+                events.as_mut_ptr(),
+                events.len() as libc::c_int,
+                timeout_ms,
+            )
+        };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                return Ok(0);
+            }
+            return Err(e);
         }
-        return Err(e);
+        Ok(n as usize)
     }
-    Ok(n as usize)
 }
 
 impl Drop for Epoll {

@@ -584,7 +584,7 @@ async fn run_across(shard: &Rc<Shard>, job: Job, whole: bool, in_exec: bool) -> 
 /// The helper thread's next request. It usually follows the last answer within microseconds,
 /// so the task first yields to the shard's other work and looks again, for a short while; then
 /// it waits for the wake. A wake from a foreign thread can sit unseen while the executor sleeps
-/// (see net/parker.rs), so a short timer bounds that wait as a backstop.
+/// (see shard/watchdog.rs), so a short timer bounds that wait as a backstop.
 async fn next_request(rx: &mut futures::channel::mpsc::UnboundedReceiver<Req>) -> Option<Req> {
     use futures::StreamExt;
     let start = std::time::Instant::now();

@@ -3,17 +3,37 @@
 //! Under heavy oversubscription (more busy threads than CPUs) a glommio executor was seen, a few
 //! times in thousands of runs, asleep in `io_uring_enter` for minutes while its sockets were
 //! ready and its tasks woken: at start-up before its network loop first ran, and later between
-//! two rounds of the loop, with or without the parker armed. Any signal got it going again
-//! (gdb or strace attaching). The parker (net/parker.rs) kicks its shard when a wake-up it sent
-//! is not acted on; this thread covers the cases it cannot see: every 50 ms it checks each
-//! shard's heartbeat (bumped by every round of the network loop, which runs at least every
-//! 10 ms even when idle, as its park is bounded) and interrupts a shard whose heartbeat has not
-//! moved for 100 ms with the parker's no-op signal. A shard busy in one long command (DEBUG
-//! SLEEP) gets harmless signals meanwhile.
+//! two rounds of the loop. Any signal got it going again (gdb or strace attaching). Those runs
+//! used a helper thread per shard that woke an idle shard from outside; the idle wait is now an
+//! io_uring poll on the shard's own reactor (net/mod.rs), and this guard stays as a backstop:
+//! every 50 ms it checks each shard's heartbeat (bumped by every round of the network loop,
+//! which runs at least every 10 ms even when idle, as its wait is bounded) and interrupts a
+//! shard whose heartbeat has not moved for 100 ms with a no-op signal. A shard busy in one long
+//! command (DEBUG SLEEP) gets harmless signals meanwhile.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// The signal that interrupts an executor's sleep. Its handler does nothing; its only effect
+/// is the EINTR it causes (glommio treats an interrupted io_uring wait as a wake-up).
+pub const KICK_SIGNAL: libc::c_int = libc::SIGURG;
+
+extern "C" fn on_kick(_: libc::c_int) {}
+
+/// Install the no-op handler for `KICK_SIGNAL` (once, at start-up). Without SA_RESTART, so a
+/// blocking wait returns EINTR.
+pub fn install_kick_handler() {
+    // SAFETY: a zeroed sigaction with a valid handler and an empty mask is well-formed, and
+    // the handler does nothing (async-signal-safe).
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = on_kick as extern "C" fn(libc::c_int) as usize;
+        libc::sigemptyset(&mut sa.sa_mask);
+        sa.sa_flags = 0;
+        libc::sigaction(KICK_SIGNAL, &sa, std::ptr::null_mut());
+    }
+}
 
 /// One shard's heartbeat and thread.
 #[derive(Default)]
@@ -72,7 +92,7 @@ pub fn spawn(pulses: Vec<Arc<Pulse>>) -> std::io::Result<()> {
                             // SAFETY: the thread is registered, so alive (it deregisters under
                             // this lock before ending), and the signal's handler is a no-op.
                             unsafe {
-                                libc::pthread_kill(t, crate::net::parker::KICK_SIGNAL);
+                                libc::pthread_kill(t, KICK_SIGNAL);
                             }
                         }
                     }
