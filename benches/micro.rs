@@ -23,6 +23,8 @@ mod parse;
 mod reply;
 
 // The parser's integer rules and the reply writer's doubles come from util::num (`crate::util::num` in the server).
+#[path = "../src/util/hint.rs"]
+pub mod hint;
 #[allow(dead_code, unused_imports)]
 #[path = "../src/util/num.rs"]
 pub mod num;
@@ -30,6 +32,7 @@ pub mod num;
 #[path = "../src/util/varint.rs"]
 pub mod varint;
 mod util {
+    pub(crate) use super::hint;
     pub(crate) use super::num;
     pub(crate) use super::varint;
 }

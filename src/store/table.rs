@@ -230,11 +230,17 @@ impl<T: Keyed> Table<T> {
     pub fn prefetch(&self, key: &[u8]) {
         let h = Self::hash(&self.hasher, key);
         let slots = &self.slots;
-        // An `eq` that only touches the candidate's slot and declines: the probe reads the
-        // control bytes and positions the real lookup will read, and stops at the group's end.
+        // An `eq` that asks for the candidate's slot without waiting for it and declines: the
+        // probe reads the control bytes and positions the real lookup will read (those loads do
+        // wait), and stops at the group's end. The slot itself is only a prefetch hint, so the
+        // probes of the next requests overlap its miss instead of queueing behind it.
         let _ = self.index.find(h, |&i| {
             if let Some(x) = slots.get(i as usize) {
-                std::hint::black_box(x.key().len());
+                let p = x as *const T as *const u8;
+                crate::util::hint::prefetch(p);
+                if std::mem::size_of::<T>() > 64 {
+                    crate::util::hint::prefetch(p.wrapping_add(64));
+                }
             }
             false
         });

@@ -495,19 +495,6 @@ impl<'a> Iterator for Iter<'a> {
 // ---------------------------------------------------------------------------------------------
 // Large encoding
 
-/// Ask for the cache line at `p` without waiting for it (a hint: no fault, no effect on
-/// results).
-#[inline]
-fn prefetch(p: *const u8) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch never faults nor reads into the program, whatever the address.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p as *const i8);
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
-}
-
 /// A member and its score; `member` is None for a free slot.
 #[derive(Clone, Debug)]
 struct Slot {
@@ -667,10 +654,10 @@ impl Big {
     fn warm_end(&self, last: bool) {
         let [next, after] = self.tree.ends(last);
         if let Some(m) = next.and_then(|id| self.slots.v[id as usize].member.as_deref()) {
-            prefetch(m.as_ptr());
+            crate::util::hint::prefetch(m.as_ptr());
         }
         if let Some(id) = after {
-            prefetch(&self.slots.v[id as usize] as *const Slot as *const u8);
+            crate::util::hint::prefetch(&self.slots.v[id as usize] as *const Slot as *const u8);
         }
     }
 

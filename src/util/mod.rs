@@ -2,6 +2,7 @@
 pub mod clock;
 pub mod geohash;
 pub mod glob;
+pub mod hint;
 pub mod num;
 pub mod varint;
 
