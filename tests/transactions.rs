@@ -175,6 +175,41 @@ fn watch_aborts_exec_when_a_watched_key_is_touched() {
         assert_eq!(q(&mut c, &["WATCH", "{t}dst"]), ok());
         q(&mut other, &["SUNIONSTORE", "{t}dst", "{t}src"]);
         assert_eq!(exec_reply(&mut c, &[&["PING"]]), Value::Nil);
+        // The same with keys on several shards (the multi-shard path), run alone and inside
+        // another client's EXEC, and for PFMERGE's sources.
+        let srcs = ["ms:a", "ms:b", "ms:c", "ms:d", "ms:e"];
+        for k in srcs {
+            q(&mut c, &["SADD", k, "m"]);
+            q(&mut c, &["PFADD", &format!("hll:{k}"), "m"]);
+        }
+        let hsrcs: Vec<String> = srcs.iter().map(|k| format!("hll:{k}")).collect();
+        let union: Vec<&str> = ["SUNIONSTORE", "ms:dst"].into_iter().chain(srcs).collect();
+        let merge: Vec<&str> = ["PFMERGE", "hll:dst"]
+            .into_iter()
+            .chain(hsrcs.iter().map(|k| k.as_str()))
+            .collect();
+        for (cmd, watched_src, dst) in
+            [(&union, srcs[2], "ms:dst"), (&merge, "hll:ms:c", "hll:dst")]
+        {
+            for in_exec in [false, true] {
+                assert_eq!(q(&mut c, &["WATCH", watched_src]), ok());
+                if in_exec {
+                    assert_eq!(q(&mut other, &["MULTI"]), ok());
+                    q(&mut other, cmd);
+                    q(&mut other, &["EXEC"]);
+                } else {
+                    q(&mut other, cmd);
+                }
+                assert_eq!(
+                    exec_reply(&mut c, &[&["PING"]]),
+                    arr(vec![status("PONG")]),
+                    "{cmd:?} touched its source (in EXEC: {in_exec})"
+                );
+                assert_eq!(q(&mut c, &["WATCH", dst]), ok());
+                q(&mut other, cmd);
+                assert_eq!(exec_reply(&mut c, &[&["PING"]]), Value::Nil, "{cmd:?}");
+            }
+        }
         // FLUSHALL touches keys that existed …
         q(&mut c, &["SET", "w1", "1"]);
         assert_eq!(q(&mut c, &["WATCH", "w1"]), ok());

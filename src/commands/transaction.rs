@@ -433,7 +433,7 @@ async fn run(
         p.1.hold_ready = true;
     }
     let logged = steps.iter().any(|s| s.spec.is_write());
-    let Some(guard) = locks::acquire(shard, parts, false, logged).await else {
+    let Some(guard) = locks::acquire(shard, parts, locks::Touch::Nothing, logged).await else {
         return Reply::err(GONE);
     };
     if !watches_hold_everywhere(shard, &watched).await {
@@ -573,13 +573,19 @@ async fn run_step(shard: &Rc<Shard>, conn: &ConnRef, s: Step) -> Reply {
     }
 }
 
-/// A multi-shard write ran inside EXEC: its keys are touched for other clients' WATCH.
+/// A multi-shard write ran inside EXEC: the keys it may write are touched for other clients'
+/// WATCH.
 fn touch_keys(shard: &Rc<Shard>, db: usize, spec: &CommandSpec, args: &[Bytes]) {
+    let touch = locks::Touch::of(spec, args);
     for (t, w) in locks::plan(shard.n, db, spec, args) {
+        let (keys, whole) = touch.pick(&w);
         shard.run_or_post(t, move |sh| {
             let mut st = sh.store.borrow_mut();
-            for (db, k) in &w.keys {
+            for (db, k) in &keys {
                 st.watch.touch(*db, k);
+            }
+            if whole {
+                st.watch.touch_all();
             }
         });
     }

@@ -133,9 +133,10 @@ async fn rewrite(shard0: &Rc<Shard>, enable: bool) -> Result<(), String> {
     // multi-shard write straddles the switch: each lies wholly in the bases or wholly in the new
     // increments, where recovery can tell whether all its parts were logged.
     let all = crate::shard::locks::whole_shards(n);
-    let quiet = crate::shard::locks::acquire(shard0, all, false, false)
-        .await
-        .ok_or("a shard stopped")?;
+    let quiet =
+        crate::shard::locks::acquire(shard0, all, crate::shard::locks::Touch::Nothing, false)
+            .await
+            .ok_or("a shard stopped")?;
     let switched = (0..n).map(|t| {
         shard0.call(t, move |sh| {
             let offset = sh.store.borrow().feed.offset;

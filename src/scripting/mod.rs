@@ -539,7 +539,8 @@ async fn run_across(shard: &Rc<Shard>, job: Job, whole: bool, in_exec: bool) -> 
     let guard = if in_exec {
         None
     } else {
-        match locks::acquire(shard, parts, !job.read_only, !job.read_only).await {
+        let touch = locks::Touch::all_if(!job.read_only);
+        match locks::acquire(shard, parts, touch, !job.read_only).await {
             Some(g) => Some(g),
             None => return Reply::err(GONE),
         }

@@ -30,7 +30,8 @@ pub async fn run(
     }
     let parts = super::locks::plan(shard.n, db, spec, args);
     let write = spec.is_write();
-    let Some(guard) = super::locks::acquire(shard, parts, write, write).await else {
+    let touch = super::locks::Touch::of(spec, args);
+    let Some(guard) = super::locks::acquire(shard, parts, touch, write).await else {
         return Reply::err(GONE);
     };
     let reply = run_locked(shard, db, spec, args).await;
@@ -187,7 +188,8 @@ async fn split_in_one_pass(
     });
     let n = parts.len();
     // Released when dropped, also if a shard is gone half-way.
-    let mut guard = locks::Guard::held(shard, Vec::new(), write, mark);
+    // Split commands write all their keys (MSET, DEL …) or none (MGET, EXISTS …).
+    let mut guard = locks::Guard::held(shard, Vec::new(), locks::Touch::all_if(write), mark);
     let mut results = Vec::with_capacity(n);
     for (i, (owner, sub, positions)) in parts.into_iter().enumerate() {
         let last = i + 1 == n;

@@ -13,7 +13,7 @@
 //! - With every lock held, the command's parts run on their shards, in as many hops as it
 //!   needs; other coordinators' parts never touch these keys meanwhile.
 //! - The locks are then released on every shard (a message each, not waited for); a write also
-//!   marks its keys touched for WATCH there.
+//!   marks the keys it may write touched for WATCH there (`Touch`).
 //! - A single-shard command checks `Locks::idle` (one borrow, two comparisons) before running:
 //!   the common case costs nothing more. Only when some lock is held or waiting does it look its
 //!   keys up; if one is locked (or wanted by an earlier waiting request) the command parks in the
@@ -282,20 +282,67 @@ pub fn command_blocked(
     !l.idle() && l.blocks(&want_of(db, spec, args))
 }
 
+/// Which locked keys WATCH sees touched when the locks are released.
+#[derive(Clone)]
+pub enum Touch {
+    /// A read.
+    Nothing,
+    /// Every locked key (and a whole locked shard).
+    All,
+    /// The locked keys among these (the keys a write may modify, `written_keys`).
+    Only(Vec<Bytes>),
+}
+
+impl Touch {
+    /// A write's keys by its key specs; nothing for a read.
+    pub fn of(spec: &crate::commands::CommandSpec, args: &[Bytes]) -> Touch {
+        if spec.is_write() {
+            Touch::Only(super::written_keys(spec, args))
+        } else {
+            Touch::Nothing
+        }
+    }
+
+    /// All for a write, nothing for a read.
+    pub fn all_if(write: bool) -> Touch {
+        if write {
+            Touch::All
+        } else {
+            Touch::Nothing
+        }
+    }
+
+    /// Which of one shard's locked keys (`w`) are touched, and whether its whole keyspace is.
+    pub fn pick(&self, w: &Want) -> (Vec<(usize, Bytes)>, bool) {
+        match self {
+            Touch::Nothing => (Vec::new(), false),
+            Touch::All => (w.keys.clone(), w.whole),
+            Touch::Only(ks) => (
+                w.keys
+                    .iter()
+                    .filter(|(_, k)| ks.contains(k))
+                    .cloned()
+                    .collect(),
+                false,
+            ),
+        }
+    }
+}
+
 /// Locks held on several shards; released when dropped (so a coordinator that fails or is
 /// cancelled never leaves keys locked).
 pub struct Guard {
     shard: Rc<Shard>,
     parts: Vec<(usize, Want)>,
-    /// A write: mark the keys touched for WATCH when releasing.
-    touched: bool,
+    /// What WATCH sees touched when releasing.
+    touched: Touch,
     /// A logged write whose parts all ran: each shard logs its TXDONE as it releases.
     done: Option<TxMark>,
 }
 
 impl Guard {
     /// Locks taken already (by `take`), on `parts`: released (TXDONE logged if `done`, keys
-    /// touched for WATCH if `touched`) when dropped.
+    /// touched for WATCH as `touched` says) when dropped.
     /// One more shard whose locks `take` took.
     pub fn push(&mut self, target: usize, w: Want) {
         self.parts.push((target, w));
@@ -304,7 +351,7 @@ impl Guard {
     pub fn held(
         shard: &Rc<Shard>,
         parts: Vec<(usize, Want)>,
-        touched: bool,
+        touched: Touch,
         done: Option<TxMark>,
     ) -> Guard {
         Guard {
@@ -336,21 +383,20 @@ impl Guard {
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        let (touched, done) = (self.touched, self.done);
+        let done = self.done;
         for (target, w) in std::mem::take(&mut self.parts) {
+            let (keys, whole) = self.touched.pick(&w);
             self.shard.run_or_post(target, move |sh| {
                 {
                     let mut st = sh.store.borrow_mut();
                     if let Some(m) = done {
                         st.feed.tx_done(m);
                     }
-                    if touched {
-                        for (db, k) in &w.keys {
-                            st.watch.touch(*db, k);
-                        }
-                        if w.whole {
-                            st.watch.touch_all();
-                        }
+                    for (db, k) in &keys {
+                        st.watch.touch(*db, k);
+                    }
+                    if whole {
+                        st.watch.touch_all();
                     }
                 }
                 release(sh, &w);
@@ -360,13 +406,13 @@ impl Drop for Guard {
 }
 
 /// Lock `parts` (shard, want), asking the shards in ascending order and waiting for each
-/// grant before the next. `touched`: a write, whose keys WATCH must see touched on release.
+/// grant before the next. `touched`: which keys WATCH sees touched on release.
 /// `logged`: a write whose records are bracketed in the AOF (when it is on). None if a shard
 /// is gone (shutdown).
 pub async fn acquire(
     shard: &Rc<Shard>,
     mut parts: Vec<(usize, Want)>,
-    touched: bool,
+    touched: Touch,
     logged: bool,
 ) -> Option<Guard> {
     parts.sort_by_key(|p| p.0);

@@ -401,15 +401,7 @@ impl Shard {
             // Only the keys it may write: a source of SUNIONSTORE, PFMERGE or BITOP is not
             // touched (Redis signals the destination only).
             if !st.watch.is_empty() && st.dirty != dirty && spec.is_write() {
-                let written: Vec<usize> = match crate::acl::keys::keys(spec.name, args) {
-                    Some(ks) => ks
-                        .into_iter()
-                        .filter(|&(_, f)| f & crate::acl::keys::WRITE != 0)
-                        .map(|(i, _)| i)
-                        .collect(),
-                    None => spec.key_indexes(args),
-                };
-                for i in written {
+                for i in written_positions(spec, args) {
                     if let Some(k) = args.get(i) {
                         st.watch.touch(db, k);
                     }
@@ -443,4 +435,25 @@ impl Shard {
     pub fn close_inbox(&self) {
         self.mesh[self.id].close();
     }
+}
+
+/// The argument positions of the keys a write may modify, by its key specs: what WATCH sees
+/// touched, as Redis signals only those (a source of SUNIONSTORE, PFMERGE or BITOP is not).
+pub fn written_positions(spec: &CommandSpec, args: &[Bytes]) -> Vec<usize> {
+    match crate::acl::keys::keys(spec.name, args) {
+        Some(ks) => ks
+            .into_iter()
+            .filter(|&(_, f)| f & crate::acl::keys::WRITE != 0)
+            .map(|(i, _)| i)
+            .collect(),
+        None => spec.key_indexes(args),
+    }
+}
+
+/// The keys `written_positions` names.
+pub fn written_keys(spec: &CommandSpec, args: &[Bytes]) -> Vec<Bytes> {
+    written_positions(spec, args)
+        .into_iter()
+        .filter_map(|i| args.get(i).cloned())
+        .collect()
 }
