@@ -392,6 +392,7 @@ fn process_input(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
                 let always = shard.aof_always.get();
                 let before = if always { shard.feed_offset() } else { 0 };
                 let r = shard.exec(c.client.db, spec, handler, &args, now);
+                c.parser.recycle(args);
                 if always {
                     let after = shard.feed_offset();
                     if after != before {

@@ -92,7 +92,13 @@ pub struct RequestParser {
     remaining: usize,
     /// (offset, len) of each completed bulk of the current multibulk.
     args: Vec<(usize, usize)>,
+    /// An emptied argument vector handed back by the caller (`recycle`), so that a request does
+    /// not allocate one.
+    spare: Vec<Bytes>,
 }
+
+/// Argument vectors larger than this are not kept for reuse.
+const SPARE_KEEP_CAPACITY: usize = 16;
 
 impl RequestParser {
     pub fn new(limits: ParseLimits) -> Self {
@@ -111,6 +117,15 @@ impl RequestParser {
 
     pub fn set_unauthenticated(&mut self, on: bool) {
         self.limits.unauthenticated = on;
+    }
+
+    /// Hand back the arguments of a command that has run, for the next request to reuse.
+    #[inline]
+    pub fn recycle(&mut self, mut args: Vec<Bytes>) {
+        if args.capacity() <= SPARE_KEEP_CAPACITY {
+            args.clear();
+            self.spare = args;
+        }
     }
 
     /// Parse the next complete command from the front of `buf`.
@@ -317,11 +332,15 @@ impl RequestParser {
         }
 
         let chunk = buf.split_to(self.pos).freeze();
-        let args = self
-            .args
-            .iter()
-            .map(|&(start, len)| chunk.slice(start..start + len))
-            .collect();
+        let mut args = std::mem::take(&mut self.spare);
+        if let Some((&(start, len), first)) = self.args.split_last() {
+            args.extend(first.iter().map(|&(s, l)| chunk.slice(s..s + l)));
+            // The last argument takes the chunk itself: one reference count fewer to bump.
+            let mut last = chunk;
+            last.truncate(start + len);
+            last.advance(start);
+            args.push(last);
+        }
         self.reset();
         Ok(Step::Command(args))
     }
