@@ -13,12 +13,16 @@
 # Usage: scripts/loadgen_check.sh [--server redis|shardis] [--port N] [--pipeline P]
 #          [--clients C] [--size D] [--keyspace K] [--requests N] [--rounds R]
 #          [--fractions "0.3 0.7 0.95"] [--open-secs S] [--ratio 1:10]
-#          [--server-cpu 1] [--client-cpu 0] [--skip-closed] [--skip-open]
+#          [--server-cpu 1] [--client-cpu 0] [--skip-closed] [--skip-open] [--max RPS]
+#
+# --max RPS takes RPS as the open loop's maximum instead of measuring this server's (the data is
+# still prefilled): run `--server redis` first and pass its maximum to `--server shardis` to load
+# both at the same fractions of Redis's maximum rate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SERVER=redis PORT=17840 P=16 C=50 D=64 K=100000 N=2000000 ROUNDS=3
-FRACTIONS="0.3 0.7 0.95" OPEN_SECS=10 RATIO=1:10 SCPU=1 CCPU=0 CLOSED=1 OPEN=1
+FRACTIONS="0.3 0.7 0.95" OPEN_SECS=10 RATIO=1:10 SCPU=1 CCPU=0 CLOSED=1 OPEN=1 MAX=
 while [ $# -gt 0 ]; do
     case "$1" in
         --server) SERVER=$2; shift ;;
@@ -36,6 +40,7 @@ while [ $# -gt 0 ]; do
         --client-cpu) CCPU=$2; shift ;;
         --skip-closed) CLOSED=0 ;;
         --skip-open) OPEN=0 ;;
+        --max) MAX=$2; shift ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -102,9 +107,12 @@ if [ "$CLOSED" = 1 ]; then
 fi
 
 if [ "$OPEN" = 1 ]; then
-    # The closed-loop maximum: the best of three 5-second runs (the first one prefills).
+    # The closed-loop maximum: the best of three 5-second runs (the first one prefills), or
+    # --max after one prefilling run.
     max=0
-    for i in 1 2 3; do
+    runs=3
+    [ -n "$MAX" ] && runs=1
+    for i in $(seq "$runs"); do
         lg --connections "$C" --pipeline "$P" --data-size "$D" --keyspace "$K" \
             --ratio "$RATIO" --duration 5 $([ "$i" = 1 ] && echo --prefill)
         r=$(col ALL 4)
@@ -113,7 +121,12 @@ if [ "$OPEN" = 1 ]; then
             best="closed - $r $(col ALL 6) $(col ALL 8) $(col ALL 9) $(col ALL 11) - -"
         fi
     done
-    echo "## open loop, SET:GET $RATIO, ${OPEN_SECS}s each; closed-loop max $max req/s (best of 3)"
+    source="best of 3"
+    if [ -n "$MAX" ]; then
+        source="given; this server's closed loop: $max"
+        max=$MAX
+    fi
+    echo "## open loop, SET:GET $RATIO, ${OPEN_SECS}s each; closed-loop max $max req/s ($source)"
     echo "fraction target_rps achieved_rps p50_ms p99_ms p99.9_ms max_ms behind_p99_ms own_delay_p99_ms"
     echo "$best"
     for f in $FRACTIONS; do
