@@ -289,18 +289,27 @@ pub enum Touch {
     Nothing,
     /// Every locked key (and a whole locked shard).
     All,
-    /// The locked keys among these (the keys a write may modify, `written_keys`).
+    /// The locked keys among these (the keys a write may modify, `written_positions`).
     Only(Vec<Bytes>),
 }
 
 impl Touch {
     /// A write's keys by its key specs; nothing for a read.
     pub fn of(spec: &crate::commands::CommandSpec, args: &[Bytes]) -> Touch {
-        if spec.is_write() {
-            Touch::Only(super::written_keys(spec, args))
-        } else {
-            Touch::Nothing
+        if !spec.is_write() {
+            return Touch::Nothing;
         }
+        let written = super::written_positions(spec, args);
+        // Every key written (MSETNX …): no list to search per key.
+        if written.len() >= spec.key_indexes(args).len() {
+            return Touch::All;
+        }
+        Touch::Only(
+            written
+                .into_iter()
+                .filter_map(|i| args.get(i).cloned())
+                .collect(),
+        )
     }
 
     /// All for a write, nothing for a read.

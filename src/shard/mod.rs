@@ -449,11 +449,3 @@ pub fn written_positions(spec: &CommandSpec, args: &[Bytes]) -> Vec<usize> {
         None => spec.key_indexes(args),
     }
 }
-
-/// The keys `written_positions` names.
-pub fn written_keys(spec: &CommandSpec, args: &[Bytes]) -> Vec<Bytes> {
-    written_positions(spec, args)
-        .into_iter()
-        .filter_map(|i| args.get(i).cloned())
-        .collect()
-}
