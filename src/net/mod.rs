@@ -355,6 +355,7 @@ pub async fn serve(
     shard.net.borrow_mut().epoll = Some(ep.clone());
     let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 512];
     let spin = std::time::Duration::from_micros(shard.config.borrow().shard_spin_us);
+    let mut poll_failed = false;
 
     'outer: loop {
         shard.global.pulses[shard.id].beat();
@@ -374,7 +375,22 @@ pub async fn serve(
                 // a wake-up gone missing costs at most PARK_BOUND. Idle: 100 wake-ups/s.
                 let park = std::pin::pin!(glommio::net::poll_readable(ep.fd()));
                 let tick = std::pin::pin!(glommio::timer::sleep(PARK_BOUND));
-                futures::future::select(park, tick).await;
+                if let futures::future::Either::Left((Err(e), tick)) =
+                    futures::future::select(park, tick).await
+                {
+                    // A poll that fails at once must not turn the wait into a busy loop: fall
+                    // back to looking every PARK_BOUND.
+                    if !poll_failed {
+                        poll_failed = true;
+                        logging::warning(&format!(
+                            "shard {}: waiting for sockets through io_uring failed ({e}); \
+                             polling every {} ms instead",
+                            shard.id,
+                            PARK_BOUND.as_millis()
+                        ));
+                    }
+                    tick.await;
+                }
                 continue;
             }
         }
