@@ -142,7 +142,6 @@ pub fn run(config: Config, config_file: Option<String>) -> anyhow::Result<()> {
     result
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn shard_main(
     id: usize,
     mesh: mesh::Mesh,

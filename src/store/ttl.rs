@@ -16,6 +16,12 @@ fn hash(pos: u32) -> u64 {
     (pos as u64 | 1 << 32).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
+/// The hash of the position held at place `j` (what the index needs to grow or shrink).
+#[inline]
+fn rehash(pos: &[u32], j: u32) -> u64 {
+    pos.get(j as usize).map_or(0, |&q| hash(q))
+}
+
 #[derive(Default)]
 pub struct Ttls {
     /// Table positions of the keys with a TTL, in no order.
@@ -41,31 +47,38 @@ impl Ttls {
             .map(|&j| j as usize)
     }
 
+    /// Remove the index entry of table position `p`: its place in `pos`, if it has one.
+    fn unindex(&mut self, p: u32) -> Option<usize> {
+        let pos = &self.pos;
+        let o = self
+            .index
+            .find_entry(hash(p), |&j| pos.get(j as usize) == Some(&p))
+            .ok()?;
+        Some(o.remove().0 as usize)
+    }
+
+    /// Index place `j`, which holds table position `p`.
+    fn index_place(&mut self, p: u32, j: usize) {
+        let pos = &self.pos;
+        self.index
+            .insert_unique(hash(p), j as u32, |&k| rehash(pos, k));
+    }
+
     /// Add table position `p` (a key that just got a TTL). Adding one already there is a no-op.
     pub fn insert(&mut self, p: usize) {
         let p = p as u32;
         if self.place(p).is_some() {
             return;
         }
-        let j = self.pos.len() as u32;
         self.pos.push(p);
-        let pos = &self.pos;
-        self.index
-            .insert_unique(hash(p), j, |&j| pos.get(j as usize).map_or(0, |&q| hash(q)));
+        self.index_place(p, self.pos.len() - 1);
     }
 
     /// Drop table position `p` (its key lost its TTL or went away).
     pub fn remove(&mut self, p: usize) {
-        let p = p as u32;
-        let pos = &self.pos;
-        let Ok(o) = self
-            .index
-            .find_entry(hash(p), |&j| pos.get(j as usize) == Some(&p))
-        else {
+        let Some(j) = self.unindex(p as u32) else {
             return;
         };
-        let (j, _) = o.remove();
-        let j = j as usize;
         let last = self.pos.len() - 1;
         self.pos.swap_remove(j);
         if j != last {
@@ -79,20 +92,11 @@ impl Ttls {
 
     /// The key with a TTL at table position `from` moved to `to`.
     pub fn moved(&mut self, from: usize, to: usize) {
-        let (from, to) = (from as u32, to as u32);
-        let pos = &self.pos;
-        let Ok(o) = self
-            .index
-            .find_entry(hash(from), |&j| pos.get(j as usize) == Some(&from))
-        else {
+        let Some(j) = self.unindex(from as u32) else {
             return;
         };
-        let (j, _) = o.remove();
-        self.pos[j as usize] = to;
-        let pos = &self.pos;
-        self.index.insert_unique(hash(to), j, |&j| {
-            pos.get(j as usize).map_or(0, |&q| hash(q))
-        });
+        self.pos[j] = to as u32;
+        self.index_place(to as u32, j);
     }
 
     /// A uniformly random table position among the keys with a TTL.
@@ -107,8 +111,7 @@ impl Ttls {
     pub fn shrink(&mut self) {
         self.pos.shrink_to_fit();
         let pos = &self.pos;
-        self.index
-            .shrink_to(pos.len(), |&j| pos.get(j as usize).map_or(0, |&q| hash(q)));
+        self.index.shrink_to(pos.len(), |&j| rehash(pos, j));
     }
 
     #[cfg(test)]
