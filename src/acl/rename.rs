@@ -54,3 +54,60 @@ pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
     }
     commands::lookup(name).filter(|s| !r.hidden.contains(&s.name))
 }
+
+/// One connection's last command name and what it meant: a pipeline of one command (the
+/// usual case) looks its name up once. Names are compared as sent (case included); renames
+/// are fixed at start-up, so a cached answer never goes stale.
+#[derive(Default)]
+pub struct LookupCache {
+    name: [u8; 16],
+    len: usize,
+    spec: Option<&'static CommandSpec>,
+}
+
+impl LookupCache {
+    #[inline]
+    pub fn lookup(&mut self, name: &[u8]) -> Option<&'static CommandSpec> {
+        if let Some(spec) = self.spec {
+            if name.len() == self.len && self.name.get(..self.len) == Some(name) {
+                return Some(spec);
+            }
+        }
+        let spec = lookup(name);
+        if spec.is_some() && name.len() <= self.name.len() {
+            self.name[..name.len()].copy_from_slice(name);
+            self.len = name.len();
+            self.spec = spec;
+        }
+        spec
+    }
+}
+
+#[cfg(test)]
+mod cache_tests {
+    use super::LookupCache;
+
+    #[test]
+    fn answers_as_the_table_does() {
+        let mut c = LookupCache::default();
+        for name in [
+            &b"GET"[..],
+            b"GET",
+            b"get",
+            b"SET",
+            b"nosuchcommand",
+            b"GET",
+            b"GETE",
+            b"GE",
+            b"averyveryverylongcommandname",
+            b"set",
+        ] {
+            assert_eq!(
+                c.lookup(name).map(|s| s.name),
+                crate::commands::lookup(name).map(|s| s.name),
+                "{}",
+                String::from_utf8_lossy(name)
+            );
+        }
+    }
+}

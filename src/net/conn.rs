@@ -116,6 +116,8 @@ pub struct Conn {
     pub rbuf: BytesMut,
     pub wbuf: BytesMut,
     pub parser: RequestParser,
+    /// The last command name looked up (see `LookupCache`).
+    pub lookups: crate::acl::rename::LookupCache,
     pub client: ClientState,
     /// An async task owns the command flow (cross-shard work in flight).
     pub busy: bool,
@@ -160,6 +162,7 @@ impl Conn {
             rbuf: BytesMut::with_capacity(READ_CHUNK),
             wbuf: BytesMut::with_capacity(READ_CHUNK),
             parser: RequestParser::new(limits),
+            lookups: Default::default(),
             client,
             busy: false,
             closing: false,

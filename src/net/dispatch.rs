@@ -228,7 +228,7 @@ fn process_input(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
             }
         };
         let skipped = c.client.take_skip();
-        let spec = match crate::acl::rename::lookup(&args[0]) {
+        let spec = match c.lookups.lookup(&args[0]) {
             Some(s) if s.arity_ok(args.len()) => s,
             found => {
                 let r = match found {
