@@ -8,7 +8,7 @@ use crate::shard::{cron, mesh, Global, Shard};
 use anyhow::Context;
 use glommio::{Latency, LocalExecutorBuilder, Placement, Shares};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -117,8 +117,7 @@ pub fn run(config: Config, config_file: Option<String>) -> anyhow::Result<()> {
                             .await;
                     if let Err(e) = &res {
                         logging::warning(&format!("Shard failed: {e:#}"));
-                        global.shutdown.store(true, Ordering::Release);
-                        global.wakers.iter().for_each(|w| w.notify());
+                        global.request_shutdown();
                     }
                     global.pulses[i].deregister();
                     res
@@ -207,15 +206,12 @@ fn spawn_signal_thread(global: Arc<Global>) -> anyhow::Result<()> {
         .name("shardis-signals".into())
         .spawn(move || {
             for sig in signals.forever() {
-                if global.shutdown.swap(true, Ordering::AcqRel) {
+                if global.request_shutdown() {
                     logging::warning("You insist... exiting now.");
                     std::process::exit(1);
                 }
                 let name = if sig == SIGINT { "SIGINT" } else { "SIGTERM" };
                 logging::warning(&format!("Received {name} scheduling shutdown..."));
-                for w in &global.wakers {
-                    w.notify();
-                }
             }
         })?;
     Ok(())

@@ -1069,13 +1069,7 @@ async fn async_inner(
                 }
             }
             crate::logging::warning("User requested shutdown...");
-            shard
-                .global
-                .shutdown
-                .store(true, std::sync::atomic::Ordering::Release);
-            for w in &shard.global.wakers {
-                w.notify();
-            }
+            shard.global.request_shutdown();
             conn.borrow_mut().closed = true;
             Reply::ok()
         }

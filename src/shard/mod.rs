@@ -78,6 +78,20 @@ pub struct Global {
     pub monitors: crate::observe::monitor::Monitors,
 }
 
+impl Global {
+    /// Stop every shard: each finishes its round, flushes and closes its clients. Returns
+    /// whether a shutdown was already under way.
+    pub fn request_shutdown(&self) -> bool {
+        let already = self
+            .shutdown
+            .swap(true, std::sync::atomic::Ordering::AcqRel);
+        for w in &self.wakers {
+            w.notify();
+        }
+        already
+    }
+}
+
 pub struct Shard {
     pub id: usize,
     pub n: usize,
