@@ -542,7 +542,7 @@ fn scripts_inside_multi_exec() {
 #[test]
 fn script_kill_stops_a_long_read_only_script() {
     // Declared keys on two shards: the Lua runs on a helper thread, so every shard still
-    // serves SCRIPT KILL. (On one shard see README: the shard is busy until the script ends.)
+    // serves SCRIPT KILL (a one-shard script: see the test below).
     let s = Server::start_with(4, &["--busy-reply-threshold", "100"]);
     let mut c = s.conn();
     let runner = {
@@ -597,4 +597,156 @@ fn script_kill_stops_a_long_read_only_script() {
         runner.join().expect("runner").expect("ran to its end"),
         int(1)
     );
+}
+
+/// Run `script` (EVAL, no keys) on a connection of its own, in a thread.
+fn run_in_background(
+    s: &Server,
+    script: &'static str,
+) -> std::thread::JoinHandle<Result<Value, String>> {
+    let mut r = s.conn();
+    std::thread::spawn(move || {
+        cmd(&["EVAL", script, "0"])
+            .query::<Value>(&mut r)
+            .map_err(|e| {
+                // A server shut down under it: Redis closes the connection without a reply.
+                if e.is_io_error() {
+                    format!("I/O: {e}")
+                } else {
+                    error_line(&e)
+                }
+            })
+    })
+}
+
+#[test]
+fn a_long_script_holding_its_shard_answers_busy_and_can_be_killed() {
+    // One shard: the script holds the only executor, as in Redis.
+    let s = Server::start_with(1, &["--busy-reply-threshold", "50"]);
+    let mut c = s.conn();
+    let mut d = s.conn();
+    // Before the threshold nothing is busy.
+    assert_eq!(
+        qerr(&mut c, &["SCRIPT", "KILL"]),
+        "NOTBUSY No scripts in execution right now."
+    );
+    let runner = run_in_background(&s, "local i = 0 while true do i = i + 1 end");
+    const BUSY: &str =
+        "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+    let busy = wait_until(
+        Duration::from_secs(20),
+        || matches!(cmd(&["PING"]).query::<Value>(&mut c), Err(e) if error_line(&e) == BUSY),
+    );
+    assert!(busy, "no BUSY while the script ran");
+    // Every other command is refused the same way; unknown commands and wrong arities keep
+    // their own errors.
+    assert_eq!(qerr(&mut d, &["SET", "k", "v"]), BUSY);
+    assert_eq!(
+        qerr(&mut d, &["NOSUCHCOMMAND"]),
+        "ERR unknown command 'NOSUCHCOMMAND', with args beginning with: "
+    );
+    assert_eq!(
+        qerr(&mut d, &["GET"]),
+        "ERR wrong number of arguments for 'get' command"
+    );
+    assert_eq!(
+        qerr(&mut d, &["FUNCTION", "KILL"]),
+        "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
+    );
+    assert_eq!(qerr(&mut d, &["SHUTDOWN"]), BUSY);
+    // A transaction straddling the script is refused as a whole.
+    assert_eq!(q(&mut d, &["MULTI"]), ok());
+    assert_eq!(qerr(&mut d, &["INCR", "n"]), BUSY);
+    assert_eq!(
+        qerr(&mut d, &["EXEC"]),
+        format!("EXECABORT Transaction discarded because of: {BUSY}")
+    );
+    // SCRIPT KILL stops it, also from a connection made meanwhile; its client gets the
+    // error, everyone else service again.
+    let mut fresh = s.conn();
+    assert_eq!(q(&mut fresh, &["SCRIPT", "KILL"]), ok());
+    let e = runner.join().expect("runner").expect_err("killed");
+    assert!(
+        e.starts_with("ERR Script killed by user with SCRIPT KILL..."),
+        "{e}"
+    );
+    assert_eq!(q(&mut c, &["PING"]), status("PONG"));
+    assert_eq!(
+        q(&mut d, &["GET", "k"]),
+        Value::Nil,
+        "the refused SET did not run"
+    );
+    assert_eq!(
+        q(&mut d, &["GET", "n"]),
+        Value::Nil,
+        "the refused transaction did not run"
+    );
+
+    // A kill caught by pcall is raised again until it escapes.
+    let runner = run_in_background(
+        &s,
+        "local f = function() while 1 do redis.call('ping') end end while 1 do pcall(f) end",
+    );
+    let killed = wait_until(Duration::from_secs(20), || {
+        cmd(&["SCRIPT", "KILL"]).query::<Value>(&mut c).is_ok()
+    });
+    assert!(killed);
+    let e = runner.join().expect("runner").expect_err("killed");
+    assert!(e.contains("killed by user"), "{e}");
+
+    // A function: FUNCTION STATS names it, SCRIPT KILL is refused, FUNCTION KILL stops it.
+    q(
+        &mut c,
+        &[
+            "FUNCTION",
+            "LOAD",
+            "#!lua name=busylib\nredis.register_function('spin', function() while true do end end)",
+        ],
+    );
+    let runner = {
+        let mut r = s.conn();
+        std::thread::spawn(move || {
+            cmd(&["FCALL", "spin", "0"])
+                .query::<Value>(&mut r)
+                .map_err(|e| error_line(&e))
+        })
+    };
+    const BUSY_F: &str =
+        "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
+    let busy = wait_until(
+        Duration::from_secs(20),
+        || matches!(cmd(&["PING"]).query::<Value>(&mut c), Err(e) if error_line(&e) == BUSY_F),
+    );
+    assert!(busy);
+    let stats = q(&mut d, &["FUNCTION", "STATS"]);
+    let text = format!("{stats:?}");
+    assert!(text.contains("spin") && text.contains("FCALL"), "{text}");
+    assert_eq!(qerr(&mut d, &["SCRIPT", "KILL"]), BUSY_F);
+    assert_eq!(q(&mut d, &["FUNCTION", "KILL"]), ok());
+    let e = runner.join().expect("runner").expect_err("killed");
+    assert!(e.contains("killed by user"), "{e}");
+    q(&mut c, &["FUNCTION", "FLUSH"]);
+
+    // A script that wrote cannot be killed; SHUTDOWN NOSAVE ends it and the server.
+    let runner = run_in_background(&s, "redis.call('set', 'w', 1) while true do end");
+    let unkillable = wait_until(Duration::from_secs(20), || {
+        matches!(
+            cmd(&["SCRIPT", "KILL"]).query::<Value>(&mut c),
+            Err(e) if error_line(&e).starts_with("UNKILLABLE")
+        )
+    });
+    assert!(unkillable);
+    assert!(matches!(
+        cmd(&["PING"]).query::<Value>(&mut d),
+        Err(e) if error_line(&e) == BUSY
+    ));
+    let _ = cmd(&["SHUTDOWN", "NOSAVE"]).query::<Value>(&mut d);
+    assert!(runner.join().expect("runner").is_err());
+    let mut s = s;
+    if !is_redis() {
+        assert!(
+            s.wait_exit(Duration::from_secs(10)).is_some(),
+            "SHUTDOWN NOSAVE did not stop the server"
+        );
+    }
 }

@@ -16,6 +16,7 @@
 //! that must ask every shard, is a barrier: the connection hands its flow to an async task that
 //! finishes the batch, runs the barrier, and goes on with the rest of the input.
 
+pub mod busy;
 pub mod conn;
 pub mod dispatch;
 pub mod limits;
@@ -256,6 +257,22 @@ fn on_conn_event(shard: &Rc<Shard>, conn: &ConnRef, events: u32) {
     dispatch::run_input(shard, conn);
 }
 
+/// Accept every pending connection on the listener an epoll `token` (with LISTEN_TOKEN) names.
+fn accept_on(
+    shard: &Rc<Shard>,
+    ep: &sys::Epoll,
+    listeners: &[socket2::Socket],
+    tls_listeners: &[socket2::Socket],
+    token: u64,
+) {
+    let tls = token & TLS_LISTEN_TOKEN != 0;
+    let idx = (token & !(LISTEN_TOKEN | TLS_LISTEN_TOKEN)) as usize;
+    let list = if tls { tls_listeners } else { listeners };
+    if let Some(l) = list.get(idx) {
+        accept_all(shard, l.as_raw_fd(), ep, tls);
+    }
+}
+
 /// Accept every pending connection on a listener (a TLS one if `tls`).
 fn accept_all(shard: &Rc<Shard>, lfd: i32, ep: &sys::Epoll, tls: bool) {
     for _ in 0..256 {
@@ -353,6 +370,9 @@ pub async fn serve(
     let wake = shard.global.wakers[shard.id].clone();
     ep.add(wake.fd(), sys::IN, WAKE_TOKEN)?;
     shard.net.borrow_mut().epoll = Some(ep.clone());
+    let listeners = Rc::new(listeners);
+    let tls_listeners = Rc::new(tls_listeners);
+    busy::register(&shard, &listeners, &tls_listeners);
     let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 512];
     let spin = std::time::Duration::from_micros(shard.config.borrow().shard_spin_us);
     let mut poll_failed = false;
@@ -402,12 +422,7 @@ pub async fn serve(
                     break 'outer;
                 }
             } else if token & LISTEN_TOKEN != 0 {
-                let tls = token & TLS_LISTEN_TOKEN != 0;
-                let idx = (token & !(LISTEN_TOKEN | TLS_LISTEN_TOKEN)) as usize;
-                let list = if tls { &tls_listeners } else { &listeners };
-                if let Some(l) = list.get(idx) {
-                    accept_all(&shard, l.as_raw_fd(), &ep, tls);
-                }
+                accept_on(&shard, &ep, &listeners, &tls_listeners, token);
             } else {
                 let conn = shard.net.borrow().conns.get(&token).cloned();
                 if let Some(conn) = conn {

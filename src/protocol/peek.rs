@@ -10,24 +10,70 @@
 pub fn second_args<'a>(buf: &'a [u8], max: usize, mut f: impl FnMut(&'a [u8]) -> bool) {
     let mut pos = 0;
     for _ in 0..max {
-        let Some((argc, p)) = header(buf, pos, b'*') else {
+        let mut go = true;
+        let Some(end) = request_at(buf, pos, |j, a| {
+            if j == 1 {
+                go = f(a);
+            }
+            go
+        }) else {
             return;
         };
-        pos = p;
-        for j in 0..argc {
-            let Some((len, p)) = header(buf, pos, b'$') else {
-                return;
-            };
-            let end = p + len;
-            if buf.len() < end + 2 {
-                return;
-            }
-            if j == 1 && !f(&buf[p..end]) {
-                return;
-            }
-            pos = end + 2;
+        if !go {
+            return;
         }
+        pos = end;
     }
+}
+
+/// The front request of a buffer (see `front`).
+#[derive(Debug, PartialEq)]
+pub struct Front<'a> {
+    pub argc: usize,
+    pub name: &'a [u8],
+    pub second: Option<&'a [u8]>,
+}
+
+/// The first request in `buf` if it is a complete multibulk: its argument count, its command
+/// name and its second argument.
+pub fn front(buf: &[u8]) -> Option<Front<'_>> {
+    let (mut name, mut second, mut argc) = (None, None, 0);
+    request_at(buf, 0, |j, a| {
+        match j {
+            0 => name = Some(a),
+            1 => second = Some(a),
+            _ => {}
+        }
+        argc = j + 1;
+        true
+    })?;
+    Some(Front {
+        argc,
+        name: name?,
+        second,
+    })
+}
+
+/// Walk the multibulk request at `pos`, calling `f(index, argument)` for each argument until it
+/// returns false; the position after the request if it is complete and `f` never declined.
+fn request_at<'a>(
+    buf: &'a [u8],
+    pos: usize,
+    mut f: impl FnMut(usize, &'a [u8]) -> bool,
+) -> Option<usize> {
+    let (argc, mut pos) = header(buf, pos, b'*')?;
+    for j in 0..argc {
+        let (len, p) = header(buf, pos, b'$')?;
+        let end = p.checked_add(len)?;
+        if buf.len() < end.checked_add(2)? {
+            return None;
+        }
+        if !f(j, &buf[p..end]) {
+            return None;
+        }
+        pos = end + 2;
+    }
+    Some(pos)
 }
 
 /// `<tag><decimal>\r\n` at `pos`: the number and the position after it.
@@ -69,5 +115,16 @@ mod tests {
         assert!(keys(b"*2\r\n$3\r\nGET\r\n$99999999999999\r\n", 10).is_empty());
         assert!(keys(b"*x\r\n", 10).is_empty());
         assert!(keys(b"", 10).is_empty());
+    }
+
+    #[test]
+    fn front_names_the_first_complete_request() {
+        let buf = b"*3\r\n$6\r\nSCRIPT\r\n$4\r\nKILL\r\n$1\r\nx\r\n*1\r\n$4\r\nPING\r\n";
+        let f = |argc, name: &'static [u8], second| Front { argc, name, second };
+        assert_eq!(front(buf), Some(f(3, b"SCRIPT", Some(&b"KILL"[..]))));
+        assert_eq!(front(b"*1\r\n$4\r\nPING\r\n"), Some(f(1, b"PING", None)));
+        assert_eq!(front(b"*2\r\n$4\r\nPING\r\n$2\r\nab"), None);
+        assert_eq!(front(b"PING\r\n"), None);
+        assert_eq!(front(b"*0\r\n"), None);
     }
 }

@@ -146,6 +146,15 @@ thread_local! {
     static LOCAL: RefCell<Local> = RefCell::new(Local::default());
 }
 
+/// (libraries, functions) loaded (the same on every shard).
+fn engine_counts() -> (usize, usize) {
+    LOCAL.with(|l| {
+        let l = l.borrow();
+        let functions = l.libraries.iter().map(|x| x.functions.len()).sum();
+        (l.libraries.len(), functions)
+    })
+}
+
 /// Run `f` with this thread's VM (made on first use).
 fn with_vm<R>(f: impl FnOnce(&mut Vm) -> R) -> Result<R, String> {
     LOCAL.with(|l| {
@@ -178,6 +187,10 @@ enum What {
 /// One script run, as sent to the shard (or helper thread) that runs it.
 struct Job {
     what: What,
+    /// The command as sent and the (libraries, functions) loaded: FUNCTION STATS shows them
+    /// while the script is busy.
+    command: Vec<Bytes>,
+    engines: (usize, usize),
     keys: Vec<Bytes>,
     argv: Vec<Bytes>,
     db: usize,
@@ -296,6 +309,8 @@ async fn run(shard: &Rc<Shard>, conn: &ConnRef, name: &str, a: &[Bytes]) -> Repl
     };
     let job = Job {
         what,
+        command: a.to_vec(),
+        engines: engine_counts(),
         keys,
         argv,
         db,
@@ -351,7 +366,7 @@ async fn run_on_one(shard: &Rc<Shard>, t: usize, job: Job, in_exec: bool) -> Rep
 
 /// Run `job` on this shard's VM, its writes logged as one MULTI/EXEC (`wrap`; not inside an
 /// EXEC, whose own records already bracket them).
-fn run_here(sh: &Rc<Shard>, job: Job, wrap: bool) -> Reply {
+fn run_here(sh: &Rc<Shard>, mut job: Job, wrap: bool) -> Reply {
     let caller = Box::new(LocalCaller {
         sh: sh.clone(),
         db: job.db,
@@ -364,6 +379,8 @@ fn run_here(sh: &Rc<Shard>, job: Job, wrap: bool) -> Reply {
         read_only: job.read_only,
         busy_after: job.busy_after,
         global: Some(sh.global.clone()),
+        command: std::mem::take(&mut job.command),
+        engines: job.engines,
     };
     let r = with_vm(|vm| {
         let at = if wrap {
@@ -625,7 +642,7 @@ impl std::future::Future for YieldNow {
 
 /// The helper thread: a fresh VM whose `redis.call` sends each command back to the coordinator.
 fn helper(
-    job: Job,
+    mut job: Job,
     tx: futures::channel::mpsc::UnboundedSender<Req>,
     global: std::sync::Arc<crate::shard::Global>,
 ) -> Reply {
@@ -642,6 +659,8 @@ fn helper(
         read_only: job.read_only,
         busy_after: job.busy_after,
         global: Some(global),
+        command: std::mem::take(&mut job.command),
+        engines: job.engines,
     };
     run_in(&mut vm, &job, how)
 }
@@ -945,31 +964,7 @@ async fn function(shard: &Rc<Shard>, a: &[Bytes]) -> Reply {
             Reply::ok()
         }
         "list" => function_list(a),
-        "stats" if a.len() == 2 => Reply::Map(vec![
-            (Reply::bulk_str("running_script"), Reply::Nil),
-            (
-                Reply::bulk_str("engines"),
-                Reply::Map(vec![(
-                    Reply::bulk_str("LUA"),
-                    LOCAL.with(|l| {
-                        let l = l.borrow();
-                        Reply::Map(vec![
-                            (
-                                Reply::bulk_str("libraries_count"),
-                                Reply::Int(l.libraries.len() as i64),
-                            ),
-                            (
-                                Reply::bulk_str("functions_count"),
-                                Reply::Int(
-                                    l.libraries.iter().map(|x| x.functions.len()).sum::<usize>()
-                                        as i64,
-                                ),
-                            ),
-                        ])
-                    }),
-                )]),
-            ),
-        ]),
+        "stats" if a.len() == 2 => busy::function_stats(engine_counts()),
         "kill" if a.len() == 2 => match busy::kill(false) {
             Ok(()) => Reply::ok(),
             Err(e) => Reply::err(e),

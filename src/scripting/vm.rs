@@ -36,6 +36,9 @@ struct Run {
     global: Option<Arc<crate::shard::Global>>,
     busy: Option<Arc<super::busy::Entry>>,
     eval: bool,
+    name: String,
+    command: Vec<Bytes>,
+    engines: (usize, usize),
 }
 
 /// A function registered by a library being loaded: name, function, flags, description.
@@ -302,10 +305,7 @@ impl Vm {
         g.raw_set("__shardis_run", Value::Nil)?;
         let (sandbox, fenv, loading): (Table, Table, Function) =
             lua.load(PROTECT).set_name("@shardis_prelude").eval()?;
-        lua.set_hook(
-            mlua::HookTriggers::new().every_nth_instruction(100_000),
-            |_, _| hook(),
-        );
+        install_hook(&lua, false);
         Ok(Vm {
             lua,
             sandbox,
@@ -408,6 +408,9 @@ impl Vm {
                 global: how.global,
                 busy: None,
                 eval,
+                name: funcname.to_owned(),
+                command: how.command,
+                engines: how.engines,
             })
         });
         let out: mlua::Result<mlua::MultiValue> = self.run.call((f.clone(), keys, args));
@@ -416,6 +419,9 @@ impl Vm {
             super::busy::finished(&e);
         }
         let killed = run.as_ref().is_some_and(|r| r.killed);
+        if killed {
+            install_hook(&self.lua, false);
+        }
         let out = match out {
             Ok(v) => v,
             Err(e) => return Reply::err(format!("ERR Error running script {funcname}, {e}")),
@@ -507,6 +513,10 @@ pub struct How {
     pub read_only: bool,
     pub busy_after: std::time::Duration,
     pub global: Option<Arc<crate::shard::Global>>,
+    /// The EVAL or FCALL as sent, and (libraries, functions) loaded: what FUNCTION STATS
+    /// shows while the script is busy.
+    pub command: Vec<Bytes>,
+    pub engines: (usize, usize),
 }
 
 /// The text of a Lua error without mlua's decoration.
@@ -559,8 +569,20 @@ pub fn sha1_hex(b: &[u8]) -> String {
     sha1_smol::Sha1::from(b).digest().to_string()
 }
 
+/// The hook every 100 000 instructions, or, once a script is killed, on every line: a kill
+/// error caught by `pcall` is raised again on the next line, until one lands outside any
+/// `pcall` and ends the script (Redis switches its hook the same way).
+fn install_hook(lua: &Lua, every_line: bool) {
+    let triggers = if every_line {
+        mlua::HookTriggers::EVERY_LINE
+    } else {
+        mlua::HookTriggers::new().every_nth_instruction(100_000)
+    };
+    lua.set_hook(triggers, hook);
+}
+
 /// The instruction-count hook: SCRIPT KILL, and making a long script visible to it.
-fn hook() -> mlua::Result<mlua::VmState> {
+fn hook(lua: &Lua, _: mlua::Debug) -> mlua::Result<mlua::VmState> {
     let load_too_long = LOAD_STARTED.with(|l| {
         l.get()
             .is_some_and(|t| t.elapsed() >= std::time::Duration::from_millis(500))
@@ -568,30 +590,47 @@ fn hook() -> mlua::Result<mlua::VmState> {
     if load_too_long {
         return Err(mlua::Error::RuntimeError("FUNCTION LOAD timeout".into()));
     }
-    let stop = RUN.with(|r| {
+    let busy = RUN.with(|r| {
         let mut r = r.borrow_mut();
         let run = r.as_mut()?;
         if run.busy.is_none()
             && !run.busy_after.is_zero()
             && run.started.elapsed() >= run.busy_after
         {
-            run.busy = Some(super::busy::register(run.kill.clone(), run.eval));
+            run.busy = Some(super::busy::register(super::busy::Entry::new(
+                run.kill.clone(),
+                run.eval,
+                std::mem::take(&mut run.name),
+                std::mem::take(&mut run.command),
+                run.started,
+                run.engines,
+            )));
         }
-        if let Some(b) = &run.busy {
-            b.wrote.store(run.wrote, Ordering::Relaxed);
-        }
+        let b = run.busy.as_ref()?;
+        b.wrote.store(run.wrote, Ordering::Relaxed);
+        Some(run.eval)
+    });
+    // Past the threshold: the shard's other clients get their answers (BUSY, SCRIPT KILL …).
+    if let Some(eval) = busy {
+        crate::net::busy::poll(eval);
+    }
+    let stop = RUN.with(|r| {
+        let mut r = r.borrow_mut();
+        let run = r.as_mut()?;
         let stopping = run
             .global
             .as_ref()
             .is_some_and(|g| g.shutdown.load(Ordering::Relaxed));
         if run.kill.load(Ordering::Relaxed) || stopping {
-            run.killed = true;
-            return Some(());
+            return Some(std::mem::replace(&mut run.killed, true));
         }
         None
     });
+    if stop == Some(false) {
+        install_hook(lua, true);
+    }
     match stop {
-        Some(()) => Err(mlua::Error::RuntimeError(
+        Some(_) => Err(mlua::Error::RuntimeError(
             "Script killed by user with SCRIPT KILL...".into(),
         )),
         None => Ok(mlua::VmState::Continue),

@@ -1,0 +1,282 @@
+//! Answering the shard's other clients while a script runs past `busy-reply-threshold`, as
+//! Redis's processEventsWhileBlocked does: a one-shard script holds its shard's thread, so its
+//! instruction hook calls `poll` here now and then (scripting/vm.rs).
+//!
+//! Each call looks at the shard's epoll set once (no wait), sends the replies still queued from
+//! the round the script started in, and, for each client with input, answers its complete
+//! requests in order: SCRIPT KILL, FUNCTION KILL and FUNCTION STATS run, SHUTDOWN NOSAVE shuts the server down
+//! (which stops the script), MULTI starts a transaction, EXEC is refused as EXECABORT, an
+//! unknown command, a wrong arity or a missing AUTH get their usual errors, and every other
+//! command gets `-BUSY` (inside MULTI that fails the transaction, as in Redis). The commands
+//! Redis also lets through while busy but that need the keyspace or the client's state (AUTH,
+//! HELLO, QUIT, RESET, DISCARD, WATCH, UNWATCH, and EXEC with watched keys)
+//! wait, with everything the client sent after them, until the script ends; so do inline
+//! requests. Only the sockets and the clients' transaction state are touched: the keyspace is
+//! the script's while it runs. New connections are accepted (a SCRIPT KILL often comes on one).
+//! Clients of other shards are served as usual (their commands for this shard's keys wait).
+
+use super::conn::{Conn, ReadOutcome};
+use super::sys;
+use crate::protocol::reply::Reply;
+use crate::shard::Shard;
+use std::cell::RefCell;
+use std::rc::{Rc, Weak};
+
+/// The shard whose network loop runs on this thread, and its listeners.
+#[derive(Default)]
+struct Loop {
+    shard: Weak<Shard>,
+    listeners: Weak<Vec<socket2::Socket>>,
+    tls_listeners: Weak<Vec<socket2::Socket>>,
+}
+
+thread_local! {
+    static LOOP: RefCell<Loop> = RefCell::new(Loop::default());
+}
+
+/// Called by the network loop as it starts: scripts run on this thread belong to `shard`.
+pub fn register(
+    shard: &Rc<Shard>,
+    listeners: &Rc<Vec<socket2::Socket>>,
+    tls_listeners: &Rc<Vec<socket2::Socket>>,
+) {
+    LOOP.with(|l| {
+        *l.borrow_mut() = Loop {
+            shard: Rc::downgrade(shard),
+            listeners: Rc::downgrade(listeners),
+            tls_listeners: Rc::downgrade(tls_listeners),
+        }
+    });
+}
+
+/// Answer what the shard's clients sent meanwhile (see the module comment). `eval`: the script
+/// is an EVAL (else a function), which words the BUSY error. A no-op off a shard's thread.
+pub fn poll(eval: bool) {
+    let Some((shard, listeners, tls_listeners)) = LOOP.with(|l| {
+        let l = l.borrow();
+        Some((
+            l.shard.upgrade()?,
+            l.listeners.upgrade()?,
+            l.tls_listeners.upgrade()?,
+        ))
+    }) else {
+        return;
+    };
+    let Some(ep) = shard.net.try_borrow().ok().and_then(|n| n.epoll.clone()) else {
+        return;
+    };
+    let synced = if shard.aof_always.get() {
+        shard.aof.try_borrow().map_or(0, |a| a.synced)
+    } else {
+        u64::MAX
+    };
+    // Replies of the round the script started in are still queued for its end (the loop sends
+    // a round's replies together): send them now, or their clients would wait with it.
+    let pending = shard
+        .net
+        .try_borrow()
+        .map(|n| n.pending.clone())
+        .unwrap_or_default();
+    for conn in pending {
+        if let Ok(mut c) = conn.try_borrow_mut() {
+            if !c.busy && !waits_for_sync(&c, synced) {
+                c.flush();
+            }
+        }
+    }
+    let mut events = [libc::epoll_event { events: 0, u64: 0 }; 256];
+    let n = ep.wait(&mut events, 0).unwrap_or(0);
+    for ev in &events[..n] {
+        let token = ev.u64;
+        if token & super::LISTEN_TOKEN != 0 {
+            // Accepting reads the config and the ACL; both are free unless a command holds
+            // them, which a script's commands do not across its Lua.
+            if shard.config.try_borrow_mut().is_ok() && shard.acl.try_borrow_mut().is_ok() {
+                super::accept_on(&shard, &ep, &listeners, &tls_listeners, token);
+            }
+            continue;
+        }
+        let Some(conn) = shard
+            .net
+            .try_borrow()
+            .ok()
+            .and_then(|net| net.conns.get(&token).cloned())
+        else {
+            continue; // the wake-up fd: left for the loop
+        };
+        // The script's own client is borrowed (it is running this command).
+        let Ok(mut c) = conn.try_borrow_mut() else {
+            continue;
+        };
+        // Clients whose flow a task owns, or whose replies wait for an fsync, are left alone:
+        // an answer now would overtake what they wait for.
+        if c.busy || c.closed || c.closing || waits_for_sync(&c, synced) {
+            continue;
+        }
+        if ev.events & sys::OUT != 0 {
+            c.flush();
+        }
+        // A client whose requests wait for the script stops being read at the query buffer
+        // limit (the loop then applies the limit as usual).
+        let limit = shard
+            .config
+            .try_borrow()
+            .map_or(0, |cfg| cfg.client_query_buffer_limit);
+        let room = (c.rbuf.len() as u64) < limit;
+        if room && c.interest & sys::IN != 0 && ev.events & (sys::IN | sys::HUP | sys::ERR) != 0 {
+            if let ReadOutcome::Closed = c.read() {
+                // Left to the loop, which sees the hang-up again once the script is done.
+                continue;
+            }
+            answer(&shard, &mut c, eval);
+            c.flush();
+        }
+        if let Ok(net) = shard.net.try_borrow() {
+            net.update_interest(&mut c);
+        }
+    }
+}
+
+/// Whether `c`'s replies wait for the AOF to be synced up to a point it has not reached.
+fn waits_for_sync(c: &Conn, synced: u64) -> bool {
+    c.held || c.aof_hold > synced
+}
+
+/// What a request gets while the script runs.
+enum Verdict {
+    /// Its answer, now.
+    Reply(Reply),
+    /// An unknown command: Redis's error, which quotes its arguments.
+    Unknown,
+    /// SHUTDOWN: with NOSAVE it stops the server (no answer; the connection closes), without
+    /// it gets BUSY.
+    Shutdown,
+    /// MULTI: the client enters its transaction now (Redis lets MULTI through, so that a
+    /// transaction straddling the script is refused as a whole at EXEC).
+    Multi,
+    /// EXEC: refused, and the transaction discarded (Redis's execCommandAbort).
+    ExecAbort,
+    /// It runs after the script, and so does everything after it.
+    Wait,
+}
+
+/// Answer the complete requests at the front of `c`'s input until one must wait.
+fn answer(shard: &Rc<Shard>, c: &mut Conn, eval: bool) {
+    loop {
+        // Only whole multibulk requests; an inline or partial one waits for the script's end.
+        let Some(f) = crate::protocol::peek::front(&c.rbuf) else {
+            return;
+        };
+        let verdict = judge(&mut c.lookups, &c.client, f.argc, f.name, f.second, eval);
+        if matches!(verdict, Verdict::Wait) {
+            return;
+        }
+        let args = match c.parser.parse(&mut c.rbuf) {
+            Ok(Some(a)) => a,
+            Ok(None) => return,
+            Err(e) => {
+                c.emit(&Reply::Error(e.0.into()), false);
+                c.closing = true;
+                return;
+            }
+        };
+        let skipped = c.client.take_skip();
+        match verdict {
+            Verdict::Reply(r) => {
+                if matches!(r, Reply::Error(_)) {
+                    let name = c.lookups.lookup(&args[0]).map(|s| s.name);
+                    reject(shard, c, r, name, skipped);
+                } else {
+                    let suppress = c.client.suppress(skipped);
+                    c.emit(&r, suppress);
+                }
+            }
+            Verdict::Unknown => {
+                let r = crate::commands::unknown_command(&args);
+                reject(shard, c, r, None, skipped);
+            }
+            Verdict::Shutdown if args.iter().any(|a| a.eq_ignore_ascii_case(b"nosave")) => {
+                crate::logging::warning("User requested shutdown...");
+                shard.global.request_shutdown();
+                c.closing = true;
+                return;
+            }
+            Verdict::Shutdown => {
+                let r = Reply::err(crate::scripting::busy::busy_error(eval));
+                reject(shard, c, r, Some("shutdown"), skipped);
+            }
+            Verdict::Multi => {
+                let r = crate::commands::transaction::exec_sync(shard, &mut c.client.tx, "multi");
+                let suppress = c.client.suppress(skipped);
+                c.emit(&r.unwrap_or_else(Reply::ok), suppress);
+            }
+            Verdict::ExecAbort => {
+                let busy = crate::scripting::busy::busy_error(eval);
+                let r = crate::commands::transaction::exec_abort(shard, &mut c.client.tx, busy);
+                if let (Reply::Error(e), Ok(mut st)) = (&r, shard.stats.try_borrow_mut()) {
+                    st.record_rejected(Some("exec"));
+                    st.record_error(e);
+                }
+                let suppress = c.client.suppress(skipped);
+                c.emit(&r, suppress);
+            }
+            Verdict::Wait => return,
+        }
+        c.parser.recycle(args);
+    }
+}
+
+/// Answer with an error for a command refused before it ran: counted as Redis counts it, and a
+/// MULTI in progress fails at EXEC.
+fn reject(shard: &Shard, c: &mut Conn, r: Reply, name: Option<&'static str>, skipped: bool) {
+    c.client.tx.refused();
+    if let (Reply::Error(e), Ok(mut st)) = (&r, shard.stats.try_borrow_mut()) {
+        st.record_rejected(name);
+        st.record_error(e);
+    }
+    let suppress = c.client.suppress(skipped);
+    c.emit(&r, suppress);
+}
+
+fn judge(
+    lookups: &mut crate::acl::rename::LookupCache,
+    client: &super::conn::ClientState,
+    argc: usize,
+    name: &[u8],
+    sub: Option<&[u8]>,
+    eval: bool,
+) -> Verdict {
+    let Some(spec) = lookups.lookup(name) else {
+        return Verdict::Unknown;
+    };
+    if !spec.arity_ok(argc) {
+        return Verdict::Reply(Reply::arity(spec.name));
+    }
+    if crate::commands::server::auth_required(client, spec.name) {
+        return Verdict::Reply(Reply::err("NOAUTH Authentication required."));
+    }
+    let sub = sub.map(|s| s.to_ascii_lowercase());
+    let kill = |eval: bool| {
+        Verdict::Reply(match crate::scripting::busy::kill(eval) {
+            Ok(()) => Reply::ok(),
+            Err(e) => Reply::err(e),
+        })
+    };
+    match (spec.name, sub.as_deref()) {
+        ("script", Some(b"kill")) if argc == 2 => kill(true),
+        ("function", Some(b"kill")) if argc == 2 => kill(false),
+        ("shutdown", _) => Verdict::Shutdown,
+        ("multi", _) => Verdict::Multi,
+        // Ending a transaction unwatches its keys, in the keyspace the script holds: with
+        // watched keys, EXEC waits for the script like the commands below.
+        ("exec", _) if client.tx.watched.is_empty() => Verdict::ExecAbort,
+        ("function", Some(b"stats")) if argc == 2 => {
+            Verdict::Reply(crate::scripting::busy::function_stats((0, 0)))
+        }
+        ("exec", _)
+        | ("auth" | "hello" | "quit" | "reset" | "discard" | "watch" | "unwatch", _) => {
+            Verdict::Wait
+        }
+        _ => Verdict::Reply(Reply::err(crate::scripting::busy::busy_error(eval))),
+    }
+}
