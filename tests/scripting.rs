@@ -750,3 +750,30 @@ fn a_long_script_holding_its_shard_answers_busy_and_can_be_killed() {
         );
     }
 }
+
+#[test]
+fn allow_oom_scripts_write_past_maxmemory() {
+    both(|s| {
+        let mut c = s.conn();
+        q(
+            &mut c,
+            &[
+                "FUNCTION",
+                "LOAD",
+                "REPLACE",
+                "#!lua name=oomlib\nredis.register_function{function_name='setit', callback=function(keys) return redis.call('set', keys[1], '1') end, flags={'allow-oom'}}\nredis.register_function('setit_plain', function(keys) return redis.call('set', keys[1], '1') end)",
+            ],
+        );
+        q(&mut c, &["CONFIG", "SET", "maxmemory", "1"]);
+        assert_eq!(q(&mut c, &["FCALL", "setit", "1", "{x}a"]), ok());
+        let e = qerr(&mut c, &["FCALL", "setit_plain", "1", "{x}b"]);
+        assert!(e.starts_with("OOM command not allowed"), "{e}");
+        let shebang = "#!lua flags=allow-oom\nreturn redis.call('set', KEYS[1], '1')";
+        assert_eq!(q(&mut c, &["EVAL", shebang, "1", "{x}c"]), ok());
+        q(&mut c, &["CONFIG", "SET", "maxmemory", "0"]);
+        assert_eq!(q(&mut c, &["GET", "{x}a"]), bulk("1"));
+        assert_eq!(q(&mut c, &["EXISTS", "{x}b"]), int(0));
+        assert_eq!(q(&mut c, &["GET", "{x}c"]), bulk("1"));
+        q(&mut c, &["FUNCTION", "FLUSH"]);
+    });
+}

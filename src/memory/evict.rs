@@ -129,7 +129,7 @@ pub enum Outcome {
 /// command that cannot get room.
 #[inline]
 pub fn before_command(shard: &Shard, spec: &CommandSpec) -> Option<Reply> {
-    if shard.config.borrow().maxmemory == 0 {
+    if shard.config.borrow().maxmemory == 0 || shard.oom_exempt.get() {
         return None;
     }
     match perform(shard, COMMAND_LIMIT) {

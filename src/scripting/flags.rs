@@ -15,6 +15,8 @@ pub struct Flags {
     pub shebang: bool,
     pub no_writes: bool,
     pub cross_slot: bool,
+    /// Its commands run even past `maxmemory` (Redis's SCRIPT_ALLOW_OOM).
+    pub allow_oom: bool,
 }
 
 impl Flags {
@@ -27,6 +29,7 @@ impl Flags {
             match n {
                 "no-writes" => f.no_writes = true,
                 "allow-cross-slot-keys" => f.cross_slot = true,
+                "allow-oom" => f.allow_oom = true,
                 _ => {}
             }
         }
@@ -62,6 +65,7 @@ pub fn shebang(body: &[u8]) -> Result<(Flags, usize), String> {
                     let one = Flags::from_names([f]);
                     flags.no_writes |= one.no_writes;
                     flags.cross_slot |= one.cross_slot;
+                    flags.allow_oom |= one.allow_oom;
                 }
             }
             None => return Err(format!("ERR Unknown lua shebang option: {p}")),

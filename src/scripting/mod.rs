@@ -195,6 +195,8 @@ struct Job {
     argv: Vec<Bytes>,
     db: usize,
     read_only: bool,
+    /// Flagged `allow-oom`: its commands skip the maxmemory check.
+    allow_oom: bool,
     busy_after: std::time::Duration,
     /// `databases`, for SELECT inside the script.
     ndb: usize,
@@ -315,6 +317,7 @@ async fn run(shard: &Rc<Shard>, conn: &ConnRef, name: &str, a: &[Bytes]) -> Repl
         argv,
         db,
         read_only: ro_cmd || flags.no_writes,
+        allow_oom: flags.allow_oom,
         busy_after: std::time::Duration::from_millis(shard.config.borrow().busy_reply_threshold),
         ndb: shard.store.borrow().dbs.len(),
     };
@@ -391,6 +394,7 @@ fn run_here(sh: &Rc<Shard>, mut job: Job, wrap: bool) -> Reply {
         // Blocked clients are served after the script, not between its calls (as in Redis).
         let r = {
             let _hold = crate::shard::blocking::HoldReady::new(sh);
+            let _oom = OomExempt::new(sh, job.allow_oom);
             run_in(vm, &job, how)
         };
         sh.store.borrow_mut().feed.end_multi(at);
@@ -398,6 +402,28 @@ fn run_here(sh: &Rc<Shard>, mut job: Job, wrap: bool) -> Reply {
     });
     crate::shard::blocking::serve_ready(sh);
     r.unwrap_or_else(Reply::err)
+}
+
+/// An `allow-oom` script's commands skip the maxmemory check while it runs (Redis's
+/// scriptVerifyOOM); put back when dropped, also if the run panics.
+struct OomExempt<'a> {
+    sh: &'a Shard,
+    prev: bool,
+}
+
+impl<'a> OomExempt<'a> {
+    fn new(sh: &'a Shard, on: bool) -> OomExempt<'a> {
+        OomExempt {
+            sh,
+            prev: sh.oom_exempt.replace(on),
+        }
+    }
+}
+
+impl Drop for OomExempt<'_> {
+    fn drop(&mut self) {
+        self.sh.oom_exempt.set(self.prev);
+    }
 }
 
 /// Compile what `job` needs in `vm` (a script, or its library) and run it.

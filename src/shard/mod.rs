@@ -102,6 +102,8 @@ pub struct Shard {
     pub net: RefCell<crate::net::Registry>,
     /// DEBUG SET-ACTIVE-EXPIRE.
     pub active_expire: std::cell::Cell<bool>,
+    /// A script flagged `allow-oom` is running here: its commands skip the maxmemory check.
+    pub oom_exempt: std::cell::Cell<bool>,
     /// This shard's AOF writer state.
     pub aof: RefCell<crate::persistence::writer::Aof>,
     /// `appendfsync always` with a healthy log: replies wait for the sync of their writes.
@@ -185,6 +187,7 @@ impl Shard {
             global,
             net: RefCell::new(crate::net::Registry::default()),
             active_expire: std::cell::Cell::new(true),
+            oom_exempt: std::cell::Cell::new(false),
             aof: RefCell::new(Default::default()),
             aof_always: std::cell::Cell::new(false),
             aof_failed: std::cell::Cell::new(false),
