@@ -309,10 +309,12 @@ async fn run(shard: &Rc<Shard>, conn: &ConnRef, name: &str, a: &[Bytes]) -> Repl
         let c = conn.borrow();
         (c.client.db, c.client.tx.deny_blocking)
     };
+    let fcall = matches!(what, What::Fcall { .. });
     let job = Job {
         what,
-        command: a.to_vec(),
-        engines: engine_counts(),
+        // Only FUNCTION STATS shows them, and only for a function (a busy EVAL refuses it).
+        command: if fcall { a.to_vec() } else { Vec::new() },
+        engines: if fcall { engine_counts() } else { (0, 0) },
         keys,
         argv,
         db,

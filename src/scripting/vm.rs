@@ -408,7 +408,12 @@ impl Vm {
                 global: how.global,
                 busy: None,
                 eval,
-                name: funcname.to_owned(),
+                // FUNCTION STATS names a function (a busy EVAL refuses it).
+                name: if eval {
+                    String::new()
+                } else {
+                    funcname.to_owned()
+                },
                 command: how.command,
                 engines: how.engines,
             })
