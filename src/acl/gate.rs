@@ -206,17 +206,22 @@ pub fn record(
         return;
     }
     let shard = shard.clone();
-    glommio::spawn_local(async move {
-        let entries = shard.acl.borrow_mut().outbox.drain();
-        shard
-            .call(0, move |sh| {
-                let max = sh.config.borrow().acllog_max_len as usize;
-                let mut acl = sh.acl.borrow_mut();
-                for e in entries {
-                    acl.log.add(e, max);
-                }
-            })
-            .await;
-    })
-    .detach();
+    glommio::spawn_local(async move { flush_log(&shard) }).detach();
+}
+
+/// Post this shard's pending ACL LOG entries to shard 0. Draining and posting happen in one
+/// step, so an entry is always either here or in shard 0's inbox: ACL LOG, which has every
+/// shard flush before it reads, then sees every denial already answered.
+pub fn flush_log(shard: &Rc<Shard>) {
+    let entries = shard.acl.borrow_mut().outbox.drain();
+    if entries.is_empty() {
+        return;
+    }
+    shard.run_or_post(0, move |sh| {
+        let max = sh.config.borrow().acllog_max_len as usize;
+        let mut acl = sh.acl.borrow_mut();
+        for e in entries {
+            acl.log.add(e, max);
+        }
+    });
 }

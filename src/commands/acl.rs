@@ -364,6 +364,9 @@ async fn log(shard: &Rc<Shard>, a: &[Bytes]) -> Reply {
             }
         }
     }
+    // Denials still in other shards' outboxes go first (see `gate::flush_log`); the inbox of
+    // shard 0 is one queue, so they land before the read below.
+    shard.broadcast(crate::acl::gate::flush_log).await;
     shard
         .call(0, move |sh| {
             let mut st = sh.acl.borrow_mut();
