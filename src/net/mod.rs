@@ -39,6 +39,18 @@ const WAKE_TOKEN: u64 = 1 << 62;
 /// Longest an idle shard sleeps before polling its sockets again (see `serve`): the watchdog
 /// (shard/watchdog.rs) counts on a heartbeat at least this often.
 const PARK_BOUND: std::time::Duration = std::time::Duration::from_millis(10);
+/// How long an idle shard may park now: until the next multiple of PARK_BOUND since `grid`,
+/// not PARK_BOUND from now, so that every park within one period has the same deadline and
+/// the reactor keeps one kernel timeout armed for all of them instead of re-arming it per
+/// park (vendor/README.md).
+fn park_bound(grid: std::time::Instant) -> std::time::Duration {
+    let now = std::time::Instant::now();
+    let period = PARK_BOUND.as_nanos();
+    let periods = now.saturating_duration_since(grid).as_nanos() / period + 1;
+    let next = grid + std::time::Duration::from_nanos((periods * period) as u64);
+    next.saturating_duration_since(now)
+}
+
 const LISTEN_TOKEN: u64 = 1 << 63;
 /// With LISTEN_TOKEN: the listener is a TLS one.
 const TLS_LISTEN_TOKEN: u64 = 1 << 61;
@@ -376,6 +388,7 @@ pub async fn serve(
     let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 512];
     let spin = std::time::Duration::from_micros(shard.config.borrow().shard_spin_us);
     let mut poll_failed = false;
+    let park_grid = std::time::Instant::now();
 
     'outer: loop {
         shard.global.pulses[shard.id].beat();
@@ -394,7 +407,7 @@ pub async fn serve(
                 // The wait is bounded so that the heartbeat moves while idle, and so that even
                 // a wake-up gone missing costs at most PARK_BOUND. Idle: 100 wake-ups/s.
                 let park = std::pin::pin!(glommio::net::poll_readable(ep.fd()));
-                let tick = std::pin::pin!(glommio::timer::sleep(PARK_BOUND));
+                let tick = std::pin::pin!(glommio::timer::sleep(park_bound(park_grid)));
                 if let futures::future::Either::Left((Err(e), tick)) =
                     futures::future::select(park, tick).await
                 {

@@ -1223,6 +1223,10 @@ pub(crate) struct Reactor {
     poll_ring: RefCell<PollRing>,
 
     latency_preemption_timeout_src: Cell<Option<Source>>,
+    // shardis: the user timer armed for a sleep, and its deadline; kept across sleeps while
+    // the next timer is the same (see `wait`).
+    sleep_timer_src: Cell<Option<Source>>,
+    sleep_timer_deadline: Cell<Option<Instant>>,
     throughput_preemption_timeout_src: Cell<Option<Source>>,
 
     link_fd: RawFd,
@@ -1354,6 +1358,8 @@ impl Reactor {
             latency_ring: RefCell::new(latency_ring),
             poll_ring: RefCell::new(poll_ring),
             latency_preemption_timeout_src: Cell::new(None),
+            sleep_timer_src: Cell::new(None),
+            sleep_timer_deadline: Cell::new(None),
             throughput_preemption_timeout_src: Cell::new(None),
             blocking_thread,
             link_fd,
@@ -1815,22 +1821,28 @@ impl Reactor {
         // consume all events from the rings
         consume_rings!(into &mut woke; lat_ring, poll_ring, main_ring);
 
-        // Cancel the old timer regardless of whether we can sleep:
-        // if we won't sleep, we will register the new timer with its new
-        // value.
-        //
-        // But if we will sleep, there might be a timer registered that needs
-        // to be removed otherwise we'll wake up when it expires.
-        drop(self.latency_preemption_timeout_src.take());
+        // shardis: upstream cancels and re-arms both preemption timers on every call, i.e.
+        // on every turn of the executor loop: four SQEs, two hrtimer updates and an
+        // io_uring_enter per turn, a measurable share of a network server's CPU. A
+        // preemption timer still pending is kept instead, even over a sleep: it may then fire
+        // before a full period has passed since the current turn began, which only makes a
+        // task queue yield early, or wake a sleeping reactor once, which costs one more turn
+        // of its loop. The user timer armed for a sleep is a separate source (below).
+        if !Self::pending(&self.latency_preemption_timeout_src) {
+            drop(self.latency_preemption_timeout_src.take());
+        }
 
         // Schedule the throughput-based timeout immediately: it won't matter if we end
-        // up sleeping.
-        self.throughput_preemption_timeout_src.replace(Some(
-            main_ring.prepare_throughput_preemption_timer(
-                self.ring_depth() as u32,
-                self.eventfd_src.raw(),
-            ),
-        ));
+        // up sleeping (it has no deadline, only an event count). shardis: kept while it
+        // is pending, like the preemption timer.
+        if !Self::pending(&self.throughput_preemption_timeout_src) {
+            self.throughput_preemption_timeout_src.replace(Some(
+                main_ring.prepare_throughput_preemption_timer(
+                    self.ring_depth() as u32,
+                    self.eventfd_src.raw(),
+                ),
+            ));
+        }
 
         // This will only dispatch if we run out of sqes. Which means until
         // flush_rings! nothing is really send to the kernel...
@@ -1852,9 +1864,22 @@ impl Reactor {
             // We are about to go to sleep. It's ok to sleep, but if there
             // is a timer set, we need to make sure we wake up to handle it.
             if let Some(dur) = user_timer {
-                self.latency_preemption_timeout_src
-                    .set(Some(lat_ring.prepare_latency_preemption_timer(dur)));
-                assert!(flush_rings!(lat_ring)? > 0);
+                // shardis: the timeout armed for an earlier sleep still serves if it fires at
+                // most 1 ms before this deadline (waking early only means sleeping again) or
+                // 50 µs after it (the jitter of reading the clock); upstream cancelled and
+                // re-armed it around every sleep.
+                let deadline = Instant::now() + dur;
+                let keep = Self::pending(&self.sleep_timer_src)
+                    && self.sleep_timer_deadline.get().is_some_and(|armed| {
+                        armed <= deadline + Duration::from_micros(50)
+                            && deadline < armed + Duration::from_millis(1)
+                    });
+                if !keep {
+                    self.sleep_timer_src
+                        .set(Some(lat_ring.prepare_latency_preemption_timer(dur)));
+                    self.sleep_timer_deadline.set(Some(deadline));
+                    assert!(flush_rings!(lat_ring)? > 0);
+                }
             }
             // From this moment on the remote executors are aware that we are sleeping
             // We have to sweep the remote channels function once more because since
@@ -1881,8 +1906,11 @@ impl Reactor {
         }
 
         if let Some(preempt) = preempt_timer() {
-            self.latency_preemption_timeout_src
-                .set(Some(lat_ring.prepare_latency_preemption_timer(preempt)));
+            // A kept timer that fired meanwhile was consumed above: arm a new one.
+            if !Self::pending(&self.latency_preemption_timeout_src) {
+                self.latency_preemption_timeout_src
+                    .set(Some(lat_ring.prepare_latency_preemption_timer(preempt)));
+            }
             flush_rings!(lat_ring, main_ring)?;
         }
 
@@ -1894,6 +1922,14 @@ impl Reactor {
         // need_preempt() should be false at this point. As soon as the next event
         // in the preempt ring completes, though, then it will be true.
         Ok(should_sleep)
+    }
+
+    /// shardis: whether a timer source is armed and has not completed yet.
+    fn pending(src: &Cell<Option<Source>>) -> bool {
+        let s = src.take();
+        let pending = s.as_ref().is_some_and(|s| s.result().is_none());
+        src.set(s);
+        pending
     }
 
     pub(crate) fn flush_syscall_thread(&self) -> usize {
