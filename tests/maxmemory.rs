@@ -288,6 +288,45 @@ fn noeviction_refuses_denyoom_commands_but_serves_reads_and_del() {
 }
 
 #[test]
+fn a_limit_below_the_servers_own_memory_refuses_writes_at_once() {
+    // `CONFIG SET maxmemory 1` is how Redis's own tests force -OOM: the server's start-up
+    // memory alone is over it, so the very next write is refused (after evicting every key
+    // when the policy may), however little the shards hold.
+    both(|s| {
+        let mut con = s.conn();
+        for policy in [
+            "noeviction",
+            "allkeys-lru",
+            "allkeys-random",
+            "volatile-lru",
+        ] {
+            for k in spread_keys("few", 8) {
+                q(&mut con, &["SET", &k, "v"]);
+            }
+            q(&mut con, &["CONFIG", "SET", "maxmemory-policy", policy]);
+            q(&mut con, &["CONFIG", "SET", "maxmemory", "1"]);
+            assert_eq!(qerr(&mut con, &["SET", "x", "v"]), OOM, "{policy}");
+            // Spread across shards, refused as a whole.
+            assert_eq!(
+                qerr(&mut con, &["MSET", "a", "1", "b", "2", "c", "3"]),
+                OOM,
+                "{policy}"
+            );
+            // Reads still run; the allkeys policies evicted everything they could.
+            let left = match q(&mut con, &["DBSIZE"]) {
+                redis::Value::Int(n) => n,
+                other => panic!("{other:?}"),
+            };
+            let expect = if policy.starts_with("allkeys") { 0 } else { 8 };
+            assert_eq!(left, expect, "{policy}");
+            q(&mut con, &["CONFIG", "SET", "maxmemory", "0"]);
+            assert_eq!(q(&mut con, &["SET", "x", "v"]), ok());
+            q(&mut con, &["FLUSHALL"]);
+        }
+    });
+}
+
+#[test]
 fn memory_stays_within_5_percent_of_maxmemory_under_random_writes() {
     if skip_under_redis("shardis budgets") {
         return;

@@ -1476,6 +1476,9 @@ async fn config_set(shard: &Rc<Shard>, a: &[Bytes]) -> Reply {
             }
         })
         .await;
+    // Every shard has the new settings: each evicts down to them now (a second round, so that
+    // each one's budget is figured with everyone's new limit).
+    shard.broadcast(crate::memory::evict::config_applied).await;
     if new_pass {
         crate::commands::acl::sync_requirepass(shard).await;
     }

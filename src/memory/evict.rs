@@ -57,6 +57,10 @@ struct State {
     base_thread: u64,
     refreshed: Option<Instant>,
     budget: u64,
+    /// What no shard owns (start-up overhead, Lua, other threads) is already at or over
+    /// `maxmemory`: the server is over the limit whatever the shards hold, as Redis's
+    /// used_memory would be (`CONFIG SET maxmemory 1` refuses writes there).
+    starved: bool,
     pool: Vec<Candidate>,
     next_db: usize,
     /// The background task has work (set by a command that ran out of time).
@@ -72,6 +76,11 @@ impl State {
     fn used(&self) -> u64 {
         let delta = alloc::thread_net().wrapping_sub(self.base_thread) as i64;
         (self.base as i64).saturating_add(delta).max(0) as u64
+    }
+
+    /// Over this shard's part of `maxmemory`.
+    fn over(&self) -> bool {
+        self.starved || self.used() > self.budget
     }
 
     fn stale(&self, after: Duration) -> bool {
@@ -96,6 +105,7 @@ impl State {
         let shards: u64 = used.iter().sum::<u64>() + budget::uncounted();
         let others = totals.allocated.saturating_sub(shards);
         let drained = budget::drained(self.n);
+        self.starved = others >= maxmemory;
         self.budget = budget::budget(self.id, &used, &drained, maxmemory.saturating_sub(others));
         budget::publish_budget(self.id, self.n, self.budget, self.base_thread);
     }
@@ -177,7 +187,7 @@ pub fn perform(shard: &Shard, limit: Duration) -> Outcome {
         if (near && st.stale(NEAR_REFRESH)) || st.refreshed.is_none() {
             st.refresh(maxmemory, uncounted(shard));
         }
-        if st.used() <= st.budget {
+        if !st.over() {
             budget::set_oom(st.id, st.n, false);
             return Outcome::Ok;
         }
@@ -189,7 +199,7 @@ pub fn perform(shard: &Shard, limit: Duration) -> Outcome {
         let now = crate::util::now_ms();
         let mut store = shard.store.borrow_mut();
         let mut evicted = 0u32;
-        while st.used() > st.budget {
+        while st.over() {
             let State { pool, next_db, .. } = &mut *st;
             let Some((db, key)) = pick_victim(&store, policy, samples, decay, now, pool, next_db)
             else {
@@ -198,13 +208,19 @@ pub fn perform(shard: &Shard, limit: Duration) -> Outcome {
                     .dbs
                     .iter_mut()
                     .fold(false, |any, d| d.shrink_if_sparse() | any)
-                    && st.used() <= st.budget
+                    && !st.over()
                 {
                     return Outcome::Ok;
                 }
                 // The other shards evict for this one (see budget.rs) unless none can; then
                 // writes are refused while the server as a whole is over the limit.
                 budget::set_drained(st.id, st.n, true);
+                // Starved, nothing anyone evicts can help: refuse now (and across shards)
+                // rather than wait for the others to drain too.
+                if st.starved {
+                    budget::set_oom(st.id, st.n, true);
+                    return Outcome::Fail;
+                }
                 return if budget::all_drained(st.n) && over_limit(maxmemory) {
                     Outcome::Fail
                 } else {
@@ -417,6 +433,18 @@ pub fn config_changed() {
             w.signal(1);
         }
     });
+}
+
+/// After CONFIG SET, on every shard before the reply: evict down to a lowered `maxmemory` now,
+/// for as long as one command may (the background task does the rest), as Redis's
+/// updateMaxmemory runs performEvictions at once.
+pub fn config_applied(shard: &Rc<Shard>) {
+    if shard.config.borrow().maxmemory == 0 {
+        return;
+    }
+    perform(shard, COMMAND_LIMIT);
+    crate::shard::blocking::serve_ready(shard);
+    crate::shard::pubsub::flush_events(shard);
 }
 
 #[cfg(test)]
