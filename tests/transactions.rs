@@ -141,6 +141,72 @@ fn queueing_errors_abort_and_misuse_is_refused() {
 }
 
 #[test]
+fn a_multi_shard_write_that_changes_nothing_leaves_watched_keys_alone() {
+    both(|s| {
+        let mut c = s.conn();
+        let mut other = s.conn();
+        // Keys spread over the shards (on 4 shards most of these pairs straddle two).
+        q(&mut c, &["SET", "nc:a", "1"]);
+        q(&mut c, &["SET", "nc:b", "2"]);
+        q(&mut c, &["SADD", "nc:s1", "x"]);
+        q(&mut c, &["SADD", "nc:s2", "y"]);
+        let unchanged: &[&[&str]] = &[
+            &["MSETNX", "nc:a", "9", "nc:new", "9"],
+            &["DEL", "nc:absent1", "nc:absent2", "nc:absent3"],
+            &["UNLINK", "nc:absent1", "nc:absent2"],
+            &["RENAMENX", "nc:a", "nc:b"],
+            &["COPY", "nc:a", "nc:b"],
+            &["SMOVE", "nc:s1", "nc:s2", "nothere"],
+            &["LMOVE", "nc:nolist", "nc:b", "LEFT", "RIGHT"],
+        ];
+        let watched = [
+            "nc:a",
+            "nc:b",
+            "nc:new",
+            "nc:absent1",
+            "nc:absent2",
+            "nc:s1",
+            "nc:s2",
+        ];
+        for in_exec in [false, true] {
+            for cmd in unchanged {
+                let mut w = vec!["WATCH"];
+                w.extend(watched);
+                assert_eq!(q(&mut c, &w), ok());
+                if in_exec {
+                    assert_eq!(q(&mut other, &["MULTI"]), ok());
+                }
+                let _ = redis::cmd(cmd[0])
+                    .arg(&cmd[1..])
+                    .query::<redis::Value>(&mut other);
+                if in_exec {
+                    q(&mut other, &["EXEC"]);
+                }
+                assert_eq!(
+                    exec_reply(&mut c, &[&["PING"]]),
+                    arr(vec![status("PONG")]),
+                    "{cmd:?} changed nothing but failed the EXEC (in EXEC: {in_exec})"
+                );
+            }
+        }
+        // The same commands when they do write fail it.
+        let changing: &[&[&str]] = &[
+            &["MSETNX", "nc:new", "1", "nc:new2", "2"],
+            &["DEL", "nc:new", "nc:absent1"],
+            &["RENAMENX", "nc:a", "nc:c"],
+            &["SMOVE", "nc:s1", "nc:s2", "x"],
+        ];
+        for cmd in changing {
+            let mut w = vec!["WATCH"];
+            w.extend(watched);
+            assert_eq!(q(&mut c, &w), ok());
+            q(&mut other, cmd);
+            assert_eq!(exec_reply(&mut c, &[&["PING"]]), Value::Nil, "{cmd:?}");
+        }
+    });
+}
+
+#[test]
 fn watch_aborts_exec_when_a_watched_key_is_touched() {
     both_with(&["--enable-debug-command", "yes"], |s| {
         let mut c = s.conn();

@@ -440,9 +440,10 @@ async fn run(
         return Reply::NilArray;
     }
     conn.borrow_mut().client.tx.deny_blocking = true;
+    let since = guard.since();
     let mut replies = Vec::with_capacity(steps.len());
     for s in steps {
-        replies.push(run_step(shard, conn, s).await);
+        replies.push(run_step(shard, conn, s, &since).await);
     }
     conn.borrow_mut().client.tx.deny_blocking = false;
     guard.commit().await;
@@ -528,7 +529,8 @@ async fn run_on_one(
 }
 
 /// One command of a transaction spanning shards, run while EXEC holds its locks.
-async fn run_step(shard: &Rc<Shard>, conn: &ConnRef, s: Step) -> Reply {
+/// `since`: each locked shard's write counter when EXEC got its locks (see `touch_keys`).
+async fn run_step(shard: &Rc<Shard>, conn: &ConnRef, s: Step, since: &[(usize, u64)]) -> Reply {
     if let Some(r) = s.denied {
         return r;
     }
@@ -566,7 +568,7 @@ async fn run_step(shard: &Rc<Shard>, conn: &ConnRef, s: Step) -> Reply {
         None => {
             let r = crate::shard::coordinator::run_locked(shard, db, spec, &step.args).await;
             if spec.is_write() {
-                touch_keys(shard, db, spec, &step.args);
+                touch_keys(shard, db, spec, &step.args, since);
             }
             r
         }
@@ -574,13 +576,24 @@ async fn run_step(shard: &Rc<Shard>, conn: &ConnRef, s: Step) -> Reply {
 }
 
 /// A multi-shard write ran inside EXEC: the keys it may write are touched for other clients'
-/// WATCH.
-fn touch_keys(shard: &Rc<Shard>, db: usize, spec: &CommandSpec, args: &[Bytes]) {
+/// WATCH, on the shards that wrote anything since EXEC locked them (`since`, as
+/// `locks::Want::since`: a failed MSETNX touches nothing).
+fn touch_keys(
+    shard: &Rc<Shard>,
+    db: usize,
+    spec: &CommandSpec,
+    args: &[Bytes],
+    since: &[(usize, u64)],
+) {
     let touch = locks::Touch::of(spec, args);
     for (t, w) in locks::plan(shard.n, db, spec, args) {
         let (keys, whole) = touch.pick(&w);
+        let locked_at = since.iter().find(|p| p.0 == t).map(|p| p.1);
         shard.run_or_post(t, move |sh| {
             let mut st = sh.store.borrow_mut();
+            if locked_at == Some(st.dirty) {
+                return;
+            }
             for (db, k) in &keys {
                 st.watch.touch(*db, k);
             }

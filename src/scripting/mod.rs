@@ -348,6 +348,7 @@ async fn run_on_one(shard: &Rc<Shard>, t: usize, job: Job, in_exec: bool) -> Rep
         whole: false,
         tx: None,
         hold_ready: false,
+        since: None,
     };
     shard
         .call_deferred(t, move |sh, answer| {
@@ -577,6 +578,7 @@ async fn run_across(shard: &Rc<Shard>, job: Job, whole: bool, in_exec: bool) -> 
                     whole: false,
                     tx: None,
                     hold_ready: true,
+                    since: None,
                 },
             ));
         }

@@ -200,6 +200,8 @@ async fn split_in_one_pass(
             .call_deferred(owner, move |sh, answer| {
                 let ask = w.clone();
                 let job = move |sh: &Rc<Shard>| {
+                    // WATCH sees this part's keys touched only if it wrote (see Want::since).
+                    let since = sh.store.borrow().dirty;
                     let r = super::run_guarded("multi-shard part", || {
                         if last {
                             if let Some(m) = w.tx {
@@ -217,21 +219,22 @@ async fn split_in_one_pass(
                             st.feed.tx_done(m);
                             st.feed.unmark(m, &w.keys, false);
                         }
-                        if write {
+                        if write && st.dirty != since {
                             for (d, k) in &w.keys {
                                 st.watch.touch(*d, k);
                             }
                         }
                     }
-                    answer.send(sh, r);
+                    answer.send(sh, (r, since));
                 };
                 locks::run_when_free(sh, || ask, Box::new(job));
             })
             .await;
-        let Some(r) = r else {
+        let Some((r, since)) = r else {
             return Reply::err(GONE);
         };
         if !last {
+            want.since = Some(since);
             guard.push(owner, want);
         }
         results.push((r, positions));

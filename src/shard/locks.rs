@@ -46,6 +46,12 @@ pub struct Want {
     pub tx: Option<TxMark>,
     /// A transaction (EXEC): blocked clients are served after it, not between its commands.
     pub hold_ready: bool,
+    /// The shard's write counter (`ShardStore::dirty`) when the holder got these locks: on
+    /// release its keys are touched for WATCH only if the shard wrote anything since (Redis
+    /// touches only what a command modified: a failed MSETNX or RENAMENX touches nothing).
+    /// Conservative: another client's write elsewhere on the shard meanwhile counts too. None:
+    /// always touched.
+    pub since: Option<u64>,
 }
 
 #[derive(Default, Clone, Copy)]
@@ -59,7 +65,7 @@ pub type Job = Box<dyn FnOnce(&Rc<Shard>)>;
 
 enum Then {
     /// A coordinator's lock request: the grant wakes it.
-    Grant(oneshot::Sender<()>),
+    Grant(oneshot::Sender<u64>),
     /// A command (or the rest of a pipeline) that met a locked key.
     Run(Job),
 }
@@ -164,21 +170,22 @@ impl Locks {
     }
 }
 
-/// Ask this shard for the locks in `w`: None if granted now, else the grant to wait for.
-fn request(sh: &Rc<Shard>, w: Want) -> Option<oneshot::Receiver<()>> {
+/// Ask this shard for the locks in `w`: Ok(its write counter) if granted now, else the grant
+/// to wait for (which brings the counter at that time).
+fn request(sh: &Rc<Shard>, w: Want) -> Result<u64, oneshot::Receiver<u64>> {
     let mut l = sh.locks.borrow_mut();
     if !l.blocks(&w) {
         l.hold(&w);
         drop(l);
         mark(sh, &w);
-        return None;
+        return Ok(sh.store.borrow().dirty);
     }
     let (tx, rx) = oneshot::channel();
     l.queue.push_back(Waiter {
         want: w,
         then: Then::Grant(tx),
     });
-    Some(rx)
+    Err(rx)
 }
 
 /// Give the locks in `w` back and let waiters go.
@@ -220,7 +227,8 @@ fn wake(sh: &Rc<Shard>) {
             Then::Grant(tx) => {
                 sh.locks.borrow_mut().hold(&waiter.want);
                 // A coordinator that went away (shutdown) can't use the grant: give it back.
-                if tx.send(()).is_err() {
+                let dirty = sh.store.borrow().dirty;
+                if tx.send(dirty).is_err() {
                     sh.locks.borrow_mut().unhold(&waiter.want);
                 } else {
                     mark(sh, &waiter.want);
@@ -371,6 +379,14 @@ impl Guard {
         }
     }
 
+    /// Each locked shard's write counter when its locks were granted (`Want::since`).
+    pub fn since(&self) -> Vec<(usize, u64)> {
+        self.parts
+            .iter()
+            .filter_map(|(t, w)| w.since.map(|d| (*t, d)))
+            .collect()
+    }
+
     /// Every part ran: log the transaction as done on every shard, then release. Under
     /// `appendfsync always` the release waits until every TXDONE is synced, so nobody sees
     /// (and builds on) a multi-shard write that recovery could still drop.
@@ -401,11 +417,13 @@ impl Drop for Guard {
                     if let Some(m) = done {
                         st.feed.tx_done(m);
                     }
-                    for (db, k) in &keys {
-                        st.watch.touch(*db, k);
-                    }
-                    if whole {
-                        st.watch.touch_all();
+                    if w.since.is_none_or(|d| d != st.dirty) {
+                        for (db, k) in &keys {
+                            st.watch.touch(*db, k);
+                        }
+                        if whole {
+                            st.watch.touch_all();
+                        }
                     }
                 }
                 release(sh, &w);
@@ -458,11 +476,15 @@ pub async fn acquire(
     };
     for (target, w) in merged {
         let ask = w.clone();
-        let pending = shard.call(target, move |sh| request(sh, ask)).await?;
+        let answer = shard.call(target, move |sh| request(sh, ask)).await?;
         // Held from here on (released by the guard even if the grant never comes).
         guard.parts.push((target, w));
-        if let Some(rx) = pending {
-            rx.await.ok()?;
+        let dirty = match answer {
+            Ok(d) => d,
+            Err(rx) => rx.await.ok()?,
+        };
+        if let Some(p) = guard.parts.last_mut() {
+            p.1.since = Some(dirty);
         }
     }
     Some(guard)
