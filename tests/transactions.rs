@@ -203,6 +203,26 @@ fn a_multi_shard_write_that_changes_nothing_leaves_watched_keys_alone() {
             q(&mut other, cmd);
             assert_eq!(exec_reply(&mut c, &[&["PING"]]), Value::Nil, "{cmd:?}");
         }
+        // SMOVE of a member the destination holds already changes only the source (one shard
+        // by the hash tag, then two shards).
+        for (src, dst) in [("{nc}m1", "{nc}m2"), ("nc:m1", "nc:m2")] {
+            q(&mut c, &["SADD", src, "a", "b"]);
+            q(&mut c, &["SADD", dst, "a"]);
+            assert_eq!(q(&mut c, &["WATCH", dst]), ok());
+            assert_eq!(q(&mut other, &["SMOVE", src, dst, "a"]), int(1));
+            assert_eq!(
+                exec_reply(&mut c, &[&["PING"]]),
+                arr(vec![status("PONG")]),
+                "SMOVE {src} {dst}"
+            );
+            assert_eq!(q(&mut c, &["WATCH", src]), ok());
+            assert_eq!(q(&mut other, &["SMOVE", src, dst, "b"]), int(1));
+            assert_eq!(
+                exec_reply(&mut c, &[&["PING"]]),
+                Value::Nil,
+                "SMOVE {src} {dst}"
+            );
+        }
     });
 }
 

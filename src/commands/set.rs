@@ -391,7 +391,10 @@ fn smove(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     }
     if dst_exists {
         if let Ok(Some(d)) = set_mut(ctx, dst) {
-            d.add(m, max);
+            // Redis signals the destination only when the member is new there.
+            if !d.add(m, max) {
+                ctx.store.untouched = Some(dst.clone());
+            }
         }
     } else {
         let mut d = Set::for_member(m);
@@ -641,7 +644,10 @@ pub mod parts {
         let max = ctx.store.limits.set_max_intset_entries;
         match set_mut(ctx, key)? {
             Some(s) => {
-                s.add(m, max);
+                // Already there: nothing written (and nothing touched for WATCH).
+                if !s.add(m, max) {
+                    return Ok(());
+                }
             }
             None => {
                 let mut s = Set::for_member(m);

@@ -412,15 +412,20 @@ impl Shard {
         let reply = run_guarded(spec.name, || {
             let mut st = self.store.borrow_mut();
             let dirty = st.dirty;
+            // Left by a command run another way (a script, a multi-shard part): not ours.
+            st.untouched = None;
             let r = st.run_logged(db, now, spec.is_write(), handler, args);
             // WATCHed keys written by this command (Redis's signalModifiedKey). A read that
             // only expired a key lazily does not count (a stale key has no value to change).
             // Only the keys it may write: a source of SUNIONSTORE, PFMERGE or BITOP is not
             // touched (Redis signals the destination only).
+            let untouched = st.untouched.take();
             if !st.watch.is_empty() && st.dirty != dirty && spec.is_write() {
                 for i in written_positions(spec, args) {
                     if let Some(k) = args.get(i) {
-                        st.watch.touch(db, k);
+                        if untouched.as_ref() != Some(k) {
+                            st.watch.touch(db, k);
+                        }
                     }
                 }
             }

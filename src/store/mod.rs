@@ -135,6 +135,10 @@ pub struct ShardStore {
     pub feed: crate::persistence::feed::Feed,
     /// Keys clients WATCH here.
     pub watch: watch::Watches,
+    /// A key the running command may write by its key specs but left as it was while it
+    /// changed others (SMOVE of a member the destination already holds): not touched for
+    /// WATCH (Shard::exec takes it).
+    pub untouched: Option<Bytes>,
     /// Keyspace notifications not yet published (see `notify.rs`).
     pub events: Vec<notify::Event>,
 }
@@ -145,6 +149,7 @@ impl ShardStore {
             dbs: (0..databases.max(1)).map(|_| Db::new()).collect(),
             stats: KeyStats::default(),
             dirty: 0,
+            untouched: None,
             limits: StoreLimits::default(),
             feed: Default::default(),
             watch: Default::default(),
