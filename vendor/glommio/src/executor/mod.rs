@@ -54,6 +54,7 @@ use std::{
     io,
     marker::PhantomData,
     mem::MaybeUninit,
+    os::unix::io::RawFd,
     ops::{Deref, DerefMut},
     pin::Pin,
     rc::Rc,
@@ -1320,6 +1321,45 @@ impl LocalExecutor {
         self.reactor.need_preempt()
     }
 
+    /// shardis: see `ExecutorProxy::sleep_with`.
+    fn sleep_with(&self, wait: impl FnOnce(&[RawFd], Option<Duration>)) -> OutsideSleep {
+        {
+            let q = self.queues.borrow();
+            if !q.active_executors.is_empty()
+                || q
+                    .active_executing
+                    .as_ref()
+                    .is_some_and(|cur| cur.try_borrow().map_or(true, |c| c.ex.is_active()))
+            {
+                return OutsideSleep::Busy;
+            }
+        }
+        let reactor = &self.reactor;
+        let (next_timer, woke) = reactor.process_external_events();
+        if woke > 0 {
+            return OutsideSleep::Woke;
+        }
+        let mut woke = 0;
+        match reactor.sys.settle_for_outside_sleep(&mut woke) {
+            Ok(true) if woke == 0 => {}
+            Ok(_) if woke > 0 => return OutsideSleep::Woke,
+            _ => return OutsideSleep::Busy,
+        }
+        // glommio's own protocol before a sleep (Reactor::wait): from here on other threads'
+        // wakers write the eventfd; look once more for what came in before they knew.
+        let notifier = reactor.sys.sleep_notifier().clone();
+        notifier.prepare_to_sleep();
+        crate::sys::membarrier::heavy();
+        if reactor.process_external_events().1 + reactor.sys.flush_syscall_thread() > 0 {
+            notifier.wake_up();
+            return OutsideSleep::Woke;
+        }
+        let [main, lat] = reactor.sys.ring_fds();
+        wait(&[notifier.eventfd_fd(), main, lat], next_timer);
+        notifier.wake_up();
+        OutsideSleep::Slept
+    }
+
     fn run_task_queues(&self) -> bool {
         let mut ran = false;
         loop {
@@ -2079,7 +2119,42 @@ pub unsafe fn spawn_scoped_local_into<'a, T>(
 #[derive(Debug)]
 pub struct ExecutorProxy {}
 
+/// shardis: what `ExecutorProxy::sleep_with` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutsideSleep {
+    /// It slept in the caller's wait.
+    Slept,
+    /// It woke a task (a timer or another thread's wake-up) instead: yield to let it run.
+    Woke,
+    /// A task was runnable already: suspend to let it run.
+    Busy,
+}
+
 impl ExecutorProxy {
+    /// shardis: put this thread to sleep in `wait` instead of in io_uring, if nothing is
+    /// runnable. Without calling `wait`, returns `Woke` when this call found a timer due or a
+    /// cross-thread wake-up and woke its task (a yield lets it run), and `Busy` when a task
+    /// was runnable already (suspend instead: a yield could hand the thread straight back to
+    /// a queue whose shares outweigh the runnable one's).
+    ///
+    /// `wait(fds, timeout)` must block until one of `fds` is readable or `timeout` (the next
+    /// timer; None: none) has passed, e.g. an `epoll_wait` on a set holding `fds` (edge
+    /// triggered) besides the caller's own. `fds` are the executor's wake-up eventfd (written
+    /// by other threads' wakers while this one sleeps, as for glommio's own sleep) and its
+    /// io_uring rings (readable when completions arrive). The caller's task holds the thread
+    /// throughout; everything else is as if the executor had parked.
+    pub fn sleep_with(&self, wait: impl FnOnce(&[RawFd], Option<Duration>)) -> OutsideSleep {
+        #[cfg(not(feature = "native-tls"))]
+        return LOCAL_EX.with(|ex| ex.sleep_with(wait));
+
+        #[cfg(feature = "native-tls")]
+        return unsafe {
+            LOCAL_EX
+                .as_ref()
+                .map_or(OutsideSleep::Busy, |ex| ex.sleep_with(wait))
+        };
+    }
+
     /// Checks if this task has run for too long and need to be preempted. This
     /// is useful for situations where we can't call .await, for instance,
     /// if a [`RefMut`] is held. If this tests true, then the user is

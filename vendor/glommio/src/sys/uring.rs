@@ -1924,6 +1924,28 @@ impl Reactor {
         Ok(should_sleep)
     }
 
+    /// shardis: the rings' file descriptors (main, latency), for an outside wait to watch.
+    pub(crate) fn ring_fds(&self) -> [RawFd; 2] {
+        [
+            self.main_ring.borrow().ring.raw_fd(),
+            self.latency_ring.borrow().ring.raw_fd(),
+        ]
+    }
+
+    /// shardis: submit what is queued and reap what completed (`woke`: tasks woken); true if
+    /// every ring is then idle in user space (nothing left to submit), so that the thread may
+    /// sleep outside io_uring. The foreign-wake protocol is `sleep_notifier`'s.
+    pub(crate) fn settle_for_outside_sleep(&self, woke: &mut usize) -> io::Result<bool> {
+        self.poll_io(woke)?;
+        Ok(self.poll_ring.borrow().can_sleep()
+            && self.main_ring.borrow().can_sleep()
+            && self.latency_ring.borrow().can_sleep())
+    }
+
+    pub(crate) fn sleep_notifier(&self) -> &Arc<sys::SleepNotifier> {
+        &self.notifier
+    }
+
     /// shardis: whether a timer source is armed and has not completed yet.
     fn pending(src: &Cell<Option<Source>>) -> bool {
         let s = src.take();
