@@ -95,6 +95,9 @@ pub struct RequestParser {
     /// An emptied argument vector handed back by the caller (`recycle`), so that a request does
     /// not allocate one.
     spare: Vec<Bytes>,
+    /// The last command name handed out, as a static `Bytes` (see intern.rs): a client sending
+    /// the same command again gets it without a table lookup.
+    name: Option<Bytes>,
 }
 
 /// Argument vectors larger than this are not kept for reuse.
@@ -334,7 +337,10 @@ impl RequestParser {
         let chunk = buf.split_to(self.pos).freeze();
         let mut args = std::mem::take(&mut self.spare);
         if let Some((&(start, len), first)) = self.args.split_last() {
-            args.extend(first.iter().map(|&(s, l)| chunk.slice(s..s + l)));
+            if let Some((&(s, l), rest)) = first.split_first() {
+                args.push(name_arg(&mut self.name, &chunk, s, l));
+                args.extend(rest.iter().map(|&(s, l)| chunk.slice(s..s + l)));
+            }
             // The last argument takes the chunk itself: one reference count fewer to bump.
             let mut last = chunk;
             last.truncate(start + len);
@@ -343,6 +349,24 @@ impl RequestParser {
         }
         self.reset();
         Ok(Step::Command(args))
+    }
+}
+
+/// The command name at `chunk[s..s + l]`: static when it can be (no reference count to bump
+/// and drop; `last` remembers the connection's last one), else a slice of the chunk.
+fn name_arg(last: &mut Option<Bytes>, chunk: &Bytes, s: usize, l: usize) -> Bytes {
+    let name = &chunk[s..s + l];
+    if let Some(b) = last {
+        if b[..] == *name {
+            return b.clone();
+        }
+    }
+    match super::intern::name(name) {
+        Some(b) => {
+            *last = Some(b.clone());
+            b
+        }
+        None => chunk.slice(s..s + l),
     }
 }
 
@@ -596,11 +620,18 @@ mod tests {
         let base = buf.as_ptr() as usize;
         let in_buf = |b: &Bytes| (base..base + 256).contains(&(b.as_ptr() as usize));
         let mut p = RequestParser::default();
+        // The command name is the one static copy of its spelling (intern.rs), the other
+        // arguments slices of the buffer.
         let args = p.parse(&mut buf).unwrap().unwrap();
-        assert!(args.iter().all(in_buf));
+        assert!(!in_buf(&args[0]) && args[1..].iter().all(in_buf));
+        let set = args[0].clone();
+        let again = encode(&[b"SET", b"k", b"v"]);
+        buf.extend_from_slice(&again);
         let args = p.parse(&mut buf).unwrap().unwrap();
         assert_eq!(to_vecs(args.clone()), cmd(&["GET", "key"]));
-        assert!(args.iter().all(in_buf));
+        assert!(args.iter().all(in_buf), "an inline request is sliced");
+        let args = p.parse(&mut buf).unwrap().unwrap();
+        assert_eq!(args[0].as_ptr(), set.as_ptr());
     }
 
     #[test]
