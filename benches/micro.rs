@@ -17,6 +17,9 @@ use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion
 #[allow(dead_code, unused_imports)]
 #[path = "../src/protocol/parse.rs"]
 mod parse;
+// The parser's command-name table (`super::intern` from parse.rs).
+#[path = "../src/protocol/intern.rs"]
+mod intern;
 
 #[allow(dead_code, unused_imports)]
 #[path = "../src/protocol/reply.rs"]
