@@ -18,6 +18,7 @@ use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion
 #[path = "../src/protocol/parse.rs"]
 mod parse;
 // The parser's command-name table (`super::intern` from parse.rs).
+#[allow(dead_code, unused_imports)]
 #[path = "../src/protocol/intern.rs"]
 mod intern;
 
