@@ -661,6 +661,17 @@ fn a_long_script_holding_its_shard_answers_busy_and_can_be_killed() {
         qerr(&mut d, &["EXEC"]),
         format!("EXECABORT Transaction discarded because of: {BUSY}")
     );
+    // DISCARD, UNWATCH and QUIT are let through too.
+    assert_eq!(q(&mut d, &["MULTI"]), ok());
+    assert_eq!(q(&mut d, &["DISCARD"]), ok());
+    assert_eq!(qerr(&mut d, &["DISCARD"]), "ERR DISCARD without MULTI");
+    assert_eq!(q(&mut d, &["UNWATCH"]), ok());
+    let mut leaving = s.conn();
+    assert_eq!(q(&mut leaving, &["QUIT"]), ok());
+    assert!(
+        cmd(&["PING"]).query::<Value>(&mut leaving).is_err(),
+        "QUIT closed the connection"
+    );
     // SCRIPT KILL stops it, also from a connection made meanwhile; its client gets the
     // error, everyone else service again.
     let mut fresh = s.conn();

@@ -5,11 +5,12 @@
 //! Each call looks at the shard's epoll set once (no wait), sends the replies still queued from
 //! the round the script started in, and, for each client with input, answers its complete
 //! requests in order: SCRIPT KILL, FUNCTION KILL and FUNCTION STATS run, SHUTDOWN NOSAVE shuts the server down
-//! (which stops the script), MULTI starts a transaction, EXEC is refused as EXECABORT, an
-//! unknown command, a wrong arity or a missing AUTH get their usual errors, and every other
-//! command gets `-BUSY` (inside MULTI that fails the transaction, as in Redis). The commands
-//! Redis also lets through while busy but that need the keyspace or the client's state (AUTH,
-//! HELLO, QUIT, RESET, DISCARD, WATCH, UNWATCH, and EXEC with watched keys)
+//! (which stops the script), MULTI starts a transaction, EXEC is refused as EXECABORT, QUIT
+//! closes, DISCARD and UNWATCH (no watched keys; UNWATCH outside MULTI) run, an unknown
+//! command, a wrong arity or a missing AUTH get their usual errors, and every other command
+//! gets `-BUSY` (inside MULTI that fails the transaction, as in Redis). The commands Redis also
+//! lets through while busy but that need the keyspace or more client state (AUTH, HELLO,
+//! RESET, WATCH, and DISCARD, UNWATCH or EXEC with watched keys)
 //! wait, with everything the client sent after them, until the script ends; so do inline
 //! requests. Only the sockets and the clients' transaction state are touched: the keyspace is
 //! the script's while it runs. New connections are accepted (a SCRIPT KILL often comes on one).
@@ -151,9 +152,12 @@ enum Verdict {
     /// SHUTDOWN: with NOSAVE it stops the server (no answer; the connection closes), without
     /// it gets BUSY.
     Shutdown,
-    /// MULTI: the client enters its transaction now (Redis lets MULTI through, so that a
-    /// transaction straddling the script is refused as a whole at EXEC).
-    Multi,
+    /// MULTI, DISCARD or UNWATCH, run now on the client's transaction state (Redis lets them
+    /// through; MULTI so that a transaction straddling the script is refused as a whole at
+    /// EXEC). Only when they need no keyspace: no watched keys.
+    Transaction(&'static str),
+    /// QUIT: OK, and the connection closes.
+    Quit,
     /// EXEC: refused, and the transaction discarded (Redis's execCommandAbort).
     ExecAbort,
     /// It runs after the script, and so does everything after it.
@@ -205,10 +209,19 @@ fn answer(shard: &Rc<Shard>, c: &mut Conn, eval: bool) {
                 let r = Reply::err(crate::scripting::busy::busy_error(eval));
                 reject(shard, c, r, Some("shutdown"), skipped);
             }
-            Verdict::Multi => {
-                let r = crate::commands::transaction::exec_sync(shard, &mut c.client.tx, "multi");
+            Verdict::Transaction(name) => {
+                let r = crate::commands::transaction::exec_sync(shard, &mut c.client.tx, name);
                 let suppress = c.client.suppress(skipped);
                 c.emit(&r.unwrap_or_else(Reply::ok), suppress);
+            }
+            Verdict::Quit => {
+                // Closed now, as Redis closes after the reply (the loop forgets it later):
+                // a client must not wait for the script to learn that.
+                c.emit(&Reply::ok(), false);
+                c.flush();
+                sys::shutdown(c.fd);
+                c.closing = true;
+                return;
             }
             Verdict::ExecAbort => {
                 let busy = crate::scripting::busy::busy_error(eval);
@@ -266,15 +279,20 @@ fn judge(
         ("script", Some(b"kill")) if argc == 2 => kill(true),
         ("function", Some(b"kill")) if argc == 2 => kill(false),
         ("shutdown", _) => Verdict::Shutdown,
-        ("multi", _) => Verdict::Multi,
+        ("multi", _) => Verdict::Transaction("multi"),
         // Ending a transaction unwatches its keys, in the keyspace the script holds: with
         // watched keys, EXEC waits for the script like the commands below.
         ("exec", _) if client.tx.watched.is_empty() => Verdict::ExecAbort,
         ("function", Some(b"stats")) if argc == 2 => {
             Verdict::Reply(crate::scripting::busy::function_stats((0, 0)))
         }
-        ("exec", _)
-        | ("auth" | "hello" | "quit" | "reset" | "discard" | "watch" | "unwatch", _) => {
+        ("quit", _) => Verdict::Quit,
+        // Without watched keys they touch no keyspace; UNWATCH inside MULTI would be queued.
+        ("discard", _) if client.tx.watched.is_empty() => Verdict::Transaction("discard"),
+        ("unwatch", _) if client.tx.watched.is_empty() && !client.tx.in_multi() => {
+            Verdict::Transaction("unwatch")
+        }
+        ("exec", _) | ("auth" | "hello" | "reset" | "discard" | "watch" | "unwatch", _) => {
             Verdict::Wait
         }
         _ => Verdict::Reply(Reply::err(crate::scripting::busy::busy_error(eval))),
