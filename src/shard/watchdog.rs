@@ -4,11 +4,11 @@
 //! times in thousands of runs, asleep in `io_uring_enter` for minutes while its sockets were
 //! ready and its tasks woken: at start-up before its network loop first ran, and later between
 //! two rounds of the loop. Any signal got it going again (gdb or strace attaching). Those runs
-//! used a helper thread per shard that woke an idle shard from outside; the idle wait is now an
-//! io_uring poll on the shard's own reactor (net/mod.rs), and this guard stays as a backstop:
-//! every 50 ms it checks each shard's heartbeat (bumped by every round of the network loop,
-//! which runs at least every 10 ms even when idle, as its wait is bounded) and interrupts a
-//! shard whose heartbeat has not moved for 100 ms with a no-op signal. A shard busy in one long
+//! used a helper thread per shard that woke an idle shard from outside; the idle wait is now on
+//! the shard's own thread (its `epoll_wait`, or an io_uring poll; net/mod.rs), and this guard
+//! stays as a backstop: every 50 ms it checks each shard's heartbeat (bumped by every round of
+//! the network loop, which runs at least every 10 ms even when idle, as its wait is bounded)
+//! and interrupts a shard whose heartbeat has not moved for 100 ms with a no-op signal. A shard busy in one long
 //! command (DEBUG SLEEP) gets harmless signals meanwhile.
 
 use std::sync::atomic::{AtomicU64, Ordering};
