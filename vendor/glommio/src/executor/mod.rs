@@ -1349,7 +1349,8 @@ impl LocalExecutor {
         // wakers write the eventfd; look once more for what came in before they knew.
         let notifier = reactor.sys.sleep_notifier().clone();
         notifier.prepare_to_sleep();
-        crate::sys::membarrier::heavy();
+        // Paired with the fence in `SleepNotifier::notify` (was a membarrier: vendor/README.md).
+        std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
         if reactor.process_external_events().1 + reactor.sys.flush_syscall_thread() > 0 {
             notifier.wake_up();
             return OutsideSleep::Woke;

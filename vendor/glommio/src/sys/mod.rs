@@ -306,6 +306,12 @@ impl SleepNotifier {
     }
 
     pub(crate) fn notify(&self, force: bool) {
+        // shardis: a full fence here, paired with the one a sleeper issues after
+        // `prepare_to_sleep` (store flag, fence, look for work / publish work, fence, load
+        // flag): neither side can miss the other. It replaces the sleeper's
+        // `sys_membarrier`, which interrupted every CPU running one of our threads on every
+        // sleep (vendor/README.md).
+        std::sync::atomic::fence(Ordering::SeqCst);
         if self
             .should_notify
             .compare_exchange(true, false, Ordering::Relaxed, Ordering::Relaxed)
