@@ -713,3 +713,123 @@ fn blocked_clients_are_served_after_the_transaction_not_inside_it() {
         assert_eq!(exec_reply(&mut c, &[&["PING"]]), Value::Nil);
     });
 }
+
+/// Pipelined multi-shard commands run as one locked pass per stretch of the pipeline
+/// (net/dispatch.rs): the replies keep request order, and each command sees the ones before it,
+/// this shard's keys and other shards' alike.
+#[test]
+fn a_pipeline_of_multi_shard_commands_keeps_its_order() {
+    for shards in [1, 4] {
+        let s = Server::start(shards);
+        let ks = keys("seq", 4);
+        let k = |i: usize| ks[i].as_str();
+        let cmds: Vec<Vec<&str>> = vec![
+            vec!["SET", k(0), "a"],
+            vec!["MSET", k(0), "b", k(1), "b"],
+            vec!["GET", k(0)],
+            vec!["MGET", k(0), k(1), k(2)],
+            vec!["INCR", k(2)],
+            vec!["MSET", k(2), "x", k(3), "y"],
+            vec!["DEL", k(0), k(3), "seq:none"],
+            vec!["EXISTS", k(0), k(1), k(2), k(3)],
+            // Odd: an arity error, nothing written.
+            vec!["MSET", k(0), "1", k(1)],
+            vec!["MGET", k(0), k(1), k(2), k(3)],
+            // A wrong type inside the pass.
+            vec!["LPUSH", k(1), "z"],
+            vec!["UNLINK", k(1), k(2)],
+            vec!["MGET", k(1), k(2)],
+        ];
+        // One write: the server reads the whole pipeline at once.
+        let mut buf = Vec::new();
+        for c in &cmds {
+            buf.extend(format!("*{}\r\n", c.len()).into_bytes());
+            for a in c {
+                buf.extend(format!("${}\r\n{a}\r\n", a.len()).into_bytes());
+            }
+        }
+        let mut raw = s.raw();
+        raw.send(&buf);
+        let got: Vec<Resp> = cmds.iter().map(|_| raw.read_value()).collect();
+        let b = |v: &str| Resp::Bulk(v.as_bytes().to_vec());
+        let ok = || Resp::Simple("OK".into());
+        let want = vec![
+            ok(),
+            ok(),
+            b("b"),
+            Resp::Array(vec![b("b"), b("b"), Resp::Nil]),
+            Resp::Int(1),
+            ok(),
+            Resp::Int(2),
+            Resp::Int(2),
+            Resp::Error("ERR wrong number of arguments for 'mset' command".into()),
+            Resp::Array(vec![Resp::Nil, b("b"), b("x"), Resp::Nil]),
+            Resp::Error("WRONGTYPE Operation against a key holding the wrong kind of value".into()),
+            Resp::Int(2),
+            Resp::Array(vec![Resp::Nil, Resp::Nil]),
+        ];
+        assert_eq!(got, want, "--shards {shards}");
+        // Each command counted once, as Redis counts it.
+        let mut c = s.conn();
+        let stats: String = redis::cmd("INFO")
+            .arg("commandstats")
+            .query(&mut c)
+            .unwrap();
+        assert!(stats.contains("cmdstat_mset:calls=3,"), "{stats}");
+        assert!(stats.contains("cmdstat_mget:calls=3,"), "{stats}");
+    }
+}
+
+/// Many clients pipeline MSETs of one group of keys spread over the shards while others
+/// pipeline MGETs of it: no MGET is ever torn, however the passes of different pipelines meet.
+#[test]
+fn pipelined_msets_across_shards_are_never_seen_torn() {
+    for shards in [1, 4] {
+        let s = Server::start(shards);
+        let ks = keys("piped", 8);
+        let mut c = s.conn();
+        let mut init = vec!["MSET".to_string()];
+        for k in &ks {
+            init.push(k.clone());
+            init.push("0".into());
+        }
+        q(&mut c, &init);
+        let wk = ks.clone();
+        let rk = ks.clone();
+        race(
+            &s,
+            3,
+            3,
+            Duration::from_secs(2),
+            move |c, w, i| {
+                let mut p = redis::pipe();
+                for j in 0..12 {
+                    p.cmd("MSET");
+                    for k in &wk {
+                        p.arg(k).arg(format!("{w}-{i}-{j}"));
+                    }
+                    // A one-key write in between (of another key: a pipeline is not atomic).
+                    p.cmd("SET").arg(format!("piped:other:{j}")).arg(w);
+                    p.cmd("MSET");
+                    for k in &wk {
+                        p.arg(k).arg(format!("{w}-{i}-{j}b"));
+                    }
+                }
+                let _: Vec<Value> = p.query(c).expect("writer pipeline");
+            },
+            move |c| {
+                let mut p = redis::pipe();
+                for _ in 0..12 {
+                    p.cmd("MGET").arg(&rk);
+                }
+                let all: Vec<Vec<String>> = p.query(c).map_err(|e| e.to_string())?;
+                for vals in all {
+                    if vals.iter().any(|v| v != &vals[0]) {
+                        return Err(format!("torn MGET: {vals:?}"));
+                    }
+                }
+                Ok(())
+            },
+        );
+    }
+}

@@ -109,9 +109,13 @@ async fn on_shard(
 
 /// Per shard: the sub-command and the positions (in key order) of its keys. Err: the arity
 /// error of a key without its value (MSET a 1 b), before any shard is touched.
-type Parts = Vec<(usize, Vec<Bytes>, Vec<usize>)>;
+pub type Parts = Vec<(usize, Vec<Bytes>, Vec<usize>)>;
 
-fn split_parts(shard: &Shard, spec: &CommandSpec, args: &[Bytes]) -> Result<(Parts, usize), Reply> {
+pub fn split_parts(
+    shard: &Shard,
+    spec: &CommandSpec,
+    args: &[Bytes],
+) -> Result<(Parts, usize), Reply> {
     let step = spec.keys.step.max(1) as usize;
     if step > 1 && !(args.len() - spec.keys.first.max(1) as usize).is_multiple_of(step) {
         return Err(Reply::arity(spec.name));
@@ -156,12 +160,7 @@ async fn split(
     merge_replies(merge, results, total)
 }
 
-/// A split command (MSET, MGET, DEL …) atomically in one message per shard, instead of one
-/// per lock plus one per part: the shards are visited in ascending order (the lock order);
-/// each but the last locks its keys and runs its part, keeping the locks; the last locks, runs
-/// and releases in one step; then the others release. Nobody sees a partial effect: the parts
-/// already run stay locked (readers wait) until the last shard has run its part. Not under
-/// `appendfsync always`, whose releases wait for every shard's TXDONE to be synced (`run`).
+/// A split command (MSET, MGET, DEL …) atomically in one message per shard (`one_pass`).
 async fn split_in_one_pass(
     shard: &Rc<Shard>,
     db: usize,
@@ -170,13 +169,71 @@ async fn split_in_one_pass(
     merge: Merge,
     args: &[Bytes],
 ) -> Reply {
-    use super::locks;
-    let (mut parts, total) = match split_parts(shard, spec, args) {
+    let (parts, total) = match split_parts(shard, spec, args) {
         Ok(p) => p,
         Err(e) => return e,
     };
+    let mut positions = Vec::with_capacity(parts.len());
+    let steps = parts
+        .into_iter()
+        .map(|(owner, sub, pos)| {
+            positions.push((owner, pos));
+            let step = Step {
+                db,
+                spec,
+                handler: h,
+                args: sub,
+                whole: false,
+            };
+            (owner, vec![step])
+        })
+        .collect();
+    let Some(done) = one_pass(shard, steps, None).await else {
+        return Reply::err(GONE);
+    };
+    let mut results = Vec::with_capacity(done.len());
+    for (owner, replies) in done {
+        let pos = positions
+            .iter_mut()
+            .find(|p| p.0 == owner)
+            .map(|p| std::mem::take(&mut p.1))
+            .unwrap_or_default();
+        results.extend(replies.into_iter().map(|r| (r, pos.clone())));
+    }
+    merge_replies(merge, results, total)
+}
+
+/// One piece of a locked pass (`one_pass`) on one shard.
+pub struct Step {
+    pub db: usize,
+    pub spec: &'static CommandSpec,
+    pub handler: Handler,
+    pub args: Vec<Bytes>,
+    /// A whole command, run as the one-shard path runs it (`Shard::exec`: counted, OOM and
+    /// MISCONF checked, WATCH touched); else one shard's part of a split command, whose
+    /// coordinator counts the whole.
+    pub whole: bool,
+}
+
+/// Run each shard's steps, in order, as one atomic unit, in one message per shard: the shards
+/// are visited in ascending order (the lock order); each but the last locks the keys of its
+/// steps and runs them, keeping the locks; the last locks, runs and releases in one step; then
+/// the others release. Nobody sees a partial effect: what already ran stays locked (readers
+/// wait) until the last shard has run. The unit is a split command (MSET across shards), or a
+/// stretch of a pipeline holding such commands (`net/dispatch.rs`): run back to back with no
+/// other client in between is a serial order Redis could have produced too, at a hop per shard
+/// instead of a hop per shard per command. Not under `appendfsync always`, whose releases wait
+/// for every shard's TXDONE to be synced (`run`).
+///
+/// The replies, per shard in ascending order; None if a shard is gone (shutdown).
+pub async fn one_pass(
+    shard: &Rc<Shard>,
+    mut parts: Vec<(usize, Vec<Step>)>,
+    tag: Option<std::sync::Arc<crate::observe::ClientTag>>,
+) -> Option<Vec<(usize, Vec<Reply>)>> {
+    use super::locks;
     parts.sort_by_key(|p| p.0);
-    let write = spec.is_write();
+    let write = parts.iter().flat_map(|p| &p.1).any(|s| s.spec.is_write());
     let mark = (write && parts.len() > 1 && shard.store.borrow().feed.on).then(|| {
         crate::persistence::feed::TxMark {
             id: shard
@@ -188,62 +245,95 @@ async fn split_in_one_pass(
     });
     let n = parts.len();
     // Released when dropped, also if a shard is gone half-way.
-    // Split commands write all their keys (MSET, DEL …) or none (MGET, EXISTS …).
-    let mut guard = locks::Guard::held(shard, Vec::new(), locks::Touch::all_if(write), mark);
+    let mut guard = locks::Guard::held(shard, Vec::new(), locks::Touch::Each(Vec::new()), mark);
     let mut results = Vec::with_capacity(n);
-    for (i, (owner, sub, positions)) in parts.into_iter().enumerate() {
+    for (i, (owner, steps)) in parts.into_iter().enumerate() {
         let last = i + 1 == n;
-        let mut want = locks::want_of(db, spec, &sub);
-        want.tx = mark;
+        let mut want = locks::Want {
+            tx: mark,
+            ..Default::default()
+        };
+        // What WATCH sees touched: the keys the parts write (whole commands touch their own).
+        let mut touch = Vec::new();
+        for s in &steps {
+            let w = locks::want_of(s.db, s.spec, &s.args);
+            want.exclusive |= w.exclusive;
+            want.keys.extend(w.keys);
+            if !s.whole && s.spec.is_write() {
+                let written = super::written_positions(s.spec, &s.args);
+                touch.extend(
+                    written
+                        .into_iter()
+                        .filter_map(|i| s.args.get(i).map(|k| (s.db, k.clone()))),
+                );
+            }
+        }
+        let touch_here = if last {
+            std::mem::take(&mut touch)
+        } else {
+            Vec::new()
+        };
         let w = want.clone();
+        let tag = tag.clone();
         let r = shard
             .call_deferred(owner, move |sh, answer| {
                 let ask = w.clone();
                 let job = move |sh: &Rc<Shard>| {
-                    // WATCH sees this part's keys touched only if it wrote (see Want::since).
+                    // WATCH sees these keys touched only if the shard wrote (see Want::since).
                     let since = sh.store.borrow().dirty;
-                    let r = super::run_guarded("multi-shard part", || {
-                        if last {
-                            if let Some(m) = w.tx {
-                                sh.store.borrow_mut().feed.mark(m, &w.keys, false);
-                            }
-                        } else {
-                            locks::take(sh, &w);
-                        }
-                        let now = crate::util::now_ms();
-                        sh.store.borrow_mut().run_logged(db, now, write, h, &sub)
-                    });
+                    if !last {
+                        locks::take(sh, &w);
+                    } else if let Some(m) = w.tx {
+                        sh.store.borrow_mut().feed.mark(m, &w.keys, false);
+                    }
+                    // The slow log names the client that sent these, not this shard's.
+                    let prev = tag.map(|t| sh.observe.set_client(Some(t)));
+                    let now = crate::util::now_ms();
+                    let replies: Vec<Reply> = steps.iter().map(|s| run_step(sh, s, now)).collect();
+                    if let Some(prev) = prev {
+                        sh.observe.set_client(prev);
+                    }
                     if last {
                         let mut st = sh.store.borrow_mut();
                         if let Some(m) = w.tx {
                             st.feed.tx_done(m);
                             st.feed.unmark(m, &w.keys, false);
                         }
-                        if write && st.dirty != since {
-                            for (d, k) in &w.keys {
+                        if st.dirty != since {
+                            for (d, k) in &touch_here {
                                 st.watch.touch(*d, k);
                             }
                         }
                     }
-                    answer.send(sh, (r, since));
+                    answer.send(sh, (replies, since));
                 };
                 locks::run_when_free(sh, || ask, Box::new(job));
             })
             .await;
-        let Some((r, since)) = r else {
-            return Reply::err(GONE);
-        };
+        let (replies, since) = r?;
         if !last {
             want.since = Some(since);
-            guard.push(owner, want);
+            guard.push_touching(owner, want, touch);
         }
-        results.push((r, positions));
+        results.push((owner, replies));
     }
     drop(guard);
-    merge_replies(merge, results, total)
+    Some(results)
 }
 
-fn merge_replies(merge: Merge, results: Vec<(Reply, Vec<usize>)>, total: usize) -> Reply {
+fn run_step(sh: &Shard, s: &Step, now: u64) -> Reply {
+    if s.whole {
+        return sh.exec(s.db, s.spec, s.handler, &s.args, now);
+    }
+    super::run_guarded("multi-shard part", || {
+        let write = s.spec.is_write();
+        sh.store
+            .borrow_mut()
+            .run_logged(s.db, now, write, s.handler, &s.args)
+    })
+}
+
+pub fn merge_replies(merge: Merge, results: Vec<(Reply, Vec<usize>)>, total: usize) -> Reply {
     match merge {
         Merge::SumInt => {
             let mut sum = 0;

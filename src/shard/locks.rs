@@ -54,10 +54,126 @@ pub struct Want {
     pub since: Option<u64>,
 }
 
+/// How many holders (or waiters) want one key, shared and exclusively.
 #[derive(Default, Clone, Copy)]
-struct Hold {
+struct Count {
     shared: u32,
-    exclusive: bool,
+    exclusive: u32,
+}
+
+/// Held keys by hash, with counts. Two keys with one hash
+/// count as one key: a false conflict only makes one wait for the other's release, never lets
+/// two conflicting ones run together. Hashes keep every check O(keys of the asker), whatever
+/// the others hold: a pipelined pass locks a hundred keys or more (`coordinator::one_pass`).
+#[derive(Default)]
+struct KeySet {
+    keys: ahash::AHashMap<u64, Count>,
+    whole: u32,
+}
+
+impl KeySet {
+    fn is_empty(&self) -> bool {
+        self.whole == 0 && self.keys.is_empty()
+    }
+
+    fn add(&mut self, w: &Want, hashes: &[u64]) {
+        if w.whole {
+            self.whole += 1;
+            return;
+        }
+        for h in hashes {
+            let c = self.keys.entry(*h).or_default();
+            if w.exclusive {
+                c.exclusive += 1;
+            } else {
+                c.shared += 1;
+            }
+        }
+    }
+
+    fn remove(&mut self, w: &Want, hashes: &[u64]) {
+        if w.whole {
+            self.whole = self.whole.saturating_sub(1);
+            return;
+        }
+        for h in hashes {
+            if let Some(c) = self.keys.get_mut(h) {
+                if w.exclusive {
+                    c.exclusive = c.exclusive.saturating_sub(1);
+                } else {
+                    c.shared = c.shared.saturating_sub(1);
+                }
+                if c.exclusive == 0 && c.shared == 0 {
+                    self.keys.remove(h);
+                }
+            }
+        }
+    }
+
+    /// Whether `w` (its keys' `hashes`) may not run while these are held.
+    fn conflicts(&self, w: &Want, hashes: &[u64]) -> bool {
+        if self.whole > 0 {
+            return true;
+        }
+        if w.whole {
+            return !self.keys.is_empty();
+        }
+        hashes.iter().any(|h| {
+            self.keys
+                .get(h)
+                .is_some_and(|c| c.exclusive > 0 || (w.exclusive && c.shared > 0))
+        })
+    }
+}
+
+/// What the queue's waiters want, by key hash: (waiter's sequence number, exclusive) each, so
+/// that "does a waiter ahead of this one want a conflicting key" costs a lookup per key.
+#[derive(Default)]
+struct Waiting {
+    keys: ahash::AHashMap<u64, Vec<(u64, bool)>>,
+    /// Waiters wanting their whole shard.
+    whole: u32,
+}
+
+impl Waiting {
+    fn add(&mut self, q: &Waiter) {
+        if q.want.whole {
+            self.whole += 1;
+            return;
+        }
+        for h in &q.hashes {
+            self.keys
+                .entry(*h)
+                .or_default()
+                .push((q.seq, q.want.exclusive));
+        }
+    }
+
+    fn remove(&mut self, q: &Waiter) {
+        if q.want.whole {
+            self.whole = self.whole.saturating_sub(1);
+            return;
+        }
+        for h in &q.hashes {
+            if let Some(v) = self.keys.get_mut(h) {
+                v.retain(|e| e.0 != q.seq);
+                if v.is_empty() {
+                    self.keys.remove(h);
+                }
+            }
+        }
+    }
+
+    /// Whether a waiter queued before sequence number `seq` wants one of `w`'s keys in a way
+    /// that conflicts (whole-shard waiters are the caller's business).
+    fn conflicts_before(&self, seq: u64, w: &Want, hashes: &[u64]) -> bool {
+        hashes.iter().any(|h| {
+            self.keys.get(h).is_some_and(|v| {
+                v.iter()
+                    .any(|&(s, exclusive)| s < seq && (exclusive || w.exclusive))
+            })
+        })
+    }
 }
 
 /// A parked piece of work: run when its keys are free.
@@ -72,101 +188,117 @@ enum Then {
 
 struct Waiter {
     want: Want,
+    hashes: Vec<u64>,
+    /// Queue order.
+    seq: u64,
     then: Then,
 }
 
 /// One shard's lock table and its queue of waiting requests and parked commands.
 #[derive(Default)]
 pub struct Locks {
-    held: ahash::AHashMap<(usize, Bytes), Hold>,
-    whole: bool,
+    held: KeySet,
+    /// Everything the queue's waiters want.
+    waiting: Waiting,
     queue: VecDeque<Waiter>,
+    next_seq: u64,
+    hasher: ahash::RandomState,
 }
 
 impl Locks {
     /// Nothing held, nothing waiting: every command may run at once.
     #[inline]
     pub fn idle(&self) -> bool {
-        self.held.is_empty() && !self.whole && self.queue.is_empty()
+        self.held.is_empty() && self.queue.is_empty()
     }
 
-    fn conflicts_held(&self, w: &Want) -> bool {
-        if self.whole {
-            return true;
-        }
-        if w.whole {
-            return !self.held.is_empty();
-        }
-        w.keys.iter().any(|k| {
-            self.held
-                .get(k)
-                .is_some_and(|h| h.exclusive || (w.exclusive && h.shared > 0))
-        })
-    }
-
-    /// Whether `a` and `b` may not run at the same time.
-    fn conflict(a: &Want, b: &Want) -> bool {
-        if a.whole || b.whole {
-            return true;
-        }
-        if !a.exclusive && !b.exclusive {
-            return false;
-        }
-        a.keys.iter().any(|k| b.keys.contains(k))
+    /// The hashes of `w`'s keys, sorted, each once (what a want counts for in a `KeySet`).
+    fn hashes(&self, w: &Want) -> Vec<u64> {
+        let mut h: Vec<u64> = w
+            .keys
+            .iter()
+            .map(|(db, k)| self.hasher.hash_one((*db, &k[..])))
+            .collect();
+        h.sort_unstable();
+        h.dedup();
+        h
     }
 
     /// Whether work wanting `w` has to wait: a held lock or an earlier waiter conflicts.
     pub fn blocks(&self, w: &Want) -> bool {
-        self.conflicts_held(w) || self.queue.iter().any(|q| Self::conflict(&q.want, w))
+        let h = self.hashes(w);
+        self.held.conflicts(w, &h)
+            || self.waiting.whole > 0
+            || (w.whole && !self.queue.is_empty())
+            || self.waiting.conflicts_before(u64::MAX, w, &h)
     }
 
     fn hold(&mut self, w: &Want) {
-        if w.whole {
-            self.whole = true;
-            return;
-        }
-        for k in &w.keys {
-            let h = self.held.entry(k.clone()).or_default();
-            if w.exclusive {
-                h.exclusive = true;
-            } else {
-                h.shared += 1;
-            }
-        }
+        let h = self.hashes(w);
+        self.held.add(w, &h);
     }
 
     fn unhold(&mut self, w: &Want) {
-        if w.whole {
-            self.whole = false;
-            return;
-        }
-        for k in &w.keys {
-            if let Some(h) = self.held.get_mut(k) {
-                if w.exclusive {
-                    h.exclusive = false;
-                } else {
-                    h.shared = h.shared.saturating_sub(1);
-                }
-                if !h.exclusive && h.shared == 0 {
-                    self.held.remove(k);
-                }
-            }
-        }
+        let h = self.hashes(w);
+        self.held.remove(w, &h);
     }
 
-    /// The first waiter that may go now (no conflict with what is held nor with any waiter
-    /// ahead of it), taken out of the queue.
-    fn next_ready(&mut self) -> Option<Waiter> {
-        let i = (0..self.queue.len()).find(|&i| {
-            let w = &self.queue[i].want;
-            !self.conflicts_held(w)
-                && !self
-                    .queue
-                    .iter()
-                    .take(i)
-                    .any(|q| Self::conflict(&q.want, w))
-        })?;
-        self.queue.remove(i)
+    fn enqueue(&mut self, want: Want, then: Then) {
+        let hashes = self.hashes(&want);
+        self.next_seq += 1;
+        let q = Waiter {
+            want,
+            hashes,
+            seq: self.next_seq,
+            then,
+        };
+        self.waiting.add(&q);
+        self.queue.push_back(q);
+    }
+
+    /// Every waiter that may go now, in queue order, taken out of the queue: no conflict with
+    /// what is held, nor with any waiter ahead of it (still waiting, or going in this round).
+    /// A grant is held at once; a job takes its locks (if any) when it runs, so what it wants
+    /// keeps later waiters back until the next round. O(keys of the queue) in lookups: only a
+    /// waiter that conflicts with another waiter is compared with those ahead of it one by one.
+    fn take_ready(&mut self) -> Vec<Waiter> {
+        let mut go = vec![false; self.queue.len()];
+        // Ahead of the one looked at: a waiter that stays or goes as a job (it takes its locks
+        // when it runs), and whether one of those wants its whole shard.
+        let (mut ahead, mut ahead_whole) = (false, false);
+        for (i, q) in self.queue.iter().enumerate() {
+            let blocked = ahead_whole
+                || (q.want.whole && ahead)
+                || self.held.conflicts(&q.want, &q.hashes)
+                || self.waiting.conflicts_before(q.seq, &q.want, &q.hashes);
+            if !blocked {
+                go[i] = true;
+                if let Then::Grant(_) = q.then {
+                    self.waiting.remove(q);
+                    self.held.add(&q.want, &q.hashes);
+                    continue;
+                }
+            }
+            ahead = true;
+            ahead_whole |= q.want.whole;
+        }
+        if !go.contains(&true) {
+            return Vec::new();
+        }
+        let mut ready = Vec::new();
+        let mut rest = VecDeque::with_capacity(self.queue.len());
+        for (q, go) in self.queue.drain(..).zip(go) {
+            if !go {
+                rest.push_back(q);
+                continue;
+            }
+            if let Then::Run(_) = q.then {
+                self.waiting.remove(&q);
+            }
+            ready.push(q);
+        }
+        self.queue = rest;
+        ready
     }
 }
 
@@ -181,10 +313,7 @@ fn request(sh: &Rc<Shard>, w: Want) -> Result<u64, oneshot::Receiver<u64>> {
         return Ok(sh.store.borrow().dirty);
     }
     let (tx, rx) = oneshot::channel();
-    l.queue.push_back(Waiter {
-        want: w,
-        then: Then::Grant(tx),
-    });
+    l.enqueue(w, Then::Grant(tx));
     Err(rx)
 }
 
@@ -221,21 +350,25 @@ fn mark(sh: &Shard, w: &Want) {
 /// Grant or run every waiter that may go now, in queue order.
 fn wake(sh: &Rc<Shard>) {
     loop {
-        let next = sh.locks.borrow_mut().next_ready();
-        let Some(waiter) = next else { return };
-        match waiter.then {
-            Then::Grant(tx) => {
-                sh.locks.borrow_mut().hold(&waiter.want);
-                // A coordinator that went away (shutdown) can't use the grant: give it back.
-                let dirty = sh.store.borrow().dirty;
-                if tx.send(dirty).is_err() {
-                    sh.locks.borrow_mut().unhold(&waiter.want);
-                } else {
-                    mark(sh, &waiter.want);
+        let ready = sh.locks.borrow_mut().take_ready();
+        if ready.is_empty() {
+            return;
+        }
+        for waiter in ready {
+            match waiter.then {
+                Then::Grant(tx) => {
+                    // A coordinator that went away (shutdown) can't use the grant: give it
+                    // back.
+                    let dirty = sh.store.borrow().dirty;
+                    if tx.send(dirty).is_err() {
+                        sh.locks.borrow_mut().unhold(&waiter.want);
+                    } else {
+                        mark(sh, &waiter.want);
+                    }
                 }
+                // Run outside the borrow: the job takes the store and may park itself again.
+                Then::Run(job) => job(sh),
             }
-            // Run outside the borrow: the job takes the store and may park itself again.
-            Then::Run(job) => job(sh),
         }
     }
 }
@@ -257,10 +390,7 @@ pub fn run_when_free(sh: &Rc<Shard>, w: impl FnOnce() -> Want, job: Job) {
 
 /// Queue `job` behind the locks and waiters in the way of `w`.
 pub fn park(sh: &Rc<Shard>, w: Want, job: Job) {
-    sh.locks.borrow_mut().queue.push_back(Waiter {
-        want: w,
-        then: Then::Run(job),
-    });
+    sh.locks.borrow_mut().enqueue(w, Then::Run(job));
 }
 
 /// What a command run on one shard wants: its keys there, shared or exclusive.
@@ -299,6 +429,8 @@ pub enum Touch {
     All,
     /// The locked keys among these (the keys a write may modify, `written_positions`).
     Only(Vec<Bytes>),
+    /// These keys, per shard (a locked pass of several commands, `coordinator::one_pass`).
+    Each(Vec<(usize, Vec<(usize, Bytes)>)>),
 }
 
 impl Touch {
@@ -329,9 +461,17 @@ impl Touch {
         }
     }
 
-    /// Which of one shard's locked keys (`w`) are touched, and whether its whole keyspace is.
-    pub fn pick(&self, w: &Want) -> (Vec<(usize, Bytes)>, bool) {
+    /// Which of shard `target`'s locked keys (`w`) are touched, and whether its whole keyspace
+    /// is.
+    pub fn pick(&self, target: usize, w: &Want) -> (Vec<(usize, Bytes)>, bool) {
         match self {
+            Touch::Each(list) => (
+                list.iter()
+                    .find(|(t, _)| *t == target)
+                    .map(|(_, ks)| ks.clone())
+                    .unwrap_or_default(),
+                false,
+            ),
             Touch::Nothing => (Vec::new(), false),
             Touch::All => (w.keys.clone(), w.whole),
             Touch::Only(ks) => (
@@ -358,13 +498,17 @@ pub struct Guard {
 }
 
 impl Guard {
-    /// Locks taken already (by `take`), on `parts`: released (TXDONE logged if `done`, keys
-    /// touched for WATCH as `touched` says) when dropped.
-    /// One more shard whose locks `take` took.
-    pub fn push(&mut self, target: usize, w: Want) {
+    /// One more shard whose locks `take` took, and the keys WATCH sees touched there on
+    /// release (a guard made with `Touch::Each`).
+    pub fn push_touching(&mut self, target: usize, w: Want, keys: Vec<(usize, Bytes)>) {
+        if let Touch::Each(list) = &mut self.touched {
+            list.push((target, keys));
+        }
         self.parts.push((target, w));
     }
 
+    /// Locks taken already (by `take`), on `parts`: released (TXDONE logged if `done`, keys
+    /// touched for WATCH as `touched` says) when dropped.
     pub fn held(
         shard: &Rc<Shard>,
         parts: Vec<(usize, Want)>,
@@ -410,7 +554,7 @@ impl Drop for Guard {
     fn drop(&mut self) {
         let done = self.done;
         for (target, w) in std::mem::take(&mut self.parts) {
-            let (keys, whole) = self.touched.pick(&w);
+            let (keys, whole) = self.touched.pick(target, &w);
             self.shard.run_or_post(target, move |sh| {
                 {
                     let mut st = sh.store.borrow_mut();
@@ -592,26 +736,43 @@ mod tests {
         let (tx1, _rx1) = oneshot::channel();
         let (tx2, _rx2) = oneshot::channel();
         let (tx3, _rx3) = oneshot::channel();
-        // 1 waits for a; 2 (on b) conflicts with 1 only through b? No: 1 wants a and b.
-        l.queue.push_back(Waiter {
-            want: want(&["a", "b"], true),
-            then: Then::Grant(tx1),
-        });
-        l.queue.push_back(Waiter {
-            want: want(&["b"], true),
-            then: Then::Grant(tx2),
-        });
-        l.queue.push_back(Waiter {
-            want: want(&["c"], true),
-            then: Then::Grant(tx3),
-        });
+        // 1 waits for a (it wants a and b); 2 wants b, so it waits behind 1.
+        l.enqueue(want(&["a", "b"], true), Then::Grant(tx1));
+        l.enqueue(want(&["b"], true), Then::Grant(tx2));
+        l.enqueue(want(&["c"], true), Then::Grant(tx3));
+        assert!(l.blocks(&want(&["b"], false)), "b is wanted by a waiter");
         // c is free and conflicts with nobody ahead: it may go; b must wait behind 1.
-        let first = l.next_ready().map(|w| w.want.keys.len());
-        assert_eq!(first, Some(1));
+        let ready: Vec<usize> = l.take_ready().iter().map(|w| w.want.keys.len()).collect();
+        assert_eq!(ready, vec![1]);
         assert_eq!(l.queue.len(), 2);
-        assert!(l.next_ready().is_none(), "1 waits for a, 2 waits behind 1");
+        assert!(l.take_ready().is_empty(), "1 waits for a, 2 waits behind 1");
         l.unhold(&want(&["a"], true));
-        let w = l.next_ready().map(|w| w.want);
-        assert_eq!(w.map(|w| w.keys.len()), Some(2));
+        // 1 goes (and holds b), so 2 still waits.
+        let ready: Vec<usize> = l.take_ready().iter().map(|w| w.want.keys.len()).collect();
+        assert_eq!(ready, vec![2]);
+        assert_eq!(l.queue.len(), 1);
+        l.unhold(&want(&["a", "b"], true));
+        assert_eq!(l.take_ready().len(), 1);
+        l.unhold(&want(&["b"], true));
+        l.unhold(&want(&["c"], true));
+        assert!(l.idle());
+    }
+
+    #[test]
+    fn a_parked_job_keeps_later_conflicting_waiters_back_until_it_ran() {
+        let mut l = Locks::default();
+        l.hold(&want(&["a"], true));
+        let (tx, _rx) = oneshot::channel();
+        l.enqueue(want(&["a"], true), Then::Run(Box::new(|_| {})));
+        l.enqueue(want(&["a"], false), Then::Grant(tx));
+        l.unhold(&want(&["a"], true));
+        let ready = l.take_ready();
+        assert_eq!(
+            ready.len(),
+            1,
+            "the job goes, the grant behind it waits a round"
+        );
+        assert!(matches!(ready[0].then, Then::Run(_)));
+        assert_eq!(l.take_ready().len(), 1);
     }
 }
