@@ -55,10 +55,12 @@ struct Batch {
 }
 
 /// Keys of split commands per locked pass. A pass holds its keys on every shard but the last
-/// until the last has run, so the more it locks the likelier other passes wait for it; past
-/// this, the rest of the pipeline goes in the next pass. MSET of 10 random keys at -P 16 on 2
-/// shards sharing one core: 30 keys 83–91k req/s, 60 keys 99–106k, 160 keys 49–88k.
-const PASS_KEYS: usize = 64;
+/// until the last has run, so the more it locks the likelier other passes wait for it (and the
+/// longer the tail); past this, the rest of the pipeline goes in the next pass. MSET of 10
+/// random keys at -P 16 on 2 shards: sharing one core, 30 keys 83–91k req/s, 60 keys 99–106k,
+/// 160 keys 49–88k; on two cores shared with the client (4 rounds), 32 keys p99 8–22 ms, 64
+/// keys 10–54 ms, at about the same rate.
+const PASS_KEYS: usize = 32;
 
 /// Commands per batch before it is sent off and waited for: with the output high-water mark,
 /// this bounds what one connection can make the server hold while other shards work.
