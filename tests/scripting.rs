@@ -666,6 +666,19 @@ fn a_long_script_holding_its_shard_answers_busy_and_can_be_killed() {
     assert_eq!(q(&mut d, &["DISCARD"]), ok());
     assert_eq!(qerr(&mut d, &["DISCARD"]), "ERR DISCARD without MULTI");
     assert_eq!(q(&mut d, &["UNWATCH"]), ok());
+    // AUTH, HELLO and RESET too: they need no keyspace.
+    assert_eq!(
+        qerr(&mut d, &["AUTH", "nosuchuser", "pw"]),
+        "WRONGPASS invalid username-password pair or user is disabled."
+    );
+    let hello: Value = cmd(&["HELLO", "2", "SETNAME", "busy-hello"])
+        .query(&mut d)
+        .expect("HELLO while busy");
+    assert!(format!("{hello:?}").contains("standalone"), "{hello:?}");
+    assert_eq!(q(&mut d, &["MULTI"]), ok());
+    assert_eq!(q(&mut d, &["RESET"]), status("RESET"));
+    assert_eq!(q(&mut d, &["MULTI"]), ok(), "RESET ended the transaction");
+    assert_eq!(q(&mut d, &["DISCARD"]), ok());
     let mut leaving = s.conn();
     assert_eq!(q(&mut leaving, &["QUIT"]), ok());
     assert!(

@@ -6,13 +6,13 @@
 //! the round the script started in, and, for each client with input, answers its complete
 //! requests in order: SCRIPT KILL, FUNCTION KILL and FUNCTION STATS run, SHUTDOWN NOSAVE shuts the server down
 //! (which stops the script), MULTI starts a transaction, EXEC is refused as EXECABORT, QUIT
-//! closes, DISCARD and UNWATCH (no watched keys; UNWATCH outside MULTI) run, an unknown
-//! command, a wrong arity or a missing AUTH get their usual errors, and every other command
-//! gets `-BUSY` (inside MULTI that fails the transaction, as in Redis). The commands Redis also
-//! lets through while busy but that need the keyspace or more client state (AUTH, HELLO,
-//! RESET, WATCH, and DISCARD, UNWATCH or EXEC with watched keys)
-//! wait, with everything the client sent after them, until the script ends; so do inline
-//! requests. Only the sockets and the clients' transaction state are touched: the keyspace is
+//! closes, DISCARD and UNWATCH (no watched keys; UNWATCH outside MULTI) run, AUTH and HELLO
+//! run, RESET runs (no watched keys, no subscriptions), an unknown command, a wrong arity or
+//! a missing AUTH get their usual errors, and every other command gets `-BUSY` (inside MULTI
+//! that fails the transaction, as in Redis). The commands Redis also lets through while busy
+//! but that need the keyspace or other shards (WATCH, and DISCARD, UNWATCH, EXEC or RESET with
+//! watched keys, RESET with subscriptions) wait, with everything the client sent after them,
+//! until the script ends; so do inline requests. Only the sockets and the clients' transaction state are touched: the keyspace is
 //! the script's while it runs. New connections are accepted (a SCRIPT KILL often comes on one).
 //! Clients of other shards are served as usual (their commands for this shard's keys wait).
 
@@ -160,6 +160,9 @@ enum Verdict {
     Quit,
     /// EXEC: refused, and the transaction discarded (Redis's execCommandAbort).
     ExecAbort,
+    /// AUTH, HELLO, and RESET of a client with no watched keys and no subscriptions: they
+    /// touch the connection and the ACL users only, so they run now as Redis lets them.
+    Conn,
     /// It runs after the script, and so does everything after it.
     Wait,
 }
@@ -233,6 +236,17 @@ fn answer(shard: &Rc<Shard>, c: &mut Conn, eval: bool) {
                 let suppress = c.client.suppress(skipped);
                 c.emit(&r, suppress);
             }
+            Verdict::Conn => {
+                // Not through `server::exec_sync`: its statistics are the script's to borrow.
+                let spec = c.lookups.lookup(&args[0]);
+                let r = spec
+                    .and_then(|spec| {
+                        crate::commands::server::conn_while_busy(shard, c, spec, &args)
+                    })
+                    .unwrap_or_else(|| Reply::err(crate::scripting::busy::busy_error(eval)));
+                let suppress = c.client.suppress(skipped);
+                c.emit(&r, suppress);
+            }
             Verdict::Wait => return,
         }
         c.parser.recycle(args);
@@ -292,9 +306,9 @@ fn judge(
         ("unwatch", _) if client.tx.watched.is_empty() && !client.tx.in_multi() => {
             Verdict::Transaction("unwatch")
         }
-        ("exec", _) | ("auth" | "hello" | "reset" | "discard" | "watch" | "unwatch", _) => {
-            Verdict::Wait
-        }
+        ("auth" | "hello", _) => Verdict::Conn,
+        ("reset", _) if client.tx.watched.is_empty() && !client.subs.active() => Verdict::Conn,
+        ("exec", _) | ("reset" | "discard" | "watch" | "unwatch", _) => Verdict::Wait,
         _ => Verdict::Reply(Reply::err(crate::scripting::busy::busy_error(eval))),
     }
 }
