@@ -833,3 +833,84 @@ fn pipelined_msets_across_shards_are_never_seen_torn() {
         );
     }
 }
+
+/// Random pipelines of multi-key and one-key commands on a few keys spread over the shards,
+/// each sent in one write to shardis (`--shards 4`, so multi-shard commands run in locked passes
+/// with the commands around them) and to redis-server 7.0: every reply equal, in order.
+/// Skipped without `redis-server`.
+#[test]
+fn random_pipelines_reply_as_redis_does() {
+    let installed = std::process::Command::new("redis-server")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !installed || is_redis() {
+        eprintln!("skipped: needs redis-server beside shardis");
+        return;
+    }
+    let ours = Server::start(4);
+    let theirs = Server::start(REDIS_ORACLE);
+    let (mut a, mut b) = (ours.raw(), theirs.raw());
+    let ks = keys("pipe", 8);
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move |n: usize| {
+        // xorshift64*: reproducible without a crate.
+        seed ^= seed >> 12;
+        seed ^= seed << 25;
+        seed ^= seed >> 27;
+        (seed.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33) as usize % n
+    };
+    for round in 0..150 {
+        let mut cmds: Vec<Vec<String>> = Vec::new();
+        for _ in 0..24 {
+            let n = 1 + next(4);
+            let some: Vec<String> = (0..n).map(|_| ks[next(ks.len())].clone()).collect();
+            let k = ks[next(ks.len())].clone();
+            let v = next(20).to_string();
+            let mut c: Vec<String> = match next(15) {
+                0 | 1 => {
+                    let mut c = vec!["MSET".to_string()];
+                    for k in &some {
+                        c.push(k.clone());
+                        c.push(next(20).to_string());
+                    }
+                    c
+                }
+                2 | 3 => [vec!["MGET".to_string()], some].concat(),
+                4 => [vec!["DEL".to_string()], some].concat(),
+                5 => [vec!["UNLINK".to_string()], some].concat(),
+                6 => [vec!["EXISTS".to_string()], some].concat(),
+                7 => [vec!["TOUCH".to_string()], some].concat(),
+                8 => vec!["SET".into(), k, v],
+                9 => vec!["GET".into(), k],
+                10 => vec!["INCR".into(), k],
+                11 => vec!["LPUSH".into(), k, v],
+                12 => vec!["APPEND".into(), k, v],
+                13 => {
+                    let mut c = vec!["MSETNX".to_string()];
+                    for k in &some {
+                        c.push(k.clone());
+                        c.push(v.clone());
+                    }
+                    c
+                }
+                _ => vec!["RENAME".into(), k, ks[next(ks.len())].clone()],
+            };
+            if c[0] == "MSET" && next(10) == 0 {
+                c.pop(); // a key without its value: the arity error
+            }
+            cmds.push(c);
+        }
+        let mut buf = Vec::new();
+        for c in &cmds {
+            let args: Vec<&[u8]> = c.iter().map(|s| s.as_bytes()).collect();
+            buf.extend(encode_cmd(&args));
+        }
+        a.send(&buf);
+        b.send(&buf);
+        for c in &cmds {
+            let (x, y) = (a.read_value(), b.read_value());
+            assert_eq!(x, y, "round {round}, {c:?} in the pipeline {cmds:?}");
+        }
+    }
+}
