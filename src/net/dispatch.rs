@@ -464,9 +464,15 @@ fn process_input(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
         };
         let suppress = c.client.suppress(skipped);
         let in_pass = batch.as_ref().is_some_and(Batch::in_pass);
-        match route(shard, spec, &args) {
+        // MSET, MGET, DEL … across shards go into the batch, which becomes a locked pass;
+        // under `appendfsync always` the general path runs (coordinator::run).
+        let pass_merge = match spec.kind {
+            Kind::Split(_, merge) if !shard.aof_always.get() => Some(merge),
+            _ => None,
+        };
+        match (route(shard, spec, &args), pass_merge) {
             // After a split command, in the batch's pass (see `Batch`).
-            Route::Here if in_pass => {
+            (Route::Here, _) if in_pass => {
                 let remote = Remote {
                     slot: 0,
                     db: c.client.db,
@@ -480,13 +486,13 @@ fn process_input(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
                 }
             }
             // A key locked by a multi-shard command: wait for it in the task (see locks.rs).
-            Route::Here if locks::command_blocked(shard, c.client.db, spec, &args) => {
+            (Route::Here, _) if locks::command_blocked(shard, c.client.db, spec, &args) => {
                 return Some(Work {
                     batch,
                     barrier: Some((args, skipped)),
                 });
             }
-            Route::Here => {
+            (Route::Here, _) => {
                 let always = shard.aof_always.get();
                 let before = if always { shard.feed_offset() } else { 0 };
                 let r = shard.exec(c.client.db, spec, handler, &args, now);
@@ -502,7 +508,7 @@ fn process_input(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
                     None => c.emit(&r, suppress),
                 }
             }
-            Route::On(owner) => {
+            (Route::On(owner), _) => {
                 let remote = Remote {
                     slot: 0,
                     db: c.client.db,
@@ -515,12 +521,7 @@ fn process_input(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
                     .get_or_insert_with(Batch::default)
                     .push_remote(owner, remote, suppress);
             }
-            // MSET, MGET, DEL … across shards: into the batch, which becomes a locked pass.
-            // Under `appendfsync always` the general path runs (coordinator::run).
-            Route::Spread if matches!(spec.kind, Kind::Split(..)) && !shard.aof_always.get() => {
-                let Kind::Split(_, merge) = spec.kind else {
-                    continue;
-                };
+            (Route::Spread, Some(merge)) => {
                 let refused = crate::memory::evict::before_spread(shard, spec);
                 let split = match refused {
                     Some(oom) => Err(oom),
@@ -548,7 +549,7 @@ fn process_input(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
                     }
                 }
             }
-            Route::Spread => {
+            (Route::Spread, None) => {
                 return Some(Work {
                     batch,
                     barrier: Some((args, skipped)),
