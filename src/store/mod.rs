@@ -304,6 +304,15 @@ impl Ctx<'_> {
         &mut self.store.dbs[self.db]
     }
 
+    /// Start loading where these keys live before a loop looks them up one by one (MSET,
+    /// MGET): their cache misses overlap instead of queueing.
+    pub fn prefetch<'a>(&mut self, keys: impl Iterator<Item = &'a Bytes>) {
+        let db = &self.store.dbs[self.db];
+        for k in keys {
+            db.prefetch(k);
+        }
+    }
+
     /// Delete the key if its TTL has passed. Returns true if it was deleted.
     #[inline]
     pub fn expire_if_needed(&mut self, key: &[u8]) -> bool {
