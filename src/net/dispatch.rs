@@ -674,6 +674,7 @@ fn run_part(
     answer: Answer<Vec<(usize, Reply)>>,
 ) {
     let now = crate::util::now_ms();
+    prefetch_remote(sh, &cmds);
     // The slow log names the client that sent these, not this shard's.
     let prev = sh.observe.set_client(Some(tag.clone()));
     while let Some(r) = cmds.front() {
@@ -692,6 +693,25 @@ fn run_part(
     }
     sh.observe.set_client(prev);
     answer.send(sh, out);
+}
+
+/// Prefetch the first keys of commands sent here from another shard, as `prefetch_input` does
+/// for a connection's own pipeline.
+fn prefetch_remote(sh: &Shard, cmds: &std::collections::VecDeque<Remote>) {
+    if cmds.len() < 2 {
+        return;
+    }
+    let Ok(store) = sh.store.try_borrow() else {
+        return;
+    };
+    for r in cmds.iter().take(PREFETCH_AHEAD) {
+        if r.spec.keys.first != 1 {
+            continue;
+        }
+        if let (Some(db), Some(k)) = (store.dbs.get(r.db), r.args.get(1)) {
+            db.prefetch(k);
+        }
+    }
 }
 
 /// Run a keyed command on its owner (this shard or another), once its keys are unlocked.
