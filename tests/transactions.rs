@@ -331,6 +331,24 @@ fn keys(prefix: &str, n: usize) -> Vec<String> {
     (0..n).map(|i| format!("{prefix}:{i}")).collect()
 }
 
+/// MSET every key of `ks` to `v`.
+fn mset_all(c: &mut redis::Connection, ks: &[String], v: &str) {
+    let mut a = vec!["MSET".to_string()];
+    for k in ks {
+        a.push(k.clone());
+        a.push(v.into());
+    }
+    q(c, &a);
+}
+
+/// An MGET of a group its writers always set whole: every value the same.
+fn untorn(vals: &[String]) -> Result<(), String> {
+    if vals.iter().any(|v| v != &vals[0]) {
+        return Err(format!("torn MGET: {vals:?}"));
+    }
+    Ok(())
+}
+
 /// Run `writer` and `checker` closures on threads until the deadline; the checker returns an
 /// error message on a violated invariant.
 fn race(
@@ -391,13 +409,7 @@ fn mset_across_shards_is_never_seen_torn() {
     for shards in [1, 4] {
         let s = Server::start(shards);
         let ks = keys("pair", 6);
-        let mut c = s.conn();
-        let mut init = vec!["MSET".to_string()];
-        for k in &ks {
-            init.push(k.clone());
-            init.push("0".into());
-        }
-        q(&mut c, &init);
+        mset_all(&mut s.conn(), &ks, "0");
         let wk = ks.clone();
         let rk = ks.clone();
         race(
@@ -405,23 +417,11 @@ fn mset_across_shards_is_never_seen_torn() {
             3,
             3,
             Duration::from_secs(2),
-            move |c, w, i| {
-                let v = format!("{w}-{i}");
-                let mut a = vec!["MSET".to_string()];
-                for k in &wk {
-                    a.push(k.clone());
-                    a.push(v.clone());
-                }
-                q(c, &a);
-            },
+            move |c, w, i| mset_all(c, &wk, &format!("{w}-{i}")),
             move |c| {
                 let mut a = vec!["MGET".to_string()];
                 a.extend(rk.iter().cloned());
-                let vals: Vec<String> = qt(c, &a);
-                if vals.iter().any(|v| v != &vals[0]) {
-                    return Err(format!("torn MGET: {vals:?}"));
-                }
-                Ok(())
+                untorn(&qt::<Vec<String>, _>(c, &a))
             },
         );
     }
@@ -787,13 +787,7 @@ fn pipelined_msets_across_shards_are_never_seen_torn() {
     for shards in [1, 4] {
         let s = Server::start(shards);
         let ks = keys("piped", 8);
-        let mut c = s.conn();
-        let mut init = vec!["MSET".to_string()];
-        for k in &ks {
-            init.push(k.clone());
-            init.push("0".into());
-        }
-        q(&mut c, &init);
+        mset_all(&mut s.conn(), &ks, "0");
         let wk = ks.clone();
         let rk = ks.clone();
         race(
@@ -823,12 +817,7 @@ fn pipelined_msets_across_shards_are_never_seen_torn() {
                     p.cmd("MGET").arg(&rk);
                 }
                 let all: Vec<Vec<String>> = p.query(c).map_err(|e| e.to_string())?;
-                for vals in all {
-                    if vals.iter().any(|v| v != &vals[0]) {
-                        return Err(format!("torn MGET: {vals:?}"));
-                    }
-                }
-                Ok(())
+                all.iter().try_for_each(|vals| untorn(vals))
             },
         );
     }

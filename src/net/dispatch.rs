@@ -470,21 +470,12 @@ fn process_input(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
             Kind::Split(_, merge) if !shard.aof_always.get() => Some(merge),
             _ => None,
         };
-        match (route(shard, spec, &args), pass_merge) {
-            // After a split command, in the batch's pass (see `Batch`).
-            (Route::Here, _) if in_pass => {
-                let remote = Remote {
-                    slot: 0,
-                    db: c.client.db,
-                    spec,
-                    handler,
-                    args,
-                    split: None,
-                };
-                if let Some(b) = &mut batch {
-                    b.push_remote(shard.id, remote, suppress);
-                }
-            }
+        let route = match route(shard, spec, &args) {
+            // After a split command, in the batch's pass (see `Batch`), this shard's too.
+            Route::Here if in_pass => Route::On(shard.id),
+            r => r,
+        };
+        match (route, pass_merge) {
             // A key locked by a multi-shard command: wait for it in the task (see locks.rs).
             (Route::Here, _) if locks::command_blocked(shard, c.client.db, spec, &args) => {
                 return Some(Work {
