@@ -61,10 +61,10 @@ struct Count {
     exclusive: u32,
 }
 
-/// Held keys by hash, with counts. Two keys with one hash
-/// count as one key: a false conflict only makes one wait for the other's release, never lets
-/// two conflicting ones run together. Hashes keep every check O(keys of the asker), whatever
-/// the others hold: a pipelined pass locks a hundred keys or more (`coordinator::one_pass`).
+/// Held keys by hash, with counts. Two keys with one hash count as one key: a false conflict
+/// only makes one wait for the other's release, never lets two conflicting ones run together.
+/// Hashes keep every check O(keys of the asker), whatever the others hold: a pipelined pass
+/// locks tens of keys (`coordinator::one_pass`), a big MSET thousands.
 #[derive(Default)]
 struct KeySet {
     keys: ahash::AHashMap<u64, Count>,
@@ -259,8 +259,8 @@ impl Locks {
     /// Every waiter that may go now, in queue order, taken out of the queue: no conflict with
     /// what is held, nor with any waiter ahead of it (still waiting, or going in this round).
     /// A grant is held at once; a job takes its locks (if any) when it runs, so what it wants
-    /// keeps later waiters back until the next round. O(keys of the queue) in lookups: only a
-    /// waiter that conflicts with another waiter is compared with those ahead of it one by one.
+    /// keeps later waiters back until the next round. A lookup per key of each waiter: what
+    /// the waiters ahead want comes from `Waiting`, by sequence number.
     fn take_ready(&mut self) -> Vec<Waiter> {
         let mut go = vec![false; self.queue.len()];
         // Ahead of the one looked at: a waiter that stays or goes as a job (it takes its locks
