@@ -903,3 +903,42 @@ fn random_pipelines_reply_as_redis_does() {
         }
     }
 }
+
+/// A pipeline whose locked pass holds a DEL of absent keys and writes of other keys on the
+/// same shards: the DEL wrote nothing, so a client watching its keys still runs its EXEC, as
+/// in Redis (WATCH is told per command part, not per shard that wrote).
+#[test]
+fn a_pass_touches_only_what_its_commands_wrote() {
+    both(|s| {
+        let mut c = s.conn();
+        let watched = ["ps:absent1", "ps:absent2", "ps:absent3"];
+        let mut w = vec!["WATCH"];
+        w.extend(watched);
+        assert_eq!(q(&mut c, &w), ok());
+        let mut cmds: Vec<Vec<String>> = vec![["DEL"]
+            .iter()
+            .chain(watched.iter())
+            .map(|a| a.to_string())
+            .collect()];
+        for i in 0..16 {
+            cmds.push(vec!["SET".into(), format!("ps:other{i}"), "v".into()]);
+        }
+        let mut buf = Vec::new();
+        for cmd in &cmds {
+            let args: Vec<&[u8]> = cmd.iter().map(|a| a.as_bytes()).collect();
+            buf.extend(encode_cmd(&args));
+        }
+        let mut raw = s.raw();
+        raw.send(&buf);
+        assert_eq!(raw.read_value(), Resp::Int(0));
+        for _ in 1..cmds.len() {
+            assert_eq!(raw.read_value(), Resp::Simple("OK".into()));
+        }
+        assert_eq!(
+            exec_reply(&mut c, &[&["PING"]]),
+            arr(vec![status("PONG")]),
+            "--shards {}: the DEL of absent keys failed the EXEC",
+            s.shards()
+        );
+    });
+}

@@ -587,7 +587,7 @@ fn touch_keys(
 ) {
     let touch = locks::Touch::of(spec, args);
     for (t, w) in locks::plan(shard.n, db, spec, args) {
-        let (keys, whole) = touch.pick(t, &w);
+        let (keys, whole) = touch.pick(&w);
         let locked_at = since.iter().find(|p| p.0 == t).map(|p| p.1);
         shard.run_or_post(t, move |sh| {
             let mut st = sh.store.borrow_mut();

@@ -244,8 +244,9 @@ pub async fn one_pass(
         }
     });
     let n = parts.len();
-    // Released when dropped, also if a shard is gone half-way.
-    let mut guard = locks::Guard::held(shard, Vec::new(), locks::Touch::Each(Vec::new()), mark);
+    // Released when dropped, also if a shard is gone half-way. WATCH is told on each shard as
+    // its steps run (`run_steps`), so the release touches nothing more.
+    let mut guard = locks::Guard::held(shard, Vec::new(), locks::Touch::Nothing, mark);
     let mut results = Vec::with_capacity(n);
     for (i, (owner, steps)) in parts.into_iter().enumerate() {
         let last = i + 1 == n;
@@ -253,34 +254,17 @@ pub async fn one_pass(
             tx: mark,
             ..Default::default()
         };
-        // What WATCH sees touched: the keys the parts write (whole commands touch their own).
-        let mut touch = Vec::new();
         for s in &steps {
             let w = locks::want_of(s.db, s.spec, &s.args);
             want.exclusive |= w.exclusive;
             want.keys.extend(w.keys);
-            if !s.whole && s.spec.is_write() {
-                let written = super::written_positions(s.spec, &s.args);
-                touch.extend(
-                    written
-                        .into_iter()
-                        .filter_map(|i| s.args.get(i).map(|k| (s.db, k.clone()))),
-                );
-            }
         }
-        let touch_here = if last {
-            std::mem::take(&mut touch)
-        } else {
-            Vec::new()
-        };
         let w = want.clone();
         let tag = tag.clone();
         let r = shard
             .call_deferred(owner, move |sh, answer| {
                 let ask = w.clone();
                 let job = move |sh: &Rc<Shard>| {
-                    // WATCH sees these keys touched only if the shard wrote (see Want::since).
-                    let since = sh.store.borrow().dirty;
                     if !last {
                         locks::take(sh, &w);
                     } else if let Some(m) = w.tx {
@@ -288,32 +272,25 @@ pub async fn one_pass(
                     }
                     // The slow log names the client that sent these, not this shard's.
                     let prev = tag.map(|t| sh.observe.set_client(Some(t)));
-                    let now = crate::util::now_ms();
-                    let replies: Vec<Reply> = steps.iter().map(|s| run_step(sh, s, now)).collect();
+                    let replies = run_steps(sh, &steps);
                     if let Some(prev) = prev {
                         sh.observe.set_client(prev);
                     }
                     if last {
-                        let mut st = sh.store.borrow_mut();
                         if let Some(m) = w.tx {
+                            let mut st = sh.store.borrow_mut();
                             st.feed.tx_done(m);
                             st.feed.unmark(m, &w.keys, false);
                         }
-                        if st.dirty != since {
-                            for (d, k) in &touch_here {
-                                st.watch.touch(*d, k);
-                            }
-                        }
                     }
-                    answer.send(sh, (replies, since));
+                    answer.send(sh, replies);
                 };
                 locks::run_when_free(sh, || ask, Box::new(job));
             })
             .await;
-        let (replies, since) = r?;
+        let replies = r?;
         if !last {
-            want.since = Some(since);
-            guard.push_touching(owner, want, touch);
+            guard.push(owner, want);
         }
         results.push((owner, replies));
     }
@@ -321,16 +298,35 @@ pub async fn one_pass(
     Some(results)
 }
 
-fn run_step(sh: &Shard, s: &Step, now: u64) -> Reply {
-    if s.whole {
-        return sh.exec(s.db, s.spec, s.handler, &s.args, now);
-    }
-    super::run_guarded("multi-shard part", || {
-        let write = s.spec.is_write();
-        sh.store
-            .borrow_mut()
-            .run_logged(s.db, now, write, s.handler, &s.args)
-    })
+/// One shard's steps, in order. A part of a split command that wrote (the shard's write
+/// counter moved) touches the keys it may write for WATCH, as the one-shard path does
+/// (`Shard::exec`, which runs the whole commands).
+fn run_steps(sh: &Shard, steps: &[Step]) -> Vec<Reply> {
+    let now = crate::util::now_ms();
+    steps
+        .iter()
+        .map(|s| {
+            if s.whole {
+                return sh.exec(s.db, s.spec, s.handler, &s.args, now);
+            }
+            let write = s.spec.is_write();
+            let before = sh.store.borrow().dirty;
+            let r = super::run_guarded("multi-shard part", || {
+                sh.store
+                    .borrow_mut()
+                    .run_logged(s.db, now, write, s.handler, &s.args)
+            });
+            let mut st = sh.store.borrow_mut();
+            if write && st.dirty != before {
+                for i in super::written_positions(s.spec, &s.args) {
+                    if let Some(k) = s.args.get(i) {
+                        st.watch.touch(s.db, k);
+                    }
+                }
+            }
+            r
+        })
+        .collect()
 }
 
 pub fn merge_replies(merge: Merge, results: Vec<(Reply, Vec<usize>)>, total: usize) -> Reply {

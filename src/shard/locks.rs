@@ -429,8 +429,6 @@ pub enum Touch {
     All,
     /// The locked keys among these (the keys a write may modify, `written_positions`).
     Only(Vec<Bytes>),
-    /// These keys, per shard (a locked pass of several commands, `coordinator::one_pass`).
-    Each(Vec<(usize, Vec<(usize, Bytes)>)>),
 }
 
 impl Touch {
@@ -461,17 +459,9 @@ impl Touch {
         }
     }
 
-    /// Which of shard `target`'s locked keys (`w`) are touched, and whether its whole keyspace
-    /// is.
-    pub fn pick(&self, target: usize, w: &Want) -> (Vec<(usize, Bytes)>, bool) {
+    /// Which of one shard's locked keys (`w`) are touched, and whether its whole keyspace is.
+    pub fn pick(&self, w: &Want) -> (Vec<(usize, Bytes)>, bool) {
         match self {
-            Touch::Each(list) => (
-                list.iter()
-                    .find(|(t, _)| *t == target)
-                    .map(|(_, ks)| ks.clone())
-                    .unwrap_or_default(),
-                false,
-            ),
             Touch::Nothing => (Vec::new(), false),
             Touch::All => (w.keys.clone(), w.whole),
             Touch::Only(ks) => (
@@ -498,12 +488,8 @@ pub struct Guard {
 }
 
 impl Guard {
-    /// One more shard whose locks `take` took, and the keys WATCH sees touched there on
-    /// release (a guard made with `Touch::Each`).
-    pub fn push_touching(&mut self, target: usize, w: Want, keys: Vec<(usize, Bytes)>) {
-        if let Touch::Each(list) = &mut self.touched {
-            list.push((target, keys));
-        }
+    /// One more shard whose locks `take` took.
+    pub fn push(&mut self, target: usize, w: Want) {
         self.parts.push((target, w));
     }
 
@@ -554,7 +540,7 @@ impl Drop for Guard {
     fn drop(&mut self) {
         let done = self.done;
         for (target, w) in std::mem::take(&mut self.parts) {
-            let (keys, whole) = self.touched.pick(target, &w);
+            let (keys, whole) = self.touched.pick(&w);
             self.shard.run_or_post(target, move |sh| {
                 {
                     let mut st = sh.store.borrow_mut();
