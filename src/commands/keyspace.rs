@@ -127,14 +127,14 @@ fn lossy(b: &[u8]) -> Cow<'_, str> {
 
 /// DEL and UNLINK (a value is freed at once either way; there is no lazy-free thread).
 fn del(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    ctx.prefetch(args[1..].iter());
+    ctx.prefetch(&args[1..], 1);
     let n = args.iter().skip(1).filter(|k| ctx.delete(k)).count();
     Reply::Int(n as i64)
 }
 
 /// EXISTS counts a key as many times as it is named.
 fn exists(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    ctx.prefetch(args[1..].iter());
+    ctx.prefetch(&args[1..], 1);
     let n = args
         .iter()
         .skip(1)

@@ -528,7 +528,7 @@ fn getex(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 
 fn mget(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let mut out = Vec::with_capacity(args.len().saturating_sub(1));
-    ctx.prefetch(args[1..].iter());
+    ctx.prefetch(&args[1..], 1);
     for key in &args[1..] {
         // A key of another type reads as nil here, not WRONGTYPE.
         out.push(match ctx.lookup_read(key) {
@@ -547,7 +547,7 @@ fn mset(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     if args.len().is_multiple_of(2) {
         return Reply::arity("mset");
     }
-    ctx.prefetch(args[1..].iter().step_by(2));
+    ctx.prefetch(&args[1..], 2);
     for pair in args[1..].chunks_exact(2) {
         ctx.set(&pair[0], Value::str(&pair[1]), 0);
     }

@@ -259,11 +259,17 @@ pub async fn one_pass(
             want.exclusive |= w.exclusive;
             want.keys.extend(w.keys);
         }
-        let w = want.clone();
+        // The guard keeps a copy of what the shards but the last hold, to release it.
+        let w = if last {
+            std::mem::take(&mut want)
+        } else {
+            want.clone()
+        };
         let tag = tag.clone();
         let r = shard
             .call_deferred(owner, move |sh, answer| {
-                let ask = w.clone();
+                // A copy to wait with only when some lock is held or wanted here.
+                let ask = (!sh.locks.borrow().idle()).then(|| w.clone());
                 let job = move |sh: &Rc<Shard>| {
                     if !last {
                         locks::take(sh, &w);
@@ -285,7 +291,10 @@ pub async fn one_pass(
                     }
                     answer.send(sh, replies);
                 };
-                locks::run_when_free(sh, || ask, Box::new(job));
+                match ask {
+                    None => job(sh),
+                    Some(ask) => locks::run_when_free(sh, || ask, Box::new(job)),
+                }
             })
             .await;
         let replies = r?;

@@ -304,11 +304,15 @@ impl Ctx<'_> {
         &mut self.store.dbs[self.db]
     }
 
-    /// Start loading where these keys live before a loop looks them up one by one (MSET,
-    /// MGET): their cache misses overlap instead of queueing.
-    pub fn prefetch<'a>(&mut self, keys: impl Iterator<Item = &'a Bytes>) {
+    /// Start loading where the keys `args[0]`, `args[step]` … live before a loop looks them up
+    /// one by one (MSET, MGET, DEL …): their cache misses overlap instead of queueing. Nothing
+    /// for a single key, which would only be hashed and probed twice.
+    pub fn prefetch(&mut self, args: &[Bytes], step: usize) {
+        if args.len() <= step {
+            return;
+        }
         let db = &self.store.dbs[self.db];
-        for k in keys {
+        for k in args.iter().step_by(step.max(1)) {
             db.prefetch(k);
         }
     }
