@@ -224,8 +224,12 @@ fn process(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
     work
 }
 
-/// Requests of a pipeline whose keys are prefetched before the first of them runs.
+/// Commands of a pipeline whose keys are prefetched before the first of them runs.
 const PREFETCH_AHEAD: usize = 16;
+
+/// Arguments of a pipeline's requests walked for keys to prefetch before the first of them
+/// runs: sixteen GET or SET requests; fewer of wide ones (MSET prefetches its own keys).
+const PREFETCH_ARGS: usize = 48;
 
 /// Prefetch the keys of the requests waiting in the input that this shard owns (their first
 /// key, the one after the command name), so that their lookups' cache misses overlap.
@@ -241,7 +245,7 @@ fn prefetch_input(shard: &Shard, c: &super::conn::Conn) {
     // (no pipeline) or a pipeline on one hot key (LPUSH list …) has nothing to overlap.
     let mut first: Option<&[u8]> = None;
     let mut overlapping = false;
-    crate::protocol::peek::second_args(&c.rbuf, PREFETCH_AHEAD, |k| {
+    crate::protocol::peek::second_args(&c.rbuf, PREFETCH_ARGS, |k| {
         match first {
             None => {
                 first = Some(k);
