@@ -188,8 +188,12 @@ pub fn run_input(shard: &Rc<Shard>, conn: &ConnRef) {
         None => defer_settle(shard, conn),
         Some(work) => {
             conn.borrow_mut().busy = true;
-            // Stop reading while the task owns the flow.
-            settle(shard, conn);
+            // The replies already made go out now only when the task may wait long (a barrier:
+            // a blocking or fanned-out command). A batch out on other shards is back within a
+            // hop, and its replies then go out with these in one write, not two.
+            if work.barrier.is_some() {
+                settle(shard, conn);
+            }
             let shard = shard.clone();
             let conn = conn.clone();
             glommio::spawn_local(async move {
