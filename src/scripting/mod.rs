@@ -346,9 +346,8 @@ async fn run_on_one(shard: &Rc<Shard>, t: usize, job: Job, in_exec: bool) -> Rep
         keys: job.keys.iter().map(|k| (job.db, k.clone())).collect(),
         exclusive: !job.read_only,
         whole: false,
-        tx: None,
         hold_ready: false,
-        since: None,
+        ..Default::default()
     };
     shard
         .call_deferred(t, move |sh, answer| {
@@ -576,9 +575,8 @@ async fn run_across(shard: &Rc<Shard>, job: Job, whole: bool, in_exec: bool) -> 
                     keys: vec![(job.db, k.clone())],
                     exclusive: !job.read_only,
                     whole: false,
-                    tx: None,
                     hold_ready: true,
-                    since: None,
+                    ..Default::default()
                 },
             ));
         }

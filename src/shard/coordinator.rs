@@ -255,9 +255,15 @@ pub async fn one_pass(
             ..Default::default()
         };
         for s in &steps {
-            let w = locks::want_of(s.db, s.spec, &s.args);
-            want.exclusive |= w.exclusive;
-            want.keys.extend(w.keys);
+            want.exclusive |= s.spec.is_write();
+            let keys = s.spec.key_indexes(&s.args).into_iter();
+            let keys = keys.filter_map(|i| s.args.get(i));
+            // An AOF bracket needs the keys; otherwise their hashes do (`Want::hashed`).
+            if mark.is_some() {
+                want.keys.extend(keys.map(|k| (s.db, k.clone())));
+            } else {
+                want.hashed.extend(keys.map(|k| locks::key_hash(s.db, k)));
+            }
         }
         // The guard keeps a copy of what the shards but the last hold, to release it.
         let w = if last {

@@ -39,6 +39,10 @@ use std::rc::Rc;
 pub struct Want {
     /// (database, key) pairs; duplicates are allowed and counted.
     pub keys: Vec<(usize, Bytes)>,
+    /// More keys, as their `key_hash`: for a holder that needs no key itself (no AOF bracket,
+    /// nothing touched by key on release). Hashes cross shards without touching the reference
+    /// counts of the buffers the keys were parsed into.
+    pub hashed: Vec<u64>,
     pub exclusive: bool,
     /// The whole shard (every key), exclusively.
     pub whole: bool,
@@ -202,7 +206,16 @@ pub struct Locks {
     waiting: Waiting,
     queue: VecDeque<Waiter>,
     next_seq: u64,
-    hasher: ahash::RandomState,
+}
+
+/// One hasher for every shard's table, so that a want's keys can be hashed where it is made
+/// (`Want::hashed`). Seeded at random per process.
+static HASHER: std::sync::LazyLock<ahash::RandomState> =
+    std::sync::LazyLock::new(ahash::RandomState::new);
+
+/// What a key counts as in a lock table.
+pub fn key_hash(db: usize, key: &[u8]) -> u64 {
+    HASHER.hash_one((db, key))
 }
 
 impl Locks {
@@ -214,11 +227,9 @@ impl Locks {
 
     /// The hashes of `w`'s keys, sorted, each once (what a want counts for in a `KeySet`).
     fn hashes(&self, w: &Want) -> Vec<u64> {
-        let mut h: Vec<u64> = w
-            .keys
-            .iter()
-            .map(|(db, k)| self.hasher.hash_one((*db, &k[..])))
-            .collect();
+        let mut h: Vec<u64> = Vec::with_capacity(w.keys.len() + w.hashed.len());
+        h.extend(w.keys.iter().map(|(db, k)| key_hash(*db, k)));
+        h.extend_from_slice(&w.hashed);
         h.sort_unstable();
         h.dedup();
         h
