@@ -120,13 +120,21 @@ pub fn split_parts(
     if step > 1 && !(args.len() - spec.keys.first.max(1) as usize).is_multiple_of(step) {
         return Err(Reply::arity(spec.name));
     }
+    // Owners first, so that each part's vectors are allocated once at their size.
+    let owned: Vec<(usize, usize)> = spec
+        .key_indexes(args)
+        .into_iter()
+        .map(|i| (i, routing::key_shard(&args[i], shard.n)))
+        .collect();
     let mut parts: Parts = Vec::new();
-    for (pos, i) in spec.key_indexes(args).into_iter().enumerate() {
-        let owner = routing::key_shard(&args[i], shard.n);
+    for (pos, &(i, owner)) in owned.iter().enumerate() {
         let part = match parts.iter_mut().position(|p| p.0 == owner) {
             Some(p) => &mut parts[p],
             None => {
-                parts.push((owner, vec![args[0].clone()], Vec::new()));
+                let keys = owned.iter().filter(|o| o.1 == owner).count();
+                let mut sub = Vec::with_capacity(1 + keys * step);
+                sub.push(args[0].clone());
+                parts.push((owner, sub, Vec::with_capacity(keys)));
                 let last = parts.len() - 1;
                 &mut parts[last]
             }
