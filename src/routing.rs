@@ -4,7 +4,10 @@
 
 pub const SLOTS: usize = 16384;
 
-const XMODEM: crc::Crc<u16> = crc::Crc::<u16>::new(&crc::CRC_16_XMODEM);
+// Slice-by-16 tables (8 KiB): a typical key is hashed in one step, not byte by byte (perf put the
+// byte-wise CRC at ~3.5% of a 2-shard GET run, where every command is routed).
+const XMODEM: crc::Crc<u16, crc::Table<16>> =
+    crc::Crc::<u16, crc::Table<16>>::new(&crc::CRC_16_XMODEM);
 
 /// The part of the key that is hashed: the content of the first non-empty `{...}`, else all.
 #[inline]
