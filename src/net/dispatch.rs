@@ -160,6 +160,17 @@ fn route(shard: &Shard, spec: &CommandSpec, args: &[Bytes]) -> Route {
     if spec.spread_fn.is_some_and(|f| f(args)) {
         return Route::Spread;
     }
+    // One key, the first argument (GET, SET, INCR, LPUSH …): no list of key positions to build.
+    if spec.key_fn.is_none() && spec.keys.first == 1 && spec.keys.last == 1 {
+        let owner = args
+            .get(1)
+            .map_or(shard.id, |k| routing::key_shard(k, shard.n));
+        return if owner == shard.id {
+            Route::Here
+        } else {
+            Route::On(owner)
+        };
+    }
     let idx = spec.key_indexes(args);
     let Some(&first) = idx.first() else {
         return Route::Here;
