@@ -614,6 +614,38 @@ fn blocked_connection_holds_its_pipeline() {
 }
 
 #[test]
+fn replies_before_a_blocking_command_go_out_while_it_waits() {
+    both(|s| {
+        let mut admin = s.conn();
+        let mut raw = s.raw();
+        // Keys on every shard, so that on 4 shards some of these go out to other shards and the
+        // pipeline holds a batch when BLPOP is reached.
+        let mut pipeline = Vec::new();
+        for i in 0..8 {
+            let k = format!("pre:{i}");
+            pipeline.extend(encode_cmd(&[b"SET", k.as_bytes(), b"v"]));
+            pipeline.extend(encode_cmd(&[b"GET", k.as_bytes()]));
+        }
+        pipeline.extend(encode_cmd(&[b"BLPOP", b"pre:list", b"0"]));
+        raw.send(&pipeline);
+        // All sixteen replies arrive while BLPOP still waits.
+        for _ in 0..8 {
+            assert_eq!(raw.read_value(), Resp::Simple("OK".into()));
+            assert_eq!(raw.read_value(), Resp::Bulk(b"v".to_vec()));
+        }
+        wait_blocked(&mut admin, 1);
+        q(&mut admin, &["RPUSH", "pre:list", "x"]);
+        assert_eq!(
+            raw.read_value(),
+            Resp::Array(vec![
+                Resp::Bulk(b"pre:list".to_vec()),
+                Resp::Bulk(b"x".to_vec())
+            ])
+        );
+    });
+}
+
+#[test]
 fn many_blocked_clients_served_in_order() {
     both(|s| {
         let mut admin = s.conn();
