@@ -341,11 +341,7 @@ fn run_steps(sh: &Shard, steps: &[Step]) -> Vec<Reply> {
             });
             let mut st = sh.store.borrow_mut();
             if write && st.dirty != before {
-                for i in super::written_positions(s.spec, &s.args) {
-                    if let Some(k) = s.args.get(i) {
-                        st.watch.touch(s.db, k);
-                    }
-                }
+                super::touch_written(&mut st, s.db, s.spec, &s.args, None);
             }
             r
         })

@@ -420,14 +420,8 @@ impl Shard {
             // Only the keys it may write: a source of SUNIONSTORE, PFMERGE or BITOP is not
             // touched (Redis signals the destination only).
             let untouched = st.untouched.take();
-            if !st.watch.is_empty() && st.dirty != dirty && spec.is_write() {
-                for i in written_positions(spec, args) {
-                    if let Some(k) = args.get(i) {
-                        if untouched.as_ref() != Some(k) {
-                            st.watch.touch(db, k);
-                        }
-                    }
-                }
+            if st.dirty != dirty && spec.is_write() {
+                touch_written(&mut st, db, spec, args, untouched.as_ref());
             }
             r
         });
@@ -456,6 +450,28 @@ impl Shard {
     /// Stop taking messages (shutdown): senders get their message back.
     pub fn close_inbox(&self) {
         self.mesh[self.id].close();
+    }
+}
+
+/// Tell WATCH that a write that changed something touched the keys it may write, but
+/// `untouched` (a key it named and left as it was). Nothing to do, and nothing allocated, when
+/// nobody watches.
+pub fn touch_written(
+    st: &mut ShardStore,
+    db: usize,
+    spec: &CommandSpec,
+    args: &[Bytes],
+    untouched: Option<&Bytes>,
+) {
+    if st.watch.is_empty() {
+        return;
+    }
+    for i in written_positions(spec, args) {
+        if let Some(k) = args.get(i) {
+            if untouched != Some(k) {
+                st.watch.touch(db, k);
+            }
+        }
     }
 }
 
