@@ -95,6 +95,13 @@ impl Batch {
         }
     }
 
+    /// A shard went away (shutdown): every reply still missing says so.
+    fn unavailable(&mut self) {
+        for slot in self.replies.iter_mut().filter(|s| s.0.is_none()) {
+            slot.0 = Some(Reply::err("ERR shard unavailable (shutting down)"));
+        }
+    }
+
     /// Whether keyed commands must queue behind a locked pass (see `Batch`).
     fn in_pass(&self) -> bool {
         !self.splits.is_empty()
@@ -161,27 +168,25 @@ fn route(shard: &Shard, spec: &CommandSpec, args: &[Bytes]) -> Route {
         return Route::Spread;
     }
     // One key, the first argument (GET, SET, INCR, LPUSH …): no list of key positions to build.
-    if spec.key_fn.is_none() && spec.keys.first == 1 && spec.keys.last == 1 {
-        let owner = args
-            .get(1)
-            .map_or(shard.id, |k| routing::key_shard(k, shard.n));
-        return if owner == shard.id {
-            Route::Here
-        } else {
-            Route::On(owner)
+    let owner = if spec.key_fn.is_none() && spec.keys.first == 1 && spec.keys.last == 1 {
+        match args.get(1) {
+            Some(k) => routing::key_shard(k, shard.n),
+            None => return Route::Here,
+        }
+    } else {
+        let idx = spec.key_indexes(args);
+        let Some(&first) = idx.first() else {
+            return Route::Here;
         };
-    }
-    let idx = spec.key_indexes(args);
-    let Some(&first) = idx.first() else {
-        return Route::Here;
+        let owner = routing::key_shard(&args[first], shard.n);
+        if idx[1..]
+            .iter()
+            .any(|&i| routing::key_shard(&args[i], shard.n) != owner)
+        {
+            return Route::Spread;
+        }
+        owner
     };
-    let owner = routing::key_shard(&args[first], shard.n);
-    if idx[1..]
-        .iter()
-        .any(|&i| routing::key_shard(&args[i], shard.n) != owner)
-    {
-        return Route::Spread;
-    }
     if owner == shard.id {
         Route::Here
     } else {
@@ -596,11 +601,7 @@ async fn run_batch(shard: &Rc<Shard>, conn: &ConnRef, mut batch: Batch) {
                     batch.replies[slot].0 = Some(r);
                 }
             }
-            None => {
-                for slot in batch.replies.iter_mut().filter(|s| s.0.is_none()) {
-                    slot.0 = Some(Reply::err("ERR shard unavailable (shutting down)"));
-                }
-            }
+            None => batch.unavailable(),
         }
     }
     emit_batch(conn, &batch);
@@ -637,9 +638,7 @@ async fn run_pass(shard: &Rc<Shard>, conn: &ConnRef, mut batch: Batch) {
         .collect();
     let done = coordinator::one_pass(shard, parts, Some(tag.clone())).await;
     let Some(done) = done else {
-        for slot in batch.replies.iter_mut().filter(|s| s.0.is_none()) {
-            slot.0 = Some(Reply::err("ERR shard unavailable (shutting down)"));
-        }
+        batch.unavailable();
         return emit_batch(conn, &batch);
     };
     for (owner, replies) in done {
