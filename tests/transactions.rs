@@ -404,27 +404,44 @@ fn race(
     );
 }
 
-#[test]
-fn mset_across_shards_is_never_seen_torn() {
+/// On 1 and 4 shards: `writer`s keep setting the group `prefix:0..n` (spread over the shards)
+/// whole while `reader`s check, on the group, that they never see it torn.
+fn race_on_group(
+    prefix: &str,
+    n: usize,
+    writer: impl Fn(&mut redis::Connection, &[String], usize, u64) + Send + Sync + 'static,
+    reader: impl Fn(&mut redis::Connection, &[String]) -> Result<(), String> + Send + Sync + 'static,
+) {
+    let (writer, reader) = (Arc::new(writer), Arc::new(reader));
     for shards in [1, 4] {
         let s = Server::start(shards);
-        let ks = keys("pair", 6);
+        let ks = Arc::new(keys(prefix, n));
         mset_all(&mut s.conn(), &ks, "0");
-        let wk = ks.clone();
-        let rk = ks.clone();
+        let (wk, w) = (ks.clone(), writer.clone());
+        let (rk, r) = (ks, reader.clone());
         race(
             &s,
             3,
             3,
             Duration::from_secs(2),
-            move |c, w, i| mset_all(c, &wk, &format!("{w}-{i}")),
-            move |c| {
-                let mut a = vec!["MGET".to_string()];
-                a.extend(rk.iter().cloned());
-                untorn(&qt::<Vec<String>, _>(c, &a))
-            },
+            move |c, id, i| w(c, &wk, id, i),
+            move |c| r(c, &rk),
         );
     }
+}
+
+#[test]
+fn mset_across_shards_is_never_seen_torn() {
+    race_on_group(
+        "pair",
+        6,
+        |c, ks, w, i| mset_all(c, ks, &format!("{w}-{i}")),
+        |c, ks| {
+            let mut a = vec!["MGET".to_string()];
+            a.extend(ks.iter().cloned());
+            untorn(&qt::<Vec<String>, _>(c, &a))
+        },
+    );
 }
 
 #[test]
@@ -784,43 +801,34 @@ fn a_pipeline_of_multi_shard_commands_keeps_its_order() {
 /// pipeline MGETs of it: no MGET is ever torn, however the passes of different pipelines meet.
 #[test]
 fn pipelined_msets_across_shards_are_never_seen_torn() {
-    for shards in [1, 4] {
-        let s = Server::start(shards);
-        let ks = keys("piped", 8);
-        mset_all(&mut s.conn(), &ks, "0");
-        let wk = ks.clone();
-        let rk = ks.clone();
-        race(
-            &s,
-            3,
-            3,
-            Duration::from_secs(2),
-            move |c, w, i| {
-                let mut p = redis::pipe();
-                for j in 0..12 {
-                    p.cmd("MSET");
-                    for k in &wk {
-                        p.arg(k).arg(format!("{w}-{i}-{j}"));
-                    }
-                    // A one-key write in between (of another key: a pipeline is not atomic).
-                    p.cmd("SET").arg(format!("piped:other:{j}")).arg(w);
-                    p.cmd("MSET");
-                    for k in &wk {
-                        p.arg(k).arg(format!("{w}-{i}-{j}b"));
-                    }
+    race_on_group(
+        "piped",
+        8,
+        |c, ks, w, i| {
+            let mut p = redis::pipe();
+            for j in 0..12 {
+                p.cmd("MSET");
+                for k in ks {
+                    p.arg(k).arg(format!("{w}-{i}-{j}"));
                 }
-                let _: Vec<Value> = p.query(c).expect("writer pipeline");
-            },
-            move |c| {
-                let mut p = redis::pipe();
-                for _ in 0..12 {
-                    p.cmd("MGET").arg(&rk);
+                // A one-key write in between (of another key: a pipeline is not atomic).
+                p.cmd("SET").arg(format!("piped:other:{j}")).arg(w);
+                p.cmd("MSET");
+                for k in ks {
+                    p.arg(k).arg(format!("{w}-{i}-{j}b"));
                 }
-                let all: Vec<Vec<String>> = p.query(c).map_err(|e| e.to_string())?;
-                all.iter().try_for_each(|vals| untorn(vals))
-            },
-        );
-    }
+            }
+            let _: Vec<Value> = p.query(c).expect("writer pipeline");
+        },
+        |c, ks| {
+            let mut p = redis::pipe();
+            for _ in 0..12 {
+                p.cmd("MGET").arg(ks);
+            }
+            let all: Vec<Vec<String>> = p.query(c).map_err(|e| e.to_string())?;
+            all.iter().try_for_each(|vals| untorn(vals))
+        },
+    );
 }
 
 /// Random pipelines of multi-key and one-key commands on a few keys spread over the shards,

@@ -771,11 +771,11 @@ pub fn plan(
 mod tests {
     use super::*;
 
-    fn want(keys: &[&str], exclusive: bool) -> Want {
+    fn want<K: AsRef<[u8]>>(keys: &[K], exclusive: bool) -> Want {
         Want {
             keys: keys
                 .iter()
-                .map(|k| (0, Bytes::copy_from_slice(k.as_bytes())))
+                .map(|k| (0, Bytes::copy_from_slice(k.as_ref())))
                 .collect(),
             exclusive,
             whole: false,
@@ -915,11 +915,10 @@ mod tests {
                     job,
                     takes,
                 } => {
+                    let keys: Vec<[u8; 1]> = keys.iter().map(|k| [*k]).collect();
                     let w = Want {
-                        keys: keys.iter().map(|k| (0, Bytes::from(vec![*k]))).collect(),
-                        exclusive: *exclusive || *whole,
                         whole: *whole,
-                        ..Default::default()
+                        ..want(&keys, *exclusive || *whole)
                     };
                     if !self.l.blocks(&w) {
                         if !*job || *takes {
