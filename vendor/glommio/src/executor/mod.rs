@@ -1364,9 +1364,7 @@ impl LocalExecutor {
     fn run_task_queues(&self) -> bool {
         let mut ran = false;
         loop {
-            // shardis: upstream re-arms the eventfd read here on every turn, an io_uring_enter
-            // after each wake-up from another thread; it is armed before an io_uring sleep
-            // instead (`Reactor::wait`), the only sleep that needs it (vendor/README.md).
+            self.reactor.sys.install_eventfd();
             if self.need_preempt() {
                 break;
             }

@@ -1378,8 +1378,13 @@ impl Reactor {
         self.rings_depth
     }
 
-    // shardis: `install_eventfd(&self)` is gone: the executor no longer re-arms the eventfd
-    // read on every turn; `wait` arms it before an io_uring sleep.
+    pub(crate) fn install_eventfd(&self) {
+        if !self.eventfd_src.is_installed().unwrap() {
+            self.latency_ring
+                .borrow_mut()
+                .install_eventfd(&self.eventfd_src);
+        }
+    }
 
     pub(crate) fn process_foreign_wakes(&self) -> usize {
         self.notifier.process_foreign_wakes()
@@ -1887,12 +1892,6 @@ impl Reactor {
             std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
             let events = process_remote_channels() + self.flush_syscall_thread();
             if events == 0 {
-                // shardis: armed here, not on every turn of the executor (see
-                // `run_task_queues`). A read that completes at once (writes counted while it
-                // was not armed) only makes this sleep end early.
-                if !self.eventfd_src.is_installed().unwrap() {
-                    lat_ring.install_eventfd(&self.eventfd_src);
-                }
                 if self.eventfd_src.is_installed().unwrap() {
                     self.link_rings_and_sleep(&mut main_ring)
                         .expect("some error");
