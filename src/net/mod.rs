@@ -263,23 +263,27 @@ fn on_conn_event(shard: &Rc<Shard>, conn: &ConnRef, events: u32) {
             // Its task owns the flow; a hang-up is noted for the task to act on.
             if events & (sys::HUP | sys::ERR) != 0 {
                 c.closed = true;
-            } else if c.blocked.is_none() {
-                // Input for a busy task waits in the socket until the task is done (`settle`
-                // registers reading again).
-                if events & sys::IN != 0 {
-                    shard.net.borrow().stop_reading(&mut c);
-                }
             } else {
-                // Blocked: what it sends waits in `rbuf` (as Redis keeps reading a blocked
-                // client), and its going away ends the wait.
-                if events & sys::IN != 0 && matches!(c.read(), ReadOutcome::Closed) {
-                    c.closed = true;
+                if c.blocked.is_none() {
+                    // Input for a busy task waits in the socket until the task is done
+                    // (`settle` registers reading again).
+                    if events & sys::IN != 0 {
+                        shard.net.borrow().stop_reading(&mut c);
+                    }
+                } else {
+                    // Blocked: what it sends waits in `rbuf` (as Redis keeps reading a blocked
+                    // client), and its going away ends the wait.
+                    if events & sys::IN != 0 && matches!(c.read(), ReadOutcome::Closed) {
+                        c.closed = true;
+                    }
+                    let limit = shard.config.borrow().client_query_buffer_limit;
+                    if c.rbuf.len() as u64 > limit {
+                        c.closed = true;
+                    }
                 }
-                let limit = shard.config.borrow().client_query_buffer_limit;
-                if c.rbuf.len() as u64 > limit {
-                    c.closed = true;
-                }
-                // Replies from before it blocked may still be going out (the wait can be long).
+                // Replies from before the task may still be going out. Level-triggered: an
+                // OUT left unanswered would come back on every poll, a busy loop for as long
+                // as the task waits.
                 if events & sys::OUT != 0 && c.flush() {
                     shard.net.borrow().update_interest(&mut c);
                 }
