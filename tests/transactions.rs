@@ -527,6 +527,44 @@ fn rename_ping_pong_never_loses_or_duplicates_the_key() {
     }
 }
 
+/// Writes that queue on a key while a multi-shard script holds it all run once it lets go.
+/// Two of them used to take turns parking behind each other forever, the shard spinning.
+#[test]
+fn writes_queued_behind_a_locked_key_all_run_after_the_release() {
+    const BUSY: &str = "local t0 = redis.call('time') \
+        repeat local t = redis.call('time') \
+        until (t[1] - t0[1]) * 1000000 + (t[2] - t0[2]) > 400000 return 1";
+    for shards in [1, 4] {
+        let s = Server::start(shards);
+        let names = keys("held", 8);
+        let script = {
+            let (mut c, names) = (s.conn(), names.clone());
+            thread::spawn(move || {
+                let mut a = vec!["EVAL".to_string(), BUSY.into(), names.len().to_string()];
+                a.extend(names);
+                qt::<i64, _>(&mut c, &a)
+            })
+        };
+        // Let the script take its locks, then queue writes on one of its keys.
+        thread::sleep(Duration::from_millis(100));
+        let writers: Vec<_> = (0..4)
+            .map(|_| {
+                let (mut c, key) = (s.conn(), names[0].clone());
+                thread::spawn(move || qt::<i64, _>(&mut c, &["INCR", &key]))
+            })
+            .collect();
+        let mut got: Vec<i64> = writers
+            .into_iter()
+            .map(|w| w.join().expect("writer"))
+            .collect();
+        got.sort_unstable();
+        assert_eq!(got, vec![1, 2, 3, 4], "{shards} shards");
+        assert_eq!(script.join().expect("script"), 1);
+        let mut c = s.conn();
+        assert_eq!(qt::<i64, _>(&mut c, &["GET", names[0].as_str()]), 4);
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Crash atomicity of multi-shard writes in the AOF.
 

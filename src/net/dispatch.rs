@@ -590,7 +590,7 @@ async fn run_batch(shard: &Rc<Shard>, conn: &ConnRef, mut batch: Batch) {
             let tag = tag.clone();
             shard.call_deferred(target, move |sh, answer| {
                 let n = cmds.len();
-                run_part(sh, cmds.into(), Vec::with_capacity(n), tag, answer)
+                run_part(sh, cmds.into(), Vec::with_capacity(n), tag, answer, false)
             })
         });
     let results = futures::future::join_all(calls).await;
@@ -674,26 +674,32 @@ fn emit_batch(conn: &ConnRef, batch: &Batch) {
 }
 
 /// Run one connection's commands on their owning shard, in order. A command whose keys are
-/// locked parks the rest of the list until they are free (see locks.rs).
+/// locked parks the rest of the list until they are free (see locks.rs). `cleared`: the lock
+/// queue woke this part for its first command (`locks::wake`).
 fn run_part(
     sh: &Rc<Shard>,
     mut cmds: std::collections::VecDeque<Remote>,
     mut out: Vec<(usize, Reply)>,
     tag: ClientTag,
     answer: Answer<Vec<(usize, Reply)>>,
+    mut cleared: bool,
 ) {
     let now = crate::util::now_ms();
     prefetch_remote(sh, &cmds);
     // The slow log names the client that sent these, not this shard's.
     let prev = sh.observe.set_client(Some(tag.clone()));
     while let Some(r) = cmds.front() {
-        if locks::command_blocked(sh, r.db, r.spec, &r.args) {
+        // A woken part's first command was checked against what is held and every waiter
+        // ahead of it. Asking `command_blocked` again would count the waiters behind it too:
+        // two parts writing one key then parked behind each other in turn, forever, the shard
+        // spinning.
+        if !std::mem::take(&mut cleared) && locks::command_blocked(sh, r.db, r.spec, &r.args) {
             let w = locks::want_of(r.db, r.spec, &r.args);
             sh.observe.set_client(prev);
             locks::park(
                 sh,
                 w,
-                Box::new(move |sh| run_part(sh, cmds, out, tag, answer)),
+                Box::new(move |sh| run_part(sh, cmds, out, tag, answer, true)),
             );
             return;
         }
@@ -743,7 +749,14 @@ async fn exec_keyed(
     };
     shard
         .call_deferred(owner, move |sh, answer| {
-            run_part(sh, vec![r].into(), Vec::with_capacity(1), tag, answer)
+            run_part(
+                sh,
+                vec![r].into(),
+                Vec::with_capacity(1),
+                tag,
+                answer,
+                false,
+            )
         })
         .await
         .and_then(|mut v| v.pop())
