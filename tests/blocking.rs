@@ -444,6 +444,53 @@ fn blmove_destination_of_another_type_when_woken() {
 }
 
 #[test]
+fn woken_move_refused_by_its_destination_leaves_the_element_to_the_next() {
+    // As Redis's "BRPOPLPUSH with multiple blocked clients", waiting for each to block.
+    both(|s| {
+        let mut admin = s.conn();
+        let mut c = s.conn();
+        let ks = spread_keys("mvn", 3);
+        let (src, bad, good) = (&ks[0], &ks[1], &ks[2]);
+        q(&mut c, &["SET", bad, "nolist"]);
+        let first = spawn_cmd(s, &["BRPOPLPUSH", src, bad, "0"]);
+        wait_blocked(&mut admin, 1);
+        let second = spawn_cmd(s, &["BRPOPLPUSH", src, good, "0"]);
+        wait_blocked(&mut admin, 2);
+        q(&mut c, &["LPUSH", src, "foo"]);
+        let e = first.join().expect("client thread").expect_err("WRONGTYPE");
+        assert_eq!(error_line(&e), WRONGTYPE);
+        assert_eq!(joined(second), bulk("foo"));
+        assert_eq!(q(&mut c, &["LRANGE", good, "0", "-1"]), bulks(&["foo"]));
+        assert_eq!(q(&mut c, &["EXISTS", src]), int(0));
+        assert_no_waiters(&mut admin);
+    });
+}
+
+#[test]
+fn a_pop_served_at_once_fails_exec_of_who_watches_the_key() {
+    both(|s| {
+        let mut watcher = s.conn();
+        let mut c = s.conn();
+        let ks = spread_keys("wpop", 3);
+        for (cmd, dst) in [
+            ("BLPOP", None),
+            ("BLMOVE", Some(&ks[1])),
+            ("BLMOVE", Some(&ks[2])),
+        ] {
+            q(&mut c, &["RPUSH", &ks[0], "a", "b"]);
+            assert_eq!(q(&mut watcher, &["WATCH", &ks[0]]), ok());
+            match dst {
+                None => q(&mut c, &[cmd, &ks[0], "0"]),
+                Some(d) => q(&mut c, &[cmd, &ks[0], d, "LEFT", "LEFT", "0"]),
+            };
+            let r = exec_reply(&mut watcher, &[&["SET", "wpop:other", "1"]]);
+            assert_eq!(r, Value::Nil, "{cmd} {dst:?}");
+            q(&mut c, &["DEL", &ks[0]]);
+        }
+    });
+}
+
+#[test]
 fn set_of_the_key_does_not_wake() {
     both(|s| {
         let mut admin = s.conn();

@@ -10,14 +10,6 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-fn exec_reply(c: &mut redis::Connection, cmds: &[&[&str]]) -> Value {
-    assert_eq!(q(c, &["MULTI"]), ok());
-    for cmd in cmds {
-        assert_eq!(q(c, cmd), status("QUEUED"), "{cmd:?}");
-    }
-    q(c, &["EXEC"])
-}
-
 #[test]
 fn queued_commands_run_in_order_and_reply_as_an_array() {
     both(|s| {
@@ -524,6 +516,48 @@ fn rename_ping_pong_never_loses_or_duplicates_the_key() {
         a.extend(names.iter().cloned());
         let vals: Vec<Option<String>> = qt(&mut c, &a);
         assert_eq!(vals.iter().flatten().count(), 1, "{vals:?}");
+    }
+}
+
+/// Elements moved between lists on different shards by LMOVE and the blocking moves, often
+/// from an empty list (so that clients block and are woken): a snapshot of every list's length
+/// never misses or doubles one.
+#[test]
+fn moves_between_lists_never_show_an_element_twice_or_nowhere() {
+    for shards in [1, 4] {
+        let s = Server::start(shards);
+        let lists = Arc::new(keys("mvq", 4));
+        let mut c = s.conn();
+        for (i, l) in lists.iter().take(3).enumerate() {
+            q(&mut c, &["RPUSH", l.as_str(), &format!("e{i}")]);
+        }
+        let (wl, rl) = (lists.clone(), lists.clone());
+        race(
+            &s,
+            4,
+            2,
+            Duration::from_secs(2),
+            move |c, w, i| {
+                let from = &wl[(w + i as usize) % wl.len()];
+                let to = &wl[(w + 2 * i as usize + 1) % wl.len()];
+                let a = match i % 3 {
+                    0 => vec!["LMOVE", from, to, "LEFT", "RIGHT"],
+                    1 => vec!["BLMOVE", from, to, "RIGHT", "LEFT", "0.01"],
+                    _ => vec!["BRPOPLPUSH", from, to, "0.01"],
+                };
+                let _ = cmd(&a).query::<Value>(c);
+            },
+            move |c| {
+                let lens: Vec<[&str; 2]> = rl.iter().map(|l| ["LLEN", l.as_str()]).collect();
+                let lens: Vec<&[&str]> = lens.iter().map(|a| &a[..]).collect();
+                let r = exec_reply(c, &lens);
+                let n: Vec<i64> = redis::from_redis_value(&r).map_err(|e| e.to_string())?;
+                match n.iter().sum::<i64>() {
+                    3 => Ok(()),
+                    t => Err(format!("{t} elements: {n:?}")),
+                }
+            },
+        );
     }
 }
 

@@ -83,7 +83,7 @@ pub enum Op {
     /// BLPOP/BRPOP (`count` None: reply `[key, element]`), BLMPOP (`[key, [elements]]`).
     Pop { end: End, count: Option<usize> },
     /// BLMOVE/BRPOPLPUSH. `here`: the destination is on the source's shard, so the whole move
-    /// happens there; else the source's shard pops and the client's task pushes.
+    /// happens there; else the client's task moves the element (`Served::Go`).
     Move {
         dst: Bytes,
         from: End,
@@ -133,8 +133,20 @@ pub struct Blocking {
 pub enum Served {
     /// The reply (or the error) for the client.
     Reply(Reply),
-    /// BLMOVE across shards: `value` was popped from `src`; the push is still to do.
-    Moved { src: Bytes, value: Bytes },
+    /// BLMOVE across shards: the source holds an element. Nothing was popped: the client's
+    /// task moves it as LMOVE does, under both keys' locks, so that nobody sees the element in
+    /// neither list (`shard::blocking::move_across`).
+    Go,
+}
+
+impl Served {
+    /// Whether serving popped (or moved) something.
+    pub fn changed(&self) -> bool {
+        match self {
+            Served::Go => false,
+            Served::Reply(r) => !matches!(r, Reply::NilArray | Reply::Error(_)),
+        }
+    }
 }
 
 /// Past this, a timeout might as well be forever (and no timer needs to exist that far out).
@@ -267,11 +279,7 @@ pub fn check(ctx: &mut Ctx, key: &[u8], op: &Op, blocked: bool) -> Check {
 /// effect as the non-blocking command would be (BLPOP as LPOP key, BLMOVE as LMOVE …).
 pub fn serve(ctx: &mut Ctx, key: &Bytes, op: &Op, blocked: bool) -> Served {
     let served = serve_op(ctx, key, op, blocked);
-    let done = match &served {
-        Served::Moved { .. } => true,
-        Served::Reply(r) => !matches!(r, Reply::NilArray | Reply::Error(_)),
-    };
-    if done {
+    if served.changed() {
         notify_served(ctx, key, op);
     }
     served
@@ -286,17 +294,10 @@ fn notify_served(ctx: &mut Ctx, key: &Bytes, op: &Op) {
     match op {
         Op::Stream(_) => return,
         Op::Pop { end, .. } => ctx.notify(Class::LIST, pop_event(*end), key),
-        Op::Move {
-            dst,
-            from,
-            to,
-            here,
-            ..
-        } => {
-            if *here {
-                let push = if *to == End::Left { "lpush" } else { "rpush" };
-                ctx.notify(Class::LIST, push, dst);
-            }
+        // Only a move within one shard is served here (else `Served::Go`).
+        Op::Move { dst, from, to, .. } => {
+            let push = if *to == End::Left { "lpush" } else { "rpush" };
+            ctx.notify(Class::LIST, push, dst);
             ctx.notify(Class::LIST, pop_event(*from), key);
         }
         Op::ZPop { max, .. } => {
@@ -341,18 +342,7 @@ fn serve_op(ctx: &mut Ctx, key: &Bytes, op: &Op, blocked: bool) -> Served {
             }
             r
         }
-        Op::Move {
-            from, here: false, ..
-        } => match list::parts::pop(ctx, key, *from) {
-            Ok(Some(value)) => {
-                return Served::Moved {
-                    src: key.clone(),
-                    value,
-                }
-            }
-            Ok(None) => Reply::NilArray,
-            Err(e) => e,
-        },
+        Op::Move { here: false, .. } => return Served::Go,
         Op::ZPop { max, count } => match zset::pop_from(ctx, key, *max, count.unwrap_or(1)) {
             Ok(Some(items)) => match count {
                 None => {
@@ -381,7 +371,7 @@ fn serve_op(ctx: &mut Ctx, key: &Bytes, op: &Op, blocked: bool) -> Served {
     Served::Reply(reply)
 }
 
-fn side(e: End) -> &'static [u8] {
+pub fn side(e: End) -> &'static [u8] {
     match e {
         End::Left => b"LEFT",
         End::Right => b"RIGHT",

@@ -540,7 +540,12 @@ async fn run_step(shard: &Rc<Shard>, conn: &ConnRef, s: Step, since: &[(usize, u
     let (spec, args) = (step.spec, &step.args);
     let h = match spec.kind {
         _ if step.blocks() => {
-            return crate::shard::blocking::run(shard, conn, spec, args).await;
+            let r = crate::shard::blocking::run(shard, conn, spec, args).await;
+            // BLMOVE across shards moves as LMOVE's parts do, which leave WATCH to the caller.
+            if spec.is_write() {
+                touch_keys(shard, db, spec, args, since);
+            }
+            return r;
         }
         Kind::Conn => {
             let done = {

@@ -15,6 +15,9 @@
 //! waiter's behalf, synchronously, so that no other client can take the element in between,
 //! sends the result to the waiter's task, and goes on with the next waiter while the key has
 //! data. Streams are not consumed: one XADD serves every waiter it has new entries for.
+//! BLMOVE/BRPOPLPUSH between two shards' keys are not popped for: their turn is handed to the
+//! task (`Served::Go`), which moves the element as LMOVE does, under both keys' locks, so that
+//! no client sees it in neither list; the key's other waiters wait until then (`kick`).
 //!
 //! XREAD/XREADGROUP first resolve what they read (`stream_prepare`: every key checked on its
 //! shard in key order, `$` resolved there, then what is there served as the plain command
@@ -28,9 +31,9 @@
 //! stopped waiting. Waiters whose claim is taken are skipped by the shards and removed by the
 //! task once its wait is over.
 
-use super::Shard;
+use super::{locks, Shard};
 use crate::commands::blocking::{self as cmd, Check, Op, Served, StreamRead};
-use crate::commands::{list, CommandSpec};
+use crate::commands::CommandSpec;
 use crate::net::ConnRef;
 use crate::protocol::reply::Reply;
 use bytes::Bytes;
@@ -259,14 +262,15 @@ fn serve_key(sh: &Shard, db: usize, key: Bytes) {
                 }
             }
         };
-        // The pop changed the key (and a move its destination, when that is here): clients
-        // WATCHing them fail their EXEC.
-        {
-            let mut st = sh.store.borrow_mut();
-            st.watch.touch(db, key);
-            if let Op::Move { dst, .. } = &*w.op {
-                st.watch.touch(db, dst);
-            }
+        if let Served::Go = served {
+            // The element stays until the client's task has moved it: the waiters behind it
+            // wait for that (the task then has them looked at again, `kick`).
+            deliver(sh, &w.claim, served, before);
+            kept.extend(queue.drain(..));
+            break;
+        }
+        if served.changed() {
+            touch_served(&mut sh.store.borrow_mut(), db, key, &w.op);
         }
         deliver(sh, &w.claim, served, before);
     }
@@ -283,6 +287,15 @@ fn serve_key(sh: &Shard, db: usize, key: Bytes) {
         }
     }
     sh.blocking.borrow_mut().keys.insert(k, kept);
+}
+
+/// A served pop changed the key (and a move its destination, here too): clients WATCHing them
+/// fail their EXEC.
+fn touch_served(st: &mut crate::store::ShardStore, db: usize, key: &[u8], op: &Op) {
+    st.watch.touch(db, key);
+    if let Op::Move { dst, .. } = op {
+        st.watch.touch(db, dst);
+    }
 }
 
 /// Send a served result to the waiting task; with `appendfsync always`, once what serving it
@@ -337,7 +350,11 @@ fn attempt(sh: &Shard, db: usize, keys: &[Bytes], claim: &Arc<Claim>, op: &Arc<O
                     if !claim.take() {
                         return Attempt::Claimed;
                     }
-                    return Attempt::Done(cmd::serve(&mut ctx, key, op, false));
+                    let served = cmd::serve(&mut ctx, key, op, false);
+                    if served.changed() {
+                        touch_served(&mut st, db, key, op);
+                    }
+                    return Attempt::Done(served);
                 }
                 Check::Wrong => return end(Served::Reply(Reply::wrongtype())),
             }
@@ -347,6 +364,23 @@ fn attempt(sh: &Shard, db: usize, keys: &[Bytes], claim: &Arc<Claim>, op: &Arc<O
         add_waiter(sh, db, key, claim, op);
     }
     Attempt::Registered
+}
+
+/// What trying `keys` on their shard takes there: each key (and a move's destination when it
+/// is there too), exclusively.
+fn attempt_want(db: usize, keys: &[Bytes], op: &Op) -> locks::Want {
+    let mut want: Vec<(usize, Bytes)> = keys.iter().map(|k| (db, k.clone())).collect();
+    if let Op::Move {
+        dst, here: true, ..
+    } = op
+    {
+        want.push((db, dst.clone()));
+    }
+    locks::Want {
+        keys: want,
+        exclusive: true,
+        ..Default::default()
+    }
 }
 
 /// The keys grouped into runs of consecutive keys on one shard, in key order.
@@ -379,20 +413,72 @@ pub async fn run(
         Ok(p) => p,
         Err(e) => return e,
     };
+    // Inside EXEC nothing blocks: the command answers as if timed out.
+    let in_exec = conn.borrow().client.tx.deny_blocking;
+    let timeout = if in_exec {
+        Some(Duration::ZERO)
+    } else {
+        parsed.timeout
+    };
+    let deadline = timeout.map(|t| std::time::Instant::now() + t);
+    let op = Arc::new(parsed.op);
+    loop {
+        let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
+        let (served, woken) = block_once(shard, conn, db, &parsed.keys, &op, left, in_exec).await;
+        let src = match served {
+            Served::Reply(r) => return r,
+            Served::Go => &parsed.keys[0],
+        };
+        let moved = move_across(shard, db, &op, src, in_exec).await;
+        if woken {
+            kick(shard, db, src);
+        }
+        // Nil: another client emptied the source first. Wait on, for what is left of the
+        // timeout.
+        if !matches!(moved, Reply::Nil) {
+            return moved;
+        }
+    }
+}
+
+/// Try the keys, then (nothing there) wait for a shard to serve us, the timeout or a cancel.
+/// Also whether a shard's wake-up served us (not the first try). `in_exec`: EXEC holds the
+/// keys' locks.
+async fn block_once(
+    shard: &Rc<Shard>,
+    conn: &ConnRef,
+    db: usize,
+    keys: &[Bytes],
+    op: &Arc<Op>,
+    timeout: Option<Duration>,
+    in_exec: bool,
+) -> (Served, bool) {
     let (tx, mut rx) = oneshot::channel();
     let claim = Arc::new(Claim {
         taken: AtomicBool::new(false),
         tx: Mutex::new(Some(tx)),
     });
-    let op = Arc::new(parsed.op);
     let mut registered: Vec<(usize, Vec<Bytes>)> = Vec::new();
     let mut done = None;
-    for (owner, keys) in runs(&parsed.keys, shard.n) {
+    for (owner, keys) in runs(keys, shard.n) {
         let (c, o, k) = (claim.clone(), op.clone(), keys.clone());
-        match shard
-            .call(owner, move |sh| attempt(sh, db, &k, &c, &o))
-            .await
-        {
+        let tried = shard.call_deferred(owner, move |sh, answer| {
+            // Inside EXEC, which holds these keys' locks.
+            if in_exec {
+                return answer.send(sh, attempt(sh, db, &k, &c, &o));
+            }
+            // Keys a multi-shard command holds are tried once it lets go, as any command's.
+            let (wk, wo) = (k.clone(), o.clone());
+            locks::run_when_free(
+                sh,
+                move || attempt_want(db, &wk, &wo),
+                Box::new(move |sh| {
+                    let r = attempt(sh, db, &k, &c, &o);
+                    answer.send(sh, r)
+                }),
+            );
+        });
+        match tried.await {
             Some(Attempt::Registered) => registered.push((owner, keys)),
             Some(Attempt::Done(s)) => {
                 done = Some(s);
@@ -408,23 +494,64 @@ pub async fn run(
         }
     }
     let served = match done {
-        Some(s) => s,
-        None if claim.is_taken() => (&mut rx).await.unwrap_or(Served::Reply(Reply::err(GONE))),
-        None => {
-            // Inside EXEC nothing blocks: the command answers as if timed out.
-            let timeout = if conn.borrow().client.tx.deny_blocking {
-                Some(std::time::Duration::ZERO)
-            } else {
-                parsed.timeout
-            };
-            wait(shard, conn, &claim, rx, timeout).await
+        Some(s) => (s, false),
+        None if claim.is_taken() => {
+            let s = (&mut rx).await.unwrap_or(Served::Reply(Reply::err(GONE)));
+            (s, true)
         }
+        None => (wait(shard, conn, &claim, rx, timeout).await, true),
     };
     deregister(shard, db, registered, claim);
-    match served {
-        Served::Reply(r) => r,
-        Served::Moved { src, value } => push_moved(shard, db, &op, src, value).await,
+    served
+}
+
+/// BLMOVE/BRPOPLPUSH across shards once the source holds an element (`Served::Go`): the move
+/// LMOVE makes, under both keys' locks (inside EXEC, which holds them, without taking them).
+async fn move_across(shard: &Rc<Shard>, db: usize, op: &Op, src: &Bytes, in_exec: bool) -> Reply {
+    let Op::Move {
+        dst,
+        from,
+        to,
+        rpoplpush,
+        ..
+    } = op
+    else {
+        return Reply::NilArray;
+    };
+    let (name, args): (&[u8], Vec<Bytes>) = if *rpoplpush {
+        (
+            b"rpoplpush",
+            vec![Bytes::from_static(b"RPOPLPUSH"), src.clone(), dst.clone()],
+        )
+    } else {
+        let side = |e| Bytes::from_static(cmd::side(e));
+        let head = Bytes::from_static(b"LMOVE");
+        (
+            b"lmove",
+            vec![head, src.clone(), dst.clone(), side(*from), side(*to)],
+        )
+    };
+    let Some(spec) = crate::commands::lookup(name) else {
+        return Reply::err("ERR internal routing error");
+    };
+    if in_exec {
+        return super::coordinator::run_locked(shard, db, spec, &args).await;
     }
+    let run = super::coordinator::run(shard, db, spec, &args);
+    super::pubsub::coordinated(shard, db, spec, &args, run).await
+}
+
+/// After a move a shard's wake-up handed us (`serve_key` left the source's other waiters
+/// alone meanwhile): have them looked at again, the key may hold elements for them.
+fn kick(shard: &Rc<Shard>, db: usize, key: &Bytes) {
+    let k = key.clone();
+    let owner = crate::routing::key_shard(key, shard.n);
+    shard.run_or_post(owner, move |sh| {
+        if let Some(d) = sh.store.borrow_mut().dbs.get_mut(db) {
+            d.signal_ready(&k);
+        }
+        serve_ready(sh);
+    });
 }
 
 /// XREAD/XREADGROUP BLOCK up to its wait, as the plain command runs (`coordinator::xread`):
@@ -583,50 +710,4 @@ fn deregister(
         futures::future::join_all(calls).await;
     })
     .detach();
-}
-
-/// BLMOVE across shards, after the source's shard popped `value`: push it to the destination.
-/// If that holds another type now, the element goes back where it came from and the client gets
-/// WRONGTYPE (as Redis undoes the pop).
-async fn push_moved(shard: &Rc<Shard>, db: usize, op: &Op, src: Bytes, value: Bytes) -> Reply {
-    let Op::Move { dst, from, to, .. } = op else {
-        return Reply::Bulk(value);
-    };
-    let (d, v, to) = (dst.clone(), value.clone(), *to);
-    let pushed = on_owner(shard, db, dst, move |ctx| {
-        list::parts::push(ctx, &d, &v, to)?;
-        ctx.store.watch.touch(db, &d);
-        let event = if to == list::End::Left {
-            "lpush"
-        } else {
-            "rpush"
-        };
-        ctx.notify(crate::store::notify::Class::LIST, event, &d);
-        Ok(())
-    })
-    .await;
-    match pushed {
-        Ok(()) => Reply::Bulk(value),
-        Err(e) => {
-            let (s, v, from) = (src.clone(), value, *from);
-            let _ = on_owner(shard, db, &src, move |ctx| {
-                list::parts::push(ctx, &s, &v, from)
-            })
-            .await;
-            e
-        }
-    }
-}
-
-async fn on_owner(
-    shard: &Rc<Shard>,
-    db: usize,
-    key: &Bytes,
-    f: impl FnOnce(&mut crate::store::Ctx) -> Result<(), Reply> + Send + 'static,
-) -> Result<(), Reply> {
-    let owner = crate::routing::key_shard(key, shard.n);
-    shard
-        .call(owner, move |sh| f(&mut sh.store.borrow_mut().ctx(db)))
-        .await
-        .unwrap_or_else(|| Err(Reply::err(GONE)))
 }

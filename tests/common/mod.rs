@@ -512,6 +512,15 @@ pub fn ok() -> redis::Value {
     redis::Value::Okay
 }
 
+/// MULTI, each of `cmds` (asserting it is queued), EXEC: the EXEC reply.
+pub fn exec_reply(c: &mut redis::Connection, cmds: &[&[&str]]) -> redis::Value {
+    assert_eq!(q(c, &["MULTI"]), ok());
+    for cmd in cmds {
+        assert_eq!(q(c, cmd), status("QUEUED"), "{cmd:?}");
+    }
+    q(c, &["EXEC"])
+}
+
 /// Polls `f` until it returns true or `timeout` passes; returns the outcome.
 pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
