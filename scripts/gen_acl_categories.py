@@ -1,38 +1,22 @@
 #!/usr/bin/env python3
 """Print src/acl/categories.rs: every command's and subcommand's ACL categories as a running
 redis-server 7.0 reports them (COMMAND INFO). Usage: gen_acl_categories.py --port 7795"""
-import socket, sys
+import os, sys
 
-def read_reply(f):
-    line = f.readline().rstrip(b"\r\n")
-    t, rest = line[:1], line[1:]
-    if t in (b"+", b"-"):
-        return rest.decode()
-    if t == b":":
-        return int(rest)
-    if t == b"$":
-        n = int(rest)
-        if n < 0:
-            return None
-        data = f.read(n + 2)[:-2]
-        return data.decode()
-    if t == b"*":
-        n = int(rest)
-        return None if n < 0 else [read_reply(f) for _ in range(n)]
-    raise ValueError(line)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from resp import Conn  # noqa: E402
+
 
 def main():
     port = int(sys.argv[sys.argv.index("--port") + 1]) if "--port" in sys.argv else 6379
-    s = socket.create_connection(("127.0.0.1", port))
-    s.sendall(b"*1\r\n$7\r\nCOMMAND\r\n")
-    f = s.makefile("rb")
+    conn = Conn(port)
     rows = []
     def walk(entry):
         name, cats = entry[0], [c.lstrip("@") for c in entry[6]]
         rows.append((name.lower(), cats))
         for sub in entry[9] or []:
             walk(sub)
-    for entry in read_reply(f):
+    for entry in conn.cmd("COMMAND"):
         walk(entry)
     rows.sort()
     print("//! Every Redis 7.0.15 command's and subcommand's ACL categories (COMMAND INFO).")

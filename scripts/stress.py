@@ -21,9 +21,11 @@ import argparse
 import multiprocessing as mp
 import os
 import random
-import socket
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from resp import Conn  # noqa: E402
 
 G = ["g:%s" % x for x in "abcdefgh"]
 ACCT = ["acct:%d" % i for i in range(8)]
@@ -33,64 +35,6 @@ NX = ["n:%d" % i for i in range(6)]
 RK = ["rk:a", "rk:b", "rk:c"]
 TOTAL = 8 * 1000
 MOVE = "redis.call('decrby',KEYS[1],ARGV[1]) return redis.call('incrby',KEYS[2],ARGV[1])"
-
-
-def enc(*a):
-    out = [b"*%d\r\n" % len(a)]
-    for x in a:
-        x = x if isinstance(x, bytes) else str(x).encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(x), x))
-    return b"".join(out)
-
-
-class Conn:
-    """A minimal RESP2 client: enough for pipelines and error replies as values."""
-
-    def __init__(self, port):
-        self.s = socket.create_connection(("127.0.0.1", port))
-        self.s.settimeout(30)
-        self.buf = b""
-
-    def _fill(self):
-        d = self.s.recv(1 << 16)
-        if not d:
-            raise EOFError("server closed the connection")
-        self.buf += d
-
-    def _line(self):
-        while b"\r\n" not in self.buf:
-            self._fill()
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        return line
-
-    def _read(self):
-        line = self._line()
-        t, rest = line[:1], line[1:]
-        if t == b"+":
-            return rest.decode()
-        if t == b"-":
-            return RuntimeError(rest.decode())
-        if t == b":":
-            return int(rest)
-        if t == b"$":
-            n = int(rest)
-            if n < 0:
-                return None
-            while len(self.buf) < n + 2:
-                self._fill()
-            v, self.buf = self.buf[:n], self.buf[n + 2:]
-            return v.decode()
-        if t == b"*":
-            n = int(rest)
-            return None if n < 0 else [self._read() for _ in range(n)]
-        raise ValueError("bad reply line %r" % line)
-
-    def pipe(self, cmds):
-        self.s.sendall(b"".join(enc(*c) for c in cmds))
-        return [self._read() for _ in cmds]
-
-    def cmd(self, *a):
-        return self.pipe([a])[0]
 
 
 class Broken(Exception):
