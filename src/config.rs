@@ -364,6 +364,9 @@ pub struct Config {
     pub appendfsync: AppendFsync,
     pub enable_debug_command: EnableDebug,
     pub aof_load_truncated: bool,
+    /// Accepted and stored: a rewrite always writes the base as commands (shardis writes no
+    /// RDB), as Redis does with `no`.
+    pub aof_use_rdb_preamble: bool,
     pub auto_aof_rewrite_percentage: u64,
     pub auto_aof_rewrite_min_size: u64,
     pub aof_timestamp_enabled: bool,
@@ -489,6 +492,7 @@ impl Default for Config {
             appendfsync: AppendFsync::Everysec,
             enable_debug_command: EnableDebug::No,
             aof_load_truncated: true,
+            aof_use_rdb_preamble: true,
             auto_aof_rewrite_percentage: 100,
             auto_aof_rewrite_min_size: 64 << 20,
             aof_timestamp_enabled: false,
@@ -1162,6 +1166,7 @@ static DIRECTIVES: &[Directive] = &[
     base_name!("appenddirname", IMMUTABLE, appenddirname, "dirname"),
     enumeration!("appendfsync", MUTABLE, appendfsync, AppendFsync),
     boolean!("aof-load-truncated", MUTABLE, aof_load_truncated),
+    boolean!("aof-use-rdb-preamble", MUTABLE, aof_use_rdb_preamble),
     number!("auto-aof-rewrite-percentage", MUTABLE, auto_aof_rewrite_percentage, 0, I32_MAX, Signed),
     number!("auto-aof-rewrite-min-size", MUTABLE, auto_aof_rewrite_min_size, 0, i64::MAX, SignedMem),
     boolean!("aof-timestamp-enabled", MUTABLE, aof_timestamp_enabled),
