@@ -779,12 +779,18 @@ fn automatic_rewrite_on_growth() {
 #[test]
 fn aof_use_rdb_preamble_is_accepted_as_redis_takes_it() {
     // A common line of Redis AOF setups; shardis always writes the rewritten base as commands.
-    both_with(&["--appendonly", "yes", "--aof-use-rdb-preamble", "no"], |s| {
-        let mut c = s.conn();
-        let got: Vec<String> = qt(&mut c, &["CONFIG", "GET", "aof-use-rdb-preamble"]);
-        assert_eq!(got, vec!["aof-use-rdb-preamble", "no"]);
-        assert_eq!(q(&mut c, &["CONFIG", "SET", "aof-use-rdb-preamble", "yes"]), ok());
-        let got: Vec<String> = qt(&mut c, &["CONFIG", "GET", "aof-use-rdb-preamble"]);
-        assert_eq!(got, vec!["aof-use-rdb-preamble", "yes"]);
-    });
+    both_with(
+        &["--appendonly", "yes", "--aof-use-rdb-preamble", "no"],
+        |s| {
+            let mut c = s.conn();
+            let got: Vec<String> = qt(&mut c, &["CONFIG", "GET", "aof-use-rdb-preamble"]);
+            assert_eq!(got, vec!["aof-use-rdb-preamble", "no"]);
+            assert_eq!(
+                q(&mut c, &["CONFIG", "SET", "aof-use-rdb-preamble", "yes"]),
+                ok()
+            );
+            let got: Vec<String> = qt(&mut c, &["CONFIG", "GET", "aof-use-rdb-preamble"]);
+            assert_eq!(got, vec!["aof-use-rdb-preamble", "yes"]);
+        },
+    );
 }

@@ -599,6 +599,54 @@ fn writes_queued_behind_a_locked_key_all_run_after_the_release() {
     }
 }
 
+/// A blocked BLMOVE woken while a multi-shard script holds its destination is served once the
+/// script is over (blocked clients wait for scripts and transactions, as in Redis): the script
+/// reads the destination the same before and after its busy stretch.
+#[test]
+fn a_woken_move_waits_for_a_script_holding_its_destination() {
+    const READ_TWICE: &str = "local a = redis.call('llen', KEYS[1]) \
+        local t0 = redis.call('time') \
+        repeat local t = redis.call('time') \
+        until (t[1] - t0[1]) * 1000000 + (t[2] - t0[2]) > 400000 \
+        return {a, redis.call('llen', KEYS[1])}";
+    for shards in [1, 4] {
+        let s = Server::start(shards);
+        let mut admin = s.conn();
+        let mover = {
+            let mut c = s.conn();
+            thread::spawn(move || {
+                qt::<String, _>(
+                    &mut c,
+                    &["BLMOVE", "{mv}src", "{mv}dst", "LEFT", "LEFT", "0"],
+                )
+            })
+        };
+        wait_blocked(&mut admin, 1);
+        let script = {
+            let mut c = s.conn();
+            thread::spawn(move || {
+                let mut a = vec!["EVAL".to_string(), READ_TWICE.into(), "5".into()];
+                a.push("{mv}dst".into());
+                a.extend(keys("held", 4));
+                qt::<Vec<i64>, _>(&mut c, &a)
+            })
+        };
+        // Wake the mover while the script holds its destination.
+        thread::sleep(Duration::from_millis(100));
+        q(&mut admin, &["LPUSH", "{mv}src", "x"]);
+        assert_eq!(
+            script.join().expect("script"),
+            vec![0, 0],
+            "{shards} shards"
+        );
+        assert_eq!(mover.join().expect("mover"), "x");
+        assert_eq!(
+            q(&mut admin, &["LRANGE", "{mv}dst", "0", "-1"]),
+            arr(vec![bulk("x")])
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Crash atomicity of multi-shard writes in the AOF.
 
