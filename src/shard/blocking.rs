@@ -507,31 +507,15 @@ async fn block_once(
 
 /// BLMOVE/BRPOPLPUSH across shards once the source holds an element (`Served::Go`): the move
 /// LMOVE makes, under both keys' locks (inside EXEC, which holds them, without taking them).
+/// BRPOPLPUSH is LMOVE RIGHT LEFT (its `Op::Move` says so).
 async fn move_across(shard: &Rc<Shard>, db: usize, op: &Op, src: &Bytes, in_exec: bool) -> Reply {
-    let Op::Move {
-        dst,
-        from,
-        to,
-        rpoplpush,
-        ..
-    } = op
-    else {
+    let Op::Move { dst, from, to, .. } = op else {
         return Reply::NilArray;
     };
-    let (name, args): (&[u8], Vec<Bytes>) = if *rpoplpush {
-        (
-            b"rpoplpush",
-            vec![Bytes::from_static(b"RPOPLPUSH"), src.clone(), dst.clone()],
-        )
-    } else {
-        let side = |e| Bytes::from_static(cmd::side(e));
-        let head = Bytes::from_static(b"LMOVE");
-        (
-            b"lmove",
-            vec![head, src.clone(), dst.clone(), side(*from), side(*to)],
-        )
-    };
-    let Some(spec) = crate::commands::lookup(name) else {
+    let side = |e| Bytes::from_static(cmd::side(e));
+    let head = Bytes::from_static(b"LMOVE");
+    let args = vec![head, src.clone(), dst.clone(), side(*from), side(*to)];
+    let Some(spec) = crate::commands::lookup(b"lmove") else {
         return Reply::err("ERR internal routing error");
     };
     if in_exec {
