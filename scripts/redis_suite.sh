@@ -20,6 +20,7 @@ SKIPFILE=
 TAGS=
 BASEPORT=
 SPAWN=0
+SERVER_ARGS=
 DEFAULT_UNITS="unit/type/list unit/type/list-2 unit/type/list-3 unit/type/hash unit/type/set
 unit/type/zset unit/type/incr unit/type/string unit/keyspace unit/expire unit/hyperloglog unit/geo
 unit/info-command unit/protocol unit/auth"
@@ -58,6 +59,8 @@ Options:
   --skipfile FILE  tests to skip (test_helper's --skipfile: one name or /regexp per line);
                    scripts/redis_suite.skip lists the tests that need features shardis does not
                    have yet (MULTI, replication, streams...), so that the rest of each unit runs
+  --server-args "A..."  more shardis arguments, external-server mode only (e.g.
+                   "--script-allow-cross-slot-keys yes" for unit/scripting on several shards)
   --tags TAGS      test_helper's --tags (e.g. "-needs:repl" leaves out tests with that tag)
   --spawn          let the suite start its servers (not external-server mode): every test's
                    config overrides apply and the tests tagged external:skip run too (auth, acl,
@@ -93,6 +96,7 @@ while [ $# -gt 0 ]; do
         --spawn) SPAWN=1; shift ;;
         --skipfile) SKIPFILE=$(cd "$(dirname "$2")" && pwd)/$(basename "$2"); shift 2 ;;
         --tags) TAGS=$2; shift 2 ;;
+        --server-args) SERVER_ARGS=$2; shift 2 ;;
         -h|--help) usage; exit 0 ;;
         -*) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
         *) UNITS="$UNITS $1"; shift ;;
@@ -218,7 +222,7 @@ for unit in $UNITS; do
     fi
     for shards in $SHARDS_LIST; do
         run_unit "$unit" "shards=$shards" "$SHARDIS_BIN" --port "$PORT" --bind 127.0.0.1 \
-            --shards "$shards" --enable-debug-command yes
+            --shards "$shards" --enable-debug-command yes $SERVER_ARGS
     done
 done
 

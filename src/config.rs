@@ -435,6 +435,9 @@ pub struct Config {
     pub shards: usize,
     /// How long an idle shard busy-polls before parking, in microseconds.
     pub shard_spin_us: u64,
+    /// Every script and function runs as if flagged `allow-cross-slot-keys` (a global lock on a
+    /// multi-shard server), so scripts that use keys they do not declare work unchanged.
+    pub script_allow_cross_slot_keys: bool,
 }
 
 impl Default for Config {
@@ -533,6 +536,7 @@ impl Default for Config {
             tls_dh_params_file: None,
             shards: default_shards(),
             shard_spin_us: 0,
+            script_allow_cross_slot_keys: false,
         }
     }
 }
@@ -1224,6 +1228,7 @@ static DIRECTIVES: &[Directive] = &[
     // shardis-specific
     number!("shards", IMMUTABLE, shards, 1, MAX_SHARDS, Signed),
     number!("shard-spin-us", IMMUTABLE, shard_spin_us, 0, 1_000_000, Signed),
+    boolean!("script-allow-cross-slot-keys", MUTABLE, script_allow_cross_slot_keys),
 ];
 
 /// Finds a directive by name or alias (case-insensitive); also returns the

@@ -475,6 +475,143 @@ fn functions_load_and_fcall() {
 }
 
 #[test]
+fn library_metadata_is_read_as_redis_reads_it() {
+    both(|s| {
+        let mut c = s.conn();
+        let body = "\nredis.register_function('foo', function() return 1 end)";
+        let load = |c: &mut redis::Connection, head: &str| {
+            cmd(&["FUNCTION", "LOAD", "REPLACE", &format!("{head}{body}")]).query::<Value>(c)
+        };
+        assert_eq!(
+            load(&mut c, "#!lua name=\"quoted\"").ok(),
+            Some(bulk("quoted"))
+        );
+        for (head, want) in [
+            ("#! name=test", "ERR Engine '' not found"),
+            ("#!js name=test", "ERR Engine 'js' not found"),
+            (
+                "#!lua name=foo name=bar",
+                "ERR Invalid metadata value, name argument was given multiple times",
+            ),
+            (
+                "#!lua name=test foo=bar",
+                "ERR Invalid metadata value given: foo=bar",
+            ),
+            ("#!lua", "ERR Library name was not given"),
+            ("#!lua name=\"unbalanced", "ERR Invalid library metadata"),
+        ] {
+            let e = load(&mut c, head).err().map(|e| error_line(&e));
+            assert_eq!(e.as_deref(), Some(want), "{head}");
+        }
+        // A script's shebang is split the same way; the engine is named as written.
+        assert_eq!(
+            eval_err(&mut c, "#!js\nreturn 1", &[]),
+            "ERR Unexpected engine in script shebang: #!js"
+        );
+        assert_eq!(
+            eval(&mut c, "#!lua flags=\"no-writes\"\nreturn 1", &[], &[]),
+            int(1)
+        );
+        q(&mut c, &["FUNCTION", "FLUSH"]);
+    });
+}
+
+#[test]
+fn sort_by_a_constant_in_a_script_comes_sorted() {
+    both(|s| {
+        let mut c = s.conn();
+        let members = ["z", "b", "aa", "c", "azz", "a", "aaa", "m"];
+        let mut add = vec!["SADD", "myset"];
+        add.extend(members);
+        q(&mut c, &add);
+        let mut sorted: Vec<&str> = members.to_vec();
+        sorted.sort_unstable();
+        let want = arr(sorted.iter().map(bulk).collect());
+        // A set's own order is not deterministic, so Redis sorts what a script gets (as it
+        // does for STORE); lists keep their order.
+        for script in [
+            "return redis.call('sort', KEYS[1], 'by', 'nosort')",
+            "return redis.call('sort_ro', KEYS[1], 'by', 'nosort')",
+        ] {
+            assert_eq!(eval(&mut c, script, &["myset"], &[]), want, "{script}");
+        }
+        q(&mut c, &["RPUSH", "mylist", "b", "a", "c"]);
+        assert_eq!(
+            eval(
+                &mut c,
+                "return redis.call('sort', KEYS[1], 'by', 'nosort')",
+                &["mylist"],
+                &[]
+            ),
+            arr(vec![bulk("b"), bulk("a"), bulk("c")])
+        );
+    });
+}
+
+#[test]
+fn info_memory_counts_scripts_and_functions() {
+    both(|s| {
+        let mut c = s.conn();
+        q(&mut c, &["SCRIPT", "FLUSH"]);
+        q(&mut c, &["FUNCTION", "FLUSH"]);
+        let info = |c: &mut redis::Connection, field: &str| -> String {
+            let text: String = qt(c, &["INFO", "memory"]);
+            parse_info(&text)
+                .into_iter()
+                .find(|(k, _)| k == field)
+                .map(|(_, v)| v)
+                .unwrap_or_default()
+        };
+        assert_eq!(info(&mut c, "number_of_cached_scripts"), "0");
+        q(&mut c, &["SCRIPT", "LOAD", "return 1"]);
+        q(&mut c, &["SCRIPT", "LOAD", "return 2"]);
+        eval(&mut c, "return 3", &[], &[]);
+        assert_eq!(info(&mut c, "number_of_cached_scripts"), "3");
+        q(
+            &mut c,
+            &[
+                "FUNCTION",
+                "LOAD",
+                "#!lua name=two
+redis.register_function('f1', function() return 1 end)
+redis.register_function('f2', function() return 2 end)",
+            ],
+        );
+        assert_eq!(info(&mut c, "number_of_functions"), "2");
+        assert_eq!(info(&mut c, "number_of_libraries"), "1");
+        q(&mut c, &["SCRIPT", "FLUSH"]);
+        q(&mut c, &["FUNCTION", "FLUSH"]);
+        assert_eq!(info(&mut c, "number_of_cached_scripts"), "0");
+        assert_eq!(info(&mut c, "number_of_functions"), "0");
+    });
+}
+
+#[test]
+fn script_allow_cross_slot_keys_lets_every_script_use_any_key() {
+    if skip_under_redis("script-allow-cross-slot-keys is a shardis directive") {
+        return;
+    }
+    let s = Server::start_with(4, &["--script-allow-cross-slot-keys", "yes"]);
+    let mut c = s.conn();
+    q(&mut c, &["MSET", A, "1", B, "2"]);
+    // Neither key declared, on two shards: the script takes every shard, as if flagged.
+    let script = format!(
+        "redis.call('incr', '{A}') redis.call('incr', '{B}')          return {{redis.call('get', '{A}'), redis.call('get', '{B}'), redis.call('dbsize')}}"
+    );
+    assert_eq!(
+        eval(&mut c, &script, &[], &[]),
+        arr(vec![bulk("2"), bulk("3"), int(2)])
+    );
+    q(
+        &mut c,
+        &["CONFIG", "SET", "script-allow-cross-slot-keys", "no"],
+    );
+    let e = eval_err(&mut c, &script, &[]);
+    assert!(e.contains("non local key"), "{e}");
+    assert_eq!(q(&mut c, &["MGET", A, B]), arr(vec![bulk("2"), bulk("3")]));
+}
+
+#[test]
 fn script_effects_replay_from_the_aof() {
     if skip_under_redis("shardis restart") {
         return;
@@ -804,6 +941,17 @@ fn allow_oom_scripts_write_past_maxmemory() {
         assert!(e.starts_with("OOM command not allowed"), "{e}");
         let shebang = "#!lua flags=allow-oom\nreturn redis.call('set', KEYS[1], '1')";
         assert_eq!(q(&mut c, &["EVAL", shebang, "1", "{x}c"]), ok());
+        // With a shebang, a script that may write is refused whole, whatever it would do;
+        // without one, or flagged no-writes, it runs.
+        let e = qerr(&mut c, &["EVAL", "#!lua\nreturn 1", "0"]);
+        assert!(e.starts_with("OOM command not allowed"), "{e}");
+        let e = qerr(&mut c, &["FCALL", "setit_plain", "1", "{x}b"]);
+        assert!(e.starts_with("OOM command not allowed"), "{e}");
+        assert_eq!(q(&mut c, &["EVAL", "return 1", "0"]), int(1));
+        assert_eq!(
+            q(&mut c, &["EVAL", "#!lua flags=no-writes\nreturn 1", "0"]),
+            int(1)
+        );
         q(&mut c, &["CONFIG", "SET", "maxmemory", "0"]);
         assert_eq!(q(&mut c, &["GET", "{x}a"]), bulk("1"));
         assert_eq!(q(&mut c, &["EXISTS", "{x}b"]), int(0));

@@ -44,6 +44,32 @@ pub const COMMANDS: &[CommandSpec] = &[
     ),
 ];
 
+/// SORT and SORT_RO as `redis.call` runs them: a set's unsorted output (BY a pattern without
+/// '*') comes sorted, as Redis makes it for scripts, so that what a script does with it does
+/// not depend on the set's internal order. `for_script` picks them.
+static IN_SCRIPT: [CommandSpec; 2] = [
+    with_kind(&COMMANDS[0], Kind::Coordinated(sort_scripted)),
+    with_kind(&COMMANDS[1], Kind::Coordinated(sort_ro_scripted)),
+];
+
+const fn with_kind(spec: &CommandSpec, kind: Kind) -> CommandSpec {
+    CommandSpec { kind, ..*spec }
+}
+
+/// The spec a script runs for `spec`: SORT's script variant, anything else as it is.
+pub fn for_script(spec: &'static CommandSpec) -> &'static CommandSpec {
+    match spec.name {
+        "sort" => &IN_SCRIPT[0],
+        "sort_ro" => &IN_SCRIPT[1],
+        _ => spec,
+    }
+}
+
+/// Whether `spec` is the variant a script runs (for the coordinator's SORT).
+pub fn scripted(spec: &CommandSpec) -> bool {
+    IN_SCRIPT.iter().any(|s| std::ptr::eq(s, spec))
+}
+
 /// The parsed options of one SORT.
 #[derive(Clone, Debug)]
 pub struct SortOpts {
@@ -57,6 +83,8 @@ pub struct SortOpts {
     by: Option<Bytes>,
     dontsort: bool,
     gets: Vec<Bytes>,
+    /// Run by a script (see `IN_SCRIPT`).
+    pub script: bool,
 }
 
 /// The argument up to its first NUL byte (Redis handles patterns with C string functions).
@@ -79,6 +107,7 @@ pub fn parse(args: &[Bytes], readonly: bool) -> Result<SortOpts, Reply> {
         by: None,
         dontsort: false,
         gets: Vec::new(),
+        script: false,
     };
     let mut j = 2;
     while j < args.len() {
@@ -201,9 +230,9 @@ pub fn load(ctx: &mut Ctx, key: &[u8], o: SortOpts) -> Result<(Vector, SortOpts)
 }
 
 fn build_vector(v: Option<&Value>, mut o: SortOpts) -> (Vector, SortOpts) {
-    // A set's own order is not stable across runs: with STORE it is sorted (ALPHA) instead,
-    // so that the stored result does not depend on it.
-    if o.dontsort && matches!(v, Some(Value::Set(_))) && o.store.is_some() {
+    // A set's own order is not stable across runs: with STORE or in a script it is sorted
+    // (ALPHA) instead, so that what is written does not depend on it.
+    if o.dontsort && matches!(v, Some(Value::Set(_))) && (o.store.is_some() || o.script) {
         o.dontsort = false;
         o.alpha = true;
         o.by = None;
@@ -464,9 +493,9 @@ pub fn store_list(ctx: &mut Ctx, dst: &[u8], items: Vec<Option<Bytes>>) -> Reply
 }
 
 /// The whole command on one shard (every key it reads is here).
-fn run(ctx: &mut Ctx, args: &[Bytes], readonly: bool) -> Reply {
+fn run(ctx: &mut Ctx, args: &[Bytes], readonly: bool, script: bool) -> Reply {
     let o = match parse(args, readonly) {
-        Ok(o) => o,
+        Ok(o) => SortOpts { script, ..o },
         Err(e) => return e,
     };
     let (mut v, o) = match load(ctx, &args[1], o) {
@@ -493,11 +522,19 @@ fn run(ctx: &mut Ctx, args: &[Bytes], readonly: bool) -> Reply {
 }
 
 fn sort(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    run(ctx, args, false)
+    run(ctx, args, false, false)
 }
 
 fn sort_ro(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    run(ctx, args, true)
+    run(ctx, args, true, false)
+}
+
+fn sort_scripted(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    run(ctx, args, false, true)
+}
+
+fn sort_ro_scripted(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    run(ctx, args, true, true)
 }
 
 #[cfg(test)]

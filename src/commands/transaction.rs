@@ -308,7 +308,7 @@ async fn exec(shard: &Rc<Shard>, conn: &ConnRef, args: &[Bytes]) -> Reply {
         .iter()
         .any(|a| super::lookup(&a[0]).is_some_and(|s| s.has_flag("denyoom")));
     let oom = if denyoom && !aborted {
-        crate::memory::evict::refuses_queueing(shard)
+        crate::memory::evict::refuses_any_write(shard)
     } else {
         None
     };

@@ -148,9 +148,10 @@ pub fn before_command(shard: &Shard, spec: &CommandSpec) -> Option<Reply> {
     }
 }
 
-/// Inside MULTI, Redis refuses every command it would queue while it cannot make room (and the
-/// transaction is then discarded at EXEC).
-pub fn refuses_queueing(shard: &Shard) -> Option<Reply> {
+/// OOM while this shard cannot make room or any shard refuses writes. Redis refuses this way
+/// every command queued inside MULTI (the transaction is then discarded at EXEC), and a script
+/// whose shebang does not allow it, whatever the script would do.
+pub fn refuses_any_write(shard: &Shard) -> Option<Reply> {
     if shard.config.borrow().maxmemory == 0 {
         return None;
     }

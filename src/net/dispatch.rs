@@ -415,7 +415,7 @@ fn process_input(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
         // Inside MULTI: queued for EXEC (see commands/transaction.rs).
         if c.client.tx.queues(spec.name) {
             let suppress = c.client.suppress(skipped);
-            let refused = crate::memory::evict::refuses_queueing(shard)
+            let refused = crate::memory::evict::refuses_any_write(shard)
                 .or_else(|| {
                     // Redis's no-multi commands.
                     matches!(spec.name, "shutdown" | "save" | "sync" | "psync")

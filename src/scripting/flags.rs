@@ -37,28 +37,41 @@ impl Flags {
     }
 }
 
+/// The words of a shebang line (`#!lua flags=…`), split as sdssplitargs splits them (quotes
+/// included); None when there is no line feed after it or its quotes do not balance.
+fn shebang_words(body: &[u8]) -> Option<(Vec<String>, usize)> {
+    let end = memchr::memchr(b'\n', body)?;
+    let words = crate::config::split_args(&body[..end])?;
+    let words: Vec<String> = words
+        .iter()
+        .map(|w| String::from_utf8_lossy(w).into_owned())
+        .collect();
+    (!words.is_empty()).then_some((words, end))
+}
+
 /// What a script's shebang says: its flags, and how many bytes of the body the shebang takes
-/// (up to, not including, its line feed, which stays so line numbers don't move).
+/// (up to, not including, its line feed, which stays so line numbers don't move). Redis 7.0's
+/// evalExtractShebangFlags.
 pub fn shebang(body: &[u8]) -> Result<(Flags, usize), String> {
     if !body.starts_with(b"#!") {
         return Ok((Flags::default(), 0));
     }
-    let end = memchr::memchr(b'\n', body).unwrap_or(body.len());
-    let line = String::from_utf8_lossy(&body[2..end]);
-    let mut parts = line.split(' ').filter(|p| !p.is_empty());
-    match parts.next() {
-        None => return Err("ERR Invalid script shebang".into()),
-        Some("lua") => {}
-        Some(e) => return Err(format!("ERR Unexpected engine in script shebang: {e}")),
+    let (words, end) = shebang_words(body).ok_or("ERR Invalid script shebang")?;
+    if words[0] != "#!lua" {
+        return Err(format!(
+            "ERR Unexpected engine in script shebang: {}",
+            words[0]
+        ));
     }
     let mut flags = Flags {
         shebang: true,
         ..Flags::default()
     };
-    for p in parts {
+    for p in &words[1..] {
         match p.strip_prefix("flags=") {
+            Some("") => {}
             Some(list) => {
-                for f in list.split(',').filter(|f| !f.is_empty()) {
+                for f in list.split(',') {
                     if !KNOWN.contains(&f) {
                         return Err(format!("ERR Unexpected flag in script shebang: {f}"));
                     }
@@ -74,32 +87,37 @@ pub fn shebang(body: &[u8]) -> Result<(Flags, usize), String> {
     Ok((flags, end))
 }
 
-/// A library's name from its `#!lua name=lib` shebang (FUNCTION LOAD).
+/// A library's name from its `#!lua name=lib` shebang (FUNCTION LOAD), as Redis 7.0's
+/// functionExtractLibMetaData reads it.
 pub fn library_name(code: &[u8]) -> Result<String, String> {
     if !code.starts_with(b"#!") {
         return Err("ERR Missing library metadata".into());
     }
-    let end = memchr::memchr(b'\n', code).unwrap_or(code.len());
-    let line = String::from_utf8_lossy(&code[2..end]);
-    let mut parts = line.split(' ').filter(|p| !p.is_empty());
-    match parts.next() {
-        Some(e) if e.eq_ignore_ascii_case("lua") => {}
-        Some(e) => return Err(format!("ERR Engine '{e}' not found")),
-        None => return Err("ERR Missing library metadata".into()),
-    }
-    let mut name = None;
-    for p in parts {
-        match p.split_once('=') {
-            Some(("name", v)) => name = Some(v.to_string()),
-            _ => return Err(format!("ERR Invalid metadata value given: {p}")),
+    let (words, _) = shebang_words(code).ok_or("ERR Invalid library metadata")?;
+    let engine = &words[0][2..];
+    let mut name: Option<&str> = None;
+    for p in &words[1..] {
+        let head = p.get(..5).unwrap_or("");
+        if head.eq_ignore_ascii_case("name=") {
+            if name.is_some() {
+                return Err(
+                    "ERR Invalid metadata value, name argument was given multiple times".into(),
+                );
+            }
+            name = Some(&p[5..]);
+            continue;
         }
+        return Err(format!("ERR Invalid metadata value given: {p}"));
     }
-    let name = name.ok_or_else(|| "ERR Library name was not given".to_string())?;
+    let name = name.ok_or("ERR Library name was not given")?;
     let ok = !name.is_empty() && name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_');
     if !ok {
         return Err("ERR Library names can only contain letters, numbers, or underscores(_) and must be at least one character long".into());
     }
-    Ok(name)
+    if !engine.eq_ignore_ascii_case("lua") {
+        return Err(format!("ERR Engine '{engine}' not found"));
+    }
+    Ok(name.to_string())
 }
 
 #[cfg(test)]
@@ -114,8 +132,21 @@ mod tests {
         assert!(f.no_writes && f.cross_slot && f.shebang);
         assert_eq!(n, 43);
         assert!(shebang(b"#!lua flags=bad\n").is_err());
-        assert!(shebang(b"#!js\n").is_err());
+        assert_eq!(
+            shebang(b"#!js\n"),
+            Err("ERR Unexpected engine in script shebang: #!js".into())
+        );
+        assert_eq!(shebang(b"#!lua"), Err("ERR Invalid script shebang".into()));
         assert_eq!(library_name(b"#!lua name=mylib\n"), Ok("mylib".to_string()));
+        assert_eq!(library_name(b"#!lua name=\"q\"\n"), Ok("q".to_string()));
+        assert_eq!(
+            library_name(b"#! name=test\n"),
+            Err("ERR Engine '' not found".into())
+        );
+        assert_eq!(
+            library_name(b"#!lua name=a name=b\n"),
+            Err("ERR Invalid metadata value, name argument was given multiple times".into())
+        );
         assert!(library_name(b"return 1").is_err());
     }
 }

@@ -148,10 +148,33 @@ thread_local! {
 
 /// (libraries, functions) loaded (the same on every shard).
 fn engine_counts() -> (usize, usize) {
+    let m = memory_stats();
+    (m.libraries, m.functions)
+}
+
+/// The script engine's share of INFO memory, from this shard (scripts and libraries are loaded
+/// on every shard alike).
+pub struct MemoryStats {
+    /// Bytes the Lua VM has allocated (before the first script: an empty VM's, as Redis shows).
+    pub vm: usize,
+    pub scripts: usize,
+    pub script_bytes: usize,
+    pub libraries: usize,
+    pub functions: usize,
+    pub library_bytes: usize,
+}
+
+pub fn memory_stats() -> MemoryStats {
     LOCAL.with(|l| {
         let l = l.borrow();
-        let functions = l.libraries.iter().map(|x| x.functions.len()).sum();
-        (l.libraries.len(), functions)
+        MemoryStats {
+            vm: l.vm.as_ref().map_or(31744, |vm| vm.lua.used_memory()),
+            scripts: l.bodies.len(),
+            script_bytes: l.bodies.iter().map(|(k, v)| k.len() + v.len()).sum(),
+            libraries: l.libraries.len(),
+            functions: l.libraries.iter().map(|x| x.functions.len()).sum(),
+            library_bytes: l.libraries.iter().map(|x| x.code.len()).sum(),
+        }
     })
 }
 
@@ -305,6 +328,13 @@ async fn run(shard: &Rc<Shard>, conn: &ConnRef, name: &str, a: &[Bytes]) -> Repl
     if ro_cmd && flags.shebang && !flags.no_writes {
         return Reply::err("ERR Can not execute a script with write flag using *_ro command.");
     }
+    // A script with flags that may write is refused whole when memory is short unless it says
+    // `allow-oom` (without a shebang, each denyoom call is checked instead).
+    if flags.shebang && !flags.no_writes && !flags.allow_oom {
+        if let Some(oom) = crate::memory::evict::refuses_any_write(shard) {
+            return oom;
+        }
+    }
     let (db, in_exec) = {
         let c = conn.borrow();
         (c.client.db, c.client.tx.deny_blocking)
@@ -323,20 +353,21 @@ async fn run(shard: &Rc<Shard>, conn: &ConnRef, name: &str, a: &[Bytes]) -> Repl
         busy_after: std::time::Duration::from_millis(shard.config.borrow().busy_reply_threshold),
         ndb: shard.store.borrow().dbs.len(),
     };
+    let cross_slot = flags.cross_slot || shard.config.borrow().script_allow_cross_slot_keys;
     let n = shard.n;
     let mut owners: Vec<usize> = job.keys.iter().map(|k| routing::key_shard(k, n)).collect();
     owners.sort_unstable();
     owners.dedup();
     let single = match owners.as_slice() {
         _ if n == 1 => Some(0),
-        _ if flags.cross_slot => None,
+        _ if cross_slot => None,
         [] => Some(shard.id),
         [one] => Some(*one),
         _ => None,
     };
     match single {
         Some(t) => run_on_one(shard, t, job, in_exec).await,
-        None => run_across(shard, job, flags.cross_slot, in_exec).await,
+        None => run_across(shard, job, cross_slot, in_exec).await,
     }
 }
 
@@ -591,6 +622,7 @@ async fn run_across(shard: &Rc<Shard>, job: Job, whole: bool, in_exec: bool) -> 
         }
     };
     let declared: Vec<Bytes> = job.keys.clone();
+    let allow_oom = job.allow_oom;
     let (tx, mut rx) = futures::channel::mpsc::unbounded::<Req>();
     let global = shard.global.clone();
     let spawned = std::thread::Builder::new()
@@ -612,7 +644,7 @@ async fn run_across(shard: &Rc<Shard>, job: Job, whole: bool, in_exec: bool) -> 
                 db,
                 back,
             } => {
-                let r = remote_call(shard, whole, &declared, spec, args, db).await;
+                let r = remote_call(shard, whole, &declared, spec, args, db, allow_oom).await;
                 let _ = back.send(r);
             }
             Req::Done(r) => {
@@ -737,6 +769,7 @@ async fn remote_call(
     spec: &'static CommandSpec,
     args: Vec<Bytes>,
     db: usize,
+    allow_oom: bool,
 ) -> Reply {
     let h = match spec.kind {
         Kind::Keyed(h) | Kind::Split(h, _) | Kind::Coordinated(h) => h,
@@ -775,6 +808,7 @@ async fn remote_call(
     };
     shard
         .call(t, move |sh| {
+            let _exempt = OomExempt::new(sh, allow_oom);
             sh.exec(db, spec, h, &args, crate::util::now_ms())
         })
         .await

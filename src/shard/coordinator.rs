@@ -1026,7 +1026,8 @@ async fn sort_lookups(
 async fn sort(shard: &Rc<Shard>, db: usize, spec: &CommandSpec, args: &[Bytes]) -> Reply {
     use crate::commands::sort as s;
     let step = async {
-        let o = s::parse(args, spec.name == "sort_ro")?;
+        let mut o = s::parse(args, spec.name == "sort_ro")?;
+        o.script = s::scripted(spec);
         let src = args[1].clone();
         let (mut v, o) = on_owner(shard, db, &args[1], move |ctx| s::load(ctx, &src, o)).await?;
         let by = match s::by_lookups(&v, &o) {
