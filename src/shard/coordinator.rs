@@ -28,8 +28,14 @@ pub async fn run(
             return split_in_one_pass(shard, db, spec, h, merge, args).await;
         }
     }
-    let parts = super::locks::plan(shard.n, db, spec, args);
+    let mut parts = super::locks::plan(shard.n, db, spec, args);
     let write = spec.is_write();
+    // A write's shards serve their blocked clients after it, not between its steps (as after
+    // EXEC): a BLMOVE woken between RENAMENX's look at the destination and its write there
+    // would have its element overwritten.
+    for p in parts.iter_mut().filter(|_| write) {
+        p.1.hold_ready = true;
+    }
     let touch = super::locks::Touch::of(spec, args);
     let Some(guard) = super::locks::acquire(shard, parts, touch, write).await else {
         return Reply::err(GONE);

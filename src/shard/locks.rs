@@ -48,7 +48,8 @@ pub struct Want {
     pub whole: bool,
     /// A logged multi-shard write: its records here are bracketed (persistence/feed.rs).
     pub tx: Option<TxMark>,
-    /// A transaction (EXEC): blocked clients are served after it, not between its commands.
+    /// A transaction (EXEC), script or multi-shard write: blocked clients are served after it,
+    /// not between its commands or steps.
     pub hold_ready: bool,
     /// The shard's write counter (`ShardStore::dirty`) when the holder got these locks: on
     /// release its keys are touched for WATCH only if the shard wrote anything since (Redis
