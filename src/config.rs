@@ -438,6 +438,9 @@ pub struct Config {
     /// Every script and function runs as if flagged `allow-cross-slot-keys` (a global lock on a
     /// multi-shard server), so scripts that use keys they do not declare work unchanged.
     pub script_allow_cross_slot_keys: bool,
+    /// Blocked clients of a key are served in the order their shards read their commands,
+    /// also when some were still on their way from another shard (a barrier per wake-up).
+    pub blocking_arrival_order: bool,
 }
 
 impl Default for Config {
@@ -537,6 +540,7 @@ impl Default for Config {
             shards: default_shards(),
             shard_spin_us: 0,
             script_allow_cross_slot_keys: false,
+            blocking_arrival_order: true,
         }
     }
 }
@@ -1229,6 +1233,7 @@ static DIRECTIVES: &[Directive] = &[
     number!("shards", IMMUTABLE, shards, 1, MAX_SHARDS, Signed),
     number!("shard-spin-us", IMMUTABLE, shard_spin_us, 0, 1_000_000, Signed),
     boolean!("script-allow-cross-slot-keys", MUTABLE, script_allow_cross_slot_keys),
+    boolean!("blocking-arrival-order", MUTABLE, blocking_arrival_order),
 ];
 
 /// Finds a directive by name or alias (case-insensitive); also returns the

@@ -168,8 +168,12 @@ async fn shard_main(
     glommio::spawn_local_into(cron::run(shard.clone()), background)
         .map_err(|e| anyhow::anyhow!("spawning the cron task: {e}"))?
         .detach();
-    let listeners = listener::bind_shard(&addrs, backlog)?;
-    let tls_listeners = listener::bind_shard(&tls_addrs, backlog)?;
+    // Receive times order blocked clients across shards (shard/blocking.rs): one shard needs
+    // none, and then no packet pays for the stamp.
+    let stamp = shard.n > 1 && shard.config.borrow().blocking_arrival_order;
+    shard.net.borrow_mut().stamped = stamp;
+    let listeners = listener::bind_shard(&addrs, backlog, stamp)?;
+    let tls_listeners = listener::bind_shard(&tls_addrs, backlog, false)?;
     if id == 0 {
         logging::notice("Server initialized");
         for a in &addrs {

@@ -144,7 +144,17 @@ pub struct Conn {
     pub obuf_soft_since: Option<Instant>,
     /// The most input held at once since the cron last looked (see `limits.rs`).
     pub rbuf_peak: usize,
+    /// Reads left to take with the kernel's receive time (`STAMP_ALWAYS`: every read, for a
+    /// client that sent a blocking command); the time of the last one (`rx_ns`) orders the
+    /// blocked clients of a key across shards (shard/blocking.rs).
+    pub stamp_reads: u8,
+    pub rx_ns: Option<u64>,
 }
+
+/// A new connection's first reads are stamped: a client's first commands may well be
+/// blocking ones (the test suites' deferred clients).
+pub const STAMP_FIRST_READS: u8 = 8;
+pub const STAMP_ALWAYS: u8 = u8::MAX;
 
 pub enum ReadOutcome {
     /// New bytes are in `rbuf`.
@@ -177,7 +187,17 @@ impl Conn {
             tls: None,
             obuf_soft_since: None,
             rbuf_peak: 0,
+            stamp_reads: 0,
+            rx_ns: None,
         }
+    }
+
+    /// Stamp every read from now on (a blocking command came on this connection).
+    pub fn stamp_always(&mut self) {
+        if self.stamp_reads == 0 && self.tls.is_none() {
+            sys::set_rx_timestamps(self.fd, true);
+        }
+        self.stamp_reads = STAMP_ALWAYS;
     }
 
     /// Read what the socket has, up to a few chunks (fairness between clients).
@@ -192,7 +212,17 @@ impl Conn {
             }
             let spare = self.rbuf.spare_capacity_mut();
             let want = spare.len();
-            match sys::recv(self.fd, spare) {
+            let read = if self.stamp_reads > 0 {
+                sys::recv_stamped(self.fd, spare).map(|(n, at)| {
+                    if n > 0 && at.is_some() {
+                        self.rx_ns = at;
+                    }
+                    n
+                })
+            } else {
+                sys::recv(self.fd, spare)
+            };
+            match read {
                 Ok(0) => return ReadOutcome::Closed,
                 Ok(n) => {
                     // SAFETY: recv initialised the first n bytes of the spare capacity.
@@ -206,6 +236,13 @@ impl Conn {
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(_) => return ReadOutcome::Closed,
+            }
+        }
+        if got && self.stamp_reads > 0 && self.stamp_reads != STAMP_ALWAYS {
+            self.stamp_reads -= 1;
+            if self.stamp_reads == 0 {
+                sys::set_rx_timestamps(self.fd, false);
+                self.rx_ns = None;
             }
         }
         if got {

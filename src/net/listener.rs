@@ -4,6 +4,7 @@
 use anyhow::{bail, Context};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::net::{IpAddr, SocketAddr};
+use std::os::fd::AsRawFd;
 
 /// One address to listen on; `optional` is Redis's `-` prefix (skip if unavailable).
 #[derive(Clone, Debug)]
@@ -80,11 +81,19 @@ pub fn check_free(addrs: &[BindAddr]) -> anyhow::Result<Vec<BindAddr>> {
 }
 
 /// A shard's own listening sockets (SO_REUSEPORT).
-pub fn bind_shard(addrs: &[BindAddr], backlog: i32) -> anyhow::Result<Vec<Socket>> {
+/// `stamp`: the kernel stamps what arrives with its receive time (see `Registry::stamped`).
+pub fn bind_shard(addrs: &[BindAddr], backlog: i32, stamp: bool) -> anyhow::Result<Vec<Socket>> {
     let mut out = Vec::new();
     for b in addrs {
         let s = socket_for(&b.addr, true)
             .and_then(|s| s.bind(&SockAddr::from(b.addr)).map(|_| s))
+            // Accepted sockets inherit it, so that even a client's first bytes, sent before
+            // the accept, carry the kernel's receive time (net/conn.rs `stamp_reads`).
+            .inspect(|s| {
+                if stamp {
+                    super::sys::set_rx_timestamps(s.as_raw_fd(), true)
+                }
+            })
             .and_then(|s| s.listen(backlog).map(|_| s))
             .with_context(|| format!("Could not create server TCP listening socket {}", b.addr))?;
         out.push(s);

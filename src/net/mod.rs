@@ -96,9 +96,30 @@ pub struct Registry {
     pub pending: Vec<ConnRef>,
     /// Connections whose replies wait for an AOF sync (appendfsync always).
     pub held: Vec<ConnRef>,
+    /// The plain listeners have SO_TIMESTAMPNS on (more than one shard, and
+    /// `blocking-arrival-order` at start-up): accepted sockets inherit it.
+    pub stamped: bool,
+    /// Run once the network loop has looked at every socket and let what that started run:
+    /// (asked for during the current pass, due at the start of the next but one).
+    after_pass: (Vec<AfterPass>, Vec<AfterPass>),
 }
 
+/// Work for after the next full pass of the network loop (`Registry::after_next_pass`).
+pub type AfterPass = Box<dyn FnOnce(&Rc<Shard>)>;
+
 impl Registry {
+    /// Run `f` once the network loop has read every socket that held data by now and the
+    /// tasks its commands started have run until their first wait: at the start of the pass
+    /// after the next one. A blocked-client barrier (`shard::blocking`) uses it so that a
+    /// blocking command already sent has left this shard for its key's shard.
+    pub fn after_next_pass(&mut self, f: AfterPass) {
+        self.after_pass.0.push(f);
+    }
+
+    fn pass_work_pending(&self) -> bool {
+        !self.after_pass.0.is_empty() || !self.after_pass.1.is_empty()
+    }
+
     /// Register the connection's wanted events with epoll if they changed. A connection whose
     /// task waits on other shards keeps reading registered until input does arrive
     /// (`on_conn_event` stops it then): a request-reply client sends nothing meanwhile, and
@@ -389,6 +410,10 @@ fn accept_all(shard: &Rc<Shard>, lfd: i32, ep: &sys::Epoll, tls: bool) {
         let addr = peer.map_or_else(|| "?:0".to_string(), |a| a.to_string());
         let laddr = sys::local_addr(fd).map_or_else(|| "?:0".to_string(), |a| a.to_string());
         let mut c = Conn::new(fd, conn::ClientState::new(id, addr, laddr), limits);
+        // Receive times are on (inherited from the listener) for the first reads only.
+        if shard.net.borrow().stamped && !tls {
+            c.stamp_reads = conn::STAMP_FIRST_READS;
+        }
         if tls {
             match tls::accept() {
                 Ok(session) => c.tls = Some(Box::new(session)),
@@ -410,11 +435,13 @@ fn accept_all(shard: &Rc<Shard>, lfd: i32, ep: &sys::Epoll, tls: bool) {
             continue;
         }
         shard.stats.borrow_mut().total_connections_received += 1;
-        shard
-            .net
-            .borrow_mut()
-            .conns
-            .insert(id, Rc::new(RefCell::new(c)));
+        let conn = Rc::new(RefCell::new(c));
+        shard.net.borrow_mut().conns.insert(id, conn.clone());
+        // A client often sends right after connecting: read it now, not a poll later (a
+        // blocked-client barrier counts on a pass reading what had arrived).
+        if !tls {
+            on_conn_event(shard, &conn, sys::IN);
+        }
     }
 }
 
@@ -449,10 +476,23 @@ pub async fn serve(
 
     'outer: loop {
         shard.global.pulses[shard.id].beat();
+        let due = {
+            let mut net = shard.net.borrow_mut();
+            let armed = std::mem::take(&mut net.after_pass.0);
+            std::mem::replace(&mut net.after_pass.1, armed)
+        };
+        for f in due {
+            f(&shard);
+        }
         let mut n = ep.wait(&mut events, 0)?;
         if n == 0 {
             if shard.global.shutdown.load(Ordering::Acquire) {
                 break;
+            }
+            if shard.net.borrow().pass_work_pending() {
+                // Passes are owed to a barrier: no sleeping until they are made.
+                glommio::executor().yield_now().await;
+                continue;
             }
             // Optionally spin a little before parking (lower wake-up latency, more CPU).
             let deadline = (!spin.is_zero()).then(|| std::time::Instant::now() + spin);

@@ -125,6 +125,52 @@ pub fn recv(fd: RawFd, buf: &mut [std::mem::MaybeUninit<u8>]) -> io::Result<usiz
     })
 }
 
+/// Have the kernel stamp what arrives on `fd` with its receive time (SO_TIMESTAMPNS), for
+/// `recv_stamped`; off again when no longer needed (the stamping costs every packet).
+pub fn set_rx_timestamps(fd: RawFd, on: bool) {
+    setsockopt_int(
+        fd,
+        libc::SOL_SOCKET,
+        libc::SO_TIMESTAMPNS,
+        on as libc::c_int,
+    );
+}
+
+/// As `recv`, with when the kernel received the last data read (CLOCK_REALTIME, ns since
+/// the epoch) when the socket has SO_TIMESTAMPNS on.
+pub fn recv_stamped(
+    fd: RawFd,
+    buf: &mut [std::mem::MaybeUninit<u8>],
+) -> io::Result<(usize, Option<u64>)> {
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr() as *mut libc::c_void,
+        iov_len: buf.len(),
+    };
+    // Room for one control message holding a timespec, aligned as cmsghdr wants.
+    let mut control = [0u64; 8];
+    // SAFETY: msghdr is plain data; every field we use is set below.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr() as *mut libc::c_void;
+    msg.msg_controllen = std::mem::size_of_val(&control) as _;
+    // SAFETY: the iovec and control buffer outlive the call and their lengths are theirs.
+    let n = cvt_size(unsafe { libc::recvmsg(fd, &mut msg, libc::MSG_DONTWAIT) })?;
+    let mut stamp = None;
+    // SAFETY: the CMSG_* walk stays within msg_controllen, which the kernel set.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(&msg);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_TIMESTAMPNS {
+                let ts = std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const libc::timespec);
+                stamp = Some(ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64);
+            }
+            c = libc::CMSG_NXTHDR(&msg, c);
+        }
+    }
+    Ok((n, stamp))
+}
+
 /// Non-blocking send; MSG_NOSIGNAL so a vanished client gives EPIPE, not SIGPIPE.
 pub fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
     cvt_size(unsafe {

@@ -105,12 +105,27 @@ impl BlockedOn {
 struct Waiter {
     claim: Arc<Claim>,
     op: Arc<Op>,
+    /// When the command reached the server (the kernel's receive time of its read, or when
+    /// its shard started it; ns since the epoch): waiters are served in this order.
+    at: u64,
 }
 
 /// A shard's waiters, by (database, key), first come first served.
 #[derive(Default)]
 pub struct Registry {
     keys: HashMap<(usize, Bytes), VecDeque<Waiter>>,
+    /// Keys made ready whose waiters are served once every other shard has passed on the
+    /// blocking commands it had read (see `start_barrier`).
+    barriers: HashMap<(usize, Bytes), Barrier>,
+    next_barrier: u64,
+}
+
+struct Barrier {
+    id: u64,
+    /// Shards yet to answer.
+    left: usize,
+    /// The key's lock, when it could be taken: other commands on it wait for the serving.
+    lock: Option<locks::Want>,
 }
 
 impl Registry {
@@ -120,7 +135,7 @@ impl Registry {
     }
 }
 
-fn add_waiter(sh: &Shard, db: usize, key: &Bytes, claim: &Arc<Claim>, op: &Arc<Op>) {
+fn add_waiter(sh: &Shard, db: usize, key: &Bytes, claim: &Arc<Claim>, op: &Arc<Op>, at: u64) {
     {
         let mut st = sh.store.borrow_mut();
         let d = &mut st.dbs[db];
@@ -129,15 +144,19 @@ fn add_waiter(sh: &Shard, db: usize, key: &Bytes, claim: &Arc<Claim>, op: &Arc<O
             d.watched_gone.insert(key.clone());
         }
     }
-    sh.blocking
-        .borrow_mut()
-        .keys
-        .entry((db, key.clone()))
-        .or_default()
-        .push_back(Waiter {
+    let mut reg = sh.blocking.borrow_mut();
+    let q = reg.keys.entry((db, key.clone())).or_default();
+    // Commands forwarded from other shards can come in after later ones: in order of `at`
+    // (nearly always the end).
+    let pos = q.iter().rposition(|w| w.at <= at).map_or(0, |i| i + 1);
+    q.insert(
+        pos,
+        Waiter {
             claim: claim.clone(),
             op: op.clone(),
-        });
+            at,
+        },
+    );
 }
 
 fn remove_waiter(sh: &Shard, db: usize, key: &Bytes, claim: &Arc<Claim>) {
@@ -177,6 +196,137 @@ impl Drop for HoldReady<'_> {
     }
 }
 
+/// How long a barrier waits for the other shards before serving anyway (a shard busy with a
+/// long script, say): fairness is given up rather than the key held.
+const BARRIER_LIMIT: Duration = Duration::from_millis(10);
+
+/// Whether some client still waits on `key` here.
+fn has_waiters(sh: &Shard, db: usize, key: &Bytes) -> bool {
+    sh.blocking
+        .borrow()
+        .keys
+        .get(&(db, key.clone()))
+        .is_some_and(|q| q.iter().any(|w| !w.claim.is_taken()))
+}
+
+/// Whether `key` waits for a barrier.
+fn in_barrier(sh: &Shard, db: usize, key: &Bytes) -> bool {
+    let reg = sh.blocking.borrow();
+    !reg.barriers.is_empty() && reg.barriers.contains_key(&(db, key.clone()))
+}
+
+/// `key` has data for its waiters, but a blocking command for it may still be on its way from
+/// another shard: read there before the write that made the key ready, it must be served
+/// first, as Redis serves in arrival order. Ask every other shard to read its sockets and pass
+/// on what it read (`Registry::after_next_pass`; its answer comes through the same inbox as
+/// the commands it passed on, so after them); meanwhile the key is locked, so that other
+/// commands on it wait as they would while Redis serves. Then `finish_barrier` serves the
+/// waiters, ordered by when their shards started them.
+fn start_barrier(sh: &Shard, db: usize, key: Bytes) {
+    let id = {
+        let mut reg = sh.blocking.borrow_mut();
+        reg.next_barrier += 1;
+        reg.next_barrier
+    };
+    // The key, and where its waiters would move elements to on this shard: what serving
+    // writes, which other commands (an EXEC watching a destination …) must not see unwritten.
+    let mut keys = vec![(db, key.clone())];
+    if let Some(q) = sh.blocking.borrow().keys.get(&(db, key.clone())) {
+        for w in q {
+            if let Op::Move {
+                dst, here: true, ..
+            } = &*w.op
+            {
+                if !keys.iter().any(|(_, k)| k == dst) {
+                    keys.push((db, dst.clone()));
+                }
+            }
+        }
+    }
+    let want = locks::Want {
+        keys,
+        exclusive: true,
+        ..Default::default()
+    };
+    let lock = {
+        let free = {
+            let l = sh.locks.borrow();
+            l.idle() || !l.blocks(&want)
+        };
+        free.then_some(want)
+    };
+    if let Some(w) = &lock {
+        locks::take(sh, w);
+    }
+    sh.blocking.borrow_mut().barriers.insert(
+        (db, key.clone()),
+        Barrier {
+            id,
+            left: sh.n - 1,
+            lock,
+        },
+    );
+    let me = sh.id;
+    for other in (0..sh.n).filter(|&o| o != me) {
+        let k = key.clone();
+        sh.post(other, move |sx| {
+            sx.net.borrow_mut().after_next_pass(Box::new(move |sx| {
+                sx.post(me, move |sk| answered(sk, db, &k, id, false));
+            }));
+            // The network loop may be parked on its sockets: have it make its passes now.
+            sx.global.wakers[sx.id].notify();
+        });
+    }
+    let inbox = sh.mesh.get(me).cloned();
+    glommio::spawn_local(async move {
+        glommio::timer::sleep(BARRIER_LIMIT).await;
+        if let Some(inbox) = inbox {
+            let _ = inbox.send(Box::new(move |sk| answered(sk, db, &key, id, true)));
+        }
+    })
+    .detach();
+}
+
+/// A shard answered barrier `id` (or its time is up, `all`): once all have, serve the key.
+fn answered(sh: &Rc<Shard>, db: usize, key: &Bytes, id: u64, all: bool) {
+    let k = (db, key.clone());
+    let lock = {
+        let mut reg = sh.blocking.borrow_mut();
+        let Some(b) = reg.barriers.get_mut(&k) else {
+            return;
+        };
+        if b.id != id {
+            return;
+        }
+        b.left = if all { 0 } else { b.left.saturating_sub(1) };
+        if b.left > 0 {
+            return;
+        }
+        reg.barriers.remove(&k).and_then(|b| b.lock)
+    };
+    if sh.hold_ready.get() > 0 {
+        // A transaction here now: served after it, as any ready key.
+        if let Some(d) = sh.store.borrow_mut().dbs.get_mut(db) {
+            d.signal_ready(key);
+        }
+    } else {
+        let run = std::panic::AssertUnwindSafe(|| serve_key(sh, db, key.clone()));
+        if std::panic::catch_unwind(run).is_err() {
+            crate::logging::warning("BUG: serving blocked clients panicked");
+        }
+    }
+    // What serving made ready (a move's destination) is served now, as Redis serves a chain
+    // of moves in one go: everything sent before has arrived, the barrier saw to that.
+    if sh.hold_ready.get() == 0 && !sh.blocking.borrow().keys.is_empty() {
+        serve_ready_slow(sh, false);
+    }
+    if let Some(w) = lock {
+        locks::release(sh, &w);
+    }
+    serve_ready(sh);
+    super::pubsub::flush_events(sh);
+}
+
 /// Serve the waiters of keys that writes made ready. Called after every command and
 /// cross-shard message; with nobody blocked on this shard it is one check.
 #[inline]
@@ -185,11 +335,13 @@ pub fn serve_ready(sh: &Shard) {
     if sh.blocking.borrow().keys.is_empty() || sh.hold_ready.get() > 0 {
         return;
     }
-    serve_ready_slow(sh);
+    serve_ready_slow(sh, true);
 }
 
+/// `barriers`: keys of other shards' clients wait for a barrier first (not when serving
+/// what a barrier's serving made ready).
 #[inline(never)]
-fn serve_ready_slow(sh: &Shard) {
+fn serve_ready_slow(sh: &Shard, barriers: bool) {
     // Serving can make more keys ready (BLMOVE pushes): go on until none is left. Each round
     // serves (and so removes) a waiter, or finds nothing to do, so this ends.
     loop {
@@ -209,6 +361,18 @@ fn serve_ready_slow(sh: &Shard) {
             return;
         }
         for (db, key) in ready {
+            if in_barrier(sh, db, &key) {
+                // Served when the barrier ends.
+                continue;
+            }
+            if barriers
+                && sh.n > 1
+                && sh.config.borrow().blocking_arrival_order
+                && has_waiters(sh, db, &key)
+            {
+                start_barrier(sh, db, key);
+                continue;
+            }
             // As with handlers, a bug here costs its waiters (they time out), not the shard.
             let run = std::panic::AssertUnwindSafe(|| serve_key(sh, db, key));
             if std::panic::catch_unwind(run).is_err() {
@@ -329,7 +493,14 @@ enum Attempt {
 
 /// On the keys' shard: the keys in order; the first that holds data serves the command, the
 /// first of another type fails it; if none, register a waiter on each.
-fn attempt(sh: &Shard, db: usize, keys: &[Bytes], claim: &Arc<Claim>, op: &Arc<Op>) -> Attempt {
+fn attempt(
+    sh: &Shard,
+    db: usize,
+    keys: &[Bytes],
+    claim: &Arc<Claim>,
+    op: &Arc<Op>,
+    at: u64,
+) -> Attempt {
     let end = |s: Served| {
         if claim.take() {
             Attempt::Done(s)
@@ -339,6 +510,21 @@ fn attempt(sh: &Shard, db: usize, keys: &[Bytes], claim: &Arc<Claim>, op: &Arc<O
     };
     if sh.aof_failed.get() {
         return end(Served::Reply(super::misconf(sh)));
+    }
+    // A key whose waiters a barrier is about to serve: this command may have come before some
+    // of them, so it takes its place among them instead of taking the data now.
+    if keys.iter().any(|k| in_barrier(sh, db, k)) {
+        for key in keys {
+            add_waiter(sh, db, key, claim, op, at);
+            if !in_barrier(sh, db, key) {
+                let mut st = sh.store.borrow_mut();
+                let has = matches!(cmd::check(&mut st.ctx(db), key, op, false), Check::Serve);
+                if has {
+                    st.dbs[db].signal_ready(key);
+                }
+            }
+        }
+        return Attempt::Registered;
     }
     {
         let mut st = sh.store.borrow_mut();
@@ -361,7 +547,7 @@ fn attempt(sh: &Shard, db: usize, keys: &[Bytes], claim: &Arc<Claim>, op: &Arc<O
         }
     }
     for key in keys {
-        add_waiter(sh, db, key, claim, op);
+        add_waiter(sh, db, key, claim, op, at);
     }
     Attempt::Registered
 }
@@ -422,9 +608,30 @@ pub async fn run(
     };
     let deadline = timeout.map(|t| std::time::Instant::now() + t);
     let op = Arc::new(parsed.op);
+    // When it reached the server (a retry after a lost move queues anew, behind later ones).
+    let mut at = {
+        let mut c = conn.borrow_mut();
+        let at = c.rx_ns.unwrap_or_else(now_ns);
+        if shard.net.borrow().stamped {
+            c.stamp_always();
+        }
+        at
+    };
     loop {
         let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
-        let (served, woken) = block_once(shard, conn, db, &parsed.keys, &op, left, in_exec).await;
+        let (served, woken) = block_once(
+            shard,
+            conn,
+            db,
+            &parsed.keys,
+            &op,
+            Try {
+                timeout: left,
+                in_exec,
+                at,
+            },
+        )
+        .await;
         let src = match served {
             Served::Reply(r) => return r,
             Served::Go => &parsed.keys[0],
@@ -438,21 +645,40 @@ pub async fn run(
         if !matches!(moved, Reply::Nil) {
             return moved;
         }
+        at = now_ns();
     }
 }
 
+/// The wall clock in ns since the epoch: the kernel's receive stamps are on that clock.
+fn now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// How one try of a blocking command goes: how long it may wait, whether EXEC holds its keys'
+/// locks, and when it reached the server (the order among a key's waiters).
+struct Try {
+    timeout: Option<Duration>,
+    in_exec: bool,
+    at: u64,
+}
+
 /// Try the keys, then (nothing there) wait for a shard to serve us, the timeout or a cancel.
-/// Also whether a shard's wake-up served us (not the first try). `in_exec`: EXEC holds the
-/// keys' locks.
+/// Also whether a shard's wake-up served us (not the first try).
 async fn block_once(
     shard: &Rc<Shard>,
     conn: &ConnRef,
     db: usize,
     keys: &[Bytes],
     op: &Arc<Op>,
-    timeout: Option<Duration>,
-    in_exec: bool,
+    how: Try,
 ) -> (Served, bool) {
+    let Try {
+        timeout,
+        in_exec,
+        at,
+    } = how;
     let (tx, mut rx) = oneshot::channel();
     let claim = Arc::new(Claim {
         taken: AtomicBool::new(false),
@@ -463,9 +689,10 @@ async fn block_once(
     for (owner, keys) in runs(keys, shard.n) {
         let (c, o, k) = (claim.clone(), op.clone(), keys.clone());
         let tried = shard.call_deferred(owner, move |sh, answer| {
-            // Inside EXEC, which holds these keys' locks.
-            if in_exec {
-                return answer.send(sh, attempt(sh, db, &k, &c, &o));
+            // Inside EXEC, which holds these keys' locks; a barrier's key is locked by the
+            // barrier, whose waiters this command joins.
+            if in_exec || k.iter().any(|key| in_barrier(sh, db, key)) {
+                return answer.send(sh, attempt(sh, db, &k, &c, &o, at));
             }
             // Keys a multi-shard command holds are tried once it lets go, as any command's.
             let (wk, wo) = (k.clone(), o.clone());
@@ -473,7 +700,7 @@ async fn block_once(
                 sh,
                 move || attempt_want(db, &wk, &wo),
                 Box::new(move |sh| {
-                    let r = attempt(sh, db, &k, &c, &o);
+                    let r = attempt(sh, db, &k, &c, &o, at);
                     answer.send(sh, r)
                 }),
             );
