@@ -310,10 +310,7 @@ fn answered(sh: &Rc<Shard>, db: usize, key: &Bytes, id: u64, all: bool) {
             d.signal_ready(key);
         }
     } else {
-        let run = std::panic::AssertUnwindSafe(|| serve_key(sh, db, key.clone()));
-        if std::panic::catch_unwind(run).is_err() {
-            crate::logging::warning("BUG: serving blocked clients panicked");
-        }
+        serve_key_guarded(sh, db, key.clone());
     }
     // What serving made ready (a move's destination) is served now, as Redis serves a chain
     // of moves in one go: everything sent before has arrived, the barrier saw to that.
@@ -373,12 +370,17 @@ fn serve_ready_slow(sh: &Shard, barriers: bool) {
                 start_barrier(sh, db, key);
                 continue;
             }
-            // As with handlers, a bug here costs its waiters (they time out), not the shard.
-            let run = std::panic::AssertUnwindSafe(|| serve_key(sh, db, key));
-            if std::panic::catch_unwind(run).is_err() {
-                crate::logging::warning("BUG: serving blocked clients panicked");
-            }
+            serve_key_guarded(sh, db, key);
         }
+    }
+}
+
+/// `serve_key`, where a bug costs the key's waiters (they time out), not the shard, as with
+/// handlers.
+fn serve_key_guarded(sh: &Shard, db: usize, key: Bytes) {
+    let run = std::panic::AssertUnwindSafe(|| serve_key(sh, db, key));
+    if std::panic::catch_unwind(run).is_err() {
+        crate::logging::warning("BUG: serving blocked clients panicked");
     }
 }
 
