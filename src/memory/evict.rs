@@ -33,6 +33,8 @@ const SLICE: Duration = Duration::from_micros(500);
 /// How stale the arena figure may be once a shard is near its budget (it is refreshed at
 /// least once per cron tick anyway).
 const NEAR_REFRESH: Duration = Duration::from_millis(1);
+/// The oldest arena figure a shard goes by at all (`stale` is true before the first refresh).
+const MAX_AGE: Duration = Duration::from_millis(10);
 /// Redis's EVPOOL_SIZE.
 const POOL_SIZE: usize = 16;
 
@@ -185,7 +187,12 @@ pub fn perform(shard: &Shard, limit: Duration) -> Outcome {
     STATE.with(|s| {
         let mut st = s.borrow_mut();
         let near = st.used() + st.budget / 32 > st.budget;
-        if (near && st.stale(NEAR_REFRESH)) || st.refreshed.is_none() {
+        // Also when the figure is old, whatever it says: a shard kept busy by forwarded writes
+        // may see no cron tick for a while, and its thread's count since the last one goes down
+        // by every buffer it frees for another shard's thread, so it would look far under its
+        // budget (release builds filling 8 MB through one connection: three shards of four
+        // read as empty, and the fourth evicted everything and refused writes).
+        if (near && st.stale(NEAR_REFRESH)) || st.stale(MAX_AGE) {
             st.refresh(maxmemory, uncounted(shard));
         }
         if !st.over() {
