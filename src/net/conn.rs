@@ -220,6 +220,8 @@ impl Conn {
                     n
                 })
             } else {
+                // Unstamped: a stamp left from an earlier read must not pass for this one's.
+                self.rx_ns = None;
                 sys::recv(self.fd, spare)
             };
             match read {
@@ -241,8 +243,8 @@ impl Conn {
         if got && self.stamp_reads > 0 && self.stamp_reads != STAMP_ALWAYS {
             self.stamp_reads -= 1;
             if self.stamp_reads == 0 {
+                // This read keeps its stamp: its commands are yet to run.
                 sys::set_rx_timestamps(self.fd, false);
-                self.rx_ns = None;
             }
         }
         if got {

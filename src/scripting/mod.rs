@@ -148,8 +148,11 @@ thread_local! {
 
 /// (libraries, functions) loaded (the same on every shard).
 fn engine_counts() -> (usize, usize) {
-    let m = memory_stats();
-    (m.libraries, m.functions)
+    LOCAL.with(|l| {
+        let l = l.borrow();
+        let functions = l.libraries.iter().map(|x| x.functions.len()).sum();
+        (l.libraries.len(), functions)
+    })
 }
 
 /// The script engine's share of INFO memory, from this shard (scripts and libraries are loaded
@@ -165,14 +168,15 @@ pub struct MemoryStats {
 }
 
 pub fn memory_stats() -> MemoryStats {
+    let (libraries, functions) = engine_counts();
     LOCAL.with(|l| {
         let l = l.borrow();
         MemoryStats {
             vm: l.vm.as_ref().map_or(31744, |vm| vm.lua.used_memory()),
             scripts: l.bodies.len(),
             script_bytes: l.bodies.iter().map(|(k, v)| k.len() + v.len()).sum(),
-            libraries: l.libraries.len(),
-            functions: l.libraries.iter().map(|x| x.functions.len()).sum(),
+            libraries,
+            functions,
             library_bytes: l.libraries.iter().map(|x| x.code.len()).sum(),
         }
     })

@@ -613,7 +613,7 @@ pub async fn run(
     // When it reached the server (a retry after a lost move queues anew, behind later ones).
     let mut at = {
         let mut c = conn.borrow_mut();
-        let at = c.rx_ns.unwrap_or_else(now_ns);
+        let at = c.rx_ns.unwrap_or_else(crate::util::now_ns);
         if shard.net.borrow().stamped {
             c.stamp_always();
         }
@@ -647,15 +647,8 @@ pub async fn run(
         if !matches!(moved, Reply::Nil) {
             return moved;
         }
-        at = now_ns();
+        at = crate::util::now_ns();
     }
-}
-
-/// The wall clock in ns since the epoch: the kernel's receive stamps are on that clock.
-fn now_ns() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64)
 }
 
 /// How one try of a blocking command goes: how long it may wait, whether EXEC holds its keys'
