@@ -43,7 +43,6 @@ impl ServerStats {
         s.usec += ns / 1000;
         if failed {
             s.failed += 1;
-            self.total_error_replies += 1;
         }
         if track {
             if s.latency.is_none() {
@@ -55,9 +54,11 @@ impl ServerStats {
         }
     }
 
-    /// Count an error reply under its code, as Redis's afterErrorReply does (`total_error_replies`
-    /// is counted by `record`/`record_rejected`).
+    /// Count an error reply under its code, as Redis's afterErrorReply does. An error a script
+    /// passes on from a command it ran was counted when that command failed, and is not again
+    /// (`Reply::CountedError`).
     pub fn record_error(&mut self, text: &str) {
+        self.total_error_replies += 1;
         let head = &text.as_bytes()[..text.len().min(32)];
         let code = match memchr::memchr(b' ', head) {
             Some(i) => &text[..i],
@@ -70,9 +71,9 @@ impl ServerStats {
         }
     }
 
-    /// A command refused before it ran (arity, unknown, protocol-level checks).
-    pub fn record_rejected(&mut self, name: Option<&'static str>) {
-        self.total_error_replies += 1;
+    /// A command refused before it ran (arity, unknown, protocol-level checks) with `err`.
+    pub fn record_rejected(&mut self, name: Option<&'static str>, err: &str) {
+        self.record_error(err);
         if let Some(n) = name {
             self.commands.entry(n).or_default().rejected += 1;
         }

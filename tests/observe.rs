@@ -12,10 +12,6 @@ use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(20);
 
-fn info(c: &mut redis::Connection, section: &str) -> String {
-    qt(c, &["INFO", section])
-}
-
 fn fields(line: &str) -> HashMap<String, String> {
     line.split([' ', ','])
         .filter_map(|kv| {

@@ -959,3 +959,118 @@ fn allow_oom_scripts_write_past_maxmemory() {
         q(&mut c, &["FUNCTION", "FLUSH"]);
     }
 }
+
+/// `calls`, `rejected_calls` and `failed_calls` of one command in INFO commandstats.
+fn cmdstat(c: &mut redis::Connection, name: &str) -> (i64, i64, i64) {
+    let text = info(c, "commandstats");
+    let Some(v) = info_field(&text, &format!("cmdstat_{name}")) else {
+        return (0, 0, 0);
+    };
+    let field = |f: &str| {
+        v.split(',')
+            .find_map(|kv| kv.strip_prefix(&format!("{f}=")))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(-1)
+    };
+    (
+        field("calls"),
+        field("rejected_calls"),
+        field("failed_calls"),
+    )
+}
+
+/// (total_error_replies, the count of errors with `code`) after `f`, from zeroed statistics.
+fn errors_after(
+    c: &mut redis::Connection,
+    code: &str,
+    f: impl FnOnce(&mut redis::Connection),
+) -> (i64, i64) {
+    q(c, &["CONFIG", "RESETSTAT"]);
+    f(c);
+    let total = info_field(&info(c, "stats"), "total_error_replies")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(-1);
+    let n = info_field(&info(c, "errorstats"), &format!("errorstat_{code}"))
+        .and_then(|v| v.strip_prefix("count=")?.parse().ok())
+        .unwrap_or(0);
+    (total, n)
+}
+
+#[test]
+fn an_error_a_script_passes_on_is_counted_once() {
+    both(|s| {
+        let mut c = s.conn();
+        // Raised by redis.call: the command failed, the script failed, one error reply.
+        let r = errors_after(&mut c, "ERR", |c| {
+            let e = eval_err(c, "return redis.call('select', 99)", &[]);
+            assert!(e.starts_with("ERR DB index is out of range"), "{e}");
+        });
+        assert_eq!(r, (1, 1));
+        assert_eq!(cmdstat(&mut c, "select"), (1, 0, 1));
+        assert_eq!(cmdstat(&mut c, "eval"), (1, 0, 1));
+        // Caught by pcall: the script succeeded.
+        let r = errors_after(&mut c, "ERR", |c| {
+            let ok = "local t = redis.pcall('select', 99) if t['err'] == 'ERR DB index is out of range' then return 1 end return 0";
+            assert_eq!(eval(c, ok, &[], &[]), int(1));
+        });
+        assert_eq!(r, (1, 1));
+        assert_eq!(cmdstat(&mut c, "select"), (1, 0, 1));
+        assert_eq!(cmdstat(&mut c, "eval"), (1, 0, 0));
+        // The error table returned as the script's reply.
+        let r = errors_after(&mut c, "ERR", |c| {
+            eval_err(c, "return redis.pcall('select', 99)", &[]);
+        });
+        assert_eq!(r, (1, 1));
+        assert_eq!(cmdstat(&mut c, "eval"), (1, 0, 1));
+        // A keyed command's error, on the key's shard.
+        q(&mut c, &["SET", "{x}str", "1"]);
+        let r = errors_after(&mut c, "WRONGTYPE", |c| {
+            let e = eval_err(c, "return redis.call('lpush', KEYS[1], 'a')", &["{x}str"]);
+            assert!(e.starts_with("WRONGTYPE"), "{e}");
+        });
+        assert_eq!(r, (1, 1));
+        assert_eq!(cmdstat(&mut c, "lpush"), (1, 0, 1));
+        assert_eq!(cmdstat(&mut c, "eval"), (1, 0, 1));
+        // Refused before it ran: a rejected call of the command.
+        let r = errors_after(&mut c, "ERR", |c| {
+            let mut a = vec![
+                "EVAL_RO",
+                "return redis.call('set', KEYS[1], 'y')",
+                "1",
+                "{x}k",
+            ];
+            let e = qerr(c, &a);
+            assert!(
+                e.starts_with("ERR Write commands are not allowed from read-only scripts"),
+                "{e}"
+            );
+            a[1] = "local t = redis.pcall('set', KEYS[1], 'y') return t['err']";
+            assert_eq!(
+                q(c, &a),
+                bulk("ERR Write commands are not allowed from read-only scripts.")
+            );
+        });
+        assert_eq!(r, (2, 2));
+        assert_eq!(cmdstat(&mut c, "set"), (0, 2, 0));
+        assert_eq!(cmdstat(&mut c, "eval_ro"), (2, 0, 1));
+        // An error the script makes itself is counted with its reply.
+        let r = errors_after(&mut c, "MY_ERR_CODE", |c| {
+            eval_err(c, "return redis.error_reply('MY_ERR_CODE custom msg')", &[]);
+        });
+        assert_eq!(r, (1, 1));
+        let r = errors_after(&mut c, "ERR", |c| {
+            let e = eval_err(c, "error('boom')", &[]);
+            assert!(e.contains("boom"), "{e}");
+        });
+        assert_eq!(r, (1, 1));
+        // A key the script did not declare, on a sharded server, is refused the same way.
+        if s.shards() > 1 && !is_redis() {
+            let r = errors_after(&mut c, "ERR", |c| {
+                let e = eval_err(c, "return redis.call('get', 'undeclared')", &[]);
+                assert!(e.contains("non local key"), "{e}");
+            });
+            assert_eq!(r, (1, 1));
+            assert_eq!(cmdstat(&mut c, "get"), (0, 1, 0));
+        }
+    });
+}

@@ -16,10 +16,6 @@ fn now_secs() -> i64 {
         .as_secs() as i64
 }
 
-fn info(c: &mut redis::Connection, section: &str) -> String {
-    qt(c, &["INFO", section])
-}
-
 fn info_int(c: &mut redis::Connection, section: &str, field: &str) -> i64 {
     let text = info(c, section);
     info_field(&text, field)

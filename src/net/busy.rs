@@ -230,8 +230,7 @@ fn answer(shard: &Rc<Shard>, c: &mut Conn, eval: bool) {
                 let busy = crate::scripting::busy::busy_error(eval);
                 let r = crate::commands::transaction::exec_abort(shard, &mut c.client.tx, busy);
                 if let (Reply::Error(e), Ok(mut st)) = (&r, shard.stats.try_borrow_mut()) {
-                    st.record_rejected(Some("exec"));
-                    st.record_error(e);
+                    st.record_rejected(Some("exec"), e);
                 }
                 let suppress = c.client.suppress(skipped);
                 c.emit(&r, suppress);
@@ -258,8 +257,7 @@ fn answer(shard: &Rc<Shard>, c: &mut Conn, eval: bool) {
 fn reject(shard: &Shard, c: &mut Conn, r: Reply, name: Option<&'static str>, skipped: bool) {
     c.client.tx.refused();
     if let (Reply::Error(e), Ok(mut st)) = (&r, shard.stats.try_borrow_mut()) {
-        st.record_rejected(name);
-        st.record_error(e);
+        st.record_rejected(name, e);
     }
     let suppress = c.client.suppress(skipped);
     c.emit(&r, suppress);

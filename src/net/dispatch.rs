@@ -321,15 +321,12 @@ fn process_input(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
                 break;
             }
             Err(e) => {
+                shard.stats.borrow_mut().record_rejected(None, &e.0);
                 let r = Reply::Error(e.0.into());
-                if let Reply::Error(e) = &r {
-                    shard.stats.borrow_mut().record_error(e);
-                }
                 match &mut batch {
                     Some(b) => b.push_reply(r, false),
                     None => c.emit(&r, false),
                 }
-                shard.stats.borrow_mut().record_rejected(None);
                 c.closing = true;
                 break;
             }
@@ -347,14 +344,13 @@ fn process_input(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
                     Some(s) => Reply::arity(s.name),
                     None => commands::unknown_command(&args),
                 };
-                shard
-                    .stats
-                    .borrow_mut()
-                    .record_rejected(found.map(|s| s.name));
-                c.client.tx.refused();
                 if let Reply::Error(e) = &r {
-                    shard.stats.borrow_mut().record_error(e);
+                    shard
+                        .stats
+                        .borrow_mut()
+                        .record_rejected(found.map(|s| s.name), e);
                 }
+                c.client.tx.refused();
                 let suppress = c.client.suppress(skipped);
                 match &mut batch {
                     Some(b) => b.push_reply(r, suppress),
@@ -382,8 +378,10 @@ fn process_input(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
         if crate::commands::server::auth_required(&c.client, spec.name) {
             let suppress = c.client.suppress(skipped);
             let r = Reply::err("NOAUTH Authentication required.");
-            shard.stats.borrow_mut().record_rejected(Some(spec.name));
-            shard.stats.borrow_mut().record_error("NOAUTH");
+            shard
+                .stats
+                .borrow_mut()
+                .record_rejected(Some(spec.name), "NOAUTH");
             c.client.tx.refused();
             match &mut batch {
                 Some(b) => b.push_reply(r, suppress),
@@ -403,7 +401,9 @@ fn process_input(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
             }
             Err(crate::acl::gate::Refused::Denied(r, _)) => {
                 let suppress = c.client.suppress(skipped);
-                shard.stats.borrow_mut().record_rejected(Some(spec.name));
+                if let Reply::Error(e) = &r {
+                    shard.stats.borrow_mut().record_rejected(Some(spec.name), e);
+                }
                 c.client.tx.refused();
                 match &mut batch {
                     Some(b) => b.push_reply(r, suppress),
@@ -425,6 +425,9 @@ fn process_input(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
             let r = match refused {
                 Some(err) => {
                     c.client.tx.refused();
+                    if let Reply::Error(e) = &err {
+                        shard.stats.borrow_mut().record_rejected(Some(spec.name), e);
+                    }
                     err
                 }
                 None => c.client.tx.queue(args),
@@ -437,7 +440,9 @@ fn process_input(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
         }
         if let Some(r) = commands::pubsub::refused_in_subscribed_mode(c, spec, &args) {
             let suppress = c.client.suppress(skipped);
-            shard.stats.borrow_mut().record_rejected(Some(spec.name));
+            if let Reply::Error(e) = &r {
+                shard.stats.borrow_mut().record_rejected(Some(spec.name), e);
+            }
             match &mut batch {
                 Some(b) => b.push_reply(r, suppress),
                 None => c.emit(&r, suppress),

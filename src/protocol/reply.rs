@@ -15,6 +15,10 @@ pub enum Reply {
     Simple(Cow<'static, str>),
     /// `-text`: the full text, code included ("ERR syntax error", "WRONGTYPE ...").
     Error(Cow<'static, str>),
+    /// An error already counted in the error statistics: a script passing on the error of a
+    /// command it ran (Redis's ERR_REPLY_FLAG_NO_STATS_UPDATE). Written as `Error`; it makes
+    /// its command a failed call without counting the error twice.
+    CountedError(Cow<'static, str>),
     Int(i64),
     Bulk(Bytes),
     /// Null bulk string (`$-1` / `_`).
@@ -83,7 +87,7 @@ impl Reply {
         Reply::Bulk(Bytes::copy_from_slice(s.as_bytes()))
     }
     pub fn is_error(&self) -> bool {
-        matches!(self, Reply::Error(_))
+        matches!(self, Reply::Error(_) | Reply::CountedError(_))
     }
     /// Bulk string or nil for an optional value.
     pub fn opt_bulk(v: Option<Bytes>) -> Reply {
@@ -94,7 +98,7 @@ impl Reply {
     pub fn encode(&self, out: &mut BytesMut, resp3: bool) {
         match self {
             Reply::Simple(s) => line(out, b'+', s.as_bytes()),
-            Reply::Error(s) => {
+            Reply::Error(s) | Reply::CountedError(s) => {
                 out.put_u8(b'-');
                 // An error must stay on one line whatever a message holds.
                 for &c in s.as_bytes() {

@@ -509,16 +509,19 @@ impl Caller for LocalCaller {
             Kind::Conn => {
                 let db = self.db;
                 let ndb = sh.store.borrow().dbs.len();
-                return conn_command(sh.n == 1, ndb, spec, &args, &mut self.db, || {
+                let start = crate::util::clock::ticks();
+                let r = conn_command(sh.n == 1, ndb, spec, &args, &mut self.db, || {
                     sh.store.borrow().dbs[db].len() as i64
                 });
+                ran(sh, spec, &args, start, &r);
+                return r;
             }
         };
         if sh.n > 1 {
             for i in spec.key_indexes(&args) {
                 let Some(k) = args.get(i) else { continue };
                 if !self.declared || routing::key_shard(k, sh.n) != sh.id {
-                    return Reply::err(NON_LOCAL);
+                    return refuse(sh, spec, NON_LOCAL);
                 }
                 // An undeclared key of this shard held by a multi-shard command: using it
                 // would see (or make) a half-done state.
@@ -526,13 +529,32 @@ impl Caller for LocalCaller {
                     let w = locks::want_of(self.db, spec, std::slice::from_ref(k));
                     let l = sh.locks.borrow();
                     if !l.idle() && l.blocks(&w) {
-                        return Reply::err(NON_LOCAL);
+                        drop(l);
+                        return refuse(sh, spec, NON_LOCAL);
                     }
                 }
             }
         }
         sh.exec(self.db, spec, h, &args, self.now)
     }
+
+    fn refused(&mut self, name: Option<&'static str>, err: &str) {
+        self.sh.stats.borrow_mut().record_rejected(name, err);
+    }
+}
+
+/// Count a keyless command a script ran, as a client's would be (keyed ones are counted by
+/// `Shard::exec`, on their shard).
+fn ran(sh: &Shard, spec: &'static CommandSpec, args: &[Bytes], start: u64, r: &Reply) {
+    crate::observe::done(sh, spec, args, start, r, &|| {
+        sh.observe.client.borrow().clone()
+    });
+}
+
+/// Refuse a command of a script, counted as Redis's scriptCall counts a refusal.
+fn refuse(sh: &Shard, spec: &'static CommandSpec, err: &'static str) -> Reply {
+    sh.stats.borrow_mut().record_rejected(Some(spec.name), err);
+    Reply::err(err)
 }
 
 /// The keyless server commands a script may run. `whole`: the script has the keyspace to
@@ -588,6 +610,8 @@ enum Req {
         db: usize,
         back: std::sync::mpsc::SyncSender<Reply>,
     },
+    /// A command the script may not run (see `Caller::refused`).
+    Refused(Option<&'static str>, String),
     Done(Reply),
 }
 
@@ -651,6 +675,7 @@ async fn run_across(shard: &Rc<Shard>, job: Job, whole: bool, in_exec: bool) -> 
                 let r = remote_call(shard, whole, &declared, spec, args, db, allow_oom).await;
                 let _ = back.send(r);
             }
+            Req::Refused(name, err) => shard.stats.borrow_mut().record_rejected(name, &err),
             Req::Done(r) => {
                 result = r;
                 break;
@@ -737,11 +762,11 @@ struct RemoteCaller {
 
 impl Caller for RemoteCaller {
     fn call(&mut self, spec: &'static CommandSpec, args: Vec<Bytes>) -> Reply {
+        // SELECT runs here for the db it sets, and on the coordinator too, counted there.
         if spec.name == "select" {
             let mut db = self.db;
-            let r = conn_command(false, self.ndb, spec, &args, &mut db, || 0);
+            let _ = conn_command(false, self.ndb, spec, &args, &mut db, || 0);
             self.db = db;
-            return r;
         }
         let (back, answer) = std::sync::mpsc::sync_channel(1);
         let req = Req::Call {
@@ -763,6 +788,10 @@ impl Caller for RemoteCaller {
         }
         answer.recv().unwrap_or_else(|_| Reply::err(GONE))
     }
+
+    fn refused(&mut self, name: Option<&'static str>, err: &str) {
+        let _ = self.tx.unbounded_send(Req::Refused(name, err.to_string()));
+    }
 }
 
 /// One command of a multi-shard script, run by the coordinator on the shard(s) of its keys.
@@ -775,17 +804,21 @@ async fn remote_call(
     db: usize,
     allow_oom: bool,
 ) -> Reply {
+    let start = crate::util::clock::ticks();
     let h = match spec.kind {
         Kind::Keyed(h) | Kind::Split(h, _) | Kind::Coordinated(h) => h,
-        Kind::Conn if whole && spec.name == "dbsize" => {
-            let counts = shard
-                .broadcast(move |sh| sh.store.borrow().dbs[db].len() as i64)
-                .await;
-            return Reply::Int(counts.into_iter().flatten().sum());
-        }
         Kind::Conn => {
-            let ndb = shard.store.borrow().dbs.len();
-            return conn_command(false, ndb, spec, &args, &mut db.clone(), || 0);
+            let r = if whole && spec.name == "dbsize" {
+                let counts = shard
+                    .broadcast(move |sh| sh.store.borrow().dbs[db].len() as i64)
+                    .await;
+                Reply::Int(counts.into_iter().flatten().sum())
+            } else {
+                let ndb = shard.store.borrow().dbs.len();
+                conn_command(false, ndb, spec, &args, &mut db.clone(), || 0)
+            };
+            ran(shard, spec, &args, start, &r);
+            return r;
         }
     };
     let idx = spec.key_indexes(&args);
@@ -794,7 +827,7 @@ async fn remote_call(
     for &i in &idx {
         let Some(k) = args.get(i) else { continue };
         if !whole && !declared.contains(k) {
-            return Reply::err(NON_LOCAL);
+            return refuse(shard, spec, NON_LOCAL);
         }
         let o = routing::key_shard(k, shard.n);
         match owner {
@@ -804,11 +837,13 @@ async fn remote_call(
         }
     }
     if spans {
-        return crate::shard::coordinator::run_locked(shard, db, spec, &args).await;
+        let r = crate::shard::coordinator::run_locked(shard, db, spec, &args).await;
+        ran(shard, spec, &args, start, &r);
+        return r;
     }
     let Some(t) = owner else {
         // A keyless keyed command (none in practice): refuse rather than guess a shard.
-        return Reply::err(NON_LOCAL);
+        return refuse(shard, spec, NON_LOCAL);
     };
     shard
         .call(t, move |sh| {

@@ -17,8 +17,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// Runs the commands of one script run.
+/// Runs a script's commands where their keys live. Every error reply it gives has been counted
+/// (command and error statistics), as has every refusal passed to `refused`.
 pub trait Caller {
     fn call(&mut self, spec: &'static CommandSpec, args: Vec<Bytes>) -> Reply;
+    /// Count a command (`name`, if known) the script may not run, refused with `err`.
+    fn refused(&mut self, name: Option<&'static str>, err: &str);
 }
 
 /// The state of the run in progress on this thread.
@@ -183,6 +187,26 @@ fn err_table(lua: &Lua, text: &str) -> mlua::Result<Value> {
     let t = lua.create_table()?;
     t.raw_set("err", text)?;
     Ok(Value::Table(t))
+}
+
+/// The field Redis sets in the error table of a command's error, counted when the command
+/// failed: the script's reply passing it on is not counted again.
+const COUNTED: &str = "ignore_error_stats_update";
+
+/// A command's error as `redis.call`/`pcall` see it (already counted).
+fn counted_err_table(lua: &Lua, text: &str) -> mlua::Result<Value> {
+    let t = lua.create_table()?;
+    t.raw_set("err", text)?;
+    t.raw_set(COUNTED, true)?;
+    Ok(Value::Table(t))
+}
+
+/// The reply for an error table's text: counted again unless it carries `COUNTED`.
+fn table_error(t: &Table, text: String) -> Reply {
+    match t.raw_get::<Value>(COUNTED) {
+        Ok(Value::Boolean(true)) => Reply::CountedError(text.into()),
+        _ => Reply::err(text),
+    }
 }
 
 /// Redis's luaPushErrorBuff: "-CODE msg" keeps its code, a bare message gets "ERR".
@@ -353,6 +377,9 @@ impl Vm {
 
     pub fn flush(&mut self) {
         self.scripts.clear();
+        // Redis starts a new Lua state here, so the memory the scripts left goes with them; this
+        // VM also holds the FUNCTION libraries, so it stays and collects instead.
+        let _ = self.lua.gc_collect();
     }
 
     /// Run EVAL script `sha` (compiled) with KEYS and ARGV.
@@ -471,12 +498,11 @@ impl Vm {
                     Ok(Value::String(s)) => Some(s.to_string_lossy()),
                     _ => None,
                 };
-                match (src, line) {
-                    (Some(s), Some(l)) => {
-                        Reply::err(format!("{msg} script: {funcname}, on {s}:{l}."))
-                    }
-                    _ => Reply::err(msg),
-                }
+                let text = match (src, line) {
+                    (Some(s), Some(l)) => format!("{msg} script: {funcname}, on {s}:{l}."),
+                    _ => msg,
+                };
+                table_error(t, text)
             }
             other => {
                 let msg = match other {
@@ -835,41 +861,59 @@ fn raw_call(lua: &Lua, packed: Table) -> mlua::Result<(bool, Value)> {
     }
     let reply = RUN.with(|r| {
         let mut r = r.borrow_mut();
-        let Some(run) = r.as_mut() else {
-            return Reply::err(
-                "ERR redis.call/pcall can only be called inside a script invocation",
-            );
-        };
-        let spec = match commands::lookup(&argv[0]) {
-            Some(s) if s.arity_ok(argv.len()) => commands::sort::for_script(s),
-            Some(_) => {
-                return Reply::err("ERR Wrong number of args calling Redis command from script")
+        let run = r.as_mut()?;
+        let spec = match allowed(run.read_only, &argv) {
+            Ok(spec) => spec,
+            Err((name, e)) => {
+                run.caller.refused(name, &e);
+                return Some(Reply::Error(e.into()));
             }
-            None => return Reply::err("ERR Unknown Redis command called from script"),
         };
-        let denied = spec.has_flag("noscript") || NOSCRIPT_BLOCKING.contains(&spec.name);
-        if denied && !super::deny_disabled() {
-            return Reply::err("ERR This Redis command is not allowed from script");
-        }
-        if crate::commands::stream::blocks(spec, &argv) {
-            return Reply::err(format!(
-                "ERR {} command is not allowed with BLOCK option from scripts",
-                String::from_utf8_lossy(&argv[0])
-            ));
-        }
-        let write = spec.is_write() || spec.has_flag("may_replicate");
-        if run.read_only && write {
-            return Reply::err("ERR Write commands are not allowed from read-only scripts.");
-        }
         if spec.is_write() {
             run.wrote = true;
         }
-        run.caller.call(spec, argv)
+        Some(run.caller.call(spec, argv))
     });
+    let Some(reply) = reply else {
+        let e = "ERR redis.call/pcall can only be called inside a script invocation";
+        return Ok((false, err_table(lua, e)?));
+    };
     match reply {
-        Reply::Error(e) => Ok((false, err_table(lua, &e)?)),
+        // Counted as the command failed or was refused (Redis's scriptCall).
+        Reply::Error(e) | Reply::CountedError(e) => Ok((false, counted_err_table(lua, &e)?)),
         r => Ok((true, to_lua(lua, &r)?)),
     }
+}
+
+/// The command a script may run with `argv`, or why not (and the command's name, if known).
+fn allowed(
+    read_only: bool,
+    argv: &[Bytes],
+) -> Result<&'static CommandSpec, (Option<&'static str>, String)> {
+    let spec = match commands::lookup(&argv[0]) {
+        Some(s) if s.arity_ok(argv.len()) => commands::sort::for_script(s),
+        Some(s) => {
+            let e = "ERR Wrong number of args calling Redis command from script";
+            return Err((Some(s.name), e.into()));
+        }
+        None => return Err((None, "ERR Unknown Redis command called from script".into())),
+    };
+    let refuse = |e: String| Err((Some(spec.name), e));
+    let denied = spec.has_flag("noscript") || NOSCRIPT_BLOCKING.contains(&spec.name);
+    if denied && !super::deny_disabled() {
+        return refuse("ERR This Redis command is not allowed from script".into());
+    }
+    if crate::commands::stream::blocks(spec, argv) {
+        return refuse(format!(
+            "ERR {} command is not allowed with BLOCK option from scripts",
+            String::from_utf8_lossy(&argv[0])
+        ));
+    }
+    let write = spec.is_write() || spec.has_flag("may_replicate");
+    if read_only && write {
+        return refuse("ERR Write commands are not allowed from read-only scripts.".into());
+    }
+    Ok(spec)
 }
 
 /// A command's reply as Lua sees it (RESP2 rules, as Redis's redisProtocolToLuaType).
@@ -880,7 +924,7 @@ pub fn to_lua(lua: &Lua, r: &Reply) -> mlua::Result<Value> {
             t.raw_set("ok", s.as_ref())?;
             Value::Table(t)
         }
-        Reply::Error(e) => err_table(lua, e)?,
+        Reply::Error(e) | Reply::CountedError(e) => err_table(lua, e)?,
         Reply::Int(i) => Value::Integer(*i),
         Reply::Bulk(b) | Reply::Verbatim(b) | Reply::DoubleText(b) => {
             Value::String(lua.create_string(b)?)
@@ -942,7 +986,7 @@ fn from_lua_at(v: &Value, depth: usize) -> Reply {
         Value::Number(n) => Reply::Int(*n as i64),
         Value::Table(t) => {
             if let Ok(Value::String(e)) = t.raw_get::<Value>("err") {
-                return Reply::err(e.to_string_lossy());
+                return table_error(t, e.to_string_lossy());
             }
             if let Ok(Value::String(s)) = t.raw_get::<Value>("ok") {
                 return Reply::Simple(s.to_string_lossy().replace(['\r', '\n'], " ").into());

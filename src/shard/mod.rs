@@ -401,12 +401,16 @@ impl Shard {
         args: &[Bytes],
         now: u64,
     ) -> Reply {
-        if self.aof_failed.get() && spec.is_write() {
-            return misconf(self);
-        }
-        if let Some(oom) = crate::memory::evict::before_command(self, spec) {
-            self.stats.borrow_mut().record_rejected(Some(spec.name));
-            return oom;
+        let refused = if self.aof_failed.get() && spec.is_write() {
+            Some(misconf(self))
+        } else {
+            crate::memory::evict::before_command(self, spec)
+        };
+        if let Some(r) = refused {
+            if let Reply::Error(e) = &r {
+                self.stats.borrow_mut().record_rejected(Some(spec.name), e);
+            }
+            return r;
         }
         let start = crate::util::clock::ticks();
         let reply = run_guarded(spec.name, || {

@@ -546,6 +546,11 @@ pub fn parse_info(info: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// One section of `INFO`, as text.
+pub fn info(c: &mut redis::Connection, section: &str) -> String {
+    qt(c, &["INFO", section])
+}
+
 /// Returns one field of an `INFO` reply.
 pub fn info_field(info: &str, field: &str) -> Option<String> {
     parse_info(info)
