@@ -265,6 +265,12 @@ fn prefetch_input(shard: &Shard, c: &super::conn::Conn) {
     // (no pipeline) or a pipeline on one hot key (LPUSH list …) has nothing to overlap.
     let mut first: Option<&[u8]> = None;
     let mut overlapping = false;
+    let mut ahead = crate::store::db::Prefetch::default();
+    let mut take = |k| {
+        if mine(k) {
+            ahead.key(db, k);
+        }
+    };
     crate::protocol::peek::second_args(&c.rbuf, PREFETCH_ARGS, |k| {
         match first {
             None => {
@@ -276,17 +282,14 @@ fn prefetch_input(shard: &Shard, c: &super::conn::Conn) {
                     return false;
                 }
                 overlapping = true;
-                if mine(f) {
-                    db.prefetch(f);
-                }
+                take(f);
             }
             Some(_) => {}
         }
-        if mine(k) {
-            db.prefetch(k);
-        }
+        take(k);
         true
     });
+    ahead.values();
 }
 
 fn process_input(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
@@ -724,14 +727,16 @@ fn prefetch_remote(sh: &Shard, cmds: &std::collections::VecDeque<Remote>) {
     let Ok(store) = sh.store.try_borrow() else {
         return;
     };
+    let mut ahead = crate::store::db::Prefetch::default();
     for r in cmds.iter().take(PREFETCH_AHEAD) {
         if r.spec.keys.first != 1 {
             continue;
         }
         if let (Some(db), Some(k)) = (store.dbs.get(r.db), r.args.get(1)) {
-            db.prefetch(k);
+            ahead.key(db, k);
         }
     }
+    ahead.values();
 }
 
 /// Run a keyed command on its owner (this shard or another), once its keys are unlocked.

@@ -312,9 +312,11 @@ impl Ctx<'_> {
             return;
         }
         let db = &self.store.dbs[self.db];
+        let mut ahead = db::Prefetch::default();
         for k in args.iter().step_by(step.max(1)) {
-            db.prefetch(k);
+            ahead.key(db, k);
         }
+        ahead.values();
     }
 
     /// Delete the key if its TTL has passed. Returns true if it was deleted.

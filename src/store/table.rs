@@ -226,16 +226,20 @@ impl<T: Keyed> Table<T> {
     /// Bring the index entries and slot `key` would be found at into the cache, ahead of a
     /// lookup: run over the next requests of a pipeline, the cache misses of their lookups
     /// overlap instead of coming one after the other as each request runs.
+    /// Returns the first candidate position (almost always the key's, if it is here) for
+    /// `candidate` to look at once the slot is in.
     #[inline]
-    pub fn prefetch(&self, key: &[u8]) {
+    pub fn prefetch(&self, key: &[u8]) -> Option<u32> {
         let h = Self::hash(&self.hasher, key);
         let slots = &self.slots;
+        let mut first = None;
         // An `eq` that asks for the candidate's slot without waiting for it and declines: the
         // probe reads the control bytes and positions the real lookup will read (those loads do
         // wait), and stops at the group's end. The slot itself is only a prefetch hint, so the
         // probes of the next requests overlap its miss instead of queueing behind it.
         let _ = self.index.find(h, |&i| {
             if let Some(x) = slots.get(i as usize) {
+                first.get_or_insert(i);
                 let p = x as *const T as *const u8;
                 crate::util::hint::prefetch(p);
                 if std::mem::size_of::<T>() > 64 {
@@ -244,6 +248,14 @@ impl<T: Keyed> Table<T> {
             }
             false
         });
+        first
+    }
+
+    /// The item at position `i` (a `prefetch` candidate, most likely the key's: good enough
+    /// for a prefetch, which is all it is for).
+    #[inline]
+    pub fn candidate(&self, i: u32) -> Option<&T> {
+        self.slots.get(i as usize)
     }
 
     /// The hash of the key at position `i`.

@@ -96,6 +96,15 @@ pub fn share_or_copy(b: &bytes::Bytes) -> bytes::Bytes {
 }
 
 impl Value {
+    /// Ask for the memory a read of this value starts with, where it is not in the slot itself
+    /// (a heap string's bytes).
+    #[inline]
+    pub fn prefetch(&self) {
+        if let Value::Str(Str::Heap(b)) = self {
+            crate::util::hint::prefetch(b.as_ptr());
+        }
+    }
+
     /// A string value holding a copy of `b` (never a slice that would pin a network buffer).
     #[inline]
     pub fn str(b: &[u8]) -> Value {
