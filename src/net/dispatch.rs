@@ -265,7 +265,7 @@ fn prefetch_input(shard: &Shard, c: &super::conn::Conn) {
     // (no pipeline) or a pipeline on one hot key (LPUSH list …) has nothing to overlap.
     let mut first: Option<&[u8]> = None;
     let mut overlapping = false;
-    let mut ahead = crate::store::db::Prefetch::default();
+    let mut ahead = crate::store::prefetch::Prefetch::default();
     let mut take = |k| {
         if mine(k) {
             ahead.key(db, k);
@@ -289,7 +289,7 @@ fn prefetch_input(shard: &Shard, c: &super::conn::Conn) {
         take(k);
         true
     });
-    ahead.values();
+    ahead.finish();
 }
 
 fn process_input(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
@@ -727,7 +727,7 @@ fn prefetch_remote(sh: &Shard, cmds: &std::collections::VecDeque<Remote>) {
     let Ok(store) = sh.store.try_borrow() else {
         return;
     };
-    let mut ahead = crate::store::db::Prefetch::default();
+    let mut ahead = crate::store::prefetch::Prefetch::default();
     for r in cmds.iter().take(PREFETCH_AHEAD) {
         if r.spec.keys.first != 1 {
             continue;
@@ -736,7 +736,7 @@ fn prefetch_remote(sh: &Shard, cmds: &std::collections::VecDeque<Remote>) {
             ahead.key(db, k);
         }
     }
-    ahead.values();
+    ahead.finish();
 }
 
 /// Run a keyed command on its owner (this shard or another), once its keys are unlocked.

@@ -1,6 +1,6 @@
 //! A look ahead at the requests waiting in a read buffer, without parsing them: the first
 //! argument after the command name of each complete RESP multibulk request, so that the
-//! keyspace can prefetch where those keys live before the requests run (`Db::prefetch`).
+//! keyspace can prefetch where those keys live before the requests run (`store::prefetch`).
 //!
 //! Advisory only: anything unexpected (inline requests, a partial request, a malformed one)
 //! ends the look ahead, and the real parser decides what the bytes mean.

@@ -337,16 +337,27 @@ impl Db {
         true
     }
 
-    /// See `Table::prefetch`; returns where to look for `prefetch_value`.
+    /// The prefetch stages of a lookup of the key whose hash (`key_hash`) is `h`: see
+    /// `store::prefetch`.
     #[inline]
-    pub fn prefetch(&self, key: &[u8]) -> Option<u32> {
-        self.map.prefetch(key)
+    pub fn key_hash(&self, key: &[u8]) -> u64 {
+        self.map.hash_of(key)
     }
 
-    /// Prefetch what the value at `candidate` (from `prefetch`, once that slot is likely in)
-    /// points to. Not checked to be the key's: a wrong guess costs a useless load, nothing else.
     #[inline]
-    fn prefetch_value(&self, candidate: u32) {
+    pub fn prefetch_home(&self, h: u64) {
+        self.map.prefetch_home(h);
+    }
+
+    #[inline]
+    pub fn prefetch_slot(&self, h: u64) -> Option<u32> {
+        self.map.prefetch_slot(h)
+    }
+
+    /// Prefetch what the value at `candidate` (from `prefetch_slot`, once that slot is likely
+    /// in) points to. Not checked to be the key's: a wrong guess costs a useless load.
+    #[inline]
+    pub fn prefetch_value(&self, candidate: u32) {
         if let Some((_, e)) = self.map.candidate(candidate) {
             e.value.prefetch();
         }
@@ -601,47 +612,6 @@ mod tests {
             let (_, o) = db.snapshot_take().unwrap_or_default();
             db.snapshot_end();
             proptest::prop_assert_eq!(replay(&o), now);
-        }
-    }
-}
-
-/// Keys whose lookups are about to run, prefetched in two stages: `key` starts loading each
-/// one's index entries and slot; `values`, once those are likely in, what the slots point to (a
-/// string's bytes past the inline size live in an allocation of their own: the miss GET's copy
-/// of them stalled on, a fifth of its time at -P 16, and SET's drop of the old value).
-#[derive(Default)]
-pub struct Prefetch<'a> {
-    found: [Option<(&'a Db, u32)>; PREFETCH_VALUES],
-    n: usize,
-}
-
-/// Keys whose values one `Prefetch` asks for (a pipeline's worth; more keys get the first
-/// stage only).
-const PREFETCH_VALUES: usize = 16;
-
-/// How many keys behind the first stage the second follows.
-const LAG: usize = 4;
-
-impl<'a> Prefetch<'a> {
-    #[inline]
-    pub fn key(&mut self, db: &'a Db, key: &'a [u8]) {
-        let Some(at) = db.prefetch(key) else { return };
-        if let Some(slot) = self.found.get_mut(self.n) {
-            *slot = Some((db, at));
-            self.n += 1;
-            // The slot asked for `LAG` keys ago has most likely come in by now.
-            if let Some(Some((db, at))) = self.n.checked_sub(LAG + 1).map(|i| self.found[i]) {
-                db.prefetch_value(at);
-            }
-        }
-    }
-
-    /// The second stage for the keys `key` has not done it for yet.
-    #[inline]
-    pub fn values(self) {
-        let from = self.n.saturating_sub(LAG);
-        for (db, at) in self.found[from..self.n].iter().flatten() {
-            db.prefetch_value(*at);
         }
     }
 }

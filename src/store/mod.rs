@@ -9,6 +9,7 @@ pub mod key;
 pub mod list;
 pub mod notify;
 pub mod pack;
+pub mod prefetch;
 pub mod set;
 pub mod stream;
 pub mod string;
@@ -312,11 +313,11 @@ impl Ctx<'_> {
             return;
         }
         let db = &self.store.dbs[self.db];
-        let mut ahead = db::Prefetch::default();
+        let mut ahead = prefetch::Prefetch::default();
         for k in args.iter().step_by(step.max(1)) {
             ahead.key(db, k);
         }
-        ahead.values();
+        ahead.finish();
     }
 
     /// Delete the key if its TTL has passed. Returns true if it was deleted.

@@ -223,20 +223,49 @@ impl<T: Keyed> Table<T> {
         }
     }
 
-    /// Bring the index entries and slot `key` would be found at into the cache, ahead of a
-    /// lookup: run over the next requests of a pipeline, the cache misses of their lookups
-    /// overlap instead of coming one after the other as each request runs.
-    /// Returns the first candidate position (almost always the key's, if it is here) for
-    /// `candidate` to look at once the slot is in.
+    /// `key`'s hash, for the prefetch stages below.
     #[inline]
-    pub fn prefetch(&self, key: &[u8]) -> Option<u32> {
-        let h = Self::hash(&self.hasher, key);
+    pub fn hash_of(&self, key: &[u8]) -> u64 {
+        Self::hash(&self.hasher, key)
+    }
+
+    /// First prefetch stage: start loading the control bytes and the position entries of the
+    /// index group where a probe for `h` starts, without reading anything. Their addresses come
+    /// from hashbrown's layout (the control bytes follow the buckets, bucket `i`'s entry ends
+    /// where `i - 1`'s starts, counting down from the control bytes; a probe starts at bucket
+    /// `h & (buckets - 1)`), found from any occupied bucket's address: a guess that is never
+    /// dereferenced, so a layout change would cost only the gain (the test
+    /// `index_home_addresses_follow_hashbrowns_layout` checks it still holds).
+    #[inline]
+    pub fn prefetch_home(&self, h: u64) {
+        if let Some((ctrl, entry)) = self.home(h) {
+            crate::util::hint::prefetch(ctrl);
+            crate::util::hint::prefetch(entry);
+        }
+    }
+
+    /// The guessed addresses of `h`'s home control byte and position entry (see
+    /// `prefetch_home`).
+    #[inline]
+    fn home(&self, h: u64) -> Option<(*const u8, *const u8)> {
+        let size = std::mem::size_of::<u32>();
+        let j = self.index.iter_buckets().next()?;
+        let at_j = self.index.get_bucket(j)? as *const u32 as *const u8;
+        let ctrl = at_j.wrapping_add((j + 1) * size);
+        let pos = (h as usize) & (self.index.num_buckets() - 1);
+        Some((ctrl.wrapping_add(pos), ctrl.wrapping_sub((pos + 1) * size)))
+    }
+
+    /// Second stage: probe the index for `h` (its group likely in after `prefetch_home`) and
+    /// ask for the candidate slots without waiting for them. Returns the first candidate's
+    /// position (almost always the key's, if it is here) for `candidate`.
+    #[inline]
+    pub fn prefetch_slot(&self, h: u64) -> Option<u32> {
         let slots = &self.slots;
         let mut first = None;
-        // An `eq` that asks for the candidate's slot without waiting for it and declines: the
-        // probe reads the control bytes and positions the real lookup will read (those loads do
-        // wait), and stops at the group's end. The slot itself is only a prefetch hint, so the
-        // probes of the next requests overlap its miss instead of queueing behind it.
+        // An `eq` that asks for the candidate's slot and declines: the probe reads the control
+        // bytes and positions the real lookup will read and stops at the group's end. The slot
+        // itself is only a prefetch hint, so the next probes overlap its miss.
         let _ = self.index.find(h, |&i| {
             if let Some(x) = slots.get(i as usize) {
                 first.get_or_insert(i);
@@ -251,7 +280,7 @@ impl<T: Keyed> Table<T> {
         first
     }
 
-    /// The item at position `i` (a `prefetch` candidate, most likely the key's: good enough
+    /// The item at position `i` (a `prefetch_slot` candidate, most likely the key's: good enough
     /// for a prefetch, which is all it is for).
     #[inline]
     pub fn candidate(&self, i: u32) -> Option<&T> {
@@ -516,6 +545,57 @@ mod tests {
 
     fn e(v: &str) -> Entry {
         Entry::new(Value::str(v.as_bytes()))
+    }
+
+    #[test]
+    fn index_home_addresses_follow_hashbrowns_layout() {
+        let mut m: Table<Key> = Table::default();
+        let n = 20_000usize;
+        for i in 0..n {
+            let k = format!("key:{i}");
+            m.find_or_insert(k.as_bytes(), || Key::new(k.as_bytes()));
+        }
+        // Let any incremental growth finish: `home` guesses for the current index only.
+        while m.old.is_some() {
+            m.rehash_step(4096);
+        }
+        let buckets = m.index.num_buckets();
+        let mut at_home = 0;
+        for i in 0..n {
+            let k = format!("key:{i}");
+            let h = m.hash_of(k.as_bytes());
+            let Some((ctrl, entry)) = m.home(h) else {
+                panic!("no home for an occupied index")
+            };
+            let pos = (h as usize) & (buckets - 1);
+            let b = m
+                .index
+                .find_bucket_index(h, |&p| {
+                    m.slots
+                        .get(p as usize)
+                        .is_some_and(|x| x.key() == k.as_bytes())
+                })
+                .expect("the key is in the index");
+            // Bucket `b`'s entry is where the layout puts it, counted from the guessed home.
+            let real = m.index.get_bucket(b).expect("occupied") as *const u32 as *const u8;
+            let size = std::mem::size_of::<u32>() as isize;
+            assert_eq!(
+                real,
+                entry.wrapping_offset((pos as isize - b as isize) * size)
+            );
+            assert_eq!(
+                ctrl.wrapping_sub(pos).wrapping_sub((b + 1) * size as usize),
+                real
+            );
+            // Most keys sit in the group their probe starts at.
+            if (b + buckets - pos) % buckets < 16 {
+                at_home += 1;
+            }
+        }
+        assert!(
+            at_home * 10 > n * 9,
+            "only {at_home} of {n} keys in their home group"
+        );
     }
 
     #[test]
