@@ -16,7 +16,6 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-/// Runs the commands of one script run.
 /// Runs a script's commands where their keys live. Every error reply it gives has been counted
 /// (command and error statistics), as has every refusal passed to `refused`.
 pub trait Caller {
