@@ -1068,3 +1068,54 @@ fn info_counts_stream_waiters() {
         assert_no_waiters(&mut admin);
     });
 }
+
+/// Redis's suite's way (stream-cgroups "Blocking XREADGROUP: key deleted" and the like): a new
+/// connection (one round trip done, as the suite's deferring client does) sends the blocking
+/// read and another, without waiting, deletes or replaces the stream. On several shards the
+/// deletion can reach the key's shard before the read that came in first (through another
+/// shard); the read is still answered as if it had been waiting.
+#[test]
+fn a_read_sent_before_its_stream_went_is_answered_as_a_waiter() {
+    both(|s| {
+        let mut r = s.raw();
+        for round in 0..30 {
+            let key = format!("gone:{round}");
+            let k = key.as_bytes();
+            r.roundtrip(&[b"XADD", k, b"666", b"f", b"v"]);
+            r.roundtrip(&[b"XGROUP", b"CREATE", k, b"g", b"$"]);
+            let mut rd = s.raw();
+            rd.roundtrip(&[b"PING"]);
+            rd.send_cmd(&[
+                b"XREADGROUP",
+                b"GROUP",
+                b"g",
+                b"c",
+                b"BLOCK",
+                b"0",
+                b"STREAMS",
+                k,
+                b">",
+            ]);
+            if round % 2 == 0 {
+                r.roundtrip(&[b"DEL", k]);
+            } else {
+                r.roundtrip(&[b"SET", k, b"val1"]);
+            }
+            let got = rd.read_reply_str();
+            assert_eq!(got, format!("-{NOKEY_BLOCKED}\r\n"), "round {round}");
+        }
+        for round in 0..30 {
+            let key = format!("changed:{round}");
+            let k = key.as_bytes();
+            r.roundtrip(&[b"XADD", k, b"666", b"f", b"v"]);
+            let mut rd = s.raw();
+            rd.roundtrip(&[b"PING"]);
+            rd.send_cmd(&[b"XREAD", b"BLOCK", b"0", b"STREAMS", k, b"$"]);
+            r.roundtrip(&[b"SET", k, b"val1"]);
+            r.roundtrip(&[b"DEL", k]);
+            r.roundtrip(&[b"XADD", k, b"667", b"f", b"v"]);
+            let got = rd.read_reply_str();
+            assert!(got.contains("667-0"), "round {round}: {got}");
+        }
+    });
+}

@@ -841,6 +841,29 @@ pub fn read_check(
     Ok(ReadFrom::After(parse_strict(id_arg, 0)?))
 }
 
+/// `read_check`'s answer for a blocking read of a key whose stream went away (`gone`) after the
+/// command reached the server: what it would have been, had it been waiting then. XREADGROUP
+/// `>` refused (stream or group gone, another type there) reads new entries and goes on to
+/// block, where it is told the stream or group is gone as a waiter is (`blocked_serve`); XREAD
+/// reads after the gone stream's last ID (for `$`), or after its own ID where another type is
+/// there now (a waiter waits on through that).
+pub fn read_late(
+    r: &ReadArgs,
+    id_arg: &[u8],
+    checked: Result<ReadFrom, Reply>,
+    gone: &crate::store::stream::Gone,
+) -> Result<ReadFrom, Reply> {
+    match (&r.group, checked) {
+        (Some((g, _)), Err(e)) => match id_arg == b">" && gone.groups.contains(g) {
+            true => Ok(ReadFrom::New),
+            false => Err(e),
+        },
+        (None, _) if id_arg == b"$" => Ok(ReadFrom::After(gone.last_id)),
+        (None, Err(_)) => parse_strict(id_arg, 0).map(ReadFrom::After),
+        (_, checked) => checked,
+    }
+}
+
 /// Whether `s` has entries past `after` for a reader: for a command that reads now, entries
 /// it holds; for a client blocked on it, past its last ID (what Redis compares when serving
 /// blocked clients, so entries deleted since can serve an empty reply, as in Redis).

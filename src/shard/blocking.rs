@@ -592,8 +592,17 @@ pub async fn run(
     args: &[Bytes],
 ) -> Reply {
     let db = conn.borrow().client.db;
+    // When it reached the server (a retry after a lost move queues anew, behind later ones).
+    let mut at = {
+        let mut c = conn.borrow_mut();
+        let at = c.rx_ns.unwrap_or_else(crate::util::now_ns);
+        if shard.net.borrow().stamped {
+            c.stamp_always();
+        }
+        at
+    };
     let parsed = if matches!(spec.name, "xread" | "xreadgroup") {
-        stream_prepare(shard, db, args).await
+        stream_prepare(shard, db, args, at).await
     } else {
         cmd::parse(spec.name, args, shard.n)
     };
@@ -610,15 +619,6 @@ pub async fn run(
     };
     let deadline = timeout.map(|t| std::time::Instant::now() + t);
     let op = Arc::new(parsed.op);
-    // When it reached the server (a retry after a lost move queues anew, behind later ones).
-    let mut at = {
-        let mut c = conn.borrow_mut();
-        let at = c.rx_ns.unwrap_or_else(crate::util::now_ns);
-        if shard.net.borrow().stamped {
-            c.stamp_always();
-        }
-        at
-    };
     loop {
         let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
         let (served, woken) = block_once(
@@ -769,8 +769,11 @@ async fn stream_prepare(
     shard: &Rc<Shard>,
     db: usize,
     args: &[Bytes],
+    arrived: u64,
 ) -> Result<cmd::Blocking, Reply> {
-    use crate::commands::stream::{parse_read, read_check, read_reply, read_serve, ReadFrom};
+    use crate::commands::stream::{
+        parse_read, read_check, read_late, read_reply, read_serve, ReadFrom,
+    };
     let r = parse_read(args)?;
     let keys = &args[r.streams..r.streams + r.nkeys];
     let ids = &args[r.streams + r.nkeys..];
@@ -792,7 +795,16 @@ async fn stream_prepare(
                 let mut st = sh.store.borrow_mut();
                 let mut ctx = st.ctx(db);
                 part.iter()
-                    .map(|(k, id)| read_check(&mut ctx, &ra, k, id))
+                    .map(|(k, id)| {
+                        let checked = read_check(&mut ctx, &ra, k, id);
+                        if ra.block.is_none() {
+                            return checked;
+                        }
+                        match ctx.db().gone_streams.since(k, arrived) {
+                            Some(gone) => read_late(&ra, id, checked, gone),
+                            None => checked,
+                        }
+                    })
                     .collect::<Result<Vec<_>, Reply>>()
             })
             .await

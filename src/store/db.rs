@@ -32,6 +32,8 @@ pub struct Db {
     /// group went away: Redis's signalDeletedKeyAsReady): `remove`, `remove_at` and `clear`
     /// mark them ready.
     pub watched_gone: ahash::AHashSet<bytes::Bytes>,
+    /// Streams deleted or replaced lately (see `GoneStreams`).
+    pub gone_streams: super::stream::GoneStreams,
 }
 
 /// A point-in-time copy of a database being taken without stopping it (no fork): a walker
@@ -194,6 +196,9 @@ impl Db {
         self.before_change(idx);
         let (k, e) = self.take_at(idx)?;
         self.removed(k.as_bytes());
+        if let Value::Stream(s) = &e.value {
+            self.gone_streams.add(k.as_bytes(), s);
+        }
         Some(e)
     }
 
@@ -249,7 +254,6 @@ impl Db {
         // New data is not part of a running snapshot (it is in the log after it).
         entry.snap = self.gen;
         let has_ttl = entry.expire_at != 0;
-        // One probe: an existing key keeps its stored key and gets the new entry.
         // An existing key keeps its stored key and gets the new entry (one probe either way);
         // a new one is appended with an empty entry first, as the table makes the slot.
         let (idx, created) = self.map.find_or_insert_full(key, || {
@@ -260,6 +264,13 @@ impl Db {
             .get_index_mut(idx)
             .map(|(_, e)| std::mem::replace(e, entry))
             .filter(|_| !created);
+        if let Some(Entry {
+            value: Value::Stream(s),
+            ..
+        }) = &old
+        {
+            self.gone_streams.add(key, s);
+        }
         let had_ttl = old.as_ref().is_some_and(|e| e.expire_at != 0);
         if has_ttl && !had_ttl {
             self.ttls.insert(idx);
