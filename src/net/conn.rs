@@ -14,6 +14,8 @@ pub const OUTPUT_HIGH_WATER: usize = 4 * 1024 * 1024;
 const KEEP_OUTPUT: usize = 1024 * 1024;
 /// Read size per recv.
 const READ_CHUNK: usize = 16 * 1024;
+/// Output sent before the pipeline it answers is done (`flush_if_large`).
+const STREAM_CHUNK: usize = 64 * 1024;
 
 /// Per-client settings and facts (CLIENT LIST, HELLO, SELECT …).
 pub struct ClientState {
@@ -270,6 +272,16 @@ impl Conn {
     pub fn emit(&mut self, reply: &Reply, suppress: bool) {
         if !suppress {
             reply.encode(&mut self.wbuf, self.client.resp3);
+        }
+    }
+
+    /// Send the buffered output once it makes a chunk worth a send of its own: replies of a
+    /// pipeline that takes several steps (passes across shards) go out together when it is
+    /// done (`flush` at the end), as Redis writes a read's replies at once, instead of a send
+    /// per step that wakes the client each time; a long one still streams out.
+    pub fn flush_if_large(&mut self) {
+        if self.wbuf.len() >= STREAM_CHUNK {
+            self.flush();
         }
     }
 

@@ -790,9 +790,9 @@ async fn finish(shard: Rc<Shard>, conn: ConnRef, mut work: Work) {
                 c.emit(&reply, suppress);
             }
         }
-        // Write what is ready before going on: a long pipeline streams out.
+        // Write what is ready before going on if it is much: a long pipeline streams out.
         durable(&shard, &conn).await;
-        conn.borrow_mut().flush();
+        conn.borrow_mut().flush_if_large();
         let next = {
             let mut c = conn.borrow_mut();
             if c.closed {
