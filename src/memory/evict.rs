@@ -57,6 +57,8 @@ struct State {
     /// thread's net allocation then.
     base: u64,
     base_thread: u64,
+    /// The shard's AOF buffers at the last refresh (`uncounted`).
+    base_uncounted: u64,
     refreshed: Option<Instant>,
     budget: u64,
     /// What no shard owns (start-up overhead, Lua, other threads) is already at or over
@@ -74,15 +76,22 @@ thread_local! {
 }
 
 impl State {
-    /// The shard's bytes now: the last arena figure plus what this thread did since.
-    fn used(&self) -> u64 {
+    /// The shard's bytes now: the last arena figure plus what this thread did since, less what
+    /// its AOF buffers (`uncounted`, their size now) grew by meanwhile. Those grow on this
+    /// thread too: a release build filling keys through a pipeline put megabytes in them
+    /// between two refreshes, and counting that evicted every key and refused writes.
+    fn used(&self, uncounted: u64) -> u64 {
         let delta = alloc::thread_net().wrapping_sub(self.base_thread) as i64;
-        (self.base as i64).saturating_add(delta).max(0) as u64
+        let aof = uncounted as i64 - self.base_uncounted as i64;
+        (self.base as i64)
+            .saturating_add(delta)
+            .saturating_sub(aof)
+            .max(0) as u64
     }
 
     /// Over this shard's part of `maxmemory`.
-    fn over(&self) -> bool {
-        self.starved || self.used() > self.budget
+    fn over(&self, uncounted: u64) -> bool {
+        self.starved || self.used(uncounted) > self.budget
     }
 
     fn stale(&self, after: Duration) -> bool {
@@ -99,6 +108,7 @@ impl State {
             None => self.base_thread,
         };
         self.base = arena.saturating_sub(uncounted);
+        self.base_uncounted = uncounted;
         self.refreshed = Some(Instant::now());
         budget::publish(self.id, self.n, self.base, arena - self.base);
         let totals = alloc::totals();
@@ -186,16 +196,17 @@ pub fn perform(shard: &Shard, limit: Duration) -> Outcome {
     }
     STATE.with(|s| {
         let mut st = s.borrow_mut();
-        let near = st.used() + st.budget / 32 > st.budget;
+        let unc = uncounted(shard);
+        let near = st.used(unc) + st.budget / 32 > st.budget;
         // Also when the figure is old, whatever it says: a shard kept busy by forwarded writes
         // may see no cron tick for a while, and its thread's count since the last one goes down
         // by every buffer it frees for another shard's thread, so it would look far under its
         // budget (release builds filling 8 MB through one connection: three shards of four
         // read as empty, and the fourth evicted everything and refused writes).
         if (near && st.stale(NEAR_REFRESH)) || st.stale(MAX_AGE) {
-            st.refresh(maxmemory, uncounted(shard));
+            st.refresh(maxmemory, unc);
         }
-        if !st.over() {
+        if !st.over(unc) {
             budget::set_oom(st.id, st.n, false);
             return Outcome::Ok;
         }
@@ -207,7 +218,9 @@ pub fn perform(shard: &Shard, limit: Duration) -> Outcome {
         let now = crate::util::now_ms();
         let mut store = shard.store.borrow_mut();
         let mut evicted = 0u32;
-        while st.over() {
+        // Each eviction logs a DEL: the AOF buffer it grows is not counted either.
+        let unc_now = |store: &ShardStore| uncounted_in(store, shard);
+        while st.over(unc_now(&store)) {
             let State { pool, next_db, .. } = &mut *st;
             let Some((db, key)) = pick_victim(&store, policy, samples, decay, now, pool, next_db)
             else {
@@ -216,7 +229,7 @@ pub fn perform(shard: &Shard, limit: Duration) -> Outcome {
                     .dbs
                     .iter_mut()
                     .fold(false, |any, d| d.shrink_if_sparse() | any)
-                    && !st.over()
+                    && !st.over(unc_now(&store))
                 {
                     return Outcome::Ok;
                 }
@@ -262,7 +275,12 @@ fn over_limit(maxmemory: u64) -> bool {
 /// This shard's memory that maxmemory leaves out: its AOF buffers (the feed waiting for the
 /// writer, the writer's own).
 fn uncounted(shard: &Shard) -> u64 {
-    shard.store.borrow().feed.buf.capacity() as u64 + shard.aof.borrow().buffer_bytes
+    uncounted_in(&shard.store.borrow(), shard)
+}
+
+/// `uncounted` while the store is borrowed.
+fn uncounted_in(store: &ShardStore, shard: &Shard) -> u64 {
+    store.feed.buf.capacity() as u64 + shard.aof.borrow().buffer_bytes
 }
 
 /// Delete an evicted key: logged as DEL (as Redis propagates evictions), counted, reported.

@@ -54,6 +54,17 @@ impl Appender {
         self.tail.capacity()
     }
 
+    /// What it holds while it appends `more` bytes: the grown tail and, when that makes a
+    /// write, the aligned copy of the tail handed to the kernel until the write is done.
+    pub fn buffer_bytes_appending(&self, more: usize) -> usize {
+        let len = self.tail.len() + more;
+        let copy = match len - self.written >= WRITE_CHUNK {
+            true => (len as u64).div_ceil(self.align) * self.align,
+            false => 0,
+        };
+        self.tail.capacity().max(len) + copy as usize
+    }
+
     /// Logical length: bytes appended so far.
     pub fn len(&self) -> u64 {
         self.aligned_pos + self.tail.len() as u64

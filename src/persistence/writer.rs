@@ -254,6 +254,13 @@ async fn run(shard: Rc<Shard>, w: Appender) {
             continue;
         };
         if !data.is_empty() {
+            // Taken from the feed, `data` is in no buffer maxmemory leaves out while the append
+            // waits (megabytes under a fast pipeline), nor is the copy the write hands to the
+            // kernel: both counted as AOF buffer meanwhile, or the shard would evict keys for
+            // them.
+            shard.aof.borrow_mut().buffer_bytes =
+                (unsynced.capacity() + data.capacity() + wr.buffer_bytes_appending(data.len()))
+                    as u64;
             let t0 = Instant::now();
             let res = wr.append(&data).await;
             crate::observe::event(&shard, "aof-write", t0.elapsed().as_millis() as u64);
