@@ -438,8 +438,9 @@ pub struct Config {
     /// Every script and function runs as if flagged `allow-cross-slot-keys` (a global lock on a
     /// multi-shard server), so scripts that use keys they do not declare work unchanged.
     pub script_allow_cross_slot_keys: bool,
-    /// Blocked clients of a key are served in the order their shards read their commands,
-    /// also when some were still on their way from another shard (a barrier per wake-up).
+    /// Blocked clients of a key are served in the order their commands reached the server
+    /// (the kernel's receive times, set up at start), also when some were still on their way
+    /// from another shard (a barrier per wake-up).
     pub blocking_arrival_order: bool,
 }
 

@@ -12,15 +12,6 @@ use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(20);
 
-fn fields(line: &str) -> HashMap<String, String> {
-    line.split([' ', ','])
-        .filter_map(|kv| {
-            kv.split_once('=')
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-        })
-        .collect()
-}
-
 /// The shard a connection landed on (shardis's extra CLIENT INFO field).
 fn shard_of(c: &mut redis::Connection) -> String {
     let line: String = qt(c, &["CLIENT", "INFO"]);

@@ -967,12 +967,8 @@ fn cmdstat(c: &mut redis::Connection, name: &str) -> (i64, i64, i64) {
     let Some(v) = info_field(&text, &format!("cmdstat_{name}")) else {
         return (0, 0, 0);
     };
-    let field = |f: &str| {
-        v.split(',')
-            .find_map(|kv| kv.strip_prefix(&format!("{f}=")))
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(-1)
-    };
+    let f = fields(&v);
+    let field = |k: &str| f.get(k).and_then(|n| n.parse().ok()).unwrap_or(-1);
     (
         field("calls"),
         field("rejected_calls"),

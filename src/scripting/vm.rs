@@ -194,10 +194,11 @@ const COUNTED: &str = "ignore_error_stats_update";
 
 /// A command's error as `redis.call`/`pcall` see it (already counted).
 fn counted_err_table(lua: &Lua, text: &str) -> mlua::Result<Value> {
-    let t = lua.create_table()?;
-    t.raw_set("err", text)?;
-    t.raw_set(COUNTED, true)?;
-    Ok(Value::Table(t))
+    let v = err_table(lua, text)?;
+    if let Value::Table(t) = &v {
+        t.raw_set(COUNTED, true)?;
+    }
+    Ok(v)
 }
 
 /// The reply for an error table's text: counted again unless it carries `COUNTED`.

@@ -369,7 +369,7 @@ impl Db {
     /// in) points to. Not checked to be the key's: a wrong guess costs a useless load.
     #[inline]
     pub fn prefetch_value(&self, candidate: u32) {
-        if let Some((_, e)) = self.map.candidate(candidate) {
+        if let Some((_, e)) = self.map.get_index(candidate as usize) {
             e.value.prefetch();
         }
     }

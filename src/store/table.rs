@@ -280,13 +280,6 @@ impl<T: Keyed> Table<T> {
         first
     }
 
-    /// The item at position `i` (a `prefetch_slot` candidate, most likely the key's: good enough
-    /// for a prefetch, which is all it is for).
-    #[inline]
-    pub fn candidate(&self, i: u32) -> Option<&T> {
-        self.slots.get(i as usize)
-    }
-
     /// The hash of the key at position `i`.
     #[inline]
     fn hash_at(slots: &Slots<T>, hasher: &ahash::RandomState, i: u32) -> u64 {

@@ -546,6 +546,16 @@ pub fn parse_info(info: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The `name=value` pairs of a line (CLIENT INFO) or an INFO field's value (`calls=1,usec=…`).
+pub fn fields(line: &str) -> std::collections::HashMap<String, String> {
+    line.split([' ', ','])
+        .filter_map(|kv| {
+            kv.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+        })
+        .collect()
+}
+
 /// One section of `INFO`, as text.
 pub fn info(c: &mut redis::Connection, section: &str) -> String {
     qt(c, &["INFO", section])
