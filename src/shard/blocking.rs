@@ -220,8 +220,9 @@ fn in_barrier(sh: &Shard, db: usize, key: &Bytes) -> bool {
 /// first, as Redis serves in arrival order. Ask every other shard to read its sockets and pass
 /// on what it read (`Registry::after_next_pass`; its answer comes through the same inbox as
 /// the commands it passed on, so after them); meanwhile the key is locked, so that other
-/// commands on it wait as they would while Redis serves. Then `finish_barrier` serves the
-/// waiters, ordered by when their shards started them.
+/// commands on it wait as they would while Redis serves. Once all have answered (or
+/// `BARRIER_LIMIT` passed), `answered` serves the waiters in the order their commands reached
+/// the server (`Waiter::at`).
 fn start_barrier(sh: &Shard, db: usize, key: Bytes) {
     let id = {
         let mut reg = sh.blocking.borrow_mut();
