@@ -956,3 +956,56 @@ fn blocked_clients_are_served_in_the_order_they_sent_their_commands() {
     }
     assert_no_waiters(&mut admin);
 }
+
+#[test]
+fn clients_still_on_their_way_when_the_push_came_are_served_in_the_order_they_sent() {
+    // As above, but nobody waits for the pops to block: each round, two fresh connections send
+    // a blocking pop one right after the other and a third, fresh too, pushes at once. A lone
+    // Redis reads the three in that order: both pops block and the push serves the first
+    // sender first. On four shards the push often reaches the key's shard before either pop
+    // has (their connections are on other shards); the key's shard then tells by the pops'
+    // arrival times that they came before the key was created, and has them wait for the
+    // barrier that gathers the key's waiters (FreshKeys). Without that, 2-29 of 120 rounds
+    // served the second sender first. Creations are recorded while blocking commands are
+    // about: the round before the first is that first blocking command.
+    both(|s| {
+        let mut admin = s.conn();
+        assert_eq!(
+            q(&mut admin, &["BLPOP", "arrival-warmup", "0.01"]),
+            Value::Nil
+        );
+        let early = "*2\r\n$7\r\narrival\r\n$5\r\nearly\r\n";
+        let late = "*2\r\n$7\r\narrival\r\n$4\r\nlate\r\n";
+        for round in 0..120 {
+            let (mut first, mut second, mut pusher) = (s.raw(), s.raw(), s.raw());
+            first.send_cmd(&[b"BLPOP", b"arrival", b"0"]);
+            second.send_cmd(&[b"BLPOP", b"arrival", b"0"]);
+            pusher.send_cmd(&[b"LPUSH", b"arrival", b"late", b"early"]);
+            assert_eq!(
+                pusher.read_reply_str(),
+                ":2\r\n",
+                "round {round} on {} shards",
+                s.shards()
+            );
+            assert_eq!(
+                first.read_reply_str(),
+                early,
+                "round {round} on {} shards",
+                s.shards()
+            );
+            assert_eq!(
+                second.read_reply_str(),
+                late,
+                "round {round} on {} shards",
+                s.shards()
+            );
+        }
+        assert_no_waiters(&mut admin);
+        // Inside EXEC nothing waits: a list the transaction created is popped at once.
+        let r = exec_reply(
+            &mut admin,
+            &[&["LPUSH", "in-exec", "a"], &["BLPOP", "in-exec", "0"]],
+        );
+        assert_eq!(r, arr(vec![int(1), bulks(&["in-exec", "a"])]));
+    });
+}

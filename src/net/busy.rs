@@ -93,7 +93,11 @@ pub fn poll(eval: bool) {
             // Accepting reads the config and the ACL; both are free unless a command holds
             // them, which a script's commands do not across its Lua.
             if shard.config.try_borrow_mut().is_ok() && shard.acl.try_borrow_mut().is_ok() {
-                super::accept_on(&shard, &ep, &listeners, &tls_listeners, token);
+                let mut fresh = Vec::new();
+                super::accept_on(&shard, &ep, &listeners, &tls_listeners, token, &mut fresh);
+                for conn in fresh {
+                    super::on_conn_event(&shard, &conn, super::sys::IN);
+                }
             }
             continue;
         }

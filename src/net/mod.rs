@@ -347,23 +347,29 @@ fn on_conn_event(shard: &Rc<Shard>, conn: &ConnRef, events: u32) {
 }
 
 /// Accept every pending connection on the listener an epoll `token` (with LISTEN_TOKEN) names.
+/// The plain ones are added to `fresh`, to be read at once by the caller: a client often sends
+/// right after connecting, and a blocked-client barrier counts on a pass reading what had
+/// arrived. The caller reads them after the other sockets of the same `epoll_wait`, whose data
+/// came first: a client that connects while another's request is on its way is served after
+/// it, as Redis (which reads a new connection in its next round) serves them.
 fn accept_on(
     shard: &Rc<Shard>,
     ep: &sys::Epoll,
     listeners: &[socket2::Socket],
     tls_listeners: &[socket2::Socket],
     token: u64,
+    fresh: &mut Vec<ConnRef>,
 ) {
     let tls = token & TLS_LISTEN_TOKEN != 0;
     let idx = (token & !(LISTEN_TOKEN | TLS_LISTEN_TOKEN)) as usize;
     let list = if tls { tls_listeners } else { listeners };
     if let Some(l) = list.get(idx) {
-        accept_all(shard, l.as_raw_fd(), ep, tls);
+        accept_all(shard, l.as_raw_fd(), ep, tls, fresh);
     }
 }
 
 /// Accept every pending connection on a listener (a TLS one if `tls`).
-fn accept_all(shard: &Rc<Shard>, lfd: i32, ep: &sys::Epoll, tls: bool) {
+fn accept_all(shard: &Rc<Shard>, lfd: i32, ep: &sys::Epoll, tls: bool, fresh: &mut Vec<ConnRef>) {
     for _ in 0..256 {
         let (fd, peer) = match sys::accept(lfd) {
             Ok(x) => x,
@@ -437,10 +443,8 @@ fn accept_all(shard: &Rc<Shard>, lfd: i32, ep: &sys::Epoll, tls: bool) {
         shard.stats.borrow_mut().total_connections_received += 1;
         let conn = Rc::new(RefCell::new(c));
         shard.net.borrow_mut().conns.insert(id, conn.clone());
-        // A client often sends right after connecting: read it now, not a poll later (a
-        // blocked-client barrier counts on a pass reading what had arrived).
         if !tls {
-            on_conn_event(shard, &conn, sys::IN);
+            fresh.push(conn);
         }
     }
 }
@@ -469,6 +473,7 @@ pub async fn serve(
     let tls_listeners = Rc::new(tls_listeners);
     busy::register(&shard, &listeners, &tls_listeners);
     let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 512];
+    let mut fresh = Vec::new();
     let spin = std::time::Duration::from_micros(shard.config.borrow().shard_spin_us);
     let mut poll_failed = false;
     let park_grid = std::time::Instant::now();
@@ -576,13 +581,16 @@ pub async fn serve(
                     break 'outer;
                 }
             } else if token & LISTEN_TOKEN != 0 {
-                accept_on(&shard, &ep, &listeners, &tls_listeners, token);
+                accept_on(&shard, &ep, &listeners, &tls_listeners, token, &mut fresh);
             } else {
                 let conn = shard.net.borrow().conns.get(&token).cloned();
                 if let Some(conn) = conn {
                     on_conn_event(&shard, &conn, flags);
                 }
             }
+        }
+        for conn in fresh.drain(..) {
+            on_conn_event(&shard, &conn, sys::IN);
         }
         settle_pending(&shard);
         shard.aof_kick();

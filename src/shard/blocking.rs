@@ -36,6 +36,7 @@ use crate::commands::blocking::{self as cmd, Check, Op, Served, StreamRead};
 use crate::commands::CommandSpec;
 use crate::net::ConnRef;
 use crate::protocol::reply::Reply;
+use crate::store::fresh;
 use bytes::Bytes;
 use futures::channel::oneshot;
 use futures::FutureExt;
@@ -114,10 +115,13 @@ struct Waiter {
 #[derive(Default)]
 pub struct Registry {
     keys: HashMap<(usize, Bytes), VecDeque<Waiter>>,
-    /// Keys made ready whose waiters are served once every other shard has passed on the
-    /// blocking commands it had read (see `start_barrier`).
+    /// Keys made ready whose waiters are served once every shard has passed on the blocking
+    /// commands it had read (see `start_barrier`).
     barriers: HashMap<(usize, Bytes), Barrier>,
     next_barrier: u64,
+    /// When this shard last had every shard record the lists and sorted sets it creates
+    /// (`announce`).
+    announced: u64,
 }
 
 struct Barrier {
@@ -217,9 +221,9 @@ fn in_barrier(sh: &Shard, db: usize, key: &Bytes) -> bool {
 
 /// `key` has data for its waiters, but a blocking command for it may still be on its way from
 /// another shard: read there before the write that made the key ready, it must be served
-/// first, as Redis serves in arrival order. Ask every other shard to read its sockets and pass
-/// on what it read (`Registry::after_next_pass`; its answer comes through the same inbox as
-/// the commands it passed on, so after them); meanwhile the key is locked, so that other
+/// first, as Redis serves in arrival order. Ask every shard (this one too) to read its sockets
+/// and pass on what it read (`Registry::after_next_pass`; its answer comes through the same
+/// inbox as the commands it passed on, so after them); meanwhile the key is locked, so that other
 /// commands on it wait as they would while Redis serves. Once all have answered (or
 /// `BARRIER_LIMIT` passed), `answered` serves the waiters in the order their commands reached
 /// the server (`Waiter::at`).
@@ -263,12 +267,13 @@ fn start_barrier(sh: &Shard, db: usize, key: Bytes) {
         (db, key.clone()),
         Barrier {
             id,
-            left: sh.n - 1,
+            left: sh.n,
             lock,
         },
     );
     let me = sh.id;
-    for other in (0..sh.n).filter(|&o| o != me) {
+    // This shard too: a blocking command on one of its own connections may be unread yet.
+    for other in 0..sh.n {
         let k = key.clone();
         sh.post(other, move |sx| {
             sx.net.borrow_mut().after_next_pass(Box::new(move |sx| {
@@ -495,14 +500,15 @@ enum Attempt {
 }
 
 /// On the keys' shard: the keys in order; the first that holds data serves the command, the
-/// first of another type fails it; if none, register a waiter on each.
+/// first of another type fails it; if none, register a waiter on each. `at`: when the command
+/// reached the server; `in_exec`: it runs inside EXEC.
 fn attempt(
     sh: &Shard,
     db: usize,
     keys: &[Bytes],
     claim: &Arc<Claim>,
     op: &Arc<Op>,
-    at: u64,
+    (at, in_exec): (u64, bool),
 ) -> Attempt {
     let end = |s: Served| {
         if claim.take() {
@@ -517,24 +523,32 @@ fn attempt(
     // A key whose waiters a barrier is about to serve: this command may have come before some
     // of them, so it takes its place among them instead of taking the data now.
     if keys.iter().any(|k| in_barrier(sh, db, k)) {
-        for key in keys {
-            add_waiter(sh, db, key, claim, op, at);
-            if !in_barrier(sh, db, key) {
-                let mut st = sh.store.borrow_mut();
-                let has = matches!(cmd::check(&mut st.ctx(db), key, op, false), Check::Serve);
-                if has {
-                    st.dbs[db].signal_ready(key);
-                }
-            }
-        }
+        join_waiters(sh, db, keys, claim, op, at);
         return Attempt::Registered;
     }
+    // Not inside EXEC: nothing blocks there, and the key may be the transaction's own.
+    let late = !in_exec
+        && !matches!(**op, Op::Stream(_))
+        && sh.n > 1
+        && sh.config.borrow().blocking_arrival_order;
     {
         let mut st = sh.store.borrow_mut();
         let mut ctx = st.ctx(db);
         for key in keys {
             match cmd::check(&mut ctx, key, op, false) {
                 Check::Absent | Check::Wait => {}
+                Check::Serve if late && ctx.db().fresh.created_after(key, at) => {
+                    // The key was created after this command reached the server: a lone
+                    // Redis would have had it waiting then, and served it among the key's
+                    // waiters in arrival order, some of which may still be on their way from
+                    // other shards. It waits for the barrier that gathers them.
+                    drop(st);
+                    join_waiters(sh, db, keys, claim, op, at);
+                    if !in_barrier(sh, db, key) {
+                        start_barrier(sh, db, key.clone());
+                    }
+                    return Attempt::Registered;
+                }
                 Check::Serve => {
                     if !claim.take() {
                         return Attempt::Claimed;
@@ -553,6 +567,47 @@ fn attempt(
         add_waiter(sh, db, key, claim, op, at);
     }
     Attempt::Registered
+}
+
+/// Register waiters on `keys`, as a command that came while a barrier gathers a key's waiters
+/// does: keys not in a barrier that hold data are marked ready (served in turn, as ready keys
+/// are).
+fn join_waiters(sh: &Shard, db: usize, keys: &[Bytes], claim: &Arc<Claim>, op: &Arc<Op>, at: u64) {
+    for key in keys {
+        add_waiter(sh, db, key, claim, op, at);
+        if !in_barrier(sh, db, key) {
+            let mut st = sh.store.borrow_mut();
+            let has = matches!(cmd::check(&mut st.ctx(db), key, op, false), Check::Serve);
+            if has {
+                st.dbs[db].signal_ready(key);
+            }
+        }
+    }
+}
+
+/// Have every shard record the lists and sorted sets it creates for a while (`FreshKeys`), so
+/// that a blocking command that comes to a key's shard after the key's creation can tell
+/// whether it reached the server before it. Told once every half window at most.
+fn announce(shard: &Rc<Shard>) {
+    if shard.n < 2 || !shard.config.borrow().blocking_arrival_order {
+        return;
+    }
+    let now = crate::util::now_ns();
+    {
+        let mut reg = shard.blocking.borrow_mut();
+        if reg.announced + fresh::OPEN_FOR / 2 > now {
+            return;
+        }
+        reg.announced = now;
+    }
+    let until = now + fresh::OPEN_FOR;
+    for other in 0..shard.n {
+        shard.run_or_post(other, move |sh| {
+            for d in sh.store.borrow_mut().dbs.iter_mut() {
+                d.fresh.open(until);
+            }
+        });
+    }
 }
 
 /// What trying `keys` on their shard takes there: each key (and a move's destination when it
@@ -593,6 +648,7 @@ pub async fn run(
     args: &[Bytes],
 ) -> Reply {
     let db = conn.borrow().client.db;
+    announce(shard);
     // When it reached the server (a retry after a lost move queues anew, behind later ones).
     let mut at = {
         let mut c = conn.borrow_mut();
@@ -688,7 +744,7 @@ async fn block_once(
             // Inside EXEC, which holds these keys' locks; a barrier's key is locked by the
             // barrier, whose waiters this command joins.
             if in_exec || k.iter().any(|key| in_barrier(sh, db, key)) {
-                return answer.send(sh, attempt(sh, db, &k, &c, &o, at));
+                return answer.send(sh, attempt(sh, db, &k, &c, &o, (at, in_exec)));
             }
             // Keys a multi-shard command holds are tried once it lets go, as any command's.
             let (wk, wo) = (k.clone(), o.clone());
@@ -696,7 +752,7 @@ async fn block_once(
                 sh,
                 move || attempt_want(db, &wk, &wo),
                 Box::new(move |sh| {
-                    let r = attempt(sh, db, &k, &c, &o, at);
+                    let r = attempt(sh, db, &k, &c, &o, (at, in_exec));
                     answer.send(sh, r)
                 }),
             );

@@ -34,6 +34,9 @@ pub struct Db {
     pub watched_gone: ahash::AHashSet<bytes::Bytes>,
     /// Streams deleted or replaced lately (see `GoneStreams`).
     pub gone_streams: super::stream::GoneStreams,
+    /// Lists and sorted sets created lately, while blocking commands are about (see
+    /// `FreshKeys`).
+    pub fresh: super::fresh::FreshKeys,
 }
 
 /// A point-in-time copy of a database being taken without stopping it (no fork): a walker
@@ -254,6 +257,7 @@ impl Db {
         // New data is not part of a running snapshot (it is in the log after it).
         entry.snap = self.gen;
         let has_ttl = entry.expire_at != 0;
+        let poppable = matches!(entry.value, Value::List(_) | Value::ZSet(_));
         // An existing key keeps its stored key and gets the new entry (one probe either way);
         // a new one is appended with an empty entry first, as the table makes the slot.
         let (idx, created) = self.map.find_or_insert_full(key, || {
@@ -264,6 +268,9 @@ impl Db {
             .get_index_mut(idx)
             .map(|(_, e)| std::mem::replace(e, entry))
             .filter(|_| !created);
+        if created && poppable && self.fresh.is_open() {
+            self.fresh.add(key);
+        }
         if let Some(Entry {
             value: Value::Stream(s),
             ..

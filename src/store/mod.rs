@@ -3,6 +3,7 @@
 pub mod db;
 pub mod digest;
 pub mod dump;
+pub mod fresh;
 pub mod hash;
 pub mod hll;
 pub mod key;
