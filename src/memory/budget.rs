@@ -19,7 +19,7 @@
 //!
 //! Between two ticks a shard holds itself to its budget on its own (see `evict.rs`).
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 /// One shard's published figure; only that shard writes it.
@@ -36,7 +36,11 @@ struct Slot {
     oom: AtomicBool,
     /// Nothing its policy may evict.
     drained: AtomicBool,
+    /// Its jemalloc arena (`NO_ARENA` until it has one).
+    arena: AtomicU32,
 }
+
+const NO_ARENA: u32 = u32::MAX;
 
 static SLOTS: OnceLock<Box<[Slot]>> = OnceLock::new();
 
@@ -50,6 +54,7 @@ fn slots(n: usize) -> &'static [Slot] {
                 thread_net: AtomicU64::new(0),
                 oom: AtomicBool::new(false),
                 drained: AtomicBool::new(false),
+                arena: AtomicU32::new(NO_ARENA),
             })
             .collect()
     })
@@ -61,6 +66,22 @@ pub fn publish(id: usize, n: usize, used: u64, uncounted: u64) {
         s.used.store(used, Ordering::Relaxed);
         s.uncounted.store(uncounted, Ordering::Relaxed);
     }
+}
+
+/// Shard `id`'s arena, for the others to read (`arenas`).
+pub fn publish_arena(id: usize, n: usize, arena: u32) {
+    if let Some(s) = slots(n).get(id) {
+        s.arena.store(arena, Ordering::Relaxed);
+    }
+}
+
+/// Every shard's arena; None while some shard has none (it allocates in jemalloc's shared
+/// arenas, which other threads use too).
+pub fn arenas(n: usize) -> Option<Vec<u32>> {
+    slots(n)
+        .iter()
+        .map(|s| Some(s.arena.load(Ordering::Relaxed)).filter(|&a| a != NO_ARENA))
+        .collect()
 }
 
 /// The memory the shards hold that maxmemory does not count, summed.
