@@ -200,7 +200,8 @@ impl Db {
         let (k, e) = self.take_at(idx)?;
         self.removed(k.as_bytes());
         if let Value::Stream(s) = &e.value {
-            self.gone_streams.add(k.as_bytes(), s);
+            self.gone_streams
+                .add(k.as_bytes(), super::stream::Gone::of(s));
         }
         Some(e)
     }
@@ -276,7 +277,7 @@ impl Db {
             ..
         }) = &old
         {
-            self.gone_streams.add(key, s);
+            self.gone_streams.add(key, super::stream::Gone::of(s));
         }
         let had_ttl = old.as_ref().is_some_and(|e| e.expire_at != 0);
         if has_ttl && !had_ttl {

@@ -6,17 +6,12 @@
 //!
 //! Recording costs a clock read and a copy of the key per creation, so it is done only while
 //! blocking commands are about: each shard that starts one opens every shard's window for
-//! `OPEN_FOR` (`shard::blocking::announce`). Entries live `FRESH_FOR` at most, `FRESH_MAX` of
-//! them (more creations than that within the window lose the oldest, and with them the order
-//! of a command that comes that late).
+//! `OPEN_FOR` (`shard::blocking::announce`). What is kept, and for how long, is `Recent`'s
+//! (more creations than it keeps within its time lose the oldest, and with them the order of
+//! a command that comes that late).
 
-use bytes::Bytes;
-use std::collections::VecDeque;
+use super::recent::Recent;
 
-/// Far longer than a command takes to cross from one shard to another, even on a loaded
-/// machine (as `GONE_FOR` for streams).
-const FRESH_FOR: u64 = 1_000_000_000;
-const FRESH_MAX: usize = 64;
 /// How long a blocking command keeps recording on after it started (ns).
 pub const OPEN_FOR: u64 = 60_000_000_000;
 
@@ -24,7 +19,7 @@ pub const OPEN_FOR: u64 = 60_000_000_000;
 pub struct FreshKeys {
     /// Record creations until then (wall-clock ns, as the arrival times are).
     open_until: u64,
-    created: VecDeque<(Bytes, u64)>,
+    created: Recent<()>,
 }
 
 impl FreshKeys {
@@ -41,35 +36,24 @@ impl FreshKeys {
 
     /// `key` (a list or a sorted set) was created now.
     pub fn add(&mut self, key: &[u8]) {
-        let at = crate::util::now_ns();
-        if at > self.open_until {
+        if crate::util::now_ns() > self.open_until {
             // The window is over: close it, and forget what it recorded.
             self.open_until = 0;
             self.created.clear();
             return;
         }
-        while self
-            .created
-            .front()
-            .is_some_and(|c| c.1 + FRESH_FOR < at || self.created.len() >= FRESH_MAX)
-        {
-            self.created.pop_front();
-        }
-        self.created.push_back((Bytes::copy_from_slice(key), at));
+        self.created.add(key, ());
     }
 
     /// Whether `key` was created after `arrived` (wall-clock ns).
     pub fn created_after(&self, key: &[u8], arrived: u64) -> bool {
-        self.created
-            .iter()
-            .rev()
-            .take_while(|c| c.1 > arrived)
-            .any(|c| c.0[..] == *key)
+        self.created.since(key, arrived).is_some()
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::recent::RECENT_MAX;
     use super::*;
 
     #[test]
@@ -90,12 +74,12 @@ mod tests {
         let mut f = FreshKeys::default();
         let before = crate::util::now_ns();
         f.open(before + OPEN_FOR);
-        for i in 0..FRESH_MAX + 10 {
+        for i in 0..RECENT_MAX + 10 {
             f.add(format!("k{i}").as_bytes());
         }
-        assert!(f.created.len() <= FRESH_MAX);
+        assert!(f.created.len() <= RECENT_MAX);
         assert!(!f.created_after(b"k0", before));
-        assert!(f.created_after(format!("k{}", FRESH_MAX + 9).as_bytes(), before));
+        assert!(f.created_after(format!("k{}", RECENT_MAX + 9).as_bytes(), before));
     }
 
     #[test]

@@ -434,54 +434,27 @@ pub struct Stream {
     pub groups: BTreeMap<Bytes, Group>,
 }
 
-/// Streams of one database deleted or replaced lately: when (wall-clock ns, on this shard) and
-/// what a reader blocked on one then knew of it. A blocking XREAD/XREADGROUP that reached the
-/// server before that, but got to the key's shard after (it came in through another shard,
-/// the deleting command through a third), is answered as if it had been waiting already
+/// Streams of one database deleted or replaced lately (see `Recent`), with what a reader
+/// blocked on one then knew of it. A blocking XREAD/XREADGROUP that reached the server before
+/// that, but got to the key's shard after (it came in through another shard, the deleting
+/// command through a third), is answered as if it had been waiting already
 /// (`commands::stream::read_late`): the order its client sent things in, which a lone Redis
-/// keeps. Entries live `GONE_FOR` at most, `GONE_MAX` of them.
-#[derive(Debug, Default)]
-pub struct GoneStreams(std::collections::VecDeque<Gone>);
+/// keeps.
+pub type GoneStreams = super::recent::Recent<Gone>;
 
 #[derive(Debug)]
 pub struct Gone {
-    key: Bytes,
-    at: u64,
     pub last_id: StreamId,
     pub groups: Vec<Bytes>,
 }
 
-/// Far longer than a command takes to cross from one shard to another, even on a loaded
-/// machine.
-const GONE_FOR: u64 = 1_000_000_000;
-const GONE_MAX: usize = 64;
-
-impl GoneStreams {
-    /// `s`, the stream at `key`, is going away now.
-    pub fn add(&mut self, key: &[u8], s: &Stream) {
-        let at = crate::util::now_ns();
-        while self
-            .0
-            .front()
-            .is_some_and(|g| g.at + GONE_FOR < at || self.0.len() >= GONE_MAX)
-        {
-            self.0.pop_front();
-        }
-        self.0.push_back(Gone {
-            key: Bytes::copy_from_slice(key),
-            at,
+impl Gone {
+    /// What a blocked reader knew of stream `s`, which is going away now.
+    pub fn of(s: &Stream) -> Gone {
+        Gone {
             last_id: s.last_id,
             groups: s.groups.keys().cloned().collect(),
-        });
-    }
-
-    /// The last stream at `key` that went away after `arrived` (wall-clock ns).
-    pub fn since(&self, key: &[u8], arrived: u64) -> Option<&Gone> {
-        self.0
-            .iter()
-            .rev()
-            .take_while(|g| g.at > arrived)
-            .find(|g| g.key[..] == *key)
+        }
     }
 }
 
