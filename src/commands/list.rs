@@ -333,10 +333,11 @@ fn lrange(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     };
     match clamp_range(start, end, l.len()) {
         Some((s, e)) => {
-            // Encoded here in one buffer: no copy, allocation and free per element.
-            let mut payload = 0;
-            l.for_range(s, e, |v| payload += v.len());
-            let mut out = BulkArray::new(e - s + 1, payload);
+            // Encoded here in one buffer: no copy, allocation and free per element. Sized from
+            // the list's average element (a pass to add up the lengths cost more than the
+            // buffer growing now and then).
+            let n = e - s + 1;
+            let mut out = BulkArray::new(n, n * l.average_len());
             l.for_range(s, e, |v| out.push(v));
             out.finish()
         }

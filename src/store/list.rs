@@ -1,21 +1,19 @@
 //! The list type. Small lists are one flat `Pack` (a listpack's role); past
-//! `list-max-listpack-size` they become a deque of shared byte strings.
+//! `list-max-listpack-size` they become a chain of packed nodes (`QuickList`, a quicklist's).
 //!
 //! Redis 7.0 always reports "quicklist" for lists (its listpack-encoded lists arrived in 7.2),
 //! so the change of representation is invisible to clients; it is not undone when a list
 //! shrinks (a later push would only convert it again).
 
 use super::pack::{entry_size, Pack};
+use super::quicklist::{node_limits, QuickList};
 use bytes::Bytes;
-use std::collections::VecDeque;
 
-/// The deque is boxed so that a small list (and `Value`, and every keyspace entry) stays small.
+/// The chain is boxed so that a small list (and `Value`, and every keyspace entry) stays small.
 #[derive(Debug, Clone, PartialEq)]
 pub enum List {
     Packed(Pack),
-    // Boxed for the enum's size, not for the elements (one allocation per large list).
-    #[allow(clippy::box_collection)]
-    Deque(Box<VecDeque<Bytes>>),
+    Chain(Box<QuickList>),
 }
 
 impl Default for List {
@@ -24,20 +22,11 @@ impl Default for List {
     }
 }
 
-/// Redis's SIZE_SAFETY_LIMIT: a count-limited node still stays under 8 KB.
-const SAFETY_BYTES: usize = 8192;
-
 /// Whether a pack of `len` entries and `bytes` encoded bytes may take one more entry of
-/// `add` bytes under `list-max-listpack-size` (`fill`): > 0 counts entries, -1..-5 cap the
-/// bytes at 4, 8, 16, 32, 64 KB.
+/// `add` bytes under `list-max-listpack-size` (`fill`): the limits of one chain node.
 fn fits(fill: i64, len: usize, bytes: usize, add: usize) -> bool {
-    let total = bytes + entry_size(add);
-    if fill >= 0 {
-        (len as i64) < fill.max(1) && total <= SAFETY_BYTES
-    } else {
-        let shift = (-fill - 1).clamp(0, 4) as u32;
-        total <= 4096usize << shift
-    }
+    let (count, max) = node_limits(fill);
+    len < count && bytes + entry_size(add) <= max
 }
 
 impl List {
@@ -48,30 +37,30 @@ impl List {
     pub fn len(&self) -> usize {
         match self {
             List::Packed(p) => p.len(),
-            List::Deque(d) => d.len(),
+            List::Chain(q) => q.len(),
         }
     }
 
     pub fn is_empty(&self) -> bool {
-        match self {
-            List::Packed(p) => p.is_empty(),
-            List::Deque(d) => d.is_empty(),
-        }
+        self.len() == 0
     }
 
-    /// Switch to the deque if one more element of `add` bytes would not fit the pack.
+    /// Switch to the chain if one more element of `add` bytes would not fit the pack.
     fn make_room(&mut self, fill: i64, add: usize) {
         if let List::Packed(p) = self {
             if !fits(fill, p.len(), p.bytes(), add) {
-                self.convert_to_deque();
+                self.convert_to_chain(fill);
             }
         }
     }
 
-    fn convert_to_deque(&mut self) {
+    fn convert_to_chain(&mut self, fill: i64) {
         if let List::Packed(p) = self {
-            let d = p.iter().map(Bytes::copy_from_slice).collect();
-            *self = List::Deque(Box::new(d));
+            let mut q = QuickList::default();
+            for v in p.iter() {
+                q.push_back(v, fill);
+            }
+            *self = List::Chain(Box::new(q));
         }
     }
 
@@ -79,7 +68,7 @@ impl List {
         self.make_room(fill, v.len());
         match self {
             List::Packed(p) => p.push_back(v),
-            List::Deque(d) => d.push_back(Bytes::copy_from_slice(v)),
+            List::Chain(q) => q.push_back(v, fill),
         }
     }
 
@@ -87,7 +76,7 @@ impl List {
         self.make_room(fill, v.len());
         match self {
             List::Packed(p) => p.insert(0, v),
-            List::Deque(d) => d.push_front(Bytes::copy_from_slice(v)),
+            List::Chain(q) => q.push_front(v, fill),
         }
     }
 
@@ -96,29 +85,30 @@ impl List {
         self.make_room(fill, v.len());
         match self {
             List::Packed(p) => p.insert(i, v),
-            List::Deque(d) => d.insert(i.min(d.len()), Bytes::copy_from_slice(v)),
+            List::Chain(q) => q.insert(i, v, fill),
         }
     }
 
     pub fn pop_front(&mut self) -> Option<Bytes> {
         match self {
             List::Packed(p) => p.pop_front(),
-            List::Deque(d) => d.pop_front(),
+            List::Chain(q) => q.pop_front(),
         }
     }
 
     pub fn pop_back(&mut self) -> Option<Bytes> {
         match self {
             List::Packed(p) => p.pop_back(),
-            List::Deque(d) => d.pop_back(),
+            List::Chain(q) => q.pop_back(),
         }
     }
 
     pub fn get(&self, i: usize) -> Option<Bytes> {
         match self {
-            List::Packed(p) => p.get(i).map(Bytes::copy_from_slice),
-            List::Deque(d) => d.get(i).map(super::value::share_or_copy),
+            List::Packed(p) => p.get(i),
+            List::Chain(q) => q.get(i),
         }
+        .map(Bytes::copy_from_slice)
     }
 
     /// Replace element `i` (which must exist).
@@ -126,14 +116,15 @@ impl List {
         if let List::Packed(p) = self {
             let old = p.get(i).map_or(0, |o| entry_size(o.len()));
             if !fits(fill, p.len().saturating_sub(1), p.bytes() - old, v.len()) {
-                self.convert_to_deque();
+                self.convert_to_chain(fill);
             }
         }
         match self {
             List::Packed(p) => p.replace(i, v),
-            List::Deque(d) => {
-                if let Some(slot) = d.get_mut(i) {
-                    *slot = Bytes::copy_from_slice(v);
+            List::Chain(q) => {
+                if i < q.len() {
+                    q.remove(i);
+                    q.insert(i, v, fill);
                 }
             }
         }
@@ -142,36 +133,21 @@ impl List {
     /// Elements `start..=end` (indexes already clamped by the caller).
     #[cfg(test)]
     pub fn range(&self, start: usize, end: usize) -> Vec<Bytes> {
-        if start > end || start >= self.len() {
-            return Vec::new();
-        }
-        let n = end - start + 1;
-        match self {
-            List::Packed(p) => p
-                .iter()
-                .skip(start)
-                .take(n)
-                .map(Bytes::copy_from_slice)
-                .collect(),
-            List::Deque(d) => d
-                .range(start..(start + n).min(d.len()))
-                .map(super::value::share_or_copy)
-                .collect(),
-        }
+        let mut out = Vec::new();
+        self.for_range(start, end, |v| out.push(Bytes::copy_from_slice(v)));
+        out
     }
 
     /// Calls `f` on elements `start..=end` in order (indexes already clamped by the caller),
     /// without copying them out.
-    pub fn for_range(&self, start: usize, end: usize, mut f: impl FnMut(&[u8])) {
+    pub fn for_range(&self, start: usize, end: usize, f: impl FnMut(&[u8])) {
         if start > end || start >= self.len() {
             return;
         }
         let n = end - start + 1;
         match self {
             List::Packed(p) => p.iter().skip(start).take(n).for_each(f),
-            List::Deque(d) => d
-                .range(start..(start + n).min(d.len()))
-                .for_each(|b| f(&b[..])),
+            List::Chain(q) => q.for_range(start, n, f),
         }
     }
 
@@ -179,7 +155,7 @@ impl List {
     pub fn iter(&self) -> Box<dyn Iterator<Item = &[u8]> + '_> {
         match self {
             List::Packed(p) => Box::new(p.iter()),
-            List::Deque(d) => Box::new(d.iter().map(|b| &b[..])),
+            List::Chain(q) => Box::new(q.iter()),
         }
     }
 
@@ -188,16 +164,7 @@ impl List {
     pub fn remove_where(&mut self, mut remove: impl FnMut(usize, &[u8]) -> bool) -> usize {
         match self {
             List::Packed(p) => p.retain(|i, v| !remove(i, v)),
-            List::Deque(d) => {
-                let before = d.len();
-                let mut i = 0;
-                d.retain(|v| {
-                    let r = remove(i, v);
-                    i += 1;
-                    !r
-                });
-                before - d.len()
-            }
+            List::Chain(q) => q.remove_where(remove),
         }
     }
 
@@ -214,10 +181,18 @@ impl List {
                 p.remove_range(end + 1, len - end - 1);
                 p.remove_range(0, start);
             }
-            List::Deque(d) => {
-                d.truncate(end + 1);
-                d.drain(..start);
+            List::Chain(q) => {
+                q.drop_back(len - end - 1);
+                q.drop_front(start);
             }
+        }
+    }
+
+    /// About how long an element is (encoding included), to size replies.
+    pub fn average_len(&self) -> usize {
+        match self {
+            List::Packed(p) => p.bytes() / p.len().max(1),
+            List::Chain(q) => q.average_len(),
         }
     }
 
@@ -225,7 +200,7 @@ impl List {
     pub fn mem_usage(&self) -> usize {
         match self {
             List::Packed(p) => p.bytes() + 32,
-            List::Deque(d) => d.iter().map(|b| b.len() + 32).sum::<usize>() + 48,
+            List::Chain(q) => q.mem_usage(),
         }
     }
 }
@@ -248,6 +223,7 @@ pub fn rewrite_commands(key: &[u8], l: &List, out: &mut Vec<Vec<Bytes>>) {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use std::collections::VecDeque;
 
     #[derive(Debug, Clone)]
     enum Op {
@@ -340,7 +316,7 @@ mod tests {
         }
         assert!(matches!(l, List::Packed(_)));
         l.push_back(b"x", 3);
-        assert!(matches!(l, List::Deque(_)));
+        assert!(matches!(l, List::Chain(_)));
         let mut out = Vec::new();
         let mut big = List::new();
         for i in 0..130 {

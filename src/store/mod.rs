@@ -11,6 +11,7 @@ pub mod list;
 pub mod notify;
 pub mod pack;
 pub mod prefetch;
+pub mod quicklist;
 pub mod recent;
 pub mod set;
 pub mod stream;
