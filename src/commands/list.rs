@@ -233,6 +233,9 @@ fn push_generic(ctx: &mut Ctx, args: &[Bytes], end: End, only_existing: bool) ->
 }
 
 fn push_all(l: &mut List, vals: &[Bytes], end: End, fill: i64) {
+    if vals.len() > 1 {
+        l.reserve(vals, matches!(end, End::Left), fill);
+    }
     for v in vals {
         match end {
             End::Left => l.push_front(v, fill),

@@ -1,29 +1,30 @@
-//! The list type. Small lists are one flat `Pack` (a listpack's role); past
-//! `list-max-listpack-size` they become a chain of packed nodes (`QuickList`, a quicklist's).
+//! The list type. A small list is one packed node (`listnode.rs`, a listpack's role); past
+//! `list-max-listpack-size` it becomes a chain of them (`quicklist.rs`, a quicklist's).
 //!
 //! Redis 7.0 always reports "quicklist" for lists (its listpack-encoded lists arrived in 7.2),
 //! so the change of representation is invisible to clients; it is not undone when a list
 //! shrinks (a later push would only convert it again).
 
-use super::pack::{entry_size, Pack};
+use super::listnode::{entry_size, Node};
 use super::quicklist::{node_limits, QuickList};
 use bytes::Bytes;
 
 /// The chain is boxed so that a small list (and `Value`, and every keyspace entry) stays small.
 #[derive(Debug, Clone, PartialEq)]
 pub enum List {
-    Packed(Pack),
+    Packed(Node<u32>),
     Chain(Box<QuickList>),
 }
 
 impl Default for List {
     fn default() -> Self {
-        List::Packed(Pack::new())
+        List::Packed(Node::default())
     }
 }
 
-/// Whether a pack of `len` entries and `bytes` encoded bytes may take one more entry of
-/// `add` bytes under `list-max-listpack-size` (`fill`): the limits of one chain node.
+/// Whether a small list of `len` entries and `bytes` encoded bytes may take one more entry
+/// of `add` bytes under `list-max-listpack-size` (`fill`): the limits of one chain node (so a
+/// small list stays under 64 KB, and `u32` offsets serve it).
 fn fits(fill: i64, len: usize, bytes: usize, add: usize) -> bool {
     let (count, max) = node_limits(fill);
     len < count && bytes + entry_size(add) <= max
@@ -45,7 +46,7 @@ impl List {
         self.len() == 0
     }
 
-    /// Switch to the chain if one more element of `add` bytes would not fit the pack.
+    /// Switch to the chain if one more element of `add` bytes would not fit the node.
     fn make_room(&mut self, fill: i64, add: usize) {
         if let List::Packed(p) = self {
             if !fits(fill, p.len(), p.bytes(), add) {
@@ -64,10 +65,22 @@ impl List {
         }
     }
 
+    /// Room for a command's `values`, pushed at one end, in one allocation where the list is
+    /// still one node and they fit it.
+    pub fn reserve(&mut self, values: &[Bytes], front: bool, fill: i64) {
+        if let List::Packed(p) = self {
+            let (count, max) = node_limits(fill);
+            let add: usize = values.iter().map(|v| entry_size(v.len())).sum();
+            if p.len() + values.len() <= count && p.bytes() + add <= max {
+                p.reserve(values.iter().map(|v| &v[..]), front, max);
+            }
+        }
+    }
+
     pub fn push_back(&mut self, v: &[u8], fill: i64) {
         self.make_room(fill, v.len());
         match self {
-            List::Packed(p) => p.push_back(v),
+            List::Packed(p) => p.push_back(v, node_limits(fill).1),
             List::Chain(q) => q.push_back(v, fill),
         }
     }
@@ -75,7 +88,7 @@ impl List {
     pub fn push_front(&mut self, v: &[u8], fill: i64) {
         self.make_room(fill, v.len());
         match self {
-            List::Packed(p) => p.insert(0, v),
+            List::Packed(p) => p.push_front(v, node_limits(fill).1),
             List::Chain(q) => q.push_front(v, fill),
         }
     }
@@ -84,7 +97,7 @@ impl List {
     pub fn insert(&mut self, i: usize, v: &[u8], fill: i64) {
         self.make_room(fill, v.len());
         match self {
-            List::Packed(p) => p.insert(i, v),
+            List::Packed(p) => p.insert(i, v, node_limits(fill).1),
             List::Chain(q) => q.insert(i, v, fill),
         }
     }
@@ -120,7 +133,12 @@ impl List {
             }
         }
         match self {
-            List::Packed(p) => p.replace(i, v),
+            List::Packed(p) => {
+                if i < p.len() {
+                    p.remove(i);
+                    p.insert(i, v, node_limits(fill).1);
+                }
+            }
             List::Chain(q) => {
                 if i < q.len() {
                     q.remove(i);
@@ -163,7 +181,7 @@ impl List {
     /// index); returns how many went.
     pub fn remove_where(&mut self, mut remove: impl FnMut(usize, &[u8]) -> bool) -> usize {
         match self {
-            List::Packed(p) => p.retain(|i, v| !remove(i, v)),
+            List::Packed(p) => p.retain(0, &mut |i, v| !remove(i, v)),
             List::Chain(q) => q.remove_where(remove),
         }
     }
@@ -178,8 +196,8 @@ impl List {
         let end = end.min(len - 1);
         match self {
             List::Packed(p) => {
-                p.remove_range(end + 1, len - end - 1);
-                p.remove_range(0, start);
+                p.drop_back(len - end - 1);
+                p.drop_front(start);
             }
             List::Chain(q) => {
                 q.drop_back(len - end - 1);
@@ -199,7 +217,7 @@ impl List {
     /// Approximate bytes used, for MEMORY USAGE.
     pub fn mem_usage(&self) -> usize {
         match self {
-            List::Packed(p) => p.bytes() + 32,
+            List::Packed(p) => p.capacity() + 32,
             List::Chain(q) => q.mem_usage(),
         }
     }

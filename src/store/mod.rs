@@ -8,6 +8,7 @@ pub mod hash;
 pub mod hll;
 pub mod key;
 pub mod list;
+pub mod listnode;
 pub mod notify;
 pub mod pack;
 pub mod prefetch;

@@ -1,5 +1,5 @@
-//! A flat, compact sequence of byte strings: the small-collection encoding shared by lists and
-//! hashes (the role of Redis's listpack). One allocation holds every entry as a varint length
+//! A flat, compact sequence of byte strings: the small hash's encoding (the role of Redis's
+//! listpack; lists have their own, walkable from both ends: `listnode.rs`). One allocation holds every entry as a varint length
 //! followed by its bytes, so a small collection costs its payload plus a byte or two per entry
 //! instead of a heap object (and 32-byte handle) per element.
 //!
@@ -11,7 +11,6 @@
 //! half its allocation unused for good.
 
 use crate::util::varint;
-use bytes::Bytes;
 
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Pack {
@@ -150,21 +149,6 @@ impl Pack {
         self.len += 1;
     }
 
-    /// Insert before entry `i` (`i == len` appends).
-    pub fn insert(&mut self, i: usize, v: &[u8]) {
-        let at = if i >= self.len {
-            self.buf.len()
-        } else {
-            self.span(i).map_or(self.buf.len(), |(st, _)| st)
-        };
-        let mut enc = Vec::with_capacity(entry_size(v.len()));
-        put_varint(&mut enc, v.len());
-        enc.extend_from_slice(v);
-        self.reserve(enc.len());
-        self.buf.splice(at..at, enc);
-        self.len += 1;
-    }
-
     /// Replace entry `i` with `v`.
     pub fn replace(&mut self, i: usize, v: &[u8]) {
         if let Some((st, e)) = self.span(i) {
@@ -198,40 +182,6 @@ impl Pack {
         self.buf.drain(st..end);
         self.len -= n;
         self.shrink();
-    }
-
-    pub fn remove(&mut self, i: usize) {
-        self.remove_range(i, 1);
-    }
-
-    pub fn pop_front(&mut self) -> Option<Bytes> {
-        let v = Bytes::copy_from_slice(self.get(0)?);
-        self.remove(0);
-        Some(v)
-    }
-
-    pub fn pop_back(&mut self) -> Option<Bytes> {
-        let last = self.len.checked_sub(1)?;
-        let v = Bytes::copy_from_slice(self.get(last)?);
-        self.remove(last);
-        Some(v)
-    }
-
-    /// Keep only the entries for which `keep` returns true; returns how many were removed.
-    pub fn retain(&mut self, mut keep: impl FnMut(usize, &[u8]) -> bool) -> usize {
-        let mut out = Pack {
-            buf: Vec::with_capacity(self.buf.len()),
-            len: 0,
-        };
-        for (i, v) in self.iter().enumerate() {
-            if keep(i, v) {
-                out.push_back(v);
-            }
-        }
-        out.shrink();
-        let removed = self.len - out.len;
-        *self = out;
-        removed
     }
 }
 
@@ -276,14 +226,13 @@ mod tests {
     fn edits() {
         let mut p: Pack = ["a", "bb", ""].iter().collect();
         assert_eq!(p.len(), 3);
-        p.insert(1, &[b'x'; 200]);
+        p.replace(1, &[b'x'; 200]);
         assert_eq!(p.get(1).map(|v| v.len()), Some(200));
         p.replace(0, b"zz");
-        p.remove_range(1, 2);
+        p.remove_range(1, 1);
         let v: Vec<&[u8]> = p.iter().collect();
         assert_eq!(v, vec![b"zz".as_slice(), b""]);
-        assert_eq!(p.pop_back().as_deref(), Some(b"".as_slice()));
-        assert_eq!(p.pop_front().as_deref(), Some(b"zz".as_slice()));
+        p.remove_range(0, 2);
         assert!(p.is_empty());
         assert_eq!(p.bytes(), 0);
     }
