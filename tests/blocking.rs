@@ -1009,3 +1009,41 @@ fn clients_still_on_their_way_when_the_push_came_are_served_in_the_order_they_se
         assert_eq!(r, arr(vec![int(1), bulks(&["in-exec", "a"])]));
     });
 }
+
+#[test]
+fn an_exec_sent_before_a_push_keeps_its_watch_on_the_move_destination() {
+    // Redis's "BRPOPLPUSH does not affect WATCH while still blocked": a client blocks in
+    // BRPOPLPUSH src dst; another WATCHes dst and sends MULTI, GET and EXEC; a third, without
+    // waiting for that EXEC's reply, pushes to src. Redis reads the EXEC first: it runs, then
+    // the push moves the element. On four shards the push can reach the keys' shard first, and
+    // the barrier that gathers src's waiters locks dst until the move: the EXEC, arriving
+    // meanwhile, used to wait for the move and fail (17-25 of 300 rounds of a replay). It now
+    // passes the lock: it reached the server before the push, nothing was written since, and it
+    // names neither src nor the push's keys.
+    both(|s| {
+        let mut admin = s.conn();
+        let mut pusher = s.conn();
+        for round in 0..200 {
+            let ctx = format!("round {round} on {} shards", s.shards());
+            q(&mut admin, &["DEL", "src{w}", "dst{w}"]);
+            q(&mut admin, &["SET", "some{w}", "v"]);
+            let mut blocked = s.raw();
+            blocked.send_cmd(&[b"BRPOPLPUSH", b"src{w}", b"dst{w}", b"0"]);
+            wait_blocked(&mut admin, 1);
+            let mut watcher = s.raw();
+            for (cmd, reply) in [
+                (&[&b"WATCH"[..], b"dst{w}"][..], "+OK\r\n"),
+                (&[&b"MULTI"[..]][..], "+OK\r\n"),
+                (&[&b"GET"[..], b"some{w}"][..], "+QUEUED\r\n"),
+            ] {
+                watcher.send_cmd(cmd);
+                assert_eq!(watcher.read_reply_str(), reply, "{ctx}");
+            }
+            watcher.send_cmd(&[b"EXEC"]);
+            let n = q(&mut pusher, &["LPUSH", "src{w}", "element"]);
+            assert_eq!(n, int(1), "{ctx}");
+            assert_eq!(watcher.read_reply_str(), "*1\r\n$1\r\nv\r\n", "{ctx}");
+            assert_eq!(blocked.read_reply_str(), "$7\r\nelement\r\n", "{ctx}");
+        }
+    });
+}

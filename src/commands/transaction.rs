@@ -403,7 +403,9 @@ async fn run(
         .or_else(|| watched.first().map(|w| w.0));
     if let Some(t) = target {
         if owners.iter().all(|o| *o == Some(t)) && watched.iter().all(|w| w.0 == t) {
-            return run_on_one(shard, t, steps, watched).await;
+            // When the EXEC reached the server, if its read was stamped (see `run_on_one`).
+            let arrived = conn.borrow().rx_ns;
+            return run_on_one(shard, t, steps, watched, arrived).await;
         }
     }
     // Lock everything the transaction touches, then run it step by step.
@@ -473,12 +475,16 @@ async fn watches_hold_everywhere(
 }
 
 /// A transaction whose commands and watched keys all live on shard `t`: checked and run there
-/// in one synchronous stretch.
+/// in one synchronous stretch. `arrived`: when the EXEC reached the server; one that came
+/// before a push whose blocked clients are still being gathered may run ahead of their serving
+/// (`blocking::admits_early`), as Redis, which reads it first, would run it: its WATCH on a
+/// move's destination then still holds.
 async fn run_on_one(
     shard: &Rc<Shard>,
     t: usize,
     steps: Vec<Step>,
     watched: Vec<(usize, usize, Bytes, Seen)>,
+    arrived: Option<u64>,
 ) -> Reply {
     let mut want = Want {
         keys: Vec::new(),
@@ -522,6 +528,9 @@ async fn run_on_one(
                 drop(hold);
                 answer.send(sh, Reply::Array(replies));
             };
+            if arrived.is_some_and(|at| crate::shard::blocking::admits_early(sh, &want, at)) {
+                return job(sh);
+            }
             locks::run_when_free(sh, || want, Box::new(job));
         })
         .await;

@@ -130,7 +130,24 @@ struct Barrier {
     left: usize,
     /// The key's lock, when it could be taken: other commands on it wait for the serving.
     lock: Option<locks::Want>,
+    /// Who may pass that lock before the serving (see `admits_early`); None: nobody.
+    early: Option<Early>,
 }
+
+/// What a command must show to pass a barrier's lock ahead of the serving: it reached the
+/// server before the barrier began (`before`, ns since the epoch), nothing was written here
+/// since (`dirty`), and it names none of `keys` (the barrier's key and those of the command
+/// whose write started it).
+struct Early {
+    before: u64,
+    dirty: u64,
+    db: usize,
+    keys: Vec<Bytes>,
+}
+
+/// The keys of the command whose write made keys ready, as (database, keys), computed only
+/// if a barrier starts.
+pub type Trigger<'a> = &'a dyn Fn() -> (usize, Vec<Bytes>);
 
 impl Registry {
     /// How many keys have waiters (INFO total_blocking_keys, as Redis 7.2 reports it).
@@ -227,7 +244,7 @@ fn in_barrier(sh: &Shard, db: usize, key: &Bytes) -> bool {
 /// commands on it wait as they would while Redis serves. Once all have answered (or
 /// `BARRIER_LIMIT` passed), `answered` serves the waiters in the order their commands reached
 /// the server (`Waiter::at`).
-fn start_barrier(sh: &Shard, db: usize, key: Bytes) {
+fn start_barrier(sh: &Shard, db: usize, key: Bytes, trigger: Option<Trigger>) {
     let id = {
         let mut reg = sh.blocking.borrow_mut();
         reg.next_barrier += 1;
@@ -263,12 +280,25 @@ fn start_barrier(sh: &Shard, db: usize, key: Bytes) {
     if let Some(w) = &lock {
         locks::take(sh, w);
     }
+    let early = match (&lock, trigger.map(|t| t())) {
+        (Some(_), Some((tdb, mut keys))) if tdb == db => {
+            keys.push(key.clone());
+            Some(Early {
+                before: crate::util::now_ns(),
+                dirty: sh.store.borrow().dirty,
+                db,
+                keys,
+            })
+        }
+        _ => None,
+    };
     sh.blocking.borrow_mut().barriers.insert(
         (db, key.clone()),
         Barrier {
             id,
             left: sh.n,
             lock,
+            early,
         },
     );
     let me = sh.id;
@@ -321,7 +351,7 @@ fn answered(sh: &Rc<Shard>, db: usize, key: &Bytes, id: u64, all: bool) {
     // What serving made ready (a move's destination) is served now, as Redis serves a chain
     // of moves in one go: everything sent before has arrived, the barrier saw to that.
     if sh.hold_ready.get() == 0 && !sh.blocking.borrow().keys.is_empty() {
-        serve_ready_slow(sh, false);
+        serve_ready_slow(sh, false, None);
     }
     if let Some(w) = lock {
         locks::release(sh, &w);
@@ -338,13 +368,85 @@ pub fn serve_ready(sh: &Shard) {
     if sh.blocking.borrow().keys.is_empty() || sh.hold_ready.get() > 0 {
         return;
     }
-    serve_ready_slow(sh, true);
+    serve_ready_slow(sh, true, None);
+}
+
+/// `serve_ready` after a command named `args` (`spec`) in `db`: a barrier it starts knows
+/// which keys the command named (see `admits_early`).
+#[inline]
+pub fn serve_ready_after(
+    sh: &Shard,
+    db: usize,
+    spec: &crate::commands::CommandSpec,
+    args: &[Bytes],
+) {
+    if sh.blocking.borrow().keys.is_empty() || sh.hold_ready.get() > 0 {
+        return;
+    }
+    let keys = || {
+        let ks = spec.key_indexes(args);
+        (
+            db,
+            ks.into_iter()
+                .filter_map(|i| args.get(i).cloned())
+                .collect(),
+        )
+    };
+    serve_ready_slow(sh, true, Some(&keys));
+}
+
+/// Whether a command that wants `want` here and reached the server at `arrived` may run now,
+/// ahead of the serving of barriers whose locks are in its way (and of the commands queued
+/// behind them), as if it had run before the write that started them: Redis would have run it
+/// first. It may when it reached the server before each such barrier began, so that it was
+/// sent before the write's reply came back; when nothing was written here since, so that it
+/// sees nothing written after that write; and when it names neither the barrier's key nor any
+/// key of that write, so that neither sees the other. Anything else in its way still stops it.
+pub fn admits_early(sh: &Shard, want: &locks::Want, arrived: u64) -> bool {
+    let reg = sh.blocking.borrow();
+    if reg.barriers.is_empty() || want.whole || !want.hashed.is_empty() {
+        return false;
+    }
+    let dirty = sh.store.borrow().dirty;
+    let mut passed: Vec<&(usize, Bytes)> = Vec::new();
+    for b in reg.barriers.values() {
+        let Some(lock) = &b.lock else {
+            continue;
+        };
+        let in_way: Vec<&(usize, Bytes)> =
+            want.keys.iter().filter(|k| lock.keys.contains(k)).collect();
+        if in_way.is_empty() {
+            continue;
+        }
+        let Some(e) = &b.early else {
+            return false;
+        };
+        let names = |(d, k): &(usize, Bytes)| *d == e.db && e.keys.contains(k);
+        if arrived >= e.before || dirty != e.dirty || want.keys.iter().any(names) {
+            return false;
+        }
+        passed.extend(in_way);
+    }
+    if passed.is_empty() {
+        return false;
+    }
+    let rest = locks::Want {
+        keys: want
+            .keys
+            .iter()
+            .filter(|k| !passed.contains(k))
+            .cloned()
+            .collect(),
+        ..want.clone()
+    };
+    !sh.locks.borrow().blocks(&rest)
 }
 
 /// `barriers`: keys of other shards' clients wait for a barrier first (not when serving
-/// what a barrier's serving made ready).
+/// what a barrier's serving made ready). `trigger`: the keys of the command whose writes made
+/// the keys ready, when known (not those of what serving then made ready).
 #[inline(never)]
-fn serve_ready_slow(sh: &Shard, barriers: bool) {
+fn serve_ready_slow(sh: &Shard, barriers: bool, mut trigger: Option<Trigger>) {
     // Serving can make more keys ready (BLMOVE pushes): go on until none is left. Each round
     // serves (and so removes) a waiter, or finds nothing to do, so this ends.
     loop {
@@ -373,11 +475,12 @@ fn serve_ready_slow(sh: &Shard, barriers: bool) {
                 && sh.config.borrow().blocking_arrival_order
                 && has_waiters(sh, db, &key)
             {
-                start_barrier(sh, db, key);
+                start_barrier(sh, db, key, trigger);
                 continue;
             }
             serve_key_guarded(sh, db, key);
         }
+        trigger = None;
     }
 }
 
@@ -545,7 +648,7 @@ fn attempt(
                     drop(st);
                     join_waiters(sh, db, keys, claim, op, at);
                     if !in_barrier(sh, db, key) {
-                        start_barrier(sh, db, key.clone());
+                        start_barrier(sh, db, key.clone(), None);
                     }
                     return Attempt::Registered;
                 }

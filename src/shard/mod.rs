@@ -431,7 +431,7 @@ impl Shard {
         });
         // Clients blocked on keys this wrote are served now, before the next command (Redis's
         // handleClientsBlockedOnKeys after each call).
-        blocking::serve_ready(self);
+        blocking::serve_ready_after(self, db, spec, args);
         // Keyspace notifications it queued go out now, in command order.
         pubsub::flush_events(self);
         crate::observe::done(self, spec, args, start, &reply, &|| {
