@@ -323,6 +323,17 @@ impl Db {
     }
 
     pub fn clear(&mut self) {
+        if self.fresh.is_open() {
+            // A blocked read of one of these streams may still be on its way from another shard
+            // (see recent.rs): it must find the stream gone, as it would had it come first. Only
+            // while blocking commands are about (a scan of the table).
+            for (k, e) in self.map.iter() {
+                if let Value::Stream(st) = &e.value {
+                    self.gone_streams
+                        .add(k.as_bytes(), super::stream::Gone::of(st));
+                }
+            }
+        }
         if let Some(s) = self.snap.as_deref_mut() {
             // The walker still serializes what the snapshot had not reached.
             s.detached.push(std::mem::take(&mut self.map));
