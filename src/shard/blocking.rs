@@ -479,6 +479,8 @@ fn serve_ready_slow(sh: &Shard, barriers: bool, mut trigger: Option<Trigger>) {
                 continue;
             }
             serve_key_guarded(sh, db, key);
+            // What that serving wrote is part of the command's effect too, and not in its keys.
+            trigger = None;
         }
         trigger = None;
     }
