@@ -59,7 +59,7 @@ impl List {
         if let List::Packed(p) = self {
             let mut q = QuickList::default();
             for v in p.iter() {
-                q.push_back(v, fill);
+                q.push(v, fill, false);
             }
             *self = List::Chain(Box::new(q));
         }
@@ -80,16 +80,16 @@ impl List {
     pub fn push_back(&mut self, v: &[u8], fill: i64) {
         self.make_room(fill, v.len());
         match self {
-            List::Packed(p) => p.push_back(v, node_limits(fill).1),
-            List::Chain(q) => q.push_back(v, fill),
+            List::Packed(p) => p.push(v, node_limits(fill).1, false),
+            List::Chain(q) => q.push(v, fill, false),
         }
     }
 
     pub fn push_front(&mut self, v: &[u8], fill: i64) {
         self.make_room(fill, v.len());
         match self {
-            List::Packed(p) => p.push_front(v, node_limits(fill).1),
-            List::Chain(q) => q.push_front(v, fill),
+            List::Packed(p) => p.push(v, node_limits(fill).1, true),
+            List::Chain(q) => q.push(v, fill, true),
         }
     }
 
@@ -104,15 +104,15 @@ impl List {
 
     pub fn pop_front(&mut self) -> Option<Bytes> {
         match self {
-            List::Packed(p) => p.pop_front(),
-            List::Chain(q) => q.pop_front(),
+            List::Packed(p) => p.pop(true),
+            List::Chain(q) => q.pop(true),
         }
     }
 
     pub fn pop_back(&mut self) -> Option<Bytes> {
         match self {
-            List::Packed(p) => p.pop_back(),
-            List::Chain(q) => q.pop_back(),
+            List::Packed(p) => p.pop(false),
+            List::Chain(q) => q.pop(false),
         }
     }
 
@@ -196,12 +196,12 @@ impl List {
         let end = end.min(len - 1);
         match self {
             List::Packed(p) => {
-                p.drop_back(len - end - 1);
-                p.drop_front(start);
+                p.discard(len - end - 1, false);
+                p.discard(start, true);
             }
             List::Chain(q) => {
-                q.drop_back(len - end - 1);
-                q.drop_front(start);
+                q.discard(len - end - 1, false);
+                q.discard(start, true);
             }
         }
     }

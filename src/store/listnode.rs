@@ -213,7 +213,40 @@ impl<I: Idx> Node<I> {
         }
     }
 
-    pub fn push_front(&mut self, v: &[u8], max: usize) {
+    /// Push at the head (`front`) or the tail.
+    pub fn push(&mut self, v: &[u8], max: usize, front: bool) {
+        if front {
+            self.push_front(v, max)
+        } else {
+            self.push_back(v, max)
+        }
+    }
+
+    /// Pop from the head (`front`) or the tail.
+    pub fn pop(&mut self, front: bool) -> Option<Bytes> {
+        if front {
+            self.pop_front()
+        } else {
+            self.pop_back()
+        }
+    }
+
+    /// Remove `k` entries from the head (`front`) or the tail.
+    pub fn discard(&mut self, k: usize, front: bool) {
+        let k = k.min(self.len());
+        let (mut head, mut tail) = (self.head.get(), self.tail.get());
+        for _ in 0..k {
+            if front {
+                head = entry_from(&self.buf, head).2;
+            } else {
+                tail = entry_before(&self.buf, tail).0;
+            }
+        }
+        self.set(head, tail, self.len() - k);
+        self.maybe_shrink();
+    }
+
+    fn push_front(&mut self, v: &[u8], max: usize) {
         let need = entry_size(v.len());
         self.make_room(need, true, max, true);
         let head = self.head.get() - need;
@@ -221,14 +254,14 @@ impl<I: Idx> Node<I> {
         self.set(head, self.tail.get(), self.len() + 1);
     }
 
-    pub fn push_back(&mut self, v: &[u8], max: usize) {
+    fn push_back(&mut self, v: &[u8], max: usize) {
         let need = entry_size(v.len());
         self.make_room(need, false, max, true);
         let tail = write_entry(&mut self.buf, self.tail.get(), v);
         self.set(self.head.get(), tail, self.len() + 1);
     }
 
-    pub fn pop_front(&mut self) -> Option<Bytes> {
+    fn pop_front(&mut self) -> Option<Bytes> {
         if self.is_empty() {
             return None;
         }
@@ -239,7 +272,7 @@ impl<I: Idx> Node<I> {
         Some(v)
     }
 
-    pub fn pop_back(&mut self) -> Option<Bytes> {
+    fn pop_back(&mut self) -> Option<Bytes> {
         if self.is_empty() {
             return None;
         }
@@ -327,28 +360,6 @@ impl<I: Idx> Node<I> {
         self.maybe_shrink();
     }
 
-    /// Remove the first `k` entries.
-    pub fn drop_front(&mut self, k: usize) {
-        let k = k.min(self.len());
-        let mut head = self.head.get();
-        for _ in 0..k {
-            head = entry_from(&self.buf, head).2;
-        }
-        self.set(head, self.tail.get(), self.len() - k);
-        self.maybe_shrink();
-    }
-
-    /// Remove the last `k` entries.
-    pub fn drop_back(&mut self, k: usize) {
-        let k = k.min(self.len());
-        let mut tail = self.tail.get();
-        for _ in 0..k {
-            tail = entry_before(&self.buf, tail).0;
-        }
-        self.set(self.head.get(), tail, self.len() - k);
-        self.maybe_shrink();
-    }
-
     /// Entries `j..` as a node of their own; this one keeps `..j`.
     pub fn split_off(&mut self, j: usize) -> Node<I> {
         let at = self.offset(j);
@@ -425,7 +436,7 @@ mod tests {
             .map(|&k| vec![b'v'; k])
             .collect();
         for v in &vals {
-            n.push_back(v, 1 << 20);
+            n.push(v, 1 << 20, false);
         }
         let fwd: Vec<&[u8]> = n.iter().collect();
         assert_eq!(fwd, vals.iter().map(|v| &v[..]).collect::<Vec<_>>());
@@ -433,7 +444,7 @@ mod tests {
             assert_eq!(n.get(j), Some(&v[..]));
         }
         for v in vals.iter().rev() {
-            assert_eq!(n.pop_back().as_deref(), Some(&v[..]));
+            assert_eq!(n.pop(false).as_deref(), Some(&v[..]));
         }
         assert!(n.is_empty());
     }
@@ -442,13 +453,13 @@ mod tests {
     fn a_small_list_node_is_as_small_as_a_vec() {
         assert_eq!(std::mem::size_of::<Node<u32>>(), 32);
         let mut n: Node<u32> = Node::default();
-        n.push_front(b"abc", 8192);
+        n.push(b"abc", 8192, true);
         // One entry of 5 bytes: the smallest jemalloc class that holds it.
         assert_eq!(n.capacity(), 8);
         let vals: Vec<Vec<u8>> = (0..100).map(|i| format!("e{i}").into_bytes()).collect();
         n.reserve(vals.iter().map(|v| &v[..]), false, 8192);
         for v in &vals {
-            n.push_back(v, 8192);
+            n.push(v, 8192, false);
         }
         assert_eq!(n.capacity(), size_class(n.bytes()));
     }

@@ -41,53 +41,49 @@ impl QuickList {
         self.len
     }
 
-    pub fn push_front(&mut self, v: &[u8], fill: i64) {
+    /// The node at the head (`front`) or the tail.
+    fn end_mut(&mut self, front: bool) -> Option<&mut Node> {
+        if front {
+            self.nodes.front_mut()
+        } else {
+            self.nodes.back_mut()
+        }
+    }
+
+    /// Add `n` at the head (`front`) or the tail, or take the node there away (None).
+    fn set_end(&mut self, front: bool, n: Option<Node>) {
+        match (front, n) {
+            (true, Some(n)) => self.nodes.push_front(n),
+            (false, Some(n)) => self.nodes.push_back(n),
+            (true, None) => drop(self.nodes.pop_front()),
+            (false, None) => drop(self.nodes.pop_back()),
+        }
+    }
+
+    /// Push `v` at the head (`front`) or the tail.
+    pub fn push(&mut self, v: &[u8], fill: i64, front: bool) {
         let lim = node_limits(fill);
-        match self.nodes.front_mut() {
-            Some(n) if n.takes(v.len(), lim) => n.push_front(v, lim.1),
-            front => {
-                if let Some(n) = front {
+        match self.end_mut(front) {
+            Some(n) if n.takes(v.len(), lim) => n.push(v, lim.1, front),
+            end => {
+                // A node the chain moves past gives back its spare room.
+                if let Some(n) = end {
                     n.fit();
                 }
                 let mut n = Node::default();
-                n.push_front(v, lim.1);
-                self.nodes.push_front(n);
+                n.push(v, lim.1, front);
+                self.set_end(front, Some(n));
             }
         }
         self.len += 1;
     }
 
-    pub fn push_back(&mut self, v: &[u8], fill: i64) {
-        let lim = node_limits(fill);
-        match self.nodes.back_mut() {
-            Some(n) if n.takes(v.len(), lim) => n.push_back(v, lim.1),
-            back => {
-                if let Some(n) = back {
-                    n.fit();
-                }
-                let mut n = Node::default();
-                n.push_back(v, lim.1);
-                self.nodes.push_back(n);
-            }
-        }
-        self.len += 1;
-    }
-
-    pub fn pop_front(&mut self) -> Option<Bytes> {
-        let n = self.nodes.front_mut()?;
-        let v = n.pop_front();
+    /// Pop from the head (`front`) or the tail.
+    pub fn pop(&mut self, front: bool) -> Option<Bytes> {
+        let n = self.end_mut(front)?;
+        let v = n.pop(front);
         if n.is_empty() {
-            self.nodes.pop_front();
-        }
-        self.len -= v.is_some() as usize;
-        v
-    }
-
-    pub fn pop_back(&mut self) -> Option<Bytes> {
-        let n = self.nodes.back_mut()?;
-        let v = n.pop_back();
-        if n.is_empty() {
-            self.nodes.pop_back();
+            self.set_end(front, None);
         }
         self.len -= v.is_some() as usize;
         v
@@ -126,10 +122,10 @@ impl QuickList {
     /// Insert before element `i` (`i >= len` appends).
     pub fn insert(&mut self, i: usize, v: &[u8], fill: i64) {
         if i == 0 {
-            return self.push_front(v, fill);
+            return self.push(v, fill, true);
         }
         if i >= self.len {
-            return self.push_back(v, fill);
+            return self.push(v, fill, false);
         }
         let lim = node_limits(fill);
         let (mut k, j) = self.locate(i);
@@ -149,11 +145,11 @@ impl QuickList {
             k.checked_sub(1).map(|p| self.nodes[p].takes(v.len(), lim)),
             self.nodes[k].takes(v.len(), lim),
         ) {
-            (Some(true), _) => self.nodes[k - 1].push_back(v, lim.1),
-            (_, true) => self.nodes[k].push_front(v, lim.1),
+            (Some(true), _) => self.nodes[k - 1].push(v, lim.1, false),
+            (_, true) => self.nodes[k].push(v, lim.1, true),
             _ => {
                 let mut n = Node::default();
-                n.push_back(v, lim.1);
+                n.push(v, lim.1, false);
                 self.nodes.insert(k, n);
             }
         }
@@ -211,37 +207,19 @@ impl QuickList {
         gone
     }
 
-    /// Drop `k` elements from the head.
-    pub fn drop_front(&mut self, mut k: usize) {
-        k = k.min(self.len);
+    /// Drop `k` elements from the head (`front`) or the tail.
+    pub fn discard(&mut self, k: usize, front: bool) {
+        let mut k = k.min(self.len);
         self.len -= k;
         while k > 0 {
-            let Some(n) = self.nodes.front_mut() else {
+            let Some(n) = self.end_mut(front) else {
                 break;
             };
             if n.len() <= k {
                 k -= n.len();
-                self.nodes.pop_front();
+                self.set_end(front, None);
             } else {
-                n.drop_front(k);
-                k = 0;
-            }
-        }
-    }
-
-    /// Drop `k` elements from the tail.
-    pub fn drop_back(&mut self, mut k: usize) {
-        k = k.min(self.len);
-        self.len -= k;
-        while k > 0 {
-            let Some(n) = self.nodes.back_mut() else {
-                break;
-            };
-            if n.len() <= k {
-                k -= n.len();
-                self.nodes.pop_back();
-            } else {
-                n.drop_back(k);
+                n.discard(k, front);
                 k = 0;
             }
         }
@@ -270,14 +248,14 @@ mod tests {
     fn nodes_respect_the_fill() {
         let mut q = QuickList::default();
         for i in 0..1000 {
-            q.push_front(format!("{i:04}").as_bytes(), -1);
+            q.push(format!("{i:04}").as_bytes(), -1, true);
         }
         // 6 bytes an entry, at most 4096 bytes a node.
         assert!(q.nodes.iter().all(|n| n.bytes() <= 4096));
         assert_eq!(q.nodes.len(), 2);
         let mut c = QuickList::default();
         for i in 0..10 {
-            c.push_back(&[i], 3);
+            c.push(&[i], 3, false);
         }
         assert_eq!(
             c.nodes.iter().map(|n| n.len()).collect::<Vec<_>>(),
