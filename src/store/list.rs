@@ -72,7 +72,7 @@ impl List {
             let (count, max) = node_limits(fill);
             let add: usize = values.iter().map(|v| entry_size(v.len())).sum();
             if p.len() + values.len() <= count && p.bytes() + add <= max {
-                p.reserve(values.iter().map(|v| &v[..]), front, max);
+                p.reserve(add, front, max);
             }
         }
     }

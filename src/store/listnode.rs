@@ -153,10 +153,9 @@ impl<I: Idx> Node<I> {
         self.len() < count && self.bytes() + entry_size(add) <= bytes
     }
 
-    /// Room for the entries of a command's `values` at one end, allocated at once and to fit
-    /// (a list built by one RPUSH then holds no spare room).
-    pub fn reserve<'v>(&mut self, values: impl Iterator<Item = &'v [u8]>, front: bool, max: usize) {
-        let need = values.map(|v| entry_size(v.len())).sum();
+    /// Room for `need` more bytes (a command's entries) at one end, allocated at once and to
+    /// fit (a list built by one RPUSH then holds no spare room).
+    pub fn reserve(&mut self, need: usize, front: bool, max: usize) {
         self.make_room(need, front, max, false);
     }
 
@@ -457,7 +456,7 @@ mod tests {
         // One entry of 5 bytes: the smallest jemalloc class that holds it.
         assert_eq!(n.capacity(), 8);
         let vals: Vec<Vec<u8>> = (0..100).map(|i| format!("e{i}").into_bytes()).collect();
-        n.reserve(vals.iter().map(|v| &v[..]), false, 8192);
+        n.reserve(vals.iter().map(|v| entry_size(v.len())).sum(), false, 8192);
         for v in &vals {
             n.push(v, 8192, false);
         }
