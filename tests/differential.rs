@@ -42,12 +42,17 @@ fn redis_installed() -> bool {
 /// Runs the configured seeds against shardis with `shards` shards; panics with the minimised
 /// divergence(s).
 fn differential(shards: usize) {
+    run_seeds(shards, gen::sequence, 400);
+}
+
+/// Runs `make(seed, len)` for the configured seeds (`default_seeds` of them unless set).
+fn run_seeds(shards: usize, make: fn(u64, usize) -> Vec<Vec<Vec<u8>>>, default_seeds: u64) {
     if !redis_installed() {
         eprintln!("skipped: redis-server is not installed (the differential tester needs it)");
         return;
     }
     let first_seed = env_u64("SHARDIS_DIFF_SEED", 1);
-    let seeds = env_u64("SHARDIS_DIFF_SEEDS", 400);
+    let seeds = env_u64("SHARDIS_DIFF_SEEDS", default_seeds);
     let len = env_u64("SHARDIS_DIFF_LEN", 40) as usize;
     let budget = Duration::from_secs(env_u64("SHARDIS_DIFF_SECS", 25));
     let report_all = std::env::var("SHARDIS_DIFF_ALL").is_ok_and(|v| v == "1");
@@ -61,7 +66,7 @@ fn differential(shards: usize) {
             break;
         }
         ran += 1;
-        let seq = gen::sequence(seed, len);
+        let seq = make(seed, len);
         if let Some(d) = pair.run(&seq) {
             let (min, d) = pair.shrink(&seq, d);
             let report = oracle::report(shards, seed, &min, &d);
@@ -203,4 +208,11 @@ fn same_replies_as_redis_one_shard() {
 #[test]
 fn same_replies_as_redis_four_shards() {
     differential(4);
+}
+
+#[test]
+fn lists_of_many_small_nodes_same_as_redis() {
+    for shards in [1, 4] {
+        run_seeds(shards, gen::list_sequence, 150);
+    }
 }

@@ -529,6 +529,43 @@ fn mutate(rng: &mut Rng, args: &mut Vec<Vec<u8>>) {
     }
 }
 
+/// A sequence of at least 80 list commands (mostly) from `seed`, on two lists (one on a tagged
+/// key) that start with every value once and are cut into nodes of one to four elements
+/// (`list-max-listpack-size`), so that the chain of nodes (splits on LINSERT and LSET, removals,
+/// trims, pops and moves across node boundaries) meets Redis's quicklist.
+pub fn list_sequence(seed: u64, len: usize) -> Vec<Vec<Vec<u8>>> {
+    let mut rng = Rng::with_seed(seed);
+    let families = families();
+    let lists: Vec<usize> = families
+        .iter()
+        .position(|f| f.contains(&"LPUSH K V..."))
+        .into_iter()
+        .collect();
+    let fill = rng.usize(1..5).to_string();
+    let words = |w: &[&str]| w.iter().map(|a| a.as_bytes().to_vec()).collect::<Vec<_>>();
+    let mut seq = vec![words(&["CONFIG", "SET", "list-max-listpack-size", &fill])];
+    for key in ["k1", "{t}a"] {
+        let mut push = words(&["RPUSH", key]);
+        push.extend(words(VALUES));
+        seq.push(push);
+    }
+    for _ in 0..len.max(80) {
+        let mut c = command(&mut rng, &families, &lists);
+        // Two keys, so that commands meet the same lists.
+        for a in c.iter_mut().skip(1) {
+            if KEYS.iter().any(|k| k.as_bytes() == &a[..]) {
+                *a = if a.starts_with(b"{t}") {
+                    b"{t}a".to_vec()
+                } else {
+                    b"k1".to_vec()
+                };
+            }
+        }
+        seq.push(c);
+    }
+    seq
+}
+
 /// A sequence of `len` random commands from `seed`.
 /// One or two families get most of the commands; every third sequence speaks RESP3.
 pub fn sequence(seed: u64, len: usize) -> Vec<Vec<Vec<u8>>> {
