@@ -116,6 +116,18 @@ const FIXED: &[&[&[&[u8]]]] = &[
         &[b"SADD", b"w_m1", b"m"],
         &[b"BITOP", b"NAND", b"{t}b", b"w_m1", b"k3"],
     ],
+    &[
+        &[b"RPUSH", b"k1", b"a", b"b", b"a", b"a"],
+        &[
+            b"LPOS",
+            b"k1",
+            b"a",
+            b"RANK",
+            b"-9223372036854775808",
+            b"COUNT",
+            b"1",
+        ],
+    ],
 ];
 
 #[test]

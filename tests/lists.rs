@@ -230,6 +230,23 @@ fn lpos() {
             q(&mut c, &["LPOS", "l", "c", "RANK", "-9223372036854775808"]),
             int(7)
         );
+        // And its COUNT test overflows: every match comes back, from the tail (found by the
+        // differential test of list nodes).
+        assert_eq!(
+            q(
+                &mut c,
+                &[
+                    "LPOS",
+                    "l",
+                    "c",
+                    "RANK",
+                    "-9223372036854775808",
+                    "COUNT",
+                    "1"
+                ]
+            ),
+            arr(vec![int(7), int(6), int(2)])
+        );
         assert!(
             qerr(&mut c, &["LPOS", "l", "c", "RANK", "0"]).starts_with("ERR RANK can't be zero")
         );

@@ -411,7 +411,9 @@ fn lpos(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let ele = &args[2][..];
     let len = l.len();
     // A negative rank searches from the tail; Redis negates it unchecked, so i64::MIN stays
-    // negative and then matches from the first hit, which `>=` below reproduces.
+    // negative and then matches from the first hit, which `>=` below reproduces, and its
+    // COUNT test (`matches - rank + 1 >= count`) overflows and never stops the scan, which the
+    // wrapping arithmetic below reproduces.
     let from_tail = rank < 0;
     let rank = if from_tail { rank.wrapping_neg() } else { rank };
     let items: Vec<&[u8]> = l.iter().collect();
@@ -431,7 +433,7 @@ fn lpos(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             matches += 1;
             if matches >= rank {
                 found.push(Reply::Int(i as i64));
-                if want != 0 && found.len() as i64 >= want {
+                if want != 0 && matches.wrapping_sub(rank).wrapping_add(1) >= want {
                     break;
                 }
             }
