@@ -364,11 +364,16 @@ fn answered(sh: &Rc<Shard>, db: usize, key: &Bytes, id: u64, all: bool) {
 /// cross-shard message; with nobody blocked on this shard it is one check.
 #[inline]
 pub fn serve_ready(sh: &Shard) {
-    // Inside a transaction its keys are served once it is over (as Redis serves after EXEC).
-    if sh.blocking.borrow().keys.is_empty() || sh.hold_ready.get() > 0 {
-        return;
+    if !nothing_to_serve(sh) {
+        serve_ready_slow(sh, true, None);
     }
-    serve_ready_slow(sh, true, None);
+}
+
+/// Nobody is blocked here, or a transaction is running: its keys are served once it is over
+/// (as Redis serves after EXEC).
+#[inline]
+fn nothing_to_serve(sh: &Shard) -> bool {
+    sh.blocking.borrow().keys.is_empty() || sh.hold_ready.get() > 0
 }
 
 /// `serve_ready` after a command named `args` (`spec`) in `db`: a barrier it starts knows
@@ -380,7 +385,7 @@ pub fn serve_ready_after(
     spec: &crate::commands::CommandSpec,
     args: &[Bytes],
 ) {
-    if sh.blocking.borrow().keys.is_empty() || sh.hold_ready.get() > 0 {
+    if nothing_to_serve(sh) {
         return;
     }
     let keys = || {
@@ -430,6 +435,7 @@ pub fn admits_early(sh: &Shard, want: &locks::Want, arrived: u64) -> bool {
     if passed.is_empty() {
         return false;
     }
+    // The rest of what it wants (not whole, no hashes: checked above), held to the usual test.
     let rest = locks::Want {
         keys: want
             .keys
@@ -437,7 +443,8 @@ pub fn admits_early(sh: &Shard, want: &locks::Want, arrived: u64) -> bool {
             .filter(|k| !passed.contains(k))
             .cloned()
             .collect(),
-        ..want.clone()
+        exclusive: want.exclusive,
+        ..Default::default()
     };
     !sh.locks.borrow().blocks(&rest)
 }
