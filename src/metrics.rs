@@ -28,7 +28,9 @@ pub struct ServerStats {
     pub net_input_bytes: u64,
     pub net_output_bytes: u64,
     pub total_error_replies: u64,
-    pub commands: ahash::AHashMap<&'static str, CommandStat>,
+    pub commands: indexmap::IndexMap<&'static str, CommandStat, ahash::RandomState>,
+    /// Where the last command was counted (`stat_of`).
+    last: Option<(&'static str, usize)>,
     /// Error replies by code (the first word: ERR, WRONGTYPE …), INFO errorstats.
     pub errors: ahash::AHashMap<String, u64>,
 }
@@ -38,7 +40,7 @@ impl ServerStats {
     #[inline]
     pub fn record_timed(&mut self, name: &'static str, ns: u64, failed: bool, track: bool) {
         self.total_commands_processed += 1;
-        let s = self.commands.entry(name).or_default();
+        let s = self.stat_of(name);
         s.calls += 1;
         s.usec += ns / 1000;
         if failed {
@@ -52,6 +54,20 @@ impl ServerStats {
                 h.saturating_record(ns.max(1));
             }
         }
+    }
+
+    /// The counters of command `name`. A pipeline repeats one command: its entry is found again
+    /// by the name's address, without hashing the name.
+    #[inline]
+    fn stat_of(&mut self, name: &'static str) -> &mut CommandStat {
+        if let Some((last, i)) = self.last {
+            if std::ptr::eq(last, name) && i < self.commands.len() {
+                return &mut self.commands[i];
+            }
+        }
+        let e = self.commands.entry(name);
+        self.last = Some((name, e.index()));
+        e.or_default()
     }
 
     /// Count an error reply under its code, as Redis's afterErrorReply does. An error a script
@@ -75,7 +91,7 @@ impl ServerStats {
     pub fn record_rejected(&mut self, name: Option<&'static str>, err: &str) {
         self.record_error(err);
         if let Some(n) = name {
-            self.commands.entry(n).or_default().rejected += 1;
+            self.stat_of(n).rejected += 1;
         }
     }
 
