@@ -435,6 +435,8 @@ pub struct Config {
     pub shards: usize,
     /// How long an idle shard busy-polls before parking, in microseconds.
     pub shard_spin_us: u64,
+    /// Move a connection to the shard its keys live on (net/migrate.rs).
+    pub migrate_connections: bool,
     /// Every script and function runs as if flagged `allow-cross-slot-keys` (a global lock on a
     /// multi-shard server), so scripts that use keys they do not declare work unchanged.
     pub script_allow_cross_slot_keys: bool,
@@ -540,6 +542,7 @@ impl Default for Config {
             tls_dh_params_file: None,
             shards: default_shards(),
             shard_spin_us: 0,
+            migrate_connections: true,
             script_allow_cross_slot_keys: false,
             blocking_arrival_order: true,
         }
@@ -1233,6 +1236,7 @@ static DIRECTIVES: &[Directive] = &[
     // shardis-specific
     number!("shards", IMMUTABLE, shards, 1, MAX_SHARDS, Signed),
     number!("shard-spin-us", IMMUTABLE, shard_spin_us, 0, 1_000_000, Signed),
+    boolean!("migrate-connections", MUTABLE, migrate_connections),
     boolean!("script-allow-cross-slot-keys", MUTABLE, script_allow_cross_slot_keys),
     boolean!("blocking-arrival-order", MUTABLE, blocking_arrival_order),
 ];

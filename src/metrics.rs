@@ -28,6 +28,8 @@ pub struct ServerStats {
     pub net_input_bytes: u64,
     pub net_output_bytes: u64,
     pub total_error_replies: u64,
+    /// Connections other shards moved here (`net/migrate.rs`).
+    pub connections_moved_in: u64,
     pub commands: indexmap::IndexMap<&'static str, CommandStat, ahash::RandomState>,
     /// Where the last command was counted (`stat_of`).
     last: Option<(&'static str, usize)>,
@@ -102,6 +104,7 @@ impl ServerStats {
         self.net_input_bytes += other.net_input_bytes;
         self.net_output_bytes += other.net_output_bytes;
         self.total_error_replies += other.total_error_replies;
+        self.connections_moved_in += other.connections_moved_in;
         for (k, v) in &other.commands {
             let s = self.commands.entry(k).or_default();
             s.calls += v.calls;

@@ -1908,6 +1908,7 @@ async fn info(shard: &Rc<Shard>, a: &[Bytes]) -> Reply {
             net_input: p.stats.net_input_bytes,
             net_output: p.stats.net_output_bytes,
             aof_size: p.aof.current,
+            moved_in: p.stats.connections_moved_in,
         };
         shard_lines.push_str(&line.render(i));
         rates.0 += p.rates.0;

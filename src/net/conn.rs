@@ -151,6 +151,8 @@ pub struct Conn {
     /// blocked clients of a key across shards (shard/blocking.rs).
     pub stamp_reads: u8,
     pub rx_ns: Option<u64>,
+    /// Where its keyed commands go: whether to move to another shard (`migrate.rs`).
+    pub affinity: super::migrate::Affinity,
 }
 
 /// A new connection's first reads are stamped: a client's first commands may well be
@@ -189,6 +191,7 @@ impl Conn {
             tls: None,
             obuf_soft_since: None,
             rbuf_peak: 0,
+            affinity: Default::default(),
             stamp_reads: 0,
             rx_ns: None,
         }

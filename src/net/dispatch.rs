@@ -502,7 +502,16 @@ fn process_input(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
             Kind::Split(_, merge) if !shard.aof_always.get() => Some(merge),
             _ => None,
         };
-        let route = match route(shard, spec, &args) {
+        let route = route(shard, spec, &args);
+        if shard.n > 1 {
+            let owner = match route {
+                Route::Here => shard.id,
+                Route::On(o) => o,
+                Route::Spread => super::migrate::SPREAD,
+            };
+            c.affinity.note(owner, shard.id);
+        }
+        let route = match route {
             // After a split command, in the batch's pass (see `Batch`), this shard's too.
             Route::Here if in_pass => Route::On(shard.id),
             r => r,

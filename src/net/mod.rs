@@ -21,6 +21,7 @@ pub mod conn;
 pub mod dispatch;
 pub mod limits;
 pub mod listener;
+pub mod migrate;
 pub mod protected;
 pub mod sys;
 pub mod tls;
@@ -273,6 +274,8 @@ pub fn settle(shard: &Shard, conn: &ConnRef) {
     }
     if close {
         close_conn(shard, id);
+    } else {
+        migrate::maybe_move(shard, conn);
     }
 }
 

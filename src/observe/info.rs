@@ -53,12 +53,14 @@ pub struct ShardLine {
     pub net_input: u64,
     pub net_output: u64,
     pub aof_size: u64,
+    /// Connections other shards moved here (net/migrate.rs).
+    pub moved_in: u64,
 }
 
 impl ShardLine {
     pub fn render(&self, id: usize) -> String {
         format!(
-            "shard{id}:keys={},expires={},total_commands_processed={},instantaneous_ops_per_sec={},connected_clients={},blocked_clients={},total_net_input_bytes={},total_net_output_bytes={},aof_current_size={}\r\n",
+            "shard{id}:keys={},expires={},total_commands_processed={},instantaneous_ops_per_sec={},connected_clients={},blocked_clients={},total_net_input_bytes={},total_net_output_bytes={},aof_current_size={},connections_moved_in={}\r\n",
             self.keys,
             self.expires,
             self.commands,
@@ -67,7 +69,8 @@ impl ShardLine {
             self.blocked,
             self.net_input,
             self.net_output,
-            self.aof_size
+            self.aof_size,
+            self.moved_in
         )
     }
 }
