@@ -10,7 +10,7 @@
 //! connection moves: nothing in flight, nothing buffered either way, not subscribed, not in
 //! MULTI or WATCHing, not monitoring, not blocked, not TLS. Commands spread over several
 //! shards count against moving, so a client of random keys stays where it is: with 2 shards,
-//! 60 of 64 independent keys on one other shard has a chance of about 1e-13.
+//! 60 of 64 independent keys on one other shard has a chance under 1e-13.
 //!
 //! While it travels (one message between shards), CLIENT LIST and CLIENT KILL on other
 //! connections do not see it.
