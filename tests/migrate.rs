@@ -184,3 +184,30 @@ fn connections_stay_when_their_keys_are_spread_or_they_are_pinned() {
     assert_eq!(shard_of(&mut off), from);
     assert_eq!(moved_in(&mut c), 0);
 }
+
+#[test]
+fn a_connection_moves_under_appendfsync_always() {
+    if skip_under_redis("shardis's shards") {
+        return;
+    }
+    let s = Server::start_with(SHARDS, &["--appendonly", "yes", "--appendfsync", "always"]);
+    let mut c = s.conn();
+    // Writes on this shard first, so that its log is ahead of the shard the connection goes to.
+    let here = shard_of(&mut c);
+    let home = (0..)
+        .map(|i| format!("h{i}"))
+        .find(|t| owner(t) == here)
+        .unwrap_or_default();
+    let big = "x".repeat(4096);
+    for i in 0..50 {
+        q(&mut c, &["SET", &format!("{{{home}}}:{i}"), &big]);
+    }
+    let tag = tag_off(here);
+    fill(&mut c, &tag, 100);
+    assert_eq!(shard_of(&mut c), owner(&tag));
+    // Reads only: nothing on the new shard's log for a reply to wait for.
+    for i in 0..10 {
+        let key = format!("{{{tag}}}:{i}");
+        assert_eq!(qt::<String, _>(&mut c, &["GET", &key]), i.to_string());
+    }
+}

@@ -61,8 +61,9 @@ impl Affinity {
     }
 }
 
-/// Whether the connection may move now: nothing of it is in flight or buffered here, and no
-/// registry of this shard knows it but the connection table.
+/// Whether the connection may move now: nothing of it is in flight or buffered here, its
+/// writes are on disk (appendfsync always), and no registry of this shard knows it but the
+/// connection table.
 fn movable(shard: &Shard, c: &Conn) -> bool {
     !c.busy
         && !c.closing
@@ -79,6 +80,7 @@ fn movable(shard: &Shard, c: &Conn) -> bool {
         && c.client.tx.watched.is_empty()
         && !c.client.subs.active()
         && !shard.observe.monitors.borrow().contains(&c.client.id)
+        && (!shard.aof_always.get() || c.aof_hold <= shard.aof.borrow().synced)
 }
 
 /// A connection on its way between shards. Dropped undelivered (the other shard is stopping),
@@ -126,6 +128,9 @@ pub fn maybe_move(shard: &Shard, conn: &ConnRef) -> bool {
     };
     moving.affinity = Affinity::default();
     moving.interest = 0;
+    // A feed offset of this shard's log (appendfsync always), synced already (`movable`): on
+    // the new shard it would hold replies until that shard's log reached it.
+    moving.aof_hold = 0;
     let moving = Moving {
         conn: Some(moving),
         global: shard.global.clone(),
