@@ -107,26 +107,41 @@ fn a_connection_moves_to_its_keys_shard_with_its_state() {
 }
 
 #[test]
-fn a_pipeline_sent_across_the_move_is_answered_in_order() {
+fn pipelines_sent_across_moves_are_answered_in_order() {
     if skip_under_redis("shardis's shards") {
         return;
     }
     let s = Server::start(SHARDS);
-    let mut c = s.conn();
-    let tag = tag_off(shard_of(&mut c));
-    // INCRs of one counter in long pipelines: the move comes between two reads of them, and
-    // any command lost, repeated or answered out of order shows in the replies.
-    let mut next = 1;
-    for _ in 0..20 {
-        let mut p = redis::pipe();
-        for _ in 0..50 {
-            p.cmd("INCR").arg(format!("{{{tag}}}:n"));
+    // Eight clients at once, each on keys of its own tag (spread over the shards): INCRs of one
+    // counter in long pipelines, so that each move comes between two reads of them, and any
+    // command lost, repeated or answered out of order shows in the replies.
+    let tags: Vec<String> = (0..8).map(|i| format!("p{i}")).collect();
+    std::thread::scope(|scope| {
+        for tag in &tags {
+            let s = &s;
+            scope.spawn(move || {
+                let mut c = s.conn();
+                let mut next = 1;
+                for _ in 0..20 {
+                    let mut p = redis::pipe();
+                    for _ in 0..50 {
+                        p.cmd("INCR").arg(format!("{{{tag}}}:n"));
+                    }
+                    let got: Vec<i64> = p.query(&mut c).expect("pipeline");
+                    assert_eq!(got, (next..next + 50).collect::<Vec<_>>(), "{tag}");
+                    next += 50;
+                }
+                assert_eq!(shard_of(&mut c), owner(tag), "{tag}");
+            });
         }
-        let got: Vec<i64> = p.query(&mut c).expect("pipeline");
-        assert_eq!(got, (next..next + 50).collect::<Vec<_>>());
-        next += 50;
+    });
+    let mut c = s.conn();
+    for tag in &tags {
+        assert_eq!(
+            qt::<i64, _>(&mut c, &["GET", &format!("{{{tag}}}:n")]),
+            1000
+        );
     }
-    assert_eq!(shard_of(&mut c), owner(&tag));
 }
 
 #[test]
