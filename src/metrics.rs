@@ -32,7 +32,7 @@ pub struct ServerStats {
     pub connections_moved_in: u64,
     pub commands: indexmap::IndexMap<&'static str, CommandStat, ahash::RandomState>,
     /// Where the last command was counted (`stat_of`).
-    last: Option<(&'static str, usize)>,
+    last: Option<usize>,
     /// Error replies by code (the first word: ERR, WRONGTYPE …), INFO errorstats.
     pub errors: ahash::AHashMap<String, u64>,
 }
@@ -59,16 +59,20 @@ impl ServerStats {
     }
 
     /// The counters of command `name`. A pipeline repeats one command: its entry is found again
-    /// by the name's address, without hashing the name.
+    /// by the name's address (the key stored there is that very string), without hashing.
     #[inline]
     fn stat_of(&mut self, name: &'static str) -> &mut CommandStat {
-        if let Some((last, i)) = self.last {
-            if std::ptr::eq(last, name) && i < self.commands.len() {
+        if let Some(i) = self.last {
+            if self
+                .commands
+                .get_index(i)
+                .is_some_and(|(k, _)| std::ptr::eq(*k, name))
+            {
                 return &mut self.commands[i];
             }
         }
         let e = self.commands.entry(name);
-        self.last = Some((name, e.index()));
+        self.last = Some(e.index());
         e.or_default()
     }
 
