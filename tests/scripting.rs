@@ -587,6 +587,40 @@ redis.register_function('f2', function() return 2 end)",
 }
 
 #[test]
+fn replacing_a_library_again_and_again_leaves_no_lua_garbage() {
+    // Redis's suite loads a library 10 000 times and wants `used_memory_lua` under 100 KB:
+    // each load must not leave the old library and the compiler's garbage behind.
+    both(|s| {
+        let mut c = s.conn();
+        let lib = "#!lua name=again
+redis.register_function('again', function(keys, args) return redis.call('incr', keys[1]) end)";
+        let lua_memory = |c: &mut redis::Connection| -> u64 {
+            let text: String = qt(c, &["INFO", "memory"]);
+            parse_info(&text)
+                .into_iter()
+                .find(|(k, _)| k == "used_memory_lua")
+                .and_then(|(_, v)| v.parse().ok())
+                .unwrap_or(u64::MAX)
+        };
+        q(&mut c, &["FUNCTION", "LOAD", "REPLACE", lib]);
+        let first = lua_memory(&mut c);
+        let mut p = redis::pipe();
+        for _ in 0..300 {
+            p.cmd("FUNCTION")
+                .arg("LOAD")
+                .arg("REPLACE")
+                .arg(lib)
+                .ignore();
+        }
+        p.query::<()>(&mut c).expect("pipeline");
+        let after = lua_memory(&mut c);
+        assert!(after <= first + 4096, "used_memory_lua {first} -> {after}");
+        assert_eq!(q(&mut c, &["FCALL", "again", "1", "n"]), int(1));
+        q(&mut c, &["FUNCTION", "FLUSH"]);
+    });
+}
+
+#[test]
 fn script_allow_cross_slot_keys_lets_every_script_use_any_key() {
     if skip_under_redis("script-allow-cross-slot-keys is a shardis directive") {
         return;

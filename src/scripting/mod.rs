@@ -978,6 +978,7 @@ fn load_here(code: &Bytes, replace: bool) -> Result<String, String> {
             lib.functions.push((f, flags, desc));
         }
         l.libraries.push(lib);
+        vm.collect();
         Ok(name)
     })
 }
@@ -1040,6 +1041,7 @@ async fn function(shard: &Rc<Shard>, a: &[Bytes]) -> Reply {
                                 for (f, ..) in &lib.functions {
                                     vm.functions.remove(f);
                                 }
+                                vm.collect();
                             }
                         }
                     })
@@ -1058,6 +1060,7 @@ async fn function(shard: &Rc<Shard>, a: &[Bytes]) -> Reply {
                         l.libraries.clear();
                         if let Some(vm) = l.vm.as_mut() {
                             vm.functions.clear();
+                            vm.collect();
                         }
                     })
                 })
