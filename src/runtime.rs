@@ -56,7 +56,7 @@ pub fn run(config: Config, config_file: Option<String>) -> anyhow::Result<()> {
         // Unique across restarts (ids in old logs must not come back): 2^20 per ms of clock.
         next_tx: AtomicU64::new(crate::util::now_ms() << 20),
         started: std::time::Instant::now(),
-        started_unix: crate::util::now_ms() / 1000,
+        last_save_unix: AtomicU64::new(crate::util::now_ms() / 1000),
         loading: AtomicBool::new(plan.is_some()),
         run_id: run_id(),
         config_file: config_file.clone(),

@@ -794,3 +794,43 @@ fn aof_use_rdb_preamble_is_accepted_as_redis_takes_it() {
         },
     );
 }
+
+#[test]
+fn save_makes_what_was_written_durable_whatever_the_policy() {
+    if skip_under_redis("crash test of shardis") {
+        return;
+    }
+    // `appendfsync no` writes the last partial block out once a second: a kill -9 right after
+    // a write loses it, unless SAVE synced it first.
+    let args = ["--appendonly", "yes", "--appendfsync", "no"];
+    let mut s = Server::start_with(4, &args);
+    let mut con = s.conn();
+    let before: i64 = qt(&mut con, &["LASTSAVE"]);
+    std::thread::sleep(Duration::from_millis(1100));
+    for i in 0..20 {
+        q(&mut con, &["SET", &format!("saved:{i}"), &i.to_string()]);
+    }
+    assert_eq!(q(&mut con, &["SAVE"]), ok());
+    let after: i64 = qt(&mut con, &["LASTSAVE"]);
+    assert!(after > before, "LASTSAVE {before} -> {after}");
+    s.kill9();
+    let s = s.restart(4, &args).expect("restart after kill -9");
+    let mut con = s.conn();
+    for i in 0..20 {
+        let v: Option<String> = qt(&mut con, &["GET", &format!("saved:{i}")]);
+        assert_eq!(v, Some(i.to_string()), "saved:{i} lost");
+    }
+}
+
+#[test]
+fn save_without_the_append_only_file_says_why() {
+    if skip_under_redis("shardis has no RDB") {
+        return;
+    }
+    let s = Server::start(1);
+    let mut con = s.conn();
+    assert_eq!(
+        qerr(&mut con, &["SAVE"]),
+        "ERR shardis keeps no RDB snapshots: SAVE syncs the append-only file, and appendonly is no"
+    );
+}

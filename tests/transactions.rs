@@ -1069,3 +1069,20 @@ fn a_pass_touches_only_what_its_commands_wrote() {
         );
     });
 }
+
+#[test]
+fn save_and_shutdown_are_refused_inside_multi() {
+    both(|s| {
+        let mut c = s.conn();
+        for cmd in ["SAVE", "SHUTDOWN"] {
+            q(&mut c, &["MULTI"]);
+            assert_eq!(q(&mut c, &["SET", "foo", "bar"]), status("QUEUED"));
+            assert_eq!(
+                qerr(&mut c, &[cmd]),
+                "ERR Command not allowed inside a transaction"
+            );
+            assert!(qerr(&mut c, &["EXEC"]).starts_with("EXECABORT"));
+            assert_eq!(q(&mut c, &["GET", "foo"]), nil());
+        }
+    });
+}

@@ -106,6 +106,14 @@ pub const COMMANDS: &[CommandSpec] = &[
         "Asynchronously rewrite the append-only file",
     ),
     c(
+        "save",
+        1,
+        "admin noscript no_async_loading no_multi",
+        "server",
+        "1.0.0",
+        "Synchronously save the dataset to disk",
+    ),
+    c(
         "lastsave",
         1,
         "loading stale fast",
@@ -355,7 +363,12 @@ fn sync_inner(
                 Reply::bulk_str(&(us % 1_000_000).to_string()),
             ])
         }
-        "lastsave" => Reply::Int(shard.global.started_unix as i64),
+        "lastsave" => Reply::Int(
+            shard
+                .global
+                .last_save_unix
+                .load(std::sync::atomic::Ordering::Relaxed) as i64,
+        ),
         "command" => command(a),
         "client" => match sub.as_str() {
             "list" | "kill" | "unblock" => return None,
@@ -917,6 +930,42 @@ fn command_docs(s: &CommandSpec) -> Reply {
     ])
 }
 
+/// SAVE. shardis keeps no RDB snapshots: its dataset on disk is the append-only file, and SAVE
+/// makes everything written so far durable there, on every shard, before it replies, whatever
+/// `appendfsync` says (Redis's SAVE too replies once its snapshot is on disk).
+async fn save(shard: &Rc<Shard>) -> Reply {
+    if !shard.config.borrow().appendonly {
+        return Reply::err(
+            "ERR shardis keeps no RDB snapshots: SAVE syncs the append-only file, and appendonly is no",
+        );
+    }
+    let syncs = (0..shard.n).map(|t| {
+        shard.call_async(t, |sh| async move {
+            let offset = sh.feed_offset();
+            {
+                let mut a = sh.aof.borrow_mut();
+                a.sync_asked = true;
+                a.kick();
+            }
+            crate::persistence::writer::wait_synced(&sh, offset).await;
+            sh.aof.borrow().failed.clone()
+        })
+    });
+    for r in futures::future::join_all(syncs).await {
+        match r {
+            None => return Reply::err("ERR shard unavailable (shutting down)"),
+            Some(Some(e)) => return Reply::err(format!("ERR writing the append-only file: {e}")),
+            Some(None) => {}
+        }
+    }
+    let now = crate::util::now_ms() / 1000;
+    shard
+        .global
+        .last_save_unix
+        .store(now, std::sync::atomic::Ordering::Relaxed);
+    Reply::ok()
+}
+
 /// Server commands that wait on other shards (or on a timer).
 pub async fn exec_async(
     shard: &Rc<Shard>,
@@ -961,6 +1010,7 @@ async fn async_inner(
         "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro" | "script"
         | "function" => crate::scripting::exec(shard, conn, spec, a).await,
         "acl" => crate::commands::acl::run(shard, conn, a).await,
+        "save" => save(shard).await,
         "bgrewriteaof" => {
             if crate::persistence::compact::start(shard, false).await {
                 Reply::Simple("Background append only file rewriting started".into())
@@ -1996,7 +2046,8 @@ async fn info(shard: &Rc<Shard>, a: &[Bytes]) -> Reply {
     let loading = g.loading.load(std::sync::atomic::Ordering::Relaxed);
     let mut persistence = format!(
         "loading:{}\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\nrdb_last_bgsave_time_sec:-1\r\nrdb_current_bgsave_time_sec:-1\r\naof_enabled:{}\r\naof_rewrite_in_progress:{}\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:{}\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:{}\r\naof_rewrites:{}\r\naof_last_write_status:{}\r\n",
-        loading as u8, total.dirty, g.started_unix, aof.enabled as u8, aof.rewriting as u8,
+        loading as u8, total.dirty, g.last_save_unix.load(std::sync::atomic::Ordering::Relaxed),
+        aof.enabled as u8, aof.rewriting as u8,
         aof.last_rewrite_secs, if aof.last_rewrite_ok { "ok" } else { "err" }, aof.rewrites,
         if aof.failed.is_some() { "err" } else { "ok" }
     );

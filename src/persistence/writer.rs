@@ -28,6 +28,8 @@ pub struct Aof {
     waiters: Vec<(u64, Box<dyn FnOnce()>)>,
     wake: Option<Waker>,
     kicked: bool,
+    /// SAVE wants what is written synced now, whatever the policy.
+    pub sync_asked: bool,
     stop: bool,
     stopped: Option<futures::channel::oneshot::Sender<()>>,
     /// The last write or sync error, while it lasts (aof_last_write_status:err).
@@ -305,17 +307,19 @@ async fn run(shard: Rc<Shard>, w: Appender) {
             release(&shard, upto);
             continue;
         }
+        let asked = shard.aof.borrow().sync_asked;
         let due = match policy {
             Policy::Always => !unsynced.is_empty(),
             Policy::Everysec | Policy::No => {
-                !unsynced.is_empty() && (stopping || last_sync.elapsed() >= Duration::from_secs(1))
+                !unsynced.is_empty()
+                    && (stopping || asked || last_sync.elapsed() >= Duration::from_secs(1))
             }
         };
         if due {
             // `no` leaves syncing to the OS; with O_DIRECT that means writing the partial block
             // out each second without the fdatasync.
             let t0 = Instant::now();
-            let res = if policy == Policy::No && !stopping {
+            let res = if policy == Policy::No && !stopping && !asked {
                 wr.flush().await
             } else {
                 wr.sync().await
@@ -330,7 +334,11 @@ async fn run(shard: Rc<Shard>, w: Appender) {
             }
             unsynced.clear();
             seg_synced = seg_pos;
-            shard.aof.borrow_mut().stream_db_at_sync = take_db;
+            {
+                let mut a = shard.aof.borrow_mut();
+                a.stream_db_at_sync = take_db;
+                a.sync_asked = false;
+            }
             last_sync = Instant::now();
             let written = shard.aof.borrow().written;
             release(&shard, written);

@@ -60,7 +60,8 @@ pub struct Global {
     /// Ids of logged multi-shard writes (persistence/feed.rs `TxMark`); only they touch it.
     pub next_tx: AtomicU64,
     pub started: std::time::Instant,
-    pub started_unix: u64,
+    /// Unix time of the last successful SAVE (LASTSAVE), the start until there is one.
+    pub last_save_unix: AtomicU64,
     /// The AOF is being loaded: commands other than `loading` ones get -LOADING.
     pub loading: AtomicBool,
     pub run_id: String,
