@@ -947,6 +947,8 @@ async fn save(shard: &Rc<Shard>) -> Reply {
                 a.sync_asked = true;
                 a.kick();
             }
+            // Under `appendfsync no`, a once-a-second write-out already under way when SAVE asks
+            // may be what reaches `offset`: written with O_DIRECT, not yet fdatasync'ed.
             crate::persistence::writer::wait_synced(&sh, offset).await;
             sh.aof.borrow().failed.clone()
         })
