@@ -337,7 +337,10 @@ async fn run(shard: Rc<Shard>, w: Appender) {
             {
                 let mut a = shard.aof.borrow_mut();
                 a.stream_db_at_sync = take_db;
-                a.sync_asked = false;
+                // Only the ask this sync answered: one made while it ran gets a sync of its own.
+                if asked {
+                    a.sync_asked = false;
+                }
             }
             last_sync = Instant::now();
             let written = shard.aof.borrow().written;
