@@ -420,8 +420,7 @@ fn process_input(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
             let suppress = c.client.suppress(skipped);
             let refused = crate::memory::evict::refuses_any_write(shard)
                 .or_else(|| {
-                    // Redis's no-multi commands.
-                    matches!(spec.name, "shutdown" | "save" | "sync" | "psync")
+                    spec.has_flag("no_multi")
                         .then(|| Reply::err("ERR Command not allowed inside a transaction"))
                 })
                 .or_else(|| commands::docs::subcommand_error(spec.name, &args));

@@ -100,15 +100,16 @@ impl Drop for Moving {
 }
 
 /// Move the connection to the shard its affinity names, if it has one and may move now
-/// (called once its replies are flushed). Returns true if it left this shard.
-pub fn maybe_move(shard: &Shard, conn: &ConnRef) -> bool {
+/// (called once its replies are flushed). A target it cannot move to now is dropped: the next
+/// window names it again if the keys still go there.
+pub fn maybe_move(shard: &Shard, conn: &ConnRef) {
     let to = {
         let mut c = conn.borrow_mut();
         let Some(to) = c.affinity.target.take() else {
-            return false;
+            return;
         };
         if to >= shard.n || !movable(shard, &c) || !shard.config.borrow().migrate_connections {
-            return false;
+            return;
         }
         to
     };
@@ -137,7 +138,6 @@ pub fn maybe_move(shard: &Shard, conn: &ConnRef) -> bool {
     };
     // Refused (that shard is stopping), the message is dropped and `Moving` closes the socket.
     shard.post(to, move |sh| adopt(sh, moving));
-    true
 }
 
 /// Take in a connection another shard moved here.
