@@ -902,7 +902,7 @@ mod tests {
         match name.as_str() {
             "get" => ctx.get_str(&args[1]).map_or_else(|e| e, Reply::opt_bulk),
             "set" => {
-                ctx.set(&args[1], Value::str(&args[2]), 0);
+                ctx.set_str(&args[1], &args[2], 0);
                 Reply::ok()
             }
             "strlen" => ctx

@@ -820,7 +820,7 @@ mod tests {
     fn set(st: &mut ShardStore, db: usize, k: &str, v: &str, expire_at: u64) {
         let mut ctx = st.ctx(db);
         ctx.now = NOW;
-        ctx.set(k.as_bytes(), Value::str(v.as_bytes()), expire_at);
+        ctx.set_str(k.as_bytes(), v.as_bytes(), expire_at);
     }
 
     fn get(st: &mut ShardStore, db: usize, k: &str) -> Option<Bytes> {

@@ -401,7 +401,7 @@ fn get(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 fn set(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     if args.len() == 3 {
         // The common case: no options, no lookup needed (replacing drops any TTL).
-        ctx.set(&args[1], Value::str(&args[2]), 0);
+        ctx.set_str(&args[1], &args[2], 0);
         return Reply::ok();
     }
     let o = tri!(parse_opts(args, 3, true));
@@ -438,7 +438,7 @@ fn set_generic(
     if o.keepttl {
         ctx.set_keep_ttl(key, Value::str(val));
     } else {
-        ctx.set(key, Value::str(val), at);
+        ctx.set_str(key, val, at);
         if at != 0 {
             log_set_pxat(ctx, key, val, at);
         }
@@ -459,27 +459,27 @@ fn setnx(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     if ctx.exists(&args[1]) {
         return Reply::Int(0);
     }
-    ctx.set(&args[1], Value::str(&args[2]), 0);
+    ctx.set_str(&args[1], &args[2], 0);
     Reply::Int(1)
 }
 
 fn setex(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let at = tri!(expire_at_ms(&args[2], ExpireUnit::Ex, ctx.now, "setex"));
-    ctx.set(&args[1], Value::str(&args[3]), at);
+    ctx.set_str(&args[1], &args[3], at);
     log_set_pxat(ctx, &args[1], &args[3], at);
     Reply::ok()
 }
 
 fn psetex(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let at = tri!(expire_at_ms(&args[2], ExpireUnit::Px, ctx.now, "psetex"));
-    ctx.set(&args[1], Value::str(&args[3]), at);
+    ctx.set_str(&args[1], &args[3], at);
     log_set_pxat(ctx, &args[1], &args[3], at);
     Reply::ok()
 }
 
 fn getset(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let old = tri!(ctx.get_str(&args[1]));
-    ctx.set(&args[1], Value::str(&args[2]), 0);
+    ctx.set_str(&args[1], &args[2], 0);
     Reply::opt_bulk(old)
 }
 
@@ -549,7 +549,7 @@ fn mset(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     }
     ctx.prefetch(&args[1..], 2);
     for pair in args[1..].chunks_exact(2) {
-        ctx.set(&pair[0], Value::str(&pair[1]), 0);
+        ctx.set_str(&pair[0], &pair[1], 0);
     }
     Reply::ok()
 }
@@ -563,7 +563,7 @@ fn msetnx(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         return Reply::Int(0);
     }
     for pair in args[1..].chunks_exact(2) {
-        ctx.set(&pair[0], Value::str(&pair[1]), 0);
+        ctx.set_str(&pair[0], &pair[1], 0);
     }
     Reply::Int(1)
 }

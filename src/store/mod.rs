@@ -285,6 +285,21 @@ fn touch(limits: &StoreLimits, now: u64, e: &mut Entry) {
     e.lru = touched(limits, now, e.lru);
 }
 
+/// The access field of a key being overwritten by a SET, whose `old` entry (expired or not) may
+/// be there. Redis's SET looks the key up for writing (an access) and its dbOverwrite keeps the
+/// old LFU counter: a hot key written again stays hot. A fresh key starts at LFU_INIT_VAL.
+/// (Under LRU the new entry's clock is now, as Redis's is.)
+#[inline]
+fn overwrite_lru(limits: &StoreLimits, now: u64, old: Option<&Entry>) -> u32 {
+    if !limits.lfu {
+        return Entry::fresh_lru(now);
+    }
+    match old.filter(|o| o.expire_at == 0 || o.expire_at > now) {
+        Some(o) => touched(limits, now, o.lru),
+        None => value::lfu_new(now),
+    }
+}
+
 /// An entry's access field after an access.
 #[inline]
 fn touched(limits: &StoreLimits, now: u64, field: u32) -> u32 {
@@ -483,20 +498,22 @@ impl Ctx<'_> {
         let mut e = Entry::new_at(value, self.now);
         e.expire_at = expire_at;
         if self.store.limits.lfu {
-            // Redis's SET looks the key up for writing (an access) and its dbOverwrite keeps the
-            // old LFU counter: a hot key written again stays hot. A fresh key starts at
-            // LFU_INIT_VAL. (Under LRU the new entry's clock is now, as Redis's is.)
-            let now = self.now;
-            let old = self.store.dbs[self.db]
-                .get_raw(key)
-                .filter(|o| o.expire_at == 0 || o.expire_at > now)
-                .map(|o| o.lru);
-            e.lru = match old {
-                Some(field) => touched(&self.store.limits, now, field),
-                None => value::lfu_new(now),
-            };
+            let old = self.store.dbs[self.db].get_raw(key);
+            e.lru = overwrite_lru(&self.store.limits, self.now, old);
         }
         let created = self.store.dbs[self.db].insert(key, e).is_none();
+        self.store.dirty += 1;
+        if created {
+            self.notify(notify::Class::NEW, "new", key);
+        }
+    }
+
+    /// `set` of a string value: the bytes go straight into the key's slot (`Db::insert_str`).
+    #[inline]
+    pub fn set_str(&mut self, key: &[u8], val: &[u8], expire_at: u64) {
+        let (now, limits) = (self.now, &self.store.limits);
+        let created = self.store.dbs[self.db]
+            .insert_str(key, val, expire_at, |old| overwrite_lru(limits, now, old));
         self.store.dirty += 1;
         if created {
             self.notify(notify::Class::NEW, "new", key);

@@ -54,6 +54,19 @@ impl Str {
         }
     }
 
+    /// Become a copy of `b`, in place when both fit inline (SET over a short string writes no
+    /// more than the new bytes).
+    #[inline]
+    pub fn assign(&mut self, b: &[u8]) {
+        match self {
+            Str::Inline { len, buf } if b.len() <= INLINE => {
+                buf[..b.len()].copy_from_slice(b);
+                *len = b.len() as u8;
+            }
+            s => *s = Str::copy_from(b),
+        }
+    }
+
     #[inline]
     pub fn as_bytes(&self) -> &[u8] {
         match self {

@@ -150,13 +150,19 @@ impl Entry {
         Entry {
             value,
             expire_at: 0,
-            lru: if lfu_policy() {
-                lfu_new(now_ms)
-            } else {
-                (now_ms / 1000) as u32
-            },
+            lru: Entry::fresh_lru(now_ms),
             enc: StrEnc::Auto,
             snap: false,
+        }
+    }
+
+    /// The access field of an entry made at `now_ms`.
+    #[inline]
+    pub fn fresh_lru(now_ms: u64) -> u32 {
+        if lfu_policy() {
+            lfu_new(now_ms)
+        } else {
+            (now_ms / 1000) as u32
         }
     }
 
