@@ -257,7 +257,11 @@ fn prefetch_input(shard: &Shard, c: &super::conn::Conn) {
     let Ok(store) = shard.store.try_borrow() else {
         return;
     };
-    let Some(db) = store.dbs.get(c.client.db) else {
+    let Some(db) = store
+        .dbs
+        .get(c.client.db)
+        .filter(|db| db.worth_prefetching())
+    else {
         return;
     };
     let mine = |k: &[u8]| shard.n == 1 || routing::key_shard(k, shard.n) == shard.id;

@@ -328,10 +328,10 @@ impl Ctx<'_> {
     /// one by one (MSET, MGET, DEL …): their cache misses overlap instead of queueing. Nothing
     /// for a single key, which would only be hashed and probed twice.
     pub fn prefetch(&mut self, args: &[Bytes], step: usize) {
-        if args.len() <= step {
+        let db = &self.store.dbs[self.db];
+        if args.len() <= step || !db.worth_prefetching() {
             return;
         }
-        let db = &self.store.dbs[self.db];
         let mut ahead = prefetch::Prefetch::default();
         for k in args.iter().step_by(step.max(1)) {
             ahead.key(db, k);

@@ -16,6 +16,8 @@
 //! CPU per request; pass 1 a further 0.96–0.97× (A/B runs in README, Benchmarks). Following
 //! each pass three or six keys behind the one before instead of after it was no better (the
 //! loads had not come in yet: on this VM a miss outlasts several keys' work).
+//!
+//! A database too small to miss the caches is not prefetched at all (`Db::worth_prefetching`).
 
 use super::db::Db;
 
@@ -33,6 +35,9 @@ impl<'a> Prefetch<'a> {
     /// Pass 1 for `key` of `db`.
     #[inline]
     pub fn key(&mut self, db: &'a Db, key: &[u8]) {
+        if !db.worth_prefetching() {
+            return;
+        }
         let h = db.key_hash(key);
         db.prefetch_home(h);
         match self.keys.get_mut(self.n) {
