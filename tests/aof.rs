@@ -810,9 +810,17 @@ fn save_makes_what_was_written_durable_whatever_the_policy() {
     for i in 0..20 {
         q(&mut con, &["SET", &format!("saved:{i}"), &i.to_string()]);
     }
+    let changes = |con: &mut redis::Connection| {
+        info_field(&info(con, "persistence"), "rdb_changes_since_last_save")
+    };
+    assert_eq!(changes(&mut con).as_deref(), Some("20"));
     assert_eq!(q(&mut con, &["SAVE"]), ok());
     let after: i64 = qt(&mut con, &["LASTSAVE"]);
     assert!(after > before, "LASTSAVE {before} -> {after}");
+    // As after Redis's SAVE, the count of changes starts again.
+    assert_eq!(changes(&mut con).as_deref(), Some("0"));
+    q(&mut con, &["MSET", "after:a", "1", "after:b", "2"]);
+    assert_eq!(changes(&mut con).as_deref(), Some("2"));
     s.kill9();
     let s = s.restart(4, &args).expect("restart after kill -9");
     let mut con = s.conn();

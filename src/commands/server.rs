@@ -942,6 +942,7 @@ async fn save(shard: &Rc<Shard>) -> Reply {
     let syncs = (0..shard.n).map(|t| {
         shard.call_async(t, |sh| async move {
             let offset = sh.feed_offset();
+            let dirty = sh.store.borrow().dirty;
             {
                 let mut a = sh.aof.borrow_mut();
                 a.sync_asked = true;
@@ -950,7 +951,11 @@ async fn save(shard: &Rc<Shard>) -> Reply {
             // Under `appendfsync no`, a once-a-second write-out already under way when SAVE asks
             // may be what reaches `offset`: written with O_DIRECT, not yet fdatasync'ed.
             crate::persistence::writer::wait_synced(&sh, offset).await;
-            sh.aof.borrow().failed.clone()
+            let failed = sh.aof.borrow().failed.clone();
+            if failed.is_none() {
+                sh.store.borrow_mut().saved_dirty = dirty;
+            }
+            failed
         })
     });
     for r in futures::future::join_all(syncs).await {
@@ -1912,7 +1917,10 @@ async fn info(shard: &Rc<Shard>, a: &[Bytes]) -> Reply {
         .broadcast(|sh| ShardInfo {
             stats: sh.stats.borrow().clone(),
             keys: sh.store.borrow().stats.clone(),
-            dirty: sh.store.borrow().dirty,
+            dirty: {
+                let st = sh.store.borrow();
+                st.dirty.saturating_sub(st.saved_dirty)
+            },
             dbs: sh
                 .store
                 .borrow()

@@ -133,8 +133,11 @@ impl StoreLimits {
 pub struct ShardStore {
     pub dbs: Vec<Db>,
     pub stats: KeyStats,
-    /// Writes since start (INFO rdb_changes_since_last_save; the AOF reads it too).
+    /// Writes since start: commands compare it before and after to see whether they wrote.
     pub dirty: u64,
+    /// `dirty` when SAVE last made this shard's writes durable (INFO
+    /// rdb_changes_since_last_save counts from there).
+    pub saved_dirty: u64,
     pub limits: StoreLimits,
     /// This shard's pending AOF records.
     pub feed: crate::persistence::feed::Feed,
@@ -154,6 +157,7 @@ impl ShardStore {
             dbs: (0..databases.max(1)).map(|_| Db::new()).collect(),
             stats: KeyStats::default(),
             dirty: 0,
+            saved_dirty: 0,
             untouched: None,
             limits: StoreLimits::default(),
             feed: Default::default(),
