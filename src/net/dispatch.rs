@@ -174,15 +174,13 @@ fn route(shard: &Shard, spec: &CommandSpec, args: &[Bytes]) -> Route {
             None => return Route::Here,
         }
     } else {
-        let idx = spec.key_indexes(args);
-        let Some(&first) = idx.first() else {
+        let mut owners = spec
+            .key_positions(args)
+            .map(|i| routing::key_shard(&args[i], shard.n));
+        let Some(owner) = owners.next() else {
             return Route::Here;
         };
-        let owner = routing::key_shard(&args[first], shard.n);
-        if idx[1..]
-            .iter()
-            .any(|&i| routing::key_shard(&args[i], shard.n) != owner)
-        {
+        if owners.any(|o| o != owner) {
             return Route::Spread;
         }
         owner
