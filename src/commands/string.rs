@@ -436,7 +436,7 @@ fn set_generic(
     // An EXAT/PXAT in the past is stored as given and expires on the next access, as 7.0 does
     // (the key still counts in DBSIZE until then).
     if o.keepttl {
-        ctx.set_keep_ttl(key, Value::str(val));
+        ctx.set_str_keep_ttl(key, val);
     } else {
         ctx.set_str(key, val, at);
         if at != 0 {

@@ -524,10 +524,10 @@ impl Ctx<'_> {
         }
     }
 
-    /// Replace the value of a key, keeping its TTL.
-    pub fn set_keep_ttl(&mut self, key: &[u8], value: Value) {
+    /// `set_str`, keeping the key's TTL (SET … KEEPTTL).
+    pub fn set_str_keep_ttl(&mut self, key: &[u8], val: &[u8]) {
         let ttl = self.lookup(key).map_or(0, |e| e.expire_at);
-        self.set(key, value, ttl);
+        self.set_str(key, val, ttl);
     }
 
     /// Delete a key (if live). Returns true if it existed.
