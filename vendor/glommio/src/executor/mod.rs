@@ -1368,6 +1368,12 @@ impl LocalExecutor {
             if self.need_preempt() {
                 break;
             }
+            // shardis: wake-ups from other threads no longer preempt through the eventfd
+            // while this executor runs (`SleepNotifier::queue_waker`): take them here, so the
+            // tasks they wake compete for this turn.
+            if self.reactor.sys.has_foreign_wakes() {
+                self.reactor.sys.process_foreign_wakes();
+            }
             if !self.run_one_task_queue() {
                 return false;
             } else {
@@ -1414,7 +1420,12 @@ impl LocalExecutor {
             let mut tasks_executed_this_loop = 0;
             loop {
                 let mut queue_ref = queue.borrow_mut();
-                if self.need_preempt() || queue_ref.yielded() {
+                // shardis: also stop for wake-ups queued by other threads (see
+                // `run_task_queues`), as the eventfd preemption did before.
+                if self.need_preempt()
+                    || queue_ref.yielded()
+                    || self.reactor.sys.has_foreign_wakes()
+                {
                     break;
                 }
 

@@ -333,7 +333,19 @@ impl SleepNotifier {
             );
         }
 
-        self.notify(force_notify);
+        // shardis: a wake-up from another thread writes the eventfd only when this executor
+        // sleeps, also for latency-sensitive tasks. Upstream forced a write for those, to
+        // preempt a busy executor through its eventfd read; a busy executor now looks for
+        // queued wake-ups between tasks instead (`has_foreign_wakes`, `run_task_queues`),
+        // which spares each such wake-up a `write`, the read's completion and its re-arm
+        // (vendor/README.md).
+        let _ = force_notify;
+        self.notify(false);
+    }
+
+    /// shardis: whether other threads queued wake-ups not yet processed.
+    pub(crate) fn has_foreign_wakes(&self) -> bool {
+        !self.foreign_wakes.is_empty()
     }
 
     pub(crate) fn process_foreign_wakes(&self) -> usize {
