@@ -30,6 +30,7 @@ TIMEOUT=600
 KEEP_LOGS=0
 CPU_CLOCK=stat
 APPENDFSYNC=
+SHARDIS_ARGS=
 
 usage() {
     cat <<EOF
@@ -77,6 +78,8 @@ Options:
   --appendfsync MODE    run both servers with the AOF on (appendonly yes) and this fsync policy:
                         always, everysec or no; each instance gets its own data directory
                         (default: AOF off)
+  --shardis-args "ARGS" extra options for every shardis instance, split on spaces
+                        (e.g. "--shard-spin-us 50 --migrate-connections no")
   --timeout SEC         limit for one redis-benchmark run (default: $TIMEOUT)
   --keep-logs           keep the server logs and the raw results (the directory is printed)
   -h, --help            show this help
@@ -122,7 +125,7 @@ while (($#)); do
         ;;
     --shardis | --redis-server | --bind | --port | --server-cpus | --client-cpus | --shards | \
         --threads | --rounds | --requests | --clients | --tests | --pipelines | --sizes | \
-        --keyspace | --csv | --scaling | --timeout | --cpu-clock | --appendfsync)
+        --keyspace | --csv | --scaling | --timeout | --cpu-clock | --appendfsync | --shardis-args)
         (($# >= 2)) || die "$opt needs a value (see --help)"
         val=$2
         ;;
@@ -149,6 +152,7 @@ while (($#)); do
     --timeout) TIMEOUT=$val ;;
     --cpu-clock) CPU_CLOCK=$val ;;
     --appendfsync) APPENDFSYNC=$val ;;
+    --shardis-args) SHARDIS_ARGS=$val ;;
     esac
     shift 2
 done
@@ -157,6 +161,7 @@ read -r -a TEST_LIST <<<"${TESTS//,/ }"
 read -r -a PIPE_LIST <<<"${PIPELINES//,/ }"
 read -r -a SIZE_LIST <<<"${SIZES//,/ }"
 read -r -a SCALE_LIST <<<"${SCALING//,/ }"
+read -r -a SHARDIS_EXTRA <<<"$SHARDIS_ARGS"
 
 for v in SHARDS ROUNDS REQUESTS CLIENTS KEYSPACE TIMEOUT BASE_PORT; do
     is_pos "${!v}" || die "--$(tr '[:upper:]_' '[:lower:]-' <<<"$v") must be a positive integer, got '${!v}'"
@@ -383,6 +388,7 @@ start_instance() {
             for k in "${!SH_OPT_NAMES[@]}"; do
                 args+=("--${SH_OPT_NAMES[k]}" "${SH_OPT_VALS[k]}")
             done
+            args+=("${SHARDIS_EXTRA[@]}")
             logpos=$(stat -c %s "${I_LOG[i]}" 2>/dev/null || echo 0)
             launch "$i" "${args[@]}"
             wait_ready "$i" && break
@@ -575,7 +581,7 @@ ENV_LINES=(
     "host:        nproc=$(nproc), kernel $(uname -r), CPU ${cpu_model:-unknown}"
     "load avg:    $(cut -d' ' -f1-3 /proc/loadavg) (at start)"
     "pinning:     servers on CPUs $SERVER_CPUS, redis-benchmark on CPUs $CLIENT_CPUS"
-    "shardis:     $SHARDIS_BIN, git $git_rev, --shards $SHARDS${SH_OPT_DROPPED[*]:+, without ${SH_OPT_DROPPED[*]}}"
+    "shardis:     $SHARDIS_BIN, git $git_rev, --shards $SHARDS${SHARDIS_ARGS:+ $SHARDIS_ARGS}${SH_OPT_DROPPED[*]:+, without ${SH_OPT_DROPPED[*]}}"
 )
 if ((USE_REDIS)); then
     ENV_LINES+=("redis:       $("$REDIS_BIN" --version | cut -d' ' -f1-3)")
