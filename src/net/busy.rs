@@ -94,7 +94,14 @@ pub fn poll(eval: bool) {
             // them, which a script's commands do not across its Lua.
             if shard.config.try_borrow_mut().is_ok() && shard.acl.try_borrow_mut().is_ok() {
                 let mut fresh = Vec::new();
-                super::accept_on(&shard, &ep, &listeners, &tls_listeners, token, &mut fresh);
+                super::accept_on(
+                    &shard,
+                    &ep,
+                    &listeners,
+                    &tls_listeners,
+                    token,
+                    Some(&mut fresh),
+                );
                 for conn in fresh {
                     super::on_conn_event(&shard, &conn, super::sys::IN);
                 }

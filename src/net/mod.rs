@@ -101,8 +101,10 @@ pub struct Registry {
     /// `blocking-arrival-order` at start-up): accepted sockets inherit it.
     pub stamped: bool,
     /// Run once the network loop has looked at every socket and let what that started run:
-    /// (asked for during the current pass, due at the start of the next but one).
-    after_pass: (Vec<AfterPass>, Vec<AfterPass>),
+    /// asked for during the current pass, due at the start of the third pass after it (a
+    /// connection whose connect was pending is accepted in the first, and its input read in
+    /// the second, as epoll reports it).
+    after_pass: [Vec<AfterPass>; 3],
 }
 
 /// Work for after the next full pass of the network loop (`Registry::after_next_pass`).
@@ -110,15 +112,15 @@ pub type AfterPass = Box<dyn FnOnce(&Rc<Shard>)>;
 
 impl Registry {
     /// Run `f` once the network loop has read every socket that held data by now and the
-    /// tasks its commands started have run until their first wait: at the start of the pass
-    /// after the next one. A blocked-client barrier (`shard::blocking`) uses it so that a
+    /// tasks its commands started have run until their first wait: at the start of the third
+    /// pass from now (see `after_pass`). A blocked-client barrier (`shard::blocking`) uses it so that a
     /// blocking command already sent has left this shard for its key's shard.
     pub fn after_next_pass(&mut self, f: AfterPass) {
-        self.after_pass.0.push(f);
+        self.after_pass[0].push(f);
     }
 
     fn pass_work_pending(&self) -> bool {
-        !self.after_pass.0.is_empty() || !self.after_pass.1.is_empty()
+        self.after_pass.iter().any(|a| !a.is_empty())
     }
 
     /// Register the connection's wanted events with epoll if they changed. A connection whose
@@ -350,18 +352,16 @@ fn on_conn_event(shard: &Rc<Shard>, conn: &ConnRef, events: u32) {
 }
 
 /// Accept every pending connection on the listener an epoll `token` (with LISTEN_TOKEN) names.
-/// The plain ones are added to `fresh`, to be read at once by the caller: a client often sends
-/// right after connecting, and a blocked-client barrier counts on a pass reading what had
-/// arrived. The caller reads them after the other sockets of the same `epoll_wait`, whose data
-/// came first: a client that connects while another's request is on its way is served after
-/// it, as Redis (which reads a new connection in its next round) serves them.
+/// The plain ones are added to `fresh`, if given, for a caller that reads them at once (a
+/// script's busy loop, which sees the epoll set only now and then); the network loop leaves
+/// them to epoll, which reports them in the order their data came (see `serve`).
 fn accept_on(
     shard: &Rc<Shard>,
     ep: &sys::Epoll,
     listeners: &[socket2::Socket],
     tls_listeners: &[socket2::Socket],
     token: u64,
-    fresh: &mut Vec<ConnRef>,
+    fresh: Option<&mut Vec<ConnRef>>,
 ) {
     let tls = token & TLS_LISTEN_TOKEN != 0;
     let idx = (token & !(LISTEN_TOKEN | TLS_LISTEN_TOKEN)) as usize;
@@ -372,7 +372,13 @@ fn accept_on(
 }
 
 /// Accept every pending connection on a listener (a TLS one if `tls`).
-fn accept_all(shard: &Rc<Shard>, lfd: i32, ep: &sys::Epoll, tls: bool, fresh: &mut Vec<ConnRef>) {
+fn accept_all(
+    shard: &Rc<Shard>,
+    lfd: i32,
+    ep: &sys::Epoll,
+    tls: bool,
+    mut fresh: Option<&mut Vec<ConnRef>>,
+) {
     for _ in 0..256 {
         let (fd, peer) = match sys::accept(lfd) {
             Ok(x) => x,
@@ -446,7 +452,7 @@ fn accept_all(shard: &Rc<Shard>, lfd: i32, ep: &sys::Epoll, tls: bool, fresh: &m
         shard.stats.borrow_mut().total_connections_received += 1;
         let conn = Rc::new(RefCell::new(c));
         shard.net.borrow_mut().conns.insert(id, conn.clone());
-        if !tls {
+        if let Some(fresh) = fresh.as_deref_mut().filter(|_| !tls) {
             fresh.push(conn);
         }
     }
@@ -476,7 +482,6 @@ pub async fn serve(
     let tls_listeners = Rc::new(tls_listeners);
     busy::register(&shard, &listeners, &tls_listeners);
     let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 512];
-    let mut fresh = Vec::new();
     let spin = std::time::Duration::from_micros(shard.config.borrow().shard_spin_us);
     let mut poll_failed = false;
     let park_grid = std::time::Instant::now();
@@ -486,8 +491,9 @@ pub async fn serve(
         shard.global.pulses[shard.id].beat();
         let due = {
             let mut net = shard.net.borrow_mut();
-            let armed = std::mem::take(&mut net.after_pass.0);
-            std::mem::replace(&mut net.after_pass.1, armed)
+            let due = std::mem::take(&mut net.after_pass[2]);
+            net.after_pass.rotate_right(1);
+            due
         };
         for f in due {
             f(&shard);
@@ -584,16 +590,17 @@ pub async fn serve(
                     break 'outer;
                 }
             } else if token & LISTEN_TOKEN != 0 {
-                accept_on(&shard, &ep, &listeners, &tls_listeners, token, &mut fresh);
+                // New connections are read when epoll next reports them, a moment later, not
+                // at once: it reports sockets in the order their data came, so a request sent
+                // after another client's is not read first (two fresh clients' BLPOPs and a
+                // push). Redis too reads a new connection in its next round.
+                accept_on(&shard, &ep, &listeners, &tls_listeners, token, None);
             } else {
                 let conn = shard.net.borrow().conns.get(&token).cloned();
                 if let Some(conn) = conn {
                     on_conn_event(&shard, &conn, flags);
                 }
             }
-        }
-        for conn in fresh.drain(..) {
-            on_conn_event(&shard, &conn, sys::IN);
         }
         settle_pending(&shard);
         shard.aof_kick();
