@@ -582,12 +582,16 @@ fn touch_served(st: &mut crate::store::ShardStore, db: usize, key: &[u8], op: &O
     }
 }
 
-/// Send a served result to the waiting task; with `appendfsync always`, once what serving it
-/// wrote is on disk (as any write is acknowledged).
+/// Send a served result to the waiting task, after the keyspace events queued so far; with
+/// `appendfsync always`, once what serving it wrote is on disk (as any write is acknowledged).
 fn deliver(sh: &Shard, claim: &Claim, served: Served, before: u64) {
     let Some(tx) = claim.sender() else {
         return;
     };
+    // The keyspace events of the write and of this serving go out first: a client that reads
+    // the served reply and then writes elsewhere must not have that write's event reach a
+    // subscriber before these (Redis publishes them during the commands).
+    super::pubsub::flush_events(sh);
     let after = sh.feed_offset();
     if sh.aof_always.get() && after != before {
         sh.aof.borrow_mut().after_synced(
