@@ -397,6 +397,13 @@ start_instance() {
                 show_log "$i"
                 die "shardis did not answer PING on port ${I_PORT[i]}"
             fi
+            # An option of --shardis-args that the log names is the user's to fix: no retry.
+            for k in "${SHARDIS_EXTRA[@]}"; do
+                if [[ $k == --* ]] && tail -c +$((logpos + 1)) "${I_LOG[i]}" | grep -qi -- "${k#--}"; then
+                    show_log "$i"
+                    die "shardis refused --shardis-args '$SHARDIS_ARGS' (see its log above)"
+                fi
+            done
             # Drop the directive the log complains about, else the last one, and retry.
             drop=$((${#SH_OPT_NAMES[@]} - 1))
             for k in "${!SH_OPT_NAMES[@]}"; do

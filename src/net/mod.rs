@@ -107,15 +107,15 @@ pub struct Registry {
     after_pass: [Vec<AfterPass>; 3],
 }
 
-/// Work for after the next full pass of the network loop (`Registry::after_next_pass`).
+/// Work for after two full passes of the network loop (`Registry::after_two_passes`).
 pub type AfterPass = Box<dyn FnOnce(&Rc<Shard>)>;
 
 impl Registry {
     /// Run `f` once the network loop has read every socket that held data by now and the
-    /// tasks its commands started have run until their first wait: at the start of the third
-    /// pass from now (see `after_pass`). A blocked-client barrier (`shard::blocking`) uses it
+    /// tasks its commands started have run until their first wait: after two full passes, at
+    /// the start of the third (see `after_pass`). A blocked-client barrier (`shard::blocking`) uses it
     /// so that a blocking command already sent has left this shard for its key's shard.
-    pub fn after_next_pass(&mut self, f: AfterPass) {
+    pub fn after_two_passes(&mut self, f: AfterPass) {
         self.after_pass[0].push(f);
     }
 

@@ -241,7 +241,7 @@ fn in_barrier(sh: &Shard, db: usize, key: &Bytes) -> bool {
 /// `key` has data for its waiters, but a blocking command for it may still be on its way from
 /// another shard: read there before the write that made the key ready, it must be served
 /// first, as Redis serves in arrival order. Ask every shard (this one too) to read its sockets
-/// and pass on what it read (`Registry::after_next_pass`; its answer comes through the same
+/// and pass on what it read (`Registry::after_two_passes`; its answer comes through the same
 /// inbox as the commands it passed on, so after them); meanwhile the key is locked, so that other
 /// commands on it wait as they would while Redis serves. Once all have answered (or
 /// `BARRIER_LIMIT` passed), `answered` serves the waiters in the order their commands reached
@@ -308,7 +308,7 @@ fn start_barrier(sh: &Shard, db: usize, key: Bytes, trigger: Option<Trigger>) {
     for other in 0..sh.n {
         let k = key.clone();
         sh.post(other, move |sx| {
-            sx.net.borrow_mut().after_next_pass(Box::new(move |sx| {
+            sx.net.borrow_mut().after_two_passes(Box::new(move |sx| {
                 sx.post(me, move |sk| answered(sk, db, &k, id, false));
             }));
             // The network loop may be parked on its sockets: have it make its passes now.
