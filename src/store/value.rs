@@ -83,12 +83,14 @@ impl Value {
     }
 }
 
-/// A stored byte string handed out for a reply: copied when small (sharing touches the
-/// reference count, which lives in its own allocation: a likely cache miss under load, twice),
-/// shared when large (saving the copy).
+/// A stored byte string handed out for a reply: copied up to 4 KiB (sharing touches the
+/// reference count, which lives in its own allocation: a likely cache miss under load, twice;
+/// the copy reads bytes the lookup prefetched), shared when larger (saving the copy). GET
+/// `-P 16`, one shard, A/B against sharing above 128 bytes: CPU per request 0.84× at 1 KiB,
+/// 0.92× at 4 KiB, 1.03–1.09× at 16 KiB, 1.24–1.40× at 64 KiB.
 #[inline]
 pub fn share_or_copy(b: &bytes::Bytes) -> bytes::Bytes {
-    if b.len() <= 128 {
+    if b.len() <= 4096 {
         bytes::Bytes::copy_from_slice(b)
     } else {
         b.clone()
