@@ -68,17 +68,21 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The server runs in the temporary directory: files of an earlier run where this script was
+# started (an appendonlydir, which Redis 7 reads even with the AOF off) must not stop it.
 case "$SERVER" in
     redis)
-        taskset -c "$SCPU" "$REDIS_SERVER" --port "$PORT" --save '' --appendonly no \
-            --logfile "$TMP/server.log" &
+        (cd "$TMP" && exec taskset -c "$SCPU" "$REDIS_SERVER" --port "$PORT" --save '' \
+            --appendonly no --logfile "$TMP/server.log") &
         ;;
     shardis)
         if [ -z "${SHARDIS:-}" ]; then
             cargo build --release >/dev/null 2>&1
             SHARDIS=target/release/shardis
         fi
-        taskset -c "$SCPU" "$SHARDIS" --port "$PORT" --shards 1 >"$TMP/server.log" 2>&1 &
+        SHARDIS=$(realpath "$SHARDIS")
+        (cd "$TMP" && exec taskset -c "$SCPU" "$SHARDIS" --port "$PORT" --shards 1) \
+            >"$TMP/server.log" 2>&1 &
         ;;
     *) echo "--server redis|shardis" >&2; exit 2 ;;
 esac
