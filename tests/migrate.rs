@@ -226,3 +226,53 @@ fn a_connection_moves_under_appendfsync_always() {
         assert_eq!(qt::<String, _>(&mut c, &["GET", &key]), i.to_string());
     }
 }
+
+/// While a connection travels to its keys' shard, CLIENT LIST and CLIENT KILL still find it:
+/// the shard it left answers for it until the new one has it. The checks run right after the
+/// pipeline that makes the connection move has been answered, when the move is under way.
+#[test]
+fn client_list_and_kill_find_a_connection_on_its_way() {
+    if skip_under_redis("shardis's shards") {
+        return;
+    }
+    let s = Server::start(SHARDS);
+    let mut w = s.conn();
+    let rounds = 40;
+    for round in 0..rounds {
+        let mut m = s.conn();
+        let id: i64 = qt(&mut m, &["CLIENT", "ID"]);
+        let tag = tag_off(shard_of(&mut m));
+        fill(&mut m, &tag, 25);
+        let id_s = id.to_string();
+        if round % 2 == 0 {
+            // Listed once, though both shards may know it for a moment.
+            for ask in [
+                &["CLIENT", "LIST", "ID", &id_s][..],
+                &["CLIENT", "LIST"][..],
+            ] {
+                let list: String = qt(&mut w, ask);
+                let mine = format!("id={id} ");
+                assert_eq!(
+                    list.lines().filter(|l| l.starts_with(&mine)).count(),
+                    1,
+                    "round {round}: {list:?}"
+                );
+            }
+        } else {
+            let killed: i64 = qt(&mut w, &["CLIENT", "KILL", "ID", &id_s]);
+            assert_eq!(killed, 1, "round {round}");
+            // Caught on its way, it is closed by the shard it went to, a moment after the
+            // answer.
+            let closed = (0..100).any(|_| {
+                let gone = redis::cmd("PING").query::<String>(&mut m).is_err();
+                if !gone {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                gone
+            });
+            assert!(closed, "round {round}: the killed connection still answers");
+        }
+    }
+    let moved = moved_in(&mut w);
+    assert!(moved >= rounds / 2, "only {moved} connections moved");
+}

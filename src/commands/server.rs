@@ -1315,24 +1315,32 @@ async fn client_list(shard: &Rc<Shard>, a: &[Bytes], me: u64) -> Reply {
     let lines = shard
         .broadcast(move |sh| {
             let reg = sh.net.borrow();
-            let mut out: Vec<(u64, String)> = reg
+            let wanted = |id: &u64| ids.as_ref().is_none_or(|v| v.contains(id));
+            // (id, false, line) for a connection here, (id, true, line) for one on its way to
+            // another shard (`net::migrate`), which that shard may list too.
+            let live = reg
                 .conns
                 .iter()
-                .filter(|(id, _)| ids.as_ref().is_none_or(|v| v.contains(id)))
+                .filter(|(id, _)| wanted(id))
                 .filter_map(|(id, c)| {
                     c.try_borrow()
                         .ok()
-                        .map(|c| (*id, client_line(sh, &c.client, Some(&c), me)))
-                })
-                .collect();
-            out.sort();
-            out
+                        .map(|c| (*id, false, client_line(sh, &c.client, Some(&c), me)))
+                });
+            let departed = reg
+                .departed
+                .iter()
+                .filter(|(id, _)| wanted(id))
+                .map(|(id, d)| (*id, true, d.line.clone()));
+            live.chain(departed).collect::<Vec<_>>()
         })
         .await;
-    let mut all: Vec<(u64, String)> = lines.into_iter().flatten().flatten().collect();
+    let mut all: Vec<(u64, bool, String)> = lines.into_iter().flatten().flatten().collect();
+    // A moving connection's line from the shard that has it wins over the one it left.
     all.sort();
+    all.dedup_by_key(|l| l.0);
     let mut text = String::new();
-    for (_, l) in all {
+    for (_, _, l) in all {
         text.push_str(&l);
         text.push('\n');
     }
@@ -1435,9 +1443,17 @@ async fn client_kill(shard: &Rc<Shard>, my_id: u64, a: &[Bytes]) -> Reply {
             }
         }
     }
-    let killed = sum(shard
-        .broadcast(move |sh| kill_local(sh, &f, my_id) as i64)
-        .await);
+    // Client ids, counted once: a moving connection may be matched by both its shards.
+    let mut ids: Vec<u64> = shard
+        .broadcast(move |sh| kill_local(sh, &f, my_id))
+        .await
+        .into_iter()
+        .flatten()
+        .flatten()
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let killed = ids.len() as i64;
     if old_form {
         if killed == 0 {
             Reply::err("ERR No such client")
@@ -1449,13 +1465,33 @@ async fn client_kill(shard: &Rc<Shard>, my_id: u64, a: &[Bytes]) -> Reply {
     }
 }
 
-/// Close this shard's connections matching the filter. The caller's own connection is only
-/// marked (it is closed after its reply is written).
-fn kill_local(sh: &Rc<Shard>, f: &KillFilter, my_id: u64) -> usize {
+/// Close this shard's connections matching the filter, and have the shards that connections
+/// moved to close those of them that match; returns their ids. The caller's own connection is
+/// only marked (it is closed after its reply is written).
+fn kill_local(sh: &Rc<Shard>, f: &KillFilter, my_id: u64) -> Vec<u64> {
     if f.none {
-        return 0;
+        return Vec::new();
     }
-    let matches: Vec<crate::net::ConnRef> = sh
+    let mut killed: Vec<u64> = Vec::new();
+    for (&id, d) in sh.net.borrow().departed.iter() {
+        let hit = Some(id) != f.skip
+            && f.id.is_none_or(|x| x == id)
+            && f.addr.as_ref().is_none_or(|a| *a == d.addr)
+            && f.laddr.as_ref().is_none_or(|a| *a == d.laddr)
+            && f.user.as_ref().is_none_or(|u| *u == d.user);
+        if hit {
+            killed.push(id);
+            // Behind the connection itself on the way there.
+            let only = KillFilter {
+                id: Some(id),
+                ..KillFilter::default()
+            };
+            sh.post(d.to, move |t| {
+                kill_local(t, &only, my_id);
+            });
+        }
+    }
+    let matches: Vec<(u64, crate::net::ConnRef)> = sh
         .net
         .borrow()
         .conns
@@ -1468,9 +1504,10 @@ fn kill_local(sh: &Rc<Shard>, f: &KillFilter, my_id: u64) -> usize {
                     && f.user.as_ref().is_none_or(|u| u == c.client.acl.name())
             })
         })
-        .map(|(_, c)| c.clone())
+        .map(|(id, c)| (*id, c.clone()))
         .collect();
-    for c in &matches {
+    killed.extend(matches.iter().map(|(id, _)| *id));
+    for (_, c) in &matches {
         let (id, busy) = match c.try_borrow_mut() {
             Ok(mut cm) => {
                 if let Some(b) = cm.blocked.as_mut() {
@@ -1494,7 +1531,7 @@ fn kill_local(sh: &Rc<Shard>, f: &KillFilter, my_id: u64) -> usize {
             crate::net::close_conn(sh, id);
         }
     }
-    matches.len()
+    killed
 }
 
 async fn config_set(shard: &Rc<Shard>, a: &[Bytes]) -> Reply {

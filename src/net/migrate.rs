@@ -16,8 +16,12 @@
 //! 100 000 literal MSETs: 0.8% of them forwarded instead of 3.2%), and a client of random keys
 //! is moved by mistake once in 65 536 connections at worst (2 shards), which costs one move.
 //!
-//! While it travels (one message between shards), CLIENT LIST and CLIENT KILL on other
-//! connections do not see it.
+//! While it travels (one message between shards), the shard it left keeps what CLIENT LIST
+//! shows of it and what CLIENT KILL matches (`Departed`) until the new shard says it took the
+//! connection in, so that at every moment one of the two has it (both, for a moment: CLIENT
+//! LIST and CLIENT KILL count a client id once). A CLIENT KILL that matches a departed
+//! connection is passed on to the new shard, behind the connection itself (a shard's messages
+//! to another arrive in the order sent).
 
 use super::conn::{ClientState, Conn};
 use super::{account_io, ConnRef};
@@ -106,6 +110,19 @@ fn movable(shard: &Shard, c: &Conn) -> bool {
         && (!shard.aof_always.get() || c.aof_hold <= shard.aof.borrow().synced)
 }
 
+/// What the shard a connection left knows of it until the new shard has it (see the
+/// module's doc).
+pub struct Departed {
+    /// The shard it went to.
+    pub to: usize,
+    /// Its CLIENT LIST line when it left.
+    pub line: String,
+    /// What CLIENT KILL filters on.
+    pub addr: String,
+    pub laddr: String,
+    pub user: String,
+}
+
 /// A connection on its way between shards. Dropped undelivered (the other shard is stopping),
 /// it closes its socket and stops counting as connected.
 struct Moving {
@@ -155,16 +172,40 @@ pub fn maybe_move(shard: &Shard, conn: &ConnRef) {
     // A feed offset of this shard's log (appendfsync always), synced already (`movable`): on
     // the new shard it would hold replies until that shard's log reached it.
     moving.aof_hold = 0;
+    let departed = Departed {
+        to,
+        line: crate::commands::server::client_line(shard, &moving.client, Some(&moving), 0),
+        addr: moving.client.addr.clone(),
+        laddr: moving.client.laddr.clone(),
+        user: moving.client.acl.name().to_string(),
+    };
+    shard
+        .net
+        .borrow_mut()
+        .departed
+        .insert(moving.client.id, departed);
     let moving = Moving {
         conn: Some(moving),
         global: shard.global.clone(),
     };
     // Refused (that shard is stopping), the message is dropped and `Moving` closes the socket.
-    shard.post(to, move |sh| adopt(sh, moving));
+    let from = shard.id;
+    shard.post(to, move |sh| adopt(sh, moving, from));
 }
 
-/// Take in a connection another shard moved here.
-fn adopt(shard: &Rc<Shard>, mut moving: Moving) {
+/// Take in a connection shard `from` moved here.
+fn adopt(shard: &Rc<Shard>, moving: Moving, from: usize) {
+    let id = moving.conn.as_ref().map(|c| c.client.id);
+    take_in(shard, moving);
+    // Here now, or closed: the shard it left may forget it.
+    if let Some(id) = id {
+        shard.post(from, move |sh| {
+            sh.net.borrow_mut().departed.remove(&id);
+        });
+    }
+}
+
+fn take_in(shard: &Rc<Shard>, mut moving: Moving) {
     if shard.global.shutdown.load(Ordering::Acquire) {
         return;
     }

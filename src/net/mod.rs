@@ -92,6 +92,9 @@ pub type ConnRef = Rc<RefCell<Conn>>;
 #[derive(Default)]
 pub struct Registry {
     pub conns: HashMap<u64, ConnRef>,
+    /// Connections moved to another shard that has not yet said it took them in
+    /// (`migrate::Departed`): CLIENT LIST and CLIENT KILL still find them here meanwhile.
+    pub departed: HashMap<u64, migrate::Departed>,
     pub epoll: Option<Rc<sys::Epoll>>,
     /// Connections with replies to send once this round of events is handled.
     pub pending: Vec<ConnRef>,
