@@ -95,7 +95,7 @@ fn request_end(buf: &[u8], at: usize) -> Option<usize> {
             return None;
         }
         let (len, data) = header(buf, at + 1)?;
-        at = data + len + 2;
+        at = data.checked_add(len)?.checked_add(2)?;
         if at > buf.len() {
             return None;
         }
