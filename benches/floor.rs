@@ -15,6 +15,10 @@
 //!
 //! Run: `cargo bench --bench floor -- --port 7400 --mode uring`.
 
+#[allow(dead_code)]
+#[path = "../src/protocol/peek.rs"]
+mod peek;
+
 use std::io;
 use std::net::TcpListener;
 use std::os::fd::{AsRawFd, IntoRawFd, RawFd};
@@ -69,45 +73,21 @@ fn run() -> io::Result<()> {
     }
 }
 
-/// How many whole requests `buf` starts with, and how many bytes they take. Requests are
-/// multibulk (`*N` then N `$len` arguments), as redis-benchmark sends them, or inline lines.
+/// How many whole requests `buf` starts with, and how many bytes they take: multibulk
+/// requests walked as the server's look-ahead walks them (`protocol::peek`), or inline lines.
 fn complete_requests(buf: &[u8]) -> (usize, usize) {
     let (mut n, mut at) = (0, 0);
     while at < buf.len() {
-        match request_end(buf, at) {
-            Some(end) => {
-                n += 1;
-                at = end;
-            }
-            None => break,
-        }
+        let end = if buf[at] == b'*' {
+            peek::request_at(buf, at, |_, _| true)
+        } else {
+            memchr::memchr(b'\n', &buf[at..]).map(|i| at + i + 1)
+        };
+        let Some(end) = end else { break };
+        n += 1;
+        at = end;
     }
     (n, at)
-}
-
-fn request_end(buf: &[u8], at: usize) -> Option<usize> {
-    if buf[at] != b'*' {
-        return memchr::memchr(b'\n', &buf[at..]).map(|i| at + i + 1);
-    }
-    let (count, mut at) = header(buf, at + 1)?;
-    for _ in 0..count {
-        if *buf.get(at)? != b'$' {
-            return None;
-        }
-        let (len, data) = header(buf, at + 1)?;
-        at = data.checked_add(len)?.checked_add(2)?;
-        if at > buf.len() {
-            return None;
-        }
-    }
-    Some(at)
-}
-
-/// The number ending in CR LF at `buf[at..]`, and where the next line starts.
-fn header(buf: &[u8], at: usize) -> Option<(usize, usize)> {
-    let cr = at + memchr::memchr(b'\r', buf.get(at..)?)?;
-    let n = std::str::from_utf8(&buf[at..cr]).ok()?.parse().ok()?;
-    (cr + 1 < buf.len()).then_some((n, cr + 2))
 }
 
 /// A connection's unfinished request, kept until the rest comes.

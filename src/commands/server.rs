@@ -1390,6 +1390,18 @@ struct KillFilter {
     none: bool,
 }
 
+impl KillFilter {
+    /// Whether the client `id` with these addresses and user matches (TYPE is `none`, checked
+    /// before).
+    fn matches(&self, id: u64, addr: &str, laddr: &str, user: &str) -> bool {
+        Some(id) != self.skip
+            && self.id.is_none_or(|x| x == id)
+            && self.addr.as_ref().is_none_or(|a| a == addr)
+            && self.laddr.as_ref().is_none_or(|a| a == laddr)
+            && self.user.as_ref().is_none_or(|u| u == user)
+    }
+}
+
 async fn client_kill(shard: &Rc<Shard>, my_id: u64, a: &[Bytes]) -> Reply {
     if a.len() < 3 {
         return sub_arity("client", &a[1]);
@@ -1474,12 +1486,7 @@ fn kill_local(sh: &Rc<Shard>, f: &KillFilter, my_id: u64) -> Vec<u64> {
     }
     let mut killed: Vec<u64> = Vec::new();
     for (&id, d) in sh.net.borrow().departed.iter() {
-        let hit = Some(id) != f.skip
-            && f.id.is_none_or(|x| x == id)
-            && f.addr.as_ref().is_none_or(|a| *a == d.addr)
-            && f.laddr.as_ref().is_none_or(|a| *a == d.laddr)
-            && f.user.as_ref().is_none_or(|u| *u == d.user);
-        if hit {
+        if f.matches(id, &d.addr, &d.laddr, &d.user) {
             killed.push(id);
             // Behind the connection itself on the way there.
             let only = KillFilter {
@@ -1496,13 +1503,10 @@ fn kill_local(sh: &Rc<Shard>, f: &KillFilter, my_id: u64) -> Vec<u64> {
         .borrow()
         .conns
         .iter()
-        .filter(|(id, _)| Some(**id) != f.skip && f.id.is_none_or(|x| x == **id))
-        .filter(|(_, c)| {
-            c.try_borrow().map_or(true, |c| {
-                f.addr.as_ref().is_none_or(|a| *a == c.client.addr)
-                    && f.laddr.as_ref().is_none_or(|a| *a == c.client.laddr)
-                    && f.user.as_ref().is_none_or(|u| u == c.client.acl.name())
-            })
+        .filter(|(&id, c)| match c.try_borrow() {
+            Ok(c) => f.matches(id, &c.client.addr, &c.client.laddr, c.client.acl.name()),
+            // In use (the running command's own connection): matched on its id alone.
+            Err(_) => Some(id) != f.skip && f.id.is_none_or(|x| x == id),
         })
         .map(|(id, c)| (*id, c.clone()))
         .collect();

@@ -205,6 +205,8 @@ fn adopt(shard: &Rc<Shard>, moving: Moving, from: usize) {
     }
 }
 
+/// Register a moved connection with this shard's epoll set and connection table; on failure
+/// (shutting down, no epoll) `Moving` closes it.
 fn take_in(shard: &Rc<Shard>, mut moving: Moving) {
     if shard.global.shutdown.load(Ordering::Acquire) {
         return;

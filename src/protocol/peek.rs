@@ -50,7 +50,8 @@ pub fn front(buf: &[u8]) -> Option<Front<'_>> {
 
 /// Walk the multibulk request at `pos`, calling `f(index, argument)` for each argument until it
 /// returns false; the position after the request if it is complete and `f` never declined.
-fn request_at<'a>(
+/// (Also what `benches/floor.rs` counts requests with.)
+pub fn request_at<'a>(
     buf: &'a [u8],
     pos: usize,
     mut f: impl FnMut(usize, &'a [u8]) -> bool,
