@@ -18,7 +18,7 @@ CLIENT_CPUS=0
 SHARDS=1
 THREADS=0
 ROUNDS=3
-REQUESTS=200000
+REQUESTS=
 CLIENTS=50
 TESTS=set,get,incr,lpush,lpop,sadd,hset,zadd,mset
 PIPELINES="1 16"
@@ -57,7 +57,9 @@ Options:
   --shards N            shardis shard count (default: $SHARDS)
   --threads N           redis-benchmark --threads N (default: not passed, single-threaded client)
   --rounds N            rounds per cell; the table shows the medians (default: $ROUNDS)
-  --requests N          requests per run, redis-benchmark -n (default: $REQUESTS)
+  --requests N          requests per run, redis-benchmark -n (default: 200000 at -P 1, 1000000
+                        deeper: a pipelined run of 200000 lasts ~0.2 s, so the 10 ms tick of
+                        /proc/PID/stat alone moved its CPU per request by up to ±7%)
   --clients N           parallel connections, redis-benchmark -c (default: $CLIENTS)
   --tests LIST          comma-separated redis-benchmark tests (default: $TESTS).
                         One row per test; a test whose commands a server answers with errors
@@ -163,7 +165,8 @@ read -r -a SIZE_LIST <<<"${SIZES//,/ }"
 read -r -a SCALE_LIST <<<"${SCALING//,/ }"
 read -r -a SHARDIS_EXTRA <<<"$SHARDIS_ARGS"
 
-for v in SHARDS ROUNDS REQUESTS CLIENTS KEYSPACE TIMEOUT BASE_PORT; do
+[[ -z $REQUESTS ]] || is_pos "$REQUESTS" || die "--requests must be a positive integer, got '$REQUESTS'"
+for v in SHARDS ROUNDS CLIENTS KEYSPACE TIMEOUT BASE_PORT; do
     is_pos "${!v}" || die "--$(tr '[:upper:]_' '[:lower:]-' <<<"$v") must be a positive integer, got '${!v}'"
 done
 [[ $CPU_CLOCK == stat || $CPU_CLOCK == schedstat ]] || die "--cpu-clock must be stat or schedstat"
@@ -449,7 +452,18 @@ cpu_ticks() {
 }
 
 # Puts the data some tests read in place (after FLUSHALL, before the measured run).
-prefill() { # instance test size
+# Requests per run at pipeline depth $1 (see --requests).
+requests_for() {
+    if [[ -n $REQUESTS ]]; then
+        echo "$REQUESTS"
+    elif (($1 > 1)); then
+        echo 1000000
+    else
+        echo 200000
+    fi
+}
+
+prefill() { # instance test size requests
     local i=$1 test=$2 size=$3 filler='' out
     case $test in
     get)
@@ -470,7 +484,7 @@ prefill() { # instance test size
     *) return 0 ;;
     esac
     taskset -c "$CLIENT_CPUS" redis-benchmark -h "$BIND" -p "${I_PORT[i]}" -t "$filler" \
-        -c "$CLIENTS" -P 64 -d "$size" -r "$KEYSPACE" -n "$REQUESTS" -q >/dev/null 2>&1 ||
+        -c "$CLIENTS" -P 64 -d "$size" -r "$KEYSPACE" -n "$4" -q >/dev/null 2>&1 ||
         note "filling for $test failed on ${I_LABEL[i]}"
 }
 
@@ -483,6 +497,8 @@ RUNS_TOTAL=0
 run_one() { # instance test pipeline size round
     local i=$1 test=$2 p=$3 size=$4 round=$5
     local status=ok rps='' avg='' p50='' p95='' p99='' max='' cpu='' out rc=0 c0 c1 row name lo msg
+    local n
+    n=$(requests_for "$p")
     local err=$TMPD/bench.err
     RUNS_DONE=$((RUNS_DONE + 1))
     if [[ -n ${UNSUPPORTED[$i|$test]:-} ]]; then
@@ -494,12 +510,12 @@ run_one() { # instance test pipeline size round
         fi
         msg=$(cli "$i" flushall 2>&1) || true
         [[ $msg == OK ]] || note "FLUSHALL on ${I_LABEL[i]} answered: $msg"
-        prefill "$i" "$test" "$size"
+        prefill "$i" "$test" "$size" "$n"
         c0=$(cpu_ticks "${I_PID[i]}") || c0=
         # In the background, so that a signal to this script is handled at once (see cleanup).
         timeout -k 5 "$TIMEOUT" taskset -c "$CLIENT_CPUS" redis-benchmark -h "$BIND" \
             -p "${I_PORT[i]}" -t "$test" -c "$CLIENTS" -P "$p" -d "$size" -r "$KEYSPACE" \
-            -n "$REQUESTS" --csv "${THREAD_ARGS[@]}" >"$TMPD/bench.out" 2>"$err" </dev/null &
+            -n "$n" --csv "${THREAD_ARGS[@]}" >"$TMPD/bench.out" 2>"$err" </dev/null &
         BENCH_PID=$!
         wait "$BENCH_PID" || rc=$?
         BENCH_PID=
@@ -510,7 +526,7 @@ run_one() { # instance test pipeline size round
         if ((rc == 0)) && [[ -n $row ]]; then
             IFS=, read -r name rps avg lo p50 p95 p99 max <<<"$row"
             if [[ -n $c0 && -n $c1 ]]; then
-                cpu=$(awk -v d=$((c1 - c0)) -v u="$CPU_UNIT_US" -v n="$REQUESTS" \
+                cpu=$(awk -v d=$((c1 - c0)) -v u="$CPU_UNIT_US" -v n="$n" \
                     'BEGIN {printf "%.4f", d * u / n}')
             fi
             : "$name" "$lo"
@@ -594,12 +610,13 @@ if ((USE_REDIS)); then
     ENV_LINES+=("redis:       $("$REDIS_BIN" --version | cut -d' ' -f1-3)")
 fi
 ENV_LINES+=(
-    "client:      $(redis-benchmark --version 2>/dev/null | cut -d' ' -f1-2), -c $CLIENTS, -n $REQUESTS, -r $KEYSPACE${THREAD_ARGS[*]:+, ${THREAD_ARGS[*]}}"
+    "client:      $(redis-benchmark --version 2>/dev/null | cut -d' ' -f1-2), -c $CLIENTS, -n ${REQUESTS:-200000 at -P 1, 1000000 deeper}, -r $KEYSPACE${THREAD_ARGS[*]:+, ${THREAD_ARGS[*]}}"
     "rounds:      $ROUNDS per cell, servers interleaved"
     "persistence: ${APPENDFSYNC:+appendonly yes, appendfsync $APPENDFSYNC (both servers)}${APPENDFSYNC:-off}"
 )
 if [[ $CPU_CLOCK == stat ]]; then
-    ENV_LINES+=("cpu clock:   /proc/PID/stat utime+stime, 1 tick = $(awk -v u="$CPU_UNIT_US" 'BEGIN {print u / 1000}') ms = $(awk -v u="$CPU_UNIT_US" -v n="$REQUESTS" 'BEGIN {printf "%.3g", u / n}') us/req at -n $REQUESTS")
+    n_min=$(requests_for 1)
+    ENV_LINES+=("cpu clock:   /proc/PID/stat utime+stime, 1 tick = $(awk -v u="$CPU_UNIT_US" 'BEGIN {print u / 1000}') ms = $(awk -v u="$CPU_UNIT_US" -v n="$n_min" 'BEGIN {printf "%.3g", u / n}') us/req at -n $n_min")
 else
     ENV_LINES+=("cpu clock:   /proc/PID/task/*/schedstat (ns)")
 fi
