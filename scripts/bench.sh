@@ -451,7 +451,6 @@ cpu_ticks() {
     echo $((f[11] + f[12]))
 }
 
-# Puts the data some tests read in place (after FLUSHALL, before the measured run).
 # Requests per run at pipeline depth $1 (see --requests).
 requests_for() {
     if [[ -n $REQUESTS ]]; then
@@ -463,6 +462,7 @@ requests_for() {
     fi
 }
 
+# Puts the data some tests read in place (after FLUSHALL, before the measured run).
 prefill() { # instance test size requests
     local i=$1 test=$2 size=$3 filler='' out
     case $test in
