@@ -66,6 +66,7 @@ pub fn run(config: Config, config_file: Option<String>) -> anyhow::Result<()> {
         port: config.port,
         wakers,
         pulses: (0..n).map(|_| Default::default()).collect(),
+        fences: (0..n).map(|_| Default::default()).collect(),
         subscriptions: AtomicUsize::new(0),
         monitors: crate::observe::monitor::Monitors::new(n),
     });

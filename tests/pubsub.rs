@@ -104,6 +104,43 @@ fn one_publisher_order_is_kept() {
     });
 }
 
+/// Redis's pub/sub tests send UNSUBSCRIBE on one connection and, without reading its reply,
+/// PUBLISH on another, and expect 0 receivers: the unsubscribe came first. With 4 shards the
+/// two connections are often on different shards (shard/pubsub_fence.rs is what holds the
+/// order then), so each round uses fresh subscribers and a fresh publisher.
+#[test]
+fn unsubscribe_then_publish_on_another_connection_counts_nobody() {
+    both(|s| {
+        for (join, leave, publish, name) in [
+            ("subscribe", "unsubscribe", "publish", "chan"),
+            ("psubscribe", "punsubscribe", "publish", "ch*"),
+            ("ssubscribe", "sunsubscribe", "spublish", "{t}chan"),
+        ] {
+            let channel = if name == "ch*" { "chan" } else { name };
+            for round in 0..40 {
+                let mut subs: Vec<RawConn> = (0..3).map(|_| s.raw()).collect();
+                for c in &mut subs {
+                    assert_eq!(sub(c, join, &[name]), vec![confirm(join, name, 1)]);
+                }
+                let mut p = s.raw();
+                for c in &mut subs {
+                    c.send_cmd(&[leave.as_bytes()]);
+                }
+                p.send_cmd(&[publish.as_bytes(), channel.as_bytes(), b"hello"]);
+                assert_eq!(
+                    p.read_value(),
+                    Resp::Int(0),
+                    "{publish} after {leave}, round {round}, {} shards",
+                    s.shards()
+                );
+                for c in &mut subs {
+                    assert_eq!(c.read_value(), confirm(leave, name, 0));
+                }
+            }
+        }
+    });
+}
+
 #[test]
 fn patterns_are_redis_globs() {
     both(|s| {

@@ -6,6 +6,7 @@ use crate::net::conn::Conn;
 use crate::net::ConnRef;
 use crate::protocol::reply::Reply;
 use crate::shard::pubsub::{self, Space};
+use crate::shard::pubsub_fence;
 use crate::shard::Shard;
 use bytes::Bytes;
 use std::rc::Rc;
@@ -207,6 +208,12 @@ pub fn sync(shard: &Rc<Shard>, c: &mut Conn, spec: &CommandSpec, a: &[Bytes]) ->
                 Reply::Int(0)
             } else {
                 let sharded = spec.name == "spublish";
+                if shard.n > 1 && c.reads > c.settled_reads {
+                    let targets = shard.pubsub.borrow().remote_targets(sharded, &a[1]);
+                    if pubsub_fence::unsettled(shard, &targets) {
+                        return None;
+                    }
+                }
                 Reply::Int(pubsub::publish(shard, sharded, &a[1], &a[2], Some(c)))
             }
         }
@@ -215,7 +222,8 @@ pub fn sync(shard: &Rc<Shard>, c: &mut Conn, spec: &CommandSpec, a: &[Bytes]) ->
     })
 }
 
-/// (UN)SUBSCRIBE with several shards.
+/// (UN)SUBSCRIBE with several shards, and PUBLISH while a shard with listeners may not have
+/// told this one of every (un)subscribe that came before it (`pubsub_fence.rs`).
 pub async fn run_async(
     shard: &Rc<Shard>,
     conn: &ConnRef,
@@ -226,6 +234,16 @@ pub async fn run_async(
         Some((space, join)) => {
             pubsub::run_subscribe(shard, conn, space, join, &a[1..]).await;
             pushed()
+        }
+        None if matches!(spec.name, "publish" | "spublish") => {
+            let sharded = spec.name == "spublish";
+            let reads = conn.borrow().reads;
+            let targets = shard.pubsub.borrow().remote_targets(sharded, &a[1]);
+            pubsub_fence::settle(shard, targets).await;
+            let mut c = conn.borrow_mut();
+            // Everything read before the wait began is covered by it.
+            c.settled_reads = c.settled_reads.max(reads);
+            Reply::Int(pubsub::publish(shard, sharded, &a[1], &a[2], Some(&mut c)))
         }
         None => Reply::err("ERR internal routing error"),
     }

@@ -153,6 +153,11 @@ pub struct Conn {
     pub rx_ns: Option<u64>,
     /// Where its keyed commands go: whether to move to another shard (`migrate.rs`).
     pub affinity: super::migrate::Affinity,
+    /// Reads that brought data, and how many of them a PUBLISH's wait for the shards with
+    /// listeners covered: a wait covers everything read before it began, so one per read
+    /// (shard/pubsub_fence.rs).
+    pub reads: u64,
+    pub settled_reads: u64,
 }
 
 /// A new connection's first reads are stamped: a client's first commands may well be
@@ -194,6 +199,8 @@ impl Conn {
             affinity: Default::default(),
             stamp_reads: 0,
             rx_ns: None,
+            reads: 0,
+            settled_reads: 0,
         }
     }
 
@@ -235,6 +242,7 @@ impl Conn {
                     // SAFETY: recv initialised the first n bytes of the spare capacity.
                     unsafe { self.rbuf.set_len(self.rbuf.len() + n) };
                     self.bytes_in += n as u64;
+                    self.reads += 1;
                     got = true;
                     if n < want {
                         break;

@@ -170,7 +170,8 @@ pub fn close_conn(shard: &Shard, id: u64) {
     if c.tls.is_some() {
         tls::close_notify(&mut c);
     }
-    crate::shard::pubsub::forget(shard, &mut c.client);
+    let fd = c.fd;
+    crate::shard::pubsub::forget(shard, &mut c.client, fd);
     sys::close(c.fd);
     c.closed = true;
     c.fd = -1;
@@ -489,9 +490,20 @@ pub async fn serve(
     let mut poll_failed = false;
     let park_grid = std::time::Instant::now();
     let mut outside = OutsideSleep::default();
+    let fence = &shard.global.fences[shard.id];
+    // Loop turns until what was read from subscribed clients has surely been told to the
+    // other shards (shard/pubsub_fence.rs): the commands ran in the turn that read them and
+    // the tasks they started ran when it yielded.
+    let mut subscriber_turns = 0u8;
 
     'outer: loop {
         shard.global.pulses[shard.id].beat();
+        if subscriber_turns > 0 {
+            subscriber_turns -= 1;
+            if subscriber_turns == 0 {
+                fence.told();
+            }
+        }
         let due = {
             let mut net = shard.net.borrow_mut();
             let due = std::mem::take(&mut net.after_pass[2]);
@@ -503,6 +515,11 @@ pub async fn serve(
         }
         let mut n = ep.wait(&mut events, 0)?;
         if n == 0 {
+            if subscriber_turns > 0 {
+                // Nothing ready after a turn that yielded: told by now.
+                subscriber_turns = 0;
+                fence.told();
+            }
             if shard.global.shutdown.load(Ordering::Acquire) {
                 break;
             }
@@ -601,6 +618,14 @@ pub async fn serve(
             } else {
                 let conn = shard.net.borrow().conns.get(&token).cloned();
                 if let Some(conn) = conn {
+                    // Input (or a hang-up) from a subscribed client, not just room to write.
+                    if flags & !sys::OUT != 0
+                        && crate::shard::pubsub::anyone_listening(&shard)
+                        && conn.try_borrow().is_ok_and(|c| c.client.subs.active())
+                    {
+                        fence.reading();
+                        subscriber_turns = 2;
+                    }
                     on_conn_event(&shard, &conn, flags);
                 }
             }

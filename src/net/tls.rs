@@ -412,6 +412,7 @@ fn decrypt(c: &mut Conn, mut src: &[u8]) -> Result<bool, (bool, String)> {
                 Ok(n) if n > 0 => {
                     c.rbuf.truncate(start + n);
                     c.bytes_in += n as u64;
+                    c.reads += 1;
                     left -= n.min(left);
                 }
                 _ => {

@@ -303,19 +303,12 @@ fn start_barrier(sh: &Shard, db: usize, key: Bytes, trigger: Option<Trigger>) {
             early,
         },
     );
-    let me = sh.id;
     // This shard too: a blocking command on one of its own connections may be unread yet.
     for other in 0..sh.n {
         let k = key.clone();
-        sh.post(other, move |sx| {
-            sx.net.borrow_mut().after_two_passes(Box::new(move |sx| {
-                sx.post(me, move |sk| answered(sk, db, &k, id, false));
-            }));
-            // The network loop may be parked on its sockets: have it make its passes now.
-            sx.global.wakers[sx.id].notify();
-        });
+        sh.once_served(other, move |sk| answered(sk, db, &k, id, false));
     }
-    let inbox = sh.mesh.get(me).cloned();
+    let inbox = sh.mesh.get(sh.id).cloned();
     glommio::spawn_local(async move {
         glommio::timer::sleep(BARRIER_LIMIT).await;
         if let Some(inbox) = inbox {

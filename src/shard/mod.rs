@@ -10,6 +10,7 @@ pub mod cron;
 pub mod locks;
 pub mod mesh;
 pub mod pubsub;
+pub mod pubsub_fence;
 pub mod watchdog;
 
 use crate::commands::CommandSpec;
@@ -72,6 +73,8 @@ pub struct Global {
     pub wakers: Vec<Arc<crate::net::sys::EventFd>>,
     /// Each shard's heartbeat, by shard id (see `watchdog.rs`).
     pub pulses: Vec<Arc<watchdog::Pulse>>,
+    /// What a PUBLISH elsewhere checks of each shard (`pubsub_fence.rs`), by shard id.
+    pub fences: Vec<crossbeam::utils::CachePadded<pubsub_fence::Fence>>,
     /// Pub/sub subscriptions of all clients on all shards, touched once per (un)subscribe:
     /// while 0, publishing and keyspace events cost nothing (see `pubsub.rs`).
     pub subscriptions: AtomicUsize,
@@ -297,6 +300,20 @@ impl Shard {
         if let Some(inbox) = self.mesh.get(target) {
             let _ = inbox.send(Box::new(f));
         }
+    }
+
+    /// Have shard `target` (this one too) serve the input its sockets hold by now, then run `f`
+    /// here: through this shard's inbox, so after whatever `target` posted here meanwhile
+    /// (`Registry::after_two_passes` says what its passes cover).
+    pub fn once_served(&self, target: usize, f: impl FnOnce(&Rc<Shard>) + Send + 'static) {
+        let me = self.id;
+        self.post(target, move |sx| {
+            sx.net
+                .borrow_mut()
+                .after_two_passes(Box::new(move |sx| sx.post(me, f)));
+            // The network loop may be parked on its sockets: have it make its passes now.
+            sx.global.wakers[sx.id].notify();
+        });
     }
 
     /// As `post`, from code that holds the shard without its `Rc` (closing a connection).

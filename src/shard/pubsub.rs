@@ -17,6 +17,7 @@ use crate::net::conn::{ClientState, Conn};
 use crate::protocol::reply::Reply;
 use bytes::Bytes;
 use indexmap::IndexSet;
+use std::os::fd::RawFd;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 
@@ -92,6 +93,8 @@ pub struct Registry {
     /// The other shards' subscribers: per namespace, name → subscribers on each shard (by
     /// shard id; this shard's own entry stays 0).
     remote: [ahash::AHashMap<Bytes, Vec<u32>>; 3],
+    /// Their sockets, watched for input not read yet (`pubsub_fence.rs`).
+    pub watch: super::pubsub_fence::Watch,
 }
 
 impl Registry {
@@ -143,7 +146,7 @@ impl Registry {
     }
 
     /// The other shards with listeners for a message on `channel`, and how many each has.
-    fn remote_targets(&self, sharded: bool, channel: &[u8]) -> Vec<(usize, u32)> {
+    pub fn remote_targets(&self, sharded: bool, channel: &[u8]) -> Vec<(usize, u32)> {
         let mut per: Vec<u32> = Vec::new();
         let mut add = |v: &Vec<u32>| {
             if per.len() < v.len() {
@@ -279,9 +282,9 @@ fn leave(shard: &Shard, client: &mut ClientState, space: Space, name: &Bytes) ->
     true
 }
 
-/// Forget every subscription of a client (disconnect, RESET), without confirmations; the
-/// other shards hear of it without being waited for.
-pub fn forget(shard: &Shard, client: &mut ClientState) {
+/// Forget every subscription of a client on socket `fd` (disconnect, RESET), without
+/// confirmations; the other shards hear of it without being waited for.
+pub fn forget(shard: &Shard, client: &mut ClientState, fd: RawFd) {
     if client.subs.total() == 0 {
         return;
     }
@@ -290,7 +293,7 @@ pub fn forget(shard: &Shard, client: &mut ClientState) {
         for n in &names {
             leave(shard, client, space, n);
         }
-        post_counts(shard, space, names, -1);
+        post_counts(shard, space, names, -1, fd);
     }
     shard
         .pubsub
@@ -299,50 +302,62 @@ pub fn forget(shard: &Shard, client: &mut ClientState) {
         .retain(|(id, _)| *id != client.id);
 }
 
+/// The message that tells shard `t` that a client of this shard, on socket `fd`, gained
+/// (`delta` > 0) or lost a subscription to each of `names`; counted as pending there until it
+/// has run (`pubsub_fence.rs`), so it must be sent.
+fn tell(
+    shard: &Shard,
+    t: usize,
+    space: Space,
+    names: Vec<Bytes>,
+    delta: i64,
+    fd: RawFd,
+) -> impl FnOnce(&Rc<Shard>) + Send + 'static {
+    let (n, me) = (shard.n, shard.id);
+    shard.global.fences[t].posting();
+    move |sh| {
+        let mut reg = sh.pubsub.borrow_mut();
+        for name in &names {
+            reg.apply_remote(n, me, space, name, delta);
+        }
+        reg.watch.change(fd, delta, names.len());
+        drop(reg);
+        sh.global.fences[sh.id].applied();
+    }
+}
+
 /// Tell every other shard that this one gained or lost a subscriber of each name, and wait
 /// until they all know (a confirmed subscription must count on every shard).
-pub async fn announce(shard: &Rc<Shard>, space: Space, names: Vec<Bytes>, delta: i64) {
+pub async fn announce(shard: &Rc<Shard>, space: Space, names: Vec<Bytes>, delta: i64, fd: RawFd) {
     if shard.n == 1 || names.is_empty() {
         return;
     }
-    let (n, me) = (shard.n, shard.id);
-    let calls = (0..n).filter(|&t| t != me).map(|t| {
-        let names = names.clone();
-        shard.call(t, move |sh| {
-            let mut reg = sh.pubsub.borrow_mut();
-            for name in &names {
-                reg.apply_remote(n, me, space, name, delta);
-            }
-        })
-    });
+    let me = shard.id;
+    let calls = (0..shard.n)
+        .filter(|&t| t != me)
+        .map(|t| shard.call(t, tell(shard, t, space, names.clone(), delta, fd)));
     futures::future::join_all(calls).await;
 }
 
 /// As `announce`, without waiting.
-fn post_counts(shard: &Shard, space: Space, names: Vec<Bytes>, delta: i64) {
+fn post_counts(shard: &Shard, space: Space, names: Vec<Bytes>, delta: i64, fd: RawFd) {
     if shard.n == 1 || names.is_empty() {
         return;
     }
-    let (n, me) = (shard.n, shard.id);
-    for t in (0..n).filter(|&t| t != me) {
-        let names = names.clone();
-        shard.post(t, move |sh| {
-            let mut reg = sh.pubsub.borrow_mut();
-            for name in &names {
-                reg.apply_remote(n, me, space, name, delta);
-            }
-        });
+    for t in (0..shard.n).filter(|&t| t != shard.id) {
+        shard.post(t, tell(shard, t, space, names.clone(), delta, fd));
     }
 }
 
 /// Drop every subscription of a client, and wait until the other shards know (RESET).
 pub async fn leave_all(shard: &Rc<Shard>, conn: &crate::net::ConnRef) {
+    let fd = conn.borrow().fd;
     for space in [Space::Channel, Space::Pattern, Space::Shard] {
         let (_, left) = {
             let mut c = conn.borrow_mut();
             unsubscribe(shard, &mut c, space, &[])
         };
-        announce(shard, space, left, -1).await;
+        announce(shard, space, left, -1, fd).await;
     }
 }
 
@@ -355,13 +370,14 @@ pub async fn run_subscribe(
     join: bool,
     names: &[Bytes],
 ) {
+    let fd = conn.borrow().fd;
     if join {
         let fresh = new_names(&conn.borrow(), space, names);
-        announce(shard, space, fresh.clone(), 1).await;
+        announce(shard, space, fresh.clone(), 1, fd).await;
         let mut c = conn.borrow_mut();
         if c.closed {
             // Gone while the others were told: take it back.
-            post_counts(shard, space, fresh, -1);
+            post_counts(shard, space, fresh, -1, fd);
             return;
         }
         // Names another command of this client subscribed meanwhile were announced twice.
@@ -369,14 +385,14 @@ pub async fn run_subscribe(
             .into_iter()
             .filter(|n| c.client.subs.set(space).contains(n))
             .collect();
-        post_counts(shard, space, twice, -1);
+        post_counts(shard, space, twice, -1, fd);
         subscribe(shard, &mut c, space, names);
     } else {
         let (confirms, left) = {
             let mut c = conn.borrow_mut();
             unsubscribe(shard, &mut c, space, names)
         };
-        announce(shard, space, left, -1).await;
+        announce(shard, space, left, -1, fd).await;
         let mut c = conn.borrow_mut();
         for r in &confirms {
             c.emit(r, false);

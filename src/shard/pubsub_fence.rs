@@ -1,0 +1,163 @@
+//! What a PUBLISH checks so that its count includes every (un)subscribe that reached the
+//! server before it, as in Redis.
+//!
+//! Redis serves all clients from one event loop in the order their input came: a client that
+//! sends UNSUBSCRIBE on one connection and, without reading the reply, PUBLISH on another gets
+//! 0 receivers (Redis's pub/sub tests do just that). Here the subscriber's shard tells the
+//! others of an unsubscribe only once it has read and run it, so a PUBLISH on another shard
+//! could still count the subscriber. A PUBLISH that must not wait for that, the usual case,
+//! looks at three things before it trusts its view of a shard with listeners, none of them a
+//! message:
+//! - **unread input on a subscriber's socket** on that shard: every shard watches, in an epoll
+//!   set of its own (`Watch`), the sockets of the other shards' subscribed clients, which those
+//!   shards name when they tell it of subscriptions. A subscribed client sends little besides
+//!   (un)subscribing, and a closing one's socket is readable too;
+//! - **input read from a subscriber and not yet told**: that shard's `Fence::reading`, set
+//!   before it reads a subscribed client and cleared once its tasks have had a turn after;
+//! - **counts told and not yet applied here**: this shard's `Fence::pending`.
+//!
+//! If any of them says so, the PUBLISH waits (`settle`): each shard with listeners serves what
+//! it had read (two passes of its network loop) and answers through this shard's inbox, after
+//! the counts it sent. One wait covers every command its connection had read by then.
+//!
+//! A version that waited whenever a shard with listeners had any input ready cut pipelined
+//! PUBLISH on 4 shards to a third (busy shards nearly always have some); subscribers' sockets
+//! are nearly always quiet.
+
+use super::Shard;
+use crate::net::sys;
+use std::os::fd::RawFd;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+/// Longest a PUBLISH waits for the shards with listeners.
+const SETTLE_LIMIT: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// One shard's state as the other shards see it (`Global::fences`).
+#[derive(Default)]
+pub struct Fence {
+    /// Subscription counts posted to this shard and not yet applied.
+    pending: AtomicUsize,
+    /// This shard has read input from a subscribed client that may not have been told yet.
+    reading: AtomicBool,
+}
+
+impl Fence {
+    /// On the shard's thread, before it reads a subscribed client's socket.
+    #[inline]
+    pub fn reading(&self) {
+        if !self.reading.load(Ordering::Relaxed) {
+            self.reading.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// On the shard's thread, once what it read has run and its tasks have had a turn.
+    #[inline]
+    pub fn told(&self) {
+        self.reading.store(false, Ordering::Release);
+    }
+
+    /// A shard is about to post counts here.
+    pub fn posting(&self) {
+        self.pending.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// This shard applied counts that were posted here.
+    pub fn applied(&self) {
+        self.pending.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// The sockets of the other shards' subscribed clients, watched for unread input.
+#[derive(Default)]
+pub struct Watch {
+    ep: Option<sys::Epoll>,
+    /// Socket → how many subscriptions it holds (watched while above 0).
+    fds: ahash::AHashMap<RawFd, usize>,
+}
+
+impl Watch {
+    /// Another shard's client on socket `fd` gained (`delta` > 0) or lost `names` subscriptions.
+    pub fn change(&mut self, fd: RawFd, delta: i64, names: usize) {
+        if fd < 0 || names == 0 {
+            return;
+        }
+        let n = self.fds.get(&fd).copied().unwrap_or(0);
+        let now = if delta > 0 {
+            n + names
+        } else {
+            n.saturating_sub(names)
+        };
+        if self.ep.is_none() {
+            match sys::Epoll::new() {
+                Ok(ep) => self.ep = Some(ep),
+                // Without the set every PUBLISH with remote listeners waits (see `ready`).
+                Err(_) => return,
+            }
+        }
+        let Some(ep) = &self.ep else { return };
+        match (n, now) {
+            (0, m) if m > 0 => {
+                // A socket already closed (its client left meanwhile) is simply not watched.
+                let _ = ep.add(fd, sys::IN | libc::EPOLLRDHUP as u32, fd as u64);
+                self.fds.insert(fd, m);
+            }
+            (_, 0) => {
+                // Gone already if its socket was closed (epoll drops closed files itself).
+                let _ = ep.delete(fd);
+                self.fds.remove(&fd);
+            }
+            (_, m) => {
+                self.fds.insert(fd, m);
+            }
+        }
+    }
+
+    /// Whether some watched socket holds unread input (or cannot be told).
+    fn ready(&self) -> bool {
+        if self.fds.is_empty() {
+            return false;
+        }
+        let Some(ep) = &self.ep else { return true };
+        let mut ev = [libc::epoll_event { events: 0, u64: 0 }];
+        ep.wait(&mut ev, 0).map_or(true, |n| n > 0)
+    }
+}
+
+/// Whether a PUBLISH to `targets` (the other shards with listeners) must wait first.
+pub fn unsettled(shard: &Shard, targets: &[(usize, u32)]) -> bool {
+    if targets.is_empty() {
+        return false;
+    }
+    // In the order the other shard does things backwards (it marks `reading`, reads the
+    // socket, posts the counts, clears `reading`), so that whichever step it is at, one look
+    // sees it: input not read yet, read and not told, told and not applied here.
+    let g = &shard.global;
+    shard.pubsub.borrow().watch.ready()
+        || targets
+            .iter()
+            .any(|&(t, _)| g.fences[t].reading.load(Ordering::SeqCst))
+        || g.fences[shard.id].pending.load(Ordering::SeqCst) > 0
+}
+
+/// Wait until every shard of `targets` has served the input it held and this shard has run
+/// what they posted here meanwhile (at most SETTLE_LIMIT).
+pub async fn settle(shard: &Rc<Shard>, targets: Vec<(usize, u32)>) {
+    let mut waits = Vec::with_capacity(targets.len() + 1);
+    // This shard's own turn too: counts already queued here are applied before its answer.
+    for t in targets.into_iter().map(|(t, _)| t).chain([shard.id]) {
+        let (tx, rx) = futures::channel::oneshot::channel::<()>();
+        let answer = move |_: &Rc<Shard>| {
+            let _ = tx.send(());
+        };
+        if t == shard.id {
+            shard.post(t, answer);
+        } else {
+            shard.once_served(t, answer);
+        }
+        waits.push(rx);
+    }
+    let all = std::pin::pin!(futures::future::join_all(waits));
+    let limit = std::pin::pin!(glommio::timer::sleep(SETTLE_LIMIT));
+    futures::future::select(all, limit).await;
+}
