@@ -7,6 +7,8 @@
 //! updated by (un)subscribing shards before they confirm. So PUBLISH runs without waiting:
 //! it delivers here, posts the message to the shards that have listeners (their inboxes are
 //! FIFO per sender, so what one publisher sends arrives in its order) and answers the count.
+//! It waits only while a shard with listeners may hold subscriber input it has not served, so
+//! that the count includes every (un)subscribe that came before it (`pubsub_fence.rs`).
 //! `Global::subscriptions` counts subscriptions server-wide; while it is 0, PUBLISH answers 0
 //! and queued keyspace events are dropped, so a server where nobody subscribes pays nothing
 //! for pub/sub beyond that counter's read.
