@@ -136,6 +136,17 @@ fn unsubscribe_then_publish_on_another_connection_counts_nobody() {
                 for c in &mut subs {
                     assert_eq!(c.read_value(), confirm(leave, name, 0));
                 }
+                // A subscriber that hangs up is gone for the next PUBLISH too.
+                let mut c = s.raw();
+                assert_eq!(sub(&mut c, join, &[name]), vec![confirm(join, name, 1)]);
+                drop(c);
+                p.send_cmd(&[publish.as_bytes(), channel.as_bytes(), b"bye"]);
+                assert_eq!(
+                    p.read_value(),
+                    Resp::Int(0),
+                    "{publish} after a hang-up, round {round}, {} shards",
+                    s.shards()
+                );
             }
         }
     });

@@ -818,6 +818,10 @@ async fn finish(shard: Rc<Shard>, conn: ConnRef, mut work: Work) {
     }
     durable(&shard, &conn).await;
     conn.borrow_mut().busy = false;
+    if conn.borrow().client.subs.active() {
+        // Its (un)subscribe confirmations go out now (see `Fence::reading`).
+        shard.global.fences[shard.id].reading();
+    }
     let id = conn.borrow().client.id;
     let registered = shard.net.borrow().conns.contains_key(&id);
     if registered {

@@ -355,6 +355,32 @@ fn on_conn_event(shard: &Rc<Shard>, conn: &ConnRef, events: u32) {
     dispatch::run_input(shard, conn);
 }
 
+/// An event `serve_subscribers_first` has handled.
+const SERVED_TOKEN: u64 = u64::MAX;
+
+/// Serve the input (or hang-up) of subscribed clients among `events` before the rest, and
+/// mark them SERVED_TOKEN. A subscriber's input is nearly always an (un)subscribe or a hang-up,
+/// which a PUBLISH sent after it must see; among sockets that became ready together, epoll's
+/// order is not always the order the input came in: a hang-up that arrives while this shard's
+/// `send` to that client holds its socket is queued until the send returns, behind a PUBLISH
+/// that came later on another socket. The other shards learn of the input being read through
+/// this shard's fence (shard/pubsub_fence.rs).
+fn serve_subscribers_first(shard: &Rc<Shard>, events: &mut [libc::epoll_event]) {
+    for ev in events.iter_mut() {
+        let (token, flags) = (ev.u64, ev.events);
+        if token & (LISTEN_TOKEN | WAKE_TOKEN | GLOMMIO_TOKEN) != 0 || flags & !sys::OUT == 0 {
+            continue;
+        }
+        let conn = shard.net.borrow().conns.get(&token).cloned();
+        let Some(conn) = conn else { continue };
+        if conn.try_borrow().is_ok_and(|c| c.client.subs.active()) {
+            shard.global.fences[shard.id].reading();
+            on_conn_event(shard, &conn, flags);
+            ev.u64 = SERVED_TOKEN;
+        }
+    }
+}
+
 /// Accept every pending connection on the listener an epoll `token` (with LISTEN_TOKEN) names.
 /// The plain ones are added to `fresh`, if given, for a caller that reads them at once (a
 /// script's busy loop, which sees the epoll set only now and then); the network loop leaves
@@ -490,20 +516,12 @@ pub async fn serve(
     let mut poll_failed = false;
     let park_grid = std::time::Instant::now();
     let mut outside = OutsideSleep::default();
+    // What the other shards' PUBLISH checks of this one (shard/pubsub_fence.rs).
     let fence = &shard.global.fences[shard.id];
-    // Loop turns until what was read from subscribed clients has surely been told to the
-    // other shards (shard/pubsub_fence.rs): the commands ran in the turn that read them and
-    // the tasks they started ran when it yielded.
-    let mut subscriber_turns = 0u8;
 
     'outer: loop {
         shard.global.pulses[shard.id].beat();
-        if subscriber_turns > 0 {
-            subscriber_turns -= 1;
-            if subscriber_turns == 0 {
-                fence.told();
-            }
-        }
+        fence.turn();
         let due = {
             let mut net = shard.net.borrow_mut();
             let due = std::mem::take(&mut net.after_pass[2]);
@@ -515,11 +533,7 @@ pub async fn serve(
         }
         let mut n = ep.wait(&mut events, 0)?;
         if n == 0 {
-            if subscriber_turns > 0 {
-                // Nothing ready after a turn that yielded: told by now.
-                subscriber_turns = 0;
-                fence.told();
-            }
+            fence.idle();
             if shard.global.shutdown.load(Ordering::Acquire) {
                 break;
             }
@@ -598,8 +612,14 @@ pub async fn serve(
                 continue;
             }
         }
+        if crate::shard::pubsub::anyone_listening(&shard) {
+            serve_subscribers_first(&shard, &mut events[..n]);
+        }
         for ev in &events[..n] {
             let (token, flags) = (ev.u64, ev.events);
+            if token == SERVED_TOKEN {
+                continue;
+            }
             if token == GLOMMIO_TOKEN {
                 // The executor's own business: it sees to it when this task next yields.
                 continue;
@@ -618,14 +638,6 @@ pub async fn serve(
             } else {
                 let conn = shard.net.borrow().conns.get(&token).cloned();
                 if let Some(conn) = conn {
-                    // Input (or a hang-up) from a subscribed client, not just room to write.
-                    if flags & !sys::OUT != 0
-                        && crate::shard::pubsub::anyone_listening(&shard)
-                        && conn.try_borrow().is_ok_and(|c| c.client.subs.active())
-                    {
-                        fence.reading();
-                        subscriber_turns = 2;
-                    }
                     on_conn_event(&shard, &conn, flags);
                 }
             }

@@ -16,6 +16,10 @@
 //!   before it reads a subscribed client and cleared once its tasks have had a turn after;
 //! - **counts told and not yet applied here**: this shard's `Fence::pending`.
 //!
+//! Within one shard, the network loop serves subscribed clients' input before the rest of
+//! what one `epoll_wait` returned (net/mod.rs `serve_subscribers_first`): a hang-up can reach
+//! epoll behind a PUBLISH sent after it.
+//!
 //! If any of them says so, the PUBLISH waits (`settle`): each shard with listeners serves what
 //! it had read (two passes of its network loop) and answers through this shard's inbox, after
 //! the counts it sent. One wait covers every command its connection had read by then.
@@ -28,7 +32,7 @@ use super::Shard;
 use crate::net::sys;
 use std::os::fd::RawFd;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 
 /// Longest a PUBLISH waits for the shards with listeners.
 const SETTLE_LIMIT: std::time::Duration = std::time::Duration::from_millis(50);
@@ -40,21 +44,43 @@ pub struct Fence {
     pending: AtomicUsize,
     /// This shard has read input from a subscribed client that may not have been told yet.
     reading: AtomicBool,
+    /// Network loop turns until `reading` is cleared (only the owning shard touches it).
+    turns: AtomicU8,
 }
 
 impl Fence {
-    /// On the shard's thread, before it reads a subscribed client's socket.
+    /// On the shard's thread, before it reads a subscribed client's socket, or sends one the
+    /// reply to its own command: a client that hangs up as soon as it has the reply may do so
+    /// while the send still holds the socket, and the kernel then shows the hang-up to no one
+    /// until the send returns.
     #[inline]
     pub fn reading(&self) {
+        self.turns.store(2, Ordering::Relaxed);
         if !self.reading.load(Ordering::Relaxed) {
             self.reading.store(true, Ordering::SeqCst);
         }
     }
 
-    /// On the shard's thread, once what it read has run and its tasks have had a turn.
+    /// At the top of each turn of the network loop: what was read two turns ago has run and
+    /// the tasks it started have had a turn (the loop yields between turns), so it is told.
     #[inline]
-    pub fn told(&self) {
-        self.reading.store(false, Ordering::Release);
+    pub fn turn(&self) {
+        let t = self.turns.load(Ordering::Relaxed);
+        if t > 0 {
+            self.turns.store(t - 1, Ordering::Relaxed);
+            if t == 1 {
+                self.reading.store(false, Ordering::Release);
+            }
+        }
+    }
+
+    /// When a look at the sockets, after a turn that yielded, finds nothing ready: told.
+    #[inline]
+    pub fn idle(&self) {
+        if self.turns.load(Ordering::Relaxed) > 0 {
+            self.turns.store(0, Ordering::Relaxed);
+            self.reading.store(false, Ordering::Release);
+        }
     }
 
     /// A shard is about to post counts here.
