@@ -117,6 +117,11 @@ fn unsubscribe_then_publish_on_another_connection_counts_nobody() {
             ("ssubscribe", "sunsubscribe", "spublish", "{t}chan"),
         ] {
             let channel = if name == "ch*" { "chan" } else { name };
+            // How many got `text`, published on `p`.
+            let receivers = |p: &mut RawConn, text: &str| {
+                p.send_cmd(&[publish.as_bytes(), channel.as_bytes(), text.as_bytes()]);
+                p.read_value()
+            };
             for round in 0..40 {
                 let mut subs: Vec<RawConn> = (0..3).map(|_| s.raw()).collect();
                 for c in &mut subs {
@@ -126,9 +131,8 @@ fn unsubscribe_then_publish_on_another_connection_counts_nobody() {
                 for c in &mut subs {
                     c.send_cmd(&[leave.as_bytes()]);
                 }
-                p.send_cmd(&[publish.as_bytes(), channel.as_bytes(), b"hello"]);
                 assert_eq!(
-                    p.read_value(),
+                    receivers(&mut p, "hello"),
                     Resp::Int(0),
                     "{publish} after {leave}, round {round}, {} shards",
                     s.shards()
@@ -140,9 +144,8 @@ fn unsubscribe_then_publish_on_another_connection_counts_nobody() {
                 let mut c = s.raw();
                 assert_eq!(sub(&mut c, join, &[name]), vec![confirm(join, name, 1)]);
                 drop(c);
-                p.send_cmd(&[publish.as_bytes(), channel.as_bytes(), b"bye"]);
                 assert_eq!(
-                    p.read_value(),
+                    receivers(&mut p, "bye"),
                     Resp::Int(0),
                     "{publish} after a hang-up, round {round}, {} shards",
                     s.shards()

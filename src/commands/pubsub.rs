@@ -208,13 +208,19 @@ pub fn sync(shard: &Rc<Shard>, c: &mut Conn, spec: &CommandSpec, a: &[Bytes]) ->
                 Reply::Int(0)
             } else {
                 let sharded = spec.name == "spublish";
-                if shard.n > 1 && c.reads > c.settled_reads {
-                    let targets = shard.pubsub.borrow().remote_targets(sharded, &a[1]);
-                    if pubsub_fence::unsettled(shard, &targets) {
-                        return None;
-                    }
+                let targets = shard.pubsub.borrow().remote_targets(sharded, &a[1]);
+                // One look per read of the connection: a wait covers all it had read.
+                if c.reads > c.settled_reads && pubsub_fence::unsettled(shard, &targets) {
+                    return None;
                 }
-                Reply::Int(pubsub::publish(shard, sharded, &a[1], &a[2], Some(c)))
+                Reply::Int(pubsub::publish(
+                    shard,
+                    sharded,
+                    &a[1],
+                    &a[2],
+                    Some(c),
+                    targets,
+                ))
             }
         }
         "pubsub" => pubsub_command(&shard.pubsub.borrow(), a),
@@ -238,12 +244,21 @@ pub async fn run_async(
         None if matches!(spec.name, "publish" | "spublish") => {
             let sharded = spec.name == "spublish";
             let reads = conn.borrow().reads;
-            let targets = shard.pubsub.borrow().remote_targets(sharded, &a[1]);
-            pubsub_fence::settle(shard, targets).await;
+            let waited_on = shard.pubsub.borrow().remote_targets(sharded, &a[1]);
+            pubsub_fence::settle(shard, waited_on).await;
             let mut c = conn.borrow_mut();
             // Everything read before the wait began is covered by it.
             c.settled_reads = c.settled_reads.max(reads);
-            Reply::Int(pubsub::publish(shard, sharded, &a[1], &a[2], Some(&mut c)))
+            // The view has taken in what the wait brought: look again.
+            let targets = shard.pubsub.borrow().remote_targets(sharded, &a[1]);
+            Reply::Int(pubsub::publish(
+                shard,
+                sharded,
+                &a[1],
+                &a[2],
+                Some(&mut c),
+                targets,
+            ))
         }
         None => Reply::err("ERR internal routing error"),
     }

@@ -555,17 +555,18 @@ pub fn limit_for(shard: &Shard, c: &Conn) -> ObufLimit {
     }
 }
 
-/// PUBLISH / SPUBLISH: deliver here and post the message to the other shards that have
-/// listeners; returns the number of receivers on all shards. `me`: as for `publish_local`.
+/// PUBLISH / SPUBLISH: deliver here and post the message to `targets`, the other shards with
+/// listeners (`Registry::remote_targets`, which the caller has looked at already); returns the
+/// number of receivers on all shards. `me`: as for `publish_local`.
 pub fn publish(
     shard: &Shard,
     sharded: bool,
     channel: &Bytes,
     msg: &Bytes,
     me: Option<&mut Conn>,
+    targets: Vec<(usize, u32)>,
 ) -> i64 {
     let mut n = publish_local(shard, sharded, channel, msg, me) as i64;
-    let targets = shard.pubsub.borrow().remote_targets(sharded, channel);
     for (t, count) in targets {
         n += i64::from(count);
         let (channel, msg) = (channel.clone(), msg.clone());

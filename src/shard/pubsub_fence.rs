@@ -94,6 +94,9 @@ impl Fence {
     }
 }
 
+/// What a watched socket is watched for: input, or its client hanging up.
+const WATCHED: u32 = sys::IN | libc::EPOLLRDHUP as u32;
+
 /// The sockets of the other shards' subscribed clients, watched for unread input.
 #[derive(Default)]
 pub struct Watch {
@@ -114,28 +117,28 @@ impl Watch {
         } else {
             n.saturating_sub(names)
         };
+        if now == 0 {
+            self.fds.remove(&fd);
+        } else {
+            self.fds.insert(fd, now);
+        }
         if self.ep.is_none() {
-            match sys::Epoll::new() {
-                Ok(ep) => self.ep = Some(ep),
-                // Without the set every PUBLISH with remote listeners waits (see `ready`).
-                Err(_) => return,
+            // Without the set (out of file descriptors), every PUBLISH with remote listeners
+            // waits (`ready`); once it can be made, it watches every socket counted so far.
+            let Ok(ep) = sys::Epoll::new() else { return };
+            for &f in self.fds.keys() {
+                let _ = ep.add(f, WATCHED, f as u64);
             }
+            self.ep = Some(ep);
+            return;
         }
         let Some(ep) = &self.ep else { return };
         match (n, now) {
-            (0, m) if m > 0 => {
-                // A socket already closed (its client left meanwhile) is simply not watched.
-                let _ = ep.add(fd, sys::IN | libc::EPOLLRDHUP as u32, fd as u64);
-                self.fds.insert(fd, m);
-            }
-            (_, 0) => {
-                // Gone already if its socket was closed (epoll drops closed files itself).
-                let _ = ep.delete(fd);
-                self.fds.remove(&fd);
-            }
-            (_, m) => {
-                self.fds.insert(fd, m);
-            }
+            // A socket already closed (its client left meanwhile) is simply not watched.
+            (0, m) if m > 0 => drop(ep.add(fd, WATCHED, fd as u64)),
+            // Gone already if its socket was closed (epoll drops closed files itself).
+            (m, 0) if m > 0 => drop(ep.delete(fd)),
+            _ => {}
         }
     }
 
