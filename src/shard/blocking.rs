@@ -217,12 +217,6 @@ impl Drop for HoldReady<'_> {
     }
 }
 
-/// How long a barrier waits for the other shards before serving anyway (a shard busy with a
-/// long script, say): fairness is given up rather than the key held. 10 ms was too short
-/// where shards share a loaded CPU: a barrier timed out there and served two clients out of
-/// order (tests/blocking.rs `clients_still_on_their_way…` in 1 of 3 CI runs on 4 shards).
-const BARRIER_LIMIT: Duration = Duration::from_millis(50);
-
 /// Whether some client still waits on `key` here.
 fn has_waiters(sh: &Shard, db: usize, key: &Bytes) -> bool {
     sh.blocking
@@ -244,8 +238,9 @@ fn in_barrier(sh: &Shard, db: usize, key: &Bytes) -> bool {
 /// and pass on what it read (`Registry::after_two_passes`; its answer comes through the same
 /// inbox as the commands it passed on, so after them); meanwhile the key is locked, so that other
 /// commands on it wait as they would while Redis serves. Once all have answered (or
-/// `BARRIER_LIMIT` passed), `answered` serves the waiters in the order their commands reached
-/// the server (`Waiter::at`).
+/// `Shard::SERVED_LIMIT` passed: a shard busy with a long script, where fairness is given up
+/// rather than the key held), `answered` serves the waiters in the order their commands
+/// reached the server (`Waiter::at`).
 fn start_barrier(sh: &Shard, db: usize, key: Bytes, trigger: Option<Trigger>) {
     let id = {
         let mut reg = sh.blocking.borrow_mut();
@@ -310,7 +305,7 @@ fn start_barrier(sh: &Shard, db: usize, key: Bytes, trigger: Option<Trigger>) {
     }
     let inbox = sh.mesh.get(sh.id).cloned();
     glommio::spawn_local(async move {
-        glommio::timer::sleep(BARRIER_LIMIT).await;
+        glommio::timer::sleep(Shard::SERVED_LIMIT).await;
         if let Some(inbox) = inbox {
             let _ = inbox.send(Box::new(move |sk| answered(sk, db, &key, id, true)));
         }

@@ -13,6 +13,7 @@
 //! and queued keyspace events are dropped, so a server where nobody subscribes pays nothing
 //! for pub/sub beyond that counter's read.
 
+use super::pubsub_fence::Sock;
 use super::Shard;
 use crate::config::{KeyspaceEvents, ObufLimit};
 use crate::net::conn::{ClientState, Conn};
@@ -290,12 +291,16 @@ pub fn forget(shard: &Shard, client: &mut ClientState, fd: RawFd) {
     if client.subs.total() == 0 {
         return;
     }
+    let sock = Sock {
+        fd,
+        client: client.id,
+    };
     for space in [Space::Channel, Space::Pattern, Space::Shard] {
         let names: Vec<Bytes> = client.subs.set(space).iter().cloned().collect();
         for n in &names {
             leave(shard, client, space, n);
         }
-        post_counts(shard, space, names, -1, fd);
+        post_counts(shard, space, names, -1, sock);
     }
     shard
         .pubsub
@@ -304,7 +309,7 @@ pub fn forget(shard: &Shard, client: &mut ClientState, fd: RawFd) {
         .retain(|(id, _)| *id != client.id);
 }
 
-/// The message that tells shard `t` that a client of this shard, on socket `fd`, gained
+/// The message that tells shard `t` that a client of this shard, on socket `sock`, gained
 /// (`delta` > 0) or lost a subscription to each of `names`; counted as pending there until it
 /// has run (`pubsub_fence.rs`), so it must be sent.
 fn tell(
@@ -313,7 +318,7 @@ fn tell(
     space: Space,
     names: Vec<Bytes>,
     delta: i64,
-    fd: RawFd,
+    sock: Sock,
 ) -> impl FnOnce(&Rc<Shard>) + Send + 'static {
     let (n, me) = (shard.n, shard.id);
     shard.global.fences[t].posting();
@@ -322,7 +327,7 @@ fn tell(
         for name in &names {
             reg.apply_remote(n, me, space, name, delta);
         }
-        reg.watch.change(fd, delta, names.len());
+        reg.watch.change(sock, delta, names.len());
         drop(reg);
         sh.global.fences[sh.id].applied();
     }
@@ -330,36 +335,44 @@ fn tell(
 
 /// Tell every other shard that this one gained or lost a subscriber of each name, and wait
 /// until they all know (a confirmed subscription must count on every shard).
-pub async fn announce(shard: &Rc<Shard>, space: Space, names: Vec<Bytes>, delta: i64, fd: RawFd) {
+pub async fn announce(shard: &Rc<Shard>, space: Space, names: Vec<Bytes>, delta: i64, sock: Sock) {
     if shard.n == 1 || names.is_empty() {
         return;
     }
     let me = shard.id;
     let calls = (0..shard.n)
         .filter(|&t| t != me)
-        .map(|t| shard.call(t, tell(shard, t, space, names.clone(), delta, fd)));
+        .map(|t| shard.call(t, tell(shard, t, space, names.clone(), delta, sock)));
     futures::future::join_all(calls).await;
 }
 
 /// As `announce`, without waiting.
-fn post_counts(shard: &Shard, space: Space, names: Vec<Bytes>, delta: i64, fd: RawFd) {
+fn post_counts(shard: &Shard, space: Space, names: Vec<Bytes>, delta: i64, sock: Sock) {
     if shard.n == 1 || names.is_empty() {
         return;
     }
     for t in (0..shard.n).filter(|&t| t != shard.id) {
-        shard.post(t, tell(shard, t, space, names.clone(), delta, fd));
+        shard.post(t, tell(shard, t, space, names.clone(), delta, sock));
+    }
+}
+
+/// The socket a connection's subscriptions are watched on elsewhere.
+fn sock_of(c: &Conn) -> Sock {
+    Sock {
+        fd: c.fd,
+        client: c.client.id,
     }
 }
 
 /// Drop every subscription of a client, and wait until the other shards know (RESET).
 pub async fn leave_all(shard: &Rc<Shard>, conn: &crate::net::ConnRef) {
-    let fd = conn.borrow().fd;
+    let sock = sock_of(&conn.borrow());
     for space in [Space::Channel, Space::Pattern, Space::Shard] {
         let (_, left) = {
             let mut c = conn.borrow_mut();
             unsubscribe(shard, &mut c, space, &[])
         };
-        announce(shard, space, left, -1, fd).await;
+        announce(shard, space, left, -1, sock).await;
     }
 }
 
@@ -372,14 +385,15 @@ pub async fn run_subscribe(
     join: bool,
     names: &[Bytes],
 ) {
-    let fd = conn.borrow().fd;
+    // Read now: a client that leaves meanwhile has its socket closed and its number cleared.
+    let sock = sock_of(&conn.borrow());
     if join {
         let fresh = new_names(&conn.borrow(), space, names);
-        announce(shard, space, fresh.clone(), 1, fd).await;
+        announce(shard, space, fresh.clone(), 1, sock).await;
         let mut c = conn.borrow_mut();
         if c.closed {
             // Gone while the others were told: take it back.
-            post_counts(shard, space, fresh, -1, fd);
+            post_counts(shard, space, fresh, -1, sock);
             return;
         }
         // Names another command of this client subscribed meanwhile were announced twice.
@@ -387,14 +401,14 @@ pub async fn run_subscribe(
             .into_iter()
             .filter(|n| c.client.subs.set(space).contains(n))
             .collect();
-        post_counts(shard, space, twice, -1, fd);
+        post_counts(shard, space, twice, -1, sock);
         subscribe(shard, &mut c, space, names);
     } else {
         let (confirms, left) = {
             let mut c = conn.borrow_mut();
             unsubscribe(shard, &mut c, space, names)
         };
-        announce(shard, space, left, -1, fd).await;
+        announce(shard, space, left, -1, sock).await;
         let mut c = conn.borrow_mut();
         for r in &confirms {
             c.emit(r, false);

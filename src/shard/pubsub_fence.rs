@@ -34,9 +34,6 @@ use std::os::fd::RawFd;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 
-/// Longest a PUBLISH waits for the shards with listeners.
-const SETTLE_LIMIT: std::time::Duration = std::time::Duration::from_millis(50);
-
 /// One shard's state as the other shards see it (`Global::fences`).
 #[derive(Default)]
 pub struct Fence {
@@ -97,30 +94,47 @@ impl Fence {
 /// What a watched socket is watched for: input, or its client hanging up.
 const WATCHED: u32 = sys::IN | libc::EPOLLRDHUP as u32;
 
+/// A subscribed client's socket, as the other shards watch it: its number and whose it is, as
+/// a number one client's close frees is soon another's (maybe on another shard, while the first
+/// one's last counts are still on their way).
+#[derive(Clone, Copy)]
+pub struct Sock {
+    pub fd: RawFd,
+    pub client: u64,
+}
+
 /// The sockets of the other shards' subscribed clients, watched for unread input.
 #[derive(Default)]
 pub struct Watch {
     ep: Option<sys::Epoll>,
-    /// Socket → how many subscriptions it holds (watched while above 0).
-    fds: ahash::AHashMap<RawFd, usize>,
+    /// Socket → its client and how many subscriptions it holds (watched while above 0).
+    fds: ahash::AHashMap<RawFd, (u64, usize)>,
 }
 
 impl Watch {
-    /// Another shard's client on socket `fd` gained (`delta` > 0) or lost `names` subscriptions.
-    pub fn change(&mut self, fd: RawFd, delta: i64, names: usize) {
-        if fd < 0 || names == 0 {
+    /// Another shard's client on `sock` gained (`delta` > 0) or lost `names` subscriptions.
+    pub fn change(&mut self, sock: Sock, delta: i64, names: usize) {
+        if sock.fd < 0 || names == 0 {
             return;
         }
-        let n = self.fds.get(&fd).copied().unwrap_or(0);
+        let n = match self.fds.get(&sock.fd) {
+            Some(&(client, n)) if client == sock.client => n,
+            // The number was another client's, closed since (which took it out of the set):
+            // this is a new socket.
+            Some(_) if delta > 0 => 0,
+            // Counts of a client whose number another has taken since: its socket is gone.
+            Some(_) => return,
+            None => 0,
+        };
         let now = if delta > 0 {
             n + names
         } else {
             n.saturating_sub(names)
         };
         if now == 0 {
-            self.fds.remove(&fd);
+            self.fds.remove(&sock.fd);
         } else {
-            self.fds.insert(fd, now);
+            self.fds.insert(sock.fd, (sock.client, now));
         }
         if self.ep.is_none() {
             // Without the set (out of file descriptors), every PUBLISH with remote listeners
@@ -133,6 +147,7 @@ impl Watch {
             return;
         }
         let Some(ep) = &self.ep else { return };
+        let fd = sock.fd;
         match (n, now) {
             // A socket already closed (its client left meanwhile) is simply not watched.
             (0, m) if m > 0 => drop(ep.add(fd, WATCHED, fd as u64)),
@@ -170,7 +185,7 @@ pub fn unsettled(shard: &Shard, targets: &[(usize, u32)]) -> bool {
 }
 
 /// Wait until every shard of `targets` has served the input it held and this shard has run
-/// what they posted here meanwhile (at most SETTLE_LIMIT).
+/// what they posted here meanwhile (at most `Shard::SERVED_LIMIT`).
 pub async fn settle(shard: &Rc<Shard>, targets: Vec<(usize, u32)>) {
     let mut waits = Vec::with_capacity(targets.len() + 1);
     // This shard's own turn too: counts already queued here are applied before its answer.
@@ -187,6 +202,40 @@ pub async fn settle(shard: &Rc<Shard>, targets: Vec<(usize, u32)>) {
         waits.push(rx);
     }
     let all = std::pin::pin!(futures::future::join_all(waits));
-    let limit = std::pin::pin!(glommio::timer::sleep(SETTLE_LIMIT));
+    let limit = std::pin::pin!(glommio::timer::sleep(Shard::SERVED_LIMIT));
     futures::future::select(all, limit).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::os::fd::{AsRawFd, IntoRawFd};
+    use std::os::unix::net::UnixStream;
+
+    /// A client's number taken by another client's socket before the first one's last counts
+    /// arrive: the new socket is the one watched.
+    #[test]
+    fn a_reused_socket_number_watches_the_new_socket() {
+        let mut w = Watch::default();
+        let (old, _old_peer) = UnixStream::pair().unwrap();
+        let fd = old.as_raw_fd();
+        w.change(Sock { fd, client: 1 }, 1, 1);
+        assert!(!w.ready());
+        // Client 1 leaves: its socket closes, and client 2's takes its number.
+        let (new, mut new_peer) = UnixStream::pair().unwrap();
+        let new_fd = new.into_raw_fd();
+        drop(old);
+        assert_eq!(unsafe { libc::dup2(new_fd, fd) }, fd);
+        sys::close(new_fd);
+        w.change(Sock { fd, client: 2 }, 1, 1);
+        // Client 1's last counts come after client 2's first.
+        w.change(Sock { fd, client: 1 }, -1, 1);
+        assert!(!w.ready());
+        new_peer.write_all(b"*1\r\n$11\r\nunsubscribe\r\n").unwrap();
+        assert!(w.ready(), "input on the new socket is seen");
+        w.change(Sock { fd, client: 2 }, -1, 1);
+        assert!(!w.ready(), "no longer watched once its client left");
+        sys::close(fd);
+    }
 }
