@@ -27,6 +27,11 @@
 //! A version that waited whenever a shard with listeners had any input ready cut pipelined
 //! PUBLISH on 4 shards to a third (busy shards nearly always have some); subscribers' sockets
 //! are nearly always quiet.
+//!
+//! Left open: input that arrives while that shard sends the subscriber a message is held by
+//! the kernel until the send returns, unseen by any poll. Waiting out such sends cost 2–3× the
+//! CPU per PUBLISH in fan-out, where a shard is inside one a third of the time (README,
+//! `scripts/pubsub_race.py … stream`).
 
 use super::Shard;
 use crate::net::sys;
