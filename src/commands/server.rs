@@ -324,7 +324,8 @@ fn sync_inner(
         "reset" if shard.n > 1 && c.client.subs.active() => return None,
         "reset" => {
             crate::commands::transaction::unwatch_all(shard, &mut c.client.tx);
-            crate::shard::pubsub::forget(shard, &mut c.client, c.fd);
+            let sock = crate::shard::pubsub_fence::Sock::of(c);
+            crate::shard::pubsub::forget(shard, &mut c.client, sock);
             let id = c.client.id;
             crate::observe::monitor::remove(shard, id);
             let (addr, laddr) = (c.client.addr.clone(), c.client.laddr.clone());

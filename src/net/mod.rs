@@ -170,8 +170,8 @@ pub fn close_conn(shard: &Shard, id: u64) {
     if c.tls.is_some() {
         tls::close_notify(&mut c);
     }
-    let fd = c.fd;
-    crate::shard::pubsub::forget(shard, &mut c.client, fd);
+    let sock = crate::shard::pubsub_fence::Sock::of(&c);
+    crate::shard::pubsub::forget(shard, &mut c.client, sock);
     sys::close(c.fd);
     c.closed = true;
     c.fd = -1;

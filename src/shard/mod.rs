@@ -304,9 +304,9 @@ impl Shard {
 
     /// Longest a wait on `once_served` answers lasts: a shard that has not made its passes by
     /// then is taken as stuck (a long script), not slow. Shards that share a loaded CPU took up
-    /// to 33 ms here (4 shards on 2 CPUs beside busy loops); limits of 10 ms (the blocking
-    /// barrier) and then 50 ms (PUBLISH, which then counted two subscribers that had left) were
-    /// each overrun in CI, serving clients out of order.
+    /// to 33 ms here (4 shards on 2 CPUs beside busy loops). 10 ms (the blocking barrier) was
+    /// overrun in CI, serving clients out of order; 50 ms most likely was too (a PUBLISH
+    /// counted two subscribers that had left, not reproduced here).
     pub const SERVED_LIMIT: std::time::Duration = std::time::Duration::from_secs(1);
 
     /// Have shard `target` (this one too) serve the input its sockets hold by now, then run `f`

@@ -20,7 +20,6 @@ use crate::net::conn::{ClientState, Conn};
 use crate::protocol::reply::Reply;
 use bytes::Bytes;
 use indexmap::IndexSet;
-use std::os::fd::RawFd;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 
@@ -285,16 +284,12 @@ fn leave(shard: &Shard, client: &mut ClientState, space: Space, name: &Bytes) ->
     true
 }
 
-/// Forget every subscription of a client on socket `fd` (disconnect, RESET), without
+/// Forget every subscription of a client on socket `sock` (disconnect, RESET), without
 /// confirmations; the other shards hear of it without being waited for.
-pub fn forget(shard: &Shard, client: &mut ClientState, fd: RawFd) {
+pub fn forget(shard: &Shard, client: &mut ClientState, sock: Sock) {
     if client.subs.total() == 0 {
         return;
     }
-    let sock = Sock {
-        fd,
-        client: client.id,
-    };
     for space in [Space::Channel, Space::Pattern, Space::Shard] {
         let names: Vec<Bytes> = client.subs.set(space).iter().cloned().collect();
         for n in &names {
@@ -356,17 +351,9 @@ fn post_counts(shard: &Shard, space: Space, names: Vec<Bytes>, delta: i64, sock:
     }
 }
 
-/// The socket a connection's subscriptions are watched on elsewhere.
-fn sock_of(c: &Conn) -> Sock {
-    Sock {
-        fd: c.fd,
-        client: c.client.id,
-    }
-}
-
 /// Drop every subscription of a client, and wait until the other shards know (RESET).
 pub async fn leave_all(shard: &Rc<Shard>, conn: &crate::net::ConnRef) {
-    let sock = sock_of(&conn.borrow());
+    let sock = Sock::of(&conn.borrow());
     for space in [Space::Channel, Space::Pattern, Space::Shard] {
         let (_, left) = {
             let mut c = conn.borrow_mut();
@@ -386,7 +373,7 @@ pub async fn run_subscribe(
     names: &[Bytes],
 ) {
     // Read now: a client that leaves meanwhile has its socket closed and its number cleared.
-    let sock = sock_of(&conn.borrow());
+    let sock = Sock::of(&conn.borrow());
     if join {
         let fresh = new_names(&conn.borrow(), space, names);
         announce(shard, space, fresh.clone(), 1, sock).await;

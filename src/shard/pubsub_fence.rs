@@ -108,6 +108,16 @@ pub struct Sock {
     pub client: u64,
 }
 
+impl Sock {
+    /// A connection's socket.
+    pub fn of(c: &crate::net::conn::Conn) -> Sock {
+        Sock {
+            fd: c.fd,
+            client: c.client.id,
+        }
+    }
+}
+
 /// The sockets of the other shards' subscribed clients, watched for unread input.
 #[derive(Default)]
 pub struct Watch {
