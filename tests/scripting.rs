@@ -792,6 +792,46 @@ fn run_in_background(
 }
 
 #[test]
+fn a_client_read_in_the_round_a_long_script_started_in_gets_busy() {
+    // The network loop reads every ready client before running their commands once the
+    // keyspace is big enough to prefetch (net/mod.rs `read_ahead`). A client read that way
+    // while a script started in the same round runs long must still get BUSY, as in Redis.
+    let s = Server::start_with(1, &["--busy-reply-threshold", "50"]);
+    let mut c = s.conn();
+    // Past the size from which lookups are prefetched (store/db.rs PREFETCH_MIN_KEYS).
+    for chunk in 0..20 {
+        let mut mset = vec!["MSET".to_string()];
+        for i in 0..1000 {
+            mset.push(format!("key:{chunk}:{i}"));
+            mset.push("v".to_string());
+        }
+        assert_eq!(q(&mut c, &mset), ok());
+    }
+    let mut script = s.raw();
+    let mut other = s.raw();
+    // Both requests wait in the kernel while the server is stopped, so that its next poll
+    // reports both sockets, the script's first.
+    s.signal("-STOP");
+    script.send_cmd(&[b"EVAL", b"local i = 0 while true do i = i + 1 end", b"0"]);
+    std::thread::sleep(Duration::from_millis(100));
+    other.send_cmd(&[b"GET", b"key:0:0"]);
+    std::thread::sleep(Duration::from_millis(100));
+    s.signal("-CONT");
+    assert_eq!(
+        other.read_reply_str(),
+        "-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN \
+         NOSAVE.\r\n"
+    );
+    assert_eq!(q(&mut s.conn(), &["SCRIPT", "KILL"]), ok());
+    let killed = script.read_reply_str();
+    assert!(
+        killed.starts_with("-ERR Script killed by user with SCRIPT KILL..."),
+        "{killed}"
+    );
+    assert_eq!(q(&mut c, &["GET", "key:0:0"]), bulk("v"));
+}
+
+#[test]
 fn a_long_script_holding_its_shard_answers_busy_and_can_be_killed() {
     // One shard: the script holds the only executor, as in Redis.
     let s = Server::start_with(1, &["--busy-reply-threshold", "50"]);

@@ -71,11 +71,7 @@ fn sigterm_and_sigint_exit_zero() {
         let mut s = Server::start(shards);
         let mut c = s.conn();
         assert_eq!(q(&mut c, &["SET", "k", "v"]), ok());
-        let status = Command::new("kill")
-            .args([sig, &s.pid().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success());
+        s.signal(sig);
         let st = s
             .wait_exit(Duration::from_secs(10))
             .expect("server exits after the signal");

@@ -85,6 +85,24 @@ pub fn poll(eval: bool) {
             }
         }
     }
+    // Clients read ahead in the round the script started in (net/mod.rs `read_ahead`): their
+    // input is in their buffers, where no poll of the sockets sees it.
+    let ahead = shard
+        .net
+        .try_borrow()
+        .map(|n| n.read_ahead.clone())
+        .unwrap_or_default();
+    for conn in ahead {
+        if let Ok(mut c) = conn.try_borrow_mut() {
+            if c.read_ahead && !c.busy && !c.closed && !c.closing && !waits_for_sync(&c, synced) {
+                answer(&shard, &mut c, eval);
+                c.flush();
+                if let Ok(net) = shard.net.try_borrow() {
+                    net.update_interest(&mut c);
+                }
+            }
+        }
+    }
     let mut events = [libc::epoll_event { events: 0, u64: 0 }; 256];
     let n = ep.wait(&mut events, 0).unwrap_or(0);
     for ev in &events[..n] {

@@ -123,6 +123,9 @@ pub struct Conn {
     pub client: ClientState,
     /// An async task owns the command flow (cross-shard work in flight).
     pub busy: bool,
+    /// Its socket was read this round ahead of its turn (net/mod.rs `read_ahead`): its event
+    /// finds the input in `rbuf`, not in the socket.
+    pub read_ahead: bool,
     /// Close once the output is flushed (QUIT, protocol error, kill).
     pub closing: bool,
     /// Socket gone or killed: clean up at the first chance.
@@ -184,6 +187,7 @@ impl Conn {
             lookups: Default::default(),
             client,
             busy: false,
+            read_ahead: false,
             closing: false,
             closed: false,
             interest: 0,

@@ -100,6 +100,10 @@ pub struct Registry {
     pub pending: Vec<ConnRef>,
     /// Connections whose replies wait for an AOF sync (appendfsync always).
     pub held: Vec<ConnRef>,
+    /// Connections read ahead of their turn in the current round (`read_ahead`): a script
+    /// that runs long meanwhile answers their input from here (busy.rs), as their sockets no
+    /// longer show it.
+    pub read_ahead: Vec<ConnRef>,
     /// The plain listeners have SO_TIMESTAMPNS on (more than one shard, and
     /// `blocking-arrival-order` at start-up): accepted sockets inherit it.
     pub stamped: bool,
@@ -289,6 +293,7 @@ pub fn settle(shard: &Shard, conn: &ConnRef) {
 fn on_conn_event(shard: &Rc<Shard>, conn: &ConnRef, events: u32) {
     {
         let mut c = conn.borrow_mut();
+        let read_ahead = std::mem::take(&mut c.read_ahead);
         if c.busy {
             // Its task owns the flow; a hang-up is noted for the task to act on.
             if events & (sys::HUP | sys::ERR) != 0 {
@@ -333,19 +338,9 @@ fn on_conn_event(shard: &Rc<Shard>, conn: &ConnRef, events: u32) {
             settle(shard, conn);
             return;
         }
-        if events & (sys::IN | sys::HUP | sys::ERR) != 0 && c.interest & sys::IN != 0 {
-            match c.read() {
-                ReadOutcome::Closed => c.closed = true,
-                ReadOutcome::Data | ReadOutcome::Empty => {}
-            }
-            let limit = shard.config.borrow().client_query_buffer_limit;
-            if c.rbuf.len() as u64 > limit && c.parser.in_progress() {
-                logging::warning(&format!(
-                    "Closing client that reached max query buffer length: id={} addr={}",
-                    c.client.id, c.client.addr
-                ));
-                c.closed = true;
-            }
+        if !read_ahead && events & (sys::IN | sys::HUP | sys::ERR) != 0 && c.interest & sys::IN != 0
+        {
+            read_input(shard, &mut c);
         }
     }
     if conn.borrow().closed {
@@ -353,6 +348,80 @@ fn on_conn_event(shard: &Rc<Shard>, conn: &ConnRef, events: u32) {
         return;
     }
     dispatch::run_input(shard, conn);
+}
+
+/// Read a client's socket into its input; a peer gone, or a request past the query buffer
+/// limit, marks it closed.
+fn read_input(shard: &Shard, c: &mut Conn) {
+    if let ReadOutcome::Closed = c.read() {
+        c.closed = true;
+    }
+    let limit = shard.config.borrow().client_query_buffer_limit;
+    if c.rbuf.len() as u64 > limit && c.parser.in_progress() {
+        logging::warning(&format!(
+            "Closing client that reached max query buffer length: id={} addr={}",
+            c.client.id, c.client.addr
+        ));
+        c.closed = true;
+    }
+}
+
+/// Read every client that `events` reports readable before running any of their commands, and
+/// prefetch the first key each one sent: the lookups' cache misses then overlap the later
+/// clients' recv calls instead of stalling each command in turn. The commands still run in
+/// the order the events came (`on_conn_event` finds the input read). Only where a lookup
+/// misses the caches (`Db::worth_prefetching`) and several clients are ready.
+///
+/// Measured (server on CPU 0, `redis-benchmark -c 50 -r 100000` on CPU 1, 3-4 interleaved
+/// rounds, CPU per request): SET `-P 1` 0.94x, GET `-P 1` 0.97x, GET `-P 16` 0.97x the
+/// build before.
+fn read_ahead(shard: &Rc<Shard>, events: &[libc::epoll_event]) {
+    if events.len() < 2 {
+        return;
+    }
+    let Ok(store) = shard.store.try_borrow() else {
+        return;
+    };
+    let mut ahead = crate::store::prefetch::Prefetch::default();
+    let mut read = std::mem::take(&mut shard.net.borrow_mut().read_ahead);
+    for ev in events {
+        let (token, flags) = (ev.u64, ev.events);
+        // Only plain input: listeners, wake-ups, served events and writable sockets are left
+        // to the loop.
+        if token & (LISTEN_TOKEN | WAKE_TOKEN | GLOMMIO_TOKEN) != 0
+            || flags & sys::IN == 0
+            || flags & sys::OUT != 0
+        {
+            continue;
+        }
+        let conn = shard.net.borrow().conns.get(&token).cloned();
+        let Some(conn) = conn else { continue };
+        let Ok(mut c) = conn.try_borrow_mut() else {
+            continue;
+        };
+        let Some(db) = store
+            .dbs
+            .get(c.client.db)
+            .filter(|db| db.worth_prefetching())
+        else {
+            continue;
+        };
+        if c.busy || c.closed || c.tls.is_some() || c.interest & sys::IN == 0 {
+            continue;
+        }
+        read_input(shard, &mut c);
+        c.read_ahead = true;
+        crate::protocol::peek::second_args(&c.rbuf, 2, |k| {
+            if shard.n == 1 || crate::routing::key_shard(k, shard.n) == shard.id {
+                ahead.key(db, k);
+            }
+            false
+        });
+        drop(c);
+        read.push(conn);
+    }
+    ahead.finish();
+    shard.net.borrow_mut().read_ahead = read;
 }
 
 /// An event `serve_subscribers_first` has handled.
@@ -615,6 +684,7 @@ pub async fn serve(
         if crate::shard::pubsub::anyone_listening(&shard) {
             serve_subscribers_first(&shard, &mut events[..n]);
         }
+        read_ahead(&shard, &events[..n]);
         for ev in &events[..n] {
             let (token, flags) = (ev.u64, ev.events);
             if token == SERVED_TOKEN {
@@ -642,6 +712,7 @@ pub async fn serve(
                 }
             }
         }
+        shard.net.borrow_mut().read_ahead.clear();
         settle_pending(&shard);
         shard.aof_kick();
         glommio::executor().yield_now().await;

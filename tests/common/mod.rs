@@ -274,10 +274,18 @@ impl Server {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// True while the server process is still alive.
-    /// The server's process id (to signal it).
+    /// The server's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Send the server a signal, given as kill(1) takes it ("-TERM", "-STOP").
+    pub fn signal(&self, sig: &str) {
+        let status = std::process::Command::new("kill")
+            .args([sig, &self.pid().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill {sig} failed");
     }
 
     /// Wait up to `limit` for the server to exit; its status, or None if it is still running.
@@ -292,6 +300,7 @@ impl Server {
         None
     }
 
+    /// True while the server process is still alive.
     pub fn is_alive(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
     }
