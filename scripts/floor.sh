@@ -3,27 +3,30 @@
 # every request +OK: only the kernel's work, in its epoll and its io_uring form) beside
 # redis-server and shardis --shards 1, each pinned to the server CPU with redis-benchmark on
 # the client CPU, interleaved round by round, and prints server CPU time per request (the sum
-# of the threads' run times in /proc/PID/task/*/schedstat) and its ratio to Redis's, medians
-# over the rounds.
+# of the threads' run times in /proc/PID/task/*/schedstat) and its ratio to Redis's, and how
+# much of it ran in user mode (utime against utime + stime in /proc/PID/stat, clock ticks: give
+# -P 16 a few million requests for a steady figure), medians over the rounds.
 #
 # Usage: scripts/floor.sh [--rounds R] [--requests N] [--tests "set get"] [--pipelines "1 16"]
+#          [--keyspace 100000 | --keyspace 0 (one key, redis-benchmark without -r)]
 #          [--server-cpu 0] [--client-cpu 1] [--port 7400] [--no-build]
 # Prebuilt binaries can be given in FLOOR, SHARDIS, REDIS_SERVER.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ROUNDS=3 N=300000 TESTS="set get" PIPES="1 16" SCPU=0 CCPU=1 PORT=7400 BUILD=1
+ROUNDS=3 N=300000 TESTS="set get" PIPES="1 16" SCPU=0 CCPU=1 PORT=7400 BUILD=1 KEYSPACE=100000
 while [ $# -gt 0 ]; do
     case "$1" in
         --rounds) ROUNDS=$2; shift ;;
         --requests) N=$2; shift ;;
         --tests) TESTS=$2; shift ;;
         --pipelines) PIPES=$2; shift ;;
+        --keyspace) KEYSPACE=$2; shift ;;
         --server-cpu) SCPU=$2; shift ;;
         --client-cpu) CCPU=$2; shift ;;
         --port) PORT=$2; shift ;;
         --no-build) BUILD=0 ;;
-        -h | --help) sed -n '2,12p' "$0"; exit 0 ;;
+        -h | --help) sed -n '2,14p' "$0"; exit 0 ;;
         *) echo "floor.sh: unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -54,6 +57,11 @@ trap cleanup EXIT
 
 # Nanoseconds all the server's threads have run.
 cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f", s}'; }
+# Clock ticks the process has run in user mode and in the kernel (all threads).
+ticks() { awk '{print $14, $15}' /proc/"$1"/stat; }
+# redis-benchmark's key options: random keys, or one key.
+RANDOM_KEYS=()
+[ "$KEYSPACE" -gt 0 ] && RANDOM_KEYS=(-r "$KEYSPACE")
 
 start() { # name
     case $1 in
@@ -87,15 +95,18 @@ for round in $(seq "$ROUNDS"); do
     for s in $SERVERS; do
         start "$s"
         # GET finds its keys, as in scripts/bench.sh (the floor ignores them).
-        taskset -c "$CCPU" redis-benchmark -p "$PORT" -t set -r 100000 -n 200000 -P 16 -q >/dev/null 2>&1
+        taskset -c "$CCPU" redis-benchmark -p "$PORT" -t set "${RANDOM_KEYS[@]}" -n 200000 -P 16 -q >/dev/null 2>&1
         for t in $TESTS; do
             for p in $PIPES; do
                 c0=$(cpu_ns "$PID")
-                rate=$(taskset -c "$CCPU" redis-benchmark -p "$PORT" -t "$t" -P "$p" -r 100000 -c 50 -n "$N" -q 2>&1 |
+                read -r u0 k0 < <(ticks "$PID")
+                rate=$(taskset -c "$CCPU" redis-benchmark -p "$PORT" -t "$t" -P "$p" "${RANDOM_KEYS[@]}" -c 50 -n "$N" -q 2>&1 |
                     tr '\r' '\n' | grep "per second" | tail -1 | awk '{print $2}')
                 c1=$(cpu_ns "$PID")
-                echo "$s $t $p $rate $(((c1 - c0) / N))" >>"$TMP/raw"
-                echo "floor.sh: round $round $s $t -P $p: $rate req/s, $(((c1 - c0) / N)) ns/req" >&2
+                read -r u1 k1 < <(ticks "$PID")
+                user=$(awk -v u=$((u1 - u0)) -v k=$((k1 - k0)) 'BEGIN {printf "%.0f", (u + k) ? 100 * u / (u + k) : 0}')
+                echo "$s $t $p $rate $(((c1 - c0) / N)) $user" >>"$TMP/raw"
+                echo "floor.sh: round $round $s $t -P $p: $rate req/s, $(((c1 - c0) / N)) ns/req, $user% user" >&2
             done
         done
         stop
@@ -103,15 +114,16 @@ for round in $(seq "$ROUNDS"); do
 done
 
 median() { sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
-printf "\nserver CPU per request, ns (median of %s rounds; ratio to redis-server)\n" "$ROUNDS"
-printf "%-12s %-5s %-4s %12s %10s %8s\n" server test P "req/s" "ns/req" "x redis"
+printf "\nserver CPU per request, ns (median of %s rounds; ratio to redis-server; share in user mode)\n" "$ROUNDS"
+printf "%-12s %-5s %-4s %12s %10s %8s %6s\n" server test P "req/s" "ns/req" "x redis" "user"
 for t in $TESTS; do
     for p in $PIPES; do
         r=$(awk -v t="$t" -v p="$p" '$1 == "redis" && $2 == t && $3 == p {print $5}' "$TMP/raw" | median)
         for s in $SERVERS; do
             ns=$(awk -v s="$s" -v t="$t" -v p="$p" '$1 == s && $2 == t && $3 == p {print $5}' "$TMP/raw" | median)
             rate=$(awk -v s="$s" -v t="$t" -v p="$p" '$1 == s && $2 == t && $3 == p {print $4}' "$TMP/raw" | median)
-            printf "%-12s %-5s %-4s %12.0f %10.0f %8.2f\n" "$s" "$t" "$p" "$rate" "$ns" "$(echo "$ns / $r" | bc -l)"
+            user=$(awk -v s="$s" -v t="$t" -v p="$p" '$1 == s && $2 == t && $3 == p {print $6}' "$TMP/raw" | median)
+            printf "%-12s %-5s %-4s %12.0f %10.0f %8.2f %5.0f%%\n" "$s" "$t" "$p" "$rate" "$ns" "$(echo "$ns / $r" | bc -l)" "$user"
         done
     done
 done
