@@ -1545,6 +1545,18 @@ impl LocalExecutor {
                         // test again here. We can't test *just* here because the main
                         // future is probably the one setting up the task queues and etc.
                         break t.unwrap();
+                    } else if !this.queues.borrow().active_executors.is_empty() {
+                        // shardis: `run_task_queues` also reports nothing run when a
+                        // preemption is pending before its first queue: the preemption
+                        // timeout, kept armed across turns (`Reactor::wait`), can fire between
+                        // the I/O poll above and that check. Parking then slept in
+                        // io_uring_enter until the next timer or completion, up to 100 ms,
+                        // with tasks runnable (seen as 40-100 ms stalls of the network loop
+                        // in shardis's open-loop runs). Take the preemption's completion
+                        // and run the queues again instead.
+                        this.reactor
+                            .spin_poll_io()
+                            .expect("Failed to poll io! This is actually pretty bad!");
                     } else {
                         while !this.reactor.spin_poll_io().unwrap() {
                             if pre_time.elapsed() > spin_before_park {
