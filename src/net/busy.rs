@@ -73,12 +73,7 @@ pub fn poll(eval: bool) {
     };
     // Replies of the round the script started in are still queued for its end (the loop sends
     // a round's replies together): send them now, or their clients would wait with it.
-    let pending = shard
-        .net
-        .try_borrow()
-        .map(|n| n.pending.clone())
-        .unwrap_or_default();
-    for conn in pending {
+    for conn in listed(&shard, |n| &n.pending) {
         if let Ok(mut c) = conn.try_borrow_mut() {
             if !c.busy && !waits_for_sync(&c, synced) {
                 c.flush();
@@ -87,12 +82,7 @@ pub fn poll(eval: bool) {
     }
     // Clients read ahead in the round the script started in (net/mod.rs `read_ahead`): their
     // input is in their buffers, where no poll of the sockets sees it.
-    let ahead = shard
-        .net
-        .try_borrow()
-        .map(|n| n.read_ahead.clone())
-        .unwrap_or_default();
-    for conn in ahead {
+    for conn in listed(&shard, |n| &n.read_ahead) {
         if let Ok(mut c) = conn.try_borrow_mut() {
             if c.read_ahead && !c.busy && !c.closed && !c.closing && !waits_for_sync(&c, synced) {
                 answer(&shard, &mut c, eval);
@@ -165,6 +155,19 @@ pub fn poll(eval: bool) {
             net.update_interest(&mut c);
         }
     }
+}
+
+/// A copy of one of the network loop's lists of connections (none while the loop's registry
+/// is borrowed).
+fn listed(
+    shard: &Shard,
+    pick: fn(&super::Registry) -> &Vec<super::ConnRef>,
+) -> Vec<super::ConnRef> {
+    shard
+        .net
+        .try_borrow()
+        .map(|n| pick(&n).clone())
+        .unwrap_or_default()
 }
 
 /// Whether `c`'s replies wait for the AOF to be synced up to a point it has not reached.

@@ -255,21 +255,16 @@ fn prefetch_input(shard: &Shard, c: &super::conn::Conn) {
     let Ok(store) = shard.store.try_borrow() else {
         return;
     };
-    let Some(db) = store
-        .dbs
-        .get(c.client.db)
-        .filter(|db| db.worth_prefetching())
-    else {
+    let Some(db) = store.prefetchable(c.client.db) else {
         return;
     };
-    let mine = |k: &[u8]| shard.n == 1 || routing::key_shard(k, shard.n) == shard.id;
     // The first key is prefetched only once a second, different one shows up: a lone request
     // (no pipeline) or a pipeline on one hot key (LPUSH list …) has nothing to overlap.
     let mut first: Option<&[u8]> = None;
     let mut overlapping = false;
     let mut ahead = crate::store::prefetch::Prefetch::default();
     let mut take = |k| {
-        if mine(k) {
+        if shard.owns(k) {
             ahead.key(db, k);
         }
     };

@@ -399,11 +399,7 @@ fn read_ahead(shard: &Rc<Shard>, events: &[libc::epoll_event]) {
         let Ok(mut c) = conn.try_borrow_mut() else {
             continue;
         };
-        let Some(db) = store
-            .dbs
-            .get(c.client.db)
-            .filter(|db| db.worth_prefetching())
-        else {
+        let Some(db) = store.prefetchable(c.client.db) else {
             continue;
         };
         if c.busy || c.closed || c.tls.is_some() || c.interest & sys::IN == 0 {
@@ -412,7 +408,7 @@ fn read_ahead(shard: &Rc<Shard>, events: &[libc::epoll_event]) {
         read_input(shard, &mut c);
         c.read_ahead = true;
         crate::protocol::peek::second_args(&c.rbuf, 2, |k| {
-            if shard.n == 1 || crate::routing::key_shard(k, shard.n) == shard.id {
+            if shard.owns(k) {
                 ahead.key(db, k);
             }
             false

@@ -168,6 +168,12 @@ impl<R: Send + 'static> Answer<R> {
 }
 
 impl Shard {
+    /// Whether this shard owns `key`.
+    #[inline]
+    pub fn owns(&self, key: &[u8]) -> bool {
+        self.n == 1 || crate::routing::key_shard(key, self.n) == self.id
+    }
+
     pub fn new(
         id: usize,
         n: usize,

@@ -152,6 +152,13 @@ pub struct ShardStore {
 }
 
 impl ShardStore {
+    /// Database `db`, if its lookups miss the caches enough to be worth prefetching
+    /// (`Db::worth_prefetching`).
+    #[inline]
+    pub fn prefetchable(&self, db: usize) -> Option<&Db> {
+        self.dbs.get(db).filter(|db| db.worth_prefetching())
+    }
+
     pub fn new(databases: usize) -> ShardStore {
         ShardStore {
             dbs: (0..databases.max(1)).map(|_| Db::new()).collect(),
