@@ -372,9 +372,9 @@ fn read_input(shard: &Shard, c: &mut Conn) {
 /// the order the events came (`on_conn_event` finds the input read). Only where a lookup
 /// misses the caches (`Db::worth_prefetching`) and several clients are ready.
 ///
-/// Measured (server on CPU 0, `redis-benchmark -c 50 -r 100000` on CPU 1, 3-4 interleaved
-/// rounds, CPU per request): SET `-P 1` 0.94x, GET `-P 1` 0.97x, GET `-P 16` 0.97x the
-/// build before.
+/// Measured (server on CPU 0, `redis-benchmark -c 50 -r 100000` on CPU 1, 3 interleaved
+/// rounds, CPU per request against the build before): SET 0.94x and GET 0.96x at `-P 1`,
+/// SET 0.92x and GET 0.95x at `-P 16` (README, "How it got there").
 fn read_ahead(shard: &Rc<Shard>, events: &[libc::epoll_event]) {
     if events.len() < 2 {
         return;
