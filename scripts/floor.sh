@@ -57,8 +57,9 @@ trap cleanup EXIT
 
 # Nanoseconds all the server's threads have run.
 cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f", s}'; }
-# Clock ticks the process has run in user mode and in the kernel (all threads).
-ticks() { awk '{print $14, $15}' /proc/"$1"/stat; }
+# Clock ticks the process has run in user mode and in the kernel (all threads): fields 14 and
+# 15 of /proc/PID/stat, counted after the command name, which may hold spaces.
+ticks() { sed 's/.*) //' /proc/"$1"/stat | awk '{print $12, $13}'; }
 # redis-benchmark's key options: random keys, or one key.
 RANDOM_KEYS=()
 [ "$KEYSPACE" -gt 0 ] && RANDOM_KEYS=(-r "$KEYSPACE")
