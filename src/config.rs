@@ -389,6 +389,9 @@ pub struct Config {
     pub slowlog_max_len: u64,
     /// Milliseconds (0 = latency monitor off).
     pub latency_monitor_threshold: u64,
+    /// `watchdog-period`: log a shard stalled this many milliseconds (0 = off; see
+    /// shard/watchdog.rs). At least two cron periods, as Redis has it.
+    pub watchdog_period: u64,
     /// Per-command latency histograms (INFO latencystats, LATENCY HISTOGRAM).
     pub latency_tracking: bool,
     /// The percentiles INFO latencystats shows.
@@ -512,6 +515,7 @@ impl Default for Config {
             replica_read_only: true,
             save: Vec::new(),
             hz: 10,
+            watchdog_period: 0,
             dynamic_hz: true,
             active_expire_effort: 1,
             slowlog_log_slower_than: 10000,
@@ -1189,6 +1193,10 @@ static DIRECTIVES: &[Directive] = &[
     Directive { apply: Some(cap_hz), ..number!("hz", MUTABLE, hz, 0, I32_MAX, Signed) },
     boolean!("dynamic-hz", MUTABLE, dynamic_hz),
     number!("active-expire-effort", MUTABLE, active_expire_effort, 1, 10, Signed),
+    Directive {
+        apply: Some(floor_watchdog_period),
+        ..number!("watchdog-period", MUTABLE | HIDDEN, watchdog_period, 0, I32_MAX, Signed)
+    },
     number!("slowlog-log-slower-than", MUTABLE, slowlog_log_slower_than, -1, i64::MAX, Signed),
     number!("slowlog-max-len", MUTABLE, slowlog_max_len, 0, i64::MAX, Signed),
     number!("latency-monitor-threshold", MUTABLE, latency_monitor_threshold, 0, i64::MAX, Signed),
@@ -1339,6 +1347,15 @@ fn parse_number(spec: &IntSpec, v: &[u8]) -> Result<i128, String> {
 
 fn cap_hz(c: &mut Config) {
     c.hz = c.hz.clamp(MIN_HZ, MAX_HZ);
+}
+
+/// Redis's applyWatchdogPeriod: a period shorter than two cron ticks is raised to that.
+fn floor_watchdog_period(c: &mut Config) {
+    if c.watchdog_period > 0 {
+        c.watchdog_period = c
+            .watchdog_period
+            .max(2 * (1000 / c.hz.clamp(MIN_HZ, MAX_HZ)));
+    }
 }
 
 fn refuse_daemonize(yes: bool) -> Result<(), String> {
@@ -2687,7 +2704,7 @@ mod tests {
         // directives are not.
         let aliases = DIRECTIVES.iter().filter(|d| d.alias.is_some()).count();
         let hidden = DIRECTIVES.iter().filter(|d| d.flags & HIDDEN != 0).count();
-        assert_eq!(hidden, 2);
+        assert_eq!(hidden, 3);
         assert_eq!(all.len(), DIRECTIVES.len() + aliases - hidden);
         let names: Vec<&str> = all.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names.iter().collect::<HashSet<_>>().len(), names.len());
@@ -2760,6 +2777,16 @@ mod tests {
         assert_eq!(c.hz, 1);
         set1(&mut c, "hz", "1000").unwrap();
         assert_eq!(c.hz, 500);
+        // Redis's applyWatchdogPeriod (checked against redis-server 7.0.15): at least two cron
+        // ticks, 0 stays off.
+        set1(&mut c, "watchdog-period", "1").unwrap();
+        assert_eq!(c.watchdog_period, 4);
+        set1(&mut c, "hz", "10").unwrap();
+        set1(&mut c, "watchdog-period", "50").unwrap();
+        assert_eq!(get1(&c, "watchdog-period"), "200");
+        set1(&mut c, "watchdog-period", "0").unwrap();
+        assert_eq!(c.watchdog_period, 0);
+        assert!(set1(&mut c, "watchdog-period", "-1").is_err());
         set1(&mut c, "slowlog-log-slower-than", "-1").unwrap();
         assert_eq!(c.slowlog_log_slower_than, -1);
         assert!(Config::is_sensitive(b"REQUIREPASS"));

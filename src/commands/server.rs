@@ -1575,6 +1575,9 @@ async fn config_set(shard: &Rc<Shard>, a: &[Bytes]) -> Reply {
             let mut cfg = sh.config.borrow_mut();
             if cfg.set(&refs).is_ok() {
                 sh.observe.refresh(&cfg);
+                sh.global
+                    .watchdog_period_ms
+                    .store(cfg.watchdog_period, std::sync::atomic::Ordering::Relaxed);
                 crate::logging::set_level(cfg.loglevel.name());
                 let limits = cfg.parse_limits();
                 sh.store.borrow_mut().limits = crate::store::StoreLimits::from_config(&cfg);
