@@ -201,7 +201,13 @@ pub fn spawn(pulses: Vec<Arc<Pulse>>, period_ms: Arc<AtomicU64>) -> std::io::Res
                         continue;
                     }
                     let still = now - *moved;
-                    if period > 0 && !*reported && still >= Duration::from_millis(period) {
+                    // Not before the loop's first round (start-up), when Redis's watchdog is
+                    // not armed either.
+                    if period > 0
+                        && beat > 0
+                        && !*reported
+                        && still >= Duration::from_millis(period)
+                    {
                         *reported = true;
                         report(i, p, still, period);
                     }
