@@ -434,7 +434,7 @@ fn header_number(buf: &[u8], at: usize) -> Option<(usize, usize)> {
 fn name_arg(last: &mut Option<Bytes>, chunk: &Bytes, s: usize, l: usize) -> Bytes {
     let name = &chunk[s..s + l];
     if let Some(b) = last {
-        if b[..] == *name {
+        if crate::util::bytes::eq(b, name) {
             return b.clone();
         }
     }

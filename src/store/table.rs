@@ -216,7 +216,11 @@ impl<T: Keyed> Table<T> {
     #[inline]
     fn find(&self, h: u64, key: &[u8]) -> Option<usize> {
         let slots = &self.slots;
-        let eq = |&i: &u32| slots.get(i as usize).is_some_and(|x| x.key() == key);
+        let eq = |&i: &u32| {
+            slots
+                .get(i as usize)
+                .is_some_and(|x| crate::util::bytes::eq(x.key(), key))
+        };
         match self.index.find(h, eq) {
             Some(&i) => Some(i as usize),
             None => self.old.as_ref()?.find(h, eq).map(|&i| i as usize),

@@ -1,4 +1,5 @@
 //! Small helpers shared by several modules.
+pub mod bytes;
 pub mod clock;
 pub mod geohash;
 pub mod glob;
