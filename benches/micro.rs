@@ -27,6 +27,9 @@ mod intern;
 mod reply;
 
 // The parser's integer rules and the reply writer's doubles come from util::num (`crate::util::num` in the server).
+#[allow(dead_code)]
+#[path = "../src/util/bytes.rs"]
+pub mod byte_eq;
 #[path = "../src/util/hint.rs"]
 pub mod hint;
 #[allow(dead_code, unused_imports)]
@@ -36,6 +39,7 @@ pub mod num;
 #[path = "../src/util/varint.rs"]
 pub mod varint;
 mod util {
+    pub(crate) use super::byte_eq as bytes;
     pub(crate) use super::hint;
     pub(crate) use super::num;
     pub(crate) use super::varint;
