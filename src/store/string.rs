@@ -63,6 +63,15 @@ impl Str {
                 buf[..b.len()].copy_from_slice(b);
                 *len = b.len() as u8;
             }
+            // A value of the same length that nothing else holds (no reply being written):
+            // overwrite its bytes rather than allocate, copy and free.
+            Str::Heap(old) if old.len() == b.len() => match std::mem::take(old).try_into_mut() {
+                Ok(mut m) => {
+                    m.copy_from_slice(b);
+                    *old = m.freeze();
+                }
+                Err(_) => *self = Str::copy_from(b),
+            },
             s => *s = Str::copy_from(b),
         }
     }
@@ -175,6 +184,32 @@ impl From<BytesMut> for Str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn assign_overwrites_in_place_only_what_nothing_else_holds() {
+        let (a, b) = (vec![b'a'; 100], vec![b'b'; 100]);
+        // Alone: the same allocation takes the new bytes.
+        let mut s = Str::copy_from(&a);
+        let before = s.as_bytes().as_ptr();
+        s.assign(&b);
+        assert_eq!(s.as_bytes(), &b[..]);
+        assert_eq!(s.as_bytes().as_ptr(), before);
+        // Held by a reply: that copy keeps the old bytes, the value gets new ones.
+        let mut s = Str::copy_from(&a);
+        let reply = match &s {
+            Str::Heap(h) => h.clone(),
+            Str::Inline { .. } => unreachable!("100 bytes are not inline"),
+        };
+        s.assign(&b);
+        assert_eq!(s.as_bytes(), &b[..]);
+        assert_eq!(&reply[..], &a[..]);
+        // Another length: a new allocation, and shorter ones go inline.
+        s.assign(&a[..70]);
+        assert_eq!(s.as_bytes(), &a[..70]);
+        s.assign(b"short");
+        assert!(matches!(s, Str::Inline { .. }));
+        assert_eq!(s.as_bytes(), b"short");
+    }
 
     #[test]
     fn short_inline_long_on_the_heap_same_bytes() {
