@@ -99,10 +99,8 @@ pub struct Pulse {
     pub beat: AtomicU64,
     /// The executor thread while it runs (the lock keeps it alive while it is signalled).
     thread: Mutex<Option<libc::pthread_t>>,
-    /// Its kernel thread id (0 before it starts), for /proc/self/task.
+    /// Its kernel thread id (0 before it starts), for /proc/self/task and its SLOT_TIDS slot.
     tid: AtomicI32,
-    /// Its slot in SLOT_TIDS / SLOT_PCS, if it got one.
-    slot: Mutex<Option<usize>>,
 }
 
 impl Pulse {
@@ -115,13 +113,21 @@ impl Pulse {
         // SAFETY: gettid has no preconditions.
         let tid = unsafe { libc::gettid() };
         self.tid.store(tid, Ordering::Relaxed);
-        let slot = SLOT_TIDS.iter().position(|t| {
+        // Claim a slot (none left: its reports just lack the running address).
+        let _ = SLOT_TIDS.iter().any(|t| {
             t.compare_exchange(0, tid, Ordering::Relaxed, Ordering::Relaxed)
                 .is_ok()
         });
-        if let Ok(mut s) = self.slot.lock() {
-            *s = slot;
-        }
+    }
+
+    /// Its slot in SLOT_TIDS / SLOT_PCS, if it has one.
+    fn slot(&self) -> Option<usize> {
+        let tid = self.tid.load(Ordering::Relaxed);
+        (tid != 0).then(|| {
+            SLOT_TIDS
+                .iter()
+                .position(|t| t.load(Ordering::Relaxed) == tid)
+        })?
     }
 
     /// Called on the shard's thread before it ends.
@@ -129,7 +135,7 @@ impl Pulse {
         if let Ok(mut t) = self.thread.lock() {
             *t = None;
         }
-        if let Some(i) = self.slot.lock().ok().and_then(|mut s| s.take()) {
+        if let Some(i) = self.slot() {
             SLOT_TIDS[i].store(0, Ordering::Relaxed);
         }
     }
@@ -149,7 +155,7 @@ impl Pulse {
 
     /// Where the thread is running now: kick it and wait (briefly) for its handler to say.
     fn sample_pc(&self) -> Option<u64> {
-        let slot = (*self.slot.lock().ok()?)?;
+        let slot = self.slot()?;
         SLOT_PCS[slot].store(0, Ordering::Relaxed);
         if !self.kick() {
             return None;
