@@ -123,11 +123,12 @@ impl Pulse {
     /// Its slot in SLOT_TIDS / SLOT_PCS, if it has one.
     fn slot(&self) -> Option<usize> {
         let tid = self.tid.load(Ordering::Relaxed);
-        (tid != 0).then(|| {
-            SLOT_TIDS
-                .iter()
-                .position(|t| t.load(Ordering::Relaxed) == tid)
-        })?
+        if tid == 0 {
+            return None;
+        }
+        SLOT_TIDS
+            .iter()
+            .position(|t| t.load(Ordering::Relaxed) == tid)
     }
 
     /// Called on the shard's thread before it ends.
