@@ -101,13 +101,13 @@ pub fn share_or_copy(b: &bytes::Bytes) -> bytes::Bytes {
 const PREFETCH_VALUE_BYTES: usize = 1024;
 
 impl Value {
-    /// Ask for the memory a read of this value starts with, where it is not in the slot itself
-    /// (a heap string's bytes).
+    /// Ask for the memory of this value that is not in the slot itself: a heap string's bytes,
+    /// every line up to PREFETCH_VALUE_BYTES (a GET copies them all, and a SET of the same
+    /// length overwrites them all, `Str::assign`; asking for the first line only left a SET
+    /// of 1 KiB stalled on the rest).
     #[inline]
     pub fn prefetch(&self) {
         if let Value::Str(Str::Heap(b)) = self {
-            // Every line up to PREFETCH_VALUE_BYTES: a GET copies them all, and a SET of the
-            // same length overwrites them all (Str::assign).
             let n = b.len().min(PREFETCH_VALUE_BYTES);
             for off in (0..n).step_by(64) {
                 crate::util::hint::prefetch(b[off..].as_ptr());
