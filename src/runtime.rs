@@ -66,13 +66,13 @@ pub fn run(config: Config, config_file: Option<String>) -> anyhow::Result<()> {
         port: config.port,
         wakers,
         pulses: (0..n).map(|_| Default::default()).collect(),
-        watchdog_period_ms: Arc::new(AtomicU64::new(config.watchdog_period)),
+        watchdog_period_ms: AtomicU64::new(config.watchdog_period),
         fences: (0..n).map(|_| Default::default()).collect(),
         subscriptions: AtomicUsize::new(0),
         monitors: crate::observe::monitor::Monitors::new(n),
     });
     spawn_signal_thread(global.clone())?;
-    crate::shard::watchdog::spawn(global.pulses.clone(), global.watchdog_period_ms.clone())?;
+    crate::shard::watchdog::spawn(global.clone())?;
 
     logging::notice(&format!(
         "shardis {} (Redis {} compatible) starting: pid={}, port={}, shards={}",

@@ -74,7 +74,7 @@ pub struct Global {
     /// Each shard's heartbeat, by shard id (see `watchdog.rs`).
     pub pulses: Vec<Arc<watchdog::Pulse>>,
     /// `watchdog-period` in ms (0: off), read by the watchdog thread.
-    pub watchdog_period_ms: Arc<AtomicU64>,
+    pub watchdog_period_ms: AtomicU64,
     /// What a PUBLISH elsewhere checks of each shard (`pubsub_fence.rs`), by shard id.
     pub fences: Vec<crossbeam::utils::CachePadded<pubsub_fence::Fence>>,
     /// Pub/sub subscriptions of all clients on all shards, touched once per (un)subscribe:

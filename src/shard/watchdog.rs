@@ -6,11 +6,11 @@
 //! two rounds of the loop. Any signal got it going again (gdb or strace attaching). Those runs
 //! used a helper thread per shard that woke an idle shard from outside; the idle wait is now on
 //! the shard's own thread (its `epoll_wait`, or an io_uring poll; net/mod.rs), and this guard
-//! stays as a backstop: every 50 ms it checks each shard's heartbeat (bumped by every round of
-//! the network loop, which runs at least every 10 ms even when idle, as its wait is bounded)
-//! and interrupts a shard whose heartbeat has not moved for 100 ms with a signal whose handler
-//! only notes where the thread was. A shard busy in one long command (a script) gets harmless
-//! signals meanwhile.
+//! stays as a backstop: every 50 ms (more often for a short `watchdog-period`) it checks each
+//! shard's heartbeat (bumped by every round of the network loop, which runs at least every
+//! 10 ms even when idle, as its wait is bounded) and interrupts a shard whose heartbeat has not
+//! moved for 100 ms with a signal whose handler only notes where the thread was. A shard busy
+//! in one long command (a script) gets harmless signals meanwhile.
 //!
 //! It is also Redis's software watchdog (`watchdog-period`, off by default): a shard whose
 //! heartbeat has not moved for that many milliseconds is reported in the log once per stall,
@@ -182,12 +182,13 @@ const CHECK_EVERY: Duration = Duration::from_millis(50);
 /// A shard whose heartbeat stood still this long is kicked.
 const KICK_AFTER: Duration = Duration::from_millis(100);
 
-/// Start the watchdog thread over the shards' pulses; it runs until the process exits.
-/// `period_ms` is `watchdog-period` (0: no reports), which CONFIG SET may change.
-pub fn spawn(pulses: Vec<Arc<Pulse>>, period_ms: Arc<AtomicU64>) -> std::io::Result<()> {
+/// Start the watchdog thread over the shards' pulses; it runs until the process exits and
+/// reads `watchdog-period` (0: no reports; CONFIG SET may change it) before each look.
+pub fn spawn(global: Arc<super::Global>) -> std::io::Result<()> {
     std::thread::Builder::new()
         .name("shardis-watchdog".into())
         .spawn(move || {
+            let (pulses, period_ms) = (&global.pulses, &global.watchdog_period_ms);
             let start = Instant::now();
             // Per shard: the beat last seen, when it moved, whether this stall was reported.
             let mut last: Vec<(u64, Instant, bool)> = vec![(0, start, false); pulses.len()];
@@ -236,7 +237,8 @@ fn report(shard: usize, p: &Pulse, still: Duration, period: u64) {
          network loop for {} ms (watchdog-period {period})\n",
         still.as_millis()
     );
-    // The kernel's view first: the kick below interrupts a system call the thread is in.
+    // The kernel's view first: a kick (the sample below, or the one after KICK_AFTER) would
+    // interrupt a system call the thread is in.
     let view = thread_view(tid);
     msg.push_str(&view.text);
     if view.running {
