@@ -1164,3 +1164,66 @@ fn incrbyfloat_cancellation_gives_zero() {
         assert_eq!(q(&mut c, &["INCRBYFLOAT", "n", "-0.0"]), bulk("0"));
     });
 }
+
+/// Values around the length a reply carries inline (38 bytes) come back byte for byte, binary
+/// bytes included, from GET and MGET, in RESP2 and RESP3, inside MULTI and from a script.
+#[test]
+fn get_replies_byte_exact_around_the_inline_length() {
+    both(|s| {
+        let mut raw = s.raw();
+        let values: Vec<Vec<u8>> = [0usize, 1, 37, 38, 39, 64, 5000]
+            .iter()
+            .map(|&n| {
+                (0..n)
+                    .map(|i| [b'\r', b'\n', 0, b'x', 0xff][i % 5])
+                    .collect()
+            })
+            .collect();
+        let keys: Vec<String> = (0..values.len()).map(|i| format!("inl{i}")).collect();
+        for (k, v) in keys.iter().zip(&values) {
+            assert_eq!(raw.roundtrip(&[b"SET", k.as_bytes(), v]), b"+OK\r\n");
+        }
+        let bulk_of = |v: &[u8]| [format!("${}\r\n", v.len()).as_bytes(), v, b"\r\n"].concat();
+        let mut mget_args: Vec<&[u8]> = vec![b"MGET"];
+        mget_args.extend(keys.iter().map(|k| k.as_bytes()));
+        let mget_reply = |missing: &[u8]| {
+            let mut want = format!("*{}\r\n", values.len() + 1).into_bytes();
+            for v in &values {
+                want.extend(bulk_of(v));
+            }
+            want.extend(missing);
+            want
+        };
+        let mut args = mget_args.clone();
+        args.push(b"inl-missing");
+        for resp3 in [false, true] {
+            if resp3 {
+                raw.send(b"HELLO 3\r\n");
+                raw.read_reply();
+            }
+            for (k, v) in keys.iter().zip(&values) {
+                assert_eq!(raw.roundtrip(&[b"GET", k.as_bytes()]), bulk_of(v), "{k}");
+            }
+            let nil: &[u8] = if resp3 { b"_\r\n" } else { b"$-1\r\n" };
+            assert_eq!(raw.roundtrip(&args), mget_reply(nil));
+        }
+        // In a transaction and from a script, the same bytes.
+        let mut c = s.conn();
+        for (k, v) in keys.iter().zip(&values) {
+            let got: Vec<Vec<u8>> = redis::pipe()
+                .atomic()
+                .cmd("GET")
+                .arg(k)
+                .query(&mut c)
+                .expect("MULTI GET");
+            assert_eq!(got, vec![v.clone()], "{k}");
+            let got: Vec<u8> = redis::cmd("EVAL")
+                .arg("return redis.call('GET', KEYS[1])")
+                .arg(1)
+                .arg(k)
+                .query(&mut c)
+                .expect("EVAL GET");
+            assert_eq!(&got, v, "{k}");
+        }
+    });
+}

@@ -872,7 +872,8 @@ mod tests {
             Reply::Error(e) => format!("-{e}"),
             Reply::Simple(s) => format!("+{s}"),
             Reply::Nil => "nil".into(),
-            Reply::Bulk(b) => {
+            Reply::Bulk(_) | Reply::Short(_) => {
+                let b = r.as_bulk().unwrap_or_default();
                 let mut s = String::from("$");
                 for &c in b.iter() {
                     if (32..127).contains(&c) && c != b'\\' && c != b'"' {

@@ -392,10 +392,7 @@ fn update_str(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(&mut Str, bool) -> Step)
 // GET / SET family
 
 fn get(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    match ctx.get_str(&args[1]) {
-        Ok(v) => Reply::opt_bulk(v),
-        Err(e) => e,
-    }
+    ctx.get_reply(&args[1])
 }
 
 fn set(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
@@ -533,7 +530,7 @@ fn mget(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         // A key of another type reads as nil here, not WRONGTYPE.
         out.push(match ctx.lookup_read(key) {
             Some(e) => match &e.value {
-                Value::Str(b) => Reply::Bulk(b.to_bytes()),
+                Value::Str(b) => b.to_reply(),
                 #[allow(unreachable_patterns)]
                 _ => Reply::Nil,
             },
@@ -1373,12 +1370,11 @@ mod tests {
         assert_eq!(run_at(&mut s, now, &["APPEND", "t", "b"]), int(2));
         assert_eq!(ttl_ms(&mut s, "t"), now + 100_000);
         // A value a reply still holds is not changed under it.
-        let held = match run_at(&mut s, now, &["GET", "k"]) {
-            Reply::Bulk(b) => b,
-            r => panic!("{r:?}"),
-        };
+        let held = run_at(&mut s, now, &["GET", "k"]);
+        // A value stored inline is answered from the reply itself (no allocation).
+        assert!(matches!(held, Reply::Short(_)), "{held:?}");
         run_at(&mut s, now, &["APPEND", "k", "!"]);
-        assert_eq!(&held[..], b"foobar");
+        assert_eq!(held, bulk("foobar"));
         assert_eq!(run_at(&mut s, now, &["GET", "k"]), bulk("foobar!"));
         // Many appends grow in place.
         for _ in 0..1000 {

@@ -9,7 +9,7 @@ use std::borrow::Cow;
 
 // Some variants have no producer yet.
 #[allow(dead_code)]
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum Reply {
     /// `+text`
     Simple(Cow<'static, str>),
@@ -21,6 +21,9 @@ pub enum Reply {
     CountedError(Cow<'static, str>),
     Int(i64),
     Bulk(Bytes),
+    /// A bulk string short enough to ride in the reply itself: a GET of a value stored inline
+    /// (`Str::to_reply`) allocates nothing for its reply and frees nothing after.
+    Short(ShortBulk),
     /// Null bulk string (`$-1` / `_`).
     Nil,
     /// Null array (`*-1` / `_`).
@@ -48,6 +51,71 @@ pub enum Reply {
     Push(Vec<Reply>),
     /// Already-encoded bytes, written as they are.
     Raw(Bytes),
+}
+
+/// Bytes a `Reply::Short` holds: as many as fit beside its tag and length without making a
+/// `Reply` larger than its `Bulk` (a `Bytes`) makes it.
+pub const SHORT: usize = 38;
+
+#[derive(Clone, Copy)]
+pub struct ShortBulk {
+    len: u8,
+    buf: [u8; SHORT],
+}
+
+impl ShortBulk {
+    /// `len` bytes of `buf` (at most SHORT).
+    #[inline]
+    pub fn new(len: u8, buf: [u8; SHORT]) -> ShortBulk {
+        ShortBulk {
+            len: len.min(SHORT as u8),
+            buf,
+        }
+    }
+}
+
+impl std::ops::Deref for ShortBulk {
+    type Target = [u8];
+    #[inline]
+    fn deref(&self) -> &[u8] {
+        &self.buf[..self.len as usize]
+    }
+}
+
+impl std::fmt::Debug for ShortBulk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        Bytes::copy_from_slice(self).fmt(f)
+    }
+}
+
+/// Replies are equal when a client could not tell them apart by their variant and content: a
+/// `Short` equals the `Bulk` of the same bytes.
+impl PartialEq for Reply {
+    fn eq(&self, other: &Reply) -> bool {
+        use Reply::*;
+        match (self, other) {
+            (Bulk(_) | Short(_), Bulk(_) | Short(_)) => self.as_bulk() == other.as_bulk(),
+            (Simple(a), Simple(b)) | (Error(a), Error(b)) | (CountedError(a), CountedError(b)) => {
+                a == b
+            }
+            (Int(a), Int(b)) => a == b,
+            (Nil, Nil) | (NilArray, NilArray) => true,
+            (Array(a), Array(b)) | (Set(a), Set(b)) | (Push(a), Push(b)) => a == b,
+            (Map(a), Map(b)) | (Pairs(a), Pairs(b)) | (KeyedArrays(a), KeyedArrays(b)) => a == b,
+            (Double(a), Double(b)) => a == b,
+            (DoubleText(a), DoubleText(b)) | (Verbatim(a), Verbatim(b)) | (Raw(a), Raw(b)) => {
+                a == b
+            }
+            (Bool(a), Bool(b)) => a == b,
+            // Written out rather than `_`, so that a new variant must be added here.
+            (
+                Simple(_) | Error(_) | CountedError(_) | Int(_) | Bulk(_) | Short(_) | Nil
+                | NilArray | Array(_) | Map(_) | Set(_) | Pairs(_) | KeyedArrays(_) | Double(_)
+                | DoubleText(_) | Bool(_) | Verbatim(_) | Push(_) | Raw(_),
+                _,
+            ) => false,
+        }
+    }
 }
 
 pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
@@ -86,6 +154,14 @@ impl Reply {
     pub fn bulk_str(s: &str) -> Reply {
         Reply::Bulk(Bytes::copy_from_slice(s.as_bytes()))
     }
+    /// The bytes of a bulk string reply (`Bulk` or `Short`).
+    pub fn as_bulk(&self) -> Option<&[u8]> {
+        match self {
+            Reply::Bulk(b) => Some(b),
+            Reply::Short(b) => Some(b),
+            _ => None,
+        }
+    }
     pub fn is_error(&self) -> bool {
         matches!(self, Reply::Error(_) | Reply::CountedError(_))
     }
@@ -108,6 +184,7 @@ impl Reply {
             }
             Reply::Int(i) => int_line(out, b':', *i),
             Reply::Bulk(b) => bulk(out, b),
+            Reply::Short(b) => bulk(out, b),
             Reply::Nil => out.put_slice(if resp3 { b"_\r\n" } else { b"$-1\r\n" }),
             Reply::NilArray => out.put_slice(if resp3 { b"_\r\n" } else { b"*-1\r\n" }),
             Reply::Array(items) => {
@@ -303,6 +380,25 @@ mod tests {
         assert_eq!(enc(&p, false), b"*2\r\n$1\r\na\r\n$3\r\n1.5\r\n");
         assert_eq!(enc(&p, true), b"*1\r\n*2\r\n$1\r\na\r\n,1.5\r\n");
         assert_eq!(enc(&Reply::err("ERR a\r\nb"), false), b"-ERR a  b\r\n");
+    }
+
+    #[test]
+    fn a_short_bulk_is_a_bulk_to_clients_and_costs_no_room() {
+        let mut buf = [0u8; SHORT];
+        buf[..3].copy_from_slice(b"abc");
+        let short = Reply::Short(ShortBulk::new(3, buf));
+        for resp3 in [false, true] {
+            assert_eq!(enc(&short, resp3), b"$3\r\nabc\r\n");
+        }
+        assert_eq!(short, Reply::bulk_str("abc"));
+        assert_eq!(Reply::bulk_str("abc"), short);
+        assert_ne!(short, Reply::bulk_str("abd"));
+        assert_ne!(short, Reply::Simple("abc".into()));
+        assert_eq!(short.as_bulk(), Some(&b"abc"[..]));
+        let full = Reply::Short(ShortBulk::new(SHORT as u8, [b'x'; SHORT]));
+        assert_eq!(full.as_bulk().map(<[u8]>::len), Some(SHORT));
+        // It rides in the space a Bulk's `Bytes` takes already.
+        assert_eq!(std::mem::size_of::<Reply>(), 40);
     }
 
     #[test]

@@ -937,6 +937,7 @@ pub fn to_lua(lua: &Lua, r: &Reply) -> mlua::Result<Value> {
         Reply::Bulk(b) | Reply::Verbatim(b) | Reply::DoubleText(b) => {
             Value::String(lua.create_string(b)?)
         }
+        Reply::Short(b) => Value::String(lua.create_string(&b[..])?),
         Reply::Double(d) => Value::String(lua.create_string(crate::util::num::fmt_double(*d))?),
         Reply::Bool(b) => Value::Integer(*b as mlua::Integer),
         Reply::Nil | Reply::NilArray => Value::Boolean(false),

@@ -492,6 +492,18 @@ impl Ctx<'_> {
 
     /// The string at `key` for reading: Ok(None) if absent, Err(WRONGTYPE) for another type.
     #[inline]
+    /// GET's reply for `key`: its string (`Str::to_reply`), nil, or WRONGTYPE.
+    pub fn get_reply(&mut self, key: &[u8]) -> Reply {
+        match self.lookup_read(key) {
+            None => Reply::Nil,
+            Some(e) => match &e.value {
+                Value::Str(b) => b.to_reply(),
+                #[allow(unreachable_patterns)]
+                _ => Reply::wrongtype(),
+            },
+        }
+    }
+
     pub fn get_str(&mut self, key: &[u8]) -> Result<Option<Bytes>, Reply> {
         match self.lookup_read(key) {
             None => Ok(None),

@@ -11,7 +11,7 @@ use std::ops::Deref;
 
 /// Bytes kept inline: a `Value` is 40 bytes with its tag; `Str` uses one byte for its own tag
 /// (which the `Value` tag shares) and one for the length.
-pub const INLINE: usize = 38;
+pub const INLINE: usize = crate::protocol::reply::SHORT;
 
 #[derive(Clone)]
 pub enum Str {
@@ -90,6 +90,16 @@ impl Str {
         match self {
             Str::Heap(b) => super::value::share_or_copy(b),
             s => Bytes::copy_from_slice(s.as_bytes()),
+        }
+    }
+
+    /// The value as a reply: held in the reply when inline (no allocation), else `to_bytes`.
+    #[inline]
+    pub fn to_reply(&self) -> crate::protocol::reply::Reply {
+        use crate::protocol::reply::{Reply, ShortBulk};
+        match self {
+            Str::Inline { len, buf } => Reply::Short(ShortBulk::new(*len, *buf)),
+            Str::Heap(b) => Reply::Bulk(super::value::share_or_copy(b)),
         }
     }
 
