@@ -175,7 +175,7 @@ fn limits(ctx: &Ctx) -> HashLimits {
 }
 
 fn bulk(b: &[u8]) -> Reply {
-    Reply::Bulk(Bytes::copy_from_slice(b))
+    Reply::copy_of(b)
 }
 
 // ---------------------------------------------------------------------------------------------

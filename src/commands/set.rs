@@ -359,7 +359,7 @@ fn sscan(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let pos = usize::try_from(cursor).unwrap_or(usize::MAX);
     let next = s.scan(pos, sa.count, |m| {
         if pat.is_none_or(|p| glob_match(p, m, false)) {
-            out.push(Reply::Bulk(Bytes::copy_from_slice(m)));
+            out.push(Reply::copy_of(m));
         }
     });
     Reply::Array(vec![Reply::bulk_str(&next.to_string()), Reply::Array(out)])

@@ -1303,7 +1303,7 @@ fn zmpop(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 fn zrandmember(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     if args.len() < 3 {
         return match tri!(read_zset(ctx, &args[1])).and_then(|z| z.random()) {
-            Some((m, _)) => Reply::Bulk(Bytes::copy_from_slice(m)),
+            Some((m, _)) => Reply::copy_of(m),
             None => Reply::Nil,
         };
     }
@@ -1779,7 +1779,7 @@ fn zscan(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let pos = usize::try_from(cursor).unwrap_or(usize::MAX);
     let next = z.scan(pos, sa.count, |m, s| {
         if pattern.is_none_or(|p| crate::util::glob::glob_match(p, m, false)) {
-            found.push(Reply::Bulk(Bytes::copy_from_slice(m)));
+            found.push(Reply::copy_of(m));
             found.push(Reply::Bulk(Bytes::from(num::fmt_double(s))));
         }
     });

@@ -151,6 +151,17 @@ impl Reply {
             name.to_ascii_lowercase()
         )))
     }
+    /// A bulk string holding a copy of `b`: in the reply itself when it fits (`Short`).
+    #[inline]
+    pub fn copy_of(b: &[u8]) -> Reply {
+        if b.len() <= SHORT {
+            let mut buf = [0u8; SHORT];
+            buf[..b.len()].copy_from_slice(b);
+            Reply::Short(ShortBulk::new(b.len() as u8, buf))
+        } else {
+            Reply::Bulk(Bytes::copy_from_slice(b))
+        }
+    }
     pub fn bulk_str(s: &str) -> Reply {
         Reply::Bulk(Bytes::copy_from_slice(s.as_bytes()))
     }
@@ -397,6 +408,15 @@ mod tests {
         assert_eq!(short.as_bulk(), Some(&b"abc"[..]));
         let full = Reply::Short(ShortBulk::new(SHORT as u8, [b'x'; SHORT]));
         assert_eq!(full.as_bulk().map(<[u8]>::len), Some(SHORT));
+        assert!(matches!(Reply::copy_of(b"abc"), Reply::Short(_)));
+        assert_eq!(Reply::copy_of(b"abc"), short);
+        let long = [b'y'; SHORT + 1];
+        assert!(matches!(Reply::copy_of(&long), Reply::Bulk(_)));
+        assert_eq!(Reply::copy_of(&long).as_bulk(), Some(&long[..]));
+        assert_eq!(
+            Reply::copy_of(&long[..SHORT]).as_bulk(),
+            Some(&long[..SHORT])
+        );
         // It rides in the space a Bulk's `Bytes` takes already.
         assert_eq!(std::mem::size_of::<Reply>(), 40);
     }
