@@ -91,7 +91,7 @@ pub type ConnRef = Rc<RefCell<Conn>>;
 /// This shard's connections, by client id (= epoll token).
 #[derive(Default)]
 pub struct Registry {
-    pub conns: HashMap<u64, ConnRef>,
+    pub conns: ahash::AHashMap<u64, ConnRef>,
     /// Connections moved to another shard that has not yet said it took them in
     /// (`migrate::Departed`): CLIENT LIST and CLIENT KILL still find them here meanwhile.
     pub departed: HashMap<u64, migrate::Departed>,
