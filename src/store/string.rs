@@ -2,9 +2,10 @@
 //!
 //! Most cached values are short (counters, ids, small JSON). A `Value` is 40 bytes whatever it
 //! holds, so a string of up to 38 bytes is kept in those bytes, inline in the table slot: SET
-//! allocates nothing for it, a GET finds it in the cache line of its entry, and a million such
-//! keys save the million 32–48-byte allocations (plus allocator slack) a `Bytes` each would
-//! cost. Longer strings are a `Bytes`, so a large value can be handed to a reply without a copy.
+//! allocates nothing for it, a GET finds it in the cache line of its entry and answers it from
+//! the reply itself (`Reply::Short`, no allocation either), and a million such keys save the
+//! million 32–48-byte allocations (plus allocator slack) a `Bytes` each would cost. Longer
+//! strings are a `Bytes`, so a large value can be handed to a reply without a copy.
 
 use bytes::{Bytes, BytesMut};
 use std::ops::Deref;
