@@ -490,9 +490,8 @@ impl Ctx<'_> {
         self.lookup(key).is_some()
     }
 
-    /// The string at `key` for reading: Ok(None) if absent, Err(WRONGTYPE) for another type.
-    #[inline]
     /// GET's reply for `key`: its string (`Str::to_reply`), nil, or WRONGTYPE.
+    #[inline]
     pub fn get_reply(&mut self, key: &[u8]) -> Reply {
         match self.lookup_read(key) {
             None => Reply::Nil,
@@ -504,6 +503,8 @@ impl Ctx<'_> {
         }
     }
 
+    /// The string at `key` for reading: Ok(None) if absent, Err(WRONGTYPE) for another type.
+    #[inline]
     pub fn get_str(&mut self, key: &[u8]) -> Result<Option<Bytes>, Reply> {
         match self.lookup_read(key) {
             None => Ok(None),

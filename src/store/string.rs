@@ -11,7 +11,8 @@ use bytes::{Bytes, BytesMut};
 use std::ops::Deref;
 
 /// Bytes kept inline: a `Value` is 40 bytes with its tag; `Str` uses one byte for its own tag
-/// (which the `Value` tag shares) and one for the length.
+/// (which the `Value` tag shares) and one for the length. As many as a `Reply::Short` holds, for
+/// the same reason, so `to_reply` hands the slot's bytes over as they are.
 pub const INLINE: usize = crate::protocol::reply::SHORT;
 
 #[derive(Clone)]
