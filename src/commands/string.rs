@@ -392,7 +392,10 @@ fn update_str(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(&mut Str, bool) -> Step)
 // GET / SET family
 
 fn get(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    ctx.get_reply(&args[1])
+    match ctx.str_at(&args[1]) {
+        Ok(v) => v.map_or(Reply::Nil, Str::to_reply),
+        Err(e) => e,
+    }
 }
 
 fn set(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
@@ -528,14 +531,12 @@ fn mget(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     ctx.prefetch(&args[1..], 1);
     for key in &args[1..] {
         // A key of another type reads as nil here, not WRONGTYPE.
-        out.push(match ctx.lookup_read(key) {
-            Some(e) => match &e.value {
-                Value::Str(b) => b.to_reply(),
-                #[allow(unreachable_patterns)]
-                _ => Reply::Nil,
-            },
-            None => Reply::Nil,
-        });
+        out.push(
+            ctx.str_at(key)
+                .ok()
+                .flatten()
+                .map_or(Reply::Nil, Str::to_reply),
+        );
     }
     Reply::Array(out)
 }

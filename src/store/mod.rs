@@ -490,30 +490,23 @@ impl Ctx<'_> {
         self.lookup(key).is_some()
     }
 
-    /// GET's reply for `key`: its string (`Str::to_reply`), nil, or WRONGTYPE.
-    #[inline]
-    pub fn get_reply(&mut self, key: &[u8]) -> Reply {
-        match self.lookup_read(key) {
-            None => Reply::Nil,
-            Some(e) => match &e.value {
-                Value::Str(b) => b.to_reply(),
-                #[allow(unreachable_patterns)]
-                _ => Reply::wrongtype(),
-            },
-        }
-    }
-
     /// The string at `key` for reading: Ok(None) if absent, Err(WRONGTYPE) for another type.
     #[inline]
-    pub fn get_str(&mut self, key: &[u8]) -> Result<Option<Bytes>, Reply> {
+    pub fn str_at(&mut self, key: &[u8]) -> Result<Option<&string::Str>, Reply> {
         match self.lookup_read(key) {
             None => Ok(None),
             Some(e) => match &e.value {
-                Value::Str(b) => Ok(Some(b.to_bytes())),
+                Value::Str(b) => Ok(Some(b)),
                 #[allow(unreachable_patterns)]
                 _ => Err(Reply::wrongtype()),
             },
         }
+    }
+
+    /// `str_at`, as an owned copy (or share: `Str::to_bytes`).
+    #[inline]
+    pub fn get_str(&mut self, key: &[u8]) -> Result<Option<Bytes>, Reply> {
+        Ok(self.str_at(key)?.map(string::Str::to_bytes))
     }
 
     /// Store `value` at `key` with an absolute expiry (0 = none), replacing what was there.

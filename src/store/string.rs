@@ -101,7 +101,7 @@ impl Str {
         use crate::protocol::reply::{Reply, ShortBulk};
         match self {
             Str::Inline { len, buf } => Reply::Short(ShortBulk::new(*len, *buf)),
-            Str::Heap(b) => Reply::Bulk(super::value::share_or_copy(b)),
+            s => Reply::Bulk(s.to_bytes()),
         }
     }
 

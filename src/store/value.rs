@@ -108,9 +108,13 @@ impl Value {
     #[inline]
     pub fn prefetch(&self) {
         if let Value::Str(Str::Heap(b)) = self {
-            let n = b.len().min(PREFETCH_VALUE_BYTES);
-            for off in (0..n).step_by(64) {
-                crate::util::hint::prefetch(b[off..].as_ptr());
+            // From the line the value starts in: a value not aligned to a line (a size class
+            // between the powers of two) has bytes in one line more than its length makes.
+            let p = b.as_ptr();
+            let first = p.wrapping_sub(p as usize % 64);
+            let end = b.len().min(PREFETCH_VALUE_BYTES) + p as usize % 64;
+            for off in (0..end).step_by(64) {
+                crate::util::hint::prefetch(first.wrapping_add(off));
             }
         }
     }
