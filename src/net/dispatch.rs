@@ -594,7 +594,8 @@ fn process_input(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
 /// Send each shard its part of the batch, wait for all, and write the replies in order.
 async fn run_batch(shard: &Rc<Shard>, conn: &ConnRef, mut batch: Batch) {
     if batch.in_pass() {
-        return run_pass(shard, conn, batch).await;
+        // Boxed for the same reason as `run_barrier` in `finish`.
+        return Box::pin(run_pass(shard, conn, batch)).await;
     }
     let tag = conn.borrow().client.tag();
     let calls = std::mem::take(&mut batch.remote)
@@ -787,7 +788,10 @@ async fn finish(shard: Rc<Shard>, conn: ConnRef, mut work: Work) {
             run_batch(&shard, &conn, b).await;
         }
         if let Some((args, skipped)) = work.barrier.take() {
-            let reply = run_barrier(&shard, &conn, &args).await;
+            // Boxed: a barrier's future (every server command, blocking, fanned-out and
+            // coordinated command) is kilobytes, and spawning this task copies its whole state,
+            // which a batch forwarded to another shard (the common case) does not need.
+            let reply = Box::pin(run_barrier(&shard, &conn, &args)).await;
             let mut c = conn.borrow_mut();
             let suppress = c.client.suppress(skipped);
             // A connection closed by its own command (SHUTDOWN) gets no reply, as in Redis.

@@ -649,7 +649,15 @@ pub async fn serve(
                         glommio::executor().yield_now().await;
                         continue;
                     }
-                    // A task is runnable already: the park below lets it run.
+                    // Another task of this queue is runnable (a connection woken by another
+                    // shard's reply, the inbox): yield to it, then look at the sockets and try
+                    // to sleep again. Parking through io_uring instead cost a POLL_ADD and an
+                    // io_uring_enter, and left the sleep to glommio, not epoll_wait.
+                    glommio::OutsideSleep::Queued => {
+                        glommio::executor().yield_now().await;
+                        continue;
+                    }
+                    // Another queue's task is runnable: the park below lets it run.
                     glommio::OutsideSleep::Busy => {}
                 }
             }

@@ -1325,13 +1325,15 @@ impl LocalExecutor {
     fn sleep_with(&self, wait: impl FnOnce(&[RawFd], Option<Duration>)) -> OutsideSleep {
         {
             let q = self.queues.borrow();
-            if !q.active_executors.is_empty()
-                || q
-                    .active_executing
-                    .as_ref()
-                    .is_some_and(|cur| cur.try_borrow().map_or(true, |c| c.ex.is_active()))
-            {
+            if !q.active_executors.is_empty() {
                 return OutsideSleep::Busy;
+            }
+            if q
+                .active_executing
+                .as_ref()
+                .is_some_and(|cur| cur.try_borrow().map_or(true, |c| c.ex.is_active()))
+            {
+                return OutsideSleep::Queued;
             }
         }
         let reactor = &self.reactor;
@@ -2150,16 +2152,19 @@ pub enum OutsideSleep {
     Slept,
     /// It woke a task (a timer or another thread's wake-up) instead: yield to let it run.
     Woke,
-    /// A task was runnable already: suspend to let it run.
+    /// A task of another task queue was runnable already: suspend to let it run.
     Busy,
+    /// Only tasks of the caller's own queue were runnable: a yield runs them before the caller.
+    Queued,
 }
 
 impl ExecutorProxy {
     /// shardis: put this thread to sleep in `wait` instead of in io_uring, if nothing is
     /// runnable. Without calling `wait`, returns `Woke` when this call found a timer due or a
-    /// cross-thread wake-up and woke its task (a yield lets it run), and `Busy` when a task
-    /// was runnable already (suspend instead: a yield could hand the thread straight back to
-    /// a queue whose shares outweigh the runnable one's).
+    /// cross-thread wake-up and woke its task (a yield lets it run), `Queued` when a task of
+    /// the caller's own task queue was runnable already (a yield puts the caller behind it),
+    /// and `Busy` when one of another queue was (suspend instead: a yield could hand the thread
+    /// straight back to a queue whose shares outweigh the runnable one's).
     ///
     /// `wait(fds, timeout)` must block until one of `fds` is readable or `timeout` (the next
     /// timer; None: none) has passed, e.g. an `epoll_wait` on a set holding `fds` (edge
