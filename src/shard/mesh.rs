@@ -53,19 +53,11 @@ pub fn new_mesh(n: usize) -> Mesh {
     Arc::new((0..n).map(|_| Arc::new(Inbox::default())).collect())
 }
 
-/// What one drain of the inbox found.
-enum Drained {
-    /// A full batch: more may be waiting.
-    Full,
-    /// Fewer than a batch: the queue was empty when it stopped.
-    Some,
-    /// The inbox is closed (shutdown).
-    Closed,
-}
-
-/// Drain this shard's inbox until it is closed. The task yields only after a full batch: a
-/// trailing yield after every drain left it runnable whenever the network loop looked for
-/// sleep, which then parked through io_uring instead of `epoll_wait` (net/mod.rs).
+/// Drain this shard's inbox until it is closed. The task yields only after a full batch, and
+/// otherwise waits for the next push (its waker is registered before it looks): a yield after
+/// every drain left it runnable whenever the network loop looked for sleep, which then parked
+/// through io_uring instead of `epoll_wait` (net/mod.rs). It never runs more than a batch
+/// without returning to the executor.
 pub async fn serve(shard: Rc<Shard>, inbox: Arc<Inbox>) {
     loop {
         let drain = std::future::poll_fn(|cx| {
@@ -86,24 +78,21 @@ pub async fn serve(shard: Rc<Shard>, inbox: Arc<Inbox>) {
                     None => break,
                 }
             }
+            if n > 0 {
+                shard.aof_kick();
+            }
             if n == BATCH {
-                Poll::Ready(Drained::Full)
-            } else if n > 0 {
-                Poll::Ready(Drained::Some)
+                // More may be queued: let the other tasks have a turn first.
+                Poll::Ready(true)
             } else if inbox.closed.load(Ordering::Acquire) {
-                Poll::Ready(Drained::Closed)
+                Poll::Ready(false)
             } else {
                 Poll::Pending
             }
         });
-        match drain.await {
-            Drained::Closed => return,
-            Drained::Some => shard.aof_kick(),
-            // More may be queued: let the other tasks have a turn first.
-            Drained::Full => {
-                shard.aof_kick();
-                glommio::executor().yield_now().await;
-            }
+        if !drain.await {
+            return;
         }
+        glommio::executor().yield_now().await;
     }
 }
