@@ -616,19 +616,32 @@ pub async fn serve(
             if n == 0 && !outside.failed {
                 // Sleep in epoll_wait on our own set, as Redis does, when nothing else on this
                 // executor is due (see `OutsideSleep`). Bounded like the park below.
-                let bound = park_bound(park_grid);
                 let mut failed = None;
                 let slept = glommio::executor().sleep_with(|fds, next_timer| {
                     if let Err(e) = outside.register(&ep, fds) {
                         failed = Some(e);
-                        return;
+                        return true;
                     }
+                    let bound = park_bound(park_grid);
                     let timeout = next_timer.map_or(bound, |t| t.min(bound));
                     // Rounded up: a timer is never served early, at most 1 ms late.
                     let ms = timeout.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
-                    match ep.wait(&mut events, ms) {
-                        Ok(m) => n = m,
-                        Err(e) => failed = Some(e),
+                    match ep.wait_or_interrupted(&mut events, ms) {
+                        // Done unless only the executor's own fds (or their task work, which
+                        // interrupts the wait) woke us: it looks at what they brought, and
+                        // lets us sleep on if that woke no task (the preemption timer fired).
+                        Ok(None) => {
+                            n = 0;
+                            false
+                        }
+                        Ok(Some(m)) => {
+                            n = m;
+                            m == 0 || events[..m].iter().any(|e| e.u64 != GLOMMIO_TOKEN)
+                        }
+                        Err(e) => {
+                            failed = Some(e);
+                            true
+                        }
                     }
                 });
                 if let Some(e) = failed {

@@ -59,6 +59,17 @@ impl Epoll {
 
     /// Wait for events; `timeout_ms` 0 polls, -1 blocks. EINTR reads as no events.
     pub fn wait(&self, events: &mut [libc::epoll_event], timeout_ms: i32) -> io::Result<usize> {
+        Ok(self.wait_or_interrupted(events, timeout_ms)?.unwrap_or(0))
+    }
+
+    /// `wait`, telling an interruption (None) from a timeout (Some(0)). A sleeping shard's
+    /// epoll_wait is interrupted, besides by signals, by its own io_uring completions (a timer
+    /// firing): the kernel runs their task work on the way out of the wait.
+    pub fn wait_or_interrupted(
+        &self,
+        events: &mut [libc::epoll_event],
+        timeout_ms: i32,
+    ) -> io::Result<Option<usize>> {
         let n = unsafe {
             libc::epoll_wait(
                 self.fd,
@@ -70,11 +81,11 @@ impl Epoll {
         if n < 0 {
             let e = io::Error::last_os_error();
             if e.kind() == io::ErrorKind::Interrupted {
-                return Ok(0);
+                return Ok(None);
             }
             return Err(e);
         }
-        Ok(n as usize)
+        Ok(Some(n as usize))
     }
 }
 
