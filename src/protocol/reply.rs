@@ -72,6 +72,26 @@ impl ShortBulk {
             buf,
         }
     }
+
+    /// A copy of `b`, if it fits (at most SHORT bytes). Also how `Str` packs an inline value.
+    #[inline]
+    pub fn copy_of(b: &[u8]) -> Option<ShortBulk> {
+        if b.len() > SHORT {
+            return None;
+        }
+        let mut buf = [0u8; SHORT];
+        buf[..b.len()].copy_from_slice(b);
+        Some(ShortBulk {
+            len: b.len() as u8,
+            buf,
+        })
+    }
+
+    /// Its length and buffer (the bytes past the length are unspecified).
+    #[inline]
+    pub fn into_parts(self) -> (u8, [u8; SHORT]) {
+        (self.len, self.buf)
+    }
 }
 
 impl std::ops::Deref for ShortBulk {
@@ -154,12 +174,9 @@ impl Reply {
     /// A bulk string holding a copy of `b`: in the reply itself when it fits (`Short`).
     #[inline]
     pub fn copy_of(b: &[u8]) -> Reply {
-        if b.len() <= SHORT {
-            let mut buf = [0u8; SHORT];
-            buf[..b.len()].copy_from_slice(b);
-            Reply::Short(ShortBulk::new(b.len() as u8, buf))
-        } else {
-            Reply::Bulk(Bytes::copy_from_slice(b))
+        match ShortBulk::copy_of(b) {
+            Some(s) => Reply::Short(s),
+            None => Reply::Bulk(Bytes::copy_from_slice(b)),
         }
     }
     pub fn bulk_str(s: &str) -> Reply {

@@ -7,6 +7,7 @@
 //! million 32–48-byte allocations (plus allocator slack) a `Bytes` each would cost. Longer
 //! strings are a `Bytes`, so a large value can be handed to a reply without a copy.
 
+use crate::protocol::reply::{Reply, ShortBulk};
 use bytes::{Bytes, BytesMut};
 use std::ops::Deref;
 
@@ -33,15 +34,12 @@ impl Str {
     /// An owned copy of `b` (never pins the buffer `b` lives in).
     #[inline]
     pub fn copy_from(b: &[u8]) -> Str {
-        if b.len() <= INLINE {
-            let mut buf = [0u8; INLINE];
-            buf[..b.len()].copy_from_slice(b);
-            Str::Inline {
-                len: b.len() as u8,
-                buf,
+        match ShortBulk::copy_of(b) {
+            Some(s) => {
+                let (len, buf) = s.into_parts();
+                Str::Inline { len, buf }
             }
-        } else {
-            Str::Heap(Bytes::copy_from_slice(b))
+            None => Str::Heap(Bytes::copy_from_slice(b)),
         }
     }
 
@@ -97,8 +95,7 @@ impl Str {
 
     /// The value as a reply: held in the reply when inline (no allocation), else `to_bytes`.
     #[inline]
-    pub fn to_reply(&self) -> crate::protocol::reply::Reply {
-        use crate::protocol::reply::{Reply, ShortBulk};
+    pub fn to_reply(&self) -> Reply {
         match self {
             Str::Inline { len, buf } => Reply::Short(ShortBulk::new(*len, *buf)),
             s => Reply::Bulk(s.to_bytes()),

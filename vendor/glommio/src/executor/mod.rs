@@ -1337,16 +1337,10 @@ impl LocalExecutor {
             }
         }
         let reactor = &self.reactor;
-        let (next_timer, woke) = reactor.process_external_events();
-        if woke > 0 {
-            return OutsideSleep::Woke;
-        }
-        let mut woke = 0;
-        match reactor.sys.settle_for_outside_sleep(&mut woke) {
-            Ok(true) if woke == 0 => {}
-            Ok(_) if woke > 0 => return OutsideSleep::Woke,
-            _ => return OutsideSleep::Busy,
-        }
+        let mut next_timer = match self.nothing_due() {
+            Ok(t) => t,
+            Err(not) => return not,
+        };
         // glommio's own protocol before a sleep (Reactor::wait): from here on other threads'
         // wakers write the eventfd; look once more for what came in before they knew.
         let notifier = reactor.sys.sleep_notifier().clone();
@@ -1359,23 +1353,36 @@ impl LocalExecutor {
         }
         let [main, lat] = reactor.sys.ring_fds();
         let fds = [notifier.eventfd_fd(), main, lat];
-        let mut next_timer = next_timer;
         // Woken by the executor's own fds only: if what they brought woke no task and left
         // nothing to submit (the preemption timer, kept armed across turns, fired: see
         // `Reactor::wait`), sleep on. Returning for a turn of the executor would arm that timer
         // again, and an idle shard then woke every preemption period (1 800 times a second
         // with a 500 µs period, 6% of a CPU here).
         while !wait(&fds, next_timer) {
-            let (timer, woke) = reactor.process_external_events();
-            let mut io_woke = 0;
-            let settled = reactor.sys.settle_for_outside_sleep(&mut io_woke);
-            if woke + io_woke > 0 || !matches!(settled, Ok(true)) {
-                break;
+            match self.nothing_due() {
+                Ok(t) => next_timer = t,
+                Err(_) => break,
             }
-            next_timer = timer;
         }
         notifier.wake_up();
         OutsideSleep::Slept
+    }
+
+    /// shardis: fire due timers, take other threads' wake-ups and reap the rings; Ok(time to
+    /// the next timer) if that woke no task and left nothing to submit, else what
+    /// `sleep_with` reports instead of sleeping.
+    fn nothing_due(&self) -> std::result::Result<Option<Duration>, OutsideSleep> {
+        let reactor = &self.reactor;
+        let (next_timer, woke) = reactor.process_external_events();
+        if woke > 0 {
+            return Err(OutsideSleep::Woke);
+        }
+        let mut woke = 0;
+        match reactor.sys.settle_for_outside_sleep(&mut woke) {
+            Ok(true) if woke == 0 => Ok(next_timer),
+            Ok(_) if woke > 0 => Err(OutsideSleep::Woke),
+            _ => Err(OutsideSleep::Busy),
+        }
     }
 
     fn run_task_queues(&self) -> bool {
