@@ -75,7 +75,7 @@ const PART_CAPACITY: usize = 8;
 /// Each forwarded command's reply, by slot, with its arguments handed back: dropped on the
 /// connection's own thread, their references to its read buffer stay there, and the vector
 /// goes back to its parser (dropped on the owning shard, each was a free of another thread's
-/// block and a reference count that two cores pulled back and forth).
+/// block, and each argument's reference count was changed from two threads).
 type PartReplies = Vec<(usize, Reply, Vec<Bytes>)>;
 
 impl Batch {
