@@ -625,9 +625,12 @@ async fn run_batch(shard: &Rc<Shard>, conn: &ConnRef, mut batch: Batch) {
         .into_iter()
         .map(|(target, cmds)| {
             let tag = tag.clone();
+            // Made here, filled there, dropped here: a block that crosses threads one way
+            // only costs both allocators (one refills its cache, the other flushes to the
+            // first one's arena).
+            let out = Vec::with_capacity(cmds.len());
             shard.call_deferred(target, move |sh, answer| {
-                let n = cmds.len();
-                run_part(sh, cmds.into(), Vec::with_capacity(n), tag, answer, false)
+                run_part(sh, cmds.into(), out, tag, answer, false)
             })
         });
     let results = futures::future::join_all(calls).await;
@@ -789,16 +792,10 @@ async fn exec_keyed(
         args: args.to_vec(),
         split: None,
     };
+    let out = Vec::with_capacity(1);
     shard
         .call_deferred(owner, move |sh, answer| {
-            run_part(
-                sh,
-                vec![r].into(),
-                Vec::with_capacity(1),
-                tag,
-                answer,
-                false,
-            )
+            run_part(sh, vec![r].into(), out, tag, answer, false)
         })
         .await
         .and_then(|mut v| v.pop())
