@@ -126,6 +126,8 @@ pub struct Conn {
     /// Its socket was read this round ahead of its turn (net/mod.rs `read_ahead`): its event
     /// finds the input in `rbuf`, not in the socket.
     pub read_ahead: bool,
+    /// `read_ahead` prefetched the keys of the requests it read: running them need not.
+    pub prefetched: bool,
     /// Close once the output is flushed (QUIT, protocol error, kill).
     pub closing: bool,
     /// Socket gone or killed: clean up at the first chance.
@@ -188,6 +190,7 @@ impl Conn {
             client,
             busy: false,
             read_ahead: false,
+            prefetched: false,
             closing: false,
             closed: false,
             interest: 0,

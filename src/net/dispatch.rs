@@ -273,25 +273,43 @@ const PREFETCH_AHEAD: usize = 16;
 const PREFETCH_ARGS: usize = 48;
 
 /// Prefetch the keys of the requests waiting in the input that this shard owns (their first
-/// key, the one after the command name), so that their lookups' cache misses overlap.
-fn prefetch_input(shard: &Shard, c: &super::conn::Conn) {
+/// key, the one after the command name), so that their lookups' cache misses overlap. Not for
+/// a connection whose keys `net::read_ahead` prefetched with the others read in its round.
+fn prefetch_input(shard: &Shard, c: &mut super::conn::Conn) {
+    if std::mem::take(&mut c.prefetched) {
+        return;
+    }
     let Ok(store) = shard.store.try_borrow() else {
         return;
     };
     let Some(db) = store.prefetchable(c.client.db) else {
         return;
     };
-    // The first key is prefetched only once a second, different one shows up: a lone request
-    // (no pipeline) or a pipeline on one hot key (LPUSH list …) has nothing to overlap.
+    let mut ahead: crate::store::prefetch::Prefetch = Default::default();
+    prefetch_keys(shard, db, &c.rbuf, &mut ahead, false);
+    ahead.finish();
+}
+
+/// Pass 1 of the prefetch (`store::prefetch`) for the keys of the requests in `input` that
+/// this shard owns. The first key is taken only once a second, different one shows up, unless
+/// `lone`: a lone request (no pipeline) or a pipeline on one hot key (LPUSH list …) has
+/// nothing of its own to overlap with. False if `ahead` had no room for all of them.
+pub(super) fn prefetch_keys<'a, const N: usize>(
+    shard: &Shard,
+    db: &'a crate::store::db::Db,
+    input: &[u8],
+    ahead: &mut crate::store::prefetch::Prefetch<'a, N>,
+    lone: bool,
+) -> bool {
     let mut first: Option<&[u8]> = None;
     let mut overlapping = false;
-    let mut ahead = crate::store::prefetch::Prefetch::default();
+    let mut all = true;
     let mut take = |k| {
         if shard.owns(k) {
-            ahead.key(db, k);
+            all &= ahead.key(db, k);
         }
     };
-    crate::protocol::peek::second_args(&c.rbuf, PREFETCH_ARGS, |k| {
+    crate::protocol::peek::second_args(input, PREFETCH_ARGS, |k| {
         match first {
             None => {
                 first = Some(k);
@@ -309,7 +327,10 @@ fn prefetch_input(shard: &Shard, c: &super::conn::Conn) {
         take(k);
         true
     });
-    ahead.finish();
+    if let (Some(f), false, true) = (first, overlapping, lone) {
+        take(f);
+    }
+    all
 }
 
 fn process_input(shard: &Rc<Shard>, c: &mut super::conn::Conn) -> Option<Work> {
@@ -762,7 +783,7 @@ fn prefetch_remote(sh: &Shard, cmds: &std::collections::VecDeque<Remote>) {
     let Ok(store) = sh.store.try_borrow() else {
         return;
     };
-    let mut ahead = crate::store::prefetch::Prefetch::default();
+    let mut ahead: crate::store::prefetch::Prefetch = Default::default();
     for r in cmds.iter().take(PREFETCH_AHEAD) {
         if r.spec.keys.first != 1 {
             continue;

@@ -343,7 +343,7 @@ impl Ctx<'_> {
         if args.len() <= step || !db.worth_prefetching() {
             return;
         }
-        let mut ahead = prefetch::Prefetch::default();
+        let mut ahead: prefetch::Prefetch = Default::default();
         for k in args.iter().step_by(step.max(1)) {
             ahead.key(db, k);
         }

@@ -22,22 +22,33 @@
 
 use super::db::Db;
 
-/// Keys followed through the passes (a pipeline's worth); more get the first two at once.
-const KEYS: usize = 16;
+/// Keys followed through the passes by default (a pipeline's worth); more get the first two at
+/// once.
+pub const KEYS: usize = 16;
 
-#[derive(Default)]
-pub struct Prefetch<'a> {
+/// Up to `N` keys followed through the three passes.
+pub struct Prefetch<'a, const N: usize = KEYS> {
     /// Each key's database and hash (pass 1).
-    keys: [Option<(&'a Db, u64)>; KEYS],
+    keys: [Option<(&'a Db, u64)>; N],
     n: usize,
 }
 
-impl<'a> Prefetch<'a> {
-    /// Pass 1 for `key` of `db`.
+impl<const N: usize> Default for Prefetch<'_, N> {
+    fn default() -> Self {
+        Prefetch {
+            keys: [None; N],
+            n: 0,
+        }
+    }
+}
+
+impl<'a, const N: usize> Prefetch<'a, N> {
+    /// Pass 1 for `key` of `db`. False if there was no room left to follow it through passes
+    /// 2 and 3 with the others: it got the first two at once.
     #[inline]
-    pub fn key(&mut self, db: &'a Db, key: &[u8]) {
+    pub fn key(&mut self, db: &'a Db, key: &[u8]) -> bool {
         if !db.worth_prefetching() {
-            return;
+            return true;
         }
         let h = db.key_hash(key);
         db.prefetch_home(h);
@@ -45,24 +56,72 @@ impl<'a> Prefetch<'a> {
             Some(slot) => {
                 *slot = Some((db, h));
                 self.n += 1;
+                true
             }
             None => {
                 let _ = db.prefetch_slot(h);
+                false
             }
         }
+    }
+
+    /// Whether no more keys can be followed through all three passes.
+    #[inline]
+    pub fn is_full(&self) -> bool {
+        self.n == N
     }
 
     /// Passes 2 and 3.
     #[inline]
     pub fn finish(self) {
-        let mut at = [None; KEYS];
-        for (i, (db, h)) in self.keys.iter().flatten().enumerate() {
+        let keys = &self.keys[..self.n];
+        let mut at = [None; N];
+        for (i, (db, h)) in keys.iter().flatten().enumerate() {
             at[i] = db.prefetch_slot(*h);
         }
-        for ((db, _), at) in self.keys.iter().flatten().zip(at) {
+        for ((db, _), at) in keys.iter().flatten().zip(at) {
             if let Some(at) = at {
                 db.prefetch_value(at);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::value::{Entry, Value};
+
+    fn db_of(keys: usize) -> Db {
+        let mut db = Db::new();
+        for i in 0..keys {
+            db.insert(format!("k{i}").as_bytes(), Entry::new(Value::str(b"v")));
+        }
+        db
+    }
+
+    #[test]
+    fn keys_past_the_room_are_reported_not_followed() {
+        let big = db_of(1 << 14);
+        assert!(big.worth_prefetching());
+        let mut ahead = Prefetch::<'_, 2>::default();
+        assert!(ahead.key(&big, b"k1"));
+        assert!(!ahead.is_full());
+        assert!(ahead.key(&big, b"missing"));
+        assert!(ahead.is_full());
+        // No room: the caller must prefetch it again where it runs.
+        assert!(!ahead.key(&big, b"k2"));
+        ahead.finish();
+    }
+
+    #[test]
+    fn a_table_in_the_caches_takes_no_room() {
+        let small = db_of(10);
+        let mut ahead = Prefetch::<'_, 1>::default();
+        for k in [&b"k1"[..], b"k2", b"k3"] {
+            assert!(ahead.key(&small, k));
+        }
+        assert!(!ahead.is_full());
+        ahead.finish();
     }
 }
