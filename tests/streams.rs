@@ -296,6 +296,23 @@ fn consumer_groups() {
             ),
             Value::Nil
         );
+        // Redis keeps `>` as the largest ID: given explicitly, that ID reads new entries
+        // (none: nil), not bob's history after it (an empty list).
+        assert_eq!(
+            q(
+                &mut c,
+                &[
+                    "XREADGROUP",
+                    "GROUP",
+                    "g",
+                    "bob",
+                    "STREAMS",
+                    "s",
+                    "18446744073709551615-18446744073709551615"
+                ]
+            ),
+            Value::Nil
+        );
         // Alice's history.
         assert_eq!(
             q(

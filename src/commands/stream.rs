@@ -838,7 +838,12 @@ pub fn read_check(
         }
         return Ok(ReadFrom::New);
     }
-    Ok(ReadFrom::After(parse_strict(id_arg, 0)?))
+    let id = parse_strict(id_arg, 0)?;
+    if r.group.is_some() && id == StreamId::MAX {
+        // Redis keeps `>` as the largest ID, so a group read given that ID reads new entries.
+        return Ok(ReadFrom::New);
+    }
+    Ok(ReadFrom::After(id))
 }
 
 /// `read_check`'s answer for a blocking read of a key whose stream went away (`gone`) after the

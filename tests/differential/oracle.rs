@@ -312,7 +312,7 @@ fn normalize(command: &[Vec<u8>], reply: Resp) -> Resp {
         // Orders SORT leaves to the hash order of a set: BY a pattern without `*` does not
         // sort, and with BY and ALPHA Redis does not break ties (missing weights). LIMIT then
         // picks elements from that order.
-        "SORT" | "SORT_RO" if unordered_sort(command) => {
+        "SORT" | "SORT_RO" if unordered_sort(command) || nul_ties(command, &reply) => {
             if has_arg(command, "LIMIT") {
                 shape(reply)
             } else {
@@ -341,6 +341,16 @@ fn unordered_sort(command: &[Vec<u8>]) -> bool {
         Some(pattern) => !pattern.contains(&b'*') || has_arg(command, "ALPHA"),
         None => false,
     }
+}
+
+/// SORT ALPHA without STORE whose reply has an element with a NUL byte: Redis compares with
+/// strcoll, which stops at the NUL, so `""` and `"\0x"` tie, and ties keep the source's order,
+/// a set's hash order.
+fn nul_ties(command: &[Vec<u8>], reply: &Resp) -> bool {
+    has_arg(command, "ALPHA")
+        && !has_arg(command, "STORE")
+        && matches!(reply, Resp::Array(items)
+            if items.iter().any(|i| matches!(i, Resp::Bulk(b) if b.contains(&0))))
 }
 
 /// EXEC's reply: each queued command's reply normalised as that command's.
