@@ -832,18 +832,19 @@ pub fn read_check(
         }
         return Ok(ReadFrom::After(s.map_or(StreamId::MIN, |s| s.last_id)));
     }
-    if id_arg == b">" {
-        if r.group.is_none() {
-            return Err(Reply::err("ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option."));
-        }
+    if id_arg == b">" && r.group.is_none() {
+        return Err(Reply::err("ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option."));
+    }
+    if r.group.is_some() && group_reads_new(id_arg) {
         return Ok(ReadFrom::New);
     }
-    let id = parse_strict(id_arg, 0)?;
-    if r.group.is_some() && id == StreamId::MAX {
-        // Redis keeps `>` as the largest ID, so a group read given that ID reads new entries.
-        return Ok(ReadFrom::New);
-    }
-    Ok(ReadFrom::After(id))
+    Ok(ReadFrom::After(parse_strict(id_arg, 0)?))
+}
+
+/// Whether a group read's ID asks for new entries: `>`, or the largest ID given explicitly,
+/// which is how Redis keeps `>`.
+fn group_reads_new(id_arg: &[u8]) -> bool {
+    id_arg == b">" || parse_strict(id_arg, 0).is_ok_and(|id| id == StreamId::MAX)
 }
 
 /// `read_check`'s answer for a blocking read of a key whose stream went away (`gone`) after the
@@ -859,7 +860,7 @@ pub fn read_late(
     gone: &crate::store::stream::Gone,
 ) -> Result<ReadFrom, Reply> {
     match (&r.group, checked) {
-        (Some((g, _)), Err(e)) => match id_arg == b">" && gone.groups.contains(g) {
+        (Some((g, _)), Err(e)) => match group_reads_new(id_arg) && gone.groups.contains(g) {
             true => Ok(ReadFrom::New),
             false => Err(e),
         },

@@ -24,7 +24,7 @@ use super::db::Db;
 
 /// Keys followed through the passes by default (a pipeline's worth); more get the first two at
 /// once.
-pub const KEYS: usize = 16;
+const KEYS: usize = 16;
 
 /// Up to `N` keys followed through the three passes.
 pub struct Prefetch<'a, const N: usize = KEYS> {
